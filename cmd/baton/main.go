@@ -1,0 +1,70 @@
+// Command baton is Baton's one binary: `baton up` runs a whole cluster on
+// this machine, the other verbs are the API's client. It only parses flags
+// and wires packages together.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"baton.dev/baton/orchestrator/client"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := &cobra.Command{
+		Use:           "baton",
+		Short:         "Baton: serverless multi-stage workflows with a latency QoS at the lowest cost",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(upCmd(), deployCmd(), validateCmd(), workflowsCmd(), invokeCmd(), invocationsCmd(), imagesCmd())
+	if err := root.ExecuteContext(ctx); err != nil {
+		var exit *exitError
+		if errors.As(err, &exit) {
+			os.Exit(exit.code)
+		}
+		fmt.Fprintln(os.Stderr, "baton:", err)
+		var ce *client.Error
+		if errors.As(err, &ce) {
+			for _, p := range ce.Problems {
+				fmt.Fprintf(os.Stderr, "  %s:%d:%d: %s: %s\n", p.File, p.Line, p.Col, p.Field, p.Msg)
+			}
+		}
+		os.Exit(1)
+	}
+}
+
+// exitError ends the command with a status and no further message (the
+// command printed its own).
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// apiClient builds a client from the config file and environment.
+func apiClient() (*client.Client, error) {
+	cfg, err := client.LoadConfig()
+	if err != nil {
+		return nil, err
+	}
+	return &client.Client{URL: cfg.URL, Token: cfg.Token}, nil
+}
+
+// outputFlag adds -o/--output to a read command.
+func outputFlag(cmd *cobra.Command, out *string) {
+	cmd.Flags().StringVarP(out, "output", "o", "table", "output format: table or json")
+}
+
+func checkOutput(out string) error {
+	if out != "table" && out != "json" {
+		return fmt.Errorf("flag -o %q: want table or json", out)
+	}
+	return nil
+}

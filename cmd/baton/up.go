@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"baton.dev/baton/dags"
+	"baton.dev/baton/internal/standalone"
+	"baton.dev/baton/orchestrator/client"
+)
+
+func upCmd() *cobra.Command {
+	var (
+		cfg     standalone.Config
+		samples bool
+		verbose bool
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run Baton on this machine: NATS, the orchestrator and a worker, in one process",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			if prev, err := client.LoadConfig(); err == nil {
+				cfg.Token = prev.Token
+			}
+			cl, err := standalone.Start(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				fmt.Fprintln(cmd.ErrOrStderr(), "stopping: deleting sandboxes, stopping containerd and NATS ...")
+				stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				if err := cl.Stop(stopCtx); err != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "baton: stop:", err)
+				}
+			}()
+			path, err := client.SaveConfig(client.Config{URL: cl.URL, Token: cl.Token})
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			var first string
+			if samples {
+				list, err := dags.Samples()
+				if err != nil {
+					return err
+				}
+				for _, s := range list {
+					if _, _, err := cl.Orchestrator.Deploy(ctx, standalone.DefaultTenant, s.Name+".yaml", s.YAML); err != nil {
+						return fmt.Errorf("deploy sample %s: %w", s.Name, err)
+					}
+					fmt.Fprintf(w, "deployed sample workflow %s\n", s.Name)
+					if first == "" {
+						first = s.Name
+					}
+				}
+			}
+			fmt.Fprintf(w, "\nBaton is up (runtime: %s).\n  API:    %s\n  config: %s (the CLI reads it; BATON_URL and BATON_TOKEN override it)\n", cl.Runtime, cl.URL, path)
+			if first != "" {
+				fmt.Fprintf(w, "\nTry:\n  baton invoke %[1]s -d @dags/%[1]s.input.json\n  curl -s -H \"Authorization: Bearer $(jq -r .token %[2]s)\" --data-binary @dags/%[1]s.input.json %[3]s/v1/workflows/%[1]s/invoke\n", first, path, cl.URL)
+			}
+			fmt.Fprintln(w, "\nCtrl-C stops everything and removes every sandbox.")
+			<-ctx.Done()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data", "/var/lib/baton", "directory for NATS, containerd and sandbox state")
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address of the HTTP API")
+	f.StringVar(&cfg.Runtime, "runtime", standalone.RuntimeAuto, "sandbox runtime: auto, containerd or process")
+	f.StringVar(&cfg.ContainerdAddress, "containerd", "", "socket of a running containerd to use instead of starting a private one")
+	f.StringVar(&cfg.ImagesDir, "images", "build/images", "directory of function image archives to import")
+	f.StringVar(&cfg.Subnet, "subnet", "10.177.0.0/16", "subnet of the sandbox bridge")
+	f.DurationVar(&cfg.KeepAlive, "keep-alive", 60*time.Second, "how long an idle sandbox is kept")
+	f.BoolVar(&samples, "samples", true, "deploy the sample workflows of dags/")
+	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
+	return cmd
+}

@@ -1,0 +1,292 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"baton.dev/baton/workflow"
+)
+
+type ctxKey int
+
+const tenantKey ctxKey = 0
+
+// Handler returns the HTTP API.
+func (o *Orchestrator) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "workers": o.workers.Live(time.Now())})
+	})
+	r.Handle("/metrics", promhttp.HandlerFor(o.metrics.reg, promhttp.HandlerOpts{}))
+	r.Route("/v1", func(r chi.Router) {
+		r.Use(o.authenticate)
+		r.Post("/workflows", o.handleDeploy)
+		r.Get("/workflows", o.handleList)
+		r.Get("/workflows/{name}", o.handleGet)
+		r.Delete("/workflows/{name}", o.handleDelete)
+		r.Post("/workflows/{name}/invoke", o.handleInvoke)
+		r.Get("/invocations/{id}", o.handleInvocation)
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
+	})
+	return r
+}
+
+func (o *Orchestrator) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		key, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || key == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="baton"`)
+			writeError(w, http.StatusUnauthorized, "missing API key: send the header 'Authorization: Bearer <key>'")
+			return
+		}
+		tenant, ok := o.cfg.Keys.Tenant(key)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="baton", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "the API key in the Authorization header is not valid")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey, tenant)))
+	})
+}
+
+func tenantOf(r *http.Request) string { return r.Context().Value(tenantKey).(string) }
+
+// readBody reads at most limit bytes; a larger body gets 413.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, what string) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s is larger than the limit of %d bytes", what, limit))
+			return nil, false
+		}
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("read %s: %v", what, err))
+		return nil, false
+	}
+	return body, true
+}
+
+// WorkflowSummary is a deployment as the deploy, list and get endpoints
+// show it.
+type WorkflowSummary struct {
+	Name      string    `json:"name"`
+	Revision  uint64    `json:"revision"`
+	Deployed  time.Time `json:"deployed"`
+	Stages    []string  `json:"stages"`
+	Functions []string  `json:"functions"`
+	QoS       *QoSView  `json:"qos,omitempty"`
+	Invoke    string    `json:"invoke"`
+	Source    string    `json:"source,omitempty"`
+}
+
+// QoSView is a workflow's latency target as the API shows it.
+type QoSView struct {
+	LatencyMs  float64 `json:"latencyMs"`
+	Percentile float64 `json:"percentile"`
+}
+
+func summarize(d *Deployment, withSource bool) WorkflowSummary {
+	s := WorkflowSummary{
+		Name: d.Name, Revision: d.Revision, Deployed: d.Deployed,
+		Invoke: "/v1/workflows/" + d.Name + "/invoke",
+	}
+	for _, st := range d.Workflow.Spec.Stages {
+		s.Stages = append(s.Stages, st.Name)
+	}
+	for _, fc := range d.Functions() {
+		s.Functions = append(s.Functions, fc.Key[strings.LastIndexByte(fc.Key, '/')+1:])
+	}
+	if q := d.Workflow.Spec.QoS; q.Latency > 0 {
+		s.QoS = &QoSView{LatencyMs: ms(q.Latency), Percentile: q.Percentile}
+	}
+	if withSource {
+		s.Source = d.Source
+	}
+	return s
+}
+
+func (o *Orchestrator) handleDeploy(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r, workflow.MaxDocumentBytes, "the workflow document")
+	if !ok {
+		return
+	}
+	name := r.URL.Query().Get("filename")
+	if name == "" {
+		name = "request body"
+	}
+	d, created, err := o.Deploy(r.Context(), tenantOf(r), name, body)
+	if err != nil {
+		var de *DeployError
+		if errors.As(err, &de) {
+			resp := map[string]any{"error": de.Msg}
+			if len(de.Problems) > 0 {
+				resp["problems"] = de.Problems
+			}
+			writeJSON(w, de.Status, resp)
+			return
+		}
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	w.Header().Set("Location", "/v1/workflows/"+d.Name)
+	writeJSON(w, status, summarize(d, false))
+}
+
+func (o *Orchestrator) handleList(w http.ResponseWriter, r *http.Request) {
+	list := o.registry.List(tenantOf(r))
+	out := make([]WorkflowSummary, 0, len(list))
+	for _, d := range list {
+		out = append(out, summarize(d, false))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"workflows": out})
+}
+
+func (o *Orchestrator) handleGet(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	d, ok := o.registry.Get(tenantOf(r), name)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("workflow %q not found", name))
+		return
+	}
+	writeJSON(w, http.StatusOK, summarize(d, true))
+}
+
+func (o *Orchestrator) handleDelete(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	found, err := o.Undeploy(r.Context(), tenantOf(r), name)
+	switch {
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	case !found:
+		writeError(w, http.StatusNotFound, fmt.Sprintf("workflow %q not found", name))
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func wantsAsync(r *http.Request) (bool, error) {
+	switch mode := r.URL.Query().Get("mode"); mode {
+	case "async":
+		return true, nil
+	case "", "sync":
+	default:
+		return false, fmt.Errorf("query parameter mode=%q: want sync or async", mode)
+	}
+	for _, p := range r.Header.Values("Prefer") {
+		if strings.Contains(p, "respond-async") {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (o *Orchestrator) handleInvoke(w http.ResponseWriter, r *http.Request) {
+	tenant, name := tenantOf(r), chi.URLParam(r, "name")
+	d, ok := o.registry.Get(tenant, name)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("workflow %q not found", name))
+		return
+	}
+	async, err := wantsAsync(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	input, ok := readBody(w, r, o.cfg.MaxInputBytes, "the invocation body")
+	if !ok {
+		return
+	}
+	inv := &Invocation{ID: newInvocationID(), Tenant: tenant, Workflow: name, Async: async, Status: StatusRunning, Start: time.Now()}
+	w.Header().Set("Baton-Invocation-Id", inv.ID)
+	if async {
+		select {
+		case o.async <- struct{}{}:
+		default:
+			writeError(w, http.StatusServiceUnavailable, "too many asynchronous invocations in flight; retry later")
+			return
+		}
+		inv.Status = StatusAccepted
+		o.invocations.Put(inv)
+		go func() {
+			defer func() { <-o.async }()
+			_, _ = o.execute(o.bg, d, inv, input) // the record carries the outcome
+		}()
+		url := "/v1/invocations/" + inv.ID
+		w.Header().Set("Location", url)
+		writeJSON(w, http.StatusAccepted, map[string]string{"invocationId": inv.ID, "status": StatusAccepted, "statusUrl": url})
+		return
+	}
+	done, err := o.execute(r.Context(), d, inv, input)
+	w.Header().Set("Server-Timing", serverTiming(done))
+	w.Header().Set("Baton-Cold-Starts", fmt.Sprint(done.ColdStarts))
+	if err != nil {
+		writeJSON(w, failureStatus(err), map[string]any{
+			"error": fmt.Sprintf("workflow %q failed: %v", name, err), "invocationId": done.ID, "stage": done.Stage,
+		})
+		return
+	}
+	if json.Valid(done.Output) {
+		w.Header().Set("Content-Type", "application/json")
+	} else {
+		w.Header().Set("Content-Type", "application/octet-stream")
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(done.Output)
+}
+
+// serverTiming renders an invocation's breakdown as a Server-Timing header:
+// the total, then per stage its queueing and execution, with a "cold" or
+// "warm" description.
+func serverTiming(inv *Invocation) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "total;dur=%.3f", inv.LatencyMs)
+	for _, s := range inv.Stages {
+		temp := "warm"
+		if s.Cold {
+			temp = "cold"
+		}
+		fmt.Fprintf(&b, ", queue-%s;dur=%.3f;desc=%q, exec-%s;dur=%.3f", s.Stage, s.QueuedMs, temp, s.Stage, s.ExecMs)
+	}
+	return b.String()
+}
+
+func (o *Orchestrator) handleInvocation(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	inv, ok := o.invocations.Get(tenantOf(r), id)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("invocation %q not found", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, inv)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v) // the client may have gone; nothing to do
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

@@ -1,0 +1,170 @@
+// Package client is the Go client of Baton's HTTP API, used by the CLI and
+// the end-to-end tests. It also reads and writes the CLI's config file.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"baton.dev/baton/orchestrator"
+)
+
+// Client calls one Baton API as one tenant.
+type Client struct {
+	URL   string // e.g. http://127.0.0.1:8080
+	Token string
+	HTTP  *http.Client
+}
+
+// Error is an answer other than success; Message is the server's own.
+type Error struct {
+	Status   int
+	Message  string
+	Problems []Problem
+	// InvocationID is set when an invocation failed.
+	InvocationID string
+}
+
+// Problem is one validation problem of a deployed document.
+type Problem struct {
+	File  string `json:"File"`
+	Line  int    `json:"Line"`
+	Col   int    `json:"Col"`
+	Field string `json:"Field"`
+	Msg   string `json:"Msg"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status) }
+
+func (c *Client) do(ctx context.Context, method, path string, body []byte, header http.Header) (*http.Response, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.URL, "/")+path, rd)
+	if err != nil {
+		return nil, nil, fmt.Errorf("build request: %w", err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		e := &Error{Status: resp.StatusCode, Message: strings.TrimSpace(string(data))}
+		var body struct {
+			Error        string    `json:"error"`
+			Problems     []Problem `json:"problems"`
+			InvocationID string    `json:"invocationId"`
+		}
+		if json.Unmarshal(data, &body) == nil && body.Error != "" {
+			e.Message, e.Problems, e.InvocationID = body.Error, body.Problems, body.InvocationID
+		}
+		return resp, data, e
+	}
+	return resp, data, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, method, path string, body []byte, out any) error {
+	_, data, err := c.do(ctx, method, path, body, nil)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// Deploy sends a workflow document; filename is used in error messages.
+func (c *Client) Deploy(ctx context.Context, filename string, source []byte) (*orchestrator.WorkflowSummary, error) {
+	var s orchestrator.WorkflowSummary
+	return &s, c.getJSON(ctx, http.MethodPost, "/v1/workflows?filename="+url.QueryEscape(filename), source, &s)
+}
+
+// Workflows lists the tenant's workflows.
+func (c *Client) Workflows(ctx context.Context) ([]orchestrator.WorkflowSummary, error) {
+	var out struct {
+		Workflows []orchestrator.WorkflowSummary `json:"workflows"`
+	}
+	return out.Workflows, c.getJSON(ctx, http.MethodGet, "/v1/workflows", nil, &out)
+}
+
+// Workflow returns one workflow with its source.
+func (c *Client) Workflow(ctx context.Context, name string) (*orchestrator.WorkflowSummary, error) {
+	var s orchestrator.WorkflowSummary
+	return &s, c.getJSON(ctx, http.MethodGet, "/v1/workflows/"+url.PathEscape(name), nil, &s)
+}
+
+// DeleteWorkflow removes a workflow.
+func (c *Client) DeleteWorkflow(ctx context.Context, name string) error {
+	return c.getJSON(ctx, http.MethodDelete, "/v1/workflows/"+url.PathEscape(name), nil, nil)
+}
+
+// InvokeResult is a synchronous invocation's answer.
+type InvokeResult struct {
+	InvocationID string
+	Output       []byte
+	ColdStarts   int
+	ServerTiming string
+}
+
+// Invoke runs a workflow and waits for its output. A failed invocation is
+// an *Error whose message names the failed stage.
+func (c *Client) Invoke(ctx context.Context, name string, input []byte) (*InvokeResult, error) {
+	resp, data, err := c.do(ctx, http.MethodPost, "/v1/workflows/"+url.PathEscape(name)+"/invoke", input, nil)
+	if err != nil {
+		return nil, err
+	}
+	cold, _ := strconv.Atoi(resp.Header.Get("Baton-Cold-Starts")) // absent means 0
+	return &InvokeResult{
+		InvocationID: resp.Header.Get("Baton-Invocation-Id"),
+		Output:       data,
+		ColdStarts:   cold,
+		ServerTiming: resp.Header.Get("Server-Timing"),
+	}, nil
+}
+
+// InvokeAsync starts an invocation and returns its ID at once.
+func (c *Client) InvokeAsync(ctx context.Context, name string, input []byte) (string, error) {
+	var out struct {
+		InvocationID string `json:"invocationId"`
+	}
+	return out.InvocationID, c.getJSON(ctx, http.MethodPost, "/v1/workflows/"+url.PathEscape(name)+"/invoke?mode=async", input, &out)
+}
+
+// Invocation returns one invocation's record with its stage timeline.
+func (c *Client) Invocation(ctx context.Context, id string) (*Invocation, error) {
+	var inv Invocation
+	return &inv, c.getJSON(ctx, http.MethodGet, "/v1/invocations/"+url.PathEscape(id), nil, &inv)
+}
+
+// Invocation is an invocation record as the API returns it.
+type Invocation struct {
+	orchestrator.Invocation
+	Output json.RawMessage `json:"output,omitempty"`
+}

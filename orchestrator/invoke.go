@@ -1,0 +1,110 @@
+package orchestrator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"baton.dev/baton/worker"
+	"baton.dev/baton/workflow"
+)
+
+// stageRecorder runs the engine's stage calls through the Router and adds
+// up how each stage's calls were spent.
+type stageRecorder struct {
+	router       *Router
+	tenant, name string
+	mu           sync.Mutex
+	stages       map[string]*StageTiming
+}
+
+// InvokeStage implements workflow.Invoker.
+func (s *stageRecorder) InvokeStage(ctx context.Context, st *workflow.Stage, fn *workflow.Function, input []byte) ([]byte, error) {
+	out, stats, err := s.router.Invoke(ctx, FunctionKey(s.tenant, s.name, fn.Name), input)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.stages[st.Name]
+	if t == nil {
+		t = &StageTiming{Stage: st.Name, Function: fn.Name}
+		s.stages[st.Name] = t
+	}
+	t.Calls++
+	t.QueuedMs += ms(stats.Queued)
+	t.ExecMs += ms(stats.Exec)
+	t.Sandbox, t.Worker = stats.SandboxID, stats.WorkerID
+	if stats.Cold {
+		t.Cold = true
+		cs := stats.ColdStart
+		t.ColdStart = &cs
+	}
+	return out, err
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// execute runs one invocation of d to its end and returns the finished
+// record and the error that failed it, if any. Nothing on this path writes to durable storage: the router,
+// the engine and the record store are all in memory.
+func (o *Orchestrator) execute(ctx context.Context, d *Deployment, inv *Invocation, input []byte) (*Invocation, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.cfg.InvocationTimeout)
+	defer cancel()
+	rec := &stageRecorder{router: o.router, tenant: d.Tenant, name: d.Name, stages: map[string]*StageTiming{}}
+	res, err := workflow.Run(ctx, d.Workflow, input, rec)
+
+	done := *inv
+	done.End = time.Now()
+	done.LatencyMs = ms(done.End.Sub(done.Start))
+	if res != nil {
+		for _, run := range res.Stages {
+			t := rec.stages[run.Stage]
+			if t == nil {
+				t = &StageTiming{Stage: run.Stage, Function: d.Workflow.Stage(run.Stage).Function}
+			}
+			t.Start, t.End, t.Attempts = run.Start, run.End, run.Attempts
+			if run.Err != nil {
+				t.Error = run.Err.Error()
+			}
+			if t.Cold {
+				done.ColdStarts++
+			}
+			done.Stages = append(done.Stages, *t)
+		}
+	}
+	if err != nil {
+		done.Status, done.Error = StatusFailed, err.Error()
+		var se *workflow.StageError
+		if errors.As(err, &se) {
+			done.Stage = se.Stage
+		}
+	} else {
+		done.Status, done.Output = StatusSucceeded, res.Output
+	}
+	o.invocations.Put(&done)
+	o.metrics.observe(&done)
+	return &done, err
+}
+
+// failureStatus maps an invocation's error to an HTTP status.
+func failureStatus(err error) int {
+	var fe *FunctionError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	case errors.Is(err, ErrNoCapacity):
+		return http.StatusServiceUnavailable
+	case errors.As(err, &fe), errors.Is(err, worker.ErrUnhealthy), errors.Is(err, worker.ErrImageNotFound):
+		return http.StatusBadGateway
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+func newInvocationID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	return "inv-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,90 @@
+package orchestrator
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the orchestrator's Prometheus series, on a registry of its
+// own (no global state).
+type metrics struct {
+	reg         *prometheus.Registry
+	invocations *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	stageExec   *prometheus.HistogramVec
+	stageQueue  *prometheus.HistogramVec
+	coldStarts  *prometheus.CounterVec
+}
+
+func newMetrics(router *Router, workers *Workers) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		invocations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "baton_invocations_total", Help: "Workflow invocations by workflow and final status.",
+		}, []string{"tenant", "workflow", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "baton_invocation_duration_seconds", Help: "End-to-end invocation latency.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"tenant", "workflow"}),
+		stageExec: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "baton_stage_exec_seconds", Help: "Function execution time per stage call, summed over a foreach.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"tenant", "workflow", "stage"}),
+		stageQueue: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "baton_stage_queue_seconds", Help: "Time a stage waited for a sandbox.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
+		}, []string{"tenant", "workflow", "stage"}),
+		coldStarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "baton_cold_starts_total", Help: "Stages that waited for a sandbox created for them.",
+		}, []string{"tenant", "workflow", "stage"}),
+	}
+	sandboxes := prometheus.NewDesc("baton_sandboxes", "Sandboxes by state (idle, busy, creating).", []string{"state"}, nil)
+	queued := prometheus.NewDesc("baton_queued_requests", "Requests waiting for a sandbox.", nil, nil)
+	live := prometheus.NewDesc("baton_workers", "Workers whose heartbeats are current.", nil, nil)
+	m.reg.MustRegister(m.invocations, m.latency, m.stageExec, m.stageQueue, m.coldStarts,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectorFunc{descs: []*prometheus.Desc{sandboxes, queued, live}, collect: func(ch chan<- prometheus.Metric) {
+			var idle, busy, creating, waiting int
+			for _, p := range router.PoolStates() {
+				idle += len(p.Idle)
+				busy += p.Busy
+				creating += p.Creating
+				waiting += p.Waiting
+			}
+			ch <- prometheus.MustNewConstMetric(sandboxes, prometheus.GaugeValue, float64(idle), "idle")
+			ch <- prometheus.MustNewConstMetric(sandboxes, prometheus.GaugeValue, float64(busy), "busy")
+			ch <- prometheus.MustNewConstMetric(sandboxes, prometheus.GaugeValue, float64(creating), "creating")
+			ch <- prometheus.MustNewConstMetric(queued, prometheus.GaugeValue, float64(waiting))
+			ch <- prometheus.MustNewConstMetric(live, prometheus.GaugeValue, float64(workers.Live(time.Now())))
+		}})
+	return m
+}
+
+func (m *metrics) observe(inv *Invocation) {
+	m.invocations.WithLabelValues(inv.Tenant, inv.Workflow, inv.Status).Inc()
+	m.latency.WithLabelValues(inv.Tenant, inv.Workflow).Observe(inv.LatencyMs / 1000)
+	for _, s := range inv.Stages {
+		m.stageExec.WithLabelValues(inv.Tenant, inv.Workflow, s.Stage).Observe(s.ExecMs / 1000)
+		m.stageQueue.WithLabelValues(inv.Tenant, inv.Workflow, s.Stage).Observe(s.QueuedMs / 1000)
+		if s.Cold {
+			m.coldStarts.WithLabelValues(inv.Tenant, inv.Workflow, s.Stage).Inc()
+		}
+	}
+}
+
+// collectorFunc adapts a function to prometheus.Collector for gauges read
+// from live state at scrape time.
+type collectorFunc struct {
+	descs   []*prometheus.Desc
+	collect func(chan<- prometheus.Metric)
+}
+
+func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }

@@ -1,0 +1,222 @@
+// Package orchestrator is Baton's control plane and data plane in one
+// process: the registry of deployed workflows, the in-memory sandbox state,
+// the router, the autoscaler, placement over the workers, and the HTTP API.
+// It talks to workers only over NATS.
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"baton.dev/baton/worker/protocol"
+	"baton.dev/baton/workflow"
+)
+
+// Config configures an Orchestrator.
+type Config struct {
+	Conn *nats.Conn
+	Keys *Keys
+	// KeepAlive is how long an idle sandbox is kept (default 60s).
+	KeepAlive time.Duration
+	// HealthTimeout bounds a sandbox's cold start (default 30s).
+	HealthTimeout time.Duration
+	// InvocationTimeout bounds a whole invocation (default 5m).
+	InvocationTimeout time.Duration
+	// MaxInputBytes bounds an invocation's body (default 6 MiB).
+	MaxInputBytes int64
+	// AutoscaleTick is how often the autoscaler checks keep-alives
+	// (default 1s).
+	AutoscaleTick time.Duration
+	Logger        *slog.Logger
+}
+
+// Orchestrator is one running control plane.
+type Orchestrator struct {
+	cfg         Config
+	log         *slog.Logger
+	registry    *Registry
+	workers     *Workers
+	router      *Router
+	autoscaler  *Autoscaler
+	invocations *Invocations
+	metrics     *metrics
+	bg          context.Context // lives as long as Run
+	stopBg      context.CancelFunc
+	async       chan struct{} // bounds async invocations in flight
+	hbSub       *nats.Subscription
+}
+
+// New opens the registry and subscribes to heartbeats. Run starts serving.
+func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
+	if cfg.Conn == nil {
+		return nil, errors.New("orchestrator: a NATS connection is required")
+	}
+	if cfg.Keys == nil {
+		return nil, errors.New("orchestrator: API keys are required")
+	}
+	if cfg.InvocationTimeout <= 0 {
+		cfg.InvocationTimeout = 5 * time.Minute
+	}
+	if cfg.MaxInputBytes <= 0 {
+		cfg.MaxInputBytes = 6 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	js, err := jetstream.New(cfg.Conn)
+	if err != nil {
+		return nil, fmt.Errorf("orchestrator: jetstream: %w", err)
+	}
+	reg, err := OpenRegistry(ctx, js, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("orchestrator: %w", err)
+	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	o := &Orchestrator{
+		cfg:         cfg,
+		log:         cfg.Logger,
+		registry:    reg,
+		workers:     NewWorkers(cfg.Conn),
+		invocations: NewInvocations(0),
+		bg:          bg,
+		stopBg:      stop,
+		async:       make(chan struct{}, 1024),
+	}
+	o.router = NewRouter(bg, o.workers, RouterConfig{HealthTimeout: cfg.HealthTimeout, Logger: cfg.Logger})
+	o.autoscaler = NewAutoscaler(o.router, AutoscalerPolicy{KeepAlive: cfg.KeepAlive, MaxCreatesPerFunction: 64}, cfg.AutoscaleTick)
+	o.metrics = newMetrics(o.router, o.workers)
+	for _, d := range reg.All() {
+		for _, fc := range d.Functions() {
+			o.router.Configure(fc)
+		}
+	}
+	o.hbSub, err = cfg.Conn.Subscribe(protocol.HeartbeatSubject, func(m *nats.Msg) {
+		var hb protocol.Heartbeat
+		if err := json.Unmarshal(m.Data, &hb); err != nil || hb.WorkerID == "" {
+			o.log.Warn("ignoring malformed heartbeat", "err", err)
+			return
+		}
+		o.workers.Observe(hb, time.Now())
+	})
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("orchestrator: subscribe heartbeats: %w", err)
+	}
+	return o, nil
+}
+
+// Run drives the autoscaler until ctx is done, then waits for the
+// sandbox creations and deletions it started and for async invocations.
+func (o *Orchestrator) Run(ctx context.Context) error {
+	o.autoscaler.Run(ctx)
+	if err := o.hbSub.Unsubscribe(); err != nil {
+		o.log.Warn("unsubscribe heartbeats", "err", err)
+	}
+	o.stopBg()
+	for range cap(o.async) { // wait for async invocations to end
+		o.async <- struct{}{}
+	}
+	o.router.Wait()
+	return nil
+}
+
+// WaitForWorkers blocks until n workers have sent heartbeats.
+func (o *Orchestrator) WaitForWorkers(ctx context.Context, n int) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for o.workers.Live(time.Now()) < n {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %d workers (have %d): %w", n, o.workers.Live(time.Now()), ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// DeployError is a deployment refused for a reason the tenant can fix.
+type DeployError struct {
+	Status int // HTTP status to answer with
+	Msg    string
+	// Problems lists every validation problem, when that is the reason.
+	Problems workflow.Problems
+}
+
+func (e *DeployError) Error() string { return e.Msg }
+
+// Deploy validates a workflow, checks that a live worker has every image
+// it names, stores it durably and configures its functions. On any error
+// nothing is changed. It reports whether the workflow is new.
+func (o *Orchestrator) Deploy(ctx context.Context, tenant, filename string, source []byte) (*Deployment, bool, error) {
+	wf, err := workflow.Parse(filename, source)
+	if err != nil {
+		var ps *workflow.Problems
+		if errors.As(err, &ps) {
+			return nil, false, &DeployError{Status: http.StatusBadRequest, Msg: err.Error(), Problems: *ps}
+		}
+		return nil, false, &DeployError{Status: http.StatusBadRequest, Msg: err.Error()}
+	}
+	now := time.Now()
+	if o.workers.Live(now) == 0 {
+		return nil, false, &DeployError{Status: http.StatusServiceUnavailable, Msg: "no live worker: cannot check the workflow's images; start a worker and deploy again"}
+	}
+	var missing []string
+	var have []string
+	for _, name := range slices.Sorted(maps.Keys(wf.Spec.Functions)) {
+		f := wf.Spec.Functions[name]
+		ok, imgs := o.workers.HasImage(f.Image, now)
+		if !ok {
+			missing = append(missing, fmt.Sprintf("function %q: image %q is not on any worker", name, f.Image))
+			have = imgs
+		}
+	}
+	if len(missing) > 0 {
+		msg := fmt.Sprintf("%s: %s", filename, strings.Join(missing, "; "))
+		if len(have) > 0 {
+			msg += fmt.Sprintf(" (images the workers have: %s)", strings.Join(have, ", "))
+		}
+		return nil, false, &DeployError{Status: http.StatusUnprocessableEntity, Msg: msg}
+	}
+	_, existed := o.registry.Get(tenant, wf.Metadata.Name)
+	d := &Deployment{Tenant: tenant, Name: wf.Metadata.Name, Source: string(source), Deployed: now, Workflow: wf}
+	if err := o.registry.Put(ctx, d); err != nil {
+		return nil, false, fmt.Errorf("deploy %s: %w", d.Name, err)
+	}
+	keep := map[string]bool{}
+	for _, fc := range d.Functions() {
+		o.router.Configure(fc)
+		keep[fc.Key] = true
+	}
+	for _, k := range o.router.Keys(FunctionKey(tenant, d.Name, "")) {
+		if !keep[k] {
+			o.router.Remove(k)
+		}
+	}
+	o.log.Info("workflow deployed", "tenant", tenant, "workflow", d.Name, "revision", d.Revision, "new", !existed)
+	return d, !existed, nil
+}
+
+// Undeploy deletes a workflow and its sandboxes.
+func (o *Orchestrator) Undeploy(ctx context.Context, tenant, name string) (bool, error) {
+	if _, ok := o.registry.Get(tenant, name); !ok {
+		return false, nil
+	}
+	if err := o.registry.Delete(ctx, tenant, name); err != nil {
+		return true, err
+	}
+	for _, k := range o.router.Keys(FunctionKey(tenant, name, "")) {
+		o.router.Remove(k)
+	}
+	return true, nil
+}

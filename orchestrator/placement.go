@@ -1,0 +1,60 @@
+package orchestrator
+
+import (
+	"fmt"
+	"sort"
+)
+
+// WorkerState is the read-only view of one worker that placement decides on.
+type WorkerState struct {
+	ID          string
+	CPUMilli    int64 // capacity
+	MemoryBytes int64 // capacity
+	// Reserved* sum the limits of the sandboxes placed on the worker,
+	// including ones still being created.
+	ReservedCPUMilli    int64
+	ReservedMemoryBytes int64
+	Draining            bool
+}
+
+// PlacementRequest is what one sandbox needs.
+type PlacementRequest struct {
+	CPUMilli    int64
+	MemoryBytes int64
+}
+
+// ErrNoCapacity means no live worker can hold the sandbox.
+var ErrNoCapacity = fmt.Errorf("no worker has capacity")
+
+// Place picks the least-allocated worker that can hold req without
+// over-committing memory. CPU may be over-committed (limits are CFS quotas,
+// so an over-committed core slows sandboxes down but fails none); the score
+// still counts it, so CPU spreads evenly. Ties go to the lowest ID, so the
+// decision is deterministic. Place is a pure function of its arguments.
+func Place(workers []WorkerState, req PlacementRequest) (string, error) {
+	best, bestScore := "", 0.0
+	ids := make([]int, 0, len(workers))
+	for i := range workers {
+		ids = append(ids, i)
+	}
+	sort.Slice(ids, func(a, b int) bool { return workers[ids[a]].ID < workers[ids[b]].ID })
+	for _, i := range ids {
+		w := workers[i]
+		if w.Draining || w.MemoryBytes <= 0 || w.CPUMilli <= 0 {
+			continue
+		}
+		if w.ReservedMemoryBytes+req.MemoryBytes > w.MemoryBytes {
+			continue
+		}
+		cpu := float64(w.ReservedCPUMilli+req.CPUMilli) / float64(w.CPUMilli)
+		mem := float64(w.ReservedMemoryBytes+req.MemoryBytes) / float64(w.MemoryBytes)
+		score := (cpu + mem) / 2
+		if best == "" || score < bestScore {
+			best, bestScore = w.ID, score
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("place sandbox (cpu %dm, memory %d bytes) on %d workers: %w", req.CPUMilli, req.MemoryBytes, len(workers), ErrNoCapacity)
+	}
+	return best, nil
+}

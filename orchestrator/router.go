@@ -1,0 +1,469 @@
+package orchestrator
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"baton.dev/baton/worker"
+)
+
+// FunctionConfig is how the sandboxes of one function are made.
+type FunctionConfig struct {
+	// Key is "tenant/workflow/function".
+	Key         string
+	Image       string
+	CPUMilli    int64
+	MemoryBytes int64
+	Env         map[string]string
+}
+
+func (c FunctionConfig) equal(o FunctionConfig) bool {
+	return c.Key == o.Key && c.Image == o.Image && c.CPUMilli == o.CPUMilli &&
+		c.MemoryBytes == o.MemoryBytes && maps.Equal(c.Env, o.Env)
+}
+
+// ErrFunctionRemoved is returned to requests queued for a function whose
+// workflow was deleted or redeployed away.
+var ErrFunctionRemoved = errors.New("function removed")
+
+// FunctionError is a function's own failure: a non-2xx answer, or a
+// connection that broke because the function crashed.
+type FunctionError struct {
+	Status int    // HTTP status; 0 when the connection failed
+	Body   string // the start of the answer, for the message
+	Err    error  // the transport error when Status is 0
+}
+
+func (e *FunctionError) Error() string {
+	if e.Status == 0 {
+		return fmt.Sprintf("function did not answer (it crashed or closed the connection): %v", e.Err)
+	}
+	return fmt.Sprintf("function answered %d: %s", e.Status, e.Body)
+}
+
+func (e *FunctionError) Unwrap() error { return e.Err }
+
+// StageStats is how one call through the router was spent.
+type StageStats struct {
+	Queued    time.Duration // waiting for a sandbox
+	Exec      time.Duration // the function's own time, seen from here
+	Cold      bool          // the request waited for a sandbox created for it
+	ColdStart worker.ColdStart
+	SandboxID string
+	WorkerID  string
+}
+
+// Router is the data plane: it queues each request for a sandbox of its
+// function, forwards it, and hands sandboxes back. A request that finds no
+// idle sandbox waits in its function's queue until the Autoscaler's creation
+// or a finishing request hands it one.
+type Router struct {
+	workers       *Workers
+	client        *http.Client
+	log           *slog.Logger
+	healthTimeout time.Duration
+	maxPayload    int64
+	bg            context.Context // lifetime of creations and deletions
+	wake          chan struct{}
+
+	mu    sync.Mutex
+	pools map[string]*pool
+	tasks sync.WaitGroup
+}
+
+type pool struct {
+	cfg      FunctionConfig
+	gen      int // bumped when cfg changes; older sandboxes retire
+	removed  bool
+	idle     []*sandboxRef // a stack: the most recently used on top
+	busy     int
+	creating int
+	floor    int
+	waiters  []*waiter // FIFO
+}
+
+type sandboxRef struct {
+	sb       worker.Sandbox
+	workerID string
+	gen      int
+	lastUsed time.Time
+	res      PlacementRequest
+}
+
+type waiter struct{ ch chan grant }
+
+type grant struct {
+	sb   *sandboxRef
+	cold bool
+	err  error
+}
+
+// RouterConfig configures a Router.
+type RouterConfig struct {
+	// HealthTimeout bounds a sandbox's start (default 30s).
+	HealthTimeout time.Duration
+	// MaxPayload bounds a function's answer (default 16 MiB).
+	MaxPayload int64
+	Logger     *slog.Logger
+}
+
+// NewRouter returns a Router. bg bounds the life of the sandbox creations
+// and deletions it starts.
+func NewRouter(bg context.Context, workers *Workers, cfg RouterConfig) *Router {
+	if cfg.HealthTimeout <= 0 {
+		cfg.HealthTimeout = 30 * time.Second
+	}
+	if cfg.MaxPayload <= 0 {
+		cfg.MaxPayload = 16 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 16
+	tr.Proxy = nil
+	return &Router{
+		workers:       workers,
+		client:        &http.Client{Transport: tr},
+		log:           cfg.Logger,
+		healthTimeout: cfg.HealthTimeout,
+		maxPayload:    cfg.MaxPayload,
+		bg:            bg,
+		wake:          make(chan struct{}, 1),
+		pools:         map[string]*pool{},
+	}
+}
+
+// Wake returns the channel the Router signals when a request queues, so the
+// Autoscaler can act at once instead of at its next tick.
+func (r *Router) Wake() <-chan struct{} { return r.wake }
+
+// Configure adds a function or changes its configuration. Sandboxes made
+// with an older configuration are retired: idle ones at once, busy ones
+// when their request ends.
+func (r *Router) Configure(cfg FunctionConfig) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.pools[cfg.Key]
+	if !ok {
+		r.pools[cfg.Key] = &pool{cfg: cfg}
+		return
+	}
+	if p.cfg.equal(cfg) {
+		return
+	}
+	p.cfg = cfg
+	p.gen++
+	r.retireIdleLocked(p)
+}
+
+// Remove drops a function: queued requests fail with ErrFunctionRemoved,
+// idle sandboxes are deleted, busy ones when their request ends.
+func (r *Router) Remove(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.pools[key]
+	if !ok {
+		return
+	}
+	p.removed = true
+	delete(r.pools, key)
+	r.retireIdleLocked(p)
+	for _, w := range p.waiters {
+		w.ch <- grant{err: fmt.Errorf("%s: %w", key, ErrFunctionRemoved)}
+	}
+	p.waiters = nil
+}
+
+func (r *Router) retireIdleLocked(p *pool) {
+	for _, sb := range p.idle {
+		r.deleteAsync(sb)
+	}
+	p.idle = nil
+}
+
+// Invoke runs one request on a sandbox of function key and returns the
+// function's answer.
+func (r *Router) Invoke(ctx context.Context, key string, input []byte) ([]byte, StageStats, error) {
+	var st StageStats
+	start := time.Now()
+	g, err := r.acquire(ctx, key)
+	st.Queued = time.Since(start)
+	if err != nil {
+		return nil, st, err
+	}
+	st.Cold, st.SandboxID, st.WorkerID = g.cold, g.sb.sb.ID, g.sb.workerID
+	if g.cold {
+		st.ColdStart = g.sb.sb.ColdStart
+	}
+	execStart := time.Now()
+	out, err := r.call(ctx, g.sb.sb.Endpoint, input)
+	st.Exec = time.Since(execStart)
+	// A sandbox that crashed, failed with a 5xx or was abandoned mid-request
+	// is replaced; a 4xx is the input's fault and the sandbox stays.
+	var fe *FunctionError
+	healthy := err == nil || (errors.As(err, &fe) && fe.Status >= 400 && fe.Status < 500)
+	r.release(key, g.sb, healthy)
+	return out, st, err
+}
+
+func (r *Router) acquire(ctx context.Context, key string) (grant, error) {
+	r.mu.Lock()
+	p, ok := r.pools[key]
+	if !ok {
+		r.mu.Unlock()
+		return grant{}, fmt.Errorf("function %s: %w", key, ErrFunctionRemoved)
+	}
+	if n := len(p.idle); n > 0 {
+		sb := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.busy++
+		r.mu.Unlock()
+		return grant{sb: sb}, nil
+	}
+	w := &waiter{ch: make(chan grant, 1)}
+	p.waiters = append(p.waiters, w)
+	r.mu.Unlock()
+	r.signal()
+	select {
+	case g := <-w.ch:
+		return g, g.err
+	case <-ctx.Done():
+		r.mu.Lock()
+		for i, x := range p.waiters {
+			if x == w {
+				p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+				r.mu.Unlock()
+				return grant{}, fmt.Errorf("waiting for a sandbox of %s: %w", key, ctx.Err())
+			}
+		}
+		r.mu.Unlock()
+		// A grant raced the cancellation: hand its sandbox back.
+		if g := <-w.ch; g.err == nil {
+			r.release(key, g.sb, true)
+		}
+		return grant{}, fmt.Errorf("waiting for a sandbox of %s: %w", key, ctx.Err())
+	}
+}
+
+// signal wakes the Autoscaler without blocking.
+func (r *Router) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *Router) release(key string, sb *sandboxRef, healthy bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.pools[key]
+	if p == nil || p.removed || p.gen != sb.gen || !healthy {
+		if p != nil {
+			p.busy--
+			if len(p.waiters) > 0 {
+				r.signal() // the queue needs a replacement
+			}
+		}
+		r.deleteAsync(sb)
+		return
+	}
+	if len(p.waiters) > 0 {
+		w := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		w.ch <- grant{sb: sb}
+		return
+	}
+	p.busy--
+	sb.lastUsed = time.Now()
+	p.idle = append(p.idle, sb)
+}
+
+func (r *Router) call(ctx context.Context, endpoint string, input []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", bytes.NewReader(input))
+	if err != nil {
+		return nil, fmt.Errorf("build request to %s: %w", endpoint, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &FunctionError{Err: err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, r.maxPayload+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &FunctionError{Err: err}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		msg := body
+		if len(msg) > 512 {
+			msg = msg[:512]
+		}
+		return nil, &FunctionError{Status: resp.StatusCode, Body: string(bytes.TrimSpace(msg))}
+	}
+	if int64(len(body)) > r.maxPayload {
+		return nil, fmt.Errorf("function answer is larger than the %d-byte limit", r.maxPayload)
+	}
+	return body, nil
+}
+
+// PoolStates is the read-only snapshot the Autoscaler decides on.
+func (r *Router) PoolStates() []PoolState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]PoolState, 0, len(r.pools))
+	for key, p := range r.pools {
+		ps := PoolState{Function: key, Busy: p.busy, Creating: p.creating, Waiting: len(p.waiters), Floor: p.floor}
+		for _, sb := range p.idle {
+			ps.Idle = append(ps.Idle, IdleSandbox{ID: sb.sb.ID, LastUsed: sb.lastUsed})
+		}
+		out = append(out, ps)
+	}
+	return out
+}
+
+// Apply carries out a ScalePlan: creations start in the background, idle
+// sandboxes named for deletion are deleted if they are still idle.
+func (r *Router) Apply(plan ScalePlan) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for key, n := range plan.Create {
+		p := r.pools[key]
+		if p == nil {
+			continue
+		}
+		for range n {
+			p.creating++
+			r.createAsync(p.cfg, p.gen)
+		}
+	}
+	for key, ids := range plan.Delete {
+		p := r.pools[key]
+		if p == nil {
+			continue
+		}
+		for _, id := range ids {
+			for i, sb := range p.idle {
+				if sb.sb.ID == id {
+					p.idle = append(p.idle[:i], p.idle[i+1:]...)
+					r.deleteAsync(sb)
+					break
+				}
+			}
+		}
+	}
+}
+
+// Wait blocks until every background creation and deletion has finished.
+func (r *Router) Wait() { r.tasks.Wait() }
+
+func (r *Router) createAsync(cfg FunctionConfig, gen int) {
+	r.tasks.Add(1)
+	go func() {
+		defer r.tasks.Done()
+		sb, err := r.create(cfg, gen)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		p := r.pools[cfg.Key]
+		if p != nil {
+			p.creating--
+		}
+		if err != nil {
+			r.log.Warn("sandbox creation failed", "function", cfg.Key, "err", err)
+			if p != nil && len(p.waiters) > 0 {
+				w := p.waiters[0]
+				p.waiters = p.waiters[1:]
+				w.ch <- grant{err: err}
+			}
+			return
+		}
+		if p == nil || p.gen != gen {
+			r.deleteAsync(sb)
+			return
+		}
+		if len(p.waiters) > 0 {
+			w := p.waiters[0]
+			p.waiters = p.waiters[1:]
+			p.busy++
+			w.ch <- grant{sb: sb, cold: true}
+			return
+		}
+		sb.lastUsed = time.Now()
+		p.idle = append(p.idle, sb)
+	}()
+}
+
+func (r *Router) create(cfg FunctionConfig, gen int) (*sandboxRef, error) {
+	res := PlacementRequest{CPUMilli: cfg.CPUMilli, MemoryBytes: cfg.MemoryBytes}
+	workerID, err := r.workers.Reserve(res, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("cold start of %s: %w", cfg.Key, err)
+	}
+	spec := worker.SandboxSpec{
+		ID: newSandboxID(), Function: cfg.Key, Image: cfg.Image,
+		CPUMilli: cfg.CPUMilli, MemoryBytes: cfg.MemoryBytes, Env: cfg.Env,
+		HealthTimeout: r.healthTimeout,
+	}
+	ctx, cancel := context.WithTimeout(r.bg, r.healthTimeout+30*time.Second)
+	defer cancel()
+	sb, err := r.workers.Create(ctx, workerID, spec)
+	if err != nil {
+		r.workers.Release(workerID, res)
+		return nil, fmt.Errorf("cold start of %s on worker %s: %w", cfg.Key, workerID, err)
+	}
+	r.log.Debug("sandbox ready", "function", cfg.Key, "sandbox", sb.ID, "worker", workerID, "coldStart", sb.ColdStart.Total)
+	return &sandboxRef{sb: sb, workerID: workerID, gen: gen, res: res}, nil
+}
+
+// deleteAsync removes a sandbox in the background. The caller holds r.mu
+// or owns sb exclusively.
+func (r *Router) deleteAsync(sb *sandboxRef) {
+	r.tasks.Add(1)
+	go func() {
+		defer r.tasks.Done()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.bg), 30*time.Second)
+		defer cancel()
+		if err := r.workers.Delete(ctx, sb.workerID, sb.sb.ID); err != nil && !errors.Is(err, worker.ErrNotFound) {
+			r.log.Warn("delete sandbox", "sandbox", sb.sb.ID, "worker", sb.workerID, "err", err)
+		}
+		r.workers.Release(sb.workerID, sb.res)
+	}()
+}
+
+func newSandboxID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	return "sb-" + hex.EncodeToString(b[:])
+}
+
+// Keys lists the configured functions whose key starts with prefix.
+func (r *Router) Keys(prefix string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for k := range r.pools {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,167 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"baton.dev/baton/worker"
+	"baton.dev/baton/worker/protocol"
+)
+
+// missedHeartbeats is how many heartbeat intervals may pass before a worker
+// is taken for dead.
+const missedHeartbeats = 4
+
+// Workers tracks the workers that send heartbeats and the resources the
+// orchestrator has reserved on each, and sends them sandbox commands.
+type Workers struct {
+	nc *nats.Conn
+	mu sync.Mutex
+	m  map[string]*workerEntry
+}
+
+type workerEntry struct {
+	hb          protocol.Heartbeat
+	seen        time.Time
+	reservedCPU int64
+	reservedMem int64
+}
+
+// NewWorkers returns an empty table that talks to workers over nc.
+func NewWorkers(nc *nats.Conn) *Workers {
+	return &Workers{nc: nc, m: map[string]*workerEntry{}}
+}
+
+// Observe records a heartbeat.
+func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e, ok := w.m[hb.WorkerID]
+	if !ok {
+		e = &workerEntry{}
+		w.m[hb.WorkerID] = e
+	}
+	e.hb, e.seen = hb, now
+}
+
+func (e *workerEntry) alive(now time.Time) bool {
+	iv := e.hb.Interval
+	if iv <= 0 {
+		iv = time.Second
+	}
+	return now.Sub(e.seen) <= missedHeartbeats*iv
+}
+
+// Snapshot returns the live workers for placement.
+func (w *Workers) Snapshot(now time.Time) []WorkerState {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]WorkerState, 0, len(w.m))
+	for id, e := range w.m {
+		if !e.alive(now) {
+			continue
+		}
+		out = append(out, WorkerState{
+			ID: id, CPUMilli: e.hb.CPUMilli, MemoryBytes: e.hb.MemoryBytes,
+			ReservedCPUMilli: e.reservedCPU, ReservedMemoryBytes: e.reservedMem,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Live counts the live workers.
+func (w *Workers) Live(now time.Time) int { return len(w.Snapshot(now)) }
+
+// HasImage reports whether a live worker can start image, and the images
+// the live workers have, for messages.
+func (w *Workers) HasImage(image string, now time.Time) (bool, []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var all []string
+	for _, e := range w.m {
+		if !e.alive(now) {
+			continue
+		}
+		if slices.Contains(e.hb.Images, image) {
+			return true, nil
+		}
+		all = append(all, e.hb.Images...)
+	}
+	slices.Sort(all)
+	return false, slices.Compact(all)
+}
+
+// Reserve books req on a worker picked by Place.
+func (w *Workers) Reserve(req PlacementRequest, now time.Time) (string, error) {
+	id, err := Place(w.Snapshot(now), req)
+	if err != nil {
+		return "", err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e, ok := w.m[id]; ok {
+		e.reservedCPU += req.CPUMilli
+		e.reservedMem += req.MemoryBytes
+	}
+	return id, nil
+}
+
+// Release returns a reservation.
+func (w *Workers) Release(workerID string, req PlacementRequest) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e, ok := w.m[workerID]; ok {
+		e.reservedCPU -= req.CPUMilli
+		e.reservedMem -= req.MemoryBytes
+	}
+}
+
+// Create asks a worker to start a sandbox and waits for the reply.
+func (w *Workers) Create(ctx context.Context, workerID string, spec worker.SandboxSpec) (worker.Sandbox, error) {
+	var reply protocol.CreateReply
+	if err := w.request(ctx, protocol.CreateSubject(workerID), protocol.CreateRequest{Spec: spec}, &reply); err != nil {
+		return worker.Sandbox{}, err
+	}
+	if reply.Error != nil {
+		return worker.Sandbox{}, fmt.Errorf("worker %s: %w", workerID, reply.Error)
+	}
+	if reply.Sandbox == nil {
+		return worker.Sandbox{}, fmt.Errorf("worker %s: create reply has no sandbox", workerID)
+	}
+	return *reply.Sandbox, nil
+}
+
+// Delete asks a worker to remove a sandbox.
+func (w *Workers) Delete(ctx context.Context, workerID, sandboxID string) error {
+	var reply protocol.DeleteReply
+	if err := w.request(ctx, protocol.DeleteSubject(workerID), protocol.DeleteRequest{ID: sandboxID}, &reply); err != nil {
+		return err
+	}
+	if reply.Error != nil {
+		return fmt.Errorf("worker %s: %w", workerID, reply.Error)
+	}
+	return nil
+}
+
+func (w *Workers) request(ctx context.Context, subject string, req, reply any) error {
+	data, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", subject, err)
+	}
+	msg, err := w.nc.RequestWithContext(ctx, subject, data)
+	if err != nil {
+		return fmt.Errorf("request %s: %w", subject, err)
+	}
+	if err := json.Unmarshal(msg.Data, reply); err != nil {
+		return fmt.Errorf("decode reply to %s: %w", subject, err)
+	}
+	return nil
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what Baton needs on Debian: containerd, runc and the CNI plugins.
+# Idempotent: installs only what is missing. Says plainly when it cannot.
+set -euo pipefail
+
+missing=()
+command -v containerd >/dev/null 2>&1 || missing+=(containerd)
+command -v runc >/dev/null 2>&1 || missing+=(runc)
+[ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/loopback ] || missing+=(containernetworking-plugins)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing ${missing[*]}; run as root (sudo make ...) to install them, or install them yourself" >&2
+  exit 1
+fi
+if [ ! -f /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-deps: missing ${missing[*]}; this is not Debian (no apt-get), install them with your package manager" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]} from Debian's packages"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,236 @@
+// Package daemon is the worker daemon: it connects one sandbox Runtime to
+// NATS, serving create, delete and list requests from the orchestrator and
+// publishing heartbeats with the worker's capacity and allocation.
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"baton.dev/baton/worker"
+	"baton.dev/baton/worker/protocol"
+)
+
+// Config configures a Daemon.
+type Config struct {
+	// ID names the worker; it must be unique in the cluster and a valid
+	// NATS subject token.
+	ID      string
+	Conn    *nats.Conn
+	Runtime worker.Runtime
+	// CPUMilli and MemoryBytes are the capacity offered for sandboxes.
+	CPUMilli    int64
+	MemoryBytes int64
+	// HeartbeatInterval defaults to 250ms.
+	HeartbeatInterval time.Duration
+	// MaxConcurrentCreates bounds sandbox creations in flight (default 32).
+	MaxConcurrentCreates int
+	Logger               *slog.Logger
+}
+
+// Daemon serves one worker's sandboxes over NATS.
+type Daemon struct {
+	cfg  Config
+	log  *slog.Logger
+	sem  chan struct{}
+	mu   sync.Mutex
+	live map[string]worker.Sandbox // sandboxes this worker runs
+	wg   sync.WaitGroup
+}
+
+// New returns a Daemon; Run starts it.
+func New(cfg Config) *Daemon {
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 250 * time.Millisecond
+	}
+	if cfg.MaxConcurrentCreates <= 0 {
+		cfg.MaxConcurrentCreates = 32
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Daemon{
+		cfg:  cfg,
+		log:  cfg.Logger.With("worker", cfg.ID),
+		sem:  make(chan struct{}, cfg.MaxConcurrentCreates),
+		live: map[string]worker.Sandbox{},
+	}
+}
+
+// Run serves until ctx is done. It first adopts the sandboxes the runtime
+// already has (a worker restart keeps its warm sandboxes), then subscribes
+// and heartbeats. It returns after every request in flight has finished.
+func (d *Daemon) Run(ctx context.Context) error {
+	existing, err := d.cfg.Runtime.List(ctx)
+	if err != nil {
+		return fmt.Errorf("worker %s: list existing sandboxes: %w", d.cfg.ID, err)
+	}
+	d.mu.Lock()
+	for _, sb := range existing {
+		d.live[sb.ID] = sb
+	}
+	d.mu.Unlock()
+
+	nc := d.cfg.Conn
+	subs := []struct {
+		subject string
+		handle  func(context.Context, *nats.Msg)
+	}{
+		{protocol.CreateSubject(d.cfg.ID), d.handleCreate},
+		{protocol.DeleteSubject(d.cfg.ID), d.handleDelete},
+		{protocol.ListSubject(d.cfg.ID), d.handleList},
+	}
+	for _, s := range subs {
+		handle := s.handle
+		sub, err := nc.Subscribe(s.subject, func(m *nats.Msg) {
+			d.wg.Add(1)
+			go func() {
+				defer d.wg.Done()
+				handle(ctx, m)
+			}()
+		})
+		if err != nil {
+			return fmt.Errorf("worker %s: subscribe %s: %w", d.cfg.ID, s.subject, err)
+		}
+		defer sub.Unsubscribe() //nolint:errcheck // best effort on shutdown
+	}
+	if err := nc.Flush(); err != nil {
+		return fmt.Errorf("worker %s: flush subscriptions: %w", d.cfg.ID, err)
+	}
+	d.log.Info("worker ready", "runtime", d.cfg.Runtime.Name(), "cpuMilli", d.cfg.CPUMilli, "memoryBytes", d.cfg.MemoryBytes, "adopted", len(existing))
+
+	tick := time.NewTicker(d.cfg.HeartbeatInterval)
+	defer tick.Stop()
+	var images []string
+	for beat := 0; ; beat++ {
+		if beat%20 == 0 { // images change rarely; refresh every 20 beats
+			if imgs, err := d.cfg.Runtime.Images(ctx); err == nil {
+				images = imgs
+			} else if ctx.Err() == nil {
+				d.log.Warn("list images", "err", err)
+			}
+		}
+		d.heartbeat(images)
+		select {
+		case <-ctx.Done():
+			d.wg.Wait()
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// DeleteAll removes every sandbox this worker runs; `baton up` calls it on
+// shutdown so that nothing is left behind.
+func (d *Daemon) DeleteAll(ctx context.Context) error {
+	list, err := d.cfg.Runtime.List(ctx)
+	if err != nil {
+		return fmt.Errorf("worker %s: list sandboxes: %w", d.cfg.ID, err)
+	}
+	var errs []error
+	for _, sb := range list {
+		if err := d.cfg.Runtime.Delete(ctx, sb.ID); err != nil && !errors.Is(err, worker.ErrNotFound) {
+			errs = append(errs, err)
+		}
+		d.forget(sb.ID)
+	}
+	return errors.Join(errs...)
+}
+
+func (d *Daemon) heartbeat(images []string) {
+	hb := protocol.Heartbeat{
+		WorkerID:    d.cfg.ID,
+		Runtime:     d.cfg.Runtime.Name(),
+		CPUMilli:    d.cfg.CPUMilli,
+		MemoryBytes: d.cfg.MemoryBytes,
+		Images:      images,
+		Sent:        time.Now(),
+		Interval:    d.cfg.HeartbeatInterval,
+	}
+	d.mu.Lock()
+	for _, sb := range d.live {
+		hb.AllocatedCPUMilli += sb.CPUMilli
+		hb.AllocatedMemoryBytes += sb.MemoryBytes
+	}
+	hb.Sandboxes = len(d.live)
+	d.mu.Unlock()
+	data, err := json.Marshal(hb)
+	if err != nil {
+		d.log.Error("encode heartbeat", "err", err)
+		return
+	}
+	if err := d.cfg.Conn.Publish(protocol.HeartbeatSubject, data); err != nil {
+		d.log.Warn("publish heartbeat", "err", err)
+	}
+}
+
+func (d *Daemon) handleCreate(ctx context.Context, m *nats.Msg) {
+	var req protocol.CreateRequest
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		d.reply(m, protocol.CreateReply{Error: &protocol.Error{Code: protocol.CodeBadRequest, Message: fmt.Sprintf("decode create request: %v", err)}})
+		return
+	}
+	select {
+	case d.sem <- struct{}{}:
+	case <-ctx.Done():
+		d.reply(m, protocol.CreateReply{Error: &protocol.Error{Code: protocol.CodeInternal, Message: "worker shutting down"}})
+		return
+	}
+	defer func() { <-d.sem }()
+	sb, err := d.cfg.Runtime.Create(ctx, req.Spec)
+	if err != nil {
+		d.log.Warn("create sandbox", "id", req.Spec.ID, "function", req.Spec.Function, "err", err)
+		d.reply(m, protocol.CreateReply{Error: protocol.ToError(err)})
+		return
+	}
+	d.mu.Lock()
+	d.live[sb.ID] = sb
+	d.mu.Unlock()
+	d.log.Debug("sandbox created", "id", sb.ID, "function", sb.Function, "coldStart", sb.ColdStart.Total)
+	d.reply(m, protocol.CreateReply{Sandbox: &sb})
+}
+
+func (d *Daemon) handleDelete(ctx context.Context, m *nats.Msg) {
+	var req protocol.DeleteRequest
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		d.reply(m, protocol.DeleteReply{Error: &protocol.Error{Code: protocol.CodeBadRequest, Message: fmt.Sprintf("decode delete request: %v", err)}})
+		return
+	}
+	err := d.cfg.Runtime.Delete(ctx, req.ID)
+	if err == nil || errors.Is(err, worker.ErrNotFound) {
+		d.forget(req.ID)
+	}
+	if err != nil {
+		d.log.Warn("delete sandbox", "id", req.ID, "err", err)
+	}
+	d.reply(m, protocol.DeleteReply{Error: protocol.ToError(err)})
+}
+
+func (d *Daemon) handleList(ctx context.Context, m *nats.Msg) {
+	list, err := d.cfg.Runtime.List(ctx)
+	d.reply(m, protocol.ListReply{Sandboxes: list, Error: protocol.ToError(err)})
+}
+
+func (d *Daemon) forget(id string) {
+	d.mu.Lock()
+	delete(d.live, id)
+	d.mu.Unlock()
+}
+
+func (d *Daemon) reply(m *nats.Msg, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		d.log.Error("encode reply", "err", err)
+		return
+	}
+	if err := m.Respond(data); err != nil {
+		d.log.Warn("reply", "subject", m.Subject, "err", err)
+	}
+}

@@ -1,0 +1,93 @@
+// Package worker is Baton's worker daemon: it serves sandbox commands that
+// arrive over NATS, publishes heartbeats, and runs sandboxes through a
+// Runtime. Runtimes live in sub-packages (containerd, process) and all pass
+// the conformance suite in worker/sandboxtest.
+package worker
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// SandboxSpec describes one sandbox to create: one instance of one function.
+type SandboxSpec struct {
+	// ID is unique across the cluster and chosen by the orchestrator. It is
+	// a DNS-label-safe string ([a-z0-9-], at most 63 characters).
+	ID string `json:"id"`
+	// Function is the key of the function this sandbox serves
+	// ("tenant/workflow/function"); runtimes record it as a label so that
+	// List can report it after a restart.
+	Function string `json:"function"`
+	// Image is the image reference, e.g. "baton.local/fn-preprocess:v1".
+	Image string `json:"image"`
+	// CPUMilli is the CPU limit in millicores (1000 = one core); the cgroup
+	// CFS quota is CPUMilli*period/1000.
+	CPUMilli int64 `json:"cpuMilli"`
+	// MemoryBytes is the memory limit (cgroup memory.limit_in_bytes).
+	MemoryBytes int64 `json:"memoryBytes"`
+	// Env is extra environment for the function process. PORT is always set
+	// by the runtime.
+	Env map[string]string `json:"env,omitempty"`
+	// HealthTimeout bounds how long Create waits for GET /healthz to answer
+	// 200; zero means the runtime's default (30s).
+	HealthTimeout time.Duration `json:"healthTimeout,omitempty"`
+}
+
+// Sandbox is a running, healthy sandbox.
+type Sandbox struct {
+	ID       string `json:"id"`
+	Function string `json:"function"`
+	Image    string `json:"image"`
+	CPUMilli int64  `json:"cpuMilli"`
+	// MemoryBytes is the memory limit the sandbox was created with.
+	MemoryBytes int64 `json:"memoryBytes"`
+	// Endpoint is the base URL the function serves on, e.g.
+	// "http://10.177.0.5:8080". POST Endpoint+"/" invokes the function.
+	Endpoint string `json:"endpoint"`
+	// ColdStart is how the creation time was spent; zero for sandboxes
+	// found by List after a restart.
+	ColdStart ColdStart `json:"coldStart"`
+	Created   time.Time `json:"created"`
+}
+
+// ColdStart breaks a sandbox creation down into its phases.
+type ColdStart struct {
+	Image   time.Duration `json:"image"`   // image present and unpacked
+	Create  time.Duration `json:"create"`  // container (spec, snapshot) created
+	Network time.Duration `json:"network"` // network namespace and CNI set up
+	Start   time.Duration `json:"start"`   // task created and started
+	Healthy time.Duration `json:"healthy"` // until GET /healthz answered 200
+	Total   time.Duration `json:"total"`
+}
+
+// Runtime creates and deletes sandboxes on one machine. Implementations must
+// be safe for concurrent use.
+type Runtime interface {
+	// Name is a short identifier: "containerd", "process", "fake".
+	Name() string
+	// Images lists the image references this runtime can start now.
+	Images(ctx context.Context) ([]string, error)
+	// Create starts a sandbox and returns once GET /healthz answers 200.
+	// On any error nothing of the sandbox is left behind. Errors wrap
+	// ErrImageNotFound, ErrUnhealthy or ErrExists where they apply.
+	Create(ctx context.Context, spec SandboxSpec) (Sandbox, error)
+	// Delete stops and removes a sandbox completely (process, container,
+	// snapshot, network namespace, IP). Deleting an unknown ID returns an
+	// error wrapping ErrNotFound.
+	Delete(ctx context.Context, id string) error
+	// List returns the sandboxes this runtime currently has, including
+	// ones created before a restart of the worker.
+	List(ctx context.Context) ([]Sandbox, error)
+	// Close releases the runtime's own resources. It does not delete
+	// sandboxes.
+	Close() error
+}
+
+// Errors that runtimes wrap so callers can tell the cases apart.
+var (
+	ErrImageNotFound = errors.New("image not found")
+	ErrUnhealthy     = errors.New("sandbox did not become healthy")
+	ErrNotFound      = errors.New("sandbox not found")
+	ErrExists        = errors.New("sandbox already exists")
+)
