@@ -95,6 +95,7 @@ type pool struct {
 }
 
 type sandboxRef struct {
+	pool     *pool
 	sb       worker.Sandbox
 	workerID string
 	gen      int
@@ -215,7 +216,7 @@ func (r *Router) Invoke(ctx context.Context, key string, input []byte) ([]byte, 
 	// is replaced; a 4xx is the input's fault and the sandbox stays.
 	var fe *FunctionError
 	healthy := err == nil || (errors.As(err, &fe) && fe.Status >= 400 && fe.Status < 500)
-	r.release(key, g.sb, healthy)
+	r.release(g.sb, healthy)
 	return out, st, err
 }
 
@@ -252,7 +253,7 @@ func (r *Router) acquire(ctx context.Context, key string) (grant, error) {
 		r.mu.Unlock()
 		// A grant raced the cancellation: hand its sandbox back.
 		if g := <-w.ch; g.err == nil {
-			r.release(key, g.sb, true)
+			r.release(g.sb, true)
 		}
 		return grant{}, fmt.Errorf("waiting for a sandbox of %s: %w", key, ctx.Err())
 	}
@@ -266,16 +267,14 @@ func (r *Router) signal() {
 	}
 }
 
-func (r *Router) release(key string, sb *sandboxRef, healthy bool) {
+func (r *Router) release(sb *sandboxRef, healthy bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p := r.pools[key]
-	if p == nil || p.removed || p.gen != sb.gen || !healthy {
-		if p != nil {
-			p.busy--
-			if len(p.waiters) > 0 {
-				r.signal() // the queue needs a replacement
-			}
+	p := sb.pool
+	if p.removed || p.gen != sb.gen || !healthy {
+		p.busy--
+		if len(p.waiters) > 0 {
+			r.signal() // the queue needs a replacement
 		}
 		r.deleteAsync(sb)
 		return
@@ -352,7 +351,7 @@ func (r *Router) Apply(plan ScalePlan) {
 		}
 		for range n {
 			p.creating++
-			r.createAsync(p.cfg, p.gen)
+			r.createAsync(p)
 		}
 	}
 	for key, ids := range plan.Delete {
@@ -375,27 +374,28 @@ func (r *Router) Apply(plan ScalePlan) {
 // Wait blocks until every background creation and deletion has finished.
 func (r *Router) Wait() { r.tasks.Wait() }
 
-func (r *Router) createAsync(cfg FunctionConfig, gen int) {
+// createAsync starts a sandbox for p in the background and hands it to
+// the first queued request, or makes it idle. The caller holds r.mu.
+func (r *Router) createAsync(p *pool) {
+	cfg, gen := p.cfg, p.gen
 	r.tasks.Add(1)
 	go func() {
 		defer r.tasks.Done()
-		sb, err := r.create(cfg, gen)
+		sb, err := r.create(cfg)
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		p := r.pools[cfg.Key]
-		if p != nil {
-			p.creating--
-		}
+		p.creating--
 		if err != nil {
 			r.log.Warn("sandbox creation failed", "function", cfg.Key, "err", err)
-			if p != nil && len(p.waiters) > 0 {
+			if len(p.waiters) > 0 {
 				w := p.waiters[0]
 				p.waiters = p.waiters[1:]
 				w.ch <- grant{err: err}
 			}
 			return
 		}
-		if p == nil || p.gen != gen {
+		sb.pool, sb.gen = p, gen
+		if p.removed || p.gen != gen {
 			r.deleteAsync(sb)
 			return
 		}
@@ -411,7 +411,7 @@ func (r *Router) createAsync(cfg FunctionConfig, gen int) {
 	}()
 }
 
-func (r *Router) create(cfg FunctionConfig, gen int) (*sandboxRef, error) {
+func (r *Router) create(cfg FunctionConfig) (*sandboxRef, error) {
 	res := PlacementRequest{CPUMilli: cfg.CPUMilli, MemoryBytes: cfg.MemoryBytes}
 	workerID, err := r.workers.Reserve(res, time.Now())
 	if err != nil {
@@ -430,7 +430,7 @@ func (r *Router) create(cfg FunctionConfig, gen int) (*sandboxRef, error) {
 		return nil, fmt.Errorf("cold start of %s on worker %s: %w", cfg.Key, workerID, err)
 	}
 	r.log.Debug("sandbox ready", "function", cfg.Key, "sandbox", sb.ID, "worker", workerID, "coldStart", sb.ColdStart.Total)
-	return &sandboxRef{sb: sb, workerID: workerID, gen: gen, res: res}, nil
+	return &sandboxRef{sb: sb, workerID: workerID, res: res}, nil
 }
 
 // deleteAsync removes a sandbox in the background. The caller holds r.mu
