@@ -3,20 +3,23 @@ package standalone_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	containerd "github.com/containerd/containerd"
+	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/containerd/namespaces"
 	"github.com/containerd/containerd/snapshots"
 
@@ -114,7 +117,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 			time.Sleep(250 * time.Millisecond)
 		}
-		tasks, err := ctrd.TaskService().List(cctx, nil)
+		tasks, err := ctrd.TaskService().List(cctx, &tasksapi.ListTasksRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -358,12 +361,19 @@ func assertStatus(t *testing.T, err error, status int, msg string) {
 
 func assertJSONEqual(t *testing.T, got, want []byte) {
 	t.Helper()
-	if !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(want)) {
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("output is not JSON (%v): %.400s", err, got)
+	}
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatalf("expected output is not JSON (%v): %.400s", err, want)
+	}
+	if !reflect.DeepEqual(g, w) {
 		t.Fatalf("output differs:\n got: %.400s\nwant: %.400s", got, want)
 	}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
@@ -371,7 +381,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // shortTempDir keeps unix socket paths under the 108-byte limit.
-func shortTempDir(t *testing.T) string {
+func shortTempDir(t testing.TB) string {
 	dir, err := os.MkdirTemp("", "baton-e2e-")
 	if err != nil {
 		t.Fatal(err)

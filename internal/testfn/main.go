@@ -1,0 +1,78 @@
+// Command testfn is the function the sandbox runtime tests start. It serves
+// the sandbox contract on $PORT (GET /healthz, POST /) and behaves as
+// $BATON_TESTFN_MODE says:
+//
+//	ok         POST echoes the body back with 200
+//	fail500    POST answers 500 with a message
+//	crash      POST makes the process exit with status 2 without answering
+//	unhealthy  GET /healthz answers 503 forever
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "testfn:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	mode := os.Getenv("BATON_TESTFN_MODE")
+	switch mode {
+	case "ok", "fail500", "crash", "unhealthy":
+	default:
+		return fmt.Errorf("BATON_TESTFN_MODE=%q: want ok, fail500, crash or unhealthy", mode)
+	}
+	port := os.Getenv("PORT")
+	if port == "" {
+		return errors.New("PORT is not set")
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if mode == "unhealthy" {
+			http.Error(w, "unhealthy by design", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("POST /{$}", func(w http.ResponseWriter, r *http.Request) {
+		switch mode {
+		case "fail500":
+			http.Error(w, "testfn: failing by design", http.StatusInternalServerError)
+		case "crash":
+			os.Exit(2)
+		default:
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("Content-Type", r.Header.Get("Content-Type"))
+			_, _ = w.Write(body)
+		}
+	})
+	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve on :%s: %w", port, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}

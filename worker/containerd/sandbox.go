@@ -1,0 +1,291 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/errdefs"
+	"github.com/containerd/containerd/oci"
+	"github.com/containerd/containerd/reference/docker"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"baton.dev/baton/worker"
+)
+
+// Timeouts of the sandbox life cycle.
+const (
+	defaultHealthTimeout = 30 * time.Second
+	stopGrace            = 2 * time.Second  // SIGTERM to SIGKILL
+	killWait             = 10 * time.Second // SIGKILL to exit
+	undoTimeout          = 30 * time.Second // cleanup after a failed Create
+)
+
+// Create starts a sandbox: image, container with the limits in its OCI
+// spec, network namespace on the bridge, task; then it waits for
+// GET /healthz to answer 200. On any error it removes what it made.
+func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.Sandbox, error) {
+	if err := checkSpec(spec); err != nil {
+		return worker.Sandbox{}, err
+	}
+	if !r.busy.Try(spec.ID) {
+		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w (an operation on it is under way)", spec.ID, worker.ErrExists)
+	}
+	defer r.busy.Release(spec.ID)
+	ctx = r.ctx(ctx)
+	if _, err := r.client.ContainerService().Get(ctx, spec.ID); err == nil {
+		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, worker.ErrExists)
+	} else if !errdefs.IsNotFound(err) {
+		return worker.Sandbox{}, fmt.Errorf("sandbox %s: look up container: %w", spec.ID, err)
+	}
+
+	var undo []func(context.Context) error
+	ok := false
+	defer func() {
+		if ok {
+			return
+		}
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+		defer cancel()
+		for i := len(undo) - 1; i >= 0; i-- {
+			if err := undo[i](uctx); err != nil {
+				r.log.Error("sandbox: cleanup after a failed create", "id", spec.ID, "err", err)
+			}
+		}
+	}()
+
+	begin := time.Now()
+	var cs worker.ColdStart
+	mark := func(phase *time.Duration) {
+		*phase = time.Since(begin) - cs.Image - cs.Create - cs.Network - cs.Start - cs.Healthy
+	}
+
+	img, err := r.image(ctx, spec.Image)
+	if err != nil {
+		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, err)
+	}
+	mark(&cs.Image)
+
+	// The namespace exists before the container so its path can go into
+	// the spec; it is attached to the bridge after the container is made.
+	if _, err := os.Stat(r.net.nsPath(spec.ID)); err == nil {
+		// A crash between making the namespace and the container left it.
+		if err := r.net.teardown(ctx, spec.ID); err != nil {
+			r.log.Warn("sandbox: tear down a stale network", "id", spec.ID, "err", err)
+		}
+		if err := r.net.removeNS(spec.ID); err != nil {
+			return worker.Sandbox{}, fmt.Errorf("sandbox %s: stale network namespace: %w", spec.ID, err)
+		}
+	}
+	nsPath, err := r.net.createNS(spec.ID)
+	if err != nil {
+		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, err)
+	}
+	undo = append(undo, func(context.Context) error { return r.net.removeNS(spec.ID) })
+	container, err := r.client.NewContainer(ctx, spec.ID,
+		containerd.WithImage(img),
+		containerd.WithSnapshotter(r.cfg.Snapshotter),
+		containerd.WithNewSnapshot(spec.ID, img),
+		containerd.WithContainerLabels(map[string]string{
+			labelFunction: spec.Function,
+			labelCPU:      strconv.FormatInt(spec.CPUMilli, 10),
+			labelMemory:   strconv.FormatInt(spec.MemoryBytes, 10),
+		}),
+		containerd.WithNewSpec(specOpts(img, spec, nsPath)...),
+	)
+	if errdefs.IsAlreadyExists(err) {
+		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, worker.ErrExists)
+	}
+	if err != nil {
+		return worker.Sandbox{}, fmt.Errorf("sandbox %s: create container: %w", spec.ID, err)
+	}
+	undo = append(undo, func(ctx context.Context) error {
+		return ignoreNotFound(container.Delete(ctx, containerd.WithSnapshotCleanup))
+	})
+	mark(&cs.Create)
+
+	undo = append(undo, func(ctx context.Context) error { return r.net.teardown(ctx, spec.ID) })
+	ip, err := r.net.setup(ctx, spec.ID)
+	if err != nil {
+		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, err)
+	}
+	endpoint := fmt.Sprintf("http://%s:%d", ip, Port)
+	if _, err := container.SetLabels(ctx, map[string]string{labelEndpoint: endpoint}); err != nil {
+		return worker.Sandbox{}, fmt.Errorf("sandbox %s: label endpoint: %w", spec.ID, err)
+	}
+	mark(&cs.Network)
+
+	logPath := r.logPath(spec.ID)
+	undo = append(undo, func(context.Context) error { return removeIfExists(logPath) })
+	task, err := container.NewTask(ctx, cio.LogFile(logPath))
+	if err != nil {
+		return worker.Sandbox{}, fmt.Errorf("sandbox %s: create task: %w", spec.ID, err)
+	}
+	undo = append(undo, func(ctx context.Context) error {
+		_, err := task.Delete(ctx, containerd.WithProcessKill)
+		return ignoreNotFound(err)
+	})
+	exited, err := task.Wait(ctx)
+	if err != nil {
+		return worker.Sandbox{}, fmt.Errorf("sandbox %s: wait on task: %w", spec.ID, err)
+	}
+	if err := task.Start(ctx); err != nil {
+		return worker.Sandbox{}, fmt.Errorf("sandbox %s: start task: %w", spec.ID, err)
+	}
+	mark(&cs.Start)
+
+	timeout := spec.HealthTimeout
+	if timeout <= 0 {
+		timeout = defaultHealthTimeout
+	}
+	if err := waitHealthy(ctx, endpoint, timeout, exited); err != nil {
+		return worker.Sandbox{}, fmt.Errorf("sandbox %s (image %s): %w; its output ends with:\n%s", spec.ID, spec.Image, err, logTail(logPath))
+	}
+	mark(&cs.Healthy)
+	cs.Total = time.Since(begin)
+	ok = true
+	r.log.Info("sandbox created", "id", spec.ID, "function", spec.Function, "image", spec.Image,
+		"endpoint", endpoint, "cold_start", cs.Total, "image_phase", cs.Image, "create", cs.Create,
+		"network", cs.Network, "start", cs.Start, "healthy", cs.Healthy)
+	return worker.Sandbox{
+		ID: spec.ID, Function: spec.Function, Image: spec.Image, CPUMilli: spec.CPUMilli,
+		MemoryBytes: spec.MemoryBytes, Endpoint: endpoint, ColdStart: cs, Created: begin,
+	}, nil
+}
+
+// specOpts builds the OCI spec: the image's entrypoint and environment,
+// PORT and the spec's environment, the CFS quota and memory limit, the
+// cgroup /baton/<id> and the sandbox's network namespace.
+func specOpts(img containerd.Image, spec worker.SandboxSpec, nsPath string) []oci.SpecOpts {
+	env := []string{"PORT=" + strconv.Itoa(Port)}
+	keys := make([]string, 0, len(spec.Env))
+	for k := range spec.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k != "PORT" {
+			env = append(env, k+"="+spec.Env[k])
+		}
+	}
+	opts := []oci.SpecOpts{
+		oci.WithImageConfig(img),
+		oci.WithEnv(env),
+		oci.WithHostname(spec.ID),
+		oci.WithCgroup("/baton/" + spec.ID),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: nsPath}),
+	}
+	if spec.CPUMilli > 0 {
+		opts = append(opts, oci.WithCPUCFS(spec.CPUMilli*cfsPeriod/1000, cfsPeriod))
+	}
+	if spec.MemoryBytes > 0 {
+		opts = append(opts, oci.WithMemoryLimit(uint64(spec.MemoryBytes)))
+	}
+	return opts
+}
+
+// image returns the image ref, unpacked for the snapshotter.
+func (r *Runtime) image(ctx context.Context, ref string) (containerd.Image, error) {
+	img, err := r.client.GetImage(ctx, ref)
+	if errdefs.IsNotFound(err) {
+		// Accept the short forms a person would type ("alpine:3").
+		if named, perr := docker.ParseDockerRef(ref); perr == nil && named.String() != ref {
+			img, err = r.client.GetImage(ctx, named.String())
+		}
+	}
+	if errdefs.IsNotFound(err) {
+		return nil, r.imageNotFound(ctx, ref)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image %q: %w", ref, err)
+	}
+	unpacked, err := img.IsUnpacked(ctx, r.cfg.Snapshotter)
+	if err != nil {
+		return nil, fmt.Errorf("image %q: %w", ref, err)
+	}
+	if !unpacked {
+		if err := img.Unpack(ctx, r.cfg.Snapshotter); err != nil {
+			return nil, fmt.Errorf("image %q: unpack: %w", ref, err)
+		}
+	}
+	return img, nil
+}
+
+// Delete stops the sandbox's task (SIGTERM, SIGKILL after a short grace),
+// deletes it, detaches the network and releases the IP, removes the
+// network namespace, and deletes the container and its snapshot. An
+// unknown ID gives an error wrapping worker.ErrNotFound. A Delete that
+// failed halfway can be retried.
+func (r *Runtime) Delete(ctx context.Context, id string) error {
+	if err := r.busy.Wait(ctx, id); err != nil {
+		return err
+	}
+	defer r.busy.Release(id)
+	ctx = r.ctx(ctx)
+	container, err := r.client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return fmt.Errorf("sandbox %s: %w", id, worker.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("sandbox %s: load container: %w", id, err)
+	}
+	if err := stopTask(ctx, container); err != nil {
+		return fmt.Errorf("sandbox %s: %w", id, err)
+	}
+	if err := r.net.teardown(ctx, id); err != nil {
+		return fmt.Errorf("sandbox %s: %w", id, err)
+	}
+	if err := r.net.removeNS(id); err != nil {
+		return fmt.Errorf("sandbox %s: %w", id, err)
+	}
+	if err := container.Delete(ctx, containerd.WithSnapshotCleanup); ignoreNotFound(err) != nil {
+		return fmt.Errorf("sandbox %s: delete container: %w", id, err)
+	}
+	if err := removeIfExists(r.logPath(id)); err != nil {
+		return fmt.Errorf("sandbox %s: %w", id, err)
+	}
+	r.log.Info("sandbox deleted", "id", id)
+	return nil
+}
+
+// stopTask stops and deletes the container's task, if it has one.
+func stopTask(ctx context.Context, container containerd.Container) error {
+	task, err := container.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load task: %w", err)
+	}
+	exited, err := task.Wait(ctx)
+	if err != nil {
+		return fmt.Errorf("wait on task: %w", err)
+	}
+	if err := task.Kill(ctx, syscall.SIGTERM); err == nil {
+		select {
+		case <-exited:
+		case <-time.After(stopGrace):
+			if err := task.Kill(ctx, syscall.SIGKILL); ignoreNotFound(err) != nil {
+				return fmt.Errorf("kill task: %w", err)
+			}
+			select {
+			case <-exited:
+			case <-time.After(killWait):
+				return errors.New("task did not exit after SIGKILL")
+			}
+		}
+	} else if !errdefs.IsNotFound(err) {
+		return fmt.Errorf("stop task: %w", err)
+	}
+	if _, err := task.Delete(ctx, containerd.WithProcessKill); ignoreNotFound(err) != nil {
+		return fmt.Errorf("delete task: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,154 @@
+package workflow
+
+import "time"
+
+// APIVersion is the only apiVersion a workflow document may declare.
+const APIVersion = "baton.dev/v1"
+
+// KindWorkflow is the only kind a workflow document may declare.
+const KindWorkflow = "Workflow"
+
+// Workflow is one parsed and validated workflow document.
+type Workflow struct {
+	// APIVersion is always APIVersion ("baton.dev/v1") after Parse.
+	APIVersion string
+	// Kind is always KindWorkflow ("Workflow") after Parse.
+	Kind string
+	// Metadata names the workflow.
+	Metadata Metadata
+	// Spec is what the workflow runs.
+	Spec Spec
+}
+
+// Metadata identifies a workflow.
+type Metadata struct {
+	// Name is a DNS label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters.
+	Name string
+}
+
+// Spec is the body of a workflow: its QoS target, its functions and its stages.
+type Spec struct {
+	// QoS is the end-to-end latency target; the zero value means none was given.
+	QoS QoS
+	// Functions maps a function name (a DNS label) to its definition;
+	// Function.Name equals its key.
+	Functions map[string]*Function
+	// Stages are the DAG's nodes in declared order.
+	Stages []*Stage
+}
+
+// QoS is an end-to-end latency target: Percentile percent of invocations
+// should finish within Latency. The block is optional in YAML; when present
+// both fields are required. The zero value means "no target".
+type QoS struct {
+	// Latency is the target, > 0 (YAML "1500ms", "2s").
+	Latency time.Duration
+	// Percentile is in the open interval (0, 100), e.g. 95 or 99.9.
+	Percentile float64
+}
+
+// IsZero reports whether no QoS target was given.
+func (q QoS) IsZero() bool { return q.Latency == 0 && q.Percentile == 0 }
+
+// Function is a deployable function: an OCI image with its resources.
+type Function struct {
+	// Name is the function's key in spec.functions.
+	Name string
+	// Image is the OCI image reference; required.
+	Image string
+	// Resources are the function's CPU and memory: fixed values or auto.
+	Resources Resources
+	// Bounds limit what the scheduler may choose; required for an auto
+	// resource (bounds.cpu for cpu: auto, bounds.memory for memory: auto).
+	Bounds *Bounds
+	// Env is optional extra environment for the function's process.
+	Env map[string]string
+}
+
+// Resources are a function's CPU and memory settings.
+type Resources struct {
+	// CPU is fixed millicores or auto.
+	CPU CPU
+	// Memory is fixed bytes or auto.
+	Memory Memory
+}
+
+// CPU is a CPU quantity: either Auto (the scheduler chooses within bounds)
+// or a fixed number of millicores > 0.
+type CPU struct {
+	// Auto is true for "auto"; Milli is then zero.
+	Auto bool
+	// Milli is the fixed amount in millicores (1000 = one core).
+	Milli int64
+}
+
+// Memory is a memory quantity: either Auto (the scheduler chooses within
+// bounds) or a fixed number of bytes > 0.
+type Memory struct {
+	// Auto is true for "auto"; Bytes is then zero.
+	Auto bool
+	// Bytes is the fixed amount in bytes.
+	Bytes int64
+}
+
+// Bounds are the inclusive ranges the scheduler may choose from for auto
+// resources. A zero pair means that bound was not given.
+// YAML: {cpu: [250m, 2000m], memory: [128Mi, 1Gi]}; low <= high.
+type Bounds struct {
+	// CPUMilli is [low, high] in millicores.
+	CPUMilli [2]int64
+	// MemoryBytes is [low, high] in bytes.
+	MemoryBytes [2]int64
+}
+
+// Stage is one node of the workflow DAG: it runs a function on its input.
+type Stage struct {
+	// Name is the stage's unique name (a DNS label).
+	Name string
+	// Function names an entry of Spec.Functions.
+	Function string
+	// Needs are the names of the stages whose outputs this stage consumes.
+	Needs []string
+	// Foreach, when set, is a dotted path into the stage input (which must be
+	// a JSON object), e.g. "frames" or "data.items"; the stage fans out over
+	// the JSON array found there and gathers the outputs, in order, into an array.
+	Foreach string
+	// Timeout bounds each attempt (each element's attempt for a foreach
+	// stage); zero means no per-attempt timeout.
+	Timeout time.Duration
+	// Retries is how many times a failed attempt is retried, 0..10.
+	Retries int
+}
+
+// MaxRetries is the largest Stage.Retries a document may ask for.
+const MaxRetries = 10
+
+// DefaultCPUMilli returns the CPU to use when nothing else decided: the fixed
+// value, or for auto the upper CPU bound (0 when bounds are missing).
+func (f *Function) DefaultCPUMilli() int64 {
+	if f == nil {
+		return 0
+	}
+	if !f.Resources.CPU.Auto {
+		return f.Resources.CPU.Milli
+	}
+	if f.Bounds == nil {
+		return 0
+	}
+	return f.Bounds.CPUMilli[1]
+}
+
+// DefaultMemoryBytes returns the memory to use when nothing else decided: the
+// fixed value, or for auto the upper memory bound (0 when bounds are missing).
+func (f *Function) DefaultMemoryBytes() int64 {
+	if f == nil {
+		return 0
+	}
+	if !f.Resources.Memory.Auto {
+		return f.Resources.Memory.Bytes
+	}
+	if f.Bounds == nil {
+		return 0
+	}
+	return f.Bounds.MemoryBytes[1]
+}
