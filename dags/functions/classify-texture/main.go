@@ -1,6 +1,6 @@
 // Command classify-texture is a third-stage classifier of the ml-pipeline
 // sample workflow. For every region detect found it filters the region's
-// interior with a bank of Gabor filters (four orientations, three
+// interior with a bank of Gabor filters (four orientations, four
 // wavelengths), measures its grey-level contrast, and scores smooth, striped
 // and checkered with a fixed linear model.
 package main
