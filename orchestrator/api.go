@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,7 +19,7 @@ import (
 
 type ctxKey int
 
-const tenantKey ctxKey = 0
+const principalKey ctxKey = 0
 
 // Handler returns the HTTP API.
 func (o *Orchestrator) Handler() http.Handler {
@@ -29,12 +30,22 @@ func (o *Orchestrator) Handler() http.Handler {
 	r.Handle("/metrics", promhttp.HandlerFor(o.metrics.reg, promhttp.HandlerOpts{}))
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(o.authenticate)
-		r.Post("/workflows", o.handleDeploy)
-		r.Get("/workflows", o.handleList)
-		r.Get("/workflows/{name}", o.handleGet)
-		r.Delete("/workflows/{name}", o.handleDelete)
-		r.Post("/workflows/{name}/invoke", o.handleInvoke)
-		r.Get("/invocations/{id}", o.handleInvocation)
+		r.Group(func(r chi.Router) {
+			r.Use(requireTenant)
+			r.Post("/workflows", o.handleDeploy)
+			r.Get("/workflows", o.handleList)
+			r.Get("/workflows/{name}", o.handleGet)
+			r.Delete("/workflows/{name}", o.handleDelete)
+			r.Post("/workflows/{name}/invoke", o.handleInvoke)
+			r.Get("/invocations", o.handleInvocations)
+			r.Get("/invocations/{id}", o.handleInvocation)
+			r.Get("/reports", o.handleReports)
+		})
+		r.Group(func(r chi.Router) {
+			r.Use(requireAdmin)
+			r.Post("/tenants", o.handleCreateTenant)
+			r.Get("/tenants", o.handleListTenants)
+		})
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
@@ -54,17 +65,41 @@ func (o *Orchestrator) authenticate(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "missing API key: send the header 'Authorization: Bearer <key>'")
 			return
 		}
-		tenant, ok := o.cfg.Keys.Tenant(key)
+		who, ok := o.cfg.Keys.Lookup(key)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="baton", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "the API key in the Authorization header is not valid")
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey, tenant)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, who)))
 	})
 }
 
-func tenantOf(r *http.Request) string { return r.Context().Value(tenantKey).(string) }
+// requireTenant admits tenants' keys: the admin key owns no workflows.
+func requireTenant(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if principalOf(r).Admin {
+			writeError(w, http.StatusForbidden, "the admin key manages tenants; use a tenant's key for workflows, invocations and reports")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireAdmin admits the admin key only.
+func requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !principalOf(r).Admin {
+			writeError(w, http.StatusForbidden, "this needs the cluster's admin key")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func principalOf(r *http.Request) Principal { return r.Context().Value(principalKey).(Principal) }
+
+func tenantOf(r *http.Request) string { return principalOf(r).Tenant }
 
 // readBody reads at most limit bytes; a larger body gets 413.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64, what string) ([]byte, bool) {
@@ -269,14 +304,18 @@ func serverTiming(inv *Invocation) string {
 	return b.String()
 }
 
-func (o *Orchestrator) handleInvocation(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "id")
-	inv, ok := o.invocations.Get(tenantOf(r), id)
-	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("invocation %q not found", id))
-		return
+// decodeStrict decodes one JSON value into v, refusing unknown fields and
+// trailing data.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
 	}
-	writeJSON(w, http.StatusOK, inv)
+	if dec.More() {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -32,6 +32,9 @@ type Invocation struct {
 	Stages    []StageTiming `json:"stages"`
 	// ColdStarts counts the stage calls that waited for a new sandbox.
 	ColdStarts int `json:"coldStarts"`
+	// Cost is the execution cost of the stages, in dollars.
+	Cost     float64 `json:"cost"`
+	Revision uint64  `json:"revision"`
 }
 
 // MarshalJSON adds the output: raw when it is JSON, as a string otherwise.
@@ -66,6 +69,9 @@ type StageTiming struct {
 	Cold      bool              `json:"cold"`
 	ColdStart *worker.ColdStart `json:"coldStart,omitempty"`
 	Sandbox   string            `json:"sandbox,omitempty"`
+	CPUMilli  int64             `json:"cpuMilli,omitempty"`
+	Memory    int64             `json:"memoryBytes,omitempty"`
+	Cost      float64           `json:"cost"`
 	Worker    string            `json:"worker,omitempty"`
 	Error     string            `json:"error,omitempty"`
 }
@@ -115,4 +121,25 @@ func (s *Invocations) Get(tenant, id string) (*Invocation, bool) {
 		return nil, false
 	}
 	return inv, true
+}
+
+// List returns up to limit of a tenant's records, of one workflow or all,
+// newest first.
+func (s *Invocations) List(tenant, workflow string, limit int) []*Invocation {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []*Invocation
+	n := len(s.order)
+	for i := range n {
+		// Walk the ring from the newest entry back.
+		inv := s.m[s.order[(s.head-1-i+2*n)%n]]
+		if inv == nil || inv.Tenant != tenant || (workflow != "" && inv.Workflow != workflow) {
+			continue
+		}
+		out = append(out, inv)
+		if len(out) == limit {
+			break
+		}
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"baton.dev/baton/orchestrator/history"
 	"baton.dev/baton/worker"
 	"baton.dev/baton/workflow"
 )
@@ -17,6 +18,7 @@ import (
 // up how each stage's calls were spent.
 type stageRecorder struct {
 	router       *Router
+	prices       history.Prices
 	tenant, name string
 	mu           sync.Mutex
 	stages       map[string]*StageTiming
@@ -36,6 +38,10 @@ func (s *stageRecorder) InvokeStage(ctx context.Context, st *workflow.Stage, fn 
 	t.QueuedMs += ms(stats.Queued)
 	t.ExecMs += ms(stats.Exec)
 	t.Sandbox, t.Worker = stats.SandboxID, stats.WorkerID
+	if stats.SandboxID != "" {
+		t.CPUMilli, t.Memory = stats.CPUMilli, stats.MemoryBytes
+		t.Cost += s.prices.Cost(stats.CPUMilli, stats.MemoryBytes, stats.Exec)
+	}
 	if stats.Cold {
 		t.Cold = true
 		cs := stats.ColdStart
@@ -52,10 +58,11 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func (o *Orchestrator) execute(ctx context.Context, d *Deployment, inv *Invocation, input []byte) (*Invocation, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.InvocationTimeout)
 	defer cancel()
-	rec := &stageRecorder{router: o.router, tenant: d.Tenant, name: d.Name, stages: map[string]*StageTiming{}}
+	rec := &stageRecorder{router: o.router, prices: o.cfg.Prices, tenant: d.Tenant, name: d.Name, stages: map[string]*StageTiming{}}
 	res, err := workflow.Run(ctx, d.Workflow, input, rec)
 
 	done := *inv
+	done.Revision = d.Revision
 	done.End = time.Now()
 	done.LatencyMs = ms(done.End.Sub(done.Start))
 	if res != nil {
@@ -71,6 +78,7 @@ func (o *Orchestrator) execute(ctx context.Context, d *Deployment, inv *Invocati
 			if t.Cold {
 				done.ColdStarts++
 			}
+			done.Cost += t.Cost
 			done.Stages = append(done.Stages, *t)
 		}
 	}
@@ -85,7 +93,32 @@ func (o *Orchestrator) execute(ctx context.Context, d *Deployment, inv *Invocati
 	}
 	o.invocations.Put(&done)
 	o.metrics.observe(&done)
+	if o.cfg.History != nil {
+		o.cfg.History.Add(historyRecords(d, &done)...) // buffered; never waits
+	}
 	return &done, err
+}
+
+// historyRecords turns a finished invocation into history rows.
+func historyRecords(d *Deployment, inv *Invocation) []history.Record {
+	row := history.Invocation{
+		ID: inv.ID, Tenant: inv.Tenant, Workflow: inv.Workflow, Revision: inv.Revision, Async: inv.Async,
+		Status: inv.Status, Error: inv.Error, FailedStage: inv.Stage, Start: inv.Start, End: inv.End,
+		LatencyMs: inv.LatencyMs, ColdStarts: inv.ColdStarts, Cost: inv.Cost,
+	}
+	if q := d.Workflow.Spec.QoS; q.Latency > 0 {
+		row.QoSLatencyMs, row.QoSPercentile = ms(q.Latency), q.Percentile
+	}
+	recs := []history.Record{row}
+	for _, s := range inv.Stages {
+		recs = append(recs, history.StageRun{
+			InvocationID: inv.ID, Stage: s.Stage, Tenant: inv.Tenant, Workflow: inv.Workflow, Function: s.Function,
+			Sandbox: s.Sandbox, Worker: s.Worker, Start: s.Start, End: s.End, Calls: s.Calls, Attempts: s.Attempts,
+			QueuedMs: s.QueuedMs, ExecMs: s.ExecMs, Cold: s.Cold, CPUMilli: s.CPUMilli, MemoryBytes: s.Memory,
+			Cost: s.Cost, Error: s.Error,
+		})
+	}
+	return recs
 }
 
 // failureStatus maps an invocation's error to an HTTP status.

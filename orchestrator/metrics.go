@@ -3,6 +3,8 @@ package orchestrator
 import (
 	"time"
 
+	"baton.dev/baton/orchestrator/history"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -18,7 +20,7 @@ type metrics struct {
 	coldStarts  *prometheus.CounterVec
 }
 
-func newMetrics(router *Router, workers *Workers) *metrics {
+func newMetrics(router *Router, workers *Workers, hist *history.History) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		invocations: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -59,6 +61,19 @@ func newMetrics(router *Router, workers *Workers) *metrics {
 			ch <- prometheus.MustNewConstMetric(queued, prometheus.GaugeValue, float64(waiting))
 			ch <- prometheus.MustNewConstMetric(live, prometheus.GaugeValue, float64(workers.Live(time.Now())))
 		}})
+	if hist != nil {
+		pending := prometheus.NewDesc("baton_history_pending_records", "History records buffered, not yet in Postgres.", nil, nil)
+		written := prometheus.NewDesc("baton_history_written_records_total", "History records written to Postgres.", nil, nil)
+		dropped := prometheus.NewDesc("baton_history_dropped_records_total", "History records dropped because the buffer was full.", nil, nil)
+		failures := prometheus.NewDesc("baton_history_write_failures_total", "Failed history batch writes (retried).", nil, nil)
+		m.reg.MustRegister(collectorFunc{descs: []*prometheus.Desc{pending, written, dropped, failures}, collect: func(ch chan<- prometheus.Metric) {
+			st := hist.Stats()
+			ch <- prometheus.MustNewConstMetric(pending, prometheus.GaugeValue, float64(st.Pending))
+			ch <- prometheus.MustNewConstMetric(written, prometheus.CounterValue, float64(st.Written))
+			ch <- prometheus.MustNewConstMetric(dropped, prometheus.CounterValue, float64(st.Dropped))
+			ch <- prometheus.MustNewConstMetric(failures, prometheus.CounterValue, float64(st.Failures))
+		}})
+	}
 	return m
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"baton.dev/baton/orchestrator/history"
 	"baton.dev/baton/worker/protocol"
 	"baton.dev/baton/workflow"
 )
@@ -38,7 +39,12 @@ type Config struct {
 	// AutoscaleTick is how often the autoscaler checks keep-alives
 	// (default 1s).
 	AutoscaleTick time.Duration
-	Logger        *slog.Logger
+	// History, when set, receives invocations, stage runs and sandbox
+	// events off the invocation path; nil turns history off.
+	History *history.History
+	// Prices of the cost model (default history.DefaultPrices).
+	Prices history.Prices
+	Logger *slog.Logger
 }
 
 // Orchestrator is one running control plane.
@@ -74,6 +80,9 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Prices == (history.Prices{}) {
+		cfg.Prices = history.DefaultPrices()
+	}
 	js, err := jetstream.New(cfg.Conn)
 	if err != nil {
 		return nil, fmt.Errorf("orchestrator: jetstream: %w", err)
@@ -93,9 +102,20 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		stopBg:      stop,
 		async:       make(chan struct{}, 1024),
 	}
-	o.router = NewRouter(bg, o.workers, RouterConfig{HealthTimeout: cfg.HealthTimeout, Logger: cfg.Logger})
+	rcfg := RouterConfig{HealthTimeout: cfg.HealthTimeout, Logger: cfg.Logger}
+	if cfg.History != nil {
+		rcfg.Events = func(ev history.SandboxEvent) { cfg.History.Add(ev) }
+	}
+	o.router = NewRouter(bg, o.workers, rcfg)
 	o.autoscaler = NewAutoscaler(o.router, AutoscalerPolicy{KeepAlive: cfg.KeepAlive, MaxCreatesPerFunction: 64}, cfg.AutoscaleTick)
-	o.metrics = newMetrics(o.router, o.workers)
+	o.metrics = newMetrics(o.router, o.workers, cfg.History)
+	for _, t := range reg.Tenants() {
+		for _, k := range t.Keys {
+			if err := cfg.Keys.Add(k.SHA256, t.Name); err != nil {
+				o.log.Error("skipping a stored key", "tenant", t.Name, "err", err)
+			}
+		}
+	}
 	for _, d := range reg.All() {
 		for _, fc := range d.Functions() {
 			o.router.Configure(fc)
@@ -219,4 +239,22 @@ func (o *Orchestrator) Undeploy(ctx context.Context, tenant, name string) (bool,
 		o.router.Remove(k)
 	}
 	return true, nil
+}
+
+// HistoryStats says how the history writer is doing (zero when history is
+// off).
+func (o *Orchestrator) HistoryStats() history.Stats {
+	if o.cfg.History == nil {
+		return history.Stats{}
+	}
+	return o.cfg.History.Stats()
+}
+
+// HistoryCount counts a tenant's invocations of a workflow in history that
+// started in [since, until).
+func (o *Orchestrator) HistoryCount(ctx context.Context, tenant, workflow string, since, until time.Time) (int, error) {
+	if o.cfg.History == nil {
+		return 0, errors.New("history is off")
+	}
+	return o.cfg.History.Count(ctx, tenant, workflow, since, until)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +65,8 @@ type Registry struct {
 	log *slog.Logger
 	mu  sync.RWMutex
 	m   map[string]map[string]*Deployment // tenant → name → deployment
+
+	tenants map[string]*Tenant
 }
 
 // OpenRegistry opens (or creates) the definitions bucket and loads every
@@ -77,7 +80,7 @@ func OpenRegistry(ctx context.Context, js jetstream.JetStream, log *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("open key-value bucket %s: %w", definitionsBucket, err)
 	}
-	r := &Registry{kv: kv, log: log, m: map[string]map[string]*Deployment{}}
+	r := &Registry{kv: kv, log: log, m: map[string]map[string]*Deployment{}, tenants: map[string]*Tenant{}}
 	keys, err := kv.ListKeys(ctx)
 	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
 		return nil, fmt.Errorf("list bucket %s: %w", definitionsBucket, err)
@@ -89,6 +92,19 @@ func OpenRegistry(ctx context.Context, js jetstream.JetStream, log *slog.Logger)
 		e, err := kv.Get(ctx, key)
 		if err != nil {
 			return nil, fmt.Errorf("read %s from bucket %s: %w", key, definitionsBucket, err)
+		}
+		if strings.HasPrefix(key, "tenant.") {
+			var t Tenant
+			if err := json.Unmarshal(e.Value(), &t); err != nil {
+				log.Error("skipping unreadable tenant", "key", key, "err", err)
+				continue
+			}
+			r.tenants[t.Name] = &t
+			continue
+		}
+		if !strings.HasPrefix(key, "wf.") {
+			log.Warn("skipping unknown definition", "key", key)
+			continue
 		}
 		var d Deployment
 		if err := json.Unmarshal(e.Value(), &d); err != nil {

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"baton.dev/baton/orchestrator/history"
 	"baton.dev/baton/worker"
 )
 
@@ -63,6 +64,8 @@ type StageStats struct {
 	ColdStart worker.ColdStart
 	SandboxID string
 	WorkerID  string
+	// The sandbox's resources, for the cost of the call.
+	CPUMilli, MemoryBytes int64
 }
 
 // Router is the data plane: it queues each request for a sandbox of its
@@ -75,6 +78,7 @@ type Router struct {
 	log           *slog.Logger
 	healthTimeout time.Duration
 	maxPayload    int64
+	events        func(history.SandboxEvent)
 	bg            context.Context // lifetime of creations and deletions
 	wake          chan struct{}
 
@@ -117,7 +121,10 @@ type RouterConfig struct {
 	HealthTimeout time.Duration
 	// MaxPayload bounds a function's answer (default 16 MiB).
 	MaxPayload int64
-	Logger     *slog.Logger
+	// Events, when set, receives sandbox life-cycle events (history). It
+	// must not block.
+	Events func(history.SandboxEvent)
+	Logger *slog.Logger
 }
 
 // NewRouter returns a Router. bg bounds the life of the sandbox creations
@@ -132,6 +139,9 @@ func NewRouter(bg context.Context, workers *Workers, cfg RouterConfig) *Router {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Events == nil {
+		cfg.Events = func(history.SandboxEvent) {}
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 16
 	tr.Proxy = nil
@@ -141,6 +151,7 @@ func NewRouter(bg context.Context, workers *Workers, cfg RouterConfig) *Router {
 		log:           cfg.Logger,
 		healthTimeout: cfg.HealthTimeout,
 		maxPayload:    cfg.MaxPayload,
+		events:        cfg.Events,
 		bg:            bg,
 		wake:          make(chan struct{}, 1),
 		pools:         map[string]*pool{},
@@ -206,6 +217,7 @@ func (r *Router) Invoke(ctx context.Context, key string, input []byte) ([]byte, 
 		return nil, st, err
 	}
 	st.Cold, st.SandboxID, st.WorkerID = g.cold, g.sb.sb.ID, g.sb.workerID
+	st.CPUMilli, st.MemoryBytes = g.sb.res.CPUMilli, g.sb.res.MemoryBytes
 	if g.cold {
 		st.ColdStart = g.sb.sb.ColdStart
 	}
@@ -427,8 +439,15 @@ func (r *Router) create(cfg FunctionConfig) (*sandboxRef, error) {
 	sb, err := r.workers.Create(ctx, workerID, spec)
 	if err != nil {
 		r.workers.Release(workerID, res)
+		ev := sandboxEvent(history.SandboxFailed, spec.ID, cfg.Key, workerID, res)
+		ev.Error = err.Error()
+		r.events(ev)
 		return nil, fmt.Errorf("cold start of %s on worker %s: %w", cfg.Key, workerID, err)
 	}
+	ev := sandboxEvent(history.SandboxReady, sb.ID, cfg.Key, workerID, res)
+	cs := sb.ColdStart
+	ev.ImageMs, ev.CreateMs, ev.NetworkMs, ev.StartMs, ev.HealthyMs, ev.TotalMs = ms(cs.Image), ms(cs.Create), ms(cs.Network), ms(cs.Start), ms(cs.Healthy), ms(cs.Total)
+	r.events(ev)
 	r.log.Debug("sandbox ready", "function", cfg.Key, "sandbox", sb.ID, "worker", workerID, "coldStart", sb.ColdStart.Total)
 	return &sandboxRef{sb: sb, workerID: workerID, res: res}, nil
 }
@@ -445,7 +464,24 @@ func (r *Router) deleteAsync(sb *sandboxRef) {
 			r.log.Warn("delete sandbox", "sandbox", sb.sb.ID, "worker", sb.workerID, "err", err)
 		}
 		r.workers.Release(sb.workerID, sb.res)
+		r.events(sandboxEvent(history.SandboxDeleted, sb.sb.ID, sb.sb.Function, sb.workerID, sb.res))
 	}()
+}
+
+// sandboxEvent starts a history event for sandbox id of function key.
+func sandboxEvent(kind, id, key, workerID string, res PlacementRequest) history.SandboxEvent {
+	tenant, rest, _ := strings.Cut(key, "/")
+	wf, fn, _ := strings.Cut(rest, "/")
+	return history.SandboxEvent{
+		ID: newEventID(), Sandbox: id, Event: kind, At: time.Now(), Tenant: tenant, Workflow: wf, Function: fn,
+		Worker: workerID, CPUMilli: res.CPUMilli, MemoryBytes: res.MemoryBytes,
+	}
+}
+
+func newEventID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	return "ev-" + hex.EncodeToString(b[:])
 }
 
 func newSandboxID() string {

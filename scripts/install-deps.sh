@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what Baton needs on Debian: containerd, runc and the CNI plugins.
+# Installs what Baton needs on Debian: containerd, runc, the CNI plugins
+# and the Postgres server binaries (history).
 # Idempotent: installs only what is missing. Says plainly when it cannot.
 set -euo pipefail
 
@@ -7,6 +8,9 @@ missing=()
 command -v containerd >/dev/null 2>&1 || missing+=(containerd)
 command -v runc >/dev/null 2>&1 || missing+=(runc)
 [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/loopback ] || missing+=(containernetworking-plugins)
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

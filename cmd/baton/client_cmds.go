@@ -239,7 +239,39 @@ func invocationsCmd() *cobra.Command {
 		},
 	}
 	outputFlag(show, &out)
-	cmd.AddCommand(show)
+	var lsOut, wf string
+	var limit int
+	ls := &cobra.Command{
+		Use:   "ls",
+		Short: "List the latest invocations",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(lsOut); err != nil {
+				return err
+			}
+			c, err := apiClient()
+			if err != nil {
+				return err
+			}
+			list, err := c.Invocations(cmd.Context(), wf, limit)
+			if err != nil {
+				return err
+			}
+			if lsOut == "json" {
+				return printJSON(cmd.OutOrStdout(), list)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tWORKFLOW\tSTATUS\tSTART\tLATENCY(ms)\tCOLD\tCOST($)")
+			for _, inv := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f\t%d\t%.8f\n", inv.ID, inv.Workflow, inv.Status, inv.Start.Local().Format(time.DateTime), inv.LatencyMs, inv.ColdStarts, inv.Cost)
+			}
+			return tw.Flush()
+		},
+	}
+	outputFlag(ls, &lsOut)
+	ls.Flags().StringVar(&wf, "workflow", "", "only this workflow")
+	ls.Flags().IntVar(&limit, "limit", 20, "how many (1 to 1000)")
+	cmd.AddCommand(ls, show)
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"time"
 
@@ -32,7 +33,7 @@ func upCmd() *cobra.Command {
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			if prev, err := client.LoadConfig(); err == nil {
-				cfg.Token = prev.Token
+				cfg.Token, cfg.AdminToken = prev.Token, prev.AdminToken
 			}
 			cl, err := standalone.Start(ctx, cfg)
 			if err != nil {
@@ -46,7 +47,7 @@ func upCmd() *cobra.Command {
 					fmt.Fprintln(cmd.ErrOrStderr(), "baton: stop:", err)
 				}
 			}()
-			path, err := client.SaveConfig(client.Config{URL: cl.URL, Token: cl.Token})
+			path, err := client.SaveConfig(client.Config{URL: cl.URL, Token: cl.Token, AdminToken: cl.AdminToken})
 			if err != nil {
 				return err
 			}
@@ -67,7 +68,7 @@ func upCmd() *cobra.Command {
 					}
 				}
 			}
-			fmt.Fprintf(w, "\nBaton is up (runtime: %s).\n  API:    %s\n  config: %s (the CLI reads it; BATON_URL and BATON_TOKEN override it)\n", cl.Runtime, cl.URL, path)
+			fmt.Fprintf(w, "\nBaton is up (runtime: %s).\n  API:     %s\n  config:  %s (the CLI reads it; BATON_URL and BATON_TOKEN override it)\n  history: %s\n", cl.Runtime, cl.URL, path, historyNote(cl.History))
 			if first != "" {
 				fmt.Fprintf(w, "\nTry:\n  baton invoke %[1]s -d @dags/%[1]s.input.json\n  curl -s -H \"Authorization: Bearer $(jq -r .token %[2]s)\" --data-binary @dags/%[1]s.input.json %[3]s/v1/workflows/%[1]s/invoke\n", first, path, cl.URL)
 			}
@@ -83,8 +84,20 @@ func upCmd() *cobra.Command {
 	f.StringVar(&cfg.ContainerdAddress, "containerd", "", "socket of a running containerd to use instead of starting a private one")
 	f.StringVar(&cfg.ImagesDir, "images", "build/images", "directory of function image archives to import")
 	f.StringVar(&cfg.Subnet, "subnet", "10.177.0.0/16", "subnet of the sandbox bridge")
+	f.StringVar(&cfg.Postgres, "postgres", "auto", "history: auto (a private Postgres in the data directory when its binaries are installed), off, or a postgres:// URL")
 	f.DurationVar(&cfg.KeepAlive, "keep-alive", 60*time.Second, "how long an idle sandbox is kept")
 	f.BoolVar(&samples, "samples", true, "deploy the sample workflows of dags/")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd
+}
+
+func historyNote(where string) string {
+	if where == "off" {
+		return "OFF (no Postgres): reports will have no figures"
+	}
+	if u, err := url.Parse(where); err == nil && u.User != nil {
+		u.User = url.User(u.User.Username()) // never print a password
+		return "Postgres at " + u.String()
+	}
+	return "Postgres"
 }

@@ -21,7 +21,9 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"baton.dev/baton/internal/natsd"
+	"baton.dev/baton/internal/pgserver"
 	"baton.dev/baton/orchestrator"
+	"baton.dev/baton/orchestrator/history"
 	"baton.dev/baton/worker"
 	ctrd "baton.dev/baton/worker/containerd"
 	"baton.dev/baton/worker/daemon"
@@ -56,6 +58,14 @@ type Config struct {
 	// config); it is kept if the data directory knows it, else a new one
 	// is made.
 	Token string
+	// AdminToken is the admin key the caller already holds, kept the same
+	// way.
+	AdminToken string
+	// Postgres is where history goes: "" or "auto" runs a private Postgres
+	// in DataDir/postgres when the server binaries are installed (else
+	// history is off, said loudly), "off" turns history off, anything else
+	// is a connection URL.
+	Postgres string
 	// KeepAlive, HealthTimeout and AutoscaleTick are the orchestrator's.
 	KeepAlive     time.Duration
 	HealthTimeout time.Duration
@@ -65,8 +75,13 @@ type Config struct {
 
 // Cluster is a running standalone Baton.
 type Cluster struct {
-	// URL is the API's base URL; Token is the default tenant's API key.
-	URL, Token string
+	// URL is the API's base URL; Token is the default tenant's API key;
+	// AdminToken the admin key (creates tenants).
+	URL, Token, AdminToken string
+	// History says where history goes ("off", or the Postgres URL);
+	// Postgres is the private server when this cluster runs one.
+	History  string
+	Postgres *pgserver.Server
 	// Runtime is the sandbox runtime in use; ContainerdAddress the socket
 	// of the containerd it uses, when it is containerd.
 	Runtime           string
@@ -129,14 +144,18 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	// Runs before the daemon stops: every sandbox goes, then the daemon.
 	c.onStop(func(ctx context.Context) error { return d.DeleteAll(ctx) })
 
-	keys, token, err := loadKeys(cfg.DataDir, cfg.Token)
+	keys, token, admin, err := loadKeys(cfg.DataDir, cfg.Token, cfg.AdminToken)
 	if err != nil {
 		return c, err
 	}
-	c.Token = token
+	c.Token, c.AdminToken = token, admin
+	hist, err := c.openHistory(ctx, runCtx, cfg)
+	if err != nil {
+		return c, err
+	}
 	orc, err := orchestrator.New(ctx, orchestrator.Config{
 		Conn: nc, Keys: keys, KeepAlive: cfg.KeepAlive, HealthTimeout: cfg.HealthTimeout,
-		AutoscaleTick: cfg.AutoscaleTick, Logger: cfg.Logger,
+		AutoscaleTick: cfg.AutoscaleTick, History: hist, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return c, err
@@ -164,6 +183,43 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		return c, fmt.Errorf("standalone: %w", err)
 	}
 	return c, nil
+}
+
+// openHistory starts or connects to Postgres as cfg.Postgres says and
+// starts the history writer; nil means history is off.
+func (c *Cluster) openHistory(ctx, runCtx context.Context, cfg Config) (*history.History, error) {
+	url := cfg.Postgres
+	switch url {
+	case "off":
+		c.History = "off"
+		c.log.Warn("history is off (--postgres off): reports will have no figures")
+		return nil, nil
+	case "", "auto":
+		if _, err := pgserver.FindBinaries(); err != nil {
+			c.History = "off"
+			c.log.Warn("HISTORY IS OFF: the Postgres server binaries are not installed; reports will have no figures. `make deps` installs them, or pass --postgres URL", "err", err)
+			return nil, nil
+		}
+		srv, err := pgserver.Start(ctx, pgserver.Config{Dir: filepath.Join(cfg.DataDir, "postgres"), Logger: c.log})
+		if err != nil {
+			return nil, fmt.Errorf("standalone: %w", err)
+		}
+		c.onStop(srv.Stop)
+		c.Postgres = srv
+		url = srv.URL()
+	}
+	h, err := history.Open(ctx, url, history.DefaultPrices(), history.WriterConfig{Logger: c.log})
+	if err != nil {
+		return nil, fmt.Errorf("standalone: %w", err)
+	}
+	hctx, stopH := context.WithCancel(runCtx)
+	done := make(chan struct{})
+	go func() { defer close(done); h.Run(hctx, 10*time.Second) }()
+	// Registered before the orchestrator's stop, so it runs after it: the
+	// last invocations' records are written before the writer ends.
+	c.onStop(func(context.Context) error { stopH(); <-done; h.Close(); return nil })
+	c.History = url
+	return h, nil
 }
 
 func connect(ns *server.Server) (*nats.Conn, error) {

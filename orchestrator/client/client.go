@@ -168,3 +168,51 @@ type Invocation struct {
 	orchestrator.Invocation
 	Output json.RawMessage `json:"output,omitempty"`
 }
+
+// Invocations lists the latest invocations, of one workflow or all.
+func (c *Client) Invocations(ctx context.Context, workflow string, limit int) ([]Invocation, error) {
+	q := url.Values{}
+	if workflow != "" {
+		q.Set("workflow", workflow)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out struct {
+		Invocations []Invocation `json:"invocations"`
+	}
+	return out.Invocations, c.getJSON(ctx, http.MethodGet, "/v1/invocations?"+q.Encode(), nil, &out)
+}
+
+// Reports returns the QoS and cost reports of one workflow or all over a
+// window: since is a duration back from now ("24h") or an RFC 3339 time.
+func (c *Client) Reports(ctx context.Context, workflow, since string) (*orchestrator.ReportResponse, error) {
+	q := url.Values{}
+	if workflow != "" {
+		q.Set("workflow", workflow)
+	}
+	if since != "" {
+		q.Set("since", since)
+	}
+	var out orchestrator.ReportResponse
+	return &out, c.getJSON(ctx, http.MethodGet, "/v1/reports?"+q.Encode(), nil, &out)
+}
+
+// CreateTenant creates a tenant; the answer carries its API key, shown
+// this once. It needs the admin key.
+func (c *Client) CreateTenant(ctx context.Context, name string) (*orchestrator.TenantView, error) {
+	body, err := json.Marshal(map[string]string{"name": name})
+	if err != nil {
+		return nil, err
+	}
+	var out orchestrator.TenantView
+	return &out, c.getJSON(ctx, http.MethodPost, "/v1/tenants", body, &out)
+}
+
+// Tenants lists the tenants. It needs the admin key.
+func (c *Client) Tenants(ctx context.Context) ([]orchestrator.TenantView, error) {
+	var out struct {
+		Tenants []orchestrator.TenantView `json:"tenants"`
+	}
+	return out.Tenants, c.getJSON(ctx, http.MethodGet, "/v1/tenants", nil, &out)
+}

@@ -13,6 +13,9 @@ import (
 type Config struct {
 	URL   string `json:"url"`
 	Token string `json:"token"`
+	// AdminToken is the cluster's admin key, for `baton tenants`
+	// (BATON_ADMIN_TOKEN overrides it).
+	AdminToken string `json:"adminToken,omitempty"`
 }
 
 // ConfigPath is $BATON_CONFIG, else $XDG_CONFIG_HOME/baton/config.json,
@@ -51,6 +54,9 @@ func LoadConfig() (Config, error) {
 	}
 	if v := os.Getenv("BATON_TOKEN"); v != "" {
 		c.Token = v
+	}
+	if v := os.Getenv("BATON_ADMIN_TOKEN"); v != "" {
+		c.AdminToken = v
 	}
 	if c.URL == "" {
 		return c, fmt.Errorf("no Baton API configured: run `baton up`, or set BATON_URL and BATON_TOKEN (config file %s)", path)

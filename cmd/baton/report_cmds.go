@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"baton.dev/baton/orchestrator/client"
+)
+
+func reportCmd() *cobra.Command {
+	var out, wf, since string
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "QoS and cost report per workflow over a window",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(out); err != nil {
+				return err
+			}
+			c, err := apiClient()
+			if err != nil {
+				return err
+			}
+			rep, err := c.Reports(cmd.Context(), wf, since)
+			if err != nil {
+				return err
+			}
+			if out == "json" {
+				return printJSON(cmd.OutOrStdout(), rep)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "window %s .. %s\n", rep.Since.Local().Format(time.DateTime), rep.Until.Local().Format(time.DateTime))
+			if rep.History == "off" {
+				fmt.Fprintln(w, rep.Message)
+			}
+			if rep.Dropped > 0 {
+				fmt.Fprintf(w, "WARNING: %d history records were dropped (buffer full while Postgres was down); figures miss them\n", rep.Dropped)
+			}
+			for _, r := range rep.Workflows {
+				fmt.Fprintf(w, "\n%s\n", r.Name)
+				if f := r.Figures; f != nil {
+					fmt.Fprintf(w, "  invocations %d, errors %d, latency p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n", f.Invocations, f.Errors, f.LatencyMs.P50, f.LatencyMs.P95, f.LatencyMs.P99)
+					if q := f.QoS; q != nil {
+						verdict := "MISSED"
+						if q.Met {
+							verdict = "met"
+						}
+						fmt.Fprintf(w, "  QoS p%g <= %.0f ms: %s (p%g = %.1f ms), violation rate %.2f%%\n", q.Percentile, q.TargetMs, verdict, q.Percentile, q.AchievedMs, 100*q.ViolationRate)
+					}
+					fmt.Fprintf(w, "  cost $%.6f (execution $%.6f, idle $%.6f), $%.8f per invocation, cold-start rate %.2f%%\n",
+						f.Cost.Total, f.Cost.Execution, f.Cost.Idle, f.Cost.PerInvocation, 100*f.ColdStartRate)
+					if len(f.Stages) > 0 {
+						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+						fmt.Fprintln(tw, "  STAGE\tFUNCTION\tRUNS\tEXEC P50(ms)\tEXEC P95(ms)\tQUEUED(ms)\tCOLD\tCOST/INV($)")
+						for _, s := range f.Stages {
+							fmt.Fprintf(tw, "  %s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.0f%%\t%.8f\n", s.Stage, s.Function, s.Runs, s.ExecP50Ms, s.ExecP95Ms, s.QueuedMeanMs, 100*s.ColdRate, s.CostPerInvocation)
+						}
+						if err := tw.Flush(); err != nil {
+							return err
+						}
+					}
+				}
+				for _, fc := range r.Configuration {
+					fmt.Fprintf(w, "  %s: %dm CPU, %d MiB (%s: %s)\n", fc.Function, fc.CPUMilli, fc.MemoryBytes>>20, fc.ChosenBy, fc.Detail)
+				}
+			}
+			return nil
+		},
+	}
+	outputFlag(cmd, &out)
+	cmd.Flags().StringVar(&wf, "workflow", "", "only this workflow")
+	cmd.Flags().StringVar(&since, "since", "24h", "window start: a duration back from now (24h) or an RFC 3339 time")
+	return cmd
+}
+
+func tenantsCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "tenants", Short: "Manage tenants (needs the admin key: adminToken in the config, or BATON_ADMIN_TOKEN)"}
+	admin := func() (*client.Client, error) {
+		cfg, err := client.LoadConfig()
+		if err != nil {
+			return nil, err
+		}
+		if cfg.AdminToken == "" {
+			return nil, fmt.Errorf("no admin key: set BATON_ADMIN_TOKEN, or use the config `baton up` wrote")
+		}
+		return &client.Client{URL: cfg.URL, Token: cfg.AdminToken}, nil
+	}
+	create := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a tenant and print its API key (shown once)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := admin()
+			if err != nil {
+				return err
+			}
+			t, err := c.CreateTenant(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "tenant %s created; its API key follows and will not be shown again:\n", t.Name)
+			fmt.Fprintln(cmd.OutOrStdout(), t.Key)
+			return nil
+		},
+	}
+	var out string
+	ls := &cobra.Command{
+		Use:   "ls",
+		Short: "List the tenants",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(out); err != nil {
+				return err
+			}
+			c, err := admin()
+			if err != nil {
+				return err
+			}
+			list, err := c.Tenants(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if out == "json" {
+				return printJSON(cmd.OutOrStdout(), list)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tKEYS\tCREATED")
+			for _, t := range list {
+				fmt.Fprintf(tw, "%s\t%d\t%s\n", t.Name, t.Keys, t.Created.Local().Format(time.DateTime))
+			}
+			return tw.Flush()
+		},
+	}
+	outputFlag(ls, &out)
+	cmd.AddCommand(create, ls)
+	return cmd
+}

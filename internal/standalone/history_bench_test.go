@@ -1,0 +1,106 @@
+package standalone_test
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"baton.dev/baton/internal/standalone"
+	"baton.dev/baton/internal/testenv"
+	"baton.dev/baton/orchestrator/client"
+)
+
+// BenchmarkHistoryOverhead runs two clusters side by side, one writing
+// history to Postgres and one without, and drives both with the same
+// steady load in alternating rounds (so drift on a noisy machine hits
+// both alike). It reports the p50 and p99 invocation latency of each and
+// the ratio on/off of the p99. The sandboxes are local processes: the
+// figure is the orchestrator's overhead, which the runtime does not change.
+//
+//	go test -run '^$' -bench HistoryOverhead -benchtime 4000x ./internal/standalone/
+func BenchmarkHistoryOverhead(b *testing.B) {
+	ctx := context.Background()
+	start := func(postgres string) *client.Client {
+		cl, err := standalone.Start(ctx, standalone.Config{
+			DataDir: shortTempDir(b), Listen: "127.0.0.1:0", Runtime: standalone.RuntimeProcess,
+			ImagesDir: testenv.Images(b), KeepAlive: time.Hour, Postgres: postgres,
+			Logger: slog.New(slog.NewTextHandler(testWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		})
+		if err != nil {
+			b.Fatalf("start: %v", err)
+		}
+		b.Cleanup(func() { _ = cl.Stop(context.Background()) })
+		api := &client.Client{URL: cl.URL, Token: cl.Token}
+		if _, err := api.Deploy(ctx, "chain.yaml", []byte(wfYAML("chain", "testfn-ok",
+			"- {name: a, function: f}\n    - {name: b, function: f, needs: [a]}\n    - {name: c, function: f, needs: [b]}"))); err != nil {
+			b.Fatal(err)
+		}
+		for range 20 { // warm: sandboxes for the load's concurrency
+			if _, err := api.Invoke(ctx, "chain", []byte(`{}`)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return api
+	}
+	on, off := start("auto"), start("off")
+
+	const concurrency, round = 4, 200
+	var latOn, latOff []time.Duration
+	run := func(api *client.Client, n int) []time.Duration {
+		var mu sync.Mutex
+		var out []time.Duration
+		var wg sync.WaitGroup
+		work := make(chan struct{}, n)
+		for range n {
+			work <- struct{}{}
+		}
+		close(work)
+		for range concurrency {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range work {
+					t0 := time.Now()
+					if _, err := api.Invoke(ctx, "chain", []byte(`{"payload":"steady load"}`)); err != nil {
+						b.Error(err)
+						return
+					}
+					d := time.Since(t0)
+					mu.Lock()
+					out = append(out, d)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		return out
+	}
+	b.ResetTimer()
+	for done := 0; done < b.N; done += round {
+		n := min(round, b.N-done)
+		latOn = append(latOn, run(on, n)...)
+		latOff = append(latOff, run(off, n)...)
+	}
+	b.StopTimer()
+	pOn50, pOn99 := percentiles(latOn)
+	pOff50, pOff99 := percentiles(latOff)
+	b.ReportMetric(pOn50, "p50-on-ms")
+	b.ReportMetric(pOff50, "p50-off-ms")
+	b.ReportMetric(pOn99, "p99-on-ms")
+	b.ReportMetric(pOff99, "p99-off-ms")
+	b.ReportMetric(pOn99/pOff99, "p99-ratio")
+}
+
+func percentiles(d []time.Duration) (p50, p99 float64) {
+	if len(d) == 0 {
+		return 0, 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	at := func(q float64) float64 {
+		return float64(d[min(len(d)-1, int(q*float64(len(d))))]) / float64(time.Millisecond)
+	}
+	return at(0.50), at(0.99)
+}

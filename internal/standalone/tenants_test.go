@@ -1,0 +1,176 @@
+package standalone_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"baton.dev/baton/internal/standalone"
+	"baton.dev/baton/internal/testenv"
+	"baton.dev/baton/orchestrator/client"
+)
+
+// startProcessCluster runs Baton on the local-process runtime with a
+// private Postgres in dataDir, which is enough for what does not depend on
+// containers: tenants, history and reports.
+func startProcessCluster(t *testing.T, dataDir string) *standalone.Cluster {
+	t.Helper()
+	cl, err := standalone.Start(context.Background(), standalone.Config{
+		DataDir: dataDir, Listen: "127.0.0.1:0", Runtime: standalone.RuntimeProcess,
+		ImagesDir: testenv.Images(t), KeepAlive: time.Minute,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if cl.History == "off" {
+		t.Fatal("history is off: the Postgres server binaries should be installed (make deps)")
+	}
+	return cl
+}
+
+func wantStatus(t *testing.T, what string, err error, status int) {
+	t.Helper()
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Status != status {
+		t.Errorf("%s: got %v, want HTTP %d", what, err, status)
+	}
+}
+
+// TestTenantsAreIsolated creates two tenants and checks that neither can
+// list, read, invoke, delete or report on the other's workflows and
+// invocations; that a missing or wrong key gets 401 and a key used
+// outside its role 403; and that tenants and their keys survive a
+// restart.
+func TestTenantsAreIsolated(t *testing.T) {
+	ctx := context.Background()
+	dataDir := shortTempDir(t)
+	cl := startProcessCluster(t, dataDir)
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = cl.Stop(context.Background())
+		}
+	})
+	admin := &client.Client{URL: cl.URL, Token: cl.AdminToken}
+	ta, err := admin.CreateTenant(ctx, "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := admin.CreateTenant(ctx, "beta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(ta.Key, "bk_") || ta.Key == tb.Key {
+		t.Fatalf("tenant keys %q and %q: want two distinct bk_ keys", ta.Key, tb.Key)
+	}
+	_, err = admin.CreateTenant(ctx, "alpha")
+	wantStatus(t, "creating alpha again", err, http.StatusConflict)
+	_, err = admin.CreateTenant(ctx, "Not_A_Name")
+	wantStatus(t, "creating a tenant with a bad name", err, http.StatusBadRequest)
+
+	alpha := &client.Client{URL: cl.URL, Token: ta.Key}
+	beta := &client.Client{URL: cl.URL, Token: tb.Key}
+	_, err = (&client.Client{URL: cl.URL}).Workflows(ctx)
+	wantStatus(t, "no key", err, http.StatusUnauthorized)
+	_, err = (&client.Client{URL: cl.URL, Token: "bk_" + strings.Repeat("0", 64)}).Workflows(ctx)
+	wantStatus(t, "a wrong key", err, http.StatusUnauthorized)
+	_, err = admin.Workflows(ctx)
+	wantStatus(t, "the admin key on tenant routes", err, http.StatusForbidden)
+	_, err = alpha.Tenants(ctx)
+	wantStatus(t, "a tenant key on admin routes", err, http.StatusForbidden)
+
+	if _, err := alpha.Deploy(ctx, "w.yaml", []byte(wfYAML("w", "testfn-ok", "- {name: only, function: f}"))); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for range 3 {
+		res, err := alpha.Invoke(ctx, "w", []byte(`{"n":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.InvocationID)
+	}
+
+	if list, err := beta.Workflows(ctx); err != nil || len(list) != 0 {
+		t.Errorf("beta lists %v, %v; want nothing", list, err)
+	}
+	_, err = beta.Workflow(ctx, "w")
+	wantStatus(t, "beta reads alpha's workflow", err, http.StatusNotFound)
+	_, err = beta.Invoke(ctx, "w", []byte(`{}`))
+	wantStatus(t, "beta invokes alpha's workflow", err, http.StatusNotFound)
+	err = beta.DeleteWorkflow(ctx, "w")
+	wantStatus(t, "beta deletes alpha's workflow", err, http.StatusNotFound)
+	_, err = beta.Invocation(ctx, ids[0])
+	wantStatus(t, "beta reads alpha's invocation", err, http.StatusNotFound)
+	if list, err := beta.Invocations(ctx, "", 100); err != nil || len(list) != 0 {
+		t.Errorf("beta's invocations = %d, %v; want none", len(list), err)
+	}
+
+	// Alpha's report counts its three invocations once history has them;
+	// beta's has none of them.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rep, err := alpha.Reports(ctx, "w", "1h")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Workflows) != 1 || rep.Workflows[0].Figures == nil {
+			t.Fatalf("alpha's report: %+v", rep)
+		}
+		if f := rep.Workflows[0].Figures; f.Invocations == 3 {
+			if f.Errors != 0 || len(f.Stages) != 1 || f.Stages[0].Runs != 3 || f.Cost.Execution <= 0 {
+				t.Errorf("alpha's report figures: %+v", f)
+			}
+			if c := rep.Workflows[0].Configuration; len(c) != 1 || c[0].ChosenBy != "fixed" || c[0].CPUMilli != 250 {
+				t.Errorf("alpha's configuration: %+v", c)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alpha's report never counted 3 invocations: %+v", rep.Workflows[0].Figures)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	rep, err := beta.Reports(ctx, "w", "1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range rep.Workflows {
+		if w.Figures != nil && w.Figures.Invocations != 0 {
+			t.Errorf("beta's report shows alpha's invocations: %+v", w.Figures)
+		}
+	}
+
+	// Beta may use the same workflow name; it is a different workflow.
+	if _, err := beta.Deploy(ctx, "w.yaml", []byte(wfYAML("w", "testfn-ok", "- {name: only, function: f}"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := beta.Invoke(ctx, "w", []byte(`{"b":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := alpha.Invocations(ctx, "w", 100); err != nil || len(list) != 3 {
+		t.Errorf("alpha's invocations after beta's = %d, %v; want 3", len(list), err)
+	}
+
+	// After a restart the tenants and their keys are still there (in the
+	// key-value bucket), and alpha's old invocations are read from history.
+	stopped = true
+	if err := cl.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cl2 := startProcessCluster(t, dataDir)
+	t.Cleanup(func() { _ = cl2.Stop(context.Background()) })
+	alpha.URL = cl2.URL
+	if list, err := alpha.Workflows(ctx); err != nil || len(list) != 1 {
+		t.Fatalf("alpha's workflows after a restart = %v, %v; want w", list, err)
+	}
+	inv, err := alpha.Invocation(ctx, ids[1])
+	if err != nil || inv.Status != "succeeded" || len(inv.Stages) != 1 {
+		t.Errorf("alpha's invocation %s from history = %+v, %v", ids[1], inv, err)
+	}
+}
