@@ -253,18 +253,17 @@ func (o *Orchestrator) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	inv := &Invocation{ID: newInvocationID(), Tenant: tenant, Workflow: name, Async: async, Status: StatusRunning, Start: time.Now()}
 	w.Header().Set("Baton-Invocation-Id", inv.ID)
 	if async {
-		select {
-		case o.async <- struct{}{}:
-		default:
-			writeError(w, http.StatusServiceUnavailable, "too many asynchronous invocations in flight; retry later")
+		inv.Status = StatusAccepted
+		if err := o.asyncQ.accept(r.Context(), asyncRequest{ID: inv.ID, Tenant: tenant, Workflow: name, Input: input, Accepted: inv.Start}); err != nil {
+			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("the invocation was not accepted: %v; retry later", err))
 			return
 		}
-		inv.Status = StatusAccepted
 		o.invocations.Put(inv)
-		go func() {
-			defer func() { <-o.async }()
-			_, _ = o.execute(o.bg, d, inv, input) // the record carries the outcome
-		}()
+		if err := o.asyncQ.putResult(r.Context(), inv); err != nil {
+			// The stream holds the invocation; only its status before it
+			// runs is not durable.
+			o.log.Warn("record an accepted invocation's status", "id", inv.ID, "err", err)
+		}
 		url := "/v1/invocations/" + inv.ID
 		w.Header().Set("Location", url)
 		writeJSON(w, http.StatusAccepted, map[string]string{"invocationId": inv.ID, "status": StatusAccepted, "statusUrl": url})

@@ -179,6 +179,12 @@ func (o *Orchestrator) handleInvocation(w http.ResponseWriter, r *http.Request) 
 		writeJSON(w, http.StatusOK, inv)
 		return
 	}
+	if inv, ok, err := o.asyncQ.result(r.Context(), tenantOf(r), id); err != nil {
+		o.log.Warn("read a stored async invocation", "id", id, "err", err)
+	} else if ok {
+		writeJSON(w, http.StatusOK, inv)
+		return
+	}
 	if o.cfg.History != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()

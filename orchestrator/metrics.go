@@ -18,6 +18,7 @@ type metrics struct {
 	stageExec   *prometheus.HistogramVec
 	stageQueue  *prometheus.HistogramVec
 	coldStarts  *prometheus.CounterVec
+	workersLost prometheus.Counter
 }
 
 func newMetrics(router *Router, workers *Workers, hist *history.History) *metrics {
@@ -41,11 +42,14 @@ func newMetrics(router *Router, workers *Workers, hist *history.History) *metric
 		coldStarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "baton_cold_starts_total", Help: "Stages that waited for a sandbox created for them.",
 		}, []string{"tenant", "workflow", "stage"}),
+		workersLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "baton_workers_lost_total", Help: "Workers declared dead after their heartbeats stopped.",
+		}),
 	}
 	sandboxes := prometheus.NewDesc("baton_sandboxes", "Sandboxes by state (idle, busy, creating).", []string{"state"}, nil)
 	queued := prometheus.NewDesc("baton_queued_requests", "Requests waiting for a sandbox.", nil, nil)
 	live := prometheus.NewDesc("baton_workers", "Workers whose heartbeats are current.", nil, nil)
-	m.reg.MustRegister(m.invocations, m.latency, m.stageExec, m.stageQueue, m.coldStarts,
+	m.reg.MustRegister(m.invocations, m.latency, m.stageExec, m.stageQueue, m.coldStarts, m.workersLost,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectorFunc{descs: []*prometheus.Desc{sandboxes, queued, live}, collect: func(ch chan<- prometheus.Metric) {
 			var idle, busy, creating, waiting int

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -61,6 +62,8 @@ type Orchestrator struct {
 	stopBg      context.CancelFunc
 	async       chan struct{} // bounds async invocations in flight
 	hbSub       *nats.Subscription
+	adoptions   sync.WaitGroup
+	asyncQ      *asyncQueue
 }
 
 // New opens the registry and subscribes to heartbeats. Run starts serving.
@@ -91,6 +94,10 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("orchestrator: %w", err)
 	}
+	asyncQ, err := openAsyncQueue(ctx, js, cfg.MaxInputBytes)
+	if err != nil {
+		return nil, fmt.Errorf("orchestrator: %w", err)
+	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	o := &Orchestrator{
 		cfg:         cfg,
@@ -101,6 +108,7 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		bg:          bg,
 		stopBg:      stop,
 		async:       make(chan struct{}, 1024),
+		asyncQ:      asyncQ,
 	}
 	rcfg := RouterConfig{HealthTimeout: cfg.HealthTimeout, Logger: cfg.Logger}
 	if cfg.History != nil {
@@ -127,7 +135,9 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 			o.log.Warn("ignoring malformed heartbeat", "err", err)
 			return
 		}
-		o.workers.Observe(hb, time.Now())
+		if o.workers.Observe(hb, time.Now()) {
+			o.adoptAsync(hb.WorkerID)
+		}
 	})
 	if err != nil {
 		stop()
@@ -139,7 +149,15 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 // Run drives the autoscaler until ctx is done, then waits for the
 // sandbox creations and deletions it started and for async invocations.
 func (o *Orchestrator) Run(ctx context.Context) error {
+	sweepDone := make(chan struct{})
+	go func() { defer close(sweepDone); o.sweepWorkers(ctx) }()
+	asyncDone := make(chan error, 1)
+	go func() { asyncDone <- o.runAsync(ctx) }()
 	o.autoscaler.Run(ctx)
+	<-sweepDone
+	if err := <-asyncDone; err != nil {
+		o.log.Error("asynchronous invocations stopped", "err", err)
+	}
 	if err := o.hbSub.Unsubscribe(); err != nil {
 		o.log.Warn("unsubscribe heartbeats", "err", err)
 	}
@@ -148,7 +166,47 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 		o.async <- struct{}{}
 	}
 	o.router.Wait()
+	o.adoptions.Wait()
 	return nil
+}
+
+// sweepWorkers declares dead, every 100 ms, the workers whose heartbeats
+// stopped, and drops their sandboxes from the routing table.
+func (o *Orchestrator) sweepWorkers(ctx context.Context) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			for _, id := range o.workers.Sweep(now) {
+				n := o.router.DropWorker(id)
+				o.metrics.workersLost.Inc()
+				o.log.Warn("worker lost: no heartbeat; its sandboxes left the routing table", "worker", id, "sandboxes", n)
+			}
+		}
+	}
+}
+
+// adoptAsync asks a worker that is new to this orchestrator (it started,
+// or the worker came back) for its sandboxes and adopts or removes them.
+func (o *Orchestrator) adoptAsync(workerID string) {
+	o.adoptions.Add(1)
+	go func() {
+		defer o.adoptions.Done()
+		ctx, cancel := context.WithTimeout(o.bg, 15*time.Second)
+		defer cancel()
+		list, err := o.workers.List(ctx, workerID)
+		if err != nil {
+			o.log.Warn("list a worker's sandboxes for adoption", "worker", workerID, "err", err)
+			return
+		}
+		a := o.router.Adopt(workerID, list)
+		if a.Adopted+a.Deleted > 0 {
+			o.log.Info("sandboxes of a worker taken in", "worker", workerID, "adopted", a.Adopted, "deleted", a.Deleted, "known", a.Known)
+		}
+	}()
 }
 
 // WaitForWorkers blocks until n workers have sent heartbeats.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -28,12 +29,28 @@ type FunctionConfig struct {
 	CPUMilli    int64
 	MemoryBytes int64
 	Env         map[string]string
+	// Idempotent says a call may be repeated on another sandbox after a
+	// failure that may have happened mid-call (its worker died).
+	Idempotent bool
 }
 
 func (c FunctionConfig) equal(o FunctionConfig) bool {
 	return c.Key == o.Key && c.Image == o.Image && c.CPUMilli == o.CPUMilli &&
-		c.MemoryBytes == o.MemoryBytes && maps.Equal(c.Env, o.Env)
+		c.MemoryBytes == o.MemoryBytes && maps.Equal(c.Env, o.Env) && c.Idempotent == o.Idempotent
 }
+
+// sameSandbox reports whether a sandbox made for o can serve c.
+func (c FunctionConfig) sameSandbox(sb worker.Sandbox) bool {
+	return c.Key == sb.Function && c.Image == sb.Image && c.CPUMilli == sb.CPUMilli && c.MemoryBytes == sb.MemoryBytes
+}
+
+// errWorkerLost is the cause of calls cut short because their sandbox's
+// worker was declared dead.
+var errWorkerLost = errors.New("the sandbox's worker was lost")
+
+// maxAttempts bounds the calls one request makes when calls fail in a
+// way that allows another try.
+const maxAttempts = 3
 
 // ErrFunctionRemoved is returned to requests queued for a function whose
 // workflow was deleted or redeployed away.
@@ -82,9 +99,11 @@ type Router struct {
 	bg            context.Context // lifetime of creations and deletions
 	wake          chan struct{}
 
-	mu    sync.Mutex
-	pools map[string]*pool
-	tasks sync.WaitGroup
+	mu      sync.Mutex
+	pools   map[string]*pool
+	all     map[string]*sandboxRef // every sandbox in a pool, idle or busy, by ID
+	pending map[string]bool        // IDs being created: not orphans
+	tasks   sync.WaitGroup
 }
 
 type pool struct {
@@ -105,6 +124,11 @@ type sandboxRef struct {
 	gen      int
 	lastUsed time.Time
 	res      PlacementRequest
+	// life ends, with errWorkerLost, when the worker is declared dead:
+	// calls in flight on the sandbox are cut short.
+	life    context.Context
+	endLife context.CancelCauseFunc
+	lost    bool
 }
 
 type waiter struct{ ch chan grant }
@@ -155,6 +179,22 @@ func NewRouter(bg context.Context, workers *Workers, cfg RouterConfig) *Router {
 		bg:            bg,
 		wake:          make(chan struct{}, 1),
 		pools:         map[string]*pool{},
+		all:           map[string]*sandboxRef{},
+		pending:       map[string]bool{},
+	}
+}
+
+// track makes sb known to the router. The caller holds r.mu.
+func (r *Router) trackLocked(sb *sandboxRef) {
+	sb.life, sb.endLife = context.WithCancelCause(context.WithoutCancel(r.bg))
+	r.all[sb.sb.ID] = sb
+}
+
+// forget drops sb from the router's knowledge. The caller holds r.mu.
+func (r *Router) forgetLocked(sb *sandboxRef) {
+	delete(r.all, sb.sb.ID)
+	if sb.endLife != nil {
+		sb.endLife(nil)
 	}
 }
 
@@ -207,29 +247,63 @@ func (r *Router) retireIdleLocked(p *pool) {
 }
 
 // Invoke runs one request on a sandbox of function key and returns the
-// function's answer.
+// function's answer. A call is made again on another sandbox, up to
+// maxAttempts calls, when it cannot have reached the function (the
+// connection was refused), or when the function is idempotent and the
+// call was cut by its worker's loss.
 func (r *Router) Invoke(ctx context.Context, key string, input []byte) ([]byte, StageStats, error) {
 	var st StageStats
+	for attempt := 1; ; attempt++ {
+		out, err, retry := r.invokeOnce(ctx, key, input, &st)
+		if err == nil || !retry || attempt == maxAttempts || ctx.Err() != nil {
+			return out, st, err
+		}
+		r.log.Info("calling again on another sandbox", "function", key, "attempt", attempt+1, "err", err)
+	}
+}
+
+// invokeOnce makes one call, adding its times to st, and says whether a
+// failure allows another try.
+func (r *Router) invokeOnce(ctx context.Context, key string, input []byte, st *StageStats) ([]byte, error, bool) {
 	start := time.Now()
 	g, err := r.acquire(ctx, key)
-	st.Queued = time.Since(start)
+	st.Queued += time.Since(start)
 	if err != nil {
-		return nil, st, err
+		return nil, err, false
 	}
-	st.Cold, st.SandboxID, st.WorkerID = g.cold, g.sb.sb.ID, g.sb.workerID
+	st.Cold, st.SandboxID, st.WorkerID = st.Cold || g.cold, g.sb.sb.ID, g.sb.workerID
 	st.CPUMilli, st.MemoryBytes = g.sb.res.CPUMilli, g.sb.res.MemoryBytes
 	if g.cold {
 		st.ColdStart = g.sb.sb.ColdStart
 	}
+	callCtx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(g.sb.life, func() { cancel(context.Cause(g.sb.life)) })
 	execStart := time.Now()
-	out, err := r.call(ctx, g.sb.sb.Endpoint, input)
-	st.Exec = time.Since(execStart)
+	out, err := r.call(callCtx, g.sb.sb.Endpoint, input)
+	st.Exec += time.Since(execStart)
+	stop()
+	lost := errors.Is(context.Cause(callCtx), errWorkerLost)
+	cancel(nil)
+	if lost && ctx.Err() == nil {
+		err = &FunctionError{Err: fmt.Errorf("%w (worker %s)", errWorkerLost, g.sb.workerID)}
+	}
 	// A sandbox that crashed, failed with a 5xx or was abandoned mid-request
 	// is replaced; a 4xx is the input's fault and the sandbox stays.
 	var fe *FunctionError
 	healthy := err == nil || (errors.As(err, &fe) && fe.Status >= 400 && fe.Status < 500)
 	r.release(g.sb, healthy)
-	return out, st, err
+	if err == nil {
+		return out, nil, false
+	}
+	notRun := isDialError(err)
+	return out, err, notRun || (lost && g.sb.pool.cfg.Idempotent)
+}
+
+// isDialError reports whether err is a failure to connect: the request
+// never reached the function.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 func (r *Router) acquire(ctx context.Context, key string) (grant, error) {
@@ -283,6 +357,13 @@ func (r *Router) release(sb *sandboxRef, healthy bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := sb.pool
+	if sb.lost {
+		p.busy--
+		if len(p.waiters) > 0 {
+			r.signal()
+		}
+		return // forgotten when its worker was lost; nothing to delete
+	}
 	if p.removed || p.gen != sb.gen || !healthy {
 		p.busy--
 		if len(p.waiters) > 0 {
@@ -390,12 +471,15 @@ func (r *Router) Wait() { r.tasks.Wait() }
 // the first queued request, or makes it idle. The caller holds r.mu.
 func (r *Router) createAsync(p *pool) {
 	cfg, gen := p.cfg, p.gen
+	id := newSandboxID()
+	r.pending[id] = true
 	r.tasks.Add(1)
 	go func() {
 		defer r.tasks.Done()
-		sb, err := r.create(cfg)
+		sb, err := r.create(cfg, id)
 		r.mu.Lock()
 		defer r.mu.Unlock()
+		delete(r.pending, id)
 		p.creating--
 		if err != nil {
 			r.log.Warn("sandbox creation failed", "function", cfg.Key, "err", err)
@@ -407,6 +491,7 @@ func (r *Router) createAsync(p *pool) {
 			return
 		}
 		sb.pool, sb.gen = p, gen
+		r.trackLocked(sb)
 		if p.removed || p.gen != gen {
 			r.deleteAsync(sb)
 			return
@@ -423,14 +508,14 @@ func (r *Router) createAsync(p *pool) {
 	}()
 }
 
-func (r *Router) create(cfg FunctionConfig) (*sandboxRef, error) {
+func (r *Router) create(cfg FunctionConfig, id string) (*sandboxRef, error) {
 	res := PlacementRequest{CPUMilli: cfg.CPUMilli, MemoryBytes: cfg.MemoryBytes}
 	workerID, err := r.workers.Reserve(res, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("cold start of %s: %w", cfg.Key, err)
 	}
 	spec := worker.SandboxSpec{
-		ID: newSandboxID(), Function: cfg.Key, Image: cfg.Image,
+		ID: id, Function: cfg.Key, Image: cfg.Image,
 		CPUMilli: cfg.CPUMilli, MemoryBytes: cfg.MemoryBytes, Env: cfg.Env,
 		HealthTimeout: r.healthTimeout,
 	}
@@ -452,9 +537,10 @@ func (r *Router) create(cfg FunctionConfig) (*sandboxRef, error) {
 	return &sandboxRef{sb: sb, workerID: workerID, res: res}, nil
 }
 
-// deleteAsync removes a sandbox in the background. The caller holds r.mu
-// or owns sb exclusively.
+// deleteAsync forgets a sandbox and removes it in the background. The
+// caller holds r.mu.
 func (r *Router) deleteAsync(sb *sandboxRef) {
+	r.forgetLocked(sb)
 	r.tasks.Add(1)
 	go func() {
 		defer r.tasks.Done()
@@ -502,4 +588,80 @@ func (r *Router) Keys(prefix string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// DropWorker forgets every sandbox of a dead worker: idle ones leave their
+// pools, calls in flight on busy ones are cut (and tried again where
+// allowed), and the queues that need sandboxes wake the autoscaler. It
+// returns how many sandboxes were dropped.
+func (r *Router) DropWorker(workerID string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, sb := range r.all {
+		if sb.workerID != workerID {
+			continue
+		}
+		n++
+		sb.lost = true
+		sb.endLife(errWorkerLost)
+		delete(r.all, sb.sb.ID)
+		ev := sandboxEvent(history.SandboxDeleted, sb.sb.ID, sb.sb.Function, workerID, sb.res)
+		ev.Error = "worker lost"
+		r.events(ev)
+		p := sb.pool
+		for i, x := range p.idle {
+			if x == sb {
+				p.idle = append(p.idle[:i], p.idle[i+1:]...)
+				break
+			}
+		}
+		if len(p.waiters) > 0 {
+			r.signal()
+		}
+	}
+	return n
+}
+
+// Adoption is what the router did with the sandboxes a worker reported.
+type Adoption struct {
+	Adopted, Deleted, Known int
+}
+
+// Adopt takes in the sandboxes a worker reports after the orchestrator
+// (re)started or the worker came back: one that matches a configured
+// function becomes an idle sandbox of its pool (a warm start kept), one
+// that matches nothing is deleted. Sandboxes already known or still being
+// created are left alone, so nothing is duplicated or orphaned.
+func (r *Router) Adopt(workerID string, list []worker.Sandbox) Adoption {
+	var a Adoption
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, sb := range list {
+		if r.pending[sb.ID] || r.all[sb.ID] != nil {
+			a.Known++
+			continue
+		}
+		ref := &sandboxRef{sb: sb, workerID: workerID, res: PlacementRequest{CPUMilli: sb.CPUMilli, MemoryBytes: sb.MemoryBytes}, lastUsed: time.Now()}
+		p := r.pools[sb.Function]
+		if p == nil || p.removed || !p.cfg.sameSandbox(sb) {
+			a.Deleted++
+			r.workers.ReserveOn(workerID, ref.res) // released by the deletion
+			r.deleteAsync(ref)
+			continue
+		}
+		ref.pool, ref.gen = p, p.gen
+		r.trackLocked(ref)
+		r.workers.ReserveOn(workerID, ref.res)
+		a.Adopted++
+		if len(p.waiters) > 0 {
+			w := p.waiters[0]
+			p.waiters = p.waiters[1:]
+			p.busy++
+			w.ch <- grant{sb: ref}
+			continue
+		}
+		p.idle = append(p.idle, ref)
+	}
+	return a
 }

@@ -16,8 +16,9 @@ import (
 )
 
 // missedHeartbeats is how many heartbeat intervals may pass before a worker
-// is taken for dead.
-const missedHeartbeats = 4
+// is taken for dead: with the default 250 ms beat, 750 ms, so a dead
+// worker is noticed within a second by a sweep every 100 ms.
+const missedHeartbeats = 3
 
 // Workers tracks the workers that send heartbeats and the resources the
 // orchestrator has reserved on each, and sends them sandbox commands.
@@ -32,6 +33,8 @@ type workerEntry struct {
 	seen        time.Time
 	reservedCPU int64
 	reservedMem int64
+	dead        bool // declared dead by Sweep; a heartbeat revives it
+	draining    bool // takes no new sandboxes
 }
 
 // NewWorkers returns an empty table that talks to workers over nc.
@@ -39,16 +42,72 @@ func NewWorkers(nc *nats.Conn) *Workers {
 	return &Workers{nc: nc, m: map[string]*workerEntry{}}
 }
 
-// Observe records a heartbeat.
-func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) {
+// Observe records a heartbeat. It reports whether the worker is new to
+// this table or back after being declared dead: its sandboxes are then
+// unknown to the router and must be adopted or removed.
+func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) (fresh bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	e, ok := w.m[hb.WorkerID]
-	if !ok {
+	if !ok || e.dead {
+		// Reservations start from nothing: the router forgot the
+		// sandboxes of a dead worker and re-reserves what it adopts.
 		e = &workerEntry{}
 		w.m[hb.WorkerID] = e
+		fresh = true
 	}
 	e.hb, e.seen = hb, now
+	return fresh
+}
+
+// Sweep declares dead the workers whose heartbeats stopped and returns
+// them.
+func (w *Workers) Sweep(now time.Time) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var dead []string
+	for id, e := range w.m {
+		if !e.dead && !e.alive(now) {
+			e.dead = true
+			dead = append(dead, id)
+		}
+	}
+	sort.Strings(dead)
+	return dead
+}
+
+// Drain stops or resumes placing new sandboxes on a worker. It reports
+// whether the worker is known.
+func (w *Workers) Drain(id string, drain bool) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e, ok := w.m[id]
+	if ok {
+		e.draining = drain
+	}
+	return ok
+}
+
+// ReserveOn books req on a given worker (an adopted sandbox).
+func (w *Workers) ReserveOn(id string, req PlacementRequest) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e, ok := w.m[id]; ok {
+		e.reservedCPU += req.CPUMilli
+		e.reservedMem += req.MemoryBytes
+	}
+}
+
+// List asks a worker for the sandboxes it runs.
+func (w *Workers) List(ctx context.Context, workerID string) ([]worker.Sandbox, error) {
+	var reply protocol.ListReply
+	if err := w.request(ctx, protocol.ListSubject(workerID), struct{}{}, &reply); err != nil {
+		return nil, err
+	}
+	if reply.Error != nil {
+		return nil, fmt.Errorf("worker %s: %w", workerID, reply.Error)
+	}
+	return reply.Sandboxes, nil
 }
 
 func (e *workerEntry) alive(now time.Time) bool {
@@ -65,7 +124,7 @@ func (w *Workers) Snapshot(now time.Time) []WorkerState {
 	defer w.mu.Unlock()
 	out := make([]WorkerState, 0, len(w.m))
 	for id, e := range w.m {
-		if !e.alive(now) {
+		if e.dead || e.draining || !e.alive(now) {
 			continue
 		}
 		out = append(out, WorkerState{
@@ -78,7 +137,17 @@ func (w *Workers) Snapshot(now time.Time) []WorkerState {
 }
 
 // Live counts the live workers.
-func (w *Workers) Live(now time.Time) int { return len(w.Snapshot(now)) }
+func (w *Workers) Live(now time.Time) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, e := range w.m {
+		if !e.dead && e.alive(now) {
+			n++
+		}
+	}
+	return n
+}
 
 // HasImage reports whether a live worker can start image, and the images
 // the live workers have, for messages.
@@ -87,7 +156,7 @@ func (w *Workers) HasImage(image string, now time.Time) (bool, []string) {
 	defer w.mu.Unlock()
 	var all []string
 	for _, e := range w.m {
-		if !e.alive(now) {
+		if e.dead || !e.alive(now) {
 			continue
 		}
 		if slices.Contains(e.hb.Images, image) {

@@ -123,7 +123,9 @@ func TestTenantsAreIsolated(t *testing.T) {
 			t.Fatalf("alpha's report: %+v", rep)
 		}
 		if f := rep.Workflows[0].Figures; f.Invocations == 3 {
-			if f.Errors != 0 || len(f.Stages) != 1 || f.Stages[0].Runs != 3 || f.Cost.Execution <= 0 {
+			// Idle > 0: the sandbox's ready event is in history and it was
+			// warm far longer than its three short runs.
+			if f.Errors != 0 || len(f.Stages) != 1 || f.Stages[0].Runs != 3 || f.Cost.Execution <= 0 || f.Cost.Idle <= 0 {
 				t.Errorf("alpha's report figures: %+v", f)
 			}
 			if c := rep.Workflows[0].Configuration; len(c) != 1 || c[0].ChosenBy != "fixed" || c[0].CPUMilli != 250 {
@@ -172,5 +174,37 @@ func TestTenantsAreIsolated(t *testing.T) {
 	inv, err := alpha.Invocation(ctx, ids[1])
 	if err != nil || inv.Status != "succeeded" || len(inv.Stages) != 1 {
 		t.Errorf("alpha's invocation %s from history = %+v, %v", ids[1], inv, err)
+	}
+}
+
+// TestReportsSayPlainlyWhenHistoryIsOff runs without Postgres: the report
+// says history is off and carries no figures, only the configuration.
+func TestReportsSayPlainlyWhenHistoryIsOff(t *testing.T) {
+	ctx := context.Background()
+	cl, err := standalone.Start(ctx, standalone.Config{
+		DataDir: shortTempDir(t), Listen: "127.0.0.1:0", Runtime: standalone.RuntimeProcess,
+		ImagesDir: testenv.Images(t), Postgres: "off",
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Stop(context.Background()) })
+	api := &client.Client{URL: cl.URL, Token: cl.Token}
+	if _, err := api.Deploy(ctx, "w.yaml", []byte(wfYAML("w", "testfn-ok", "- {name: only, function: f}"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Invoke(ctx, "w", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := api.Reports(ctx, "", "1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.History != "off" || !strings.Contains(rep.Message, "history is off") {
+		t.Errorf("report history = %q, message %q; want off, said plainly", rep.History, rep.Message)
+	}
+	if len(rep.Workflows) != 1 || rep.Workflows[0].Figures != nil || len(rep.Workflows[0].Configuration) != 1 {
+		t.Errorf("report without history: %+v; want w with its configuration and no figures", rep.Workflows)
 	}
 }

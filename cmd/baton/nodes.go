@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+
+	"baton.dev/baton/internal/standalone"
+	"baton.dev/baton/workflow"
+)
+
+// connectNATS connects to a NATS cluster and keeps reconnecting for as
+// long as the process runs.
+func connectNATS(url, name string, log *slog.Logger) (*nats.Conn, error) {
+	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
+		nats.RetryOnFailedConnect(true), nats.Timeout(5*time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS disconnected", "err", err) }),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", "url", c.ConnectedUrl()) }))
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+	}
+	return nc, nil
+}
+
+func newLogger(verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func workerCmd() *cobra.Command {
+	var (
+		cfg          standalone.WorkerConfig
+		natsURL, cpu string
+		memory       string
+		verbose      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run a worker: a sandbox runtime served to the orchestrator over NATS",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := newLogger(verbose)
+			cfg.Logger = log
+			if cpu != "" {
+				q, err := workflow.ParseCPU(cpu)
+				if err != nil || q.Auto {
+					return fmt.Errorf("flag --cpu %q: want millicores like 4000m or cores like 4", cpu)
+				}
+				cfg.CPUMilli = q.Milli
+			}
+			if memory != "" {
+				q, err := workflow.ParseMemory(memory)
+				if err != nil || q.Auto {
+					return fmt.Errorf("flag --memory %q: want a size like 8Gi", memory)
+				}
+				cfg.MemoryBytes = q.Bytes
+			}
+			if cfg.ID == "" {
+				host, err := os.Hostname()
+				if err != nil {
+					return fmt.Errorf("flag --id is empty and the host name is unknown: %w", err)
+				}
+				cfg.ID = host
+			}
+			nc, err := connectNATS(natsURL, "baton-worker-"+cfg.ID, log)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			cfg.Conn = nc
+			w, err := standalone.StartWorker(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			log.Info("worker running; Ctrl-C or SIGTERM deletes its sandboxes and stops it", "id", w.ID, "runtime", w.Runtime, "nats", natsURL)
+			<-cmd.Context().Done()
+			stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			return w.Stop(stopCtx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&natsURL, "nats", nats.DefaultURL, "NATS server URL")
+	f.StringVar(&cfg.ID, "id", "", "worker ID, unique in the cluster (default: the host name)")
+	f.StringVar(&cfg.Runtime, "runtime", standalone.RuntimeAuto, "sandbox runtime: auto, containerd or process")
+	f.StringVar(&cpu, "cpu", "", "CPU offered to sandboxes, like 4 or 3500m (default: every core)")
+	f.StringVar(&memory, "memory", "", "memory offered to sandboxes, like 8Gi (default: three quarters of the machine's)")
+	f.StringVar(&cfg.DataDir, "data", "/var/lib/baton/worker", "directory for the runtime's state and a private containerd")
+	f.StringVar(&cfg.ImagesDir, "images", "build/images", "directory of function image archives to import")
+	f.StringVar(&cfg.ContainerdAddress, "containerd", "", "socket of a running containerd to use instead of starting a private one")
+	f.StringVar(&cfg.Subnet, "subnet", "10.177.0.0/16", "subnet of the sandbox bridge (distinct per worker on one machine)")
+	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
+	return cmd
+}
+
+func orchestratorCmd() *cobra.Command {
+	var (
+		cfg     standalone.ControlPlaneConfig
+		natsURL string
+		verbose bool
+	)
+	cmd := &cobra.Command{
+		Use:   "orchestrator",
+		Short: "Run the orchestrator (API, router, autoscaler, placement) against a NATS cluster",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := newLogger(verbose)
+			cfg.Logger = log
+			nc, err := connectNATS(natsURL, "baton-orchestrator", log)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			cfg.Conn = nc
+			cfg.Token, cfg.AdminToken = os.Getenv("BATON_TOKEN"), os.Getenv("BATON_ADMIN_TOKEN")
+			cp, err := standalone.StartControlPlane(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "orchestrator serving %s (history: %s)\n", cp.URL, historyNote(cp.History))
+			if cp.Token != cfg.Token || cp.AdminToken != cfg.AdminToken {
+				fmt.Fprintf(w, "new API keys (shown once; only their hashes are kept in %s/keys.json):\n  BATON_TOKEN=%s\n  BATON_ADMIN_TOKEN=%s\n", cfg.DataDir, cp.Token, cp.AdminToken)
+			}
+			<-cmd.Context().Done()
+			stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			return cp.Stop(stopCtx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&natsURL, "nats", nats.DefaultURL, "NATS server URL")
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address of the HTTP API")
+	f.StringVar(&cfg.DataDir, "data", "/var/lib/baton/orchestrator", "directory for the key hashes and a private Postgres")
+	f.StringVar(&cfg.Postgres, "postgres", "auto", "history: auto (a private Postgres when its binaries are installed), off, or a postgres:// URL")
+	f.DurationVar(&cfg.KeepAlive, "keep-alive", 60*time.Second, "how long an idle sandbox is kept")
+	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
+	return cmd
+}

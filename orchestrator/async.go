@@ -1,0 +1,219 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Asynchronous invocations are written to a JetStream work-queue stream
+// before the 202, run by a durable consumer, and their results kept in a
+// key-value bucket, so an accepted invocation runs to completion once even
+// if the orchestrator is killed after accepting it.
+const (
+	asyncStream   = "BATON_ASYNC"
+	asyncSubject  = "baton.async" // + "." + tenant
+	asyncConsumer = "orchestrator"
+	resultsBucket = "baton-async-results"
+	resultsTTL    = 24 * time.Hour
+	// asyncAckWait is how long a message may go without word from the
+	// orchestrator running it before it is delivered again (after a crash);
+	// a running invocation says it is in progress every asyncAckWait/3.
+	asyncAckWait = 15 * time.Second
+)
+
+// asyncRequest is an accepted invocation as the stream holds it.
+type asyncRequest struct {
+	ID       string    `json:"id"`
+	Tenant   string    `json:"tenant"`
+	Workflow string    `json:"workflow"`
+	Input    []byte    `json:"input"`
+	Accepted time.Time `json:"accepted"`
+}
+
+// storedInvocation is an invocation record with its output, as the
+// results bucket holds it.
+type storedInvocation struct {
+	Invocation
+	Tenant string `json:"tenant"`
+	Output []byte `json:"output"`
+}
+
+// asyncQueue is the durable side of asynchronous invocations.
+type asyncQueue struct {
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	results jetstream.KeyValue
+}
+
+func openAsyncQueue(ctx context.Context, js jetstream.JetStream, maxInput int64) (*asyncQueue, error) {
+	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       asyncStream,
+		Subjects:   []string{asyncSubject + ".>"},
+		Retention:  jetstream.WorkQueuePolicy,
+		Storage:    jetstream.FileStorage,
+		MaxMsgSize: int32(min(maxInput*2+4096, 64<<20)), // base64 input in JSON
+		Duplicates: 2 * time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("async stream %s: %w", asyncStream, err)
+	}
+	results, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: resultsBucket, TTL: resultsTTL, Storage: jetstream.FileStorage, History: 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("async results bucket %s: %w", resultsBucket, err)
+	}
+	return &asyncQueue{js: js, stream: stream, results: results}, nil
+}
+
+// accept stores an invocation durably; when it returns nil the invocation
+// will run.
+func (q *asyncQueue) accept(ctx context.Context, req asyncRequest) error {
+	data, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	if _, err := q.js.Publish(ctx, asyncSubject+"."+req.Tenant, data, jetstream.WithMsgID(req.ID)); err != nil {
+		return fmt.Errorf("store the invocation: %w", err)
+	}
+	return nil
+}
+
+// putResult records an invocation's state (accepted, or finished).
+func (q *asyncQueue) putResult(ctx context.Context, inv *Invocation) error {
+	data, err := json.Marshal(storedInvocation{Invocation: *inv, Tenant: inv.Tenant, Output: inv.Output})
+	if err != nil {
+		return err
+	}
+	_, err = q.results.Put(ctx, inv.ID, data)
+	return err
+}
+
+// result returns a tenant's stored invocation.
+func (q *asyncQueue) result(ctx context.Context, tenant, id string) (*Invocation, bool, error) {
+	e, err := q.results.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var s storedInvocation
+	if err := json.Unmarshal(e.Value(), &s); err != nil {
+		return nil, false, fmt.Errorf("stored invocation %s: %w", id, err)
+	}
+	if s.Tenant != tenant {
+		return nil, false, nil
+	}
+	inv := s.Invocation
+	inv.Tenant, inv.Output = s.Tenant, s.Output
+	return &inv, true, nil
+}
+
+// runAsync consumes accepted invocations until ctx ends. Each runs at most
+// once at a time here; a message is acknowledged only after its result is
+// stored, so an orchestrator killed mid-way leaves it to be delivered
+// again, and a result already stored (killed between storing and
+// acknowledging) is not run twice.
+func (o *Orchestrator) runAsync(ctx context.Context) error {
+	cons, err := o.asyncQ.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       asyncConsumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       asyncAckWait,
+		MaxAckPending: cap(o.async),
+	})
+	if err != nil {
+		return fmt.Errorf("async consumer: %w", err)
+	}
+	var wg sync.WaitGroup
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		select {
+		case o.async <- struct{}{}:
+		case <-ctx.Done():
+			_ = msg.Nak()
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-o.async }()
+			o.runAccepted(ctx, msg)
+		}()
+	}, jetstream.PullMaxMessages(64))
+	if err != nil {
+		return fmt.Errorf("async consume: %w", err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	wg.Wait()
+	return nil
+}
+
+func (o *Orchestrator) runAccepted(ctx context.Context, msg jetstream.Msg) {
+	var req asyncRequest
+	if err := json.Unmarshal(msg.Data(), &req); err != nil || req.ID == "" {
+		o.log.Error("dropping an unreadable async invocation", "err", err)
+		_ = msg.Term()
+		return
+	}
+	if done, ok, err := o.asyncQ.result(ctx, req.Tenant, req.ID); err == nil && ok && done.Status != StatusAccepted {
+		_ = msg.Ack() // finished before a crash; only the ack was lost
+		return
+	}
+	inv := &Invocation{ID: req.ID, Tenant: req.Tenant, Workflow: req.Workflow, Async: true, Status: StatusRunning, Start: time.Now()}
+	d, ok := o.registry.Get(req.Tenant, req.Workflow)
+	if !ok {
+		inv.Status, inv.End, inv.Error = StatusFailed, time.Now(), fmt.Sprintf("workflow %q was deleted before the invocation ran", req.Workflow)
+		o.invocations.Put(inv)
+		o.storeResult(ctx, msg, inv)
+		return
+	}
+	o.invocations.Put(inv)
+	stop := make(chan struct{})
+	go func() { // keep the message ours while it runs
+		t := time.NewTicker(asyncAckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	done, _ := o.execute(ctx, d, inv, req.Input)
+	close(stop)
+	if ctx.Err() != nil {
+		// Shutting down: the run was cut short; let another orchestrator
+		// (or this one, restarted) run it again.
+		_ = msg.Nak()
+		return
+	}
+	o.storeResult(ctx, msg, done)
+}
+
+// storeResult stores a finished invocation, then acknowledges its message.
+func (o *Orchestrator) storeResult(ctx context.Context, msg jetstream.Msg, inv *Invocation) {
+	for delay := 50 * time.Millisecond; ; delay = min(delay*2, 2*time.Second) {
+		err := o.asyncQ.putResult(ctx, inv)
+		if err == nil {
+			break
+		}
+		o.log.Warn("store an async invocation's result; retrying", "id", inv.ID, "err", err)
+		select {
+		case <-ctx.Done():
+			return // not acknowledged: it runs again after a restart
+		case <-time.After(delay):
+		}
+	}
+	if err := msg.Ack(); err != nil {
+		o.log.Warn("acknowledge an async invocation", "id", inv.ID, "err", err)
+	}
+}
