@@ -63,6 +63,8 @@ type Orchestrator struct {
 	async       chan struct{} // bounds async invocations in flight
 	hbSub       *nats.Subscription
 	adoptions   sync.WaitGroup
+	adoptMu     sync.Mutex
+	adopting    map[string]time.Time // zero while a listing runs, else when the last ended
 	asyncQ      *asyncQueue
 }
 
@@ -109,6 +111,7 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		stopBg:      stop,
 		async:       make(chan struct{}, 1024),
 		asyncQ:      asyncQ,
+		adopting:    map[string]time.Time{},
 	}
 	rcfg := RouterConfig{HealthTimeout: cfg.HealthTimeout, Logger: cfg.Logger}
 	if cfg.History != nil {
@@ -135,7 +138,10 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 			o.log.Warn("ignoring malformed heartbeat", "err", err)
 			return
 		}
-		if o.workers.Observe(hb, time.Now()) {
+		// A worker new to us, or one that runs sandboxes we do not know
+		// (created for an orchestrator that died before it heard back),
+		// is asked for its list; Adopt leaves known and pending ones be.
+		if o.workers.Observe(hb, time.Now()) || hb.Sandboxes > o.router.CountOn(hb.WorkerID) {
 			o.adoptAsync(hb.WorkerID)
 		}
 	})
@@ -192,9 +198,21 @@ func (o *Orchestrator) sweepWorkers(ctx context.Context) {
 // adoptAsync asks a worker that is new to this orchestrator (it started,
 // or the worker came back) for its sandboxes and adopts or removes them.
 func (o *Orchestrator) adoptAsync(workerID string) {
+	o.adoptMu.Lock()
+	if last, busy := o.adopting[workerID]; busy && (last.IsZero() || time.Since(last) < time.Second) {
+		o.adoptMu.Unlock()
+		return // one at a time per worker, at most one a second
+	}
+	o.adopting[workerID] = time.Time{}
+	o.adoptMu.Unlock()
 	o.adoptions.Add(1)
 	go func() {
 		defer o.adoptions.Done()
+		defer func() {
+			o.adoptMu.Lock()
+			o.adopting[workerID] = time.Now()
+			o.adoptMu.Unlock()
+		}()
 		ctx, cancel := context.WithTimeout(o.bg, 15*time.Second)
 		defer cancel()
 		list, err := o.workers.List(ctx, workerID)

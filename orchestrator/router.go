@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/nats-io/nats.go"
 	"io"
 	"log/slog"
 	"maps"
@@ -519,9 +520,22 @@ func (r *Router) create(cfg FunctionConfig, id string) (*sandboxRef, error) {
 		CPUMilli: cfg.CPUMilli, MemoryBytes: cfg.MemoryBytes, Env: cfg.Env,
 		HealthTimeout: r.healthTimeout,
 	}
-	ctx, cancel := context.WithTimeout(r.bg, r.healthTimeout+30*time.Second)
+	// A worker gets the health timeout plus a margin to answer; one that
+	// does not is set aside for a while and the creation goes elsewhere.
+	ctx, cancel := context.WithTimeout(r.bg, r.healthTimeout+5*time.Second)
 	defer cancel()
 	sb, err := r.workers.Create(ctx, workerID, spec)
+	if err != nil && unreachable(err) && r.bg.Err() == nil {
+		r.workers.Release(workerID, res)
+		r.workers.Suspect(workerID, time.Now().Add(suspectFor))
+		r.log.Warn("worker did not answer a create; set aside, trying another", "worker", workerID, "for", suspectFor, "err", err)
+		if workerID, err = r.workers.Reserve(res, time.Now()); err != nil {
+			return nil, fmt.Errorf("cold start of %s: %w", cfg.Key, err)
+		}
+		ctx2, cancel2 := context.WithTimeout(r.bg, r.healthTimeout+5*time.Second)
+		defer cancel2()
+		sb, err = r.workers.Create(ctx2, workerID, spec)
+	}
 	if err != nil {
 		r.workers.Release(workerID, res)
 		ev := sandboxEvent(history.SandboxFailed, spec.ID, cfg.Key, workerID, res)
@@ -664,4 +678,27 @@ func (r *Router) Adopt(workerID string, list []worker.Sandbox) Adoption {
 		p.idle = append(p.idle, ref)
 	}
 	return a
+}
+
+// suspectFor is how long a worker that did not answer is left out of
+// placement.
+const suspectFor = 30 * time.Second
+
+// unreachable reports whether a worker request failed for want of an
+// answer rather than with the worker's own error.
+func unreachable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders)
+}
+
+// CountOn returns how many sandboxes the router knows on a worker.
+func (r *Router) CountOn(workerID string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, sb := range r.all {
+		if sb.workerID == workerID {
+			n++
+		}
+	}
+	return n
 }

@@ -16,9 +16,9 @@ import (
 )
 
 // missedHeartbeats is how many heartbeat intervals may pass before a worker
-// is taken for dead: with the default 250 ms beat, 750 ms, so a dead
-// worker is noticed within a second by a sweep every 100 ms.
-const missedHeartbeats = 3
+// is taken for dead: with the default 200 ms beat, 800 ms, so a dead
+// worker is noticed within 900 ms by a sweep every 100 ms.
+const missedHeartbeats = 4
 
 // Workers tracks the workers that send heartbeats and the resources the
 // orchestrator has reserved on each, and sends them sandbox commands.
@@ -33,8 +33,9 @@ type workerEntry struct {
 	seen        time.Time
 	reservedCPU int64
 	reservedMem int64
-	dead        bool // declared dead by Sweep; a heartbeat revives it
-	draining    bool // takes no new sandboxes
+	dead        bool      // declared dead by Sweep; a heartbeat revives it
+	draining    bool      // takes no new sandboxes
+	suspectTill time.Time // left out of placement until then (did not answer)
 }
 
 // NewWorkers returns an empty table that talks to workers over nc.
@@ -88,6 +89,15 @@ func (w *Workers) Drain(id string, drain bool) bool {
 	return ok
 }
 
+// Suspect leaves a worker out of placement until the given time.
+func (w *Workers) Suspect(id string, until time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e, ok := w.m[id]; ok {
+		e.suspectTill = until
+	}
+}
+
 // ReserveOn books req on a given worker (an adopted sandbox).
 func (w *Workers) ReserveOn(id string, req PlacementRequest) {
 	w.mu.Lock()
@@ -124,7 +134,7 @@ func (w *Workers) Snapshot(now time.Time) []WorkerState {
 	defer w.mu.Unlock()
 	out := make([]WorkerState, 0, len(w.m))
 	for id, e := range w.m {
-		if e.dead || e.draining || !e.alive(now) {
+		if e.dead || e.draining || !e.alive(now) || now.Before(e.suspectTill) {
 			continue
 		}
 		out = append(out, WorkerState{

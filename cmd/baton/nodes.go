@@ -142,6 +142,7 @@ func orchestratorCmd() *cobra.Command {
 	f.StringVar(&cfg.DataDir, "data", "/var/lib/baton/orchestrator", "directory for the key hashes and a private Postgres")
 	f.StringVar(&cfg.Postgres, "postgres", "auto", "history: auto (a private Postgres when its binaries are installed), off, or a postgres:// URL")
 	f.DurationVar(&cfg.KeepAlive, "keep-alive", 60*time.Second, "how long an idle sandbox is kept")
+	f.DurationVar(&cfg.HealthTimeout, "sandbox-start-timeout", 30*time.Second, "how long a sandbox may take to become healthy; a worker gets this plus 5s to answer a create")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd
 }

@@ -35,7 +35,7 @@ type Config struct {
 	// Nice lowers the server's CPU priority (0 to 19): history is
 	// background work and must not compete with invocations. Negative
 	// means 0; the default, 0, means 10.
-	Nice int
+	Nice   int
 	Logger *slog.Logger
 }
 

@@ -216,3 +216,24 @@ func (c *Client) Tenants(ctx context.Context) ([]orchestrator.TenantView, error)
 	}
 	return out.Tenants, c.getJSON(ctx, http.MethodGet, "/v1/tenants", nil, &out)
 }
+
+// Health returns how many live workers the orchestrator at url counts
+// (GET /healthz needs no key).
+func Health(ctx context.Context, url string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/healthz", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Workers int `json:"workers"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		return 0, fmt.Errorf("decode /healthz: %w", err)
+	}
+	return h.Workers, nil
+}

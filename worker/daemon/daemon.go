@@ -28,7 +28,7 @@ type Config struct {
 	// CPUMilli and MemoryBytes are the capacity offered for sandboxes.
 	CPUMilli    int64
 	MemoryBytes int64
-	// HeartbeatInterval defaults to 250ms.
+	// HeartbeatInterval defaults to 200ms.
 	HeartbeatInterval time.Duration
 	// MaxConcurrentCreates bounds sandbox creations in flight (default 32).
 	MaxConcurrentCreates int
@@ -37,18 +37,19 @@ type Config struct {
 
 // Daemon serves one worker's sandboxes over NATS.
 type Daemon struct {
-	cfg  Config
-	log  *slog.Logger
-	sem  chan struct{}
-	mu   sync.Mutex
-	live map[string]worker.Sandbox // sandboxes this worker runs
-	wg   sync.WaitGroup
+	cfg    Config
+	log    *slog.Logger
+	sem    chan struct{}
+	mu     sync.Mutex
+	live   map[string]worker.Sandbox // sandboxes this worker runs
+	images []string
+	wg     sync.WaitGroup
 }
 
 // New returns a Daemon; Run starts it.
 func New(cfg Config) *Daemon {
 	if cfg.HeartbeatInterval <= 0 {
-		cfg.HeartbeatInterval = 250 * time.Millisecond
+		cfg.HeartbeatInterval = 200 * time.Millisecond
 	}
 	if cfg.MaxConcurrentCreates <= 0 {
 		cfg.MaxConcurrentCreates = 32
@@ -106,18 +107,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("worker ready", "runtime", d.cfg.Runtime.Name(), "cpuMilli", d.cfg.CPUMilli, "memoryBytes", d.cfg.MemoryBytes, "adopted", len(existing))
 
-	tick := time.NewTicker(d.cfg.HeartbeatInterval)
-	defer tick.Stop()
-	var images []string
-	for beat := 0; ; beat++ {
-		if beat%20 == 0 { // images change rarely; refresh every 20 beats
-			if imgs, err := d.cfg.Runtime.Images(ctx); err == nil {
-				images = imgs
-			} else if ctx.Err() == nil {
-				d.log.Warn("list images", "err", err)
+	// Images change rarely and listing them can be slow on a busy
+	// runtime: they are refreshed apart, so heartbeats never wait on it.
+	d.refreshImages(ctx)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				d.refreshImages(ctx)
 			}
 		}
-		d.heartbeat(images)
+	}()
+	tick := time.NewTicker(d.cfg.HeartbeatInterval)
+	defer tick.Stop()
+	for {
+		d.heartbeat()
 		select {
 		case <-ctx.Done():
 			d.wg.Wait()
@@ -125,6 +135,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+func (d *Daemon) refreshImages(ctx context.Context) {
+	imgs, err := d.cfg.Runtime.Images(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("list images", "err", err)
+		}
+		return
+	}
+	d.mu.Lock()
+	d.images = imgs
+	d.mu.Unlock()
 }
 
 // DeleteAll removes every sandbox this worker runs; `baton up` calls it on
@@ -144,17 +167,17 @@ func (d *Daemon) DeleteAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (d *Daemon) heartbeat(images []string) {
+func (d *Daemon) heartbeat() {
 	hb := protocol.Heartbeat{
 		WorkerID:    d.cfg.ID,
 		Runtime:     d.cfg.Runtime.Name(),
 		CPUMilli:    d.cfg.CPUMilli,
 		MemoryBytes: d.cfg.MemoryBytes,
-		Images:      images,
 		Sent:        time.Now(),
 		Interval:    d.cfg.HeartbeatInterval,
 	}
 	d.mu.Lock()
+	hb.Images = d.images
 	for _, sb := range d.live {
 		hb.AllocatedCPUMilli += sb.CPUMilli
 		hb.AllocatedMemoryBytes += sb.MemoryBytes

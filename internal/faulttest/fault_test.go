@@ -1,0 +1,343 @@
+package faulttest_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	containerd "github.com/containerd/containerd"
+	"github.com/containerd/containerd/namespaces"
+	"github.com/nats-io/nats.go"
+
+	"baton.dev/baton/internal/faulttest"
+	"baton.dev/baton/internal/testenv"
+	"baton.dev/baton/worker/protocol"
+)
+
+func chainYAML(name, fn string, stages int) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: baton.dev/v1\nkind: Workflow\nmetadata: {name: %s}\nspec:\n  functions:\n    f: {image: baton.local/%s:v1, resources: {cpu: 250m, memory: 64Mi}}\n  stages:\n", name, fn)
+	for i := range stages {
+		if i == 0 {
+			fmt.Fprintf(&b, "    - {name: s%d, function: f}\n", i)
+		} else {
+			fmt.Fprintf(&b, "    - {name: s%d, function: f, needs: [s%d]}\n", i, i-1)
+		}
+	}
+	return []byte(b.String())
+}
+
+func shortDir(t *testing.T, prefix string) string {
+	d, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// sandboxesKnown sums the orchestrator's baton_sandboxes gauge.
+func sandboxesKnown(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	n := 0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "baton_sandboxes{") {
+			v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			n += int(v)
+		}
+	}
+	return n
+}
+
+// workerList asks a worker over NATS how many sandboxes it runs.
+func workerList(t *testing.T, nc *nats.Conn, id string) int {
+	t.Helper()
+	msg, err := nc.Request(protocol.ListSubject(id), []byte(`{}`), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reply protocol.ListReply
+	if err := json.Unmarshal(msg.Data, &reply); err != nil || reply.Error != nil {
+		t.Fatalf("list reply %s: %v", msg.Data, err)
+	}
+	return len(reply.Sandboxes)
+}
+
+func containerCount(t *testing.T, c *containerd.Client) int {
+	t.Helper()
+	list, err := c.Containers(namespaces.WithNamespace(context.Background(), "baton"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(list)
+}
+
+// TestOrchestratorKilledLosesNothing kills the orchestrator with SIGKILL
+// twice: with warm sandboxes (the restarted one adopts them: the same
+// containers, and the next call is warm), and right after accepting
+// asynchronous invocations (each completes, once).
+func TestOrchestratorKilledLosesNothing(t *testing.T) {
+	ctx := context.Background()
+	images := testenv.Images(t)
+	bin := faulttest.Binary(t, t.TempDir())
+	ns := faulttest.StartNATS(t)
+	wdir := shortDir(t, "bw-")
+	w := faulttest.StartWorker(t, bin, ns.URL(), "w1", "containerd", wdir, images, "10.175.0.0/16")
+	defer w.Terminate(t)
+	odir, port := t.TempDir(), faulttest.FreePort(t)
+	orc := faulttest.StartOrchestrator(t, bin, ns.URL(), odir, port, "", "")
+	faulttest.WaitWorkers(ctx, t, orc.URL, 1, 30*time.Second)
+
+	api := orc.Client()
+	if _, err := api.Deploy(ctx, "k.yaml", chainYAML("k", "testfn-ok", 3)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Invoke(ctx, "k", []byte(`{"warm":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	ctrd, err := containerd.New(filepath.Join(wdir, "containerd", "containerd.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctrd.Close()
+	before := containerCount(t, ctrd)
+	if before == 0 {
+		t.Fatal("no containers after a warm-up invocation")
+	}
+
+	orc.Kill(t)
+	orc = faulttest.StartOrchestrator(t, bin, ns.URL(), odir, port, orc.Token, orc.AdminToken)
+	faulttest.WaitWorkers(ctx, t, orc.URL, 1, 30*time.Second)
+	api = orc.Client()
+	if list, err := api.Workflows(ctx); err != nil || len(list) != 1 || list[0].Name != "k" {
+		t.Fatalf("workflows after a restart = %+v, %v; want k", list, err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for sandboxesKnown(t, orc.URL) != before && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	res, err := api.Invoke(ctx, "k", []byte(`{"after":"restart"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ColdStarts != 0 {
+		t.Errorf("first invocation after the restart had %d cold starts; the warm sandboxes were not adopted (Server-Timing %s)", res.ColdStarts, res.ServerTiming)
+	}
+	if after := containerCount(t, ctrd); after != before {
+		t.Errorf("containers: %d before the kill, %d after the restart; want the same", before, after)
+	}
+
+	// Accept asynchronous invocations and die at once.
+	const n = 40
+	ids := make([]string, n)
+	for i := range n {
+		id, err := api.InvokeAsync(ctx, "k", []byte(fmt.Sprintf(`{"i":%d}`, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	orc.Kill(t)
+	orc = faulttest.StartOrchestrator(t, bin, ns.URL(), odir, port, orc.Token, orc.AdminToken)
+	api = orc.Client()
+	deadline = time.Now().Add(90 * time.Second)
+	for i, id := range ids {
+		for {
+			inv, err := api.Invocation(ctx, id)
+			if err == nil && inv.Status == "succeeded" {
+				var got map[string]int
+				if err := json.Unmarshal(inv.Output, &got); err != nil || got["i"] != i {
+					t.Errorf("async invocation %d output %s, want {\"i\":%d}", i, inv.Output, i)
+				}
+				break
+			}
+			if err == nil && inv.Status == "failed" {
+				t.Fatalf("async invocation %d failed: %s", i, inv.Error)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("async invocation %d (%s) not done after the restart: %+v, %v", i, id, inv, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// Sandboxes whose creation the killed orchestrator asked for and never
+	// heard of are adopted at the next heartbeats that show them. The
+	// worker's own list (complete sandboxes, not ones being made) is what
+	// the orchestrator must know, no more, no less.
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		known, have := sandboxesKnown(t, orc.URL), workerList(t, nc, "w1")
+		if known == have {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the orchestrator knows %d sandboxes, containerd runs %d: orphans or duplicates", known, have)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestNATSRestartReconnectsEverything stops the NATS server and starts it
+// again: the orchestrator and the worker reconnect, invocations work
+// again, and no sandbox is orphaned or duplicated.
+func TestNATSRestartReconnectsEverything(t *testing.T) {
+	ctx := context.Background()
+	images := testenv.Images(t)
+	bin := faulttest.Binary(t, t.TempDir())
+	ns := faulttest.StartNATS(t)
+	w := faulttest.StartWorker(t, bin, ns.URL(), "w1", "process", shortDir(t, "bw-"), images, "10.174.0.0/16")
+	defer w.Terminate(t)
+	orc := faulttest.StartOrchestrator(t, bin, ns.URL(), t.TempDir(), faulttest.FreePort(t), "", "")
+	faulttest.WaitWorkers(ctx, t, orc.URL, 1, 30*time.Second)
+	api := orc.Client()
+	if _, err := api.Deploy(ctx, "n.yaml", chainYAML("n", "testfn-ok", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Invoke(ctx, "n", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	before := sandboxesKnown(t, orc.URL)
+
+	ns.Stop()
+	time.Sleep(2 * time.Second)
+	if err := ns.Start(); err != nil {
+		t.Fatal(err)
+	}
+	faulttest.WaitWorkers(ctx, t, orc.URL, 1, 30*time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := api.Invoke(ctx, "n", []byte(`{"back":true}`))
+		if err == nil && string(res.Output) == `{"back":true}` {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("invocations do not work after NATS came back: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for sandboxesKnown(t, orc.URL) != before && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if after := sandboxesKnown(t, orc.URL); after != before {
+		t.Errorf("sandboxes known: %d before the NATS restart, %d after", before, after)
+	}
+	if _, err := api.InvokeAsync(ctx, "n", []byte(`{}`)); err != nil {
+		t.Errorf("async invocations after the NATS restart: %v", err)
+	}
+}
+
+// TestSlowAndMalformedWorkersDoNotStallTheOrchestrator adds a worker that
+// never answers and a stream of malformed messages: warm invocations
+// keep flowing, the API answers, malformed heartbeats are not workers,
+// and a cold start placed on the mute worker goes elsewhere.
+func TestSlowAndMalformedWorkersDoNotStallTheOrchestrator(t *testing.T) {
+	ctx := context.Background()
+	images := testenv.Images(t)
+	bin := faulttest.Binary(t, t.TempDir())
+	ns := faulttest.StartNATS(t)
+	w := faulttest.StartWorker(t, bin, ns.URL(), "w1", "process", shortDir(t, "bw-"), images, "10.173.0.0/16")
+	defer w.Terminate(t)
+	p := faulttest.Start(t, "orchestrator", bin, nil, "orchestrator", "--nats", ns.URL(), "--listen",
+		fmt.Sprintf("127.0.0.1:%d", faulttest.FreePort(t)), "--data", t.TempDir(), "--postgres", "off", "--sandbox-start-timeout", "2s")
+	orc := &faulttest.Orchestrator{Process: p}
+	orc.URL = p.WaitLog(t, regexp.MustCompile(`orchestrator serving (\S+)`), time.Minute)
+	orc.Token = p.WaitLog(t, regexp.MustCompile(`^\s*BATON_TOKEN=(\S+)`), 10*time.Second)
+	faulttest.WaitWorkers(ctx, t, orc.URL, 1, 30*time.Second)
+	api := orc.Client()
+	if _, err := api.Deploy(ctx, "warm.yaml", chainYAML("warm", "testfn-ok", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Invoke(ctx, "warm", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	// The mute worker: heartbeats with a large capacity (so placement
+	// prefers it), takes create requests and never answers them.
+	sub, err := nc.Subscribe(protocol.CreateSubject("mute"), func(*nats.Msg) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			hb, _ := json.Marshal(protocol.Heartbeat{WorkerID: "mute", Runtime: "fake", CPUMilli: 1 << 20, MemoryBytes: 1 << 45,
+				Images: []string{"baton.local/testfn-ok:v1"}, Sent: time.Now(), Interval: 250 * time.Millisecond})
+			_ = nc.Publish(protocol.HeartbeatSubject, hb)
+			_ = nc.Publish(protocol.HeartbeatSubject, []byte(`{"workerId": 42, garbage`))
+			_ = nc.Publish(protocol.HeartbeatSubject, []byte(`{}`))
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+	faulttest.WaitWorkers(ctx, t, orc.URL, 2, 10*time.Second) // w1 and mute; garbage is not a worker
+
+	// Warm invocations keep flowing while a cold start hangs on the mute
+	// worker.
+	if _, err := api.Deploy(ctx, "cold.yaml", chainYAML("cold", "testfn-ok", 1)); err != nil {
+		t.Fatal(err)
+	}
+	coldDone := make(chan error, 1)
+	go func() {
+		_, err := api.Invoke(ctx, "cold", []byte(`{"cold":1}`))
+		coldDone <- err
+	}()
+	var warm atomic.Int64
+	for {
+		select {
+		case err := <-coldDone:
+			if err != nil {
+				t.Errorf("the cold start placed on the mute worker did not go elsewhere: %v", err)
+			}
+			if warm.Load() < 20 {
+				t.Errorf("only %d warm invocations completed while the cold start waited on the mute worker", warm.Load())
+			}
+			return
+		default:
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := api.Invoke(cctx, "warm", []byte(`{}`))
+		cancel()
+		if err != nil {
+			t.Fatalf("a warm invocation failed while a worker was mute: %v", err)
+		}
+		warm.Add(1)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
