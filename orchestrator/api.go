@@ -45,6 +45,9 @@ func (o *Orchestrator) Handler() http.Handler {
 			r.Use(requireAdmin)
 			r.Post("/tenants", o.handleCreateTenant)
 			r.Get("/tenants", o.handleListTenants)
+			r.Get("/workers", o.handleListWorkers)
+			r.Post("/workers/{id}/drain", o.handleDrain(true))
+			r.Post("/workers/{id}/undrain", o.handleDrain(false))
 		})
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -327,4 +330,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func (o *Orchestrator) handleListWorkers(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"workers": o.workers.Views(time.Now())})
+}
+
+// handleDrain stops (or resumes) placing sandboxes on a worker; the
+// sandboxes it runs keep serving until the autoscaler retires them.
+func (o *Orchestrator) handleDrain(drain bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := chi.URLParam(r, "id")
+		if !o.workers.Drain(id, drain) {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("worker %q not found", id))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
 }

@@ -134,12 +134,12 @@ func (w *Workers) Snapshot(now time.Time) []WorkerState {
 	defer w.mu.Unlock()
 	out := make([]WorkerState, 0, len(w.m))
 	for id, e := range w.m {
-		if e.dead || e.draining || !e.alive(now) || now.Before(e.suspectTill) {
+		if e.dead || !e.alive(now) || now.Before(e.suspectTill) {
 			continue
 		}
 		out = append(out, WorkerState{
 			ID: id, CPUMilli: e.hb.CPUMilli, MemoryBytes: e.hb.MemoryBytes,
-			ReservedCPUMilli: e.reservedCPU, ReservedMemoryBytes: e.reservedMem,
+			ReservedCPUMilli: e.reservedCPU, ReservedMemoryBytes: e.reservedMem, Draining: e.draining,
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -243,4 +243,39 @@ func (w *Workers) request(ctx context.Context, subject string, req, reply any) e
 		return fmt.Errorf("decode reply to %s: %w", subject, err)
 	}
 	return nil
+}
+
+// WorkerView is a worker as the admin API shows it.
+type WorkerView struct {
+	ID                  string    `json:"id"`
+	Runtime             string    `json:"runtime"`
+	State               string    `json:"state"` // ready, draining, suspect or dead
+	CPUMilli            int64     `json:"cpuMilli"`
+	MemoryBytes         int64     `json:"memoryBytes"`
+	ReservedCPUMilli    int64     `json:"reservedCpuMilli"`
+	ReservedMemoryBytes int64     `json:"reservedMemoryBytes"`
+	Sandboxes           int       `json:"sandboxes"`
+	LastHeartbeat       time.Time `json:"lastHeartbeat"`
+}
+
+// Views lists every worker this orchestrator has heard from.
+func (w *Workers) Views(now time.Time) []WorkerView {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]WorkerView, 0, len(w.m))
+	for id, e := range w.m {
+		v := WorkerView{ID: id, Runtime: e.hb.Runtime, State: "ready", CPUMilli: e.hb.CPUMilli, MemoryBytes: e.hb.MemoryBytes,
+			ReservedCPUMilli: e.reservedCPU, ReservedMemoryBytes: e.reservedMem, Sandboxes: e.hb.Sandboxes, LastHeartbeat: e.seen}
+		switch {
+		case e.dead || !e.alive(now):
+			v.State = "dead"
+		case e.draining:
+			v.State = "draining"
+		case now.Before(e.suspectTill):
+			v.State = "suspect"
+		}
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }

@@ -76,18 +76,68 @@ func reportCmd() *cobra.Command {
 	return cmd
 }
 
+// adminClient builds a client with the admin key.
+func adminClient() (*client.Client, error) {
+	cfg, err := client.LoadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.AdminToken == "" {
+		return nil, fmt.Errorf("no admin key: set BATON_ADMIN_TOKEN, or use the config `baton up` wrote")
+	}
+	return &client.Client{URL: cfg.URL, Token: cfg.AdminToken}, nil
+}
+
+func workersCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "workers", Short: "List and drain workers (needs the admin key)"}
+	var out string
+	ls := &cobra.Command{
+		Use:   "ls",
+		Short: "List the workers with their capacity, reservations and state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(out); err != nil {
+				return err
+			}
+			c, err := adminClient()
+			if err != nil {
+				return err
+			}
+			list, err := c.Workers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if out == "json" {
+				return printJSON(cmd.OutOrStdout(), list)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATE\tRUNTIME\tCPU(m) USED/CAP\tMEMORY(MiB) USED/CAP\tSANDBOXES")
+			for _, w := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d\t%d\n", w.ID, w.State, w.Runtime, w.ReservedCPUMilli, w.CPUMilli, w.ReservedMemoryBytes>>20, w.MemoryBytes>>20, w.Sandboxes)
+			}
+			return tw.Flush()
+		},
+	}
+	outputFlag(ls, &out)
+	drain := func(use, short string, on bool) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " ID", Short: short, Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c, err := adminClient()
+				if err != nil {
+					return err
+				}
+				return c.Drain(cmd.Context(), args[0], on)
+			},
+		}
+	}
+	cmd.AddCommand(ls, drain("drain", "Place no new sandboxes on a worker", true), drain("undrain", "Place sandboxes on a worker again", false))
+	return cmd
+}
+
 func tenantsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "tenants", Short: "Manage tenants (needs the admin key: adminToken in the config, or BATON_ADMIN_TOKEN)"}
-	admin := func() (*client.Client, error) {
-		cfg, err := client.LoadConfig()
-		if err != nil {
-			return nil, err
-		}
-		if cfg.AdminToken == "" {
-			return nil, fmt.Errorf("no admin key: set BATON_ADMIN_TOKEN, or use the config `baton up` wrote")
-		}
-		return &client.Client{URL: cfg.URL, Token: cfg.AdminToken}, nil
-	}
+	admin := adminClient
 	create := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a tenant and print its API key (shown once)",

@@ -208,3 +208,49 @@ func TestReportsSayPlainlyWhenHistoryIsOff(t *testing.T) {
 		t.Errorf("report without history: %+v; want w with its configuration and no figures", rep.Workflows)
 	}
 }
+
+// TestDrainedWorkerTakesNoNewSandboxes drains the only worker: a cold
+// start then finds no capacity (503) while warm sandboxes keep serving;
+// undrained, cold starts work again.
+func TestDrainedWorkerTakesNoNewSandboxes(t *testing.T) {
+	ctx := context.Background()
+	cl, err := standalone.Start(ctx, standalone.Config{
+		DataDir: shortTempDir(t), Listen: "127.0.0.1:0", Runtime: standalone.RuntimeProcess,
+		ImagesDir: testenv.Images(t), Postgres: "off", KeepAlive: time.Minute,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Stop(context.Background()) })
+	api := &client.Client{URL: cl.URL, Token: cl.Token}
+	admin := &client.Client{URL: cl.URL, Token: cl.AdminToken}
+	if _, err := api.Deploy(ctx, "warm.yaml", []byte(wfYAML("warm", "testfn-ok", "- {name: only, function: f}"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Invoke(ctx, "warm", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Drain(ctx, "local-1", true); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := admin.Workers(ctx); err != nil || len(list) != 1 || list[0].State != "draining" {
+		t.Fatalf("workers after drain = %+v, %v", list, err)
+	}
+	if _, err := api.Invoke(ctx, "warm", []byte(`{}`)); err != nil {
+		t.Errorf("a warm sandbox on a draining worker stopped serving: %v", err)
+	}
+	if _, err := api.Deploy(ctx, "cold.yaml", []byte(wfYAML("cold", "testfn-ok", "- {name: only, function: f}"))); err != nil {
+		t.Fatal(err)
+	}
+	_, err = api.Invoke(ctx, "cold", []byte(`{}`))
+	wantStatus(t, "a cold start with every worker draining", err, http.StatusServiceUnavailable)
+	if err := admin.Drain(ctx, "local-1", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Invoke(ctx, "cold", []byte(`{}`)); err != nil {
+		t.Errorf("cold start after undrain: %v", err)
+	}
+	err = admin.Drain(ctx, "nope", true)
+	wantStatus(t, "draining an unknown worker", err, http.StatusNotFound)
+}

@@ -237,3 +237,22 @@ func Health(ctx context.Context, url string) (int, error) {
 	}
 	return h.Workers, nil
 }
+
+// Workers lists the workers the orchestrator has heard from. It needs the
+// admin key.
+func (c *Client) Workers(ctx context.Context) ([]orchestrator.WorkerView, error) {
+	var out struct {
+		Workers []orchestrator.WorkerView `json:"workers"`
+	}
+	return out.Workers, c.getJSON(ctx, http.MethodGet, "/v1/workers", nil, &out)
+}
+
+// Drain stops (drain true) or resumes placing sandboxes on a worker. It
+// needs the admin key.
+func (c *Client) Drain(ctx context.Context, id string, drain bool) error {
+	verb := "drain"
+	if !drain {
+		verb = "undrain"
+	}
+	return c.getJSON(ctx, http.MethodPost, "/v1/workers/"+url.PathEscape(id)+"/"+verb, nil, nil)
+}
