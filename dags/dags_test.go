@@ -21,7 +21,9 @@ func TestSamplesPairEachWorkflowWithItsExample(t *testing.T) {
 			t.Errorf("sample %s: input or output is not valid JSON", s.Name)
 		}
 	}
-	if !names["ml-pipeline"] {
-		t.Errorf("samples %v lack ml-pipeline", names)
+	for _, want := range []string{"ml-pipeline", "video-analytics", "wordcount"} {
+		if !names[want] {
+			t.Errorf("samples %v lack %s", names, want)
+		}
 	}
 }

@@ -12,29 +12,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"baton.dev/baton/workflow"
 )
 
 var update = flag.Bool("update", false, "rewrite each sample's NAME.output.json from a real run of its functions")
-
-// workflowStages is the part of a workflow YAML this test needs to run it.
-type workflowStages struct {
-	Spec struct {
-		Functions map[string]struct {
-			Image string `yaml:"image"`
-		} `yaml:"functions"`
-		Stages []struct {
-			Name     string   `yaml:"name"`
-			Function string   `yaml:"function"`
-			Needs    []string `yaml:"needs"`
-		} `yaml:"stages"`
-	} `yaml:"spec"`
-}
 
 // functionProcess is a function binary serving on a local port.
 type functionProcess struct {
@@ -42,46 +30,72 @@ type functionProcess struct {
 	cmd *exec.Cmd
 }
 
+// httpInvoker runs each stage on its function's process, recording the
+// inputs each function got.
+type httpInvoker struct {
+	t      *testing.T
+	procs  map[string]*functionProcess
+	mu     sync.Mutex
+	inputs map[string][][]byte // function -> inputs
+}
+
+// InvokeStage implements workflow.Invoker.
+func (h *httpInvoker) InvokeStage(ctx context.Context, st *workflow.Stage, fn *workflow.Function, input []byte) ([]byte, error) {
+	p, ok := h.procs[fn.Name]
+	if !ok {
+		return nil, fmt.Errorf("function %q has no process", fn.Name)
+	}
+	h.mu.Lock()
+	h.inputs[fn.Name] = append(h.inputs[fn.Name], input)
+	h.mu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(input))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d: %s", resp.StatusCode, body)
+	}
+	return body, nil
+}
+
 // TestSamplesRunToTheirOutput builds every function a sample uses, runs each
-// as a real process serving HTTP, drives the sample's stages in order with
-// the engine's data-flow rules (one dependency: its output; several: an
-// object keyed by stage name) and compares the sink's response with
-// NAME.output.json byte for byte (or rewrites it with -update).
+// as a real process serving HTTP, runs the sample with the workflow engine
+// (foreach, when and all) and compares the response with NAME.output.json
+// byte for byte (or rewrites it with -update).
 func TestSamplesRunToTheirOutput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the function binaries")
 	}
 	for _, name := range sampleNames(t) {
 		t.Run(name, func(t *testing.T) {
-			var wf workflowStages
-			if err := yaml.Unmarshal(readFile(t, name+".yaml"), &wf); err != nil {
-				t.Fatalf("decode %s.yaml: %v", name, err)
+			wf, err := workflow.Parse(name+".yaml", readFile(t, name+".yaml"))
+			if err != nil {
+				t.Fatal(err)
 			}
-			procs := map[string]*functionProcess{}
+			inv := &httpInvoker{t: t, procs: map[string]*functionProcess{}, inputs: map[string][][]byte{}}
 			for fn, def := range wf.Spec.Functions {
 				if want := "baton.local/fn-" + fn + ":v1"; def.Image != want {
 					t.Errorf("function %s: image %q, want %q (the image built from functions/%s)", fn, def.Image, want, fn)
 				}
-				procs[fn] = startFunction(t, fn)
+				inv.procs[fn] = startFunction(t, fn)
 			}
-			outputs := map[string][]byte{}
-			var last []byte
-			for _, st := range wf.Spec.Stages {
-				input, err := stageInput(readFile(t, name+".input.json"), st.Needs, outputs)
-				if err != nil {
-					t.Fatalf("stage %s: %v", st.Name, err)
-				}
-				p, ok := procs[st.Function]
-				if !ok {
-					t.Fatalf("stage %s: function %q is not defined", st.Name, st.Function)
-				}
-				checkFixture(t, st.Function, input)
-				status, body := post(t, p.url, input)
-				if status != http.StatusOK {
-					t.Fatalf("stage %s: status %d: %s", st.Name, status, body)
-				}
-				outputs[st.Name], last = body, body
+			res, err := workflow.Run(context.Background(), wf, readFile(t, name+".input.json"), inv)
+			if err != nil {
+				t.Fatalf("run %s: %v", name, err)
 			}
+			for fn, ins := range inv.inputs {
+				checkFixture(t, fn, ins)
+			}
+			last := res.Output
 			if *update {
 				if err := os.WriteFile(name+".output.json", last, 0o644); err != nil {
 					t.Fatal(err)
@@ -90,7 +104,7 @@ func TestSamplesRunToTheirOutput(t *testing.T) {
 			if want := readFile(t, name+".output.json"); !bytes.Equal(last, want) {
 				t.Errorf("output differs from %s.output.json (run with -update to regenerate)\ngot:  %.400s\nwant: %.400s", name, last, want)
 			}
-			for fn, p := range procs {
+			for fn, p := range inv.procs {
 				stopFunction(t, fn, p)
 			}
 		})
@@ -118,10 +132,12 @@ func TestFunctionRejectsBadInputOverHTTP(t *testing.T) {
 }
 
 // checkFixture keeps functions/FN/testdata/input.json, the input that FN's
-// unit tests and benchmarks use, equal to what FN gets in the sample run
-// (rewriting it with -update). Only the first sample to use FN owns it.
-func checkFixture(t *testing.T, fn string, input []byte) {
+// unit tests and benchmarks use, equal to one FN gets in the sample run
+// (rewriting it with -update): of the inputs FN got (one per foreach
+// element), the smallest in byte order, so the choice is deterministic.
+func checkFixture(t *testing.T, fn string, inputs [][]byte) {
 	t.Helper()
+	input := slices.MinFunc(inputs, bytes.Compare)
 	path := filepath.Join("functions", fn, "testdata", "input.json")
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -149,29 +165,6 @@ func sampleNames(t *testing.T) []string {
 		names[i] = strings.TrimSuffix(f, ".yaml")
 	}
 	return names
-}
-
-// stageInput applies the engine's data-flow rules.
-func stageInput(request []byte, needs []string, outputs map[string][]byte) ([]byte, error) {
-	switch len(needs) {
-	case 0:
-		return request, nil
-	case 1:
-		out, ok := outputs[needs[0]]
-		if !ok {
-			return nil, fmt.Errorf("needs %q, which has not run yet", needs[0])
-		}
-		return out, nil
-	}
-	keyed := map[string]json.RawMessage{}
-	for _, n := range needs {
-		out, ok := outputs[n]
-		if !ok {
-			return nil, fmt.Errorf("needs %q, which has not run yet", n)
-		}
-		keyed[n] = out
-	}
-	return json.Marshal(keyed)
 }
 
 // startFunction builds functions/NAME and runs it on a free local port until

@@ -68,10 +68,14 @@ func stageInput(st *Stage, workflowInput []byte, outputOf func(string) []byte) [
 }
 
 // foreachItems returns the elements of the JSON array at the dotted path in
-// input, which must be a JSON object.
+// input, which must then be a JSON object, or of input itself for the path ".".
 func foreachItems(input []byte, path string) ([][]byte, error) {
 	cur := json.RawMessage(input)
-	for i, key := range strings.Split(path, ".") {
+	var keys []string
+	if path != wholeInput {
+		keys = strings.Split(path, ".")
+	}
+	for i, key := range keys {
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(cur, &obj); err != nil || obj == nil {
 			if i == 0 {

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -27,9 +28,13 @@ type StageRun struct {
 	// End is when it finished, retries and fan-out included.
 	End time.Time
 	// Attempts counts invocations: 1 + retries used; for a foreach stage the
-	// sum over its elements.
+	// sum over its elements. Zero for a skipped stage.
 	Attempts int
-	// Err is nil on success.
+	// Skipped is true when the stage did not run: its when: condition was
+	// false, or all its needs were skipped. Its output is null.
+	Skipped bool
+	// Err is nil on success. A stage with onError: continue may have an
+	// Err and still have let the invocation go on.
 	Err error
 }
 
@@ -38,7 +43,8 @@ type Result struct {
 	// Output is the workflow's output: the single sink's output, or with
 	// several sinks a JSON object keyed by sink name. Nil on failure.
 	Output []byte
-	// Stages holds one StageRun per stage that started, in declared stage order.
+	// Stages holds one StageRun per stage that started or was skipped, in
+	// declared stage order.
 	Stages []StageRun
 }
 
@@ -59,14 +65,17 @@ func (e *StageError) Unwrap() error { return e.Err }
 // Engine runs workflow invocations. The zero value uses the defaults; an
 // Engine holds no state between runs and may be shared by goroutines.
 type Engine struct {
-	// MaxParallel bounds the concurrent elements of one foreach stage;
-	// <= 0 means DefaultMaxParallel.
+	// MaxParallel bounds the concurrent elements of a foreach stage that
+	// sets no maxParallel; <= 0 means DefaultMaxParallel.
 	MaxParallel int
 	// BaseBackoff is the backoff ceiling before the first retry, doubled per
 	// retry; <= 0 means DefaultBaseBackoff.
 	BaseBackoff time.Duration
 	// MaxBackoff caps the backoff ceiling; <= 0 means DefaultMaxBackoff.
 	MaxBackoff time.Duration
+	// Limits bound fan-out width, payload size and nesting depth; zero
+	// fields take their defaults (DefaultLimits).
+	Limits Limits
 }
 
 // Run executes w on input with a default Engine: stages start as soon as all
@@ -85,7 +94,11 @@ type stageDone struct {
 	run StageRun
 }
 
-// Run executes w on input; see the package-level Run.
+// Run executes w on input; see the package-level Run. A stage whose
+// when: condition is false, or all of whose needs were skipped, is skipped
+// and passes null on. A failed stage with onError: continue passes an error
+// value on instead of failing the invocation. spec.timeout bounds the whole
+// run: when it fires, Run returns an error wrapping context.DeadlineExceeded.
 func (e *Engine) Run(ctx context.Context, w *Workflow, input []byte, inv Invoker) (*Result, error) {
 	if inv == nil {
 		return nil, fmt.Errorf("run workflow: nil invoker")
@@ -93,9 +106,25 @@ func (e *Engine) Run(ctx context.Context, w *Workflow, input []byte, inv Invoker
 	if err := checkRunnable(w); err != nil {
 		return nil, fmt.Errorf("run workflow: %w", err)
 	}
+	conds, err := conditions(w.Spec.Stages)
+	if err != nil {
+		return nil, fmt.Errorf("run workflow: %w", err)
+	}
 	if err := context.Cause(ctx); err != nil {
 		return nil, fmt.Errorf("run workflow %q: %w", w.Metadata.Name, err)
 	}
+	limits := e.Limits.withDefaults()
+	if err := limits.checkPayload("workflow input", input); err != nil {
+		return nil, fmt.Errorf("run workflow %q: %w", w.Metadata.Name, err)
+	}
+	var timedOut error
+	if d := w.Spec.Timeout; d > 0 {
+		timedOut = fmt.Errorf("run workflow %q: timed out after %s (spec.timeout): %w", w.Metadata.Name, d, context.DeadlineExceeded)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, d, timedOut)
+		defer cancel()
+	}
+
 	stages := w.Spec.Stages
 	index := make(map[string]int, len(stages))
 	for i, st := range stages {
@@ -113,50 +142,80 @@ func (e *Engine) Run(ctx context.Context, w *Workflow, input []byte, inv Invoker
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	outputs := make([][]byte, len(stages))
+	skipped := make([]bool, len(stages))
 	runs := make([]*StageRun, len(stages))
 	done := make(chan stageDone, len(stages)) // buffered: senders never block
 	outputOf := func(name string) []byte { return outputs[index[name]] }
 	running, finished := 0, 0
+	var ready []int
+	// complete records a stage's output and queues the dependents it readies.
+	complete := func(i int, out []byte) {
+		finished++
+		outputs[i] = out
+		for _, j := range feeds[i] {
+			if pending[j]--; pending[j] == 0 {
+				ready = append(ready, j)
+			}
+		}
+	}
+	allNeedsSkipped := func(st *Stage) bool {
+		for _, n := range st.Needs {
+			if !skipped[index[n]] {
+				return false
+			}
+		}
+		return len(st.Needs) > 0
+	}
 	start := func(i int) {
 		st := stages[i]
+		if allNeedsSkipped(st) {
+			now := time.Now()
+			skipped[i] = true
+			runs[i] = &StageRun{Stage: st.Name, Start: now, End: now, Skipped: true}
+			complete(i, []byte(skippedOutput))
+			return
+		}
 		in := stageInput(st, input, outputOf)
 		fn := w.Spec.Functions[st.Function]
 		running++
 		go func() {
 			run := StageRun{Stage: st.Name, Start: time.Now()}
-			out, attempts, err := e.runStage(runCtx, st, fn, in, inv)
-			run.End, run.Attempts, run.Err = time.Now(), attempts, err
+			out, attempts, skip, err := e.runStage(runCtx, st, conds[i], fn, in, inv, limits)
+			run.End, run.Attempts, run.Skipped, run.Err = time.Now(), attempts, skip, err
+			if err != nil && st.OnError == OnErrorContinue && runCtx.Err() == nil {
+				out = errorValue(st.Name, err)
+			}
 			done <- stageDone{idx: i, out: out, run: run}
 		}()
 	}
 	for i := range stages {
 		if pending[i] == 0 {
-			start(i)
+			ready = append(ready, i)
 		}
 	}
 
 	var failed *StageError
-	for running > 0 {
+	for {
+		for len(ready) > 0 && failed == nil && runCtx.Err() == nil {
+			i := ready[0]
+			ready = ready[1:]
+			start(i)
+		}
+		if running == 0 {
+			break
+		}
 		d := <-done
 		running--
 		runs[d.idx] = &d.run
-		if d.run.Err != nil {
+		if d.run.Err != nil && d.out == nil {
 			if failed == nil {
 				failed = &StageError{Stage: d.run.Stage, Err: d.run.Err}
 				cancel()
 			}
 			continue
 		}
-		finished++
-		outputs[d.idx] = d.out
-		if failed != nil || runCtx.Err() != nil {
-			continue // draining: start nothing new
-		}
-		for _, j := range feeds[d.idx] {
-			if pending[j]--; pending[j] == 0 {
-				start(j)
-			}
-		}
+		skipped[d.idx] = d.run.Skipped
+		complete(d.idx, d.out)
 	}
 
 	res := &Result{}
@@ -166,6 +225,8 @@ func (e *Engine) Run(ctx context.Context, w *Workflow, input []byte, inv Invoker
 		}
 	}
 	switch {
+	case timedOut != nil && context.Cause(ctx) == timedOut:
+		return res, timedOut
 	case failed != nil:
 		return res, failed
 	case finished < len(stages):
@@ -173,6 +234,39 @@ func (e *Engine) Run(ctx context.Context, w *Workflow, input []byte, inv Invoker
 	}
 	res.Output = workflowOutput(w, outputOf)
 	return res, nil
+}
+
+// conditions returns each stage's compiled when: condition (nil for none),
+// compiling those of stages that Parse did not build.
+func conditions(stages []*Stage) ([]*condition, error) {
+	conds := make([]*condition, len(stages))
+	for i, st := range stages {
+		switch {
+		case st.When == "":
+		case st.condition != nil:
+			conds[i] = st.condition
+		default:
+			c, err := compileCondition(st.When)
+			if err != nil {
+				return nil, fmt.Errorf("stage %q: when: %w", st.Name, err)
+			}
+			conds[i] = c
+		}
+	}
+	return conds, nil
+}
+
+// errorValue is the output a failed stage with onError: continue passes on.
+func errorValue(stage string, err error) []byte {
+	v := struct {
+		Error struct {
+			Stage   string `json:"stage"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}{}
+	v.Error.Stage, v.Error.Message = stage, err.Error()
+	b, _ := json.Marshal(v) // marshalling strings cannot fail
+	return b
 }
 
 // workflowOutput is the single sink's output, or an object keyed by sink name.
@@ -189,31 +283,47 @@ func workflowOutput(w *Workflow, outputOf func(string) []byte) []byte {
 	return joinObject(keys, outs)
 }
 
-// shouldRun decides whether a stage runs on its input. This is where `when:`
-// conditions (a later issue) will be evaluated; today every stage runs.
-func shouldRun(_ *Stage, _ []byte) (bool, error) { return true, nil }
-
-// skippedOutput is the output of a stage that shouldRun skipped.
+// skippedOutput is the output of a skipped stage.
 const skippedOutput = "null"
 
 // runStage runs one stage on its input: once with retries, or for a foreach
-// stage once per element, in parallel, gathering outputs into an array.
-func (e *Engine) runStage(ctx context.Context, st *Stage, fn *Function, input []byte, inv Invoker) ([]byte, int, error) {
-	run, err := shouldRun(st, input)
-	if err != nil {
-		return nil, 0, err
+// stage once per element, in parallel, gathering outputs into an array. It
+// reports whether the stage was skipped by its condition, and refuses an
+// output over the payload limits.
+func (e *Engine) runStage(ctx context.Context, st *Stage, cond *condition, fn *Function, input []byte, inv Invoker, limits Limits) ([]byte, int, bool, error) {
+	if cond != nil {
+		run, err := cond.holds(ctx, input)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		if !run {
+			return []byte(skippedOutput), 0, true, nil
+		}
 	}
-	if !run {
-		return []byte(skippedOutput), 0, nil
-	}
+	var (
+		out      []byte
+		attempts int
+		err      error
+	)
 	if st.Foreach == "" {
-		return e.invokeWithRetry(ctx, st, fn, input, inv)
+		out, attempts, err = e.invokeWithRetry(ctx, st, fn, input, inv)
+	} else {
+		var items [][]byte
+		if items, err = foreachItems(input, st.Foreach); err != nil {
+			return nil, 0, false, err
+		}
+		if len(items) > limits.MaxFanOut {
+			return nil, 0, false, fmt.Errorf("foreach path %q: %d elements; the fan-out limit is %d", st.Foreach, len(items), limits.MaxFanOut)
+		}
+		out, attempts, err = e.fanOut(ctx, st, fn, items, inv)
 	}
-	items, err := foreachItems(input, st.Foreach)
 	if err != nil {
-		return nil, 0, err
+		return nil, attempts, false, err
 	}
-	return e.fanOut(ctx, st, fn, items, inv)
+	if err := limits.checkPayload("output", out); err != nil {
+		return nil, attempts, false, err
+	}
+	return out, attempts, false, nil
 }
 
 // fanOut invokes st once per item with at most MaxParallel at a time; the
@@ -222,7 +332,7 @@ func (e *Engine) fanOut(ctx context.Context, st *Stage, fn *Function, items [][]
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	outs := make([][]byte, len(items))
-	sem := make(chan struct{}, e.maxParallel())
+	sem := make(chan struct{}, e.maxParallel(st))
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -245,6 +355,10 @@ launch:
 			defer mu.Unlock()
 			attempts += n
 			outs[i] = out
+			if err != nil && st.OnError == OnErrorContinue && ctx.Err() == nil {
+				outs[i] = errorValue(st.Name, fmt.Errorf("element %d: %w", i, err))
+				return
+			}
 			if err != nil && firstErr == nil {
 				firstErr = fmt.Errorf("element %d: %w", i, err)
 				cancel()
@@ -261,8 +375,11 @@ launch:
 	return joinArray(outs), attempts, nil
 }
 
-// maxParallel is the foreach bound in effect.
-func (e *Engine) maxParallel() int {
+// maxParallel is the foreach bound in effect for st.
+func (e *Engine) maxParallel(st *Stage) int {
+	if st.MaxParallel > 0 {
+		return st.MaxParallel
+	}
 	if e.MaxParallel > 0 {
 		return e.MaxParallel
 	}

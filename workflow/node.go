@@ -16,6 +16,7 @@ const maxProblems = 200
 // parser collects problems while turning YAML nodes into workflow values.
 type parser struct {
 	file    string
+	limits  Limits
 	probs   Problems
 	dropped int // problems not recorded because the report is full
 }

@@ -12,21 +12,29 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// MaxDocumentBytes is the largest workflow document Parse accepts; larger
-// input is refused before any YAML parsing.
+// MaxDocumentBytes is the default largest workflow document Parse accepts
+// (Limits.MaxDocumentBytes); larger input is refused before any YAML parsing.
 const MaxDocumentBytes = 1 << 20
 
-// Parse decodes and validates one workflow document. filename is only used
-// in messages. On any problem it returns a *Problems error listing every
-// problem found, sorted by position, and a nil Workflow.
+// Parse decodes and validates one workflow document under DefaultLimits.
+// filename is only used in messages. On any problem it returns a *Problems
+// error listing every problem found, sorted by position, and a nil Workflow.
 //
 // YAML aliases (*name) are refused outright, so an alias bomb costs no more
 // than reading the document once; anchors without aliases are harmless and
-// allowed. A file must hold exactly one YAML document.
+// allowed. A file must hold exactly one YAML document. Every when:
+// expression is compiled, so a typo in one is a problem here, not a
+// failure at run time.
 func Parse(filename string, data []byte) (*Workflow, error) {
-	p := &parser{file: filename}
-	if len(data) > MaxDocumentBytes {
-		p.add(nil, "", "document is %d bytes; the limit is %d", len(data), MaxDocumentBytes)
+	return ParseWithLimits(filename, data, DefaultLimits())
+}
+
+// ParseWithLimits is Parse under the given limits; zero fields of limits
+// take their defaults.
+func ParseWithLimits(filename string, data []byte, limits Limits) (*Workflow, error) {
+	p := &parser{file: filename, limits: limits.withDefaults()}
+	if len(data) > p.limits.MaxDocumentBytes {
+		p.add(nil, "", "document is %d bytes; the limit is %d", len(data), p.limits.MaxDocumentBytes)
 		return nil, p.result()
 	}
 	root := p.decodeYAML(data)
@@ -146,7 +154,7 @@ func (p *parser) workflow(root *yaml.Node) (*Workflow, *source) {
 		p.add(root, "", "a workflow document must be a mapping with apiVersion, kind, metadata and spec; got %s", kindName(root))
 		return w, src
 	}
-	m := p.mapping(nil, root, "", "apiVersion", "kind", "metadata", "spec")
+	m := p.mapping(nil, root, "", documentFields...)
 	if m == nil {
 		return w, src
 	}
@@ -170,7 +178,7 @@ func (p *parser) workflow(root *yaml.Node) (*Workflow, *source) {
 
 // metadata decodes metadata: {name}.
 func (p *parser) metadata(at, n *yaml.Node, md *Metadata) {
-	m := p.mapping(at, n, "metadata", "name")
+	m := p.mapping(at, n, "metadata", metadataFields...)
 	if m == nil {
 		return
 	}
@@ -188,13 +196,22 @@ func (p *parser) metadata(at, n *yaml.Node, md *Metadata) {
 
 // spec decodes spec: {qos, functions, stages}.
 func (p *parser) spec(at, n *yaml.Node, s *Spec, src *source) {
-	m := p.mapping(at, n, "spec", "qos", "functions", "stages")
+	m := p.mapping(at, n, "spec", specFields...)
 	if m == nil {
 		src.stagesAt = at
 		return
 	}
 	if v := m.get("qos"); v != nil {
 		p.qos(m.keys["qos"], v, &s.QoS)
+	}
+	if v := m.get("timeout"); v != nil {
+		if d, ok := p.duration(v, "spec.timeout"); ok {
+			if d <= 0 {
+				p.add(v, "spec.timeout", "must be > 0, got %s", v.Value)
+			} else {
+				s.Timeout = d
+			}
+		}
 	}
 	if v := m.get("functions"); v != nil {
 		p.functions(m.keys["functions"], v, s, src)
@@ -213,7 +230,7 @@ func (p *parser) spec(at, n *yaml.Node, s *Spec, src *source) {
 
 // qos decodes qos: {latency, percentile}; both are required when present.
 func (p *parser) qos(at, n *yaml.Node, q *QoS) {
-	m := p.mapping(at, n, "spec.qos", "latency", "percentile")
+	m := p.mapping(at, n, "spec.qos", qosFields...)
 	if m == nil {
 		return
 	}
@@ -279,7 +296,7 @@ func (p *parser) functions(at, n *yaml.Node, s *Spec, src *source) {
 
 // function decodes one function: {image, resources, bounds, env}.
 func (p *parser) function(at, n *yaml.Node, f *Function, fs *funcSource) {
-	m := p.mapping(at, n, fs.path, "image", "resources", "bounds", "env")
+	m := p.mapping(at, n, fs.path, functionFields...)
 	if m == nil {
 		return
 	}
@@ -307,7 +324,7 @@ func (p *parser) function(at, n *yaml.Node, f *Function, fs *funcSource) {
 // resources decodes resources: {cpu, memory}; both are required.
 func (p *parser) resources(at, n *yaml.Node, r *Resources, fs *funcSource) {
 	path := joinPath(fs.path, "resources")
-	m := p.mapping(at, n, path, "cpu", "memory")
+	m := p.mapping(at, n, path, resourcesFields...)
 	if m == nil {
 		return
 	}
@@ -336,7 +353,7 @@ func (p *parser) resources(at, n *yaml.Node, r *Resources, fs *funcSource) {
 // bounds decodes bounds: {cpu: [low, high], memory: [low, high]}.
 func (p *parser) bounds(at, n *yaml.Node, b *Bounds, fs *funcSource) {
 	path := joinPath(fs.path, "bounds")
-	m := p.mapping(at, n, path, "cpu", "memory")
+	m := p.mapping(at, n, path, boundsFields...)
 	if m == nil {
 		return
 	}
@@ -434,9 +451,13 @@ func (p *parser) stages(n *yaml.Node, s *Spec, src *source) {
 		p.add(n, "spec.stages", "at least one stage is required")
 		return
 	}
+	if len(items) > p.limits.MaxStages {
+		p.add(n, "spec.stages", "%d stages; the limit is %d", len(items), p.limits.MaxStages)
+		return
+	}
 	for i, it := range items {
 		path := indexPath("spec.stages", i)
-		m := p.mapping(it, it, path, "name", "function", "needs", "foreach", "timeout", "retries")
+		m := p.mapping(it, it, path, stageFields...)
 		if m == nil {
 			continue
 		}
@@ -486,6 +507,38 @@ func (p *parser) stage(m *mapping, st *Stage, ss *stageSource) {
 			}
 		}
 	}
+	if v := m.get("maxParallel"); v != nil {
+		field := joinPath(path, "maxParallel")
+		if n, ok := p.integer(v, field, 1, p.limits.MaxFanOut); ok {
+			st.MaxParallel = n
+			if m.get("foreach") == nil {
+				p.add(m.keys["maxParallel"], field, "only applies to a foreach stage; add foreach: PATH or remove it")
+			}
+		}
+	}
+	if v := m.get("when"); v != nil {
+		field := joinPath(path, "when")
+		if s, ok := p.scalar(v, field, `a CEL expression like "input.score > 0.5"`); ok {
+			if len(s) > p.limits.MaxExpressionBytes {
+				p.add(v, field, "expression is %d bytes; the limit is %d", len(s), p.limits.MaxExpressionBytes)
+			} else if c, err := compileCondition(s); err != nil {
+				p.add(v, field, "%v", err)
+			} else {
+				st.When, st.condition = s, c
+			}
+		}
+	}
+	if v := m.get("onError"); v != nil {
+		field := joinPath(path, "onError")
+		if s, ok := p.scalar(v, field, `"fail" or "continue"`); ok {
+			switch OnError(s) {
+			case OnErrorFail, OnErrorContinue:
+				st.OnError = OnError(s)
+			default:
+				p.add(v, field, `must be "fail" or "continue", got %q%s`, s, didYouMean(s, []string{string(OnErrorFail), string(OnErrorContinue)}))
+			}
+		}
+	}
 	if v := m.get("timeout"); v != nil {
 		field := joinPath(path, "timeout")
 		if d, ok := p.duration(v, field); ok {
@@ -497,19 +550,28 @@ func (p *parser) stage(m *mapping, st *Stage, ss *stageSource) {
 		}
 	}
 	if v := m.get("retries"); v != nil {
-		field := joinPath(path, "retries")
-		if s, ok := p.scalar(v, field, "an integer"); ok {
-			r, err := strconv.Atoi(s)
-			switch {
-			case err != nil:
-				p.add(v, field, "must be an integer, got %q", s)
-			case r < 0:
-				p.add(v, field, "must be >= 0, got %d", r)
-			case r > MaxRetries:
-				p.add(v, field, "must be <= %d, got %d", MaxRetries, r)
-			default:
-				st.Retries = r
-			}
+		if r, ok := p.integer(v, joinPath(path, "retries"), 0, MaxRetries); ok {
+			st.Retries = r
 		}
 	}
+}
+
+// integer decodes an integer in [lo, hi].
+func (p *parser) integer(n *yaml.Node, field string, lo, hi int) (int, bool) {
+	s, ok := p.scalar(n, field, "an integer")
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.Atoi(s)
+	switch {
+	case err != nil:
+		p.add(n, field, "must be an integer, got %q", s)
+	case v < lo:
+		p.add(n, field, "must be >= %d, got %d", lo, v)
+	case v > hi:
+		p.add(n, field, "must be <= %d, got %d", hi, v)
+	default:
+		return v, true
+	}
+	return 0, false
 }

@@ -2,6 +2,8 @@ package workflow
 
 import (
 	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -122,12 +124,17 @@ func TestParseOptionalParts(t *testing.T) {
 }
 
 // TestParseProblems checks each kind of problem with its exact message and position.
-func TestParseProblems(t *testing.T) {
-	tests := []struct {
-		name string
-		doc  string
-		want []string
-	}{
+// parseProblemCase is one bad document and every problem Parse must report.
+type parseProblemCase struct {
+	name string
+	doc  string
+	want []string
+}
+
+// parseProblemCases are the bad documents of TestParseProblems, which also
+// seed FuzzParse.
+func parseProblemCases() []parseProblemCase {
+	return []parseProblemCase{
 		{
 			name: "wrong apiVersion",
 			doc:  strings.Replace(header, "baton.dev/v1", "v1", 1) + oneFunction + "  stages: [{name: a, function: fn}]\n",
@@ -416,7 +423,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "bad foreach path",
 			doc:  header + oneFunction + "  stages: [{name: a, function: fn, foreach: data..items}]\n",
-			want: []string{`t.yaml:10:45: spec.stages[0].foreach: invalid path "data..items": empty segment; want a dotted path like "frames" or "data.items"`},
+			want: []string{`t.yaml:10:45: spec.stages[0].foreach: invalid path "data..items": empty segment; want a dotted path like "frames" or "data.items", or "." for the whole input`},
 		},
 		{
 			name: "unknown field with suggestion",
@@ -503,6 +510,59 @@ func TestParseProblems(t *testing.T) {
 			want: []string{`t.yaml:1:1: a workflow document must be a mapping with apiVersion, kind, metadata and spec; got a list`},
 		},
 		{
+			name: "when does not compile",
+			doc:  header + oneFunction + "  stages: [{name: a, function: fn, when: 'input.x >'}]\n",
+			want: []string{`t.yaml:10:42: spec.stages[0].when: expression does not compile: 1:10: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}`},
+		},
+		{
+			name: "when names an unknown variable",
+			doc:  header + oneFunction + "  stages: [{name: a, function: fn, when: 'inptu.x > 1'}]\n",
+			want: []string{`t.yaml:10:42: spec.stages[0].when: expression does not compile: 1:1: undeclared reference to 'inptu' (in container '')`},
+		},
+		{
+			name: "when is not a condition",
+			doc:  header + oneFunction + "  stages: [{name: a, function: fn, when: 'size(input) + 1'}]\n",
+			want: []string{`t.yaml:10:42: spec.stages[0].when: expression gives int, want a bool`},
+		},
+		{
+			name: "when too long",
+			doc:  header + oneFunction + "  stages: [{name: a, function: fn, when: '" + strings.Repeat("true && ", 200) + "true'}]\n",
+			want: []string{`t.yaml:10:42: spec.stages[0].when: expression is 1604 bytes; the limit is 1024`},
+		},
+		{
+			name: "onError misspelt",
+			doc:  header + oneFunction + "  stages: [{name: a, function: fn, onError: contnue}]\n",
+			want: []string{`t.yaml:10:45: spec.stages[0].onError: must be "fail" or "continue", got "contnue" (did you mean "continue"?)`},
+		},
+		{
+			name: "maxParallel without foreach, and out of range",
+			doc: header + oneFunction + `  stages:
+    - {name: a, function: fn, maxParallel: 2}
+    - {name: b, function: fn, foreach: xs, maxParallel: 0}
+    - {name: c, function: fn, foreach: xs, maxParallel: 1001}
+`,
+			want: []string{
+				`t.yaml:11:31: spec.stages[0].maxParallel: only applies to a foreach stage; add foreach: PATH or remove it`,
+				`t.yaml:12:57: spec.stages[1].maxParallel: must be >= 1, got 0`,
+				`t.yaml:13:57: spec.stages[2].maxParallel: must be <= 1000, got 1001`,
+			},
+		},
+		{
+			name: "unknown stage field with suggestion",
+			doc:  header + oneFunction + "  stages: [{name: a, function: fn, foreach: xs, maxParalel: 2}]\n",
+			want: []string{`t.yaml:10:49: spec.stages[0]: unknown field "maxParalel" (did you mean "maxParallel"?)`},
+		},
+		{
+			name: "workflow timeout not positive",
+			doc:  header + "  timeout: 0s\n" + oneFunction + "  stages: [{name: a, function: fn}]\n",
+			want: []string{`t.yaml:6:12: spec.timeout: must be > 0, got 0s`},
+		},
+		{
+			name: "too many stages",
+			doc:  header + oneFunction + "  stages:\n" + strings.Repeat("    - {name: a, function: fn}\n", DefaultMaxStages+1),
+			want: []string{`t.yaml:11:5: spec.stages: 101 stages; the limit is 100`},
+		},
+		{
 			name: "problems sorted by line",
 			doc: strings.Replace(header, "Workflow", "Flow", 1) + `  functions:
     fn:
@@ -518,7 +578,10 @@ func TestParseProblems(t *testing.T) {
 			},
 		},
 	}
-	for _, tt := range tests {
+}
+
+func TestParseProblems(t *testing.T) {
+	for _, tt := range parseProblemCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			w, err := Parse("t.yaml", []byte(tt.doc))
 			if err == nil {
@@ -587,8 +650,8 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 func TestParseProblemCap(t *testing.T) {
 	var b strings.Builder
 	b.WriteString(header + oneFunction + "  stages:\n")
-	for i := 0; i < 500; i++ {
-		b.WriteString("    - {name: a, function: nope}\n")
+	for i := 0; i < DefaultMaxStages-10; i++ { // three problems each
+		b.WriteString("    - {name: a, function: nope, retries: -1}\n")
 	}
 	_, err := Parse("many.yaml", []byte(b.String()))
 	var ps *Problems
@@ -642,5 +705,61 @@ func TestSuggest(t *testing.T) {
 		if got := suggest(tt.got, tt.candidates); got != tt.want {
 			t.Errorf("suggest(%q, %v) = %q, want %q", tt.got, tt.candidates, got, tt.want)
 		}
+	}
+}
+
+func TestParseTenMegabyteDocument(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(header + oneFunction + "  stages:\n")
+	for b.Len() < 10<<20 {
+		b.WriteString("    - {name: a, function: fn}\n")
+	}
+	data := []byte(b.String())
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err := Parse("big.yaml", data)
+	elapsed := time.Since(start)
+	runtime.ReadMemStats(&after)
+	want := fmt.Sprintf("big.yaml: document is %d bytes; the limit is %d", len(data), MaxDocumentBytes)
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+	if elapsed > 100*time.Millisecond {
+		t.Errorf("took %v to refuse", elapsed)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+		t.Errorf("allocated %d bytes to refuse a 10 MB document", alloc)
+	}
+}
+
+func TestParseAliasBombBoundedMemory(t *testing.T) {
+	// Nine levels of nine aliases would expand to 9^9 (387 million) strings.
+	var b strings.Builder
+	b.WriteString(`a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]` + "\n")
+	for i := 1; i < 9; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [", i, i)
+		for j := 0; j < 9; j++ {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "*a%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err := Parse("bomb.yaml", []byte(b.String()))
+	elapsed := time.Since(start)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.HasPrefix(err.Error(), "bomb.yaml:2:10: YAML aliases (*a0) are not supported; write the value out\n") {
+		t.Fatalf("err = %v", err)
+	}
+	if elapsed > time.Second {
+		t.Errorf("took %v", elapsed)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4<<20 {
+		t.Errorf("allocated %d bytes refusing a %d-byte alias bomb", alloc, b.Len())
 	}
 }

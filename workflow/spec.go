@@ -26,10 +26,15 @@ type Metadata struct {
 	Name string
 }
 
-// Spec is the body of a workflow: its QoS target, its functions and its stages.
+// Spec is the body of a workflow: its QoS target, its time limit, its
+// functions and its stages.
 type Spec struct {
 	// QoS is the end-to-end latency target; the zero value means none was given.
 	QoS QoS
+	// Timeout bounds a whole invocation, retries and fan-out included
+	// (YAML spec.timeout, e.g. "30s"); zero means no workflow time limit
+	// beyond the caller's.
+	Timeout time.Duration
 	// Functions maps a function name (a DNS label) to its definition;
 	// Function.Name equals its key.
 	Functions map[string]*Function
@@ -101,7 +106,42 @@ type Bounds struct {
 	MemoryBytes [2]int64
 }
 
+// OnError says what a stage's failure does to its invocation.
+type OnError string
+
+// The failure policies a stage may declare with onError.
+const (
+	// OnErrorFail (the default) fails the invocation when the stage fails
+	// after its retries; stages still running are cancelled.
+	OnErrorFail OnError = "fail"
+	// OnErrorContinue lets the invocation go on: the failed stage's output
+	// (for a foreach stage, the failed element's) becomes an error value
+	// {"error": {"stage": NAME, "message": TEXT}} that the next stage can test,
+	// e.g. with when: "!has(input.error)".
+	OnErrorContinue OnError = "continue"
+)
+
 // Stage is one node of the workflow DAG: it runs a function on its input.
+//
+// The YAML fields of a stage are:
+//
+//	name:        a DNS label, unique in the workflow (required)
+//	function:    a key of spec.functions (required)
+//	needs:       [stage, ...] whose outputs make this stage's input
+//	foreach:     PATH, a dotted path to a JSON array in the input ("frames",
+//	             "data.items"), or "." when the input itself is the array;
+//	             the stage runs once per element and gathers the outputs, in
+//	             order, into an array (an empty array gives an empty array)
+//	maxParallel: at most this many elements of a foreach run at once
+//	when:        a CEL expression over `input` (the stage input as JSON);
+//	             the stage runs only when it is true, else it is skipped
+//	             and its output is null
+//	timeout:     bounds each attempt ("5s")
+//	retries:     retries after a failed attempt, 0..10, with exponential
+//	             backoff and full jitter
+//	onError:     fail (default) or continue; see OnError
+//
+// A stage all of whose needs were skipped is skipped too.
 type Stage struct {
 	// Name is the stage's unique name (a DNS label).
 	Name string
@@ -118,6 +158,19 @@ type Stage struct {
 	Timeout time.Duration
 	// Retries is how many times a failed attempt is retried, 0..10.
 	Retries int
+	// MaxParallel bounds the concurrent elements of a foreach stage; zero
+	// means the Engine's MaxParallel. Only valid with Foreach.
+	MaxParallel int
+	// When is a CEL expression over the variable input (the stage input
+	// decoded from JSON); the stage runs only when it evaluates to true.
+	// Empty means always. Parse compiles it, so a typo is a deploy error.
+	When string
+	// OnError is the failure policy; empty means OnErrorFail.
+	OnError OnError
+
+	// condition is When compiled by Parse; nil for hand-built stages, which
+	// the engine compiles per run.
+	condition *condition
 }
 
 // MaxRetries is the largest Stage.Retries a document may ask for.

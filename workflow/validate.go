@@ -150,11 +150,17 @@ func dnsLabel(s string) string {
 	return ""
 }
 
-// checkPath returns why s is not a dotted path, or "" when it is one.
+// wholeInput is the foreach path naming the stage input itself.
+const wholeInput = "."
+
+// checkPath returns why s is not a dotted path (or "."), or "" when it is one.
 func checkPath(s string) string {
+	if s == wholeInput {
+		return ""
+	}
 	for _, seg := range strings.Split(s, ".") {
 		if seg == "" {
-			return `empty segment; want a dotted path like "frames" or "data.items"`
+			return `empty segment; want a dotted path like "frames" or "data.items", or "." for the whole input`
 		}
 	}
 	return ""

@@ -1,0 +1,16 @@
+package workflow
+
+// The YAML field names of each mapping of a workflow document, in the
+// order the documentation lists them. The parser accepts exactly these (an
+// unknown field is a problem with a did-you-mean) and JSONSchema describes
+// exactly these, so the two cannot drift apart.
+var (
+	documentFields  = []string{"apiVersion", "kind", "metadata", "spec"}
+	metadataFields  = []string{"name"}
+	specFields      = []string{"qos", "timeout", "functions", "stages"}
+	qosFields       = []string{"latency", "percentile"}
+	functionFields  = []string{"image", "resources", "bounds", "env"}
+	resourcesFields = []string{"cpu", "memory"}
+	boundsFields    = []string{"cpu", "memory"}
+	stageFields     = []string{"name", "function", "needs", "foreach", "maxParallel", "when", "timeout", "retries", "onError"}
+)
