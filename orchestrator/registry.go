@@ -53,6 +53,7 @@ func (d *Deployment) Functions() []FunctionConfig {
 			CPUMilli:    f.DefaultCPUMilli(),
 			MemoryBytes: f.DefaultMemoryBytes(),
 			Env:         f.Env,
+			Idempotent:  f.Idempotent,
 		})
 	}
 	return out

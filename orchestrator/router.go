@@ -250,8 +250,8 @@ func (r *Router) retireIdleLocked(p *pool) {
 // Invoke runs one request on a sandbox of function key and returns the
 // function's answer. A call is made again on another sandbox, up to
 // maxAttempts calls, when it cannot have reached the function (the
-// connection was refused), or when the function is idempotent and the
-// call was cut by its worker's loss.
+// connection was refused), or when the function is idempotent and no
+// answer came back (the sandbox died, or its worker was lost, mid-call).
 func (r *Router) Invoke(ctx context.Context, key string, input []byte) ([]byte, StageStats, error) {
 	var st StageStats
 	for attempt := 1; ; attempt++ {
@@ -296,8 +296,12 @@ func (r *Router) invokeOnce(ctx context.Context, key string, input []byte, st *S
 	if err == nil {
 		return out, nil, false
 	}
+	// Another try: when the call cannot have reached the function, or
+	// when the function is idempotent and got no answer out (its sandbox
+	// or worker died mid-call); never after the function answered.
 	notRun := isDialError(err)
-	return out, err, notRun || (lost && g.sb.pool.cfg.Idempotent)
+	noAnswer := lost || (errors.As(err, &fe) && fe.Status == 0)
+	return out, err, notRun || (noAnswer && g.sb.pool.cfg.Idempotent)
 }
 
 // isDialError reports whether err is a failure to connect: the request

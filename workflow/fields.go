@@ -9,7 +9,7 @@ var (
 	metadataFields  = []string{"name"}
 	specFields      = []string{"qos", "timeout", "functions", "stages"}
 	qosFields       = []string{"latency", "percentile"}
-	functionFields  = []string{"image", "resources", "bounds", "env"}
+	functionFields  = []string{"image", "resources", "bounds", "env", "idempotent"}
 	resourcesFields = []string{"cpu", "memory"}
 	boundsFields    = []string{"cpu", "memory"}
 	stageFields     = []string{"name", "function", "needs", "foreach", "maxParallel", "when", "timeout", "retries", "onError"}

@@ -294,7 +294,7 @@ func (p *parser) functions(at, n *yaml.Node, s *Spec, src *source) {
 	}
 }
 
-// function decodes one function: {image, resources, bounds, env}.
+// function decodes one function: {image, resources, bounds, env, idempotent}.
 func (p *parser) function(at, n *yaml.Node, f *Function, fs *funcSource) {
 	m := p.mapping(at, n, fs.path, functionFields...)
 	if m == nil {
@@ -318,6 +318,18 @@ func (p *parser) function(at, n *yaml.Node, f *Function, fs *funcSource) {
 	}
 	if v := m.get("env"); v != nil {
 		f.Env = p.env(m.keys["env"], v, joinPath(fs.path, "env"))
+	}
+	if v := m.get("idempotent"); v != nil {
+		path := joinPath(fs.path, "idempotent")
+		if s, ok := p.scalar(v, path, "true or false"); ok {
+			switch s {
+			case "true":
+				f.Idempotent = true
+			case "false":
+			default:
+				p.add(v, path, "%q is not a boolean: want true or false", s)
+			}
+		}
 	}
 }
 

@@ -104,6 +104,7 @@ func TestParseOptionalParts(t *testing.T) {
       image: img
       resources: {cpu: 4, memory: 2Gi}
       bounds: {cpu: [250m, 2000m], memory: [128Mi, 1Gi]}
+      idempotent: true
     unused:
       image: other
       resources: {cpu: 100m, memory: 64Mi}
@@ -120,6 +121,13 @@ func TestParseOptionalParts(t *testing.T) {
 	}
 	if got := w.Spec.Functions["fn"].DefaultCPUMilli(); got != 4000 {
 		t.Errorf("fixed cpu outside bounds = %d, want 4000", got)
+	}
+	if !w.Spec.Functions["fn"].Idempotent || w.Spec.Functions["unused"].Idempotent {
+		t.Errorf("idempotent = %v and %v, want true (given) and false (default)", w.Spec.Functions["fn"].Idempotent, w.Spec.Functions["unused"].Idempotent)
+	}
+	_, err = Parse("t.yaml", []byte(strings.Replace(doc, "idempotent: true", "idempotent: yes", 1)))
+	if err == nil || !strings.Contains(err.Error(), `t.yaml:11:19: spec.functions.fn.idempotent: "yes" is not a boolean: want true or false`) {
+		t.Errorf("idempotent: yes = %v", err)
 	}
 }
 

@@ -59,7 +59,8 @@ func JSONSchema() []byte {
 			"cpu":    pair("[low, high] CPU"),
 			"memory": pair("[low, high] memory"),
 		}),
-		"env": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}, "description": "extra environment variables"},
+		"env":        map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}, "description": "extra environment variables"},
+		"idempotent": map[string]any{"type": "boolean", "description": "a call cut short by a lost worker may be made again on another sandbox"},
 	}, "image", "resources")
 	schema := object("a Baton workflow", documentFields, map[string]any{
 		"apiVersion": map[string]any{"const": APIVersion},

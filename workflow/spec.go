@@ -68,6 +68,11 @@ type Function struct {
 	Bounds *Bounds
 	// Env is optional extra environment for the function's process.
 	Env map[string]string
+	// Idempotent says that calling the function twice with one input does
+	// no harm, so a call cut short by a lost worker may be made again on
+	// another sandbox. Without it a call is repeated only when it cannot
+	// have reached the function. YAML: idempotent: true.
+	Idempotent bool
 }
 
 // Resources are a function's CPU and memory settings.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 
 	"baton.dev/baton/internal/faulttest"
 	"baton.dev/baton/internal/testenv"
+	"baton.dev/baton/orchestrator/client"
 	"baton.dev/baton/worker/protocol"
 )
 
@@ -340,4 +342,101 @@ func TestSlowAndMalformedWorkersDoNotStallTheOrchestrator(t *testing.T) {
 		warm.Add(1)
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// killWorkerAndSandboxes ends a process-runtime worker as a machine loss
+// would: the worker with SIGKILL, then every sandbox process it started.
+func killWorkerAndSandboxes(t *testing.T, w *faulttest.Process, dataDir string) {
+	t.Helper()
+	w.Kill(t)
+	files, _ := filepath.Glob(filepath.Join(dataDir, "processes", "sandboxes", "*.json"))
+	for _, f := range files {
+		var rec struct {
+			PID int `json:"pid"`
+		}
+		b, err := os.ReadFile(f)
+		if err != nil || json.Unmarshal(b, &rec) != nil || rec.PID <= 0 {
+			continue
+		}
+		_ = syscall.Kill(-rec.PID, syscall.SIGKILL) // its process group
+	}
+}
+
+// TestWorkerKilledUnderLoad kills one of two workers (and its sandboxes)
+// while invocations of an idempotent function flow: none fails, the dead
+// worker is declared dead, and when it comes back it takes work again.
+func TestWorkerKilledUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	images := testenv.Images(t)
+	bin := faulttest.Binary(t, t.TempDir())
+	ns := faulttest.StartNATS(t)
+	d1, d2 := shortDir(t, "bw-"), shortDir(t, "bw-")
+	w1 := faulttest.StartWorker(t, bin, ns.URL(), "w1", "process", d1, images, "10.172.0.0/16")
+	w2 := faulttest.StartWorker(t, bin, ns.URL(), "w2", "process", d2, images, "10.171.0.0/16")
+	defer w2.Terminate(t)
+	orc := faulttest.StartOrchestrator(t, bin, ns.URL(), t.TempDir(), faulttest.FreePort(t), "", "")
+	faulttest.WaitWorkers(ctx, t, orc.URL, 2, 30*time.Second)
+	api := orc.Client()
+	doc := strings.Replace(string(chainYAML("steady", "testfn-ok", 3)), "memory: 64Mi}", "memory: 64Mi}, idempotent: true", 1)
+	if _, err := api.Deploy(ctx, "steady.yaml", []byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+
+	var ok, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				in := fmt.Sprintf(`{"g":%d,"i":%d}`, g, i)
+				res, err := api.Invoke(ctx, "steady", []byte(in))
+				if err != nil || string(res.Output) != in {
+					failed.Add(1)
+					t.Errorf("invocation %s: %v", in, err)
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	time.Sleep(2 * time.Second) // sandboxes on both workers
+	admin := &client.Client{URL: orc.URL, Token: orc.AdminToken}
+	killed := time.Now()
+	killWorkerAndSandboxes(t, w1, d1)
+	var detected time.Duration
+	for detected == 0 {
+		list, err := admin.Workers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range list {
+			if w.ID == "w1" && w.State == "dead" {
+				detected = time.Since(killed)
+			}
+		}
+		if time.Since(killed) > 10*time.Second {
+			t.Fatal("the killed worker was not declared dead within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := ok.Load()
+	time.Sleep(3 * time.Second)
+	if ok.Load() == before {
+		t.Error("no invocation completed after the worker was lost: capacity was not restored")
+	}
+	// The worker comes back and is used again.
+	w1 = faulttest.StartWorker(t, bin, ns.URL(), "w1", "process", d1, images, "10.172.0.0/16")
+	defer w1.Terminate(t)
+	faulttest.WaitWorkers(ctx, t, orc.URL, 2, 30*time.Second)
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d invocations, %d failed; the killed worker was declared dead after %s", ok.Load(), failed.Load(), detected.Round(time.Millisecond))
 }
