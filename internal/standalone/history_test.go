@@ -17,7 +17,7 @@ var outage = flag.Duration("outage", 3*time.Second, "how long TestPostgresOutage
 // Postgres is stopped and started again: no invocation fails, and every
 // invocation is in history afterwards.
 //
-//	go test -run TestPostgresOutage -outage 30s -v ./internal/standalone/
+//	go test -run TestPostgresOutage -v ./internal/standalone/ -args -outage 30s
 func TestPostgresOutageLosesNothing(t *testing.T) {
 	ctx := context.Background()
 	cl := startProcessCluster(t, shortTempDir(t))
