@@ -1,0 +1,7 @@
+// Package sim is Baton's workflow simulator: it builds per-stage latency
+// models from a profile (scheduler/profile), runs invocations of a workflow
+// under a configuration — stage latencies sampled from the measured noise,
+// foreach stages fanned out in parallel, end-to-end latency along the DAG's
+// critical path, cost from the DESIGN.md price model — and compares resource
+// policies side by side (Tune).
+package sim
