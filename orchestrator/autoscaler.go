@@ -2,7 +2,9 @@ package orchestrator
 
 import (
 	"context"
+	"math"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -17,6 +19,13 @@ type PoolState struct {
 	// Floor is the number of sandboxes to keep even when idle (set by the
 	// pre-warm planner; zero scales to zero).
 	Floor int
+	// StableConcurrency and PanicConcurrency are the mean demand (requests
+	// in flight plus queued) over the stable and the panic window.
+	StableConcurrency float64
+	PanicConcurrency  float64
+	// Panicking holds for a stable window after a burst set off panic
+	// mode: the pool does not shrink meanwhile.
+	Panicking bool
 }
 
 // IdleSandbox is one warm sandbox with no request.
@@ -40,19 +49,72 @@ type AutoscalerPolicy struct {
 	// MaxCreatesPerFunction caps the creations started in one decision
 	// for one function, so a burst does not flood the workers.
 	MaxCreatesPerFunction int
+	// TargetConcurrency is the demand one sandbox should carry (default 1:
+	// a sandbox serves one request at a time; below 1 keeps headroom).
+	TargetConcurrency float64
+	// StableWindow and PanicWindow are the windows the demand is averaged
+	// over (defaults: the keep-alive, at most 60s, and 6s); PanicThreshold is how many times the
+	// current sandboxes the panic-window demand must reach to act on it
+	// (default 2).
+	StableWindow   time.Duration
+	PanicWindow    time.Duration
+	PanicThreshold float64
+}
+
+func (p AutoscalerPolicy) withDefaults() AutoscalerPolicy {
+	if p.KeepAlive <= 0 {
+		p.KeepAlive = 60 * time.Second
+	}
+	if p.TargetConcurrency <= 0 {
+		p.TargetConcurrency = 1
+	}
+	if p.StableWindow <= 0 {
+		// Demand older than the keep-alive does not hold sandboxes: the
+		// pool scales to zero a keep-alive after its last request.
+		p.StableWindow = min(p.KeepAlive, 60*time.Second)
+	}
+	if p.PanicWindow <= 0 {
+		p.PanicWindow = 6 * time.Second
+	}
+	if p.PanicThreshold <= 0 {
+		p.PanicThreshold = 2
+	}
+	return p
+}
+
+// Desired is how many sandboxes a pool should have from its demand, and
+// whether the panic window drives it (a burst: never scale down then).
+func Desired(ps PoolState, p AutoscalerPolicy) (n int, panicking bool) {
+	p = p.withDefaults()
+	stable := int(math.Ceil(ps.StableConcurrency/p.TargetConcurrency - 1e-9))
+	burst := int(math.Ceil(ps.PanicConcurrency/p.TargetConcurrency - 1e-9))
+	current := len(ps.Idle) + ps.Busy + ps.Creating
+	panicking = ps.PanicConcurrency/p.TargetConcurrency >= p.PanicThreshold*float64(max(current, 1))
+	n = max(stable, ps.Floor)
+	if panicking {
+		n = max(n, burst)
+	}
+	return n, panicking
 }
 
 // Scale decides, for every pool, how many sandboxes to create and which
-// idle ones to delete. Each sandbox serves one request at a time, so every
-// queued request that no creation is already meant for gets a new sandbox;
-// idle sandboxes older than the keep-alive are deleted, oldest first, down
-// to the pool's floor. Scale is a pure function: same input, same plan.
+// idle ones to delete, concurrency-based: a pool should have enough
+// sandboxes for its mean demand over the stable window at the target
+// concurrency, or over the panic window when a burst reaches the panic
+// threshold, and never fewer than its floor. Every queued request that
+// no creation is already meant for also gets a sandbox (a request never
+// waits on a window). Idle sandboxes older than the keep-alive are
+// deleted, oldest first, down to what the demand and the floor need; a
+// panicking pool deletes nothing. Scale is a pure function: same input,
+// same plan.
 func Scale(now time.Time, pools []PoolState, p AutoscalerPolicy) ScalePlan {
+	p = p.withDefaults()
 	plan := ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}
 	for _, ps := range pools {
 		total := len(ps.Idle) + ps.Busy + ps.Creating
+		desired, panicking := Desired(ps, p)
 		create := ps.Waiting - ps.Creating
-		if lack := ps.Floor - total; lack > create {
+		if lack := desired - total; lack > create {
 			create = lack
 		}
 		if p.MaxCreatesPerFunction > 0 && create > p.MaxCreatesPerFunction {
@@ -62,6 +124,9 @@ func Scale(now time.Time, pools []PoolState, p AutoscalerPolicy) ScalePlan {
 			plan.Create[ps.Function] = create
 			continue // a pool that grows deletes nothing
 		}
+		if panicking || ps.Panicking {
+			continue
+		}
 		idle := append([]IdleSandbox(nil), ps.Idle...)
 		sort.Slice(idle, func(i, j int) bool {
 			if !idle[i].LastUsed.Equal(idle[j].LastUsed) {
@@ -70,7 +135,7 @@ func Scale(now time.Time, pools []PoolState, p AutoscalerPolicy) ScalePlan {
 			return idle[i].ID < idle[j].ID
 		})
 		for _, sb := range idle {
-			if total <= ps.Floor {
+			if total <= desired {
 				break
 			}
 			if now.Sub(sb.LastUsed) < p.KeepAlive {
@@ -83,24 +148,48 @@ func Scale(now time.Time, pools []PoolState, p AutoscalerPolicy) ScalePlan {
 	return plan
 }
 
+// FloorPlanner sets the warm-pool floor of each function: the pre-warm
+// planner implements it. Floor is called on every decision and must be
+// cheap.
+type FloorPlanner interface {
+	Floor(function string, now time.Time) int
+}
+
 // Autoscaler applies Scale to the Router's pools on every tick and whenever
-// a request queues.
+// a request queues. It samples each pool's demand every tick to keep the
+// stable and panic windows.
 type Autoscaler struct {
 	router *Router
 	policy AutoscalerPolicy
 	tick   time.Duration
+
+	mu       sync.Mutex
+	floors   FloorPlanner
+	samples  map[string][]demandSample
+	panicked map[string]time.Time // when each pool last set off panic mode
 }
 
-// NewAutoscaler returns an Autoscaler over router. tick is how often idle
-// sandboxes are checked against the keep-alive (default 1s).
+type demandSample struct {
+	at     time.Time
+	demand int
+}
+
+// NewAutoscaler returns an Autoscaler over router. tick is how often demand
+// is sampled and idle sandboxes are checked against the keep-alive
+// (default 500ms).
 func NewAutoscaler(router *Router, policy AutoscalerPolicy, tick time.Duration) *Autoscaler {
-	if policy.KeepAlive <= 0 {
-		policy.KeepAlive = 60 * time.Second
-	}
 	if tick <= 0 {
-		tick = time.Second
+		tick = 500 * time.Millisecond
 	}
-	return &Autoscaler{router: router, policy: policy, tick: tick}
+	return &Autoscaler{router: router, policy: policy.withDefaults(), tick: tick, samples: map[string][]demandSample{}, panicked: map[string]time.Time{}}
+}
+
+// SetFloorPlanner makes fp set the floors from now on (nil: floors from
+// the router's pools, zero by default).
+func (a *Autoscaler) SetFloorPlanner(fp FloorPlanner) {
+	a.mu.Lock()
+	a.floors = fp
+	a.mu.Unlock()
 }
 
 // Run decides and applies until ctx is done.
@@ -108,12 +197,67 @@ func (a *Autoscaler) Run(ctx context.Context) {
 	t := time.NewTicker(a.tick)
 	defer t.Stop()
 	for {
+		sample := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			sample = true
 		case <-a.router.Wake():
 		}
-		a.router.Apply(Scale(time.Now(), a.router.PoolStates(), a.policy))
+		now := time.Now()
+		a.router.Apply(Scale(now, a.observe(now, a.router.PoolStates(), sample), a.policy))
 	}
+}
+
+// observe adds a demand sample per pool (when sample is set), drops those
+// older than the stable window, and fills in the windows' means and the
+// floors.
+func (a *Autoscaler) observe(now time.Time, pools []PoolState, sample bool) []PoolState {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	seen := make(map[string]bool, len(pools))
+	for i := range pools {
+		ps := &pools[i]
+		seen[ps.Function] = true
+		ss := a.samples[ps.Function]
+		if sample || len(ss) == 0 {
+			ss = append(ss, demandSample{at: now, demand: ps.Busy + ps.Waiting})
+		}
+		cut := 0
+		for cut < len(ss) && now.Sub(ss[cut].at) > a.policy.StableWindow {
+			cut++
+		}
+		ss = ss[cut:]
+		a.samples[ps.Function] = ss
+		var stable, burst float64
+		var nBurst int
+		for _, x := range ss {
+			stable += float64(x.demand)
+			if now.Sub(x.at) <= a.policy.PanicWindow {
+				burst += float64(x.demand)
+				nBurst++
+			}
+		}
+		ps.StableConcurrency = stable / float64(len(ss))
+		if nBurst > 0 {
+			ps.PanicConcurrency = burst / float64(nBurst)
+		}
+		if a.floors != nil {
+			ps.Floor = a.floors.Floor(ps.Function, now)
+		}
+		if _, burst := Desired(*ps, a.policy); burst {
+			a.panicked[ps.Function] = now
+		}
+		if at, ok := a.panicked[ps.Function]; ok && now.Sub(at) < a.policy.StableWindow {
+			ps.Panicking = true
+		}
+	}
+	for f := range a.samples {
+		if !seen[f] {
+			delete(a.samples, f)
+			delete(a.panicked, f)
+		}
+	}
+	return pools
 }

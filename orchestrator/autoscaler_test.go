@@ -61,6 +61,37 @@ func TestScale(t *testing.T) {
 			},
 			want: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}},
 		},
+		{
+			name:  "stable demand sizes the pool: 3.2 in flight on average needs 4",
+			pools: []PoolState{{Function: "f", Busy: 2, StableConcurrency: 3.2, PanicConcurrency: 2}},
+			want:  ScalePlan{Create: map[string]int{"f": 2}, Delete: map[string][]string{}},
+		},
+		{
+			name: "idle past the keep-alive stays while stable demand needs it",
+			pools: []PoolState{{Function: "f", StableConcurrency: 1.5, Idle: []IdleSandbox{
+				{ID: "a", LastUsed: ago(2 * time.Minute)},
+				{ID: "b", LastUsed: ago(3 * time.Minute)},
+				{ID: "c", LastUsed: ago(4 * time.Minute)},
+			}}},
+			want: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{"f": {"c"}}},
+		},
+		{
+			name:  "a burst past twice the pool panics and scales to the burst",
+			pools: []PoolState{{Function: "f", Busy: 2, StableConcurrency: 2.5, PanicConcurrency: 7}},
+			want:  ScalePlan{Create: map[string]int{"f": 5}, Delete: map[string][]string{}},
+		},
+		{
+			name: "a pool in panic mode deletes nothing, even idle past the keep-alive",
+			pools: []PoolState{{Function: "f", Busy: 1, Panicking: true, Idle: []IdleSandbox{
+				{ID: "a", LastUsed: ago(time.Hour)}, {ID: "b", LastUsed: ago(time.Hour)}, {ID: "c", LastUsed: ago(time.Hour)}, {ID: "d", LastUsed: ago(time.Hour)},
+			}}},
+			want: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}},
+		},
+		{
+			name:  "below the threshold the panic window is ignored",
+			pools: []PoolState{{Function: "f", Busy: 4, StableConcurrency: 4, PanicConcurrency: 7}},
+			want:  ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,5 +100,54 @@ func TestScale(t *testing.T) {
 				t.Fatalf("Scale() = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// fixedFloors is a FloorPlanner with a fixed floor per function.
+type fixedFloors map[string]int
+
+func (f fixedFloors) Floor(fn string, _ time.Time) int { return f[fn] }
+
+// TestAutoscalerWindows feeds demand samples through the autoscaler's
+// windows and checks their means, the floor from the planner, and that
+// samples older than the stable window are dropped.
+func TestAutoscalerWindows(t *testing.T) {
+	a := NewAutoscaler(nil, AutoscalerPolicy{KeepAlive: 20 * time.Second, PanicWindow: 3 * time.Second}, time.Second)
+	a.SetFloorPlanner(fixedFloors{"f": 2})
+	start := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	var got []PoolState
+	// Demand 4 for 10 s, then 0 for 10 s, a sample a second.
+	for i := range 20 {
+		demand := 4
+		if i >= 10 {
+			demand = 0
+		}
+		got = a.observe(start.Add(time.Duration(i)*time.Second), []PoolState{{Function: "f", Busy: demand}}, true)
+	}
+	ps := got[0]
+	if ps.StableConcurrency != 2 || ps.PanicConcurrency != 0 || ps.Floor != 2 {
+		t.Fatalf("after 10 s at 4 and 10 s at 0: stable %v (want 2), panic %v (want 0), floor %d (want 2)", ps.StableConcurrency, ps.PanicConcurrency, ps.Floor)
+	}
+	// 21 s later every sample of demand 4 is out of the 20 s stable window.
+	got = a.observe(start.Add(41*time.Second), []PoolState{{Function: "f"}}, true)
+	if got[0].StableConcurrency != 0 {
+		t.Errorf("stable concurrency %v a window after the load, want 0", got[0].StableConcurrency)
+	}
+	if n, _ := Desired(got[0], a.policy); n != 2 {
+		t.Errorf("desired %d with no demand and floor 2, want 2", n)
+	}
+	// A burst sets off panic mode, which holds for a stable window.
+	at := start.Add(60 * time.Second)
+	got = a.observe(at, []PoolState{{Function: "f", Busy: 1, Waiting: 9}}, true)
+	if !got[0].Panicking {
+		t.Fatalf("demand 10 on 1 sandbox did not set off panic mode: %+v", got[0])
+	}
+	got = a.observe(at.Add(10*time.Second), []PoolState{{Function: "f", Idle: make([]IdleSandbox, 10)}}, true)
+	if !got[0].Panicking {
+		t.Errorf("panic mode ended 10 s after the burst, within the 20 s stable window")
+	}
+	got = a.observe(at.Add(25*time.Second), []PoolState{{Function: "f", Idle: make([]IdleSandbox, 10)}}, true)
+	if got[0].Panicking {
+		t.Errorf("panic mode still on 25 s after the burst")
 	}
 }

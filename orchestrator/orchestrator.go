@@ -334,3 +334,7 @@ func (o *Orchestrator) HistoryCount(ctx context.Context, tenant, workflow string
 	}
 	return o.cfg.History.Count(ctx, tenant, workflow, since, until)
 }
+
+// SetFloorPlanner lets a pre-warm planner set every function's warm-pool
+// floor from now on.
+func (o *Orchestrator) SetFloorPlanner(fp FloorPlanner) { o.autoscaler.SetFloorPlanner(fp) }
