@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ func (o *Orchestrator) Handler() http.Handler {
 			r.Get("/workflows/{name}", o.handleGet)
 			r.Delete("/workflows/{name}", o.handleDelete)
 			r.Post("/workflows/{name}/invoke", o.handleInvoke)
+			r.Get("/workflows/{name}/configuration", o.handleGetConfiguration)
+			r.Put("/workflows/{name}/configuration", o.handlePutConfiguration)
+			r.Post("/workflows/{name}/samples", o.handleSample)
 			r.Get("/invocations", o.handleInvocations)
 			r.Get("/invocations/{id}", o.handleInvocation)
 			r.Get("/reports", o.handleReports)
@@ -275,6 +279,7 @@ func (o *Orchestrator) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	done, err := o.execute(r.Context(), d, inv, input)
 	w.Header().Set("Server-Timing", serverTiming(done))
 	w.Header().Set("Baton-Cold-Starts", fmt.Sprint(done.ColdStarts))
+	w.Header().Set("Baton-Cost", strconv.FormatFloat(done.Cost, 'g', 6, 64))
 	if err != nil {
 		writeJSON(w, failureStatus(err), map[string]any{
 			"error": fmt.Sprintf("workflow %q failed: %v", name, err), "invocationId": done.ID, "stage": done.Stage,

@@ -42,8 +42,9 @@ type FunctionChoice struct {
 	Function    string `json:"function"`
 	CPUMilli    int64  `json:"cpuMilli"`
 	MemoryBytes int64  `json:"memoryBytes"`
-	// ChosenBy is "fixed" (the workflow says so) or "default" (auto
-	// resources at their upper bounds until the scheduler tunes them).
+	// ChosenBy is "fixed" (the workflow says so), "default" (auto
+	// resources at their upper bounds until the scheduler tunes them) or
+	// "scheduler" (Detail says which policy, when and why).
 	ChosenBy string `json:"chosenBy"`
 	Detail   string `json:"detail"`
 }
@@ -56,6 +57,10 @@ func configuration(d *Deployment) []FunctionChoice {
 		c := FunctionChoice{Function: name, CPUMilli: fc.CPUMilli, MemoryBytes: fc.MemoryBytes, ChosenBy: "fixed", Detail: "as the workflow gives it"}
 		if f.Resources.CPU.Auto || f.Resources.Memory.Auto {
 			c.ChosenBy, c.Detail = "default", "auto resources start at their upper bounds until the scheduler tunes them"
+			if _, chosen := d.resources(name); chosen {
+				c.ChosenBy = "scheduler"
+				c.Detail = fmt.Sprintf("%s at %s: %s", d.Chosen.Policy, d.Chosen.At.Format(time.RFC3339), d.Chosen.Reason)
+			}
 		}
 		out = append(out, c)
 	}

@@ -284,8 +284,11 @@ func (o *Orchestrator) Deploy(ctx context.Context, tenant, filename string, sour
 		}
 		return nil, false, &DeployError{Status: http.StatusUnprocessableEntity, Msg: msg}
 	}
-	_, existed := o.registry.Get(tenant, wf.Metadata.Name)
+	old, existed := o.registry.Get(tenant, wf.Metadata.Name)
 	d := &Deployment{Tenant: tenant, Name: wf.Metadata.Name, Source: string(source), Deployed: now, Workflow: wf}
+	if existed && old.Chosen != nil {
+		d.Chosen = old.Chosen // kept where it still fits the bounds
+	}
 	if err := o.registry.Put(ctx, d); err != nil {
 		return nil, false, fmt.Errorf("deploy %s: %w", d.Name, err)
 	}
@@ -338,3 +341,37 @@ func (o *Orchestrator) HistoryCount(ctx context.Context, tenant, workflow string
 // SetFloorPlanner lets a pre-warm planner set every function's warm-pool
 // floor from now on.
 func (o *Orchestrator) SetFloorPlanner(fp FloorPlanner) { o.autoscaler.SetFloorPlanner(fp) }
+
+// Choose applies a configuration for a workflow's auto resources: it is
+// stored with the deployment (durable), recorded in history, and the
+// functions' sandboxes move to it (idle ones at once, busy ones after
+// their request).
+func (o *Orchestrator) Choose(ctx context.Context, tenant, name string, c Choice) (*Deployment, error) {
+	d, ok := o.registry.Get(tenant, name)
+	if !ok {
+		return nil, fmt.Errorf("workflow %q: %w", name, ErrNotFound)
+	}
+	if err := d.CheckChoice(&c); err != nil {
+		return nil, &DeployError{Status: http.StatusBadRequest, Msg: err.Error()}
+	}
+	if c.At.IsZero() {
+		c.At = time.Now().UTC()
+	}
+	next := *d
+	next.Chosen = &c
+	if err := o.registry.Put(ctx, &next); err != nil {
+		return nil, fmt.Errorf("choose a configuration for %s: %w", name, err)
+	}
+	for _, fc := range next.Functions() {
+		o.router.Configure(fc)
+	}
+	if o.cfg.History != nil {
+		cfg, _ := json.Marshal(c.Functions)
+		o.cfg.History.Add(history.Decision{ID: newEventID(), Tenant: tenant, Workflow: name, At: c.At, Policy: c.Policy, Config: cfg, Reason: c.Reason})
+	}
+	o.log.Info("configuration chosen", "tenant", tenant, "workflow", name, "policy", c.Policy, "reason", c.Reason)
+	return &next, nil
+}
+
+// ErrNotFound is returned for a workflow the tenant does not have.
+var ErrNotFound = errors.New("not found")

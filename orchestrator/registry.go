@@ -28,16 +28,89 @@ type Deployment struct {
 	Source   string    `json:"source"` // the YAML as deployed
 	Deployed time.Time `json:"deployed"`
 	Revision uint64    `json:"revision"`
+	// Chosen is the configuration the scheduler chose for the workflow's
+	// auto resources, if any.
+	Chosen *Choice `json:"chosen,omitempty"`
 
 	Workflow *workflow.Workflow `json:"-"`
+}
+
+// Choice is a configuration chosen for a workflow's auto resources, by
+// whom and why.
+type Choice struct {
+	Functions map[string]Resources `json:"functions"`
+	Policy    string               `json:"policy"`
+	Reason    string               `json:"reason"`
+	At        time.Time            `json:"at"`
+}
+
+// Resources are one function's CPU and memory.
+type Resources struct {
+	CPUMilli    int64 `json:"cpuMilli"`
+	MemoryBytes int64 `json:"memoryBytes"`
+}
+
+// resources returns function n's resources: fixed ones as given, auto ones
+// from the choice when it has them within bounds, else the upper bound
+// (the QoS-safe end). chosen says whether the choice set any.
+func (d *Deployment) resources(n string) (r Resources, chosen bool) {
+	f := d.Workflow.Spec.Functions[n]
+	r = Resources{CPUMilli: f.DefaultCPUMilli(), MemoryBytes: f.DefaultMemoryBytes()}
+	if d.Chosen == nil || f.Bounds == nil {
+		return r, false
+	}
+	c, ok := d.Chosen.Functions[n]
+	if !ok {
+		return r, false
+	}
+	b := f.Bounds
+	if f.Resources.CPU.Auto && c.CPUMilli >= b.CPUMilli[0] && c.CPUMilli <= b.CPUMilli[1] {
+		r.CPUMilli, chosen = c.CPUMilli, true
+	}
+	if f.Resources.Memory.Auto && c.MemoryBytes >= b.MemoryBytes[0] && c.MemoryBytes <= b.MemoryBytes[1] {
+		r.MemoryBytes, chosen = c.MemoryBytes, true
+	}
+	return r, chosen
+}
+
+// CheckChoice says what is wrong with a choice for d, naming the function
+// and resource.
+func (d *Deployment) CheckChoice(c *Choice) error {
+	if len(c.Functions) == 0 {
+		return errors.New("functions: empty: give each auto function's cpuMilli and memoryBytes")
+	}
+	for n, r := range c.Functions {
+		f, ok := d.Workflow.Spec.Functions[n]
+		if !ok {
+			return fmt.Errorf("functions.%s: workflow %s has no such function", n, d.Name)
+		}
+		if f.Bounds == nil || (!f.Resources.CPU.Auto && !f.Resources.Memory.Auto) {
+			return fmt.Errorf("functions.%s: its resources are fixed in the workflow; only auto resources can be chosen", n)
+		}
+		if f.Resources.CPU.Auto {
+			if lo, hi := f.Bounds.CPUMilli[0], f.Bounds.CPUMilli[1]; r.CPUMilli < lo || r.CPUMilli > hi {
+				return fmt.Errorf("functions.%s.cpuMilli: %d is outside its bounds [%d, %d]", n, r.CPUMilli, lo, hi)
+			}
+		} else if r.CPUMilli != 0 && r.CPUMilli != f.Resources.CPU.Milli {
+			return fmt.Errorf("functions.%s.cpuMilli: the workflow fixes it at %d", n, f.Resources.CPU.Milli)
+		}
+		if f.Resources.Memory.Auto {
+			if lo, hi := f.Bounds.MemoryBytes[0], f.Bounds.MemoryBytes[1]; r.MemoryBytes < lo || r.MemoryBytes > hi {
+				return fmt.Errorf("functions.%s.memoryBytes: %d is outside its bounds [%d, %d]", n, r.MemoryBytes, lo, hi)
+			}
+		} else if r.MemoryBytes != 0 && r.MemoryBytes != f.Resources.Memory.Bytes {
+			return fmt.Errorf("functions.%s.memoryBytes: the workflow fixes it at %d", n, f.Resources.Memory.Bytes)
+		}
+	}
+	return nil
 }
 
 // FunctionKey names a function of a deployed workflow across tenants.
 func FunctionKey(tenant, wf, fn string) string { return tenant + "/" + wf + "/" + fn }
 
 // Functions returns the sandbox configuration of each of the workflow's
-// functions. Fixed resources are used as given; `auto` starts at the upper
-// bound (the QoS-safe end) until the scheduler chooses.
+// functions. Fixed resources are used as given; `auto` ones as chosen, or
+// at the upper bound (the QoS-safe end) until the scheduler chooses.
 func (d *Deployment) Functions() []FunctionConfig {
 	names := make([]string, 0, len(d.Workflow.Spec.Functions))
 	for n := range d.Workflow.Spec.Functions {
@@ -47,11 +120,12 @@ func (d *Deployment) Functions() []FunctionConfig {
 	out := make([]FunctionConfig, 0, len(names))
 	for _, n := range names {
 		f := d.Workflow.Spec.Functions[n]
+		r, _ := d.resources(n)
 		out = append(out, FunctionConfig{
 			Key:         FunctionKey(d.Tenant, d.Name, n),
 			Image:       f.Image,
-			CPUMilli:    f.DefaultCPUMilli(),
-			MemoryBytes: f.DefaultMemoryBytes(),
+			CPUMilli:    r.CPUMilli,
+			MemoryBytes: r.MemoryBytes,
 			Env:         f.Env,
 			Idempotent:  f.Idempotent,
 		})

@@ -131,6 +131,10 @@ type InvokeResult struct {
 	Output       []byte
 	ColdStarts   int
 	ServerTiming string
+	// LatencyMs is the orchestrator's end-to-end time (Server-Timing
+	// total); CostUSD the stages' execution cost (Baton-Cost).
+	LatencyMs float64
+	CostUSD   float64
 }
 
 // Invoke runs a workflow and waits for its output. A failed invocation is
@@ -141,12 +145,27 @@ func (c *Client) Invoke(ctx context.Context, name string, input []byte) (*Invoke
 		return nil, err
 	}
 	cold, _ := strconv.Atoi(resp.Header.Get("Baton-Cold-Starts")) // absent means 0
+	cost, _ := strconv.ParseFloat(resp.Header.Get("Baton-Cost"), 64)
+	timing := resp.Header.Get("Server-Timing")
 	return &InvokeResult{
 		InvocationID: resp.Header.Get("Baton-Invocation-Id"),
 		Output:       data,
 		ColdStarts:   cold,
-		ServerTiming: resp.Header.Get("Server-Timing"),
+		ServerTiming: timing,
+		LatencyMs:    totalMs(timing),
+		CostUSD:      cost,
 	}, nil
+}
+
+// totalMs reads "total;dur=N" from a Server-Timing header (0 if absent).
+func totalMs(timing string) float64 {
+	first, _, _ := strings.Cut(timing, ",")
+	name, dur, ok := strings.Cut(strings.TrimSpace(first), ";dur=")
+	if !ok || name != "total" {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(dur, 64)
+	return v
 }
 
 // InvokeAsync starts an invocation and returns its ID at once.
@@ -255,4 +274,30 @@ func (c *Client) Drain(ctx context.Context, id string, drain bool) error {
 		verb = "undrain"
 	}
 	return c.getJSON(ctx, http.MethodPost, "/v1/workers/"+url.PathEscape(id)+"/"+verb, nil, nil)
+}
+
+// Configuration returns a workflow's resources now and the scheduler's
+// choice, if any.
+func (c *Client) Configuration(ctx context.Context, name string) (*orchestrator.ConfigurationView, error) {
+	var out orchestrator.ConfigurationView
+	return &out, c.getJSON(ctx, http.MethodGet, "/v1/workflows/"+url.PathEscape(name)+"/configuration", nil, &out)
+}
+
+// Choose applies a configuration for a workflow's auto resources.
+func (c *Client) Choose(ctx context.Context, name string, choice orchestrator.Choice) (*orchestrator.ConfigurationView, error) {
+	body, err := json.Marshal(choice)
+	if err != nil {
+		return nil, err
+	}
+	var out orchestrator.ConfigurationView
+	return &out, c.getJSON(ctx, http.MethodPut, "/v1/workflows/"+url.PathEscape(name)+"/configuration", body, &out)
+}
+
+// Sample records a tuner's measurement of a configuration in history.
+func (c *Client) Sample(ctx context.Context, name string, s orchestrator.SampleRequest) error {
+	body, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return c.getJSON(ctx, http.MethodPost, "/v1/workflows/"+url.PathEscape(name)+"/samples", body, nil)
 }

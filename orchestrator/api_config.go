@@ -1,0 +1,102 @@
+package orchestrator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"baton.dev/baton/orchestrator/history"
+)
+
+// ConfigurationView is GET /v1/workflows/{name}/configuration: every
+// function's resources now and, if any, the scheduler's choice.
+type ConfigurationView struct {
+	Workflow  string           `json:"workflow"`
+	Functions []FunctionChoice `json:"functions"`
+	Chosen    *Choice          `json:"chosen,omitempty"`
+}
+
+func (o *Orchestrator) handleGetConfiguration(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	d, ok := o.registry.Get(tenantOf(r), name)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("workflow %q not found", name))
+		return
+	}
+	writeJSON(w, http.StatusOK, ConfigurationView{Workflow: name, Functions: configuration(d), Chosen: d.Chosen})
+}
+
+// handlePutConfiguration applies a choice for the workflow's auto
+// resources: {"functions": {"fn": {"cpuMilli": 500, "memoryBytes": ...}},
+// "policy": "aquatope", "reason": "..."}.
+func (o *Orchestrator) handlePutConfiguration(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	body, ok := readBody(w, r, 64<<10, "the configuration")
+	if !ok {
+		return
+	}
+	var c Choice
+	if err := decodeStrict(body, &c); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("configuration: %v", err))
+		return
+	}
+	if c.Policy == "" {
+		c.Policy = "manual"
+	}
+	c.At = time.Time{} // the orchestrator stamps it
+	d, err := o.Choose(r.Context(), tenantOf(r), name, c)
+	var de *DeployError
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, fmt.Sprintf("workflow %q not found", name))
+		return
+	case errors.As(err, &de):
+		writeError(w, de.Status, fmt.Sprintf("configuration of %s: %s", name, de.Msg))
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, ConfigurationView{Workflow: name, Functions: configuration(d), Chosen: d.Chosen})
+}
+
+// SampleRequest is one measurement a tuner made of a configuration.
+type SampleRequest struct {
+	Functions map[string]Resources `json:"functions"`
+	LatencyMs float64              `json:"latencyMs"`
+	CostUSD   float64              `json:"costUsd"`
+}
+
+// handleSample records a tuner's measurement in history (off the path of
+// any invocation); without history it is accepted and dropped, and said so.
+func (o *Orchestrator) handleSample(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	if _, ok := o.registry.Get(tenantOf(r), name); !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("workflow %q not found", name))
+		return
+	}
+	body, ok := readBody(w, r, 64<<10, "the sample")
+	if !ok {
+		return
+	}
+	var s SampleRequest
+	if err := decodeStrict(body, &s); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("sample: %v", err))
+		return
+	}
+	if !(s.LatencyMs >= 0) || !(s.CostUSD >= 0) {
+		writeError(w, http.StatusBadRequest, "sample: latencyMs and costUsd must be numbers >= 0")
+		return
+	}
+	if o.cfg.History == nil {
+		writeJSON(w, http.StatusAccepted, map[string]string{"history": "off", "message": "history is off: the sample is not kept"})
+		return
+	}
+	cfg, _ := json.Marshal(s.Functions)
+	o.cfg.History.Add(history.Sample{ID: newEventID(), Tenant: tenantOf(r), Workflow: name, At: time.Now(), Config: cfg, LatencyMs: s.LatencyMs, Cost: s.CostUSD})
+	writeJSON(w, http.StatusAccepted, map[string]string{"history": "on"})
+}

@@ -1,0 +1,114 @@
+package tune_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"baton.dev/baton/scheduler"
+	"baton.dev/baton/scheduler/profile"
+	"baton.dev/baton/scheduler/sim"
+	"baton.dev/baton/scheduler/tune"
+	"baton.dev/baton/workflow"
+)
+
+// fakeCluster is a fake Baton for the tuning loop: invocations are drawn
+// from the simulator's model of the workflow under the applied
+// configuration. Named a fake: the live loop runs in `baton tune`.
+type fakeCluster struct {
+	sim      *sim.Simulator
+	rng      *rand.Rand
+	applied  []scheduler.Config
+	reasons  []string
+	recorded int
+	fresh    bool // the first invocation after Apply is cold
+}
+
+func (f *fakeCluster) Apply(_ context.Context, c scheduler.Config, _, reason string) error {
+	f.applied = append(f.applied, c)
+	f.reasons = append(f.reasons, reason)
+	f.fresh = true
+	return nil
+}
+
+func (f *fakeCluster) Invoke(context.Context) (float64, float64, int, error) {
+	o := f.sim.Run(f.applied[len(f.applied)-1], 1, f.rng)
+	cold := 0
+	if f.fresh {
+		cold, f.fresh = 1, false
+	}
+	return o.LatencyMs[0], o.CostUSD[0], cold, nil
+}
+
+func (f *fakeCluster) Record(context.Context, scheduler.Config, float64, float64) error {
+	f.recorded++
+	return nil
+}
+
+// TestRunAppliesASafeCheaperConfiguration tunes ml-pipeline against the
+// synthetic profile: every evaluation is applied and recorded, and the
+// configuration applied last is the policy's best, meets the QoS on the
+// model's truth and costs less than the upper bounds.
+func TestRunAppliesASafeCheaperConfiguration(t *testing.T) {
+	doc, err := os.ReadFile("../../dags/ml-pipeline.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := workflow.Parse("ml-pipeline.yaml", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("../testdata/ml-pipeline.synthetic.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := profile.Parse("ml-pipeline.synthetic.json", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sim.New(w, p, scheduler.DefaultPrices())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := &fakeCluster{sim: s, rng: rand.New(rand.NewPCG(1, 2))}
+	res, err := tune.Run(context.Background(), w, fc, tune.Options{Budget: 12, PerEvaluation: 40, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Evaluations == 0 || fc.recorded != res.Evaluations || len(fc.applied) != res.Evaluations+1 {
+		t.Fatalf("%d evaluations, %d recorded, %d applied; want each evaluation recorded and applied, and the best applied", res.Evaluations, fc.recorded, len(fc.applied))
+	}
+	last := fc.applied[len(fc.applied)-1]
+	space, err := scheduler.NewSpace(w, scheduler.SpaceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if space.Key(last) != space.Key(res.Best) {
+		t.Errorf("applied last %v, but the result's best is %v", last, res.Best)
+	}
+	target, _ := scheduler.TargetOf(w)
+	if got := s.LatencyPercentileMs(last, target.Percentile); got > target.LatencyMs {
+		t.Errorf("the applied configuration's true p%g is %.0f ms, over the %.0f ms target", target.Percentile, got, target.LatencyMs)
+	}
+	if s.ExpectedCostUSD(last) >= s.ExpectedCostUSD(space.Max()) {
+		t.Errorf("the applied configuration costs %.3g, no less than the upper bounds' %.3g", s.ExpectedCostUSD(last), s.ExpectedCostUSD(space.Max()))
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	for _, tt := range []struct {
+		xs   []float64
+		p    float64
+		want float64
+	}{
+		{[]float64{3, 1, 2}, 50, 2},
+		{[]float64{50, 80, 120}, 95, 116},
+		{[]float64{7}, 99, 7},
+		{nil, 50, 0},
+	} {
+		if got := tune.Percentile(tt.xs, tt.p); got != tt.want {
+			t.Errorf("Percentile(%v, %g) = %g, want %g", tt.xs, tt.p, got, tt.want)
+		}
+	}
+}
