@@ -21,7 +21,7 @@ func TestSamplesPairEachWorkflowWithItsExample(t *testing.T) {
 			t.Errorf("sample %s: input or output is not valid JSON", s.Name)
 		}
 	}
-	for _, want := range []string{"ml-pipeline", "video-analytics", "wordcount"} {
+	for _, want := range []string{"ml-pipeline", "social-compose", "video-analytics", "wordcount"} {
 		if !names[want] {
 			t.Errorf("samples %v lack %s", names, want)
 		}
