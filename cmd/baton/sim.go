@@ -18,7 +18,7 @@ func simCmd() *cobra.Command {
 		Use:   "sim",
 		Short: "Simulate workflows from their profiles",
 	}
-	cmd.AddCommand(simTuneCmd())
+	cmd.AddCommand(simTuneCmd(), simPrewarmCmd())
 	return cmd
 }
 

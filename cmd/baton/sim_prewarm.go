@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"baton.dev/baton/dags"
+	"baton.dev/baton/scheduler/prewarm"
+	"baton.dev/baton/scheduler/prewarmsim"
+	"baton.dev/baton/scheduler/trace"
+	"baton.dev/baton/workflow"
+)
+
+// simPrewarmCmd is `baton sim prewarm`: the pre-warm policies side by side
+// on a trace, by discrete-event simulation with the real autoscaler.
+func simPrewarmCmd() *cobra.Command {
+	var traceArg, policies, dagsDir, out string
+	var functions, hours, instances int
+	var seed uint64
+	cmd := &cobra.Command{
+		Use:   "prewarm --trace DIR|synthetic",
+		Short: "Compare pre-warm policies on an invocation trace by simulation",
+		Long: `Simulates every function of a trace (the Azure Functions 2019 or 2021
+format read from DIR, or a synthetic trace shaped on it) under each pre-warm
+policy, with the orchestrator's real autoscaler deciding creations and
+deletions, and the sample workflows invoked as some of the trace's functions.
+Per policy it reports the cold-start rate, the idle sandbox-seconds, the
+workflows' QoS violations and end-to-end p99, and the policy's time per decision.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(out); err != nil {
+				return err
+			}
+			if traceArg == "" {
+				return fmt.Errorf("flag --trace is required: a trace directory or synthetic")
+			}
+			if functions < 0 {
+				return fmt.Errorf("flag --functions %d: want ≥ 0 (0: every function of the trace)", functions)
+			}
+			if hours <= 0 {
+				return fmt.Errorf("flag --hours %d: want > 0", hours)
+			}
+			if instances < 0 {
+				return fmt.Errorf("flag --instances %d: want ≥ 0", instances)
+			}
+			pols, err := prewarm.Parse(policies)
+			if err != nil {
+				return fmt.Errorf("flag --policy: %w", err)
+			}
+			var tr *trace.Trace
+			if traceArg == "synthetic" {
+				if functions == 0 {
+					return fmt.Errorf("flag --functions: a synthetic trace needs a number of functions > 0")
+				}
+				tr, err = trace.Synthetic(trace.SyntheticOptions{Functions: functions, Minutes: hours * 60, Seed: seed})
+			} else {
+				tr, err = trace.Read(traceArg, trace.ReadOptions{Minutes: hours * 60, Functions: functions, Seed: seed})
+			}
+			if err != nil {
+				return fmt.Errorf("flag --trace: %w", err)
+			}
+			wfs, err := prewarmWorkflows(dagsDir)
+			if err != nil {
+				return fmt.Errorf("flag --dags: %w", err)
+			}
+			rep, err := prewarmsim.Run(cmd.Context(), prewarmsim.Config{Trace: tr, Workflows: wfs, InstancesPerWorkflow: instances, Seed: seed}, pols)
+			if err != nil {
+				return err
+			}
+			if out == "json" {
+				return rep.WriteJSON(cmd.OutOrStdout())
+			}
+			return rep.WriteTable(cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&traceArg, "trace", "", "trace directory (Azure Functions 2019 or 2021 format), or synthetic")
+	cmd.Flags().StringVar(&policies, "policy", "all", "all, or policy names separated by commas: "+strings.Join(prewarm.Names(), ","))
+	cmd.Flags().IntVar(&functions, "functions", 1000, "functions to simulate (a random sample of a real trace; 0 keeps all)")
+	cmd.Flags().IntVar(&hours, "hours", 24, "hours of the trace to simulate")
+	cmd.Flags().IntVar(&instances, "instances", 10, "instances of each sample workflow, each invoked as one trace function")
+	cmd.Flags().StringVar(&dagsDir, "dags", "", "directory of workflow YAML files to run on top (default: the sample workflows)")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the synthetic trace, the sample and the stage durations")
+	outputFlag(cmd, &out)
+	return cmd
+}
+
+// prewarmWorkflows parses the workflows of dir (*.yaml), or the built-in
+// samples when dir is empty.
+func prewarmWorkflows(dir string) ([]*workflow.Workflow, error) {
+	type doc struct {
+		name string
+		data []byte
+	}
+	var docs []doc
+	if dir == "" {
+		samples, err := dags.Samples()
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range samples {
+			docs = append(docs, doc{s.Name + ".yaml", s.YAML})
+		}
+	} else {
+		files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+		if err != nil {
+			return nil, err
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("no *.yaml in %s", dir)
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, doc{f, data})
+		}
+	}
+	var out []*workflow.Workflow
+	for _, d := range docs {
+		w, err := workflow.Parse(d.name, d.data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}

@@ -1,0 +1,139 @@
+package prewarm
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Decision is what a policy wants for one function over one interval.
+type Decision struct {
+	// Floor is the number of sandboxes to keep even when idle.
+	Floor int
+	// KeepAlive is how long an idle sandbox above the floor is kept; zero
+	// deletes it as soon as it is idle.
+	KeepAlive time.Duration
+}
+
+// Function is what a policy knows of a function when it starts planning.
+type Function struct {
+	// Name identifies the function.
+	Name string
+	// ColdStart is the function's measured time to start a sandbox.
+	ColdStart time.Duration
+	// MeanDuration is its measured mean execution time.
+	MeanDuration time.Duration
+	// Interval is the length of a planning interval (one minute for traces).
+	Interval time.Duration
+	// Future is the number of arrivals in each interval, known in advance:
+	// only the oracle reads it, and only the simulator can fill it in.
+	Future []int
+}
+
+// Planner plans one function interval by interval. The caller calls
+// Observe(i) once per interval, in order, when interval i has ended, and
+// Plan(i) once per interval, in order, Lead() before interval i starts,
+// when the intervals before i−1 have been observed (interval i−1 is still
+// running then). A Planner is not safe for concurrent use.
+type Planner interface {
+	// Observe records the number of arrivals in interval i.
+	Observe(i, arrivals int)
+	// Plan returns the decision for interval i.
+	Plan(i int) Decision
+	// Lead is how long before an interval its decision must be in force:
+	// sandboxes it asks for are started that early.
+	Lead() time.Duration
+}
+
+// PrewarmPolicy is a pre-warm policy: it makes one Planner per function.
+// Its methods are safe for concurrent use.
+type PrewarmPolicy interface {
+	// Name is the policy's name on the command line.
+	Name() string
+	// ChainWarming reports whether, when a workflow's first stage starts,
+	// the sandboxes of its downstream stages are started just in time
+	// (each by its own cold start before it is expected to be needed, only
+	// where no warm sandbox is free).
+	ChainWarming() bool
+	// NewPlanner returns a planner for f.
+	NewPlanner(f Function) (Planner, error)
+}
+
+// Names returns the names of the policies New knows, in report order.
+func Names() []string {
+	return []string{"aquatope", "aquatope-nochain", "hybrid-histogram", "keepalive-10m", "none", "oracle"}
+}
+
+// New returns the policy named name with its default settings.
+func New(name string) (PrewarmPolicy, error) {
+	switch name {
+	case "aquatope":
+		return Aquatope{Chain: true}, nil
+	case "aquatope-nochain":
+		return Aquatope{}, nil
+	case "hybrid-histogram":
+		return HybridHistogram{}, nil
+	case "keepalive-10m":
+		return KeepAlive{Duration: 10 * time.Minute}, nil
+	case "none":
+		return KeepAlive{}, nil
+	case "oracle":
+		return Oracle{}, nil
+	}
+	return nil, fmt.Errorf("unknown pre-warm policy %q: want one of %s", name, strings.Join(Names(), ", "))
+}
+
+// Parse turns a --policy value, "all" or names separated by commas, into
+// policies.
+func Parse(list string) ([]PrewarmPolicy, error) {
+	names := Names()
+	if strings.TrimSpace(list) != "all" {
+		names = nil
+		for _, n := range strings.Split(list, ",") {
+			if n = strings.TrimSpace(n); n != "" && !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+		if len(names) == 0 {
+			return nil, fmt.Errorf("no pre-warm policy named: want all or some of %s", strings.Join(Names(), ","))
+		}
+	}
+	out := make([]PrewarmPolicy, 0, len(names))
+	for _, n := range names {
+		p, err := New(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// intervalOrMinute returns f's interval, one minute when unset.
+func intervalOrMinute(f Function) time.Duration {
+	if f.Interval <= 0 {
+		return time.Minute
+	}
+	return f.Interval
+}
+
+// floorFor is the number of sandboxes that arrivals arrivals per interval
+// keep busy on average (Little's law: arrivals × duration / interval),
+// rounded up, and at least one when any arrival is expected.
+func floorFor(arrivals float64, f Function) int {
+	if arrivals <= 0 {
+		return 0
+	}
+	busy := arrivals * f.MeanDuration.Seconds() / intervalOrMinute(f).Seconds()
+	return max(1, int(ceilTolerant(busy)))
+}
+
+// ceilTolerant rounds up, ignoring a rounding error just above an integer.
+func ceilTolerant(x float64) float64 {
+	c := float64(int(x))
+	if x-c > 1e-9 {
+		c++
+	}
+	return c
+}

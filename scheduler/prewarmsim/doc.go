@@ -1,0 +1,16 @@
+// Package prewarmsim is the discrete-event simulator that evaluates the
+// pre-warm policies of scheduler/prewarm on a trace (scheduler/trace): each
+// function's requests arrive as the trace says, wait for a warm sandbox or
+// for one to start, and run; the orchestrator's real autoscaler
+// (orchestrator.Scale) decides creations and deletions from each pool's
+// state, its demand windows and the floor and keep-alive the policy's
+// planner sets once per interval. The sample workflows run on top: their
+// invocations arrive as some trace functions do and their stages become
+// functions of their own, so that end-to-end QoS violations and the effect
+// of chain warming are measured.
+//
+// Functions (and workflow instances) do not share sandboxes, so each runs
+// as its own event loop, in parallel over the CPUs; results are a
+// deterministic function of the trace, the workflows, the policy and the
+// seed.
+package prewarmsim

@@ -1,0 +1,247 @@
+package prewarmsim
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"baton.dev/baton/scheduler/trace"
+	"baton.dev/baton/workflow"
+)
+
+// poolSpec is one simulated function.
+type poolSpec struct {
+	name         string
+	coldStart    float64 // seconds
+	meanDuration float64 // seconds
+	future       []int   // arrivals per interval, for the oracle
+}
+
+// groupSpec is a set of pools simulated together: one trace function, or
+// one instance of a workflow with a pool per function.
+type groupSpec struct {
+	pools []poolSpec
+	// arrivals drive the group: a trace function's invocations, or the
+	// workflow instance's invocations (durations unused).
+	arrivals []trace.Invocation
+	wf       *workflowModel // nil for a trace function
+	index    int
+}
+
+// workflowModel is a workflow's DAG as the simulator runs it.
+type workflowModel struct {
+	name   string
+	qos    float64 // end-to-end latency target in seconds; 0: none
+	stages []stageModel
+	roots  []int
+}
+
+// stageModel is one stage of a workflow.
+type stageModel struct {
+	name       string
+	pool       int
+	needs      []int
+	dependents []int
+	width      int // elements: the fan-out for foreach, else 1
+	parallel   int // elements running at once
+	median     float64
+	sigma      float64
+	// offset is the expected time from the invocation's start to the
+	// stage's start, on warm sandboxes.
+	offset float64
+}
+
+// meanElement is the expected duration of one element of the stage.
+func (s *stageModel) meanElement() float64 { return s.median * math.Exp(s.sigma*s.sigma/2) }
+
+// buildGroups turns the trace and workflows into groups: workflow instances
+// first, driven by functions at evenly spaced popularity ranks, then every
+// other trace function on its own.
+func buildGroups(cfg Config) ([]groupSpec, error) {
+	tr := cfg.Trace
+	interval := cfg.Interval.Seconds()
+	minutes := tr.Minutes
+	intervals := int(math.Ceil(float64(minutes) * 60 / interval))
+	counts := func(invs []trace.Invocation, perArrival int) []int {
+		c := make([]int, intervals)
+		for _, inv := range invs {
+			if k := int(inv.Start / interval); k >= 0 && k < intervals {
+				c[k] += perArrival
+			}
+		}
+		return c
+	}
+	drivers := chooseDrivers(tr, len(cfg.Workflows)*cfg.InstancesPerWorkflow)
+	driven := map[int]bool{}
+	var groups []groupSpec
+	for k, fi := range drivers {
+		w := cfg.Workflows[k%len(cfg.Workflows)]
+		instance := k / len(cfg.Workflows)
+		g, err := workflowGroup(cfg, w, instance, tr.Functions[fi].Invocations, counts)
+		if err != nil {
+			return nil, err
+		}
+		driven[fi] = true
+		groups = append(groups, g)
+	}
+	for i := range tr.Functions {
+		if driven[i] {
+			continue
+		}
+		f := &tr.Functions[i]
+		groups = append(groups, groupSpec{
+			pools: []poolSpec{{
+				name:         f.Name,
+				coldStart:    f.ColdStart.Seconds(),
+				meanDuration: f.MeanDuration().Seconds(),
+				future:       counts(f.Invocations, 1),
+			}},
+			arrivals: f.Invocations,
+		})
+	}
+	for i := range groups {
+		groups[i].index = i
+	}
+	return groups, nil
+}
+
+// chooseDrivers returns n trace functions invoked at least once an hour on
+// average, at evenly spaced ranks by popularity (fewer when there are not
+// enough).
+func chooseDrivers(tr *trace.Trace, n int) []int {
+	var candidates []int
+	for i := range tr.Functions {
+		if len(tr.Functions[i].Invocations)*60 >= tr.Minutes {
+			candidates = append(candidates, i)
+		}
+	}
+	sort.SliceStable(candidates, func(a, b int) bool {
+		return len(tr.Functions[candidates[a]].Invocations) > len(tr.Functions[candidates[b]].Invocations)
+	})
+	if n >= len(candidates) {
+		return candidates
+	}
+	out := make([]int, n)
+	for k := range out {
+		out[k] = candidates[(2*k+1)*len(candidates)/(2*n)]
+	}
+	return out
+}
+
+// workflowGroup builds instance instance of w driven by arrivals.
+func workflowGroup(cfg Config, w *workflow.Workflow, instance int, arrivals []trace.Invocation, counts func([]trace.Invocation, int) []int) (groupSpec, error) {
+	m := &workflowModel{name: w.Metadata.Name, qos: w.Spec.QoS.Latency.Seconds()}
+	g := groupSpec{arrivals: arrivals, wf: m}
+	poolOf := map[string]int{}
+	byName := map[string]int{}
+	for i, st := range w.Spec.Stages {
+		byName[st.Name] = i
+	}
+	for _, st := range w.Spec.Stages {
+		p, ok := poolOf[st.Function]
+		if !ok {
+			fn := w.Spec.Functions[st.Function]
+			mem := float64(fn.DefaultMemoryBytes()) / (1 << 20)
+			if mem <= 0 {
+				mem = trace.DefaultMemoryMB
+			}
+			p = len(g.pools)
+			poolOf[st.Function] = p
+			g.pools = append(g.pools, poolSpec{
+				name:      fmt.Sprintf("%s#%d/%s", w.Metadata.Name, instance, st.Function),
+				coldStart: trace.ColdStartFor(mem).Seconds(),
+			})
+		}
+		s := stageModel{name: st.Name, pool: p, width: 1, parallel: 1, median: cfg.StageMedian.Seconds(), sigma: cfg.StageSigma}
+		if st.Foreach != "" {
+			s.width = cfg.Fanout
+			s.parallel = s.width
+			if st.MaxParallel > 0 {
+				s.parallel = min(st.MaxParallel, s.width)
+			}
+		}
+		for _, need := range st.Needs {
+			k, ok := byName[need]
+			if !ok {
+				return g, fmt.Errorf("workflow %s: stage %s needs unknown stage %s", w.Metadata.Name, st.Name, need)
+			}
+			s.needs = append(s.needs, k)
+		}
+		m.stages = append(m.stages, s)
+	}
+	for i := range m.stages {
+		if len(m.stages[i].needs) == 0 {
+			m.roots = append(m.roots, i)
+		}
+		for _, k := range m.stages[i].needs {
+			m.stages[k].dependents = append(m.stages[k].dependents, i)
+		}
+	}
+	if err := m.computeOffsets(); err != nil {
+		return g, err
+	}
+	// Per pool: the mean duration of its elements and, for the oracle, its
+	// arrivals per interval (the workflow's, times the elements each
+	// invocation sends it; stage offsets of seconds are ignored).
+	weight := make([]float64, len(g.pools))
+	for _, s := range m.stages {
+		ps := &g.pools[s.pool]
+		c := counts(arrivals, s.width)
+		if ps.future == nil {
+			ps.future = c
+		} else {
+			for k := range c {
+				ps.future[k] += c[k]
+			}
+		}
+		ps.meanDuration += s.meanElement() * float64(s.width)
+		weight[s.pool] += float64(s.width)
+	}
+	for p := range g.pools {
+		g.pools[p].meanDuration /= weight[p]
+	}
+	return g, nil
+}
+
+// computeOffsets sets each stage's expected start from the invocation's
+// start: the longest path of expected stage durations through its needs.
+func (m *workflowModel) computeOffsets() error {
+	done := make([]bool, len(m.stages))
+	for range m.stages {
+		progress := false
+		for i := range m.stages {
+			s := &m.stages[i]
+			if done[i] {
+				continue
+			}
+			ready := true
+			s.offset = 0
+			for _, k := range s.needs {
+				if !done[k] {
+					ready = false
+					break
+				}
+				n := &m.stages[k]
+				rounds := math.Ceil(float64(n.width) / float64(n.parallel))
+				s.offset = math.Max(s.offset, n.offset+rounds*n.meanElement())
+			}
+			if ready {
+				done[i] = true
+				progress = true
+			}
+		}
+		if !progress {
+			break
+		}
+	}
+	for i, d := range done {
+		if !d {
+			return fmt.Errorf("workflow %s: stage %s is on a cycle", m.name, m.stages[i].name)
+		}
+	}
+	return nil
+}
+
+// seconds converts a duration to float seconds.
+func seconds(d time.Duration) float64 { return d.Seconds() }

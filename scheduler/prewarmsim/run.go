@@ -1,0 +1,194 @@
+package prewarmsim
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"baton.dev/baton/scheduler/prewarm"
+)
+
+// Result is one policy's figures over the whole trace.
+type Result struct {
+	// Policy is the policy's name.
+	Policy string `json:"policy"`
+	// Requests counts the requests served (trace invocations and workflow
+	// stage elements); ColdStarts those that waited for a sandbox to start.
+	Requests   int64 `json:"requests"`
+	ColdStarts int64 `json:"cold_starts"`
+	// ColdStartRate is ColdStarts / Requests.
+	ColdStartRate float64 `json:"cold_start_rate"`
+	// MeanColdWaitMs is the mean wait of a cold-started request.
+	MeanColdWaitMs float64 `json:"mean_cold_wait_ms"`
+	// IdleSandboxSeconds is the time warm sandboxes spent with no request,
+	// summed over sandboxes: the idle cost.
+	IdleSandboxSeconds float64 `json:"idle_sandbox_seconds"`
+	// SandboxesCreated counts sandbox starts; ChainWarmed those started by
+	// workflow-aware chain warming.
+	SandboxesCreated int64 `json:"sandboxes_created"`
+	ChainWarmed      int64 `json:"chain_warmed"`
+	// WorkflowInvocations counts the finished invocations of the sample
+	// workflows; QoSViolations those slower than their workflow's latency
+	// target.
+	WorkflowInvocations int     `json:"workflow_invocations"`
+	QoSViolations       int     `json:"qos_violations"`
+	QoSViolationRate    float64 `json:"qos_violation_rate"`
+	// WorkflowP99Ms is the end-to-end p99 of all workflow invocations;
+	// ColdArrivalP99Ms that of the ColdArrivals invocations whose first
+	// stage waited for a sandbox to start (arrivals to a cold workflow).
+	WorkflowP99Ms    float64 `json:"workflow_p99_ms"`
+	ColdArrivals     int     `json:"cold_arrivals"`
+	ColdArrivalP99Ms float64 `json:"cold_arrival_p99_ms"`
+	// Decisions counts planner decisions (one per function per interval);
+	// PolicyMicrosPerDecision is the planner's own time per decision,
+	// observing included.
+	Decisions               int64   `json:"decisions"`
+	PolicyMicrosPerDecision float64 `json:"policy_us_per_decision"`
+	// AutoscalerCalls counts calls of orchestrator.Scale.
+	AutoscalerCalls int64 `json:"autoscaler_calls"`
+	// WallSeconds is how long the simulation of this policy took.
+	WallSeconds float64 `json:"wall_seconds"`
+}
+
+// Report is a simulation of several policies on one trace.
+type Report struct {
+	// Trace names the trace; Functions and Minutes size it; Invocations
+	// counts its invocations.
+	Trace       string `json:"trace"`
+	Functions   int    `json:"functions"`
+	Minutes     int    `json:"minutes"`
+	Invocations int    `json:"invocations"`
+	// Workflows names the sample workflows run on top and Instances how
+	// many instances of them were driven by trace functions.
+	Workflows []string `json:"workflows"`
+	Instances int      `json:"workflow_instances"`
+	// Results has one entry per policy, in the order asked.
+	Results []Result `json:"results"`
+}
+
+// Run simulates each policy on cfg's trace and workflows.
+func Run(ctx context.Context, cfg Config, policies []prewarm.PrewarmPolicy) (*Report, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	groups, err := buildGroups(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{
+		Trace:       cfg.Trace.Source,
+		Functions:   len(cfg.Trace.Functions),
+		Minutes:     cfg.Trace.Minutes,
+		Invocations: cfg.Trace.TotalInvocations(),
+	}
+	for _, w := range cfg.Workflows {
+		rep.Workflows = append(rep.Workflows, w.Metadata.Name)
+	}
+	for _, g := range groups {
+		if g.wf != nil {
+			rep.Instances++
+		}
+	}
+	for _, pol := range policies {
+		res, err := runPolicy(ctx, cfg, groups, pol)
+		if err != nil {
+			return nil, err
+		}
+		rep.Results = append(rep.Results, res)
+	}
+	return rep, nil
+}
+
+// runPolicy simulates every group under pol, Parallelism at a time.
+func runPolicy(ctx context.Context, cfg Config, groups []groupSpec, pol prewarm.PrewarmPolicy) (Result, error) {
+	start := time.Now()
+	stats := make([]groupStats, len(groups))
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	next := 0
+	for w := 0; w < cfg.Parallelism; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= len(groups) || ctx.Err() != nil {
+					return
+				}
+				r, err := newRunner(cfg, &groups[i], pol)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				stats[i] = r.run()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return Result{}, fmt.Errorf("simulate %s: %w", pol.Name(), err)
+	}
+	for _, err := range errs {
+		if err != nil {
+			return Result{}, err
+		}
+	}
+	res := Result{Policy: pol.Name()}
+	var total groupStats
+	var policyTime time.Duration
+	for _, s := range stats {
+		total.requests += s.requests
+		total.cold += s.cold
+		total.coldWait += s.coldWait
+		total.idleSeconds += s.idleSeconds
+		total.created += s.created
+		total.chained += s.chained
+		total.scaleCalls += s.scaleCalls
+		total.decisions += s.decisions
+		policyTime += s.policyTime
+		total.latencies = append(total.latencies, s.latencies...)
+		total.coldLatencies = append(total.coldLatencies, s.coldLatencies...)
+		total.violations += s.violations
+	}
+	res.Requests, res.ColdStarts = total.requests, total.cold
+	if total.requests > 0 {
+		res.ColdStartRate = float64(total.cold) / float64(total.requests)
+	}
+	if total.cold > 0 {
+		res.MeanColdWaitMs = total.coldWait / float64(total.cold) * 1000
+	}
+	res.IdleSandboxSeconds = total.idleSeconds
+	res.SandboxesCreated, res.ChainWarmed = total.created, total.chained
+	res.WorkflowInvocations = len(total.latencies)
+	res.QoSViolations = total.violations
+	if res.WorkflowInvocations > 0 {
+		res.QoSViolationRate = float64(total.violations) / float64(res.WorkflowInvocations)
+	}
+	res.WorkflowP99Ms = percentile(total.latencies, 0.99) * 1000
+	res.ColdArrivals = len(total.coldLatencies)
+	res.ColdArrivalP99Ms = percentile(total.coldLatencies, 0.99) * 1000
+	res.Decisions = total.decisions
+	if total.decisions > 0 {
+		res.PolicyMicrosPerDecision = float64(policyTime.Nanoseconds()) / float64(total.decisions) / 1000
+	}
+	res.AutoscalerCalls = total.scaleCalls
+	res.WallSeconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// percentile returns the q-quantile of xs (nearest rank; 0 for none).
+func percentile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	sort.Float64s(xs)
+	k := int(q*float64(len(xs))+0.999999999) - 1
+	return xs[max(0, min(k, len(xs)-1))]
+}

@@ -1,0 +1,381 @@
+package prewarmsim
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"baton.dev/baton/orchestrator"
+	"baton.dev/baton/scheduler/prewarm"
+)
+
+// epoch is the wall-clock time of the trace's start handed to the
+// autoscaler (any fixed instant does).
+var epoch = time.Date(2019, 7, 15, 0, 0, 0, 0, time.UTC)
+
+// recheckAfter is how soon the autoscaler looks again at a pool that keeps
+// expired idle sandboxes for their demand (the live one ticks every 500 ms).
+const recheckAfter = 1.0
+
+// wfInvocation is one running invocation of a workflow instance.
+type wfInvocation struct {
+	start   float64
+	pending []int8  // needs not yet done, per stage
+	issued  []int16 // elements started, per stage
+	done    []int16 // elements finished, per stage
+	left    int     // stages not finished
+	cold    bool    // a first-stage request waited for a sandbox to start
+}
+
+// groupStats are one group's figures.
+type groupStats struct {
+	requests, cold   int64
+	coldWait         float64
+	idleSeconds      float64
+	created, chained int64
+	scaleCalls       int64
+	decisions        int64
+	policyTime       time.Duration
+	latencies        []float64
+	coldLatencies    []float64
+	violations       int
+}
+
+// runner simulates one group under one policy.
+type runner struct {
+	cfg      Config
+	spec     *groupSpec
+	policy   prewarm.PrewarmPolicy
+	horizon  float64
+	interval float64
+	n        int // intervals
+
+	pools []pool
+	h     eventHeap
+	invs  []wfInvocation
+	stats groupStats
+
+	idleBuf []orchestrator.IdleSandbox
+	psBuf   [1]orchestrator.PoolState
+}
+
+func newRunner(cfg Config, spec *groupSpec, policy prewarm.PrewarmPolicy) (*runner, error) {
+	r := &runner{
+		cfg: cfg, spec: spec, policy: policy,
+		horizon:  float64(cfg.Trace.Minutes) * 60,
+		interval: cfg.Interval.Seconds(),
+		pools:    make([]pool, len(spec.pools)),
+	}
+	r.n = int(math.Ceil(r.horizon / r.interval))
+	for i := range spec.pools {
+		ps := &spec.pools[i]
+		pl, err := policy.NewPlanner(prewarm.Function{
+			Name:         ps.name,
+			ColdStart:    time.Duration(ps.coldStart * float64(time.Second)),
+			MeanDuration: time.Duration(ps.meanDuration * float64(time.Second)),
+			Interval:     cfg.Interval,
+			Future:       ps.future,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", policy.Name(), err)
+		}
+		lead := math.Min(math.Max(pl.Lead().Seconds(), 0), r.interval-1e-3)
+		r.pools[i] = pool{spec: ps, planner: pl, lead: lead, panickedAt: math.Inf(-1), lastDemand: math.Inf(-1)}
+	}
+	return r, nil
+}
+
+func (r *runner) at(now float64) time.Time {
+	return epoch.Add(time.Duration(now * float64(time.Second)))
+}
+
+// run simulates the group to the end of the trace.
+func (r *runner) run() groupStats {
+	for i := range r.pools {
+		p := &r.pools[i]
+		start := time.Now()
+		p.cur = p.planner.Plan(0)
+		r.stats.policyTime += time.Since(start)
+		r.stats.decisions++
+		r.scheduleInterval(i, 1)
+		r.scale(i, 0)
+	}
+	arrivals := r.spec.arrivals
+	next := 0
+	for next < len(arrivals) || r.h.len() > 0 {
+		if next < len(arrivals) && (r.h.len() == 0 || arrivals[next].Start <= r.h.peek().t) {
+			a := arrivals[next]
+			next++
+			if r.spec.wf == nil {
+				r.arrive(0, request{arrival: a.Start, dur: float64(a.Duration), inv: -1}, a.Start)
+			} else {
+				r.startInvocation(a.Start)
+			}
+			continue
+		}
+		e := r.h.pop()
+		switch e.kind {
+		case evReady:
+			r.ready(int(e.pool), e.a, e.t)
+		case evFinish:
+			r.finish(int(e.pool), e.a, e.t)
+		case evCheck:
+			if p := &r.pools[e.pool]; p.checkAt == e.t {
+				p.checkAt = 0
+				r.scale(int(e.pool), e.t)
+			}
+		case evDecide:
+			r.decide(int(e.pool), int(e.a), e.t)
+		case evBoundary:
+			r.boundary(int(e.pool), int(e.a), e.t)
+		case evChainWarm:
+			r.chainWarm(int(e.pool), int(e.a), e.t)
+		}
+	}
+	for i := range r.pools {
+		p := &r.pools[i]
+		for _, s := range p.idle {
+			r.stats.idleSeconds += math.Max(0, r.horizon-p.sbs[s].idleSince)
+		}
+	}
+	return r.stats
+}
+
+// scheduleInterval schedules interval i's plan and start for pool pi.
+func (r *runner) scheduleInterval(pi, i int) {
+	if i >= r.n {
+		return
+	}
+	t := float64(i) * r.interval
+	if lead := r.pools[pi].lead; lead > 0 {
+		r.h.push(event{t: t - lead, kind: evDecide, pool: int32(pi), a: int32(i)})
+	}
+	r.h.push(event{t: t, kind: evBoundary, pool: int32(pi), a: int32(i)})
+}
+
+// decide plans interval i a lead before it: both decisions hold until it
+// starts.
+func (r *runner) decide(pi, i int, now float64) {
+	p := &r.pools[pi]
+	start := time.Now()
+	p.next = p.planner.Plan(i)
+	r.stats.policyTime += time.Since(start)
+	r.stats.decisions++
+	p.overlap = true
+	r.scale(pi, now)
+}
+
+// boundary starts interval i: the planner sees interval i−1's arrivals.
+func (r *runner) boundary(pi, i int, now float64) {
+	p := &r.pools[pi]
+	start := time.Now()
+	p.planner.Observe(i-1, p.arrivals)
+	if p.lead == 0 {
+		p.next = p.planner.Plan(i)
+		r.stats.decisions++
+	}
+	r.stats.policyTime += time.Since(start)
+	p.arrivals = 0
+	p.cur, p.overlap = p.next, false
+	r.scheduleInterval(pi, i+1)
+	r.scale(pi, now)
+}
+
+// keepAliveOf is the autoscaler keep-alive for d: zero means at once, which
+// AutoscalerPolicy spells as one nanosecond (zero there means the default).
+func keepAliveOf(d prewarm.Decision) time.Duration {
+	return max(d.KeepAlive, time.Nanosecond)
+}
+
+// scale runs the real autoscaler on pool pi and carries out its plan.
+func (r *runner) scale(pi int, now float64) {
+	if now >= r.horizon {
+		return
+	}
+	p := &r.pools[pi]
+	d := p.effective()
+	if p.total() == 0 && p.waiting() == 0 && d.Floor == 0 && now-p.lastDemand > maxDemandWindow {
+		return // nothing the autoscaler could do: no sandbox, no demand, no floor
+	}
+	ka := keepAliveOf(d)
+	window := math.Min(ka.Seconds(), maxDemandWindow)
+	r.idleBuf = r.idleBuf[:0]
+	for _, s := range p.idle {
+		sb := &p.sbs[s]
+		r.idleBuf = append(r.idleBuf, orchestrator.IdleSandbox{ID: sb.id, LastUsed: r.at(sb.lastUsed)})
+	}
+	ps := orchestrator.PoolState{
+		Function:          p.spec.name,
+		Idle:              r.idleBuf,
+		Busy:              p.busy,
+		Creating:          p.creating,
+		Waiting:           p.waiting(),
+		Floor:             d.Floor,
+		StableConcurrency: p.demand.mean(now, window),
+		PanicConcurrency:  p.demand.mean(now, 6),
+	}
+	policy := orchestrator.AutoscalerPolicy{KeepAlive: ka, MaxCreatesPerFunction: r.cfg.MaxCreatesPerFunction}
+	if _, burst := orchestrator.Desired(ps, policy); burst {
+		p.panickedAt = now
+	}
+	ps.Panicking = now-p.panickedAt < window
+	r.psBuf[0] = ps
+	plan := orchestrator.Scale(r.at(now), r.psBuf[:], policy)
+	r.stats.scaleCalls++
+	for range plan.Create[ps.Function] {
+		r.create(pi, now)
+	}
+	for _, id := range plan.Delete[ps.Function] {
+		r.remove(pi, id, now)
+	}
+	r.scheduleCheck(pi, now, d, ka)
+}
+
+// scheduleCheck makes sure the autoscaler looks at the pool again when its
+// oldest idle sandbox passes the keep-alive, or soon when it keeps expired
+// sandboxes for their demand; not when the floor keeps them (the next plan
+// brings a check).
+func (r *runner) scheduleCheck(pi int, now float64, d prewarm.Decision, ka time.Duration) {
+	p := &r.pools[pi]
+	if len(p.idle) == 0 {
+		return
+	}
+	at := p.sbs[p.idle[0]].lastUsed + ka.Seconds()
+	if at <= now {
+		if p.total() <= d.Floor {
+			return
+		}
+		at = now + recheckAfter
+	}
+	if at >= r.horizon || (p.checkAt > now && p.checkAt <= at) {
+		return
+	}
+	p.checkAt = at
+	r.h.push(event{t: at, kind: evCheck, pool: int32(pi)})
+}
+
+func (r *runner) recheck(pi int, now float64) {
+	d := r.pools[pi].effective()
+	r.scheduleCheck(pi, now, d, keepAliveOf(d))
+}
+
+// create starts a sandbox in pool pi.
+func (r *runner) create(pi int, now float64) {
+	p := &r.pools[pi]
+	sb := sandbox{id: strconv.Itoa(p.nextID), readyAt: now + p.spec.coldStart, alive: true}
+	p.nextID++
+	var slot int32
+	if n := len(p.free); n > 0 {
+		slot = p.free[n-1]
+		p.free = p.free[:n-1]
+		p.sbs[slot] = sb
+	} else {
+		slot = int32(len(p.sbs))
+		p.sbs = append(p.sbs, sb)
+	}
+	p.creating++
+	r.stats.created++
+	r.h.push(event{t: sb.readyAt, kind: evReady, pool: int32(pi), a: slot})
+}
+
+// remove deletes the idle sandbox id of pool pi.
+func (r *runner) remove(pi int, id string, now float64) {
+	p := &r.pools[pi]
+	for k, s := range p.idle {
+		if p.sbs[s].id != id {
+			continue
+		}
+		r.stats.idleSeconds += math.Max(0, math.Min(now, r.horizon)-p.sbs[s].idleSince)
+		p.idle = append(p.idle[:k], p.idle[k+1:]...)
+		p.sbs[s] = sandbox{}
+		p.free = append(p.free, s)
+		return
+	}
+}
+
+// makeIdle puts sandbox s of pool pi on the idle stack.
+func (r *runner) makeIdle(pi int, s int32, now float64) {
+	p := &r.pools[pi]
+	sb := &p.sbs[s]
+	sb.lastUsed, sb.idleSince = now, now
+	p.idle = append(p.idle, s)
+	r.recheck(pi, now)
+}
+
+// serve runs req on sandbox s of pool pi.
+func (r *runner) serve(pi int, s int32, req request, now float64) {
+	p := &r.pools[pi]
+	sb := &p.sbs[s]
+	sb.req = req
+	p.busy++
+	p.recordDemand(now)
+	r.stats.requests++
+	if sb.readyAt > req.arrival+1e-6 { // a microsecond of slack for rounding
+		r.stats.cold++
+		r.stats.coldWait += now - req.arrival
+		if req.inv >= 0 && len(r.spec.wf.stages[req.stage].needs) == 0 {
+			r.invs[req.inv].cold = true
+		}
+	}
+	r.h.push(event{t: now + req.dur, kind: evFinish, pool: int32(pi), a: s})
+}
+
+// arrive hands req to a warm sandbox of pool pi or queues it and wakes the
+// autoscaler.
+func (r *runner) arrive(pi int, req request, now float64) {
+	p := &r.pools[pi]
+	p.arrivals++
+	if n := len(p.idle); n > 0 {
+		s := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		r.stats.idleSeconds += math.Max(0, math.Min(now, r.horizon)-p.sbs[s].idleSince)
+		r.serve(pi, s, req, now)
+		return
+	}
+	p.enqueue(req)
+	p.recordDemand(now)
+	r.scale(pi, now)
+}
+
+// ready: a sandbox finished starting; it takes the oldest queued request
+// or becomes idle.
+func (r *runner) ready(pi int, s int32, now float64) {
+	p := &r.pools[pi]
+	p.creating--
+	if p.waiting() > 0 {
+		r.serve(pi, s, p.dequeue(), now)
+		return
+	}
+	r.makeIdle(pi, s, now)
+}
+
+// finish: a request ended; its sandbox takes the next queued request or
+// becomes idle, then the workflow (if any) moves on.
+func (r *runner) finish(pi int, s int32, now float64) {
+	p := &r.pools[pi]
+	req := p.sbs[s].req
+	p.busy--
+	if p.waiting() > 0 {
+		r.serve(pi, s, p.dequeue(), now)
+	} else {
+		p.recordDemand(now)
+		r.makeIdle(pi, s, now)
+	}
+	if req.inv >= 0 {
+		r.elementDone(req, now)
+	}
+}
+
+// chainWarm starts sandboxes in pool pi until n are warm, starting or
+// free for the workflow.
+func (r *runner) chainWarm(pi, n int, now float64) {
+	if now >= r.horizon {
+		return
+	}
+	p := &r.pools[pi]
+	for k := len(p.idle) + p.creating - p.waiting(); k < n; k++ {
+		r.create(pi, now)
+		r.stats.chained++
+	}
+}

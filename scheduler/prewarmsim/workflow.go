@@ -1,0 +1,115 @@
+package prewarmsim
+
+import "math"
+
+// startInvocation starts an invocation of the group's workflow: its first
+// stages get their requests and, with chain warming, each later stage's
+// sandboxes are started its cold start before the stage is expected.
+func (r *runner) startInvocation(now float64) {
+	wf := r.spec.wf
+	idx := int32(len(r.invs))
+	inv := wfInvocation{
+		start:   now,
+		pending: make([]int8, len(wf.stages)),
+		issued:  make([]int16, len(wf.stages)),
+		done:    make([]int16, len(wf.stages)),
+		left:    len(wf.stages),
+	}
+	for i := range wf.stages {
+		inv.pending[i] = int8(len(wf.stages[i].needs))
+	}
+	r.invs = append(r.invs, inv)
+	// A first stage with no warm sandbox is expected to wait a cold start.
+	delay := 0.0
+	for _, s := range wf.roots {
+		p := &r.pools[wf.stages[s].pool]
+		if len(p.idle) == 0 {
+			delay = math.Max(delay, p.spec.coldStart)
+		}
+	}
+	for _, s := range wf.roots {
+		r.startStage(idx, s, now)
+	}
+	if !r.policy.ChainWarming() {
+		return
+	}
+	for i := range wf.stages {
+		st := &wf.stages[i]
+		if len(st.needs) == 0 {
+			continue
+		}
+		at := math.Max(now, now+delay+st.offset-r.pools[st.pool].spec.coldStart)
+		r.h.push(event{t: at, kind: evChainWarm, pool: int32(st.pool), a: int32(min(st.parallel, st.width))})
+	}
+}
+
+// startStage sends stage s of invocation idx its first elements.
+func (r *runner) startStage(idx int32, s int, now float64) {
+	st := &r.spec.wf.stages[s]
+	n := min(st.parallel, st.width)
+	r.invs[idx].issued[s] = int16(n)
+	for e := 0; e < n; e++ {
+		r.arrive(st.pool, request{arrival: now, dur: r.elementDuration(idx, s, e), inv: idx, stage: int16(s)}, now)
+	}
+}
+
+// elementDone: an element of a stage finished.
+func (r *runner) elementDone(req request, now float64) {
+	wf := r.spec.wf
+	inv := &r.invs[req.inv]
+	s := int(req.stage)
+	st := &wf.stages[s]
+	inv.done[s]++
+	if e := int(inv.issued[s]); e < st.width {
+		inv.issued[s]++
+		r.arrive(st.pool, request{arrival: now, dur: r.elementDuration(req.inv, s, e), inv: req.inv, stage: req.stage}, now)
+	}
+	if int(inv.done[s]) < st.width {
+		return
+	}
+	inv.left--
+	for _, d := range st.dependents {
+		inv = &r.invs[req.inv]
+		inv.pending[d]--
+		if inv.pending[d] == 0 {
+			r.startStage(req.inv, d, now)
+		}
+	}
+	inv = &r.invs[req.inv]
+	if inv.left > 0 {
+		return
+	}
+	latency := now - inv.start
+	r.stats.latencies = append(r.stats.latencies, latency)
+	if inv.cold {
+		r.stats.coldLatencies = append(r.stats.coldLatencies, latency)
+	}
+	if wf.qos > 0 && latency > wf.qos {
+		r.stats.violations++
+	}
+	inv.pending, inv.issued, inv.done = nil, nil, nil
+}
+
+// elementDuration is the execution time of element e of stage s of
+// invocation idx: log-normal around the stage's median, drawn from a hash
+// of the seed, the group and the element so that every policy sees the
+// same durations.
+func (r *runner) elementDuration(idx int32, s, e int) float64 {
+	h := splitmix(r.cfg.Seed)
+	h = splitmix(h ^ uint64(r.spec.index))
+	h = splitmix(h ^ uint64(idx))
+	h = splitmix(h ^ uint64(s)<<20 ^ uint64(e))
+	u1 := (float64(h>>11) + 0.5) / (1 << 53)
+	u2 := float64(splitmix(h)>>11) / (1 << 53)
+	z := math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
+	st := &r.spec.wf.stages[s]
+	return st.median * math.Exp(st.sigma*z)
+}
+
+// splitmix is the SplitMix64 finaliser.
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}

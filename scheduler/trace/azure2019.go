@@ -1,0 +1,314 @@
+package trace
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// The file name patterns of the Azure Functions 2019 trace (one file of each
+// per day, dDD = d01 … d14).
+const (
+	azure2019Invocations = "invocations_per_function_md.anon.d*.csv"
+	azure2019Durations   = "function_durations_percentiles.anon.d*.csv"
+	azure2019Memory      = "app_memory_percentiles.anon.d*.csv"
+)
+
+// durationPercentiles are the duration columns of the 2019 trace (in ms)
+// and the quantile each one is.
+var durationPercentiles = [...]struct {
+	column string
+	q      float64
+}{
+	{"percentile_Average_0", 0}, {"percentile_Average_1", 0.01}, {"percentile_Average_25", 0.25},
+	{"percentile_Average_50", 0.5}, {"percentile_Average_75", 0.75}, {"percentile_Average_99", 0.99},
+	{"percentile_Average_100", 1},
+}
+
+// DefaultMemoryMB is the memory assumed for a function whose trace does not
+// give it.
+const DefaultMemoryMB = 256
+
+// ReadOptions limits what a reader keeps of a trace.
+type ReadOptions struct {
+	// Minutes keeps the first Minutes minutes (0: the whole trace).
+	Minutes int
+	// Functions keeps a uniform random sample of that many functions (0:
+	// all of them).
+	Functions int
+	// Seed chooses the sample and spreads per-minute counts inside their
+	// minutes.
+	Seed uint64
+}
+
+// IsAzure2019 reports whether dir holds the Azure Functions 2019 trace.
+func IsAzure2019(dir string) bool {
+	m, _ := filepath.Glob(filepath.Join(dir, azure2019Invocations))
+	return len(m) > 0
+}
+
+// ReadAzure2019 reads the Azure Functions 2019 trace from dir: per day dDD,
+// invocations_per_function_md.anon.dDD.csv (HashOwner, HashApp,
+// HashFunction, Trigger, then one column per minute 1 … 1440),
+// function_durations_percentiles.anon.dDD.csv (per function, percentiles
+// of its average duration in ms) and app_memory_percentiles.anon.dDD.csv
+// (per app, AverageAllocatedMb). Days follow each other in file-name order.
+// The functions are those of the first day (a sample of them when
+// opts.Functions is set); a function missing from a later day has no
+// invocations that day. The n invocations of a minute start at uniform
+// random points of it, and each takes a duration drawn from the function's
+// duration percentiles (interpolated linearly between them; 1 s when the
+// function has none). Memory missing from the trace is DefaultMemoryMB.
+// Cold starts come from ColdStartFor(memory).
+func ReadAzure2019(dir string, opts ReadOptions) (*Trace, error) {
+	days, err := filepath.Glob(filepath.Join(dir, azure2019Invocations))
+	if err != nil || len(days) == 0 {
+		return nil, fmt.Errorf("azure 2019 trace in %s: no file %s", dir, azure2019Invocations)
+	}
+	sort.Strings(days)
+	if opts.Minutes > 0 {
+		days = days[:min(len(days), (opts.Minutes+1439)/1440)]
+	}
+	keys, err := read2019Keys(days[0])
+	if err != nil {
+		return nil, err
+	}
+	if opts.Functions > 0 && opts.Functions < len(keys) {
+		rng := rand.New(rand.NewPCG(opts.Seed, 2019))
+		rng.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+		keys = keys[:opts.Functions]
+		sort.Strings(keys)
+	}
+	index := make(map[string]int, len(keys))
+	for i, k := range keys {
+		index[k] = i
+	}
+	minutes := 1440 * len(days)
+	if opts.Minutes > 0 {
+		minutes = min(minutes, opts.Minutes)
+	}
+	counts := make([][]int32, len(keys))
+	triggers := make([]string, len(keys))
+	for d, path := range days {
+		if err := read2019Counts(path, d, minutes, index, counts, triggers); err != nil {
+			return nil, err
+		}
+	}
+	durations, err := read2019Durations(dir, index)
+	if err != nil {
+		return nil, err
+	}
+	memory, err := read2019Memory(dir)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trace{Source: "azure-2019 " + dir, Minutes: minutes, Functions: make([]Function, len(keys))}
+	for i, k := range keys {
+		parts := strings.SplitN(k, "/", 3)
+		f := Function{Name: k, App: parts[0] + "/" + parts[1], Trigger: triggers[i], MemoryMB: DefaultMemoryMB}
+		if mb, ok := memory[f.App]; ok && mb > 0 {
+			f.MemoryMB = mb
+		}
+		f.ColdStart = ColdStartFor(f.MemoryMB)
+		rng := rand.New(rand.NewPCG(opts.Seed, uint64(i)+1))
+		q := durations[i]
+		for m, c := range counts[i] {
+			first := len(f.Invocations)
+			for range c {
+				f.Invocations = append(f.Invocations, Invocation{
+					Start:    float64(m)*60 + rng.Float64()*60,
+					Duration: float32(q.at(rng.Float64()) / 1000),
+				})
+			}
+			sortInvocations(f.Invocations[first:])
+		}
+		t.Functions[i] = f
+	}
+	return t, nil
+}
+
+// key2019 names a function of the 2019 trace: owner/app/function hashes.
+func key2019(tb *table, rec []string) string {
+	return tb.field(rec, "HashOwner") + "/" + tb.field(rec, "HashApp") + "/" + tb.field(rec, "HashFunction")
+}
+
+func read2019Keys(path string) ([]string, error) {
+	tb, err := openTable(path, "HashOwner", "HashApp", "HashFunction", "Trigger", "1")
+	if err != nil {
+		return nil, err
+	}
+	defer tb.close()
+	seen := map[string]bool{}
+	var keys []string
+	for {
+		rec, err := tb.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		k := key2019(tb, rec)
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%s: no functions", path)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// read2019Counts adds day d's counts of the indexed functions.
+func read2019Counts(path string, d, minutes int, index map[string]int, counts [][]int32, triggers []string) error {
+	tb, err := openTable(path, "HashOwner", "HashApp", "HashFunction", "Trigger", "1")
+	if err != nil {
+		return err
+	}
+	defer tb.close()
+	first := tb.columns["1"]
+	for {
+		rec, err := tb.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		i, ok := index[key2019(tb, rec)]
+		if !ok {
+			continue
+		}
+		if triggers[i] == "" {
+			triggers[i] = tb.field(rec, "Trigger")
+		}
+		if counts[i] == nil {
+			counts[i] = make([]int32, minutes)
+		}
+		for m := 0; m < 1440 && first+m < len(rec); m++ {
+			at := d*1440 + m
+			if at >= minutes {
+				break
+			}
+			n, err := strconv.ParseInt(strings.TrimSpace(rec[first+m]), 10, 32)
+			if err != nil || n < 0 {
+				line, _ := tb.r.FieldPos(first + m)
+				return fmt.Errorf("%s:%d: minute %d: %q is not a count >= 0", path, line, m+1, rec[first+m])
+			}
+			counts[i][at] += int32(n)
+		}
+	}
+}
+
+// durationQuantiles is a function's duration distribution as quantiles in ms.
+type durationQuantiles []float64
+
+// at returns the duration at quantile u, interpolated linearly.
+func (q durationQuantiles) at(u float64) float64 {
+	if q == nil {
+		return 1000
+	}
+	for k := 1; k < len(durationPercentiles); k++ {
+		lo, hi := durationPercentiles[k-1], durationPercentiles[k]
+		if u <= hi.q {
+			w := (u - lo.q) / (hi.q - lo.q)
+			return math.Max(q[k-1]+w*(q[k]-q[k-1]), 0.1)
+		}
+	}
+	return q[len(q)-1]
+}
+
+// read2019Durations returns the duration quantiles of the indexed functions
+// from the first day's file that has them.
+func read2019Durations(dir string, index map[string]int) ([]durationQuantiles, error) {
+	files, _ := filepath.Glob(filepath.Join(dir, azure2019Durations))
+	sort.Strings(files)
+	out := make([]durationQuantiles, len(index))
+	cols := []string{"HashOwner", "HashApp", "HashFunction"}
+	for _, p := range durationPercentiles {
+		cols = append(cols, p.column)
+	}
+	for _, path := range files {
+		tb, err := openTable(path, cols...)
+		if err != nil {
+			return nil, err
+		}
+		err = func() error {
+			defer tb.close()
+			for {
+				rec, err := tb.next()
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				i, ok := index[key2019(tb, rec)]
+				if !ok || out[i] != nil {
+					continue
+				}
+				q := make(durationQuantiles, len(durationPercentiles))
+				for k, p := range durationPercentiles {
+					if q[k], err = tb.float(rec, p.column); err != nil {
+						return err
+					}
+					if k > 0 && q[k] < q[k-1] {
+						q[k] = q[k-1] // rounding in the trace can break monotonicity
+					}
+				}
+				out[i] = q
+			}
+		}()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// read2019Memory returns AverageAllocatedMb per owner/app, from the first
+// day's file that has it.
+func read2019Memory(dir string) (map[string]float64, error) {
+	files, _ := filepath.Glob(filepath.Join(dir, azure2019Memory))
+	sort.Strings(files)
+	out := map[string]float64{}
+	for _, path := range files {
+		tb, err := openTable(path, "HashOwner", "HashApp", "AverageAllocatedMb")
+		if err != nil {
+			return nil, err
+		}
+		err = func() error {
+			defer tb.close()
+			for {
+				rec, err := tb.next()
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				app := tb.field(rec, "HashOwner") + "/" + tb.field(rec, "HashApp")
+				if _, ok := out[app]; ok {
+					continue
+				}
+				mb, err := tb.float(rec, "AverageAllocatedMb")
+				if err != nil {
+					return err
+				}
+				out[app] = mb
+			}
+		}()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
