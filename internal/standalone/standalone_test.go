@@ -29,7 +29,10 @@ import (
 	"baton.dev/baton/orchestrator/client"
 )
 
-const keepAlive = 8 * time.Second
+// keepAlive outlasts the slowest cold chain of a sample on a loaded 2-core
+// machine (about 10 s), so a stage's sandbox is still there to be checked
+// when its invocation ends.
+const keepAlive = 20 * time.Second
 
 // TestEndToEnd runs the whole of Baton in one process on a private
 // containerd and an embedded NATS, and drives it through the HTTP API as a
