@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what Baton needs on Debian: containerd, runc, the CNI plugins
-# and the Postgres server binaries (history).
+# Installs what Baton needs on Debian: containerd, runc, the CNI plugins,
+# the Postgres server binaries (history) and docker-compose (to check
+# docker-compose.yml; no Docker engine is needed).
 # Idempotent: installs only what is missing. Says plainly when it cannot.
 set -euo pipefail
 
@@ -8,6 +9,8 @@ missing=()
 command -v containerd >/dev/null 2>&1 || missing+=(containerd)
 command -v runc >/dev/null 2>&1 || missing+=(runc)
 [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/loopback ] || missing+=(containernetworking-plugins)
+# docker-compose only checks docker-compose.yml in the tests (no engine runs).
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
 fi

@@ -25,7 +25,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(upCmd(), deployCmd(), validateCmd(), workflowsCmd(), invokeCmd(), invocationsCmd(), imagesCmd(), reportCmd(), tenantsCmd(), workerCmd(), orchestratorCmd(), workersCmd(), tuneCmd(), simCmd(), profileCmd(), schemaCmd())
+	root.AddCommand(upCmd(), deployCmd(), validateCmd(), workflowsCmd(), invokeCmd(), invocationsCmd(), imagesCmd(), reportCmd(), tenantsCmd(), workerCmd(), orchestratorCmd(), workersCmd(), tuneCmd(), simCmd(), profileCmd(), schemaCmd(), benchCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		var exit *exitError
 		if errors.As(err, &exit) {

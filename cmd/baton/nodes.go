@@ -90,7 +90,7 @@ func workerCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&natsURL, "nats", nats.DefaultURL, "NATS server URL")
 	f.StringVar(&cfg.ID, "id", "", "worker ID, unique in the cluster (default: the host name)")
-	f.StringVar(&cfg.Runtime, "runtime", standalone.RuntimeAuto, "sandbox runtime: auto, containerd or process")
+	f.StringVar(&cfg.Runtime, "runtime", standalone.RuntimeAuto, "sandbox runtime: auto, containerd, process or fake (scale simulation only)")
 	f.StringVar(&cpu, "cpu", "", "CPU offered to sandboxes, like 4 or 3500m (default: every core)")
 	f.StringVar(&memory, "memory", "", "memory offered to sandboxes, like 8Gi (default: three quarters of the machine's)")
 	f.StringVar(&cfg.DataDir, "data", "/var/lib/baton/worker", "directory for the runtime's state and a private containerd")

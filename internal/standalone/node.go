@@ -17,6 +17,7 @@ import (
 	"baton.dev/baton/worker"
 	ctrd "baton.dev/baton/worker/containerd"
 	"baton.dev/baton/worker/daemon"
+	"baton.dev/baton/worker/fake"
 	"baton.dev/baton/worker/process"
 )
 
@@ -135,8 +136,16 @@ func (w *Worker) openRuntime(ctx context.Context, cfg WorkerConfig) (worker.Runt
 		}
 		w.onStop(func(context.Context) error { return rt.Close() })
 		return rt, nil
+	case RuntimeFake:
+		w.log.Warn("FAKE RUNTIME: sandboxes are map entries answering over in-process HTTP, for scale simulation only; functions do not run")
+		rt, err := fake.Open(fake.Config{})
+		if err != nil {
+			return nil, fmt.Errorf("worker %s: fake runtime: %w", cfg.ID, err)
+		}
+		w.onStop(func(context.Context) error { return rt.Close() })
+		return rt, nil
 	default:
-		return nil, fmt.Errorf("worker %s: runtime %q: want auto, containerd or process", cfg.ID, choice)
+		return nil, fmt.Errorf("worker %s: runtime %q: want auto, containerd, process or fake", cfg.ID, choice)
 	}
 }
 

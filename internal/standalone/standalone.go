@@ -26,6 +26,7 @@ const (
 	RuntimeAuto       = "auto" // containerd if installed, else process
 	RuntimeContainerd = "containerd"
 	RuntimeProcess    = "process"
+	RuntimeFake       = "fake" // for scale simulation only: nothing runs
 )
 
 // Config configures a standalone Baton.

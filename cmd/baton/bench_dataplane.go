@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"baton.dev/baton/orchestrator"
+	"baton.dev/baton/orchestrator/client"
+)
+
+// Data-plane targets of issue 4.
+const (
+	dataPlaneTargetP50Us = 200
+	dataPlaneTargetP99Us = 1000
+	dataPlaneTargetRatio = 0.5
+)
+
+// dataPlaneReport is what `baton bench dataplane` measured.
+type dataPlaneReport struct {
+	Runtime   string `json:"runtime"`
+	Sandboxes int    `json:"sandboxes"`
+	// Paced: the same open-loop load at RatePerSecond, through Baton and
+	// straight to the sandboxes.
+	RatePerSecond float64    `json:"ratePerSecond"`
+	PacedBaton    loadResult `json:"pacedBaton"`
+	PacedDirect   loadResult `json:"pacedDirect"`
+	AddedP50Us    float64    `json:"addedP50Us"`
+	AddedP99Us    float64    `json:"addedP99Us"`
+	// Saturation: Concurrency requests always in flight.
+	Concurrency     int        `json:"concurrency"`
+	SaturatedBaton  loadResult `json:"saturatedBaton"`
+	SaturatedDirect loadResult `json:"saturatedDirect"`
+	ThroughputRatio float64    `json:"throughputRatio"`
+
+	// WorkersAfter is the orchestrator's worker table after the runs:
+	// sandboxes and reservations, to see what the autoscaler did.
+	WorkersAfter []orchestrator.WorkerView `json:"workersAfter"`
+
+	TargetAddedP50Us float64 `json:"targetAddedP50Us"`
+	TargetAddedP99Us float64 `json:"targetAddedP99Us"`
+	TargetRatio      float64 `json:"targetRatio"`
+	Met              bool    `json:"met"`
+	machineLoad
+}
+
+func benchDataPlaneCmd() *cobra.Command {
+	var (
+		lo                  localOptions
+		out                 string
+		rate                float64
+		seconds, satSeconds time.Duration
+		sandboxes           int
+	)
+	cmd := &cobra.Command{
+		Use:   "dataplane",
+		Short: "Warm invocations through the orchestrator against the same requests sent straight to the sandboxes",
+		Long: `Starts Baton on this machine (one worker, containerd by default, history off),
+deploys a one-stage workflow of the echo test function and warms --sandboxes
+sandboxes. Then, with one HTTP client and the same load on both sides:
+
+  paced        --rate requests/s for --seconds, open loop: the latency Baton adds
+               (its p50 and p99 minus the direct ones)
+  saturation   --sandboxes requests always in flight for --saturation-seconds:
+               the throughput ratio Baton / direct
+
+"Direct" posts to the same warm sandboxes' endpoints (read from containerd's
+container labels), in turn, bypassing the orchestrator. Targets: added p50
+<= 200us and p99 <= 1ms at 1,000 requests/s; ratio >= 0.5 at saturation.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(out); err != nil {
+				return err
+			}
+			switch {
+			case rate <= 0:
+				return fmt.Errorf("flag --rate %v: want > 0", rate)
+			case sandboxes < 1:
+				return fmt.Errorf("flag --sandboxes %d: want at least 1", sandboxes)
+			case seconds <= 0 || satSeconds <= 0:
+				return fmt.Errorf("flags --seconds and --saturation-seconds: want > 0")
+			}
+			rep, err := runDataPlane(cmd.Context(), lo, rate, seconds, satSeconds, sandboxes)
+			if err != nil {
+				return err
+			}
+			if out == "json" {
+				return printJSON(cmd.OutOrStdout(), rep)
+			}
+			return printDataPlane(cmd.OutOrStdout(), rep)
+		},
+	}
+	lo.flags(cmd.Flags())
+	cmd.Flags().Float64Var(&rate, "rate", 1000, "requests per second in the paced comparison")
+	cmd.Flags().DurationVar(&seconds, "seconds", 5*time.Second, "length of each paced run")
+	cmd.Flags().DurationVar(&satSeconds, "saturation-seconds", 5*time.Second, "length of each saturation run")
+	cmd.Flags().IntVar(&sandboxes, "sandboxes", 4, "warm sandboxes, and the concurrency at saturation")
+	outputFlag(cmd, &out)
+	return cmd
+}
+
+func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, satSeconds time.Duration, sandboxes int) (*dataPlaneReport, error) {
+	b, err := startLocal(ctx, lo, 30*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		// A stop that leaves sandboxes behind is said, not hidden.
+		if err := b.stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "baton bench: stopping Baton:", err)
+		}
+	}()
+	const name = "bench-dataplane"
+	if err := b.deployEcho(ctx, name); err != nil {
+		return nil, err
+	}
+	eps, err := b.warmPool(ctx, orchestrator.FunctionKey("default", name, "echo"), sandboxes)
+	if err != nil {
+		return nil, err
+	}
+	hc := benchClient()
+	body := []byte(`{"n":42}`)
+	viaBaton := batonInvoker(hc, b.cl.URL, b.cl.Token, name, body)
+	direct := directPoster(hc, eps, body)
+	// A short warm-up of both paths fills the client's connection pool.
+	saturate(ctx, sandboxes, 300*time.Millisecond, direct)
+	saturate(ctx, sandboxes, 300*time.Millisecond, viaBaton)
+
+	rep := &dataPlaneReport{Runtime: b.cl.Runtime, Sandboxes: len(eps), RatePerSecond: rate, Concurrency: sandboxes,
+		TargetAddedP50Us: dataPlaneTargetP50Us, TargetAddedP99Us: dataPlaneTargetP99Us, TargetRatio: dataPlaneTargetRatio}
+	rep.Before = loadAverage()
+	rep.PacedDirect = paced(ctx, rate, seconds, direct)
+	rep.PacedBaton = paced(ctx, rate, seconds, viaBaton)
+	rep.SaturatedDirect = saturate(ctx, sandboxes, satSeconds, direct)
+	rep.SaturatedBaton = saturate(ctx, sandboxes, satSeconds, viaBaton)
+	rep.After = loadAverage()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	admin := client.Client{URL: b.cl.URL, Token: b.cl.AdminToken}
+	if rep.WorkersAfter, err = admin.Workers(ctx); err != nil {
+		return nil, fmt.Errorf("list workers: %w", err)
+	}
+	rep.AddedP50Us = (rep.PacedBaton.Latency.P50Ms - rep.PacedDirect.Latency.P50Ms) * 1000
+	rep.AddedP99Us = (rep.PacedBaton.Latency.P99Ms - rep.PacedDirect.Latency.P99Ms) * 1000
+	if rep.SaturatedDirect.PerSecond > 0 {
+		rep.ThroughputRatio = rep.SaturatedBaton.PerSecond / rep.SaturatedDirect.PerSecond
+	}
+	errs := rep.PacedBaton.Errors + rep.PacedDirect.Errors + rep.SaturatedBaton.Errors + rep.SaturatedDirect.Errors
+	rep.Met = errs == 0 && rep.AddedP50Us <= dataPlaneTargetP50Us && rep.AddedP99Us <= dataPlaneTargetP99Us &&
+		rep.ThroughputRatio >= dataPlaneTargetRatio
+	return rep, nil
+}
+
+func printDataPlane(w io.Writer, rep *dataPlaneReport) error {
+	fmt.Fprintf(w, "data plane: %s runtime, %d warm sandboxes of the echo function, one HTTP client for both paths\n\n", rep.Runtime, rep.Sandboxes)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tPATH\tREQUESTS\tERRORS\tCOLD\tPER SECOND\tP50 MS\tP99 MS\tMAX MS")
+	row := func(run, path string, r loadResult) {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.0f\t%.3f\t%.3f\t%.3f\n", run, path, r.Requests, r.Errors, r.ColdStarts, r.PerSecond, r.Latency.P50Ms, r.Latency.P99Ms, r.Latency.MaxMs)
+	}
+	paced := fmt.Sprintf("paced %.0f/s", rep.RatePerSecond)
+	sat := fmt.Sprintf("saturation (%d in flight)", rep.Concurrency)
+	row(paced, "direct (baseline)", rep.PacedDirect)
+	row(paced, "baton", rep.PacedBaton)
+	row(sat, "direct (baseline)", rep.SaturatedDirect)
+	row(sat, "baton", rep.SaturatedBaton)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nadded latency at %.0f/s: p50 %.0f us (target <= %.0f), p99 %.0f us (target <= %.0f)\n",
+		rep.RatePerSecond, rep.AddedP50Us, rep.TargetAddedP50Us, rep.AddedP99Us, rep.TargetAddedP99Us)
+	fmt.Fprintf(w, "throughput ratio at saturation: %.2f (target >= %.1f)\n", rep.ThroughputRatio, rep.TargetRatio)
+	for _, r := range []loadResult{rep.PacedDirect, rep.PacedBaton, rep.SaturatedDirect, rep.SaturatedBaton} {
+		if r.FirstError != "" {
+			fmt.Fprintf(w, "first error: %s\n", r.FirstError)
+		}
+	}
+	for _, wv := range rep.WorkersAfter {
+		fmt.Fprintf(w, "after the runs, worker %s: %d sandboxes, reserved %dm CPU and %d MiB of %dm and %d MiB\n",
+			wv.ID, wv.Sandboxes, wv.ReservedCPUMilli, wv.ReservedMemoryBytes>>20, wv.CPUMilli, wv.MemoryBytes>>20)
+	}
+	fmt.Fprintln(w, rep.machineLoad)
+	_, err := fmt.Fprintf(w, "targets: %s\n", verdict(rep.Met))
+	return err
+}

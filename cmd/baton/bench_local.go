@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/containerd/containerd"
+
+	"baton.dev/baton/internal/imagebuild"
+	"baton.dev/baton/internal/standalone"
+	"baton.dev/baton/orchestrator/client"
+	"baton.dev/baton/worker"
+	ctrd "baton.dev/baton/worker/containerd"
+)
+
+// Subnets of the benchmarks' sandboxes: apart from the tests' (10.176 to
+// 10.179) and from `baton up`'s (10.177), so a benchmark can run beside them.
+const (
+	benchSubnet       = "10.180.0.0/16" // Baton's worker
+	benchDirectSubnet = "10.181.0.0/16" // the baseline's runtime, without Baton
+)
+
+// benchImage is the echo test function every local benchmark runs.
+const benchImage = "baton.local/testfn-ok:v1"
+
+// localBench is a standalone Baton started for a benchmark.
+type localBench struct {
+	cl   *standalone.Cluster
+	api  *client.Client
+	log  *slog.Logger
+	dir  string
+	imgs string
+}
+
+// localOptions are the flags the local benchmarks share.
+type localOptions struct {
+	images, root, runtime string
+	verbose               bool
+}
+
+func (o *localOptions) flags(f interface {
+	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
+}) {
+	f.StringVar(&o.images, "images", "build/images", "directory of image archives; the test function images are built there when missing")
+	f.StringVar(&o.root, "root", ".", "the repository's root, to build the test function images from")
+	f.StringVar(&o.runtime, "runtime", standalone.RuntimeContainerd, "sandbox runtime: containerd or process")
+	f.BoolVar(&o.verbose, "verbose", false, "log Baton's warnings to stderr")
+}
+
+// startLocal builds the test images if needed and starts a standalone
+// Baton with one worker, history off, on benchSubnet.
+func startLocal(ctx context.Context, o localOptions, keepAlive time.Duration) (*localBench, error) {
+	if o.runtime != standalone.RuntimeContainerd && o.runtime != standalone.RuntimeProcess {
+		return nil, fmt.Errorf("flag --runtime %q: want containerd or process", o.runtime)
+	}
+	if _, err := os.Stat(filepath.Join(o.images, "testfn-ok.tar")); err != nil {
+		if _, err := imagebuild.BuildTestFunctions(ctx, o.root, o.images); err != nil {
+			return nil, fmt.Errorf("flag --images %s has no testfn-ok.tar and building it failed (run from the repository root, or pass --root): %w", o.images, err)
+		}
+	}
+	imgs, err := filepath.Abs(o.images)
+	if err != nil {
+		return nil, fmt.Errorf("flag --images: %w", err)
+	}
+	// A short path: containerd's sockets live under it.
+	dir, err := os.MkdirTemp("/tmp", "baton-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("bench data directory: %w", err)
+	}
+	level := slog.LevelError
+	if o.verbose {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cl, err := standalone.Start(ctx, standalone.Config{
+		DataDir: dir, Listen: "127.0.0.1:0", Runtime: o.runtime, ImagesDir: imgs, Subnet: benchSubnet,
+		Postgres: "off", KeepAlive: keepAlive, Logger: log,
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &localBench{cl: cl, log: log, dir: dir, imgs: imgs, api: &client.Client{URL: cl.URL, Token: cl.Token}}, nil
+}
+
+// stop deletes every sandbox, stops Baton and removes its data.
+func (b *localBench) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := b.cl.Stop(ctx)
+	if rmErr := os.RemoveAll(b.dir); err == nil && rmErr != nil {
+		err = fmt.Errorf("remove %s: %w", b.dir, rmErr)
+	}
+	return err
+}
+
+// deployEcho deploys a one-stage workflow named name running the echo
+// test function with fixed limits.
+func (b *localBench) deployEcho(ctx context.Context, name string) error {
+	doc := fmt.Sprintf(`apiVersion: baton.dev/v1
+kind: Workflow
+metadata:
+  name: %s
+spec:
+  functions:
+    echo:
+      image: %s
+      resources: {cpu: 1000m, memory: 128Mi}
+  stages:
+    - {name: echo, function: echo, timeout: 60s}
+`, name, benchImage)
+	if _, err := b.api.Deploy(ctx, name+".yaml", []byte(doc)); err != nil {
+		return fmt.Errorf("deploy %s: %w", name, err)
+	}
+	return nil
+}
+
+// sandboxes returns the endpoints of function's sandboxes by ID, as the
+// worker recorded them: containerd's container labels, or the process
+// runtime's state files.
+func (b *localBench) sandboxes(ctx context.Context, function string) (map[string]string, error) {
+	out := map[string]string{}
+	if b.cl.Runtime == standalone.RuntimeContainerd {
+		cc, err := containerd.New(b.cl.ContainerdAddress, containerd.WithDefaultNamespace(ctrd.DefaultNamespace))
+		if err != nil {
+			return nil, fmt.Errorf("connect to containerd at %s: %w", b.cl.ContainerdAddress, err)
+		}
+		defer cc.Close()
+		list, err := cc.ContainerService().List(ctx, fmt.Sprintf(`labels."baton.dev/function"==%q`, function))
+		if err != nil {
+			return nil, fmt.Errorf("list containers of %s: %w", function, err)
+		}
+		for _, c := range list {
+			if ep := c.Labels["baton.dev/endpoint"]; ep != "" {
+				out[c.ID] = ep
+			}
+		}
+		return out, nil
+	}
+	var files []string
+	err := filepath.WalkDir(b.dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Base(filepath.Dir(path)) == "sandboxes" && filepath.Ext(path) == ".json" {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue // being written or removed
+		}
+		var rec struct {
+			Sandbox worker.Sandbox `json:"sandbox"`
+		}
+		if json.Unmarshal(data, &rec) == nil && rec.Sandbox.Function == function && rec.Sandbox.Endpoint != "" {
+			out[rec.Sandbox.ID] = rec.Sandbox.Endpoint
+		}
+	}
+	return out, nil
+}
+
+// fixedFloor keeps n warm sandboxes of one function.
+type fixedFloor struct {
+	function string
+	n        int
+}
+
+// Floor implements orchestrator.FloorPlanner.
+func (f fixedFloor) Floor(function string, _ time.Time) int {
+	if function == f.function {
+		return f.n
+	}
+	return 0
+}
+
+// warmPool asks the autoscaler for n warm sandboxes of function (a floor
+// through the pre-warm planner's interface) and waits until the worker
+// runs them; it returns their endpoints.
+func (b *localBench) warmPool(ctx context.Context, function string, n int) ([]string, error) {
+	b.cl.Orchestrator.SetFloorPlanner(fixedFloor{function: function, n: n})
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		sbs, err := b.sandboxes(ctx, function)
+		if err != nil {
+			return nil, err
+		}
+		eps := make([]string, 0, len(sbs))
+		for _, id := range slices.Sorted(maps.Keys(sbs)) {
+			// A container being created (or whose creation was abandoned)
+			// has its endpoint label before it serves.
+			if worker.WaitHealthy(ctx, sbs[id], 200*time.Millisecond, nil, nil) == nil {
+				eps = append(eps, sbs[id])
+			}
+		}
+		if len(eps) >= n {
+			return eps[:n], nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("wait for %d warm sandboxes of %s (have %d): %w", n, function, len(sbs), ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// drain reads and closes a response body so its connection is reused.
+func drain(rc io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, rc)
+	rc.Close()
+}
