@@ -26,6 +26,10 @@ type PoolState struct {
 	// Panicking holds for a stable window after a burst set off panic
 	// mode: the pool does not shrink meanwhile.
 	Panicking bool
+	// MeanExec and ColdStart are the pool's recent mean call time and
+	// cold-start time (zero until measured).
+	MeanExec  time.Duration
+	ColdStart time.Duration
 }
 
 // IdleSandbox is one warm sandbox with no request.
@@ -49,6 +53,9 @@ type AutoscalerPolicy struct {
 	// MaxCreatesPerFunction caps the creations started in one decision
 	// for one function, so a burst does not flood the workers.
 	MaxCreatesPerFunction int
+	// MaxSandboxesPerFunction caps a function's sandboxes, idle, busy and
+	// being created (0: no cap). Requests beyond it queue.
+	MaxSandboxesPerFunction int
 	// TargetConcurrency is the demand one sandbox should carry (default 1:
 	// a sandbox serves one request at a time; below 1 keeps headroom).
 	TargetConcurrency float64
@@ -101,9 +108,10 @@ func Desired(ps PoolState, p AutoscalerPolicy) (n int, panicking bool) {
 // idle ones to delete, concurrency-based: a pool should have enough
 // sandboxes for its mean demand over the stable window at the target
 // concurrency, or over the panic window when a burst reaches the panic
-// threshold, and never fewer than its floor. Every queued request that
-// no creation is already meant for also gets a sandbox (a request never
-// waits on a window). Idle sandboxes older than the keep-alive are
+// threshold, and never fewer than its floor. A queued request that no
+// creation is already meant for also gets a sandbox (a request never
+// waits on a window) unless a busy sandbox will free up for it sooner
+// than a new one would start (see queueNeed). Idle sandboxes older than the keep-alive are
 // deleted, oldest first, down to what the demand and the floor need; a
 // panicking pool deletes nothing. Scale is a pure function: same input,
 // same plan.
@@ -113,12 +121,15 @@ func Scale(now time.Time, pools []PoolState, p AutoscalerPolicy) ScalePlan {
 	for _, ps := range pools {
 		total := len(ps.Idle) + ps.Busy + ps.Creating
 		desired, panicking := Desired(ps, p)
-		create := ps.Waiting - ps.Creating
+		create := queueNeed(ps)
 		if lack := desired - total; lack > create {
 			create = lack
 		}
 		if p.MaxCreatesPerFunction > 0 && create > p.MaxCreatesPerFunction {
 			create = p.MaxCreatesPerFunction
+		}
+		if p.MaxSandboxesPerFunction > 0 && total+create > p.MaxSandboxesPerFunction {
+			create = p.MaxSandboxesPerFunction - total
 		}
 		if create > 0 {
 			plan.Create[ps.Function] = create
@@ -146,6 +157,26 @@ func Scale(now time.Time, pools []PoolState, p AutoscalerPolicy) ScalePlan {
 		}
 	}
 	return plan
+}
+
+// queueNeed is how many queued requests need a new sandbox: those that
+// no creation is meant for and that no busy sandbox will serve before a
+// sandbox started now would be ready. With B busy sandboxes taking
+// MeanExec a call, B*floor(ColdStart/MeanExec) waiters are served by them
+// within a cold start: a short function at a high rate queues briefly
+// instead of starting a sandbox per queued request. Until both times are
+// measured every waiter counts.
+func queueNeed(ps PoolState) int {
+	waiting := ps.Waiting
+	if ps.Busy > 0 && ps.MeanExec > 0 && ps.ColdStart > 0 {
+		turns := int64(ps.ColdStart / ps.MeanExec)
+		if served := int64(ps.Busy) * turns; served >= int64(waiting) {
+			waiting = 0
+		} else {
+			waiting -= int(served)
+		}
+	}
+	return waiting - ps.Creating
 }
 
 // FloorPlanner sets the warm-pool floor of each function: the pre-warm

@@ -31,6 +31,32 @@ func TestScale(t *testing.T) {
 			want:  ScalePlan{Create: map[string]int{"f": 10}, Delete: map[string][]string{}},
 		},
 		{
+			name: "a short function queues behind its busy sandboxes rather than start one per waiter",
+			// 2 busy × (400ms / 5ms) = 160 turns within a cold start.
+			pools: []PoolState{{Function: "f", Busy: 2, Waiting: 30, StableConcurrency: 2, PanicConcurrency: 2,
+				MeanExec: 5 * time.Millisecond, ColdStart: 400 * time.Millisecond}},
+			want: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}},
+		},
+		{
+			name: "waiters beyond what the busy sandboxes serve within a cold start get sandboxes",
+			// 2 busy × (400ms / 100ms) = 8 served; 3 left, 1 being created.
+			pools: []PoolState{{Function: "f", Busy: 2, Creating: 1, Waiting: 11, StableConcurrency: 2, PanicConcurrency: 2,
+				MeanExec: 100 * time.Millisecond, ColdStart: 400 * time.Millisecond}},
+			want: ScalePlan{Create: map[string]int{"f": 2}, Delete: map[string][]string{}},
+		},
+		{
+			name: "a function slower than a cold start gets a sandbox per waiter",
+			pools: []PoolState{{Function: "f", Busy: 2, Waiting: 3, StableConcurrency: 2, PanicConcurrency: 2,
+				MeanExec: 2 * time.Second, ColdStart: 400 * time.Millisecond}},
+			want: ScalePlan{Create: map[string]int{"f": 3}, Delete: map[string][]string{}},
+		},
+		{
+			name: "unmeasured times: every waiter counts",
+			pools: []PoolState{{Function: "f", Busy: 2, Waiting: 3, StableConcurrency: 2, PanicConcurrency: 2,
+				ColdStart: 400 * time.Millisecond}},
+			want: ScalePlan{Create: map[string]int{"f": 3}, Delete: map[string][]string{}},
+		},
+		{
 			name: "idle past the keep-alive goes, oldest first, younger stays",
 			pools: []PoolState{{Function: "f", Idle: []IdleSandbox{
 				{ID: "young", LastUsed: ago(10 * time.Second)},
@@ -149,5 +175,28 @@ func TestAutoscalerWindows(t *testing.T) {
 	got = a.observe(at.Add(25*time.Second), []PoolState{{Function: "f", Idle: make([]IdleSandbox, 10)}}, true)
 	if got[0].Panicking {
 		t.Errorf("panic mode still on 25 s after the burst")
+	}
+}
+
+func TestScaleSandboxCap(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	policy := AutoscalerPolicy{KeepAlive: time.Minute, MaxCreatesPerFunction: 10, MaxSandboxesPerFunction: 6}
+	tests := []struct {
+		name string
+		pool PoolState
+		want map[string]int
+	}{
+		{"waiters past the cap queue", PoolState{Function: "f", Busy: 4, Waiting: 5}, map[string]int{"f": 2}},
+		{"creations under way count against the cap", PoolState{Function: "f", Busy: 4, Creating: 2, Waiting: 5}, map[string]int{}},
+		{"a pool at the cap creates nothing", PoolState{Function: "f", Busy: 6, Waiting: 9}, map[string]int{}},
+		{"under the cap it is not in the way", PoolState{Function: "f", Waiting: 3}, map[string]int{"f": 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Scale(now, []PoolState{tt.pool}, policy)
+			if !reflect.DeepEqual(got.Create, tt.want) {
+				t.Fatalf("Scale().Create = %v, want %v", got.Create, tt.want)
+			}
+		})
 	}
 }

@@ -40,6 +40,9 @@ type Config struct {
 	// AutoscaleTick is how often the autoscaler checks keep-alives
 	// (default 1s).
 	AutoscaleTick time.Duration
+	// MaxSandboxesPerFunction caps each function's sandboxes (0: no
+	// cap); requests beyond it queue for one.
+	MaxSandboxesPerFunction int
 	// History, when set, receives invocations, stage runs and sandbox
 	// events off the invocation path; nil turns history off.
 	History *history.History
@@ -118,7 +121,9 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		rcfg.Events = func(ev history.SandboxEvent) { cfg.History.Add(ev) }
 	}
 	o.router = NewRouter(bg, o.workers, rcfg)
-	o.autoscaler = NewAutoscaler(o.router, AutoscalerPolicy{KeepAlive: cfg.KeepAlive, MaxCreatesPerFunction: 64}, cfg.AutoscaleTick)
+	o.autoscaler = NewAutoscaler(o.router, AutoscalerPolicy{
+		KeepAlive: cfg.KeepAlive, MaxCreatesPerFunction: 64, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
+	}, cfg.AutoscaleTick)
 	o.metrics = newMetrics(o.router, o.workers, cfg.History)
 	for _, t := range reg.Tenants() {
 		for _, k := range t.Keys {
@@ -176,20 +181,36 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	return nil
 }
 
-// sweepWorkers declares dead, every 100 ms, the workers whose heartbeats
-// stopped, and drops their sandboxes from the routing table.
+// sweepWorkers declares dead the workers whose heartbeats stopped.
 func (o *Orchestrator) sweepWorkers(ctx context.Context) {
+	SweepWorkers(ctx, o.workers, o.router, o.hbSub, func(id string, sandboxes int) {
+		o.metrics.workersLost.Inc()
+		o.log.Warn("worker lost: no heartbeat; its sandboxes left the routing table", "worker", id, "sandboxes", sandboxes)
+	})
+}
+
+// SweepWorkers declares dead, every 100 ms until ctx is done, the workers
+// whose heartbeats stopped, drops their sandboxes from router (calls in
+// flight on them are cut) and calls lost for each. Heartbeats that hb
+// (the heartbeat subscription) has received but not yet handled are not
+// missed ones: while any are pending a sweep waits one tick (100 ms
+// more, once) so that a burst of work does not declare live workers dead.
+func SweepWorkers(ctx context.Context, workers *Workers, router *Router, hb *nats.Subscription, lost func(id string, sandboxes int)) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
+	deferred := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			for _, id := range o.workers.Sweep(now) {
-				n := o.router.DropWorker(id)
-				o.metrics.workersLost.Inc()
-				o.log.Warn("worker lost: no heartbeat; its sandboxes left the routing table", "worker", id, "sandboxes", n)
+			if n, _, err := hb.Pending(); err == nil && n > 0 && !deferred {
+				deferred = true
+				continue
+			}
+			deferred = false
+			for _, id := range workers.Sweep(now) {
+				lost(id, router.DropWorker(id))
 			}
 		}
 	}

@@ -2,7 +2,6 @@ package orchestrator
 
 import (
 	"fmt"
-	"sort"
 )
 
 // WorkerState is the read-only view of one worker that placement decides on.
@@ -33,13 +32,8 @@ var ErrNoCapacity = fmt.Errorf("no worker has capacity")
 // decision is deterministic. Place is a pure function of its arguments.
 func Place(workers []WorkerState, req PlacementRequest) (string, error) {
 	best, bestScore := "", 0.0
-	ids := make([]int, 0, len(workers))
 	for i := range workers {
-		ids = append(ids, i)
-	}
-	sort.Slice(ids, func(a, b int) bool { return workers[ids[a]].ID < workers[ids[b]].ID })
-	for _, i := range ids {
-		w := workers[i]
+		w := &workers[i]
 		if w.Draining || w.MemoryBytes <= 0 || w.CPUMilli <= 0 {
 			continue
 		}
@@ -49,7 +43,7 @@ func Place(workers []WorkerState, req PlacementRequest) (string, error) {
 		cpu := float64(w.ReservedCPUMilli+req.CPUMilli) / float64(w.CPUMilli)
 		mem := float64(w.ReservedMemoryBytes+req.MemoryBytes) / float64(w.MemoryBytes)
 		score := (cpu + mem) / 2
-		if best == "" || score < bestScore {
+		if best == "" || score < bestScore || (score == bestScore && w.ID < best) {
 			best, bestScore = w.ID, score
 		}
 	}

@@ -100,11 +100,12 @@ type Router struct {
 	bg            context.Context // lifetime of creations and deletions
 	wake          chan struct{}
 
-	mu      sync.Mutex
-	pools   map[string]*pool
-	all     map[string]*sandboxRef // every sandbox in a pool, idle or busy, by ID
-	pending map[string]bool        // IDs being created: not orphans
-	tasks   sync.WaitGroup
+	mu       sync.Mutex
+	pools    map[string]*pool
+	all      map[string]*sandboxRef // every sandbox in a pool, idle or busy, by ID
+	onWorker map[string]int         // sandboxes in r.all by worker, for CountOn
+	pending  map[string]bool        // IDs being created: not orphans
+	tasks    sync.WaitGroup
 }
 
 type pool struct {
@@ -116,6 +117,18 @@ type pool struct {
 	creating int
 	floor    int
 	waiters  []*waiter // FIFO
+	// meanExec and coldStart are moving averages of the pool's call and
+	// cold-start times, for the autoscaler's queueNeed.
+	meanExec  time.Duration
+	coldStart time.Duration
+}
+
+// ewma folds sample x into the moving average avg (weight 1/5).
+func ewma(avg, x time.Duration) time.Duration {
+	if avg == 0 {
+		return x
+	}
+	return avg + (x-avg)/5
 }
 
 type sandboxRef struct {
@@ -181,6 +194,7 @@ func NewRouter(bg context.Context, workers *Workers, cfg RouterConfig) *Router {
 		wake:          make(chan struct{}, 1),
 		pools:         map[string]*pool{},
 		all:           map[string]*sandboxRef{},
+		onWorker:      map[string]int{},
 		pending:       map[string]bool{},
 	}
 }
@@ -189,10 +203,16 @@ func NewRouter(bg context.Context, workers *Workers, cfg RouterConfig) *Router {
 func (r *Router) trackLocked(sb *sandboxRef) {
 	sb.life, sb.endLife = context.WithCancelCause(context.WithoutCancel(r.bg))
 	r.all[sb.sb.ID] = sb
+	r.onWorker[sb.workerID]++
 }
 
 // forget drops sb from the router's knowledge. The caller holds r.mu.
 func (r *Router) forgetLocked(sb *sandboxRef) {
+	if _, ok := r.all[sb.sb.ID]; ok {
+		if r.onWorker[sb.workerID]--; r.onWorker[sb.workerID] <= 0 {
+			delete(r.onWorker, sb.workerID)
+		}
+	}
 	delete(r.all, sb.sb.ID)
 	if sb.endLife != nil {
 		sb.endLife(nil)
@@ -292,7 +312,7 @@ func (r *Router) invokeOnce(ctx context.Context, key string, input []byte, st *S
 	// is replaced; a 4xx is the input's fault and the sandbox stays.
 	var fe *FunctionError
 	healthy := err == nil || (errors.As(err, &fe) && fe.Status >= 400 && fe.Status < 500)
-	r.release(g.sb, healthy)
+	r.release(g.sb, healthy, time.Since(execStart))
 	if err == nil {
 		return out, nil, false
 	}
@@ -344,7 +364,7 @@ func (r *Router) acquire(ctx context.Context, key string) (grant, error) {
 		r.mu.Unlock()
 		// A grant raced the cancellation: hand its sandbox back.
 		if g := <-w.ch; g.err == nil {
-			r.release(g.sb, true)
+			r.release(g.sb, true, 0)
 		}
 		return grant{}, fmt.Errorf("waiting for a sandbox of %s: %w", key, ctx.Err())
 	}
@@ -358,10 +378,14 @@ func (r *Router) signal() {
 	}
 }
 
-func (r *Router) release(sb *sandboxRef, healthy bool) {
+// release hands sb back after a call that took exec (0: no call).
+func (r *Router) release(sb *sandboxRef, healthy bool, exec time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := sb.pool
+	if exec > 0 && healthy {
+		p.meanExec = ewma(p.meanExec, exec)
+	}
 	if sb.lost {
 		p.busy--
 		if len(p.waiters) > 0 {
@@ -428,7 +452,10 @@ func (r *Router) PoolStates() []PoolState {
 	defer r.mu.Unlock()
 	out := make([]PoolState, 0, len(r.pools))
 	for key, p := range r.pools {
-		ps := PoolState{Function: key, Busy: p.busy, Creating: p.creating, Waiting: len(p.waiters), Floor: p.floor}
+		ps := PoolState{
+			Function: key, Busy: p.busy, Creating: p.creating, Waiting: len(p.waiters), Floor: p.floor,
+			MeanExec: p.meanExec, ColdStart: p.coldStart,
+		}
 		for _, sb := range p.idle {
 			ps.Idle = append(ps.Idle, IdleSandbox{ID: sb.sb.ID, LastUsed: sb.lastUsed})
 		}
@@ -481,6 +508,7 @@ func (r *Router) createAsync(p *pool) {
 	r.tasks.Add(1)
 	go func() {
 		defer r.tasks.Done()
+		start := time.Now()
 		sb, err := r.create(cfg, id)
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -488,13 +516,16 @@ func (r *Router) createAsync(p *pool) {
 		p.creating--
 		if err != nil {
 			r.log.Warn("sandbox creation failed", "function", cfg.Key, "err", err)
-			if len(p.waiters) > 0 {
+			// Queued requests fail only when nothing else can serve
+			// them: a busy sandbox or another creation will.
+			if len(p.waiters) > 0 && p.busy == 0 && p.creating == 0 {
 				w := p.waiters[0]
 				p.waiters = p.waiters[1:]
 				w.ch <- grant{err: err}
 			}
 			return
 		}
+		p.coldStart = ewma(p.coldStart, time.Since(start))
 		sb.pool, sb.gen = p, gen
 		r.trackLocked(sb)
 		if p.removed || p.gen != gen {
@@ -517,6 +548,7 @@ func (r *Router) create(cfg FunctionConfig, id string) (*sandboxRef, error) {
 	res := PlacementRequest{CPUMilli: cfg.CPUMilli, MemoryBytes: cfg.MemoryBytes}
 	workerID, err := r.workers.Reserve(res, time.Now())
 	if err != nil {
+		r.events(failedEvent(id, cfg.Key, "", res, err))
 		return nil, fmt.Errorf("cold start of %s: %w", cfg.Key, err)
 	}
 	spec := worker.SandboxSpec{
@@ -534,6 +566,7 @@ func (r *Router) create(cfg FunctionConfig, id string) (*sandboxRef, error) {
 		r.workers.Suspect(workerID, time.Now().Add(suspectFor))
 		r.log.Warn("worker did not answer a create; set aside, trying another", "worker", workerID, "for", suspectFor, "err", err)
 		if workerID, err = r.workers.Reserve(res, time.Now()); err != nil {
+			r.events(failedEvent(id, cfg.Key, "", res, err))
 			return nil, fmt.Errorf("cold start of %s: %w", cfg.Key, err)
 		}
 		ctx2, cancel2 := context.WithTimeout(r.bg, r.healthTimeout+5*time.Second)
@@ -542,9 +575,7 @@ func (r *Router) create(cfg FunctionConfig, id string) (*sandboxRef, error) {
 	}
 	if err != nil {
 		r.workers.Release(workerID, res)
-		ev := sandboxEvent(history.SandboxFailed, spec.ID, cfg.Key, workerID, res)
-		ev.Error = err.Error()
-		r.events(ev)
+		r.events(failedEvent(spec.ID, cfg.Key, workerID, res, err))
 		return nil, fmt.Errorf("cold start of %s on worker %s: %w", cfg.Key, workerID, err)
 	}
 	ev := sandboxEvent(history.SandboxReady, sb.ID, cfg.Key, workerID, res)
@@ -580,6 +611,14 @@ func sandboxEvent(kind, id, key, workerID string, res PlacementRequest) history.
 		ID: newEventID(), Sandbox: id, Event: kind, At: time.Now(), Tenant: tenant, Workflow: wf, Function: fn,
 		Worker: workerID, CPUMilli: res.CPUMilli, MemoryBytes: res.MemoryBytes,
 	}
+}
+
+// failedEvent is the history event of a creation that failed with err
+// (on no worker when workerID is "": none could take it).
+func failedEvent(id, key, workerID string, res PlacementRequest, err error) history.SandboxEvent {
+	ev := sandboxEvent(history.SandboxFailed, id, key, workerID, res)
+	ev.Error = err.Error()
+	return ev
 }
 
 func newEventID() string {
@@ -638,6 +677,7 @@ func (r *Router) DropWorker(workerID string) int {
 			r.signal()
 		}
 	}
+	delete(r.onWorker, workerID)
 	return n
 }
 
@@ -698,11 +738,5 @@ func unreachable(err error) bool {
 func (r *Router) CountOn(workerID string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := 0
-	for _, sb := range r.all {
-		if sb.workerID == workerID {
-			n++
-		}
-	}
-	return n
+	return r.onWorker[workerID]
 }

@@ -20,15 +20,28 @@ import (
 // worker is noticed within 900 ms by a sweep every 100 ms.
 const missedHeartbeats = 4
 
+// maxBehind caps the grace the sweep gives for the orchestrator's own
+// backlog of heartbeats (see Workers.behind).
+const maxBehind = time.Second
+
 // Workers tracks the workers that send heartbeats and the resources the
 // orchestrator has reserved on each, and sends them sandbox commands.
 type Workers struct {
-	nc *nats.Conn
-	mu sync.Mutex
-	m  map[string]*workerEntry
+	nc      *nats.Conn
+	mu      sync.Mutex
+	m       map[string]*workerEntry
+	scratch []WorkerState
+	list    []*workerEntry // the entries of m, for allocation-free scans
+	// behind is how much later than usual the latest heartbeat was
+	// handled: the orchestrator's own backlog (a burst of work), not the
+	// worker's lateness. The sweep adds it to a worker's grace, so that
+	// an orchestrator behind on its heartbeats declares no live worker
+	// dead. At most maxBehind.
+	behind time.Duration
 }
 
 type workerEntry struct {
+	id          string
 	hb          protocol.Heartbeat
 	seen        time.Time
 	reservedCPU int64
@@ -36,6 +49,9 @@ type workerEntry struct {
 	dead        bool      // declared dead by Sweep; a heartbeat revives it
 	draining    bool      // takes no new sandboxes
 	suspectTill time.Time // left out of placement until then (did not answer)
+	// transit is the shortest time seen from a heartbeat's Sent to its
+	// handling: network plus the clock offset, the baseline of behind.
+	transit time.Duration
 }
 
 // NewWorkers returns an empty table that talks to workers over nc.
@@ -50,14 +66,27 @@ func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) (fresh bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	e, ok := w.m[hb.WorkerID]
-	if !ok || e.dead {
+	if !ok {
+		e = &workerEntry{id: hb.WorkerID}
+		w.m[hb.WorkerID] = e
+		w.list = append(w.list, e)
+		fresh = true
+	} else if e.dead {
 		// Reservations start from nothing: the router forgot the
 		// sandboxes of a dead worker and re-reserves what it adopts.
-		e = &workerEntry{}
-		w.m[hb.WorkerID] = e
+		*e = workerEntry{id: hb.WorkerID}
 		fresh = true
 	}
 	e.hb, e.seen = hb, now
+	if !hb.Sent.IsZero() {
+		d := now.Sub(hb.Sent)
+		// The first heartbeat, a faster one, or a worker clock that
+		// stepped sets the baseline.
+		if fresh || d < e.transit || d-e.transit > 5*maxBehind {
+			e.transit = d
+		}
+		w.behind = min(d-e.transit, maxBehind)
+	}
 	return fresh
 }
 
@@ -68,7 +97,7 @@ func (w *Workers) Sweep(now time.Time) []string {
 	defer w.mu.Unlock()
 	var dead []string
 	for id, e := range w.m {
-		if !e.dead && !e.alive(now) {
+		if !e.dead && !e.alive(now, w.behind) {
 			e.dead = true
 			dead = append(dead, id)
 		}
@@ -120,29 +149,35 @@ func (w *Workers) List(ctx context.Context, workerID string) ([]worker.Sandbox, 
 	return reply.Sandboxes, nil
 }
 
-func (e *workerEntry) alive(now time.Time) bool {
+// alive reports whether the worker's last heartbeat is recent enough,
+// with grace for the orchestrator's own backlog.
+func (e *workerEntry) alive(now time.Time, grace time.Duration) bool {
 	iv := e.hb.Interval
 	if iv <= 0 {
 		iv = time.Second
 	}
-	return now.Sub(e.seen) <= missedHeartbeats*iv
+	return now.Sub(e.seen) <= missedHeartbeats*iv+grace
 }
 
 // Snapshot returns the live workers for placement.
 func (w *Workers) Snapshot(now time.Time) []WorkerState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make([]WorkerState, 0, len(w.m))
-	for id, e := range w.m {
-		if e.dead || !e.alive(now) || now.Before(e.suspectTill) {
+	out := w.appendLiveLocked(make([]WorkerState, 0, len(w.m)), now)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (w *Workers) appendLiveLocked(out []WorkerState, now time.Time) []WorkerState {
+	for _, e := range w.list {
+		if e.dead || !e.alive(now, w.behind) || now.Before(e.suspectTill) {
 			continue
 		}
 		out = append(out, WorkerState{
-			ID: id, CPUMilli: e.hb.CPUMilli, MemoryBytes: e.hb.MemoryBytes,
+			ID: e.id, CPUMilli: e.hb.CPUMilli, MemoryBytes: e.hb.MemoryBytes,
 			ReservedCPUMilli: e.reservedCPU, ReservedMemoryBytes: e.reservedMem, Draining: e.draining,
 		})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
@@ -152,7 +187,7 @@ func (w *Workers) Live(now time.Time) int {
 	defer w.mu.Unlock()
 	n := 0
 	for _, e := range w.m {
-		if !e.dead && e.alive(now) {
+		if !e.dead && e.alive(now, w.behind) {
 			n++
 		}
 	}
@@ -166,7 +201,7 @@ func (w *Workers) HasImage(image string, now time.Time) (bool, []string) {
 	defer w.mu.Unlock()
 	var all []string
 	for _, e := range w.m {
-		if e.dead || !e.alive(now) {
+		if e.dead || !e.alive(now, w.behind) {
 			continue
 		}
 		if slices.Contains(e.hb.Images, image) {
@@ -180,16 +215,16 @@ func (w *Workers) HasImage(image string, now time.Time) (bool, []string) {
 
 // Reserve books req on a worker picked by Place.
 func (w *Workers) Reserve(req PlacementRequest, now time.Time) (string, error) {
-	id, err := Place(w.Snapshot(now), req)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.scratch = w.appendLiveLocked(w.scratch[:0], now)
+	id, err := Place(w.scratch, req)
 	if err != nil {
 		return "", err
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if e, ok := w.m[id]; ok {
-		e.reservedCPU += req.CPUMilli
-		e.reservedMem += req.MemoryBytes
-	}
+	e := w.m[id]
+	e.reservedCPU += req.CPUMilli
+	e.reservedMem += req.MemoryBytes
 	return id, nil
 }
 
@@ -267,7 +302,7 @@ func (w *Workers) Views(now time.Time) []WorkerView {
 		v := WorkerView{ID: id, Runtime: e.hb.Runtime, State: "ready", CPUMilli: e.hb.CPUMilli, MemoryBytes: e.hb.MemoryBytes,
 			ReservedCPUMilli: e.reservedCPU, ReservedMemoryBytes: e.reservedMem, Sandboxes: e.hb.Sandboxes, LastHeartbeat: e.seen}
 		switch {
-		case e.dead || !e.alive(now):
+		case e.dead || !e.alive(now, w.behind):
 			v.State = "dead"
 		case e.draining:
 			v.State = "draining"

@@ -90,6 +90,7 @@ func workerCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&natsURL, "nats", nats.DefaultURL, "NATS server URL")
 	f.StringVar(&cfg.ID, "id", "", "worker ID, unique in the cluster (default: the host name)")
+	f.IntVar(&cfg.MaxConcurrentCreates, "max-concurrent-creates", 32, "sandbox creations this worker runs at once; more wait their turn")
 	f.StringVar(&cfg.Runtime, "runtime", standalone.RuntimeAuto, "sandbox runtime: auto, containerd, process or fake (scale simulation only)")
 	f.StringVar(&cpu, "cpu", "", "CPU offered to sandboxes, like 4 or 3500m (default: every core)")
 	f.StringVar(&memory, "memory", "", "memory offered to sandboxes, like 8Gi (default: three quarters of the machine's)")
@@ -142,6 +143,7 @@ func orchestratorCmd() *cobra.Command {
 	f.StringVar(&cfg.DataDir, "data", "/var/lib/baton/orchestrator", "directory for the key hashes and a private Postgres")
 	f.StringVar(&cfg.Postgres, "postgres", "auto", "history: auto (a private Postgres when its binaries are installed), off, or a postgres:// URL")
 	f.DurationVar(&cfg.KeepAlive, "keep-alive", 60*time.Second, "how long an idle sandbox is kept")
+	f.IntVar(&cfg.MaxSandboxesPerFunction, "max-sandboxes-per-function", 0, "cap on each function's sandboxes; requests beyond it queue (0: no cap)")
 	f.DurationVar(&cfg.HealthTimeout, "sandbox-start-timeout", 30*time.Second, "how long a sandbox may take to become healthy; a worker gets this plus 5s to answer a create")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd

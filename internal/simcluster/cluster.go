@@ -137,7 +137,13 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	}
 
 	c.wg.Add(1)
-	go func() { defer c.wg.Done(); c.sweep(runCtx) }()
+	go func() {
+		defer c.wg.Done()
+		orchestrator.SweepWorkers(runCtx, c.Workers, c.Router, c.hbSub, func(id string, sandboxes int) {
+			c.lost.Add(1)
+			c.cfg.Logger.Warn("simulated worker declared dead: its heartbeats stopped or were processed late", "worker", id, "sandboxes", sandboxes)
+		})
+	}()
 	for i := range cfg.Workers {
 		if err := c.startWorker(runCtx, fmt.Sprintf("sim-%05d", i)); err != nil {
 			return c, err
@@ -194,25 +200,6 @@ func (c *Cluster) waitForWorkers(ctx context.Context) error {
 		case <-ctx.Done():
 			return fmt.Errorf("simcluster: waiting for %d workers' heartbeats (have %d): %w", c.cfg.Workers, live, ctx.Err())
 		case <-t.C:
-		}
-	}
-}
-
-// sweep declares dead, every 100 ms, the workers whose heartbeats stopped
-// and drops their sandboxes from the router, as the orchestrator does.
-func (c *Cluster) sweep(ctx context.Context) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			for _, id := range c.Workers.Sweep(now) {
-				n := c.Router.DropWorker(id)
-				c.lost.Add(1)
-				c.cfg.Logger.Warn("simulated worker declared dead: its heartbeats stopped or were processed late", "worker", id, "sandboxes", n)
-			}
 		}
 	}
 }

@@ -37,11 +37,13 @@ type ControlPlaneConfig struct {
 	// history is off, said loudly), "off" turns history off, anything else
 	// is a connection URL.
 	Postgres string
-	// KeepAlive, HealthTimeout and AutoscaleTick are the orchestrator's.
-	KeepAlive     time.Duration
-	HealthTimeout time.Duration
-	AutoscaleTick time.Duration
-	Logger        *slog.Logger
+	// KeepAlive, HealthTimeout, AutoscaleTick and MaxSandboxesPerFunction
+	// are the orchestrator's.
+	KeepAlive               time.Duration
+	HealthTimeout           time.Duration
+	AutoscaleTick           time.Duration
+	MaxSandboxesPerFunction int
+	Logger                  *slog.Logger
 }
 
 // ControlPlane is a running orchestrator with its API.
@@ -94,7 +96,8 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 	}
 	orc, err := orchestrator.New(ctx, orchestrator.Config{
 		Conn: cfg.Conn, Keys: keys, KeepAlive: cfg.KeepAlive, HealthTimeout: cfg.HealthTimeout,
-		AutoscaleTick: cfg.AutoscaleTick, History: hist, Logger: cfg.Logger,
+		AutoscaleTick: cfg.AutoscaleTick, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
+		History: hist, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return c, err

@@ -38,7 +38,10 @@ type WorkerConfig struct {
 	// CPUMilli and MemoryBytes offered; zero means the machine's cores and
 	// three quarters of its memory.
 	CPUMilli, MemoryBytes int64
-	Logger                *slog.Logger
+	// MaxConcurrentCreates bounds the sandbox creations the worker runs
+	// at once (default 32); more wait their turn.
+	MaxConcurrentCreates int
+	Logger               *slog.Logger
 }
 
 // Worker is a running worker node.
@@ -85,7 +88,9 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (w *Worker, err error) {
 			mem = mmem
 		}
 	}
-	w.daemon = daemon.New(daemon.Config{ID: cfg.ID, Conn: cfg.Conn, Runtime: rt, CPUMilli: cpu, MemoryBytes: mem, Logger: cfg.Logger})
+	w.daemon = daemon.New(daemon.Config{ID: cfg.ID, Conn: cfg.Conn, Runtime: rt, CPUMilli: cpu, MemoryBytes: mem,
+		MaxConcurrentCreates: cfg.MaxConcurrentCreates, Logger: cfg.Logger,
+	})
 	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
 	go func() { done <- w.daemon.Run(dctx) }()

@@ -63,11 +63,13 @@ type Config struct {
 	Workers int
 	// NATSPort is the embedded NATS server's port (0 picks a free one).
 	NATSPort int
-	// KeepAlive, HealthTimeout and AutoscaleTick are the orchestrator's.
-	KeepAlive     time.Duration
-	HealthTimeout time.Duration
-	AutoscaleTick time.Duration
-	Logger        *slog.Logger
+	// KeepAlive, HealthTimeout, AutoscaleTick and MaxSandboxesPerFunction
+	// are the orchestrator's.
+	KeepAlive               time.Duration
+	HealthTimeout           time.Duration
+	AutoscaleTick           time.Duration
+	MaxSandboxesPerFunction int
+	Logger                  *slog.Logger
 }
 
 // Cluster is a running standalone Baton.
@@ -157,7 +159,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	cp, err := StartControlPlane(ctx, ControlPlaneConfig{
 		Conn: nc, DataDir: cfg.DataDir, Listen: cfg.Listen, Token: cfg.Token, AdminToken: cfg.AdminToken,
 		Postgres: cfg.Postgres, KeepAlive: cfg.KeepAlive, HealthTimeout: cfg.HealthTimeout,
-		AutoscaleTick: cfg.AutoscaleTick, Logger: cfg.Logger,
+		AutoscaleTick: cfg.AutoscaleTick, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return c, err
