@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -124,6 +125,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	// The first beat goes at once; the rest at a random phase of the
+	// interval, so that many workers started together do not beat in
+	// step and hand the orchestrator a burst every interval.
+	d.heartbeat()
+	select {
+	case <-ctx.Done():
+		d.wg.Wait()
+		return nil
+	case <-time.After(rand.N(d.cfg.HeartbeatInterval)):
+	}
 	tick := time.NewTicker(d.cfg.HeartbeatInterval)
 	defer tick.Stop()
 	for {
