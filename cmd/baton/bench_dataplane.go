@@ -56,6 +56,7 @@ func benchDataPlaneCmd() *cobra.Command {
 		rate                float64
 		seconds, satSeconds time.Duration
 		sandboxes           int
+		cpuProfile          string
 	)
 	cmd := &cobra.Command{
 		Use:   "dataplane",
@@ -85,7 +86,12 @@ container labels), in turn, bypassing the orchestrator. Targets: added p50
 			case seconds <= 0 || satSeconds <= 0:
 				return fmt.Errorf("flags --seconds and --saturation-seconds: want > 0")
 			}
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
+			}
 			rep, err := runDataPlane(cmd.Context(), lo, rate, seconds, satSeconds, sandboxes)
+			stop()
 			if err != nil {
 				return err
 			}
@@ -100,6 +106,7 @@ container labels), in turn, bypassing the orchestrator. Targets: added p50
 	cmd.Flags().DurationVar(&seconds, "seconds", 5*time.Second, "length of each paced run")
 	cmd.Flags().DurationVar(&satSeconds, "saturation-seconds", 5*time.Second, "length of each saturation run")
 	cmd.Flags().IntVar(&sandboxes, "sandboxes", 4, "warm sandboxes, and the concurrency at saturation")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (Baton, client and both paths) to this file")
 	outputFlag(cmd, &out)
 	return cmd
 }
