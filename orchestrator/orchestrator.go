@@ -73,6 +73,9 @@ type Orchestrator struct {
 
 // New opens the registry and subscribes to heartbeats. Run starts serving.
 func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
+	if cfg.MaxSandboxesPerFunction < 0 {
+		return nil, fmt.Errorf("orchestrator: max sandboxes per function %d: want 0 (no cap) or more", cfg.MaxSandboxesPerFunction)
+	}
 	if cfg.Conn == nil {
 		return nil, errors.New("orchestrator: a NATS connection is required")
 	}

@@ -7,6 +7,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -32,6 +33,37 @@ type SandboxSpec struct {
 	// HealthTimeout bounds how long Create waits for GET /healthz to answer
 	// 200; zero means the runtime's default (30s).
 	HealthTimeout time.Duration `json:"healthTimeout,omitempty"`
+}
+
+// Validate rejects a spec no runtime can create: an ID that is not a DNS
+// label, an empty image, negative limits. Every runtime calls it first.
+func (s SandboxSpec) Validate() error {
+	switch {
+	case !isDNSLabel(s.ID):
+		return fmt.Errorf("sandbox ID %q: want a DNS label ([a-z0-9-], at most 63 characters)", s.ID)
+	case s.Image == "":
+		return fmt.Errorf("sandbox %s: image is empty", s.ID)
+	case s.CPUMilli < 0:
+		return fmt.Errorf("sandbox %s: CPU limit %dm is negative", s.ID, s.CPUMilli)
+	case s.MemoryBytes < 0:
+		return fmt.Errorf("sandbox %s: memory limit %d is negative", s.ID, s.MemoryBytes)
+	}
+	return nil
+}
+
+// isDNSLabel reports whether id is a DNS label: [a-z0-9-], 1 to 63
+// characters, starting and ending with a letter or digit.
+func isDNSLabel(id string) bool {
+	if len(id) == 0 || len(id) > 63 || id[0] == '-' || id[len(id)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // Sandbox is a running, healthy sandbox.

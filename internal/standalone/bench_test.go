@@ -10,7 +10,6 @@ import (
 
 	"baton.dev/baton/dags"
 	"baton.dev/baton/internal/standalone"
-	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/orchestrator/client"
 )
 
@@ -25,16 +24,10 @@ import (
 // task start, healthy). warm invokes a deployed workflow whose sandboxes
 // are already up.
 func BenchmarkSamples(b *testing.B) {
-	images := testenv.Images(b)
 	ctx := context.Background()
-	cl, err := standalone.Start(ctx, standalone.Config{
-		DataDir: shortTempDir(b), Listen: "127.0.0.1:0", Runtime: standalone.RuntimeContainerd,
-		ImagesDir: images, KeepAlive: 30 * time.Second, Subnet: "10.176.0.0/16",
-		Logger: slog.New(slog.NewTextHandler(testWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil {
-		b.Fatalf("start: %v", err)
-	}
+	cl := startBaton(b, standalone.Config{
+		Runtime: standalone.RuntimeContainerd, KeepAlive: 30 * time.Second, Subnet: "10.176.0.0/16",
+	}, slog.LevelWarn)
 	b.Cleanup(func() {
 		if err := cl.Stop(context.Background()); err != nil {
 			b.Errorf("stop: %v", err)

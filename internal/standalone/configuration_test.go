@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"baton.dev/baton/internal/standalone"
-	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/orchestrator/client"
 )
@@ -39,15 +38,7 @@ func TestChosenConfiguration(t *testing.T) {
 	ctx := context.Background()
 	dataDir := shortTempDir(t)
 	start := func() *standalone.Cluster {
-		cl, err := standalone.Start(ctx, standalone.Config{
-			DataDir: dataDir, Listen: "127.0.0.1:0", Runtime: standalone.RuntimeProcess,
-			ImagesDir: testenv.Images(t), Postgres: "off",
-			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError})),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cl
+		return startBaton(t, standalone.Config{DataDir: dataDir, Runtime: standalone.RuntimeProcess, Postgres: "off"}, slog.LevelError)
 	}
 	cl := start()
 	api := &client.Client{URL: cl.URL, Token: cl.Token}

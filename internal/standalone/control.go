@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -57,10 +56,8 @@ type ControlPlane struct {
 	Postgres     *pgserver.Server
 	Orchestrator *orchestrator.Orchestrator
 
-	log      *slog.Logger
-	stops    []func(context.Context) error
-	stopOnce sync.Once
-	stopErr  error
+	log *slog.Logger
+	stopList
 }
 
 // StartControlPlane loads the keys, opens history, starts the orchestrator
@@ -157,19 +154,8 @@ func (c *ControlPlane) openHistory(ctx context.Context, cfg ControlPlaneConfig) 
 	return h, nil
 }
 
-func (c *ControlPlane) onStop(f func(context.Context) error) { c.stops = append(c.stops, f) }
-
 // Stop stops serving the API, the orchestrator, history and a private
 // Postgres, in that order.
 func (c *ControlPlane) Stop(ctx context.Context) error {
-	c.stopOnce.Do(func() {
-		var errs []error
-		for i := len(c.stops) - 1; i >= 0; i-- {
-			if err := c.stops[i](ctx); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		c.stopErr = errors.Join(errs...)
-	})
-	return c.stopErr
+	return c.stop(ctx)
 }

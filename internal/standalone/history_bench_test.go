@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"baton.dev/baton/internal/standalone"
-	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/orchestrator/client"
 )
 
@@ -35,14 +34,9 @@ var historyRate = flag.Float64("history-rate", 200, "invocations per second of B
 func BenchmarkHistoryOverhead(b *testing.B) {
 	ctx := context.Background()
 	start := func(postgres string) *client.Client {
-		cl, err := standalone.Start(ctx, standalone.Config{
-			DataDir: shortTempDir(b), Listen: "127.0.0.1:0", Runtime: standalone.RuntimeProcess,
-			ImagesDir: testenv.Images(b), KeepAlive: time.Hour, Postgres: postgres,
-			Logger: slog.New(slog.NewTextHandler(testWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		})
-		if err != nil {
-			b.Fatalf("start: %v", err)
-		}
+		cl := startBaton(b, standalone.Config{
+			Runtime: standalone.RuntimeProcess, KeepAlive: time.Hour, Postgres: postgres,
+		}, slog.LevelWarn)
 		b.Cleanup(func() { _ = cl.Stop(context.Background()) })
 		api := &client.Client{URL: cl.URL, Token: cl.Token}
 		if _, err := api.Deploy(ctx, "chain.yaml", []byte(wfYAML("chain", "testfn-ok",

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sync"
 
 	"github.com/nats-io/nats.go"
 
@@ -49,9 +48,7 @@ type Worker struct {
 	ID, Runtime, ContainerdAddress string
 	daemon                         *daemon.Daemon
 	log                            *slog.Logger
-	stops                          []func(context.Context) error
-	stopOnce                       sync.Once
-	stopErr                        error
+	stopList
 }
 
 // StartWorker opens the runtime (starting a private containerd under
@@ -59,6 +56,9 @@ type Worker struct {
 func StartWorker(ctx context.Context, cfg WorkerConfig) (w *Worker, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxConcurrentCreates < 0 {
+		return nil, fmt.Errorf("worker %s: max concurrent creates %d: want at least 1 (0: the default, 32)", cfg.ID, cfg.MaxConcurrentCreates)
 	}
 	if cfg.ID == "" || cfg.Conn == nil || cfg.DataDir == "" {
 		return nil, errors.New("worker: an ID, a NATS connection and a data directory are required")
@@ -154,21 +154,10 @@ func (w *Worker) openRuntime(ctx context.Context, cfg WorkerConfig) (worker.Runt
 	}
 }
 
-func (w *Worker) onStop(f func(context.Context) error) { w.stops = append(w.stops, f) }
-
 // Stop deletes the worker's sandboxes, stops its daemon, runtime and
 // private containerd.
 func (w *Worker) Stop(ctx context.Context) error {
-	w.stopOnce.Do(func() {
-		var errs []error
-		for i := len(w.stops) - 1; i >= 0; i-- {
-			if err := w.stops[i](ctx); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		w.stopErr = errors.Join(errs...)
-	})
-	return w.stopErr
+	return w.stop(ctx)
 }
 
 // capacity offers the machine's cores and three quarters of its memory.

@@ -16,7 +16,6 @@ import (
 	"github.com/containerd/containerd/namespaces"
 
 	"baton.dev/baton/internal/standalone"
-	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/orchestrator/client"
 )
 
@@ -41,16 +40,10 @@ const overheadStages = 10
 //	engine-ms/stage     (orchestrator latencyMs − Σ execMs) / 10: the same
 //	                    as overhead-ms/stage without the client's HTTP hop
 func BenchmarkOrchestrationOverhead(b *testing.B) {
-	images := testenv.Images(b)
 	ctx := context.Background()
-	cl, err := standalone.Start(ctx, standalone.Config{
-		DataDir: shortTempDir(b), Listen: "127.0.0.1:0", Runtime: standalone.RuntimeContainerd,
-		ImagesDir: images, KeepAlive: 5 * time.Minute, Subnet: "10.174.0.0/16",
-		Logger: slog.New(slog.NewTextHandler(testWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil {
-		b.Fatalf("start: %v", err)
-	}
+	cl := startBaton(b, standalone.Config{
+		Runtime: standalone.RuntimeContainerd, KeepAlive: 5 * time.Minute, Subnet: "10.174.0.0/16",
+	}, slog.LevelWarn)
 	b.Cleanup(func() {
 		if err := cl.Stop(context.Background()); err != nil {
 			b.Errorf("stop: %v", err)

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -90,10 +89,8 @@ type Cluster struct {
 	// NATSURL is the embedded NATS server's client URL.
 	NATSURL string
 
-	log      *slog.Logger
-	stops    []func(context.Context) error // run in reverse on Stop
-	stopOnce sync.Once
-	stopErr  error
+	log *slog.Logger
+	stopList
 }
 
 // Start brings everything up and returns when the API serves and every
@@ -186,19 +183,8 @@ func connect(ns *server.Server) (*nats.Conn, error) {
 	return nc, nil
 }
 
-func (c *Cluster) onStop(f func(context.Context) error) { c.stops = append(c.stops, f) }
-
 // Stop shuts everything down in reverse order of start: the API, the
 // orchestrator, every sandbox, the runtime, containerd, NATS.
 func (c *Cluster) Stop(ctx context.Context) error {
-	c.stopOnce.Do(func() {
-		var errs []error
-		for i := len(c.stops) - 1; i >= 0; i-- {
-			if err := c.stops[i](ctx); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		c.stopErr = errors.Join(errs...)
-	})
-	return c.stopErr
+	return c.stop(ctx)
 }

@@ -38,19 +38,13 @@ const keepAlive = 20 * time.Second
 // containerd and an embedded NATS, and drives it through the HTTP API as a
 // tenant would.
 func TestEndToEnd(t *testing.T) {
-	images := testenv.Images(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	dataDir := shortTempDir(t)
-	cl, err := standalone.Start(ctx, standalone.Config{
-		DataDir: dataDir, Listen: "127.0.0.1:0", Runtime: standalone.RuntimeContainerd,
-		ImagesDir: images, KeepAlive: keepAlive, HealthTimeout: 3 * time.Second,
-		AutoscaleTick: 250 * time.Millisecond, Subnet: "10.178.0.0/16",
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
-	})
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
+	cl := startBaton(t, standalone.Config{
+		DataDir: dataDir, Runtime: standalone.RuntimeContainerd, KeepAlive: keepAlive,
+		HealthTimeout: 3 * time.Second, AutoscaleTick: 250 * time.Millisecond, Subnet: "10.178.0.0/16",
+	}, slog.LevelInfo)
 	t.Cleanup(func() {
 		if err := cl.Stop(context.Background()); err != nil {
 			t.Errorf("stop: %v", err)
@@ -385,6 +379,27 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// startBaton starts Baton in-process with cfg, listening on a free port
+// of 127.0.0.1 and logging at level through tb; a cfg without a data or
+// images directory gets a fresh temporary one and the test images. The
+// caller stops it.
+func startBaton(tb testing.TB, cfg standalone.Config, level slog.Level) *standalone.Cluster {
+	tb.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = shortTempDir(tb)
+	}
+	if cfg.ImagesDir == "" {
+		cfg.ImagesDir = testenv.Images(tb)
+	}
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: level}))
+	cl, err := standalone.Start(context.Background(), cfg)
+	if err != nil {
+		tb.Fatalf("start: %v", err)
+	}
+	return cl
 }
 
 // shortTempDir keeps unix socket paths under the 108-byte limit.

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"baton.dev/baton/internal/standalone"
-	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/orchestrator/client"
 )
 
@@ -19,14 +18,9 @@ import (
 // containers: tenants, history and reports.
 func startProcessCluster(t *testing.T, dataDir string) *standalone.Cluster {
 	t.Helper()
-	cl, err := standalone.Start(context.Background(), standalone.Config{
-		DataDir: dataDir, Listen: "127.0.0.1:0", Runtime: standalone.RuntimeProcess,
-		ImagesDir: testenv.Images(t), KeepAlive: time.Minute,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
+	cl := startBaton(t, standalone.Config{
+		DataDir: dataDir, Runtime: standalone.RuntimeProcess, KeepAlive: time.Minute,
+	}, slog.LevelWarn)
 	if cl.History == "off" {
 		t.Fatal("history is off: the Postgres server binaries should be installed (make deps)")
 	}
@@ -181,14 +175,9 @@ func TestTenantsAreIsolated(t *testing.T) {
 // says history is off and carries no figures, only the configuration.
 func TestReportsSayPlainlyWhenHistoryIsOff(t *testing.T) {
 	ctx := context.Background()
-	cl, err := standalone.Start(ctx, standalone.Config{
-		DataDir: shortTempDir(t), Listen: "127.0.0.1:0", Runtime: standalone.RuntimeProcess,
-		ImagesDir: testenv.Images(t), Postgres: "off",
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := startBaton(t, standalone.Config{
+		Runtime: standalone.RuntimeProcess, Postgres: "off",
+	}, slog.LevelError)
 	t.Cleanup(func() { _ = cl.Stop(context.Background()) })
 	api := &client.Client{URL: cl.URL, Token: cl.Token}
 	if _, err := api.Deploy(ctx, "w.yaml", []byte(wfYAML("w", "testfn-ok", "- {name: only, function: f}"))); err != nil {
@@ -214,14 +203,9 @@ func TestReportsSayPlainlyWhenHistoryIsOff(t *testing.T) {
 // undrained, cold starts work again.
 func TestDrainedWorkerTakesNoNewSandboxes(t *testing.T) {
 	ctx := context.Background()
-	cl, err := standalone.Start(ctx, standalone.Config{
-		DataDir: shortTempDir(t), Listen: "127.0.0.1:0", Runtime: standalone.RuntimeProcess,
-		ImagesDir: testenv.Images(t), Postgres: "off", KeepAlive: time.Minute,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := startBaton(t, standalone.Config{
+		Runtime: standalone.RuntimeProcess, Postgres: "off", KeepAlive: time.Minute,
+	}, slog.LevelError)
 	t.Cleanup(func() { _ = cl.Stop(context.Background()) })
 	api := &client.Client{URL: cl.URL, Token: cl.Token}
 	admin := &client.Client{URL: cl.URL, Token: cl.AdminToken}
@@ -243,7 +227,7 @@ func TestDrainedWorkerTakesNoNewSandboxes(t *testing.T) {
 	if _, err := api.Deploy(ctx, "cold.yaml", []byte(wfYAML("cold", "testfn-ok", "- {name: only, function: f}"))); err != nil {
 		t.Fatal(err)
 	}
-	_, err = api.Invoke(ctx, "cold", []byte(`{}`))
+	_, err := api.Invoke(ctx, "cold", []byte(`{}`))
 	wantStatus(t, "a cold start with every worker draining", err, http.StatusServiceUnavailable)
 	if err := admin.Drain(ctx, "local-1", false); err != nil {
 		t.Fatal(err)

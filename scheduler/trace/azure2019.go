@@ -1,9 +1,7 @@
 package trace
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -138,27 +136,22 @@ func key2019(tb *table, rec []string) string {
 	return tb.field(rec, "HashOwner") + "/" + tb.field(rec, "HashApp") + "/" + tb.field(rec, "HashFunction")
 }
 
+// countColumns are the columns of a 2019 invocation-count file.
+var countColumns = []string{"HashOwner", "HashApp", "HashFunction", "Trigger", "1"}
+
 func read2019Keys(path string) ([]string, error) {
-	tb, err := openTable(path, "HashOwner", "HashApp", "HashFunction", "Trigger", "1")
-	if err != nil {
-		return nil, err
-	}
-	defer tb.close()
 	seen := map[string]bool{}
 	var keys []string
-	for {
-		rec, err := tb.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	err := eachRecord(path, countColumns, func(tb *table, rec []string) error {
 		k := key2019(tb, rec)
 		if !seen[k] {
 			seen[k] = true
 			keys = append(keys, k)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%s: no functions", path)
@@ -169,23 +162,11 @@ func read2019Keys(path string) ([]string, error) {
 
 // read2019Counts adds day d's counts of the indexed functions.
 func read2019Counts(path string, d, minutes int, index map[string]int, counts [][]int32, triggers []string) error {
-	tb, err := openTable(path, "HashOwner", "HashApp", "HashFunction", "Trigger", "1")
-	if err != nil {
-		return err
-	}
-	defer tb.close()
-	first := tb.columns["1"]
-	for {
-		rec, err := tb.next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return eachRecord(path, countColumns, func(tb *table, rec []string) error {
+		first := tb.columns["1"]
 		i, ok := index[key2019(tb, rec)]
 		if !ok {
-			continue
+			return nil
 		}
 		if triggers[i] == "" {
 			triggers[i] = tb.field(rec, "Trigger")
@@ -205,7 +186,8 @@ func read2019Counts(path string, d, minutes int, index map[string]int, counts []
 			}
 			counts[i][at] += int32(n)
 		}
-	}
+		return nil
+	})
 }
 
 // durationQuantiles is a function's duration distribution as quantiles in ms.
@@ -237,36 +219,24 @@ func read2019Durations(dir string, index map[string]int) ([]durationQuantiles, e
 		cols = append(cols, p.column)
 	}
 	for _, path := range files {
-		tb, err := openTable(path, cols...)
-		if err != nil {
-			return nil, err
-		}
-		err = func() error {
-			defer tb.close()
-			for {
-				rec, err := tb.next()
-				if errors.Is(err, io.EOF) {
-					return nil
-				}
-				if err != nil {
+		err := eachRecord(path, cols, func(tb *table, rec []string) error {
+			i, ok := index[key2019(tb, rec)]
+			if !ok || out[i] != nil {
+				return nil
+			}
+			q := make(durationQuantiles, len(durationPercentiles))
+			for k, p := range durationPercentiles {
+				var err error
+				if q[k], err = tb.float(rec, p.column); err != nil {
 					return err
 				}
-				i, ok := index[key2019(tb, rec)]
-				if !ok || out[i] != nil {
-					continue
+				if k > 0 && q[k] < q[k-1] {
+					q[k] = q[k-1] // rounding in the trace can break monotonicity
 				}
-				q := make(durationQuantiles, len(durationPercentiles))
-				for k, p := range durationPercentiles {
-					if q[k], err = tb.float(rec, p.column); err != nil {
-						return err
-					}
-					if k > 0 && q[k] < q[k-1] {
-						q[k] = q[k-1] // rounding in the trace can break monotonicity
-					}
-				}
-				out[i] = q
 			}
-		}()
+			out[i] = q
+			return nil
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -281,31 +251,18 @@ func read2019Memory(dir string) (map[string]float64, error) {
 	sort.Strings(files)
 	out := map[string]float64{}
 	for _, path := range files {
-		tb, err := openTable(path, "HashOwner", "HashApp", "AverageAllocatedMb")
-		if err != nil {
-			return nil, err
-		}
-		err = func() error {
-			defer tb.close()
-			for {
-				rec, err := tb.next()
-				if errors.Is(err, io.EOF) {
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				app := tb.field(rec, "HashOwner") + "/" + tb.field(rec, "HashApp")
-				if _, ok := out[app]; ok {
-					continue
-				}
-				mb, err := tb.float(rec, "AverageAllocatedMb")
-				if err != nil {
-					return err
-				}
-				out[app] = mb
+		err := eachRecord(path, []string{"HashOwner", "HashApp", "AverageAllocatedMb"}, func(tb *table, rec []string) error {
+			app := tb.field(rec, "HashOwner") + "/" + tb.field(rec, "HashApp")
+			if _, ok := out[app]; ok {
+				return nil
 			}
-		}()
+			mb, err := tb.float(rec, "AverageAllocatedMb")
+			if err != nil {
+				return err
+			}
+			out[app] = mb
+			return nil
+		})
 		if err != nil {
 			return nil, err
 		}

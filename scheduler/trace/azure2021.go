@@ -1,9 +1,7 @@
 package trace
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -40,40 +38,28 @@ func FindAzure2021(dir string) string {
 // has no memory figures: every function gets DefaultMemoryMB and its cold
 // start from ColdStartFor.
 func ReadAzure2021(path string, opts ReadOptions) (*Trace, error) {
-	tb, err := openTable(path, azure2021Columns...)
-	if err != nil {
-		return nil, err
-	}
-	defer tb.close()
 	byName := map[string]*Function{}
 	var last float64
 	limit := math.Inf(1)
 	if opts.Minutes > 0 {
 		limit = float64(opts.Minutes) * 60
 	}
-	for {
-		rec, err := tb.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	err := eachRecord(path, azure2021Columns, func(tb *table, rec []string) error {
 		end, err := tb.float(rec, "end_timestamp")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		d, err := tb.float(rec, "duration")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if d < 0 {
 			line, _ := tb.r.FieldPos(tb.columns["duration"])
-			return nil, fmt.Errorf("%s:%d: column duration: %v is negative", path, line, d)
+			return fmt.Errorf("%s:%d: column duration: %v is negative", path, line, d)
 		}
 		start := math.Max(end-d, 0)
 		if start >= limit {
-			continue
+			return nil
 		}
 		app, fn := tb.field(rec, "app"), tb.field(rec, "func")
 		name := app + "/" + fn
@@ -84,6 +70,10 @@ func ReadAzure2021(path string, opts ReadOptions) (*Trace, error) {
 		}
 		f.Invocations = append(f.Invocations, Invocation{Start: start, Duration: float32(d)})
 		last = math.Max(last, start)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(byName) == 0 {
 		return nil, fmt.Errorf("%s: no invocations", path)

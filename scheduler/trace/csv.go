@@ -83,3 +83,25 @@ func (t *table) float(rec []string, name string) (float64, error) {
 }
 
 func (t *table) close() { t.file.Close() }
+
+// eachRecord opens path, which must have the required columns, and calls
+// fn with every record in order; it stops at the first error.
+func eachRecord(path string, required []string, fn func(t *table, rec []string) error) error {
+	t, err := openTable(path, required...)
+	if err != nil {
+		return err
+	}
+	defer t.close()
+	for {
+		rec, err := t.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(t, rec); err != nil {
+			return err
+		}
+	}
+}

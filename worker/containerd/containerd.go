@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -213,23 +212,6 @@ func (r *Runtime) Close() error {
 		}
 	})
 	return r.closeErr
-}
-
-var validID = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
-// checkSpec rejects specs that cannot be created.
-func checkSpec(spec worker.SandboxSpec) error {
-	switch {
-	case !validID.MatchString(spec.ID):
-		return fmt.Errorf("sandbox ID %q: want a DNS label ([a-z0-9-], at most 63 characters)", spec.ID)
-	case spec.Image == "":
-		return fmt.Errorf("sandbox %s: image is empty", spec.ID)
-	case spec.CPUMilli < 0:
-		return fmt.Errorf("sandbox %s: CPU limit %dm is negative", spec.ID, spec.CPUMilli)
-	case spec.MemoryBytes < 0:
-		return fmt.Errorf("sandbox %s: memory limit %d is negative", spec.ID, spec.MemoryBytes)
-	}
-	return nil
 }
 
 // List returns the sandboxes in the runtime's namespace, rebuilt from the

@@ -32,7 +32,7 @@ const (
 // spec, network namespace on the bridge, task; then it waits for
 // GET /healthz to answer 200. On any error it removes what it made.
 func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.Sandbox, error) {
-	if err := checkSpec(spec); err != nil {
+	if err := spec.Validate(); err != nil {
 		return worker.Sandbox{}, err
 	}
 	if !r.busy.Try(spec.ID) {

@@ -143,7 +143,7 @@ func (r *Runtime) Images(context.Context) ([]string, error) {
 // with worker.ErrUnhealthy, leaving nothing behind.
 func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.Sandbox, error) {
 	start := time.Now()
-	if err := checkSpec(spec); err != nil {
+	if err := spec.Validate(); err != nil {
 		return worker.Sandbox{}, err
 	}
 	mode, ok := r.cfg.Images[spec.Image]
@@ -251,34 +251,4 @@ func (r *Runtime) lookup(id string) (*sandbox, bool) {
 	defer r.mu.Unlock()
 	s, ok := r.live[id]
 	return s, ok
-}
-
-// checkSpec rejects the specs the real runtimes reject.
-func checkSpec(spec worker.SandboxSpec) error {
-	switch {
-	case !validID(spec.ID):
-		return fmt.Errorf("sandbox ID %q: want a DNS label ([a-z0-9-], at most 63 characters)", spec.ID)
-	case spec.Image == "":
-		return fmt.Errorf("sandbox %s: image is empty", spec.ID)
-	case spec.CPUMilli < 0:
-		return fmt.Errorf("sandbox %s: CPU limit %dm is negative", spec.ID, spec.CPUMilli)
-	case spec.MemoryBytes < 0:
-		return fmt.Errorf("sandbox %s: memory limit %d is negative", spec.ID, spec.MemoryBytes)
-	}
-	return nil
-}
-
-// validID reports whether id is a DNS label: [a-z0-9-], 1 to 63
-// characters, starting and ending with a letter or digit.
-func validID(id string) bool {
-	if len(id) == 0 || len(id) > 63 || id[0] == '-' || id[len(id)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-			return false
-		}
-	}
-	return true
 }

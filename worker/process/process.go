@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -118,14 +117,12 @@ func (r *Runtime) Images(context.Context) ([]string, error) {
 // StateDir finds them.
 func (r *Runtime) Close() error { return nil }
 
-var validID = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
 // Create runs the image's entrypoint with PORT set to a free localhost port
 // and returns once GET /healthz answers 200. CPUMilli and MemoryBytes are
 // recorded, not enforced.
 func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.Sandbox, error) {
-	if !validID.MatchString(spec.ID) {
-		return worker.Sandbox{}, fmt.Errorf("sandbox ID %q: want a DNS label ([a-z0-9-], at most 63 characters)", spec.ID)
+	if err := spec.Validate(); err != nil {
+		return worker.Sandbox{}, err
 	}
 	if !r.busy.Try(spec.ID) {
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w (an operation on it is under way)", spec.ID, worker.ErrExists)
