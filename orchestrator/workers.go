@@ -49,8 +49,11 @@ type workerEntry struct {
 	dead        bool      // declared dead by Sweep; a heartbeat revives it
 	draining    bool      // takes no new sandboxes
 	suspectTill time.Time // left out of placement until then (did not answer)
-	// transit is the shortest time seen from a heartbeat's Sent to its
-	// handling: network plus the clock offset, the baseline of behind.
+	// transit is the usual time from a heartbeat's Sent to its handling
+	// (network plus the clock offset), the baseline of behind: the
+	// shortest seen, creeping up towards later ones so that a worker
+	// clock stepped back is absorbed within seconds instead of granting
+	// every worker extra grace for good.
 	transit time.Duration
 }
 
@@ -80,10 +83,12 @@ func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) (fresh bool) {
 	e.hb, e.seen = hb, now
 	if !hb.Sent.IsZero() {
 		d := now.Sub(hb.Sent)
-		// The first heartbeat, a faster one, or a worker clock that
-		// stepped sets the baseline.
-		if fresh || d < e.transit || d-e.transit > 5*maxBehind {
+		// The first heartbeat or a faster one sets the baseline; a
+		// later one raises it by a sixteenth of the difference.
+		if fresh || d < e.transit {
 			e.transit = d
+		} else {
+			e.transit += (d - e.transit) / 16
 		}
 		w.behind = min(d-e.transit, maxBehind)
 	}

@@ -53,3 +53,38 @@ func TestSweep(t *testing.T) {
 		})
 	}
 }
+
+// TestSweepAbsorbsAClockStep: a worker whose clock steps back 3 s makes
+// its heartbeats look late. That grants extra grace for a while (capped),
+// but within seconds the baseline absorbs the step, and a dead worker is
+// again declared after four missed beats.
+func TestSweepAbsorbsAClockStep(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	const iv = 200 * time.Millisecond
+	w := NewWorkers(nil)
+	beat := func(id string, sent, handled time.Time) {
+		w.Observe(protocol.Heartbeat{WorkerID: id, CPUMilli: 1000, MemoryBytes: 1 << 30, Interval: iv, Sent: sent}, handled)
+	}
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * iv) }
+	for i := range 3 {
+		beat("a", at(i), at(i).Add(time.Millisecond))
+		beat("skewed", at(i), at(i).Add(time.Millisecond))
+	}
+	// From beat 3 on, skewed's clock runs 3 s behind; a beats on until 99.
+	for i := 3; i < 100; i++ {
+		beat("a", at(i), at(i).Add(time.Millisecond))
+		beat("skewed", at(i).Add(-3*time.Second), at(i).Add(time.Millisecond))
+		if i == 3 && w.behind != maxBehind {
+			t.Fatalf("right after the step: grace %v, want the cap %v", w.behind, maxBehind)
+		}
+	}
+	if w.behind > 100*time.Millisecond {
+		t.Fatalf("19 s after the step: grace %v, want the step absorbed (< 100ms)", w.behind)
+	}
+	last := at(99).Add(time.Millisecond)
+	// skewed keeps beating; a is silent since its beat 99.
+	beat("skewed", at(103).Add(-3*time.Second), at(103).Add(time.Millisecond))
+	if got := w.Sweep(last.Add(900 * time.Millisecond)); !reflect.DeepEqual(got, []string{"a"}) {
+		t.Fatalf("Sweep 900ms after a's last beat = %v, want [a]", got)
+	}
+}
