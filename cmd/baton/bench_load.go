@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"baton.dev/baton/internal/simcluster"
+	"baton.dev/baton/orchestrator/client"
 )
 
 // requester sends one request and reports whether it hit a cold start.
@@ -24,27 +23,16 @@ func benchClient() *http.Client {
 	}}
 }
 
-// batonInvoker invokes workflow name through the orchestrator's API.
+// batonInvoker invokes workflow name through the orchestrator's API with
+// the project's client over hc.
 func batonInvoker(hc *http.Client, baseURL, token, name string, body []byte) requester {
-	url := strings.TrimRight(baseURL, "/") + "/v1/workflows/" + name + "/invoke"
+	c := &client.Client{URL: baseURL, Token: token, HTTP: hc}
 	return func(ctx context.Context) (bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		res, err := c.Invoke(ctx, name, body)
 		if err != nil {
 			return false, err
 		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		if err != nil {
-			return false, err
-		}
-		defer drain(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-			return false, fmt.Errorf("invoke %s: %s: %s", name, resp.Status, bytes.TrimSpace(msg))
-		}
-		c := resp.Header.Get("Baton-Cold-Starts")
-		return c != "" && c != "0", nil
+		return res.ColdStarts > 0, nil
 	}
 }
 
