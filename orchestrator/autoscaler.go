@@ -30,6 +30,8 @@ type PoolState struct {
 	// cold-start time (zero until measured).
 	MeanExec  time.Duration
 	ColdStart time.Duration
+	// OldestWait is how long the first queued request has waited.
+	OldestWait time.Duration
 }
 
 // IdleSandbox is one warm sandbox with no request.
@@ -165,10 +167,12 @@ func Scale(now time.Time, pools []PoolState, p AutoscalerPolicy) ScalePlan {
 // MeanExec a call, B*floor(ColdStart/MeanExec) waiters are served by them
 // within a cold start: a short function at a high rate queues briefly
 // instead of starting a sandbox per queued request. Until both times are
-// measured every waiter counts.
+// measured, or once a request has waited a whole cold start (the busy
+// sandboxes are slower than their mean: a call hangs), every waiter
+// counts.
 func queueNeed(ps PoolState) int {
 	waiting := ps.Waiting
-	if ps.Busy > 0 && ps.MeanExec > 0 && ps.ColdStart > 0 {
+	if ps.Busy > 0 && ps.MeanExec > 0 && ps.ColdStart > 0 && ps.OldestWait < ps.ColdStart {
 		turns := int64(ps.ColdStart / ps.MeanExec)
 		if served := int64(ps.Busy) * turns; served >= int64(waiting) {
 			waiting = 0

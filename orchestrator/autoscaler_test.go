@@ -51,6 +51,12 @@ func TestScale(t *testing.T) {
 			want: ScalePlan{Create: map[string]int{"f": 3}, Delete: map[string][]string{}},
 		},
 		{
+			name: "a request that waited a whole cold start gets a sandbox: the busy ones hang",
+			pools: []PoolState{{Function: "f", Busy: 2, Waiting: 3, StableConcurrency: 2, PanicConcurrency: 2,
+				MeanExec: 5 * time.Millisecond, ColdStart: 400 * time.Millisecond, OldestWait: 450 * time.Millisecond}},
+			want: ScalePlan{Create: map[string]int{"f": 3}, Delete: map[string][]string{}},
+		},
+		{
 			name: "unmeasured times: every waiter counts",
 			pools: []PoolState{{Function: "f", Busy: 2, Waiting: 3, StableConcurrency: 2, PanicConcurrency: 2,
 				ColdStart: 400 * time.Millisecond}},

@@ -145,7 +145,10 @@ type sandboxRef struct {
 	lost    bool
 }
 
-type waiter struct{ ch chan grant }
+type waiter struct {
+	ch    chan grant
+	since time.Time // when it queued
+}
 
 type grant struct {
 	sb   *sandboxRef
@@ -345,7 +348,7 @@ func (r *Router) acquire(ctx context.Context, key string) (grant, error) {
 		r.mu.Unlock()
 		return grant{sb: sb}, nil
 	}
-	w := &waiter{ch: make(chan grant, 1)}
+	w := &waiter{ch: make(chan grant, 1), since: time.Now()}
 	p.waiters = append(p.waiters, w)
 	r.mu.Unlock()
 	r.signal()
@@ -448,6 +451,7 @@ func (r *Router) call(ctx context.Context, endpoint string, input []byte) ([]byt
 
 // PoolStates is the read-only snapshot the Autoscaler decides on.
 func (r *Router) PoolStates() []PoolState {
+	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]PoolState, 0, len(r.pools))
@@ -455,6 +459,9 @@ func (r *Router) PoolStates() []PoolState {
 		ps := PoolState{
 			Function: key, Busy: p.busy, Creating: p.creating, Waiting: len(p.waiters), Floor: p.floor,
 			MeanExec: p.meanExec, ColdStart: p.coldStart,
+		}
+		if len(p.waiters) > 0 {
+			ps.OldestWait = now.Sub(p.waiters[0].since)
 		}
 		for _, sb := range p.idle {
 			ps.Idle = append(ps.Idle, IdleSandbox{ID: sb.sb.ID, LastUsed: sb.lastUsed})
