@@ -41,7 +41,13 @@ const (
 	// ModeUnhealthy: GET /healthz answers 503, so Create fails with
 	// worker.ErrUnhealthy once the spec's health timeout has passed.
 	ModeUnhealthy Mode = "unhealthy"
+	// ModeSlow: POST / answers 200 with the request body after SlowCall,
+	// to hold a sandbox busy (no test function image has this mode).
+	ModeSlow Mode = "slow"
 )
+
+// SlowCall is how long a ModeSlow sandbox takes to answer.
+const SlowCall = 300 * time.Millisecond
 
 // defaultHealthTimeout is used when a spec leaves HealthTimeout zero, as
 // the real runtimes do.
@@ -107,9 +113,9 @@ func Open(cfg Config) (*Runtime, error) {
 	images := make([]string, 0, len(cfg.Images))
 	for ref, m := range cfg.Images {
 		switch m {
-		case ModeEcho, ModeFail500, ModeCrash, ModeUnhealthy:
+		case ModeEcho, ModeFail500, ModeCrash, ModeUnhealthy, ModeSlow:
 		default:
-			return nil, fmt.Errorf("fake runtime: image %s: mode %q: want ok, fail500, crash or unhealthy", ref, m)
+			return nil, fmt.Errorf("fake runtime: image %s: mode %q: want ok, fail500, crash, unhealthy or slow", ref, m)
 		}
 		images = append(images, ref)
 	}

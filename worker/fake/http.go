@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 )
 
 // handler serves every sandbox of the runtime under /sb/{id}: GET
@@ -39,17 +40,29 @@ func (r *Runtime) handler() http.Handler {
 			s.crashed = true
 			s.mu.Unlock()
 			dropConnection(w)
-		default:
-			body, err := io.ReadAll(req.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
+		case ModeSlow:
+			select {
+			case <-time.After(SlowCall):
+			case <-req.Context().Done():
 				return
 			}
-			w.Header().Set("Content-Type", req.Header.Get("Content-Type"))
-			_, _ = w.Write(body)
+			echo(w, req)
+		default:
+			echo(w, req)
 		}
 	})
 	return mux
+}
+
+// echo answers 200 with the request's body.
+func echo(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", req.Header.Get("Content-Type"))
+	_, _ = w.Write(body)
 }
 
 // dropConnection closes the client's connection without an answer, as a
