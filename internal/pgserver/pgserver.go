@@ -140,9 +140,6 @@ func (s *Server) URL() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.port, Database)
 }
 
-// Port is the server's TCP port.
-func (s *Server) Port() int { return s.port }
-
 func (s *Server) start(ctx context.Context) error {
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", s.port, s.cfg.Dir)
 	nice := s.cfg.Nice

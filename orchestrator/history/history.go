@@ -75,9 +75,6 @@ func (h *History) Run(ctx context.Context, drain time.Duration) { h.w.run(ctx, d
 // Stats say how many records are pending, written and dropped.
 func (h *History) Stats() Stats { return h.w.stats() }
 
-// Prices are the rates reports use.
-func (h *History) Prices() Prices { return h.prices }
-
 // Close closes the connections. Call it after Run has returned.
 func (h *History) Close() { h.pool.Close() }
 

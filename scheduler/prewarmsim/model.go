@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"time"
 
 	"baton.dev/baton/scheduler/trace"
 	"baton.dev/baton/workflow"
@@ -242,6 +241,3 @@ func (m *workflowModel) computeOffsets() error {
 	}
 	return nil
 }
-
-// seconds converts a duration to float seconds.
-func seconds(d time.Duration) float64 { return d.Seconds() }
