@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"baton.dev/baton/orchestrator/history"
+	"baton.dev/baton/scheduler"
 	"baton.dev/baton/worker"
 	"baton.dev/baton/workflow"
 )
@@ -18,7 +19,7 @@ import (
 // up how each stage's calls were spent.
 type stageRecorder struct {
 	router       *Router
-	prices       history.Prices
+	prices       scheduler.Prices
 	tenant, name string
 	mu           sync.Mutex
 	stages       map[string]*StageTiming

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"baton.dev/baton/orchestrator/history"
+	"baton.dev/baton/scheduler"
 	"baton.dev/baton/worker/protocol"
 	"baton.dev/baton/workflow"
 )
@@ -46,8 +47,8 @@ type Config struct {
 	// History, when set, receives invocations, stage runs and sandbox
 	// events off the invocation path; nil turns history off.
 	History *history.History
-	// Prices of the cost model (default history.DefaultPrices).
-	Prices history.Prices
+	// Prices of the cost model (default scheduler.DefaultPrices).
+	Prices scheduler.Prices
 	Logger *slog.Logger
 }
 
@@ -91,8 +92,8 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Prices == (history.Prices{}) {
-		cfg.Prices = history.DefaultPrices()
+	if cfg.Prices == (scheduler.Prices{}) {
+		cfg.Prices = scheduler.DefaultPrices()
 	}
 	js, err := jetstream.New(cfg.Conn)
 	if err != nil {

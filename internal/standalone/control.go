@@ -16,6 +16,7 @@ import (
 	"baton.dev/baton/internal/pgserver"
 	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/orchestrator/history"
+	"baton.dev/baton/scheduler"
 )
 
 // ControlPlaneConfig configures the orchestrator process: its API, its
@@ -140,7 +141,7 @@ func (c *ControlPlane) openHistory(ctx context.Context, cfg ControlPlaneConfig) 
 		c.Postgres = srv
 		url = srv.URL()
 	}
-	h, err := history.Open(ctx, url, history.DefaultPrices(), history.WriterConfig{Logger: c.log})
+	h, err := history.Open(ctx, url, scheduler.DefaultPrices(), history.WriterConfig{Logger: c.log})
 	if err != nil {
 		return nil, fmt.Errorf("control plane: %w", err)
 	}

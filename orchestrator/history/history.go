@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"baton.dev/baton/migrations"
+	"baton.dev/baton/scheduler"
 )
 
 // ErrUnavailable wraps query failures when Postgres cannot be reached.
@@ -25,7 +26,7 @@ var ErrUnavailable = errors.New("history is unavailable")
 type History struct {
 	pool   *pgxpool.Pool
 	w      *writer
-	prices Prices
+	prices scheduler.Prices
 
 	mu       sync.Mutex
 	migrated bool
@@ -33,7 +34,7 @@ type History struct {
 
 // Open connects lazily to the Postgres at url: it does not fail when
 // Postgres is down; the writer retries until it is up.
-func Open(ctx context.Context, url string, prices Prices, cfg WriterConfig) (*History, error) {
+func Open(ctx context.Context, url string, prices scheduler.Prices, cfg WriterConfig) (*History, error) {
 	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("history: postgres URL: %w", err)

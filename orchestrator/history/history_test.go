@@ -9,11 +9,12 @@ import (
 
 	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/orchestrator/history"
+	"baton.dev/baton/scheduler"
 )
 
 func open(t *testing.T, url string, cfg history.WriterConfig) (*history.History, context.CancelFunc) {
 	t.Helper()
-	h, err := history.Open(context.Background(), url, history.DefaultPrices(), cfg)
+	h, err := history.Open(context.Background(), url, scheduler.DefaultPrices(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestReportMatchesAHandComputedExpectation(t *testing.T) {
 	ctx := context.Background()
 	since := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	until := since.Add(time.Hour)
-	prices := history.DefaultPrices()
+	prices := scheduler.DefaultPrices()
 	const cpu, mem = 1000, 1 << 30 // one core, one GiB
 	runCost := prices.Cost(cpu, mem, 40*time.Millisecond)
 

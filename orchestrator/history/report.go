@@ -186,7 +186,7 @@ SELECT coalesce(sum(
     extract(epoch FROM (least(coalesce(deleted, $4), $4) - greatest(ready, $3)))
     * (cpu / 1000.0 * $5 + mem / 1073741824.0 * $6)), 0)::float8
 FROM life WHERE ready IS NOT NULL AND ready < $4 AND coalesce(deleted, $4) > $3`,
-		append(args, h.prices.CPUSecond, h.prices.GiBSecond)...).Scan(&lifetime)
+		append(args, h.prices.CPUSecondUSD, h.prices.GiBSecondUSD)...).Scan(&lifetime)
 	if err != nil {
 		return unavailable(err)
 	}

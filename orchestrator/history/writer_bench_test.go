@@ -8,6 +8,7 @@ import (
 
 	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/orchestrator/history"
+	"baton.dev/baton/scheduler"
 )
 
 // BenchmarkWriterSaturation measures the rows per second the writer puts
@@ -18,7 +19,7 @@ import (
 //	go test -run '^$' -bench WriterSaturation -benchtime 5x ./orchestrator/history/
 func BenchmarkWriterSaturation(b *testing.B) {
 	srv := testenv.Postgres(b)
-	h, err := history.Open(context.Background(), srv.URL(), history.DefaultPrices(), history.WriterConfig{Buffer: 1 << 20})
+	h, err := history.Open(context.Background(), srv.URL(), scheduler.DefaultPrices(), history.WriterConfig{Buffer: 1 << 20})
 	if err != nil {
 		b.Fatal(err)
 	}
