@@ -55,6 +55,23 @@ func (l *liveCluster) Record(ctx context.Context, cfg scheduler.Config, latencyM
 	return l.c.Sample(ctx, l.name, s)
 }
 
+// Completed lists the workflow's latest finished invocations for the
+// watcher.
+func (l *liveCluster) Completed(ctx context.Context) ([]tune.Completed, error) {
+	invs, err := l.c.Invocations(ctx, l.name, 1000)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]tune.Completed, 0, len(invs))
+	for _, inv := range invs {
+		if inv.Status != orchestrator.StatusSucceeded && inv.Status != orchestrator.StatusFailed {
+			continue
+		}
+		out = append(out, tune.Completed{ID: inv.ID, Start: inv.Start, LatencyMs: inv.LatencyMs, Failed: inv.Status == orchestrator.StatusFailed})
+	}
+	return out, nil
+}
+
 // tuneReport is `baton tune -o json`.
 type tuneReport struct {
 	Result     *tune.Result            `json:"result"`
@@ -69,6 +86,8 @@ func tuneCmd() *cobra.Command {
 		input    string
 		validate int
 		out      string
+		watch    bool
+		wopts    tune.WatchOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "tune WORKFLOW",
@@ -129,7 +148,10 @@ func tuneCmd() *cobra.Command {
 				}
 				fmt.Fprintf(wo, "  QoS met: %v; %.1f%% cheaper than static-max\n", *rep.QoSMet, rep.SavingPct)
 			}
-			return nil
+			if !watch {
+				return nil
+			}
+			return watchTuned(ctx, w, cl, res, opts, wopts, wo)
 		},
 	}
 	f := cmd.Flags()
@@ -139,8 +161,33 @@ func tuneCmd() *cobra.Command {
 	f.Uint64Var(&opts.Seed, "seed", 1, "seed of the policy's random choices")
 	f.StringVarP(&input, "data", "d", "", "invocation input: JSON, or @FILE (default @dags/WORKFLOW.input.json when it exists, else {})")
 	f.IntVar(&validate, "validate", 0, "after tuning, run this many invocations with the tuned configuration and with static-max and compare")
+	f.BoolVar(&watch, "watch", false, "after tuning, keep watching the workflow's invocations and tune again when a run of windows misses the QoS (until interrupted)")
+	f.IntVar(&wopts.Window, "watch-window", 100, "invocations per watched window")
+	f.IntVar(&wopts.Misses, "watch-misses", 3, "missed windows in a row that trigger re-tuning")
+	f.DurationVar(&wopts.Poll, "watch-poll", 5*time.Second, "how often the watcher reads the invocations")
 	outputFlag(cmd, &out)
 	return cmd
+}
+
+// watchTuned watches the tuned workflow until the command is interrupted.
+func watchTuned(ctx context.Context, w *workflow.Workflow, cl *liveCluster, res *tune.Result, opts tune.Options, wopts tune.WatchOptions, wo io.Writer) error {
+	if wopts.Window <= 0 || wopts.Misses <= 0 || wopts.Poll <= 0 {
+		return fmt.Errorf("flags --watch-window, --watch-misses and --watch-poll must be positive")
+	}
+	opts.Progress = nil
+	wopts.Tune = opts
+	wopts.Event = func(ev tune.WatchEvent) {
+		verdict := "met"
+		if ev.Missed {
+			verdict = fmt.Sprintf("MISSED (%d in a row)", ev.InARow)
+		}
+		fmt.Fprintf(wo, "%s window of %d: p%g %.0f ms, %d failed, target %.0f ms: %s\n", time.Now().Format(time.TimeOnly), wopts.Window, res.Target.Percentile, ev.LatencyMs, ev.Failed, res.Target.LatencyMs, verdict)
+		if ev.Retuned != nil {
+			fmt.Fprintf(wo, "re-tuned: %s applied after %d evaluations\n", describe(ev.Retuned.Best), ev.Retuned.Evaluations)
+		}
+	}
+	fmt.Fprintf(wo, "watching %s in windows of %d invocations; %d missed in a row re-tune it (Ctrl-C stops)\n", w.Metadata.Name, wopts.Window, wopts.Misses)
+	return tune.Watch(ctx, w, cl, cl, time.Now(), wopts)
 }
 
 // validateTuned measures the tuned configuration and static-max with n

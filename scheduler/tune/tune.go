@@ -38,6 +38,9 @@ type Options struct {
 	// configuration (default 20).
 	PerEvaluation int
 	Seed          uint64
+	// Why, when set, says why this run tunes: it heads the reason recorded
+	// with the configuration applied at the end.
+	Why string
 	// Progress, when set, hears of every evaluation.
 	Progress func(done, budget int, c scheduler.Config, o Summary)
 }
@@ -116,6 +119,9 @@ func Run(ctx context.Context, w *workflow.Workflow, cl Cluster, opts Options) (*
 		return nil, fmt.Errorf("best configuration: %w", err)
 	}
 	reason := fmt.Sprintf("best safe configuration after %d evaluations of %d invocations for p%g <= %.0f ms", res.Evaluations, opts.PerEvaluation, target.Percentile, target.LatencyMs)
+	if opts.Why != "" {
+		reason = opts.Why + ": " + reason
+	}
 	if err := cl.Apply(ctx, best, policy.Name(), reason); err != nil {
 		return nil, fmt.Errorf("apply the best configuration: %w", err)
 	}

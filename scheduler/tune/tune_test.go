@@ -23,6 +23,8 @@ type fakeCluster struct {
 	reasons  []string
 	recorded int
 	fresh    bool // the first invocation after Apply is cold
+	// drift, when > 0, scales every latency: the workload got heavier.
+	drift float64
 }
 
 func (f *fakeCluster) Apply(_ context.Context, c scheduler.Config, _, reason string) error {
@@ -33,12 +35,21 @@ func (f *fakeCluster) Apply(_ context.Context, c scheduler.Config, _, reason str
 }
 
 func (f *fakeCluster) Invoke(context.Context) (float64, float64, int, error) {
-	o := f.sim.Run(f.applied[len(f.applied)-1], 1, f.rng)
 	cold := 0
 	if f.fresh {
 		cold, f.fresh = 1, false
 	}
-	return o.LatencyMs[0], o.CostUSD[0], cold, nil
+	lat, cost := f.draw()
+	return lat, cost, cold, nil
+}
+
+// draw is one invocation under the configuration applied last.
+func (f *fakeCluster) draw() (latencyMs, costUSD float64) {
+	o := f.sim.Run(f.applied[len(f.applied)-1], 1, f.rng)
+	if f.drift > 0 {
+		o.LatencyMs[0] *= f.drift
+	}
+	return o.LatencyMs[0], o.CostUSD[0]
 }
 
 func (f *fakeCluster) Record(context.Context, scheduler.Config, float64, float64) error {
@@ -51,26 +62,7 @@ func (f *fakeCluster) Record(context.Context, scheduler.Config, float64, float64
 // configuration applied last is the policy's best, meets the QoS on the
 // model's truth and costs less than the upper bounds.
 func TestRunAppliesASafeCheaperConfiguration(t *testing.T) {
-	doc, err := os.ReadFile("../../dags/ml-pipeline.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := workflow.Parse("ml-pipeline.yaml", doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile("../testdata/ml-pipeline.synthetic.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := profile.Parse("ml-pipeline.synthetic.json", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := sim.New(w, p, scheduler.DefaultPrices())
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, s := mlPipeline(t)
 	fc := &fakeCluster{sim: s, rng: rand.New(rand.NewPCG(1, 2))}
 	res, err := tune.Run(context.Background(), w, fc, tune.Options{Budget: 12, PerEvaluation: 40, Seed: 7})
 	if err != nil {
@@ -94,6 +86,33 @@ func TestRunAppliesASafeCheaperConfiguration(t *testing.T) {
 	if s.ExpectedCostUSD(last) >= s.ExpectedCostUSD(space.Max()) {
 		t.Errorf("the applied configuration costs %.3g, no less than the upper bounds' %.3g", s.ExpectedCostUSD(last), s.ExpectedCostUSD(space.Max()))
 	}
+}
+
+// mlPipeline loads the ml-pipeline sample and its synthetic profile's
+// simulator.
+func mlPipeline(t *testing.T) (*workflow.Workflow, *sim.Simulator) {
+	t.Helper()
+	doc, err := os.ReadFile("../../dags/ml-pipeline.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := workflow.Parse("ml-pipeline.yaml", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("../testdata/ml-pipeline.synthetic.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := profile.Parse("ml-pipeline.synthetic.json", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sim.New(w, p, scheduler.DefaultPrices())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, s
 }
 
 func TestPercentile(t *testing.T) {
