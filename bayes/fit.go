@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"gonum.org/v1/gonum/optimize"
 )
@@ -75,9 +76,10 @@ func fitHyper(x [][]float64, y []float64, opts FitOptions, rng *rand.Rand) (Hype
 		iters = 60
 	}
 	mu, sd := priorMeans(d), priorSDs(d)
+	work := newLMLWork(x, y)
 	objective := func(v []float64) (float64, []float64, bool) {
 		h := hyperFromVector(v)
-		lml, grad, err := logMarginal(x, y, h, true)
+		lml, grad, err := work.eval(h, true)
 		if err != nil {
 			return 0, nil, false
 		}
@@ -90,23 +92,35 @@ func fitHyper(x [][]float64, y []float64, opts FitOptions, rng *rand.Rand) (Hype
 		}
 		return val, g, true
 	}
+	// gonum asks for the value and then the gradient at the same point;
+	// one likelihood evaluation computes both, so the last one is kept.
+	var last struct {
+		v, g []float64
+		f    float64
+		ok   bool
+	}
+	eval := func(v []float64) (float64, []float64, bool) {
+		if last.v != nil && slices.Equal(last.v, v) {
+			return last.f, last.g, last.ok
+		}
+		f, g, ok := math.Inf(1), []float64(nil), false
+		if !outOfRange(v) {
+			f, g, ok = objective(v)
+		}
+		last.v = append(last.v[:0], v...)
+		last.f, last.g, last.ok = f, g, ok
+		return f, g, ok
+	}
 	problem := optimize.Problem{
 		Func: func(v []float64) float64 {
-			if outOfRange(v) {
-				return math.Inf(1)
-			}
-			f, _, ok := objective(v)
+			f, _, ok := eval(v)
 			if !ok {
 				return math.Inf(1)
 			}
 			return f
 		},
 		Grad: func(grad, v []float64) {
-			if outOfRange(v) {
-				clear(grad)
-				return
-			}
-			_, g, ok := objective(v)
+			_, g, ok := eval(v)
 			if !ok {
 				clear(grad)
 				return
