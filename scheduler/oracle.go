@@ -1,25 +1,34 @@
 package scheduler
 
 import (
+	"cmp"
+	"container/heap"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 )
 
 // OracleOptions tune the oracle's discretisation.
 type OracleOptions struct {
-	// CPUStepMilli is the CPU grid step (default 50m); it doubles until the
-	// grid has at most MaxConfigs points.
+	// CPUStepMilli is the CPU grid step (default 50m).
 	CPUStepMilli float64
-	// MaxConfigs bounds the grid (default 250,000).
-	MaxConfigs int
+	// MaxChecks bounds how many configurations, cheapest first, have their
+	// latency checked before the oracle gives up (default 250,000).
+	MaxChecks int
 }
 
-// oracle knows the truth: it enumerates the discretised space (CPU on a
-// grid, memory on its steps), orders it by expected cost and returns the
-// cheapest configuration whose true latency percentile meets the target.
-// It measures nothing; simulation only.
+// oracle knows the truth: over the discretised space (CPU on a grid,
+// memory on its steps) it returns the cheapest configuration whose true
+// latency percentile meets the target. It measures nothing; simulation only.
+//
+// The space of a large workflow (six auto functions: twelve knobs, 10¹⁴
+// grid points) cannot be listed, but it need not be: the cost model is a sum
+// over functions (each call is billed by its own function's resources and
+// time), so configurations come out in increasing cost from each function's
+// options sorted by its own cost, best first, and the first one that meets
+// the target is the optimum. Only the latency checks cost anything.
 type oracle struct {
 	best Config
 }
@@ -29,78 +38,146 @@ func newOracle(space *Space, target Target, truth Truth, opts OracleOptions) (*o
 	if step <= 0 {
 		step = 50
 	}
-	limit := opts.MaxConfigs
+	limit := opts.MaxChecks
 	if limit <= 0 {
 		limit = 250_000
 	}
-	var levels [][]float64
-	for {
-		levels = levels[:0]
-		total := 1.0
-		for _, k := range space.Knobs {
-			var ls []float64
-			st := k.Step
-			if k.Resource == ResourceCPU {
-				st = step
-			}
-			if st <= 0 {
-				st = math.Max(k.Hi-k.Lo, 1)
-			}
-			for v := k.Lo; v < k.Hi-1e-9; v += st {
-				ls = append(ls, v)
-			}
-			ls = append(ls, k.Hi)
-			levels = append(levels, ls)
-			total *= float64(len(ls))
+	lists := functionOptions(space, truth, step)
+	next := func(idx []int) Config {
+		c := maps.Clone(space.Base)
+		for i, l := range lists {
+			c[l.function] = l.options[idx[i]].set
 		}
-		if total <= float64(limit) {
-			break
-		}
-		step *= 2
-		if step > 1e7 {
-			return nil, fmt.Errorf("oracle: space too large to enumerate")
-		}
+		return c
 	}
-	type cand struct {
-		c    Config
-		cost float64
-	}
-	var cands []cand
-	idx := make([]int, len(levels))
-	for {
-		x := make([]float64, len(levels))
-		for i, l := range levels {
-			x[i] = l[idx[i]]
+	// Best-first over index vectors: the children of v are v + e_i for i at
+	// or after v's last non-zero position, so every vector has one parent
+	// and comes out once, and a child never costs less than its parent.
+	h := &costHeap{}
+	heap.Push(h, costNode{idx: make([]int, len(lists)), cost: sumCost(lists, make([]int, len(lists)))})
+	for checks := 0; h.Len() > 0; checks++ {
+		if checks == limit {
+			return nil, fmt.Errorf("oracle: none of the %d cheapest configurations meets p%g <= %.0f ms", limit, target.Percentile, target.LatencyMs)
 		}
-		c := space.Config(x)
-		cands = append(cands, cand{c, truth.ExpectedCostUSD(c)})
-		i := 0
-		for ; i < len(idx); i++ {
-			idx[i]++
-			if idx[i] < len(levels[i]) {
-				break
+		n := heap.Pop(h).(costNode)
+		c := next(n.idx)
+		if truth.LatencyPercentileMs(c, target.Percentile) <= target.LatencyMs {
+			return &oracle{best: c}, nil
+		}
+		last := 0
+		for i, v := range n.idx {
+			if v > 0 {
+				last = i
 			}
-			idx[i] = 0
 		}
-		if i == len(idx) {
-			break
-		}
-	}
-	slices.SortStableFunc(cands, func(a, b cand) int {
-		switch {
-		case a.cost < b.cost:
-			return -1
-		case a.cost > b.cost:
-			return 1
-		}
-		return 0
-	})
-	for _, c := range cands {
-		if truth.LatencyPercentileMs(c.c, target.Percentile) <= target.LatencyMs {
-			return &oracle{best: c.c}, nil
+		for i := last; i < len(lists); i++ {
+			if n.idx[i]+1 >= len(lists[i].options) {
+				continue
+			}
+			child := slices.Clone(n.idx)
+			child[i]++
+			heap.Push(h, costNode{idx: child, cost: sumCost(lists, child)})
 		}
 	}
 	return &oracle{best: space.Max()}, nil
+}
+
+// functionChoices is one auto function's grid of settings, cheapest first.
+type functionChoices struct {
+	function string
+	options  []option
+}
+
+type option struct {
+	set  Setting
+	cost float64 // the function's share of the expected cost
+}
+
+// functionOptions lists every auto function's settings on the grid (CPU
+// every step, memory on its steps, both bounds included) with the
+// function's own expected cost: the workflow's cost with only that
+// function changed from the upper bounds, less the upper bounds' cost (the
+// cost model is additive over functions).
+func functionOptions(space *Space, truth Truth, cpuStep float64) []functionChoices {
+	levels := func(k Knob) []float64 {
+		st := k.Step
+		if k.Resource == ResourceCPU {
+			st = cpuStep
+		}
+		if st <= 0 {
+			st = math.Max(k.Hi-k.Lo, 1)
+		}
+		var ls []float64
+		for v := k.Lo; v < k.Hi-1e-9; v += st {
+			ls = append(ls, v)
+		}
+		return append(ls, k.Hi)
+	}
+	base := space.Max()
+	baseCost := truth.ExpectedCostUSD(base)
+	var out []functionChoices
+	for _, fn := range space.Functions {
+		var cpus, mems []float64
+		for _, k := range space.Knobs {
+			switch {
+			case k.Function != fn:
+			case k.Resource == ResourceCPU:
+				cpus = levels(k)
+			default:
+				mems = levels(k)
+			}
+		}
+		if cpus == nil && mems == nil {
+			continue // fixed
+		}
+		cur := base[fn]
+		if cpus == nil {
+			cpus = []float64{float64(cur.CPUMilli)}
+		}
+		if mems == nil {
+			mems = []float64{float64(cur.MemoryBytes) / MiB}
+		}
+		fc := functionChoices{function: fn}
+		for _, cpu := range cpus {
+			for _, mem := range mems {
+				set := Setting{CPUMilli: int64(math.Round(cpu)), MemoryBytes: int64(math.Round(mem)) * MiB}
+				c := maps.Clone(base)
+				c[fn] = set
+				fc.options = append(fc.options, option{set: set, cost: truth.ExpectedCostUSD(c) - baseCost})
+			}
+		}
+		slices.SortStableFunc(fc.options, func(a, b option) int { return cmp.Compare(a.cost, b.cost) })
+		out = append(out, fc)
+	}
+	return out
+}
+
+func sumCost(lists []functionChoices, idx []int) float64 {
+	var s float64
+	for i, l := range lists {
+		s += l.options[idx[i]].cost
+	}
+	return s
+}
+
+// costNode is a configuration as one option index per function.
+type costNode struct {
+	idx  []int
+	cost float64
+}
+
+// costHeap is a min-heap of configurations by cost.
+type costHeap []costNode
+
+func (h costHeap) Len() int           { return len(h) }
+func (h costHeap) Less(i, j int) bool { return h[i].cost < h[j].cost }
+func (h costHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *costHeap) Push(x any)        { *h = append(*h, x.(costNode)) }
+func (h *costHeap) Pop() any {
+	old := *h
+	n := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return n
 }
 
 func (p *oracle) Name() string { return PolicyOracle }

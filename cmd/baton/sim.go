@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +26,7 @@ func simCmd() *cobra.Command {
 func simTuneCmd() *cobra.Command {
 	var wfFile, profFile, policies, out string
 	var seeds, budget int
+	var qos time.Duration
 	cmd := &cobra.Command{
 		Use:   "tune --workflow FILE --profile FILE",
 		Short: "Compare resource policies side by side on a simulated workflow",
@@ -63,6 +65,12 @@ func simTuneCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if qos < 0 {
+				return fmt.Errorf("flag --qos %s: want a positive latency", qos)
+			}
+			if qos > 0 {
+				target.LatencyMs = float64(qos.Microseconds()) / 1000
+			}
 			space, err := scheduler.NewSpace(w, scheduler.SpaceOptions{})
 			if err != nil {
 				return err
@@ -85,6 +93,7 @@ func simTuneCmd() *cobra.Command {
 	cmd.Flags().StringVar(&profFile, "profile", "", "profile JSON file (baton profile)")
 	cmd.Flags().StringVar(&policies, "policy", "all", "all, or policy names separated by commas: "+strings.Join(scheduler.PolicyNames(), ","))
 	cmd.Flags().IntVar(&seeds, "seeds", 20, "seeds per policy")
+	cmd.Flags().DurationVar(&qos, "qos", 0, "latency target to tune for instead of the workflow's own (its percentile is kept), e.g. to make a slack target binding")
 	cmd.Flags().IntVar(&budget, "budget", 0, "evaluation budget (default 30 for ≤ 4 stages, else 60)")
 	outputFlag(cmd, &out)
 	return cmd

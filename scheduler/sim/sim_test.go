@@ -4,6 +4,9 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"baton.dev/baton/scheduler"
@@ -145,21 +148,7 @@ func TestStageModelInterpolation(t *testing.T) {
 // and checks the report's invariants (not the issue's targets: those are
 // measured and reported, not asserted).
 func TestTuneShippedProfile(t *testing.T) {
-	w := loadWorkflow(t, "ml-pipeline")
-	p := shippedProfile(t)
-	s, err := New(w, p, scheduler.DefaultPrices())
-	if err != nil {
-		t.Fatal(err)
-	}
-	space, err := scheduler.NewSpace(w, scheduler.SpaceOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	target, _ := scheduler.TargetOf(w)
-	rep, err := Tune(context.Background(), s, space, target, p.Source, TuneOptions{Seeds: 2, Windows: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, space, target, rep := tuneProfile(t, loadWorkflow(t, "ml-pipeline"), shippedProfile(t), TuneOptions{Seeds: 2, Windows: 5})
 	if len(rep.Results) != len(scheduler.PolicyNames()) {
 		t.Fatalf("%d results", len(rep.Results))
 	}
@@ -193,4 +182,61 @@ func shippedProfile(t testing.TB) *profile.Profile {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestShippedMeasuredProfiles runs the simulation on the measured profile
+// shipped with every sample workflow (dags/profiles, written by `baton
+// profile` on containerd): each matches its workflow, and the report keeps
+// its invariants (the oracle's choice meets the target, aquatope's is
+// within the space and costs no more than the upper bounds).
+func TestShippedMeasuredProfiles(t *testing.T) {
+	for _, name := range []string{"ml-pipeline", "video-analytics", "social-compose", "wordcount"} {
+		t.Run(name, func(t *testing.T) {
+			w := loadWorkflow(t, name)
+			path := filepath.Join("..", "..", "dags", "profiles", name+".json")
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := profile.Parse(path, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(p.Source, "measured:") || p.Workflow != name {
+				t.Fatalf("profile of %q from %q: want a measured profile of %q", p.Workflow, p.Source, name)
+			}
+			s, space, target, rep := tuneProfile(t, w, p, TuneOptions{
+				Policies: []string{scheduler.PolicyAquatope, scheduler.PolicyStaticMax, scheduler.PolicyOracle}, Seeds: 2, Windows: 5})
+			if got := s.LatencyPercentileMs(rep.OracleConfig, target.Percentile); got > target.LatencyMs {
+				t.Errorf("the oracle's choice has p%g %.0f ms, over the %.0f ms target", target.Percentile, got, target.LatencyMs)
+			}
+			for _, run := range rep.Runs {
+				if err := space.Contains(run.Chosen); err != nil {
+					t.Errorf("%s seed %d: %v", run.Policy, run.Seed, err)
+				}
+				if run.Policy == scheduler.PolicyAquatope && run.CostUSD > s.ExpectedCostUSD(space.Max())*(1+1e-9) {
+					t.Errorf("aquatope seed %d costs %.3g, more than the upper bounds' %.3g", run.Seed, run.CostUSD, s.ExpectedCostUSD(space.Max()))
+				}
+			}
+		})
+	}
+}
+
+// tuneProfile simulates w from p and compares policies on it.
+func tuneProfile(t *testing.T, w *workflow.Workflow, p *profile.Profile, opts TuneOptions) (*Simulator, *scheduler.Space, scheduler.Target, *Report) {
+	t.Helper()
+	s, err := New(w, p, scheduler.DefaultPrices())
+	if err != nil {
+		t.Fatal(err)
+	}
+	space, err := scheduler.NewSpace(w, scheduler.SpaceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, _ := scheduler.TargetOf(w)
+	rep, err := Tune(context.Background(), s, space, target, p.Source, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, space, target, rep
 }
