@@ -32,6 +32,11 @@ type PoolState struct {
 	ColdStart time.Duration
 	// OldestWait is how long the first queued request has waited.
 	OldestWait time.Duration
+	// Arrivals counts the requests the pool has had since it was made.
+	Arrivals uint64
+	// KeepAlive, when set, is this pool's keep-alive (the pre-warm
+	// planner's choice); zero means the policy's.
+	KeepAlive time.Duration
 }
 
 // IdleSandbox is one warm sandbox with no request.
@@ -147,11 +152,15 @@ func Scale(now time.Time, pools []PoolState, p AutoscalerPolicy) ScalePlan {
 			}
 			return idle[i].ID < idle[j].ID
 		})
+		keepAlive := p.KeepAlive
+		if ps.KeepAlive > 0 {
+			keepAlive = ps.KeepAlive
+		}
 		for _, sb := range idle {
 			if total <= desired {
 				break
 			}
-			if now.Sub(sb.LastUsed) < p.KeepAlive {
+			if now.Sub(sb.LastUsed) < keepAlive {
 				break // sorted oldest first: the rest are younger
 			}
 			plan.Delete[ps.Function] = append(plan.Delete[ps.Function], sb.ID)
@@ -183,11 +192,21 @@ func queueNeed(ps PoolState) int {
 	return waiting - ps.Creating
 }
 
-// FloorPlanner sets the warm-pool floor of each function: the pre-warm
-// planner implements it. Floor is called on every decision and must be
-// cheap.
+// FloorPlanner sets the warm-pool floor and the keep-alive of each
+// function: the pre-warm planner implements it. Plan is called on every
+// decision with the pool's state (its arrivals and measured times) and must
+// be cheap.
 type FloorPlanner interface {
-	Floor(function string, now time.Time) int
+	Plan(ps PoolState, now time.Time) PoolPlan
+}
+
+// PoolPlan is a pre-warm planner's decision for one pool.
+type PoolPlan struct {
+	// Floor is how many sandboxes to keep even when idle.
+	Floor int
+	// KeepAlive is how long an idle sandbox above the floor is kept; zero
+	// keeps the autoscaler policy's.
+	KeepAlive time.Duration
 }
 
 // Autoscaler applies Scale to the Router's pools on every tick and whenever
@@ -279,7 +298,8 @@ func (a *Autoscaler) observe(now time.Time, pools []PoolState, sample bool) []Po
 			ps.PanicConcurrency = burst / float64(nBurst)
 		}
 		if a.floors != nil {
-			ps.Floor = a.floors.Floor(ps.Function, now)
+			pp := a.floors.Plan(*ps, now)
+			ps.Floor, ps.KeepAlive = pp.Floor, pp.KeepAlive
 		}
 		if _, burst := Desired(*ps, a.policy); burst {
 			a.panicked[ps.Function] = now

@@ -94,6 +94,14 @@ func TestScale(t *testing.T) {
 			want: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}},
 		},
 		{
+			name: "a pool's own keep-alive overrides the policy's, longer or shorter",
+			pools: []PoolState{
+				{Function: "long", KeepAlive: 10 * time.Minute, Idle: []IdleSandbox{{ID: "kept", LastUsed: ago(5 * time.Minute)}}},
+				{Function: "short", KeepAlive: time.Nanosecond, Idle: []IdleSandbox{{ID: "gone", LastUsed: ago(time.Second)}}},
+			},
+			want: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{"short": {"gone"}}},
+		},
+		{
 			name:  "stable demand sizes the pool: 3.2 in flight on average needs 4",
 			pools: []PoolState{{Function: "f", Busy: 2, StableConcurrency: 3.2, PanicConcurrency: 2}},
 			want:  ScalePlan{Create: map[string]int{"f": 2}, Delete: map[string][]string{}},
@@ -138,7 +146,9 @@ func TestScale(t *testing.T) {
 // fixedFloors is a FloorPlanner with a fixed floor per function.
 type fixedFloors map[string]int
 
-func (f fixedFloors) Floor(fn string, _ time.Time) int { return f[fn] }
+func (f fixedFloors) Plan(ps PoolState, _ time.Time) PoolPlan {
+	return PoolPlan{Floor: f[ps.Function]}
+}
 
 // TestAutoscalerWindows feeds demand samples through the autoscaler's
 // windows and checks their means, the floor from the planner, and that

@@ -60,6 +60,9 @@ func (o *Orchestrator) execute(ctx context.Context, d *Deployment, inv *Invocati
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.InvocationTimeout)
 	defer cancel()
 	rec := &stageRecorder{router: o.router, prices: o.cfg.Prices, tenant: d.Tenant, name: d.Name, stages: map[string]*StageTiming{}}
+	if o.chain != nil {
+		o.chain.start(d)
+	}
 	res, err := workflow.Run(ctx, d.Workflow, input, rec)
 
 	done := *inv
@@ -91,6 +94,9 @@ func (o *Orchestrator) execute(ctx context.Context, d *Deployment, inv *Invocati
 		}
 	} else {
 		done.Status, done.Output = StatusSucceeded, res.Output
+	}
+	if o.chain != nil {
+		o.chain.observe(d, done.Stages)
 	}
 	o.invocations.Put(&done)
 	o.metrics.observe(&done)

@@ -19,6 +19,7 @@ type metrics struct {
 	stageQueue  *prometheus.HistogramVec
 	coldStarts  *prometheus.CounterVec
 	workersLost prometheus.Counter
+	chainWarmed prometheus.Counter
 }
 
 func newMetrics(router *Router, workers *Workers, hist *history.History) *metrics {
@@ -45,11 +46,14 @@ func newMetrics(router *Router, workers *Workers, hist *history.History) *metric
 		workersLost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "baton_workers_lost_total", Help: "Workers declared dead after their heartbeats stopped.",
 		}),
+		chainWarmed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "baton_chain_warmed_sandboxes_total", Help: "Sandboxes started ahead of a workflow's downstream stages by chain warming.",
+		}),
 	}
 	sandboxes := prometheus.NewDesc("baton_sandboxes", "Sandboxes by state (idle, busy, creating).", []string{"state"}, nil)
 	queued := prometheus.NewDesc("baton_queued_requests", "Requests waiting for a sandbox.", nil, nil)
 	live := prometheus.NewDesc("baton_workers", "Workers whose heartbeats are current.", nil, nil)
-	m.reg.MustRegister(m.invocations, m.latency, m.stageExec, m.stageQueue, m.coldStarts, m.workersLost,
+	m.reg.MustRegister(m.invocations, m.latency, m.stageExec, m.stageQueue, m.coldStarts, m.workersLost, m.chainWarmed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectorFunc{descs: []*prometheus.Desc{sandboxes, queued, live}, collect: func(ch chan<- prometheus.Metric) {
 			var idle, busy, creating, waiting int

@@ -22,6 +22,7 @@ import (
 
 	"baton.dev/baton/orchestrator/history"
 	"baton.dev/baton/scheduler"
+	"baton.dev/baton/scheduler/prewarm"
 	"baton.dev/baton/worker/protocol"
 	"baton.dev/baton/workflow"
 )
@@ -49,7 +50,12 @@ type Config struct {
 	History *history.History
 	// Prices of the cost model (default scheduler.DefaultPrices).
 	Prices scheduler.Prices
-	Logger *slog.Logger
+	// Prewarm, when set, sets every function's warm-pool floor and
+	// keep-alive from its live arrivals, and warms workflows' downstream
+	// stages ahead when its policy does chain warming. Nil leaves the
+	// floors at zero and the keep-alive at KeepAlive.
+	Prewarm *prewarm.Live
+	Logger  *slog.Logger
 }
 
 // Orchestrator is one running control plane.
@@ -60,6 +66,7 @@ type Orchestrator struct {
 	workers     *Workers
 	router      *Router
 	autoscaler  *Autoscaler
+	chain       *chainWarmer // nil without chain warming
 	invocations *Invocations
 	metrics     *metrics
 	bg          context.Context // lives as long as Run
@@ -129,6 +136,13 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		KeepAlive: cfg.KeepAlive, MaxCreatesPerFunction: 64, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
 	}, cfg.AutoscaleTick)
 	o.metrics = newMetrics(o.router, o.workers, cfg.History)
+	if cfg.Prewarm != nil {
+		o.autoscaler.SetFloorPlanner(livePrewarm{live: cfg.Prewarm, log: cfg.Logger})
+		if cfg.Prewarm.Policy().ChainWarming() {
+			o.chain = &chainWarmer{router: o.router, bg: bg, maxSandboxes: cfg.MaxSandboxesPerFunction,
+				fanOut: map[string]map[string]int{}, warmed: func(n int) { o.metrics.chainWarmed.Add(float64(n)) }}
+		}
+	}
 	for _, t := range reg.Tenants() {
 		for _, k := range t.Keys {
 			if err := cfg.Keys.Add(k.SHA256, t.Name); err != nil {

@@ -117,6 +117,8 @@ type pool struct {
 	creating int
 	floor    int
 	waiters  []*waiter // FIFO
+	// arrivals counts the requests the pool has been asked for.
+	arrivals uint64
 	// meanExec and coldStart are moving averages of the pool's call and
 	// cold-start times, for the autoscaler's queueNeed.
 	meanExec  time.Duration
@@ -341,6 +343,7 @@ func (r *Router) acquire(ctx context.Context, key string) (grant, error) {
 		r.mu.Unlock()
 		return grant{}, fmt.Errorf("function %s: %w", key, ErrFunctionRemoved)
 	}
+	p.arrivals++
 	if n := len(p.idle); n > 0 {
 		sb := p.idle[n-1]
 		p.idle = p.idle[:n-1]
@@ -458,7 +461,7 @@ func (r *Router) PoolStates() []PoolState {
 	for key, p := range r.pools {
 		ps := PoolState{
 			Function: key, Busy: p.busy, Creating: p.creating, Waiting: len(p.waiters), Floor: p.floor,
-			MeanExec: p.meanExec, ColdStart: p.coldStart,
+			MeanExec: p.meanExec, ColdStart: p.coldStart, Arrivals: p.arrivals,
 		}
 		if len(p.waiters) > 0 {
 			ps.OldestWait = now.Sub(p.waiters[0].since)

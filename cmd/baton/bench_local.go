@@ -16,6 +16,7 @@ import (
 
 	"baton.dev/baton/internal/imagebuild"
 	"baton.dev/baton/internal/standalone"
+	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/orchestrator/client"
 	"baton.dev/baton/worker"
 	ctrd "baton.dev/baton/worker/containerd"
@@ -177,12 +178,12 @@ type fixedFloor struct {
 	n        int
 }
 
-// Floor implements orchestrator.FloorPlanner.
-func (f fixedFloor) Floor(function string, _ time.Time) int {
-	if function == f.function {
-		return f.n
+// Plan implements orchestrator.FloorPlanner.
+func (f fixedFloor) Plan(ps orchestrator.PoolState, _ time.Time) orchestrator.PoolPlan {
+	if ps.Function == f.function {
+		return orchestrator.PoolPlan{Floor: f.n}
 	}
-	return 0
+	return orchestrator.PoolPlan{}
 }
 
 // warmPool asks the autoscaler for n warm sandboxes of function (a floor

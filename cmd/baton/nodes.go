@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"baton.dev/baton/internal/standalone"
+	"baton.dev/baton/scheduler/prewarm"
 	"baton.dev/baton/workflow"
 )
 
@@ -144,7 +148,15 @@ func orchestratorCmd() *cobra.Command {
 	f.StringVar(&cfg.Postgres, "postgres", "auto", "history: auto (a private Postgres when its binaries are installed), off, or a postgres:// URL")
 	f.DurationVar(&cfg.KeepAlive, "keep-alive", 60*time.Second, "how long an idle sandbox is kept")
 	f.IntVar(&cfg.MaxSandboxesPerFunction, "max-sandboxes-per-function", 0, "cap on each function's sandboxes; requests beyond it queue (0: no cap)")
+	prewarmFlags(f, &cfg.Prewarm, &cfg.PrewarmInterval)
 	f.DurationVar(&cfg.HealthTimeout, "sandbox-start-timeout", 30*time.Second, "how long a sandbox may take to become healthy; a worker gets this plus 5s to answer a create")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd
+}
+
+// prewarmFlags adds --prewarm and --prewarm-interval.
+func prewarmFlags(f *pflag.FlagSet, policy *string, interval *time.Duration) {
+	names := slices.DeleteFunc(prewarm.Names(), func(n string) bool { return n == "oracle" })
+	f.StringVar(policy, "prewarm", "off", "live pre-warm policy: off (the keep-alive alone) or "+strings.Join(names, ", "))
+	f.DurationVar(interval, "prewarm-interval", 10*time.Second, "planning interval of the pre-warm policy")
 }

@@ -87,6 +87,7 @@ func upCmd() *cobra.Command {
 	f.StringVar(&cfg.Postgres, "postgres", "auto", "history: auto (a private Postgres in the data directory when its binaries are installed), off, or a postgres:// URL")
 	f.DurationVar(&cfg.KeepAlive, "keep-alive", 60*time.Second, "how long an idle sandbox is kept")
 	f.IntVar(&cfg.MaxSandboxesPerFunction, "max-sandboxes-per-function", 0, "cap on each function's sandboxes; requests beyond it queue (0: no cap)")
+	prewarmFlags(f, &cfg.Prewarm, &cfg.PrewarmInterval)
 	f.IntVar(&cfg.Workers, "workers", 1, "how many workers to run, each with its own private containerd")
 	f.BoolVar(&samples, "samples", true, "deploy the sample workflows of dags/")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")

@@ -17,6 +17,7 @@ import (
 	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/orchestrator/history"
 	"baton.dev/baton/scheduler"
+	"baton.dev/baton/scheduler/prewarm"
 )
 
 // ControlPlaneConfig configures the orchestrator process: its API, its
@@ -43,7 +44,11 @@ type ControlPlaneConfig struct {
 	HealthTimeout           time.Duration
 	AutoscaleTick           time.Duration
 	MaxSandboxesPerFunction int
-	Logger                  *slog.Logger
+	// Prewarm names the live pre-warm policy ("" or "off": none, the
+	// keep-alive alone); PrewarmInterval is its planning interval.
+	Prewarm         string
+	PrewarmInterval time.Duration
+	Logger          *slog.Logger
 }
 
 // ControlPlane is a running orchestrator with its API.
@@ -88,6 +93,10 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 		return c, err
 	}
 	c.Token, c.AdminToken = token, admin
+	live, err := livePrewarm(cfg.Prewarm, cfg.PrewarmInterval)
+	if err != nil {
+		return c, err
+	}
 	hist, err := c.openHistory(ctx, cfg)
 	if err != nil {
 		return c, err
@@ -95,7 +104,7 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 	orc, err := orchestrator.New(ctx, orchestrator.Config{
 		Conn: cfg.Conn, Keys: keys, KeepAlive: cfg.KeepAlive, HealthTimeout: cfg.HealthTimeout,
 		AutoscaleTick: cfg.AutoscaleTick, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
-		History: hist, Logger: cfg.Logger,
+		History: hist, Prewarm: live, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return c, err
@@ -116,6 +125,23 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 	c.onStop(func(ctx context.Context) error { err := srv.Shutdown(ctx); <-served; return err })
 	c.URL = "http://" + ln.Addr().String()
 	return c, nil
+}
+
+// livePrewarm makes the live pre-warm planner the flags name; nil for
+// "off".
+func livePrewarm(policy string, interval time.Duration) (*prewarm.Live, error) {
+	if policy == "" || policy == "off" {
+		return nil, nil
+	}
+	p, err := prewarm.New(policy)
+	if err != nil {
+		return nil, fmt.Errorf("--prewarm: %w", err)
+	}
+	live, err := prewarm.NewLive(p, prewarm.LiveOptions{Interval: interval})
+	if err != nil {
+		return nil, fmt.Errorf("--prewarm %s: %w", policy, err)
+	}
+	return live, nil
 }
 
 // openHistory starts or connects to Postgres as cfg.Postgres says and

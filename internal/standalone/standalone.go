@@ -68,7 +68,11 @@ type Config struct {
 	HealthTimeout           time.Duration
 	AutoscaleTick           time.Duration
 	MaxSandboxesPerFunction int
-	Logger                  *slog.Logger
+	// Prewarm names the live pre-warm policy ("" or "off": none, the
+	// keep-alive alone); PrewarmInterval is its planning interval.
+	Prewarm         string
+	PrewarmInterval time.Duration
+	Logger          *slog.Logger
 }
 
 // Cluster is a running standalone Baton.
@@ -156,7 +160,8 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	cp, err := StartControlPlane(ctx, ControlPlaneConfig{
 		Conn: nc, DataDir: cfg.DataDir, Listen: cfg.Listen, Token: cfg.Token, AdminToken: cfg.AdminToken,
 		Postgres: cfg.Postgres, KeepAlive: cfg.KeepAlive, HealthTimeout: cfg.HealthTimeout,
-		AutoscaleTick: cfg.AutoscaleTick, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction, Logger: cfg.Logger,
+		AutoscaleTick: cfg.AutoscaleTick, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
+		Prewarm: cfg.Prewarm, PrewarmInterval: cfg.PrewarmInterval, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return c, err

@@ -67,7 +67,8 @@ type aquatopePlanner struct {
 	cfg        Aquatope
 	f          Function
 	forecaster *forecast.BayesLinear
-	observed   int // intervals observed
+	observed   int  // intervals observed
+	called     bool // an interval with arrivals has been observed
 }
 
 // Observe feeds the forecaster; a skipped interval counts as no arrivals.
@@ -79,13 +80,26 @@ func (p *aquatopePlanner) Observe(i, arrivals int) {
 	if i == p.observed {
 		p.forecaster.Observe(arrivals)
 		p.observed++
+		p.called = p.called || arrivals > 0
 	}
 }
 
-// Plan forecasts interval i two intervals after the last observed one.
+// Plan forecasts interval i two intervals after the last observed one. A
+// function never called keeps no floor: the prior alone (wide, since
+// nothing is known) would otherwise warm a sandbox for every function as
+// soon as it is deployed, most of which are rarely called.
 func (p *aquatopePlanner) Plan(int) Decision {
+	if !p.called {
+		return Decision{KeepAlive: p.cfg.KeepAlive}
+	}
 	q := p.forecaster.Predict().Quantile(p.cfg.Quantile)
 	return Decision{Floor: floorFor(float64(q), p.f), KeepAlive: p.cfg.KeepAlive}
 }
 
 func (p *aquatopePlanner) Lead() time.Duration { return p.f.ColdStart }
+
+// SetTimes implements Timed: live, the floor follows the measured mean
+// duration and the lead the measured cold start.
+func (p *aquatopePlanner) SetTimes(coldStart, meanDuration time.Duration) {
+	p.f.ColdStart, p.f.MeanDuration = coldStart, meanDuration
+}

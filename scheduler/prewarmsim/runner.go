@@ -374,7 +374,7 @@ func (r *runner) chainWarm(pi, n int, now float64) {
 		return
 	}
 	p := &r.pools[pi]
-	for k := len(p.idle) + p.creating - p.waiting(); k < n; k++ {
+	for range prewarm.ChainNeed(n, len(p.idle), p.creating, p.waiting()) {
 		r.create(pi, now)
 		r.stats.chained++
 	}

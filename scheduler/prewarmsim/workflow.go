@@ -1,6 +1,14 @@
 package prewarmsim
 
-import "math"
+import (
+	"math"
+	"time"
+
+	"baton.dev/baton/scheduler/prewarm"
+)
+
+// seconds turns the simulator's float seconds into a duration.
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // startInvocation starts an invocation of the group's workflow: its first
 // stages get their requests and, with chain warming, each later stage's
@@ -38,7 +46,7 @@ func (r *runner) startInvocation(now float64) {
 		if len(st.needs) == 0 {
 			continue
 		}
-		at := math.Max(now, now+delay+st.offset-r.pools[st.pool].spec.coldStart)
+		at := now + prewarm.ChainWarmAt(seconds(delay), seconds(st.offset), seconds(r.pools[st.pool].spec.coldStart)).Seconds()
 		r.h.push(event{t: at, kind: evChainWarm, pool: int32(st.pool), a: int32(min(st.parallel, st.width))})
 	}
 }

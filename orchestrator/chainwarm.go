@@ -1,0 +1,207 @@
+package orchestrator
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"baton.dev/baton/scheduler/prewarm"
+	"baton.dev/baton/workflow"
+)
+
+// ChainPool is what chain warming knows of one function's pool.
+type ChainPool struct {
+	Idle int
+	// MeanExec and ColdStart are the pool's measured moving averages (zero
+	// until measured).
+	MeanExec, ColdStart time.Duration
+}
+
+// ChainWarm says: At after the invocation starts, make sure N sandboxes of
+// Function are warm or starting.
+type ChainWarm struct {
+	Function string
+	Stage    string
+	At       time.Duration
+	N        int
+}
+
+// PlanChainWarming is the workflow-aware warming decision for one
+// invocation of w, a pure function over the pools' state by function name:
+// every stage that needs others is expected to start after the critical
+// path of its predecessors' mean execution times, plus a cold start when a
+// first stage has no idle sandbox; its sandboxes are started its own
+// function's cold start before that (prewarm.ChainWarmAt, the simulator's
+// rule). N is the stage's expected width: 1, or for a foreach stage the
+// calls it made last time (fanOut, by stage), bounded by its maxParallel.
+// A stage whose function has no measured cold start yet is warmed at once.
+func PlanChainWarming(w *workflow.Workflow, pools map[string]ChainPool, fanOut map[string]int) []ChainWarm {
+	stages := w.Spec.Stages
+	offset := make(map[string]time.Duration, len(stages))
+	var delay time.Duration
+	for _, st := range stages {
+		if len(st.Needs) == 0 {
+			if p := pools[st.Function]; p.Idle == 0 {
+				delay = max(delay, p.ColdStart)
+			}
+		}
+	}
+	// Offsets in dependency order: a validated workflow is acyclic, so
+	// every pass settles at least one stage.
+	for len(offset) < len(stages) {
+		progress := false
+		for _, st := range stages {
+			if _, done := offset[st.Name]; done {
+				continue
+			}
+			var at time.Duration
+			ready := true
+			for _, n := range st.Needs {
+				o, ok := offset[n]
+				if !ok {
+					ready = false
+					break
+				}
+				at = max(at, o+pools[w.Stage(n).Function].MeanExec)
+			}
+			if ready {
+				offset[st.Name], progress = at, true
+			}
+		}
+		if !progress {
+			return nil // a cycle: Parse refuses these, so never here
+		}
+	}
+	var out []ChainWarm
+	for _, st := range stages {
+		if len(st.Needs) == 0 {
+			continue
+		}
+		n := 1
+		if st.Foreach != "" {
+			n = max(1, fanOut[st.Name])
+			if st.MaxParallel > 0 {
+				n = min(n, st.MaxParallel)
+			}
+		}
+		p := pools[st.Function]
+		out = append(out, ChainWarm{Function: st.Function, Stage: st.Name, At: prewarm.ChainWarmAt(delay, offset[st.Name], p.ColdStart), N: n})
+	}
+	return out
+}
+
+// EnsureWarm starts sandboxes of the pool until n are idle or being
+// created beyond what queued requests claim (prewarm.ChainNeed), never past
+// maxSandboxes in the pool (0: no cap), and returns how many it started.
+func (r *Router) EnsureWarm(key string, n, maxSandboxes int) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.pools[key]
+	if p == nil {
+		return 0
+	}
+	need := prewarm.ChainNeed(n, len(p.idle), p.creating, len(p.waiters))
+	if maxSandboxes > 0 {
+		need = min(need, maxSandboxes-(len(p.idle)+p.busy+p.creating))
+	}
+	for range need {
+		p.creating++
+		r.createAsync(p)
+	}
+	return max(need, 0)
+}
+
+// chainPools reads the pools of a deployment's functions for chain warming.
+func (r *Router) chainPools(tenant, wf string, w *workflow.Workflow) map[string]ChainPool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]ChainPool, len(w.Spec.Functions))
+	for name := range w.Spec.Functions {
+		if p := r.pools[FunctionKey(tenant, wf, name)]; p != nil {
+			out[name] = ChainPool{Idle: len(p.idle), MeanExec: p.meanExec, ColdStart: p.coldStart}
+		}
+	}
+	return out
+}
+
+// chainWarmer runs chain warming for the orchestrator: it plans each
+// invocation's warming and starts the sandboxes on time, off the
+// invocation's path.
+type chainWarmer struct {
+	router *Router
+	bg     context.Context
+	// maxSandboxes is the per-function cap (0: none).
+	maxSandboxes int
+	// fanOut remembers each foreach stage's last width, by tenant/workflow/stage.
+	mu     sync.Mutex
+	fanOut map[string]map[string]int
+	warmed func(n int)
+}
+
+// start plans the warming of one invocation of d and schedules it.
+func (c *chainWarmer) start(d *Deployment) {
+	key := d.Tenant + "/" + d.Name
+	c.mu.Lock()
+	fan := c.fanOut[key]
+	c.mu.Unlock()
+	plan := PlanChainWarming(d.Workflow, c.router.chainPools(d.Tenant, d.Name, d.Workflow), fan)
+	for _, cw := range plan {
+		pool := FunctionKey(d.Tenant, d.Name, cw.Function)
+		if cw.At <= 0 {
+			c.warm(pool, cw.N)
+			continue
+		}
+		t := time.NewTimer(cw.At)
+		go func() {
+			defer t.Stop()
+			select {
+			case <-t.C:
+				c.warm(pool, cw.N)
+			case <-c.bg.Done():
+			}
+		}()
+	}
+}
+
+func (c *chainWarmer) warm(pool string, n int) {
+	if k := c.router.EnsureWarm(pool, n, c.maxSandboxes); k > 0 && c.warmed != nil {
+		c.warmed(k)
+	}
+}
+
+// observe remembers the width of each foreach stage of a finished
+// invocation.
+func (c *chainWarmer) observe(d *Deployment, stages []StageTiming) {
+	key := d.Tenant + "/" + d.Name
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fan := c.fanOut[key]
+	for _, s := range stages {
+		if st := d.Workflow.Stage(s.Stage); st != nil && st.Foreach != "" && s.Calls > 0 {
+			if fan == nil {
+				fan = map[string]int{}
+				c.fanOut[key] = fan
+			}
+			fan[s.Stage] = s.Calls
+		}
+	}
+}
+
+// livePrewarm is the FloorPlanner over a live pre-warm policy.
+type livePrewarm struct {
+	live *prewarm.Live
+	log  *slog.Logger
+}
+
+// Plan implements FloorPlanner. A planner that fails leaves the pool at the
+// autoscaler's defaults (no floor, the policy's keep-alive).
+func (l livePrewarm) Plan(ps PoolState, now time.Time) PoolPlan {
+	d, err := l.live.Decide(ps.Function, now, prewarm.Stats{Arrivals: ps.Arrivals, ColdStart: ps.ColdStart, MeanExec: ps.MeanExec})
+	if err != nil {
+		l.log.Warn("pre-warm planner failed: the pool keeps the defaults", "function", ps.Function, "err", err)
+		return PoolPlan{}
+	}
+	// A zero keep-alive means "at once"; PoolPlan's zero means the default.
+	return PoolPlan{Floor: d.Floor, KeepAlive: max(d.KeepAlive, time.Nanosecond)}
+}

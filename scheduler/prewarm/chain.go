@@ -1,0 +1,21 @@
+package prewarm
+
+import "time"
+
+// ChainWarmAt is when, after a workflow's invocation starts, a downstream
+// stage's sandboxes should start so that they are ready just as the stage
+// is expected: delay is how long the first stages are expected to wait
+// for a cold start, offset when the stage is expected to start after them
+// (the critical path of mean durations before it), coldStart the stage's
+// own function's cold start. Never before the invocation starts.
+func ChainWarmAt(delay, offset, coldStart time.Duration) time.Duration {
+	return max(0, delay+offset-coldStart)
+}
+
+// ChainNeed is how many sandboxes chain warming starts for a stage that
+// will want `want` at once, when the pool has idle ones and creations
+// under way that queued requests have not already claimed: only where no
+// warm sandbox is free.
+func ChainNeed(want, idle, creating, waiting int) int {
+	return max(0, want-(idle+creating-waiting))
+}

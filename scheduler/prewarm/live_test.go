@@ -1,0 +1,136 @@
+package prewarm
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// recordingPolicy makes planners that record every call and decide
+// Floor = 10·i + 1 for interval i, so the decision in force names its
+// interval. A fake, named so: it tests Live's bookkeeping.
+type recordingPolicy struct {
+	lead  time.Duration
+	calls *[]string
+}
+
+func (p recordingPolicy) Name() string       { return "recording" }
+func (p recordingPolicy) ChainWarming() bool { return false }
+func (p recordingPolicy) NewPlanner(f Function) (Planner, error) {
+	*p.calls = append(*p.calls, fmt.Sprintf("new(%s, %v)", f.Name, f.Interval))
+	return recordingPlanner(p), nil
+}
+
+type recordingPlanner recordingPolicy
+
+func (p recordingPlanner) Observe(i, n int) {
+	*p.calls = append(*p.calls, fmt.Sprintf("observe(%d, %d)", i, n))
+}
+
+func (p recordingPlanner) Plan(i int) Decision {
+	*p.calls = append(*p.calls, fmt.Sprintf("plan(%d)", i))
+	return Decision{Floor: 10*i + 1, KeepAlive: time.Duration(i) * time.Second}
+}
+
+func (p recordingPlanner) Lead() time.Duration { return p.lead }
+
+// TestLiveFollowsThePlannerContract drives Live through a sequence of
+// autoscaler ticks and records what the planner was asked and what floor
+// was in force.
+func TestLiveFollowsThePlannerContract(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	var calls []string
+	l, err := NewLive(recordingPolicy{lead: 2 * time.Second, calls: &calls}, LiveOptions{Interval: 10 * time.Second, Epoch: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		at        float64
+		arrivals  uint64
+		wantFloor int
+		wantCalls string
+	}{
+		{0, 100, 1, "new(f, 10s) plan(0)"}, // arrivals before the first sight are not counted
+		{5, 107, 1, ""},                    // within interval 0
+		{8.5, 109, 11, "plan(1)"},          // a lead before interval 1: both decisions hold
+		{9.5, 110, 11, ""},                 // planned once
+		{10.1, 110, 11, "observe(0, 10)"},  // interval 0 saw 10 arrivals; 1's plan takes over
+		{35, 113, 31, "observe(1, 3) plan(2) observe(2, 0) plan(3)"}, // two boundaries passed between ticks
+		{38, 113, 41, "plan(4)"},
+	} {
+		calls = calls[:0]
+		d, err := l.Decide("f", at(step.at), Stats{Arrivals: step.arrivals})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(calls, " "); got != step.wantCalls || d.Floor != step.wantFloor {
+			t.Errorf("t=%gs: calls %q floor %d, want %q floor %d", step.at, got, d.Floor, step.wantCalls, step.wantFloor)
+		}
+	}
+}
+
+// TestLiveCountsEachFunctionFromItsFirstSight: a function first seen late
+// starts at its planner's interval 0, not at the global interval number.
+func TestLiveCountsEachFunctionFromItsFirstSight(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	var calls []string
+	l, err := NewLive(recordingPolicy{calls: &calls}, LiveOptions{Interval: time.Minute, Epoch: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Decide("late", t0.Add(90*time.Minute), Stats{Arrivals: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Decide("late", t0.Add(91*time.Minute), Stats{Arrivals: 8}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"new(late, 1m0s)", "plan(0)", "observe(0, 3)", "plan(1)"}; !slices.Equal(calls, want) {
+		t.Errorf("calls %q, want %q", calls, want)
+	}
+}
+
+func TestNewLiveRefusesTheOracleAndBadOptions(t *testing.T) {
+	if _, err := NewLive(Oracle{}, LiveOptions{}); err == nil || !strings.Contains(err.Error(), "simulation only") {
+		t.Errorf("oracle: err %v, want it refused", err)
+	}
+	if _, err := NewLive(KeepAlive{}, LiveOptions{Interval: -time.Second}); err == nil {
+		t.Error("a negative interval was accepted")
+	}
+}
+
+// TestLiveAquatopeFollowsMeasuredTimes: with the real aquatope planner, a
+// steady arrival rate gives a floor that grows with the measured mean
+// execution time (Little's law), and the lead follows the cold start.
+func TestLiveAquatopeFollowsMeasuredTimes(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	l, err := NewLive(Aquatope{}, LiveOptions{Interval: 10 * time.Second, Epoch: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total uint64
+	clock := t0
+	floorAt := func(k int, exec time.Duration) int {
+		var d Decision
+		for range 10 * k { // k intervals, a tick a second, 20 arrivals a second
+			total += 20
+			clock = clock.Add(time.Second)
+			var err error
+			d, err = l.Decide("f", clock, Stats{Arrivals: total, ColdStart: time.Second, MeanExec: exec})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d.Floor
+	}
+	short := floorAt(200, 100*time.Millisecond) // 200 a 10 s interval × 0.1 s / 10 s = 2 busy
+	long := floorAt(20, time.Second)            // × 1 s: 20 busy
+	if short < 2 || short > 4 {
+		t.Errorf("floor %d at 20 arrivals/s of 100 ms, want about 2 (Little's law, upper quantile)", short)
+	}
+	if long < 20 || long > 30 {
+		t.Errorf("floor %d at 20 arrivals/s of 1 s, want about 20", long)
+	}
+}
