@@ -93,7 +93,7 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 		return c, err
 	}
 	c.Token, c.AdminToken = token, admin
-	live, err := livePrewarm(cfg.Prewarm, cfg.PrewarmInterval)
+	live, err := livePrewarm(cfg.Prewarm, cfg.PrewarmInterval, cfg.KeepAlive)
 	if err != nil {
 		return c, err
 	}
@@ -128,14 +128,19 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 }
 
 // livePrewarm makes the live pre-warm planner the flags name; nil for
-// "off".
-func livePrewarm(policy string, interval time.Duration) (*prewarm.Live, error) {
+// "off". The aquatope policies keep idle sandboxes above their floor for
+// the --keep-alive (when set); the other policies choose their own.
+func livePrewarm(policy string, interval, keepAlive time.Duration) (*prewarm.Live, error) {
 	if policy == "" || policy == "off" {
 		return nil, nil
 	}
 	p, err := prewarm.New(policy)
 	if err != nil {
 		return nil, fmt.Errorf("--prewarm: %w", err)
+	}
+	if a, ok := p.(prewarm.Aquatope); ok && keepAlive > 0 {
+		a.KeepAlive = keepAlive
+		p = a
 	}
 	live, err := prewarm.NewLive(p, prewarm.LiveOptions{Interval: interval})
 	if err != nil {

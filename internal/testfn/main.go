@@ -6,6 +6,9 @@
 //	fail500    POST answers 500 with a message
 //	crash      POST makes the process exit with status 2 without answering
 //	unhealthy  GET /healthz answers 503 forever
+//
+// $BATON_TESTFN_DELAY (a Go duration, default 0) makes an ok POST wait that
+// long before it answers, as a function waiting on I/O does.
 package main
 
 import (
@@ -34,6 +37,14 @@ func run() error {
 	default:
 		return fmt.Errorf("BATON_TESTFN_MODE=%q: want ok, fail500, crash or unhealthy", mode)
 	}
+	var delay time.Duration
+	if v := os.Getenv("BATON_TESTFN_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("BATON_TESTFN_DELAY=%q: want a duration ≥ 0", v)
+		}
+		delay = d
+	}
 	port := os.Getenv("PORT")
 	if port == "" {
 		return errors.New("PORT is not set")
@@ -58,6 +69,7 @@ func run() error {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
+			time.Sleep(delay)
 			w.Header().Set("Content-Type", r.Header.Get("Content-Type"))
 			_, _ = w.Write(body)
 		}

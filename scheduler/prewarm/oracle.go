@@ -8,7 +8,7 @@ import "time"
 // otherwise), in force a cold start ahead, with aquatope's keep-alive above
 // it. It bounds what a per-interval floor can achieve.
 type Oracle struct {
-	// KeepAlive is the keep-alive above the floor (default 2 minutes, as
+	// KeepAlive is the keep-alive above the floor (default 5 minutes, as
 	// aquatope).
 	KeepAlive time.Duration
 }
@@ -23,7 +23,7 @@ func (Oracle) ChainWarming() bool { return false }
 // NewPlanner implements PrewarmPolicy.
 func (o Oracle) NewPlanner(f Function) (Planner, error) {
 	if o.KeepAlive == 0 {
-		o.KeepAlive = 2 * time.Minute
+		o.KeepAlive = 5 * time.Minute
 	}
 	return &oraclePlanner{f: f, keepAlive: o.KeepAlive}, nil
 }
