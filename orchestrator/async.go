@@ -120,8 +120,30 @@ func (q *asyncQueue) result(ctx context.Context, tenant, id string) (*Invocation
 // once at a time here; a message is acknowledged only after its result is
 // stored, so an orchestrator killed mid-way leaves it to be delivered
 // again, and a result already stored (killed between storing and
-// acknowledging) is not run twice.
+// acknowledging) is not run twice. When the consumer cannot be made or
+// stops (JetStream not ready yet after a restart, the consumer deleted),
+// the failure is logged at once and the consumer made again, with backoff:
+// accepted invocations must not wait for a restart of the orchestrator.
 func (o *Orchestrator) runAsync(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		err := o.consumeAsync(ctx, &wg)
+		if ctx.Err() != nil {
+			return nil
+		}
+		o.log.Error("asynchronous invocations: the consumer stopped; making it again", "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+	}
+}
+
+// consumeAsync makes the durable consumer and runs what it delivers until
+// ctx ends (nil) or the consumption fails; the runs it started join wg.
+func (o *Orchestrator) consumeAsync(ctx context.Context, wg *sync.WaitGroup) error {
 	cons, err := o.asyncQ.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       asyncConsumer,
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -131,7 +153,7 @@ func (o *Orchestrator) runAsync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("async consumer: %w", err)
 	}
-	var wg sync.WaitGroup
+	failed := make(chan error, 1)
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
 		select {
 		case o.async <- struct{}{}:
@@ -145,14 +167,28 @@ func (o *Orchestrator) runAsync(ctx context.Context) error {
 			defer func() { <-o.async }()
 			o.runAccepted(ctx, msg)
 		}()
-	}, jetstream.PullMaxMessages(64))
+	}, jetstream.PullMaxMessages(64), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			select {
+			case failed <- err:
+			default:
+			}
+			return
+		}
+		o.log.Warn("asynchronous invocations: consumer", "err", err)
+	}))
 	if err != nil {
 		return fmt.Errorf("async consume: %w", err)
 	}
-	<-ctx.Done()
-	cc.Stop()
-	wg.Wait()
-	return nil
+	defer cc.Stop()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-failed:
+		return fmt.Errorf("async consume: %w", err)
+	case <-cc.Closed():
+		return errors.New("async consume: closed")
+	}
 }
 
 func (o *Orchestrator) runAccepted(ctx context.Context, msg jetstream.Msg) {

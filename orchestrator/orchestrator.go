@@ -377,6 +377,9 @@ func (o *Orchestrator) HistoryCount(ctx context.Context, tenant, workflow string
 	return o.cfg.History.Count(ctx, tenant, workflow, since, until)
 }
 
+// PoolStates returns every function pool's state, as the autoscaler sees it.
+func (o *Orchestrator) PoolStates() []PoolState { return o.router.PoolStates() }
+
 // SetFloorPlanner lets a pre-warm planner set every function's warm-pool
 // floor from now on.
 func (o *Orchestrator) SetFloorPlanner(fp FloorPlanner) { o.autoscaler.SetFloorPlanner(fp) }

@@ -14,9 +14,9 @@ import (
 func benchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure Baton against its baselines: control plane, data plane, cold starts",
+		Short: "Measure Baton against its baselines: control plane, data plane, cold starts, pre-warming",
 	}
-	cmd.AddCommand(benchControlPlaneCmd(), benchDataPlaneCmd(), benchColdStartCmd())
+	cmd.AddCommand(benchControlPlaneCmd(), benchDataPlaneCmd(), benchColdStartCmd(), benchPrewarmCmd())
 	return cmd
 }
 

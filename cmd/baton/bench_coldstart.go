@@ -116,7 +116,7 @@ Baton adds at p50 (target <= 10 ms) and the mean cold-start phases.`,
 }
 
 func runColdStart(ctx context.Context, lo localOptions, n int) (*coldStartReport, error) {
-	b, err := startLocal(ctx, lo, 30*time.Minute)
+	b, err := startLocal(ctx, lo, 30*time.Minute, nil)
 	if err != nil {
 		return nil, err
 	}

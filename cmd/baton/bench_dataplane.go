@@ -112,7 +112,7 @@ container labels), in turn, bypassing the orchestrator. Targets: added p50
 }
 
 func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, satSeconds time.Duration, sandboxes int) (*dataPlaneReport, error) {
-	b, err := startLocal(ctx, lo, 30*time.Minute)
+	b, err := startLocal(ctx, lo, 30*time.Minute, nil)
 	if err != nil {
 		return nil, err
 	}

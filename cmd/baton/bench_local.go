@@ -18,6 +18,7 @@ import (
 	"baton.dev/baton/internal/standalone"
 	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/orchestrator/client"
+	"baton.dev/baton/scheduler/prewarm"
 	"baton.dev/baton/worker"
 	ctrd "baton.dev/baton/worker/containerd"
 )
@@ -58,8 +59,9 @@ func (o *localOptions) flags(f interface {
 }
 
 // startLocal builds the test images if needed and starts a standalone
-// Baton with one worker, history off, on benchSubnet.
-func startLocal(ctx context.Context, o localOptions, keepAlive time.Duration) (*localBench, error) {
+// Baton with one worker, history off, on benchSubnet, with the live
+// pre-warm planner live (nil: none).
+func startLocal(ctx context.Context, o localOptions, keepAlive time.Duration, live *prewarm.Live) (*localBench, error) {
 	if o.runtime != standalone.RuntimeContainerd && o.runtime != standalone.RuntimeProcess {
 		return nil, fmt.Errorf("flag --runtime %q: want containerd or process", o.runtime)
 	}
@@ -84,7 +86,7 @@ func startLocal(ctx context.Context, o localOptions, keepAlive time.Duration) (*
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cl, err := standalone.Start(ctx, standalone.Config{
 		DataDir: dir, Listen: "127.0.0.1:0", Runtime: o.runtime, ImagesDir: imgs, Subnet: benchSubnet,
-		Postgres: "off", KeepAlive: keepAlive, Logger: log,
+		Postgres: "off", KeepAlive: keepAlive, PrewarmLive: live, Logger: log,
 	})
 	if err != nil {
 		os.RemoveAll(dir)

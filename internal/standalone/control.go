@@ -48,7 +48,10 @@ type ControlPlaneConfig struct {
 	// keep-alive alone); PrewarmInterval is its planning interval.
 	Prewarm         string
 	PrewarmInterval time.Duration
-	Logger          *slog.Logger
+	// PrewarmLive, when set, is the live pre-warm planner itself and
+	// Prewarm and PrewarmInterval are ignored (benchmarks scale policies).
+	PrewarmLive *prewarm.Live
+	Logger      *slog.Logger
 }
 
 // ControlPlane is a running orchestrator with its API.
@@ -93,9 +96,11 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 		return c, err
 	}
 	c.Token, c.AdminToken = token, admin
-	live, err := livePrewarm(cfg.Prewarm, cfg.PrewarmInterval, cfg.KeepAlive)
-	if err != nil {
-		return c, err
+	live := cfg.PrewarmLive
+	if live == nil {
+		if live, err = livePrewarm(cfg.Prewarm, cfg.PrewarmInterval, cfg.KeepAlive); err != nil {
+			return c, err
+		}
 	}
 	hist, err := c.openHistory(ctx, cfg)
 	if err != nil {

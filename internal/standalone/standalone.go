@@ -18,6 +18,7 @@ import (
 	"baton.dev/baton/internal/natsd"
 	"baton.dev/baton/internal/pgserver"
 	"baton.dev/baton/orchestrator"
+	"baton.dev/baton/scheduler/prewarm"
 )
 
 // Runtime choices.
@@ -72,7 +73,10 @@ type Config struct {
 	// keep-alive alone); PrewarmInterval is its planning interval.
 	Prewarm         string
 	PrewarmInterval time.Duration
-	Logger          *slog.Logger
+	// PrewarmLive, when set, is the live pre-warm planner itself and
+	// Prewarm and PrewarmInterval are ignored (benchmarks scale policies).
+	PrewarmLive *prewarm.Live
+	Logger      *slog.Logger
 }
 
 // Cluster is a running standalone Baton.
@@ -161,7 +165,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		Conn: nc, DataDir: cfg.DataDir, Listen: cfg.Listen, Token: cfg.Token, AdminToken: cfg.AdminToken,
 		Postgres: cfg.Postgres, KeepAlive: cfg.KeepAlive, HealthTimeout: cfg.HealthTimeout,
 		AutoscaleTick: cfg.AutoscaleTick, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
-		Prewarm: cfg.Prewarm, PrewarmInterval: cfg.PrewarmInterval, Logger: cfg.Logger,
+		Prewarm: cfg.Prewarm, PrewarmInterval: cfg.PrewarmInterval, PrewarmLive: cfg.PrewarmLive, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return c, err

@@ -48,8 +48,10 @@ type Live struct {
 	policy PrewarmPolicy
 	opts   LiveOptions
 
-	mu  sync.Mutex
-	fns map[string]*liveFunction
+	mu        sync.Mutex
+	fns       map[string]*liveFunction
+	decisions int
+	spent     time.Duration
 }
 
 type liveFunction struct {
@@ -92,6 +94,8 @@ func (l *Live) Policy() PrewarmPolicy { return l.policy }
 func (l *Live) Decide(function string, now time.Time, st Stats) (Decision, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	began := time.Now()
+	defer func() { l.decisions++; l.spent += time.Since(began) }()
 	if l.opts.Epoch.IsZero() {
 		l.opts.Epoch = now
 	}
@@ -138,11 +142,11 @@ func (l *Live) Decide(function string, now time.Time, st Stats) (Decision, error
 	return d, nil
 }
 
-// Forget drops a function's planner (the function was removed).
-func (l *Live) Forget(function string) {
+// Spent returns how many decisions Live has made and the time they took.
+func (l *Live) Spent() (decisions int, spent time.Duration) {
 	l.mu.Lock()
-	delete(l.fns, function)
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	return l.decisions, l.spent
 }
 
 // index is the interval that contains now.

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"baton.dev/baton/scheduler/prewarm"
+	"baton.dev/baton/scheduler/trace"
+)
+
+// TestBenchPrewarmRefusesBadInput: bad flags are refused, naming the flag,
+// before any sandbox is started.
+func TestBenchPrewarmRefusesBadInput(t *testing.T) {
+	for _, tt := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"--policy", "oracle"}, `flag --policy: pre-warm policy "oracle" cannot run live`},
+		{[]string{"--speedup", "0.5"}, "flag --speedup 0.5"},
+		{[]string{"--minutes", "0"}, "--minutes 0"},
+		{[]string{"--trace", "/nonexistent/trace"}, "flag --trace"},
+		{[]string{"-o", "yaml"}, `flag -o "yaml"`},
+	} {
+		cmd := benchPrewarmCmd()
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetArgs(tt.args)
+		if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%v: error %v, want %q", tt.args, err, tt.wantErr)
+		}
+	}
+}
+
+// TestScaledPrewarmPolicy: a replay at 10× keeps the policies' times in
+// trace time.
+func TestScaledPrewarmPolicy(t *testing.T) {
+	p, err := scaledPrewarmPolicy("keepalive-10m", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ka, ok := p.(prewarm.KeepAlive); !ok || ka.Duration != time.Minute {
+		t.Errorf("keepalive-10m at 10×: %#v, want a one-minute keep-alive", p)
+	}
+	p, err = scaledPrewarmPolicy("aquatope", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := p.(prewarm.Aquatope); !ok || a.KeepAlive != 30*time.Second || !a.Chain || a.Forecast.IntervalsPerDay != 1440 {
+		t.Errorf("aquatope at 10×: %#v", p)
+	}
+}
+
+// TestPickPrewarmFunctions spreads the choice over the eligible functions'
+// invocation counts and leaves out those too rare or too hot.
+func TestPickPrewarmFunctions(t *testing.T) {
+	tr := &trace.Trace{Minutes: 10}
+	for i, n := range []int{1, 5, 50, 200, 20, 1000, 9} {
+		f := trace.Function{Name: string(rune('a' + i))}
+		for k := range n {
+			f.Invocations = append(f.Invocations, trace.Invocation{Start: float64(k) * 600 / float64(n)})
+		}
+		tr.Functions = append(tr.Functions, f)
+	}
+	var got []string
+	for _, f := range pickPrewarmFunctions(tr, 10, 3, 3, 300) {
+		got = append(got, f.Name)
+	}
+	// Eligible by count, most first: d(200) c(50) e(20) g(9) b(5).
+	if want := "d c g"; strings.Join(got, " ") != want {
+		t.Errorf("picked %v, want %s", got, want)
+	}
+}
