@@ -35,7 +35,9 @@ type ChainWarm struct {
 // function's cold start before that (prewarm.ChainWarmAt, the simulator's
 // rule). N is the stage's expected width: 1, or for a foreach stage the
 // calls it made last time (fanOut, by stage), bounded by its maxParallel.
-// A stage whose function has no measured cold start yet is warmed at once.
+// A stage whose function has no measured cold start yet is warmed at once;
+// one whose pool has N idle sandboxes now is left out (EnsureWarm checks
+// again when the time comes).
 func PlanChainWarming(w *workflow.Workflow, pools map[string]ChainPool, fanOut map[string]int) []ChainWarm {
 	stages := w.Spec.Stages
 	offset := make(map[string]time.Duration, len(stages))
@@ -86,6 +88,9 @@ func PlanChainWarming(w *workflow.Workflow, pools map[string]ChainPool, fanOut m
 			}
 		}
 		p := pools[st.Function]
+		if p.Idle >= n {
+			continue // warm sandboxes are free now: most invocations of a busy workflow
+		}
 		out = append(out, ChainWarm{Function: st.Function, Stage: st.Name, At: prewarm.ChainWarmAt(delay, offset[st.Name], p.ColdStart), N: n})
 	}
 	return out

@@ -65,6 +65,13 @@ func TestPlanChainWarming(t *testing.T) {
 			want:   "sd:d@900ms×1 sb:b@400ms×3 sc:c@800ms×1",
 		},
 		{
+			name: "a stage whose pool has enough idle sandboxes now is left out", pools: map[string]ChainPool{
+				"a": measured["a"], "b": measured["b"], "d": measured["d"],
+				"c": {Idle: 1, MeanExec: ms(100), ColdStart: ms(400)},
+			},
+			want: "sd:d@900ms×1 sb:b@400ms×1",
+		},
+		{
 			name: "nothing measured yet: everything at once", pools: map[string]ChainPool{},
 			want: "sd:d@0s×1 sb:b@0s×1 sc:c@0s×1",
 		},

@@ -116,6 +116,9 @@ func (l *Live) Decide(function string, now time.Time, st Stats) (Decision, error
 		f.times = times
 		f.lead = min(max(f.planner.Lead(), 0), l.opts.Interval-time.Millisecond)
 	}
+	if st.Arrivals < f.base {
+		f.base = 0 // the pool was made again (redeployed): its count restarted
+	}
 	for f.cur < idx {
 		// The arrivals since the last boundary all belong to the interval
 		// that ended (the autoscaler asks every tick, so none is skipped

@@ -60,6 +60,7 @@ func TestLiveFollowsThePlannerContract(t *testing.T) {
 		{10.1, 110, 11, "observe(0, 10)"},  // interval 0 saw 10 arrivals; 1's plan takes over
 		{35, 113, 31, "observe(1, 3) plan(2) observe(2, 0) plan(3)"}, // two boundaries passed between ticks
 		{38, 113, 41, "plan(4)"},
+		{41, 2, 41, "observe(3, 2)"}, // the pool was made again: its count restarted at 0
 	} {
 		calls = calls[:0]
 		d, err := l.Decide("f", at(step.at), Stats{Arrivals: step.arrivals})
