@@ -117,6 +117,9 @@ func orchestratorCmd() *cobra.Command {
 		Short: "Run the orchestrator (API, router, autoscaler, placement) against a NATS cluster",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("keep-alive") {
+				cfg.PrewarmKeepAlive = cfg.KeepAlive // else aquatope keeps its own default
+			}
 			log := newLogger(verbose)
 			cfg.Logger = log
 			nc, err := connectNATS(natsURL, "baton-orchestrator", log)
@@ -146,7 +149,7 @@ func orchestratorCmd() *cobra.Command {
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address of the HTTP API")
 	f.StringVar(&cfg.DataDir, "data", "/var/lib/baton/orchestrator", "directory for the key hashes and a private Postgres")
 	f.StringVar(&cfg.Postgres, "postgres", "auto", "history: auto (a private Postgres when its binaries are installed), off, or a postgres:// URL")
-	f.DurationVar(&cfg.KeepAlive, "keep-alive", 60*time.Second, "how long an idle sandbox is kept")
+	f.DurationVar(&cfg.KeepAlive, "keep-alive", 60*time.Second, "how long an idle sandbox is kept (with --prewarm aquatope: above the warm-pool floor)")
 	f.IntVar(&cfg.MaxSandboxesPerFunction, "max-sandboxes-per-function", 0, "cap on each function's sandboxes; requests beyond it queue (0: no cap)")
 	prewarmFlags(f, &cfg.Prewarm, &cfg.PrewarmInterval)
 	f.DurationVar(&cfg.HealthTimeout, "sandbox-start-timeout", 30*time.Second, "how long a sandbox may take to become healthy; a worker gets this plus 5s to answer a create")

@@ -64,6 +64,46 @@ func metricValue(tb testing.TB, baseURL, name string) float64 {
 // workflow has never run, so nothing is measured and they start at once)
 // and the invocation succeeds. Without chain warming (aquatope-nochain)
 // none is started ahead and every stage waits for its own cold start.
+// BenchmarkChainWarming measures what it saves.
+func TestChainWarming(t *testing.T) {
+	for _, tc := range []struct {
+		policy     string
+		wantWarmed float64
+	}{
+		{"aquatope", 3},
+		{"aquatope-nochain", 0},
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			ctx := context.Background()
+			cl := startBaton(t, standalone.Config{
+				Runtime: standalone.RuntimeContainerd, Subnet: "10.170.0.0/16", Prewarm: tc.policy,
+			}, slog.LevelWarn)
+			t.Cleanup(func() {
+				if err := cl.Stop(context.Background()); err != nil {
+					t.Errorf("stop: %v", err)
+				}
+			})
+			api := &client.Client{URL: cl.URL, Token: cl.Token}
+			if _, err := api.Deploy(ctx, "chain.yaml", []byte(distinctChainYAML("chain", 4, 0, 0))); err != nil {
+				t.Fatal(err)
+			}
+			res, err := api.Invoke(ctx, "chain", []byte(`{"n": 1}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.TrimSpace(string(res.Output)); got != `{"n": 1}` && got != `{"n":1}` {
+				t.Errorf("output %s", got)
+			}
+			if got := metricValue(t, cl.URL, "baton_chain_warmed_sandboxes_total"); got != tc.wantWarmed {
+				t.Errorf("chain warmed %g sandboxes, want %g", got, tc.wantWarmed)
+			}
+			if tc.wantWarmed == 0 && res.ColdStarts != 4 {
+				t.Errorf("without chain warming %d of 4 stages waited for a cold start, want all", res.ColdStarts)
+			}
+		})
+	}
+}
+
 // BenchmarkChainWarming measures, on containerd, the end-to-end latency of
 // invocations that arrive to a cold workflow, with chain warming and
 // without, on two clusters driven alternately:
@@ -84,7 +124,7 @@ func BenchmarkChainWarming(b *testing.B) {
 	for i, policy := range []string{"aquatope", "aquatope-nochain"} {
 		cl := startBaton(b, standalone.Config{
 			Runtime: standalone.RuntimeContainerd, Subnet: fmt.Sprintf("10.%d.0.0/16", 168+i),
-			Prewarm: policy, PrewarmInterval: time.Hour, KeepAlive: 2 * time.Second, AutoscaleTick: 250 * time.Millisecond,
+			Prewarm: policy, PrewarmInterval: time.Hour, KeepAlive: 2 * time.Second, PrewarmKeepAlive: 2 * time.Second, AutoscaleTick: 250 * time.Millisecond,
 		}, slog.LevelWarn)
 		b.Cleanup(func() {
 			if err := cl.Stop(context.Background()); err != nil {

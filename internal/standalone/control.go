@@ -48,6 +48,9 @@ type ControlPlaneConfig struct {
 	// keep-alive alone); PrewarmInterval is its planning interval.
 	Prewarm         string
 	PrewarmInterval time.Duration
+	// PrewarmKeepAlive, when set, is the aquatope policies' keep-alive
+	// above the floor (zero: the policy's default, 5 minutes).
+	PrewarmKeepAlive time.Duration
 	// PrewarmLive, when set, is the live pre-warm planner itself and
 	// Prewarm and PrewarmInterval are ignored (benchmarks scale policies).
 	PrewarmLive *prewarm.Live
@@ -98,7 +101,7 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 	c.Token, c.AdminToken = token, admin
 	live := cfg.PrewarmLive
 	if live == nil {
-		if live, err = livePrewarm(cfg.Prewarm, cfg.PrewarmInterval, cfg.KeepAlive); err != nil {
+		if live, err = livePrewarm(cfg.Prewarm, cfg.PrewarmInterval, cfg.PrewarmKeepAlive); err != nil {
 			return c, err
 		}
 	}
@@ -134,7 +137,7 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 
 // livePrewarm makes the live pre-warm planner the flags name; nil for
 // "off". The aquatope policies keep idle sandboxes above their floor for
-// the --keep-alive (when set); the other policies choose their own.
+// keepAlive when it is set; the other policies choose their own.
 func livePrewarm(policy string, interval, keepAlive time.Duration) (*prewarm.Live, error) {
 	if policy == "" || policy == "off" {
 		return nil, nil

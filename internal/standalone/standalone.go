@@ -73,6 +73,9 @@ type Config struct {
 	// keep-alive alone); PrewarmInterval is its planning interval.
 	Prewarm         string
 	PrewarmInterval time.Duration
+	// PrewarmKeepAlive, when set, is the aquatope policies' keep-alive
+	// above the floor (zero: the policy's default, 5 minutes).
+	PrewarmKeepAlive time.Duration
 	// PrewarmLive, when set, is the live pre-warm planner itself and
 	// Prewarm and PrewarmInterval are ignored (benchmarks scale policies).
 	PrewarmLive *prewarm.Live
@@ -165,7 +168,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		Conn: nc, DataDir: cfg.DataDir, Listen: cfg.Listen, Token: cfg.Token, AdminToken: cfg.AdminToken,
 		Postgres: cfg.Postgres, KeepAlive: cfg.KeepAlive, HealthTimeout: cfg.HealthTimeout,
 		AutoscaleTick: cfg.AutoscaleTick, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
-		Prewarm: cfg.Prewarm, PrewarmInterval: cfg.PrewarmInterval, PrewarmLive: cfg.PrewarmLive, Logger: cfg.Logger,
+		Prewarm: cfg.Prewarm, PrewarmInterval: cfg.PrewarmInterval, PrewarmKeepAlive: cfg.PrewarmKeepAlive, PrewarmLive: cfg.PrewarmLive, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return c, err
