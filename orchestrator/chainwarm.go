@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -148,7 +149,7 @@ type chainWarmer struct {
 func (c *chainWarmer) start(d *Deployment) {
 	key := d.Tenant + "/" + d.Name
 	c.mu.Lock()
-	fan := c.fanOut[key]
+	fan := maps.Clone(c.fanOut[key]) // observe writes the map meanwhile
 	c.mu.Unlock()
 	plan := PlanChainWarming(d.Workflow, c.router.chainPools(d.Tenant, d.Name, d.Workflow), fan)
 	for _, cw := range plan {
