@@ -265,8 +265,10 @@ func (o *Orchestrator) handleInvoke(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("the invocation was not accepted: %v; retry later", err))
 			return
 		}
-		o.invocations.Put(inv)
-		if err := o.asyncQ.putResult(r.Context(), inv); err != nil {
+		// The invocation may already be running, or finished, elsewhere:
+		// neither record may go back to "accepted".
+		o.invocations.PutIfAbsent(inv)
+		if err := o.asyncQ.putAccepted(r.Context(), inv); err != nil {
 			// The stream holds the invocation; only its status before it
 			// runs is not durable.
 			o.log.Warn("record an accepted invocation's status", "id", inv.ID, "err", err)

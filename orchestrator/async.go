@@ -85,7 +85,22 @@ func (q *asyncQueue) accept(ctx context.Context, req asyncRequest) error {
 	return nil
 }
 
-// putResult records an invocation's state (accepted, or finished).
+// putAccepted records that an invocation was accepted, unless a state is
+// already stored: the invocation is in the stream before this runs, so it
+// may already have run and stored its result, which must not be
+// overwritten.
+func (q *asyncQueue) putAccepted(ctx context.Context, inv *Invocation) error {
+	data, err := json.Marshal(storedInvocation{Invocation: *inv, Tenant: inv.Tenant})
+	if err != nil {
+		return err
+	}
+	if _, err = q.results.Create(ctx, inv.ID, data); errors.Is(err, jetstream.ErrKeyExists) {
+		return nil
+	}
+	return err
+}
+
+// putResult records an invocation's state once it has run.
 func (q *asyncQueue) putResult(ctx context.Context, inv *Invocation) error {
 	data, err := json.Marshal(storedInvocation{Invocation: *inv, Tenant: inv.Tenant, Output: inv.Output})
 	if err != nil {

@@ -100,6 +100,10 @@ func NewInvocations(max int) *Invocations {
 func (s *Invocations) Put(inv *Invocation) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.putLocked(inv)
+}
+
+func (s *Invocations) putLocked(inv *Invocation) {
 	if _, ok := s.m[inv.ID]; !ok {
 		if len(s.order) < s.max {
 			s.order = append(s.order, inv.ID)
@@ -112,7 +116,19 @@ func (s *Invocations) Put(inv *Invocation) {
 	s.m[inv.ID] = inv
 }
 
-// Get returns a tenant's record by ID.
+// PutIfAbsent keeps inv unless a record of its ID is already kept (an
+// asynchronous invocation can finish before its handler records it as
+// accepted); it reports whether inv was kept.
+func (s *Invocations) PutIfAbsent(inv *Invocation) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[inv.ID]; ok {
+		return false
+	}
+	s.putLocked(inv)
+	return true
+}
+
 func (s *Invocations) Get(tenant, id string) (*Invocation, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
