@@ -86,7 +86,8 @@ func startLocal(ctx context.Context, o localOptions, keepAlive time.Duration, li
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cl, err := standalone.Start(ctx, standalone.Config{
 		DataDir: dir, Listen: "127.0.0.1:0", Runtime: o.runtime, ImagesDir: imgs, Subnet: benchSubnet,
-		Postgres: "off", KeepAlive: keepAlive, PrewarmLive: live, Logger: log,
+		Postgres: "off", Logger: log,
+		Orchestration: standalone.Orchestration{KeepAlive: keepAlive, PrewarmLive: live},
 	})
 	if err != nil {
 		os.RemoveAll(dir)

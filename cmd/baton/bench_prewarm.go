@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"baton.dev/baton/scheduler"
 	"baton.dev/baton/scheduler/prewarm"
 	"baton.dev/baton/scheduler/trace"
 )
@@ -149,15 +149,9 @@ latency and the planner's time per decision, measured live.`,
 					names = append(names, n)
 				}
 			}
-			var tr *trace.Trace
-			var err error
-			if traceArg == "synthetic" {
-				tr, err = trace.Synthetic(trace.SyntheticOptions{Functions: functions, Minutes: minutes, Seed: seed})
-			} else {
-				tr, err = trace.Read(traceArg, trace.ReadOptions{Minutes: minutes, Functions: functions, Seed: seed})
-			}
+			tr, err := loadTrace(traceArg, functions, minutes, seed)
 			if err != nil {
-				return fmt.Errorf("flag --trace: %w", err)
+				return err
 			}
 			// Between one invocation every few minutes and one every two
 			// seconds: what one 2-core machine can replay speeded up.
@@ -313,8 +307,7 @@ spec:
 		score.ColdPct = 100 * float64(score.Cold) / float64(score.Invocations)
 	}
 	if len(lat) > 0 {
-		slices.Sort(lat)
-		score.P99Ms = lat[min(len(lat)-1, int(0.99*float64(len(lat))))]
+		score.P99Ms = scheduler.Percentile(lat, 99)
 	}
 	if n, spent := live.Spent(); n > 0 {
 		score.UsPerDecision = float64(spent.Microseconds()) / float64(n)

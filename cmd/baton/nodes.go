@@ -117,9 +117,7 @@ func orchestratorCmd() *cobra.Command {
 		Short: "Run the orchestrator (API, router, autoscaler, placement) against a NATS cluster",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cmd.Flags().Changed("keep-alive") {
-				cfg.PrewarmKeepAlive = cfg.KeepAlive // else aquatope keeps its own default
-			}
+			applyOrchestrationFlags(cmd.Flags(), &cfg.Orchestration)
 			log := newLogger(verbose)
 			cfg.Logger = log
 			nc, err := connectNATS(natsURL, "baton-orchestrator", log)
@@ -149,17 +147,26 @@ func orchestratorCmd() *cobra.Command {
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address of the HTTP API")
 	f.StringVar(&cfg.DataDir, "data", "/var/lib/baton/orchestrator", "directory for the key hashes and a private Postgres")
 	f.StringVar(&cfg.Postgres, "postgres", "auto", "history: auto (a private Postgres when its binaries are installed), off, or a postgres:// URL")
-	f.DurationVar(&cfg.KeepAlive, "keep-alive", 60*time.Second, "how long an idle sandbox is kept (with --prewarm aquatope: above the warm-pool floor)")
-	f.IntVar(&cfg.MaxSandboxesPerFunction, "max-sandboxes-per-function", 0, "cap on each function's sandboxes; requests beyond it queue (0: no cap)")
-	prewarmFlags(f, &cfg.Prewarm, &cfg.PrewarmInterval)
+	orchestrationFlags(f, &cfg.Orchestration)
 	f.DurationVar(&cfg.HealthTimeout, "sandbox-start-timeout", 30*time.Second, "how long a sandbox may take to become healthy; a worker gets this plus 5s to answer a create")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd
 }
 
-// prewarmFlags adds --prewarm and --prewarm-interval.
-func prewarmFlags(f *pflag.FlagSet, policy *string, interval *time.Duration) {
+// orchestrationFlags adds the flags `baton up` and `baton orchestrator`
+// share: how the orchestrator scales sandboxes.
+func orchestrationFlags(f *pflag.FlagSet, o *standalone.Orchestration) {
+	f.DurationVar(&o.KeepAlive, "keep-alive", 60*time.Second, "how long an idle sandbox is kept (with --prewarm aquatope: above the warm-pool floor)")
+	f.IntVar(&o.MaxSandboxesPerFunction, "max-sandboxes-per-function", 0, "cap on each function's sandboxes; requests beyond it queue (0: no cap)")
 	names := slices.DeleteFunc(prewarm.Names(), func(n string) bool { return n == "oracle" })
-	f.StringVar(policy, "prewarm", "off", "live pre-warm policy: off (the keep-alive alone) or "+strings.Join(names, ", "))
-	f.DurationVar(interval, "prewarm-interval", 10*time.Second, "planning interval of the pre-warm policy")
+	f.StringVar(&o.Prewarm, "prewarm", "off", "live pre-warm policy: off (the keep-alive alone) or "+strings.Join(names, ", "))
+	f.DurationVar(&o.PrewarmInterval, "prewarm-interval", 10*time.Second, "planning interval of the pre-warm policy")
+}
+
+// applyOrchestrationFlags: --keep-alive, when given, is also the aquatope
+// policies' keep-alive above the floor; else they keep their default.
+func applyOrchestrationFlags(f *pflag.FlagSet, o *standalone.Orchestration) {
+	if f.Changed("keep-alive") {
+		o.PrewarmKeepAlive = o.KeepAlive
+	}
 }

@@ -52,17 +52,9 @@ workflows' QoS violations and end-to-end p99, and the policy's time per decision
 			if err != nil {
 				return fmt.Errorf("flag --policy: %w", err)
 			}
-			var tr *trace.Trace
-			if traceArg == "synthetic" {
-				if functions == 0 {
-					return fmt.Errorf("flag --functions: a synthetic trace needs a number of functions > 0")
-				}
-				tr, err = trace.Synthetic(trace.SyntheticOptions{Functions: functions, Minutes: hours * 60, Seed: seed})
-			} else {
-				tr, err = trace.Read(traceArg, trace.ReadOptions{Minutes: hours * 60, Functions: functions, Seed: seed})
-			}
+			tr, err := loadTrace(traceArg, functions, hours*60, seed)
 			if err != nil {
-				return fmt.Errorf("flag --trace: %w", err)
+				return err
 			}
 			wfs, err := prewarmWorkflows(dagsDir)
 			if err != nil {
@@ -87,6 +79,26 @@ workflows' QoS violations and end-to-end p99, and the policy's time per decision
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the synthetic trace, the sample and the stage durations")
 	outputFlag(cmd, &out)
 	return cmd
+}
+
+// loadTrace reads the --trace flag: the first minutes of a trace directory
+// (a sample of functions of it, 0 for all), or a synthetic trace of that
+// many functions.
+func loadTrace(arg string, functions, minutes int, seed uint64) (*trace.Trace, error) {
+	var tr *trace.Trace
+	var err error
+	if arg == "synthetic" {
+		if functions == 0 {
+			return nil, fmt.Errorf("flag --functions: a synthetic trace needs a number of functions > 0")
+		}
+		tr, err = trace.Synthetic(trace.SyntheticOptions{Functions: functions, Minutes: minutes, Seed: seed})
+	} else {
+		tr, err = trace.Read(arg, trace.ReadOptions{Minutes: minutes, Functions: functions, Seed: seed})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("flag --trace: %w", err)
+	}
+	return tr, nil
 }
 
 // prewarmWorkflows parses the workflows of dir (*.yaml), or the built-in

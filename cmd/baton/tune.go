@@ -97,6 +97,9 @@ func tuneCmd() *cobra.Command {
 			if err := checkOutput(out); err != nil {
 				return err
 			}
+			if watch && (wopts.Window <= 0 || wopts.Misses <= 0 || wopts.Poll <= 0) { // before minutes of tuning
+				return fmt.Errorf("flags --watch-window %d, --watch-misses %d, --watch-poll %v: want them positive", wopts.Window, wopts.Misses, wopts.Poll)
+			}
 			ctx, name := cmd.Context(), args[0]
 			c, err := apiClient()
 			if err != nil {
@@ -171,9 +174,6 @@ func tuneCmd() *cobra.Command {
 
 // watchTuned watches the tuned workflow until the command is interrupted.
 func watchTuned(ctx context.Context, w *workflow.Workflow, cl *liveCluster, res *tune.Result, opts tune.Options, wopts tune.WatchOptions, wo io.Writer) error {
-	if wopts.Window <= 0 || wopts.Misses <= 0 || wopts.Poll <= 0 {
-		return fmt.Errorf("flags --watch-window, --watch-misses and --watch-poll must be positive")
-	}
 	opts.Progress = nil
 	wopts.Tune = opts
 	wopts.Event = func(ev tune.WatchEvent) {

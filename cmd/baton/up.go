@@ -27,9 +27,7 @@ func upCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if cmd.Flags().Changed("keep-alive") {
-				cfg.PrewarmKeepAlive = cfg.KeepAlive // else aquatope keeps its own default
-			}
+			applyOrchestrationFlags(cmd.Flags(), &cfg.Orchestration)
 			level := slog.LevelInfo
 			if verbose {
 				level = slog.LevelDebug
@@ -88,9 +86,7 @@ func upCmd() *cobra.Command {
 	f.StringVar(&cfg.ImagesDir, "images", "build/images", "directory of function image archives to import")
 	f.StringVar(&cfg.Subnet, "subnet", "10.177.0.0/16", "subnet of the sandbox bridge")
 	f.StringVar(&cfg.Postgres, "postgres", "auto", "history: auto (a private Postgres in the data directory when its binaries are installed), off, or a postgres:// URL")
-	f.DurationVar(&cfg.KeepAlive, "keep-alive", 60*time.Second, "how long an idle sandbox is kept (with --prewarm aquatope: above the warm-pool floor)")
-	f.IntVar(&cfg.MaxSandboxesPerFunction, "max-sandboxes-per-function", 0, "cap on each function's sandboxes; requests beyond it queue (0: no cap)")
-	prewarmFlags(f, &cfg.Prewarm, &cfg.PrewarmInterval)
+	orchestrationFlags(f, &cfg.Orchestration)
 	f.IntVar(&cfg.Workers, "workers", 1, "how many workers to run, each with its own private containerd")
 	f.BoolVar(&samples, "samples", true, "deploy the sample workflows of dags/")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")

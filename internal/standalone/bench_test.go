@@ -26,7 +26,8 @@ import (
 func BenchmarkSamples(b *testing.B) {
 	ctx := context.Background()
 	cl := startBaton(b, standalone.Config{
-		Runtime: standalone.RuntimeContainerd, KeepAlive: 30 * time.Second, Subnet: "10.176.0.0/16",
+		Runtime: standalone.RuntimeContainerd, Subnet: "10.176.0.0/16",
+		Orchestration: standalone.Orchestration{KeepAlive: 30 * time.Second},
 	}, slog.LevelWarn)
 	b.Cleanup(func() {
 		if err := cl.Stop(context.Background()); err != nil {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +14,7 @@ import (
 
 	"baton.dev/baton/internal/standalone"
 	"baton.dev/baton/orchestrator/client"
+	"baton.dev/baton/scheduler"
 )
 
 // distinctChainYAML is a workflow of n stages, each with its own function
@@ -76,7 +77,7 @@ func TestChainWarming(t *testing.T) {
 		t.Run(tc.policy, func(t *testing.T) {
 			ctx := context.Background()
 			cl := startBaton(t, standalone.Config{
-				Runtime: standalone.RuntimeContainerd, Subnet: "10.170.0.0/16", Prewarm: tc.policy,
+				Runtime: standalone.RuntimeContainerd, Subnet: "10.170.0.0/16", Orchestration: standalone.Orchestration{Prewarm: tc.policy},
 			}, slog.LevelWarn)
 			t.Cleanup(func() {
 				if err := cl.Stop(context.Background()); err != nil {
@@ -124,7 +125,9 @@ func BenchmarkChainWarming(b *testing.B) {
 	for i, policy := range []string{"aquatope", "aquatope-nochain"} {
 		cl := startBaton(b, standalone.Config{
 			Runtime: standalone.RuntimeContainerd, Subnet: fmt.Sprintf("10.%d.0.0/16", 168+i),
-			Prewarm: policy, PrewarmInterval: time.Hour, KeepAlive: 2 * time.Second, PrewarmKeepAlive: 2 * time.Second, AutoscaleTick: 250 * time.Millisecond,
+			Orchestration: standalone.Orchestration{
+				Prewarm: policy, PrewarmInterval: time.Hour, KeepAlive: 2 * time.Second, PrewarmKeepAlive: 2 * time.Second, AutoscaleTick: 250 * time.Millisecond,
+			},
 		}, slog.LevelWarn)
 		b.Cleanup(func() {
 			if err := cl.Stop(context.Background()); err != nil {
@@ -171,11 +174,7 @@ func BenchmarkChainWarming(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			pct := func(xs []float64, p float64) float64 {
-				s := slices.Clone(xs)
-				slices.Sort(s)
-				return s[min(len(s)-1, int(p/100*float64(len(s))))]
-			}
+			pct := scheduler.Percentile
 			chain, none := lat[0], lat[1]
 			b.ReportMetric(pct(chain, 50), "chain-p50-ms")
 			b.ReportMetric(pct(none, 50), "nochain-p50-ms")
@@ -203,5 +202,27 @@ func waitCold(tb testing.TB, baseURL string) {
 			tb.Fatalf("%g sandboxes still up after a minute", n)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestStartRefusesBadPrewarm: a bad pre-warm setting is refused, naming
+// the flag, before anything starts.
+func TestStartRefusesBadPrewarm(t *testing.T) {
+	for _, tt := range []struct {
+		o       standalone.Orchestration
+		wantErr string
+	}{
+		{standalone.Orchestration{Prewarm: "bogus"}, `--prewarm: unknown pre-warm policy "bogus"`},
+		{standalone.Orchestration{Prewarm: "oracle"}, "--prewarm oracle: pre-warm policy oracle knows the future"},
+		{standalone.Orchestration{Prewarm: "aquatope", PrewarmInterval: -time.Second}, "--prewarm-interval -1s"},
+	} {
+		dir := t.TempDir()
+		_, err := standalone.Start(context.Background(), standalone.Config{DataDir: dir, Runtime: standalone.RuntimeProcess, Orchestration: tt.o})
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%+v: error %v, want %q", tt.o, err, tt.wantErr)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("%+v: %d entries made in the data directory before the refusal", tt.o, len(entries))
+		}
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/orchestrator/history"
 	"baton.dev/baton/scheduler"
-	"baton.dev/baton/scheduler/prewarm"
 )
 
 // ControlPlaneConfig configures the orchestrator process: its API, its
@@ -38,23 +37,9 @@ type ControlPlaneConfig struct {
 	// history is off, said loudly), "off" turns history off, anything else
 	// is a connection URL.
 	Postgres string
-	// KeepAlive, HealthTimeout, AutoscaleTick and MaxSandboxesPerFunction
-	// are the orchestrator's.
-	KeepAlive               time.Duration
-	HealthTimeout           time.Duration
-	AutoscaleTick           time.Duration
-	MaxSandboxesPerFunction int
-	// Prewarm names the live pre-warm policy ("" or "off": none, the
-	// keep-alive alone); PrewarmInterval is its planning interval.
-	Prewarm         string
-	PrewarmInterval time.Duration
-	// PrewarmKeepAlive, when set, is the aquatope policies' keep-alive
-	// above the floor (zero: the policy's default, 5 minutes).
-	PrewarmKeepAlive time.Duration
-	// PrewarmLive, when set, is the live pre-warm planner itself and
-	// Prewarm and PrewarmInterval are ignored (benchmarks scale policies).
-	PrewarmLive *prewarm.Live
-	Logger      *slog.Logger
+	// Orchestration is how the orchestrator scales sandboxes.
+	Orchestration
+	Logger *slog.Logger
 }
 
 // ControlPlane is a running orchestrator with its API.
@@ -99,11 +84,9 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 		return c, err
 	}
 	c.Token, c.AdminToken = token, admin
-	live := cfg.PrewarmLive
-	if live == nil {
-		if live, err = livePrewarm(cfg.Prewarm, cfg.PrewarmInterval, cfg.PrewarmKeepAlive); err != nil {
-			return c, err
-		}
+	live, err := cfg.livePrewarm()
+	if err != nil {
+		return c, err
 	}
 	hist, err := c.openHistory(ctx, cfg)
 	if err != nil {
@@ -133,28 +116,6 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 	c.onStop(func(ctx context.Context) error { err := srv.Shutdown(ctx); <-served; return err })
 	c.URL = "http://" + ln.Addr().String()
 	return c, nil
-}
-
-// livePrewarm makes the live pre-warm planner the flags name; nil for
-// "off". The aquatope policies keep idle sandboxes above their floor for
-// keepAlive when it is set; the other policies choose their own.
-func livePrewarm(policy string, interval, keepAlive time.Duration) (*prewarm.Live, error) {
-	if policy == "" || policy == "off" {
-		return nil, nil
-	}
-	p, err := prewarm.New(policy)
-	if err != nil {
-		return nil, fmt.Errorf("--prewarm: %w", err)
-	}
-	if a, ok := p.(prewarm.Aquatope); ok && keepAlive > 0 {
-		a.KeepAlive = keepAlive
-		p = a
-	}
-	live, err := prewarm.NewLive(p, prewarm.LiveOptions{Interval: interval})
-	if err != nil {
-		return nil, fmt.Errorf("--prewarm %s: %w", policy, err)
-	}
-	return live, nil
 }
 
 // openHistory starts or connects to Postgres as cfg.Postgres says and

@@ -35,7 +35,7 @@ func BenchmarkHistoryOverhead(b *testing.B) {
 	ctx := context.Background()
 	start := func(postgres string) *client.Client {
 		cl := startBaton(b, standalone.Config{
-			Runtime: standalone.RuntimeProcess, KeepAlive: time.Hour, Postgres: postgres,
+			Runtime: standalone.RuntimeProcess, Postgres: postgres, Orchestration: standalone.Orchestration{KeepAlive: time.Hour},
 		}, slog.LevelWarn)
 		b.Cleanup(func() { _ = cl.Stop(context.Background()) })
 		api := &client.Client{URL: cl.URL, Token: cl.Token}

@@ -42,7 +42,8 @@ const overheadStages = 10
 func BenchmarkOrchestrationOverhead(b *testing.B) {
 	ctx := context.Background()
 	cl := startBaton(b, standalone.Config{
-		Runtime: standalone.RuntimeContainerd, KeepAlive: 5 * time.Minute, Subnet: "10.174.0.0/16",
+		Runtime: standalone.RuntimeContainerd, Subnet: "10.174.0.0/16",
+		Orchestration: standalone.Orchestration{KeepAlive: 5 * time.Minute},
 	}, slog.LevelWarn)
 	b.Cleanup(func() {
 		if err := cl.Stop(context.Background()); err != nil {

@@ -18,7 +18,6 @@ import (
 	"baton.dev/baton/internal/natsd"
 	"baton.dev/baton/internal/pgserver"
 	"baton.dev/baton/orchestrator"
-	"baton.dev/baton/scheduler/prewarm"
 )
 
 // Runtime choices.
@@ -63,23 +62,9 @@ type Config struct {
 	Workers int
 	// NATSPort is the embedded NATS server's port (0 picks a free one).
 	NATSPort int
-	// KeepAlive, HealthTimeout, AutoscaleTick and MaxSandboxesPerFunction
-	// are the orchestrator's.
-	KeepAlive               time.Duration
-	HealthTimeout           time.Duration
-	AutoscaleTick           time.Duration
-	MaxSandboxesPerFunction int
-	// Prewarm names the live pre-warm policy ("" or "off": none, the
-	// keep-alive alone); PrewarmInterval is its planning interval.
-	Prewarm         string
-	PrewarmInterval time.Duration
-	// PrewarmKeepAlive, when set, is the aquatope policies' keep-alive
-	// above the floor (zero: the policy's default, 5 minutes).
-	PrewarmKeepAlive time.Duration
-	// PrewarmLive, when set, is the live pre-warm planner itself and
-	// Prewarm and PrewarmInterval are ignored (benchmarks scale policies).
-	PrewarmLive *prewarm.Live
-	Logger      *slog.Logger
+	// Orchestration is how the orchestrator scales sandboxes.
+	Orchestration
+	Logger *slog.Logger
 }
 
 // Cluster is a running standalone Baton.
@@ -109,6 +94,9 @@ type Cluster struct {
 func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("standalone: a data directory is required")
+	}
+	if _, err := cfg.livePrewarm(); err != nil { // before anything starts
+		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -166,9 +154,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 
 	cp, err := StartControlPlane(ctx, ControlPlaneConfig{
 		Conn: nc, DataDir: cfg.DataDir, Listen: cfg.Listen, Token: cfg.Token, AdminToken: cfg.AdminToken,
-		Postgres: cfg.Postgres, KeepAlive: cfg.KeepAlive, HealthTimeout: cfg.HealthTimeout,
-		AutoscaleTick: cfg.AutoscaleTick, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
-		Prewarm: cfg.Prewarm, PrewarmInterval: cfg.PrewarmInterval, PrewarmKeepAlive: cfg.PrewarmKeepAlive, PrewarmLive: cfg.PrewarmLive, Logger: cfg.Logger,
+		Postgres: cfg.Postgres, Orchestration: cfg.Orchestration, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return c, err

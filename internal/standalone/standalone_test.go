@@ -42,8 +42,8 @@ func TestEndToEnd(t *testing.T) {
 	defer cancel()
 	dataDir := shortTempDir(t)
 	cl := startBaton(t, standalone.Config{
-		DataDir: dataDir, Runtime: standalone.RuntimeContainerd, KeepAlive: keepAlive,
-		HealthTimeout: 3 * time.Second, AutoscaleTick: 250 * time.Millisecond, Subnet: "10.178.0.0/16",
+		DataDir: dataDir, Runtime: standalone.RuntimeContainerd, Subnet: "10.178.0.0/16",
+		Orchestration: standalone.Orchestration{KeepAlive: keepAlive, HealthTimeout: 3 * time.Second, AutoscaleTick: 250 * time.Millisecond},
 	}, slog.LevelInfo)
 	t.Cleanup(func() {
 		if err := cl.Stop(context.Background()); err != nil {

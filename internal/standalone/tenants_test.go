@@ -19,7 +19,7 @@ import (
 func startProcessCluster(t *testing.T, dataDir string) *standalone.Cluster {
 	t.Helper()
 	cl := startBaton(t, standalone.Config{
-		DataDir: dataDir, Runtime: standalone.RuntimeProcess, KeepAlive: time.Minute,
+		DataDir: dataDir, Runtime: standalone.RuntimeProcess, Orchestration: standalone.Orchestration{KeepAlive: time.Minute},
 	}, slog.LevelWarn)
 	if cl.History == "off" {
 		t.Fatal("history is off: the Postgres server binaries should be installed (make deps)")
@@ -204,7 +204,7 @@ func TestReportsSayPlainlyWhenHistoryIsOff(t *testing.T) {
 func TestDrainedWorkerTakesNoNewSandboxes(t *testing.T) {
 	ctx := context.Background()
 	cl := startBaton(t, standalone.Config{
-		Runtime: standalone.RuntimeProcess, Postgres: "off", KeepAlive: time.Minute,
+		Runtime: standalone.RuntimeProcess, Postgres: "off", Orchestration: standalone.Orchestration{KeepAlive: time.Minute},
 	}, slog.LevelError)
 	t.Cleanup(func() { _ = cl.Stop(context.Background()) })
 	api := &client.Client{URL: cl.URL, Token: cl.Token}

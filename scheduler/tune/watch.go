@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"baton.dev/baton/scheduler"
@@ -77,10 +78,12 @@ func Judge(window []Completed, t scheduler.Target) (latencyMs float64, failed in
 // those waiting to fill a window, and the run of missed windows. It does no
 // I/O; Watch drives it.
 type Watcher struct {
-	target  scheduler.Target
-	opts    WatchOptions
-	since   time.Time
-	seen    map[string]bool
+	target scheduler.Target
+	opts   WatchOptions
+	since  time.Time
+	// seen holds the IDs already taken, with their start: those older
+	// than the oldest listed can never be listed again and are forgotten.
+	seen    map[string]time.Time
 	pending []Completed
 	inARow  int
 }
@@ -89,7 +92,7 @@ type Watcher struct {
 // since (those before ran under another configuration).
 func NewWatcher(target scheduler.Target, since time.Time, opts WatchOptions) *Watcher {
 	opts = opts.withDefaults()
-	return &Watcher{target: target, opts: opts, since: since, seen: map[string]bool{}}
+	return &Watcher{target: target, opts: opts, since: since, seen: map[string]time.Time{}}
 }
 
 func (o WatchOptions) withDefaults() WatchOptions {
@@ -111,14 +114,23 @@ func (o WatchOptions) withDefaults() WatchOptions {
 // Misses missed windows.
 func (w *Watcher) Add(cs []Completed) (events []WatchEvent, retune bool) {
 	fresh := make([]Completed, 0, len(cs))
+	var oldest time.Time
 	for _, c := range cs {
-		if w.seen[c.ID] || c.Start.Before(w.since) {
+		if oldest.IsZero() || c.Start.Before(oldest) {
+			oldest = c.Start
+		}
+		if _, ok := w.seen[c.ID]; ok || c.Start.Before(w.since) {
 			continue
 		}
-		w.seen[c.ID] = true
+		w.seen[c.ID] = c.Start
 		fresh = append(fresh, c)
 	}
-	sortByStart(fresh)
+	for id, start := range w.seen {
+		if start.Before(oldest) {
+			delete(w.seen, id)
+		}
+	}
+	slices.SortStableFunc(fresh, func(a, b Completed) int { return a.Start.Compare(b.Start) })
 	w.pending = append(w.pending, fresh...)
 	for len(w.pending) >= w.opts.Window {
 		window := w.pending[:w.opts.Window]
@@ -141,16 +153,6 @@ func (w *Watcher) Add(cs []Completed) (events []WatchEvent, retune bool) {
 // configuration changed at since.
 func (w *Watcher) Restart(since time.Time) {
 	w.since, w.pending, w.inARow = since, nil, 0
-}
-
-// sortByStart orders invocations by start time (insertion sort: the lists
-// are short and nearly ordered).
-func sortByStart(cs []Completed) {
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && cs[j].Start.Before(cs[j-1].Start); j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
-		}
-	}
 }
 
 // Watch judges the workflow's live invocations in windows and tunes it
