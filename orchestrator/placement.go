@@ -31,7 +31,16 @@ var ErrNoCapacity = fmt.Errorf("no worker has capacity")
 // still counts it, so CPU spreads evenly. Ties go to the lowest ID, so the
 // decision is deterministic. Place is a pure function of its arguments.
 func Place(workers []WorkerState, req PlacementRequest) (string, error) {
-	best, bestScore := "", 0.0
+	i, err := placeIndex(workers, req)
+	if err != nil {
+		return "", err
+	}
+	return workers[i].ID, nil
+}
+
+// placeIndex is Place returning the chosen worker's index in workers.
+func placeIndex(workers []WorkerState, req PlacementRequest) (int, error) {
+	best, bestScore := -1, 0.0
 	for i := range workers {
 		w := &workers[i]
 		if w.Draining || w.MemoryBytes <= 0 || w.CPUMilli <= 0 {
@@ -43,12 +52,12 @@ func Place(workers []WorkerState, req PlacementRequest) (string, error) {
 		cpu := float64(w.ReservedCPUMilli+req.CPUMilli) / float64(w.CPUMilli)
 		mem := float64(w.ReservedMemoryBytes+req.MemoryBytes) / float64(w.MemoryBytes)
 		score := (cpu + mem) / 2
-		if best == "" || score < bestScore || (score == bestScore && w.ID < best) {
-			best, bestScore = w.ID, score
+		if best < 0 || score < bestScore || (score == bestScore && w.ID < workers[best].ID) {
+			best, bestScore = i, score
 		}
 	}
-	if best == "" {
-		return "", fmt.Errorf("place sandbox (cpu %dm, memory %d bytes) on %d workers: %w", req.CPUMilli, req.MemoryBytes, len(workers), ErrNoCapacity)
+	if best < 0 {
+		return -1, fmt.Errorf("place sandbox (cpu %dm, memory %d bytes) on %d workers: %w", req.CPUMilli, req.MemoryBytes, len(workers), ErrNoCapacity)
 	}
 	return best, nil
 }

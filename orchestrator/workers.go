@@ -27,11 +27,25 @@ const maxBehind = time.Second
 // Workers tracks the workers that send heartbeats and the resources the
 // orchestrator has reserved on each, and sends them sandbox commands.
 type Workers struct {
-	nc      *nats.Conn
-	mu      sync.Mutex
-	m       map[string]*workerEntry
-	scratch []WorkerState
-	list    []*workerEntry // the entries of m, for allocation-free scans
+	nc   *nats.Conn
+	mu   sync.Mutex
+	m    map[string]*workerEntry
+	list []*workerEntry // the entries of m, for allocation-free scans
+	// view is the snapshot Reserve places on, kept between calls so that
+	// a placement does not copy every worker: the workers placeable when
+	// it was built, their reservations and capacity patched in place
+	// (sync). viewOf[i] is view[i]'s entry. A change of who is placeable
+	// (a worker new, dead, revived, suspect, or heard from while left
+	// out) clears viewOK and the next Reserve builds it again; a worker
+	// gone quiet since is caught when chosen. viewUntil is when the first
+	// worker left out as suspect comes back; viewQuiet says a worker was
+	// left out as quiet but not dead, whom more grace (behind) may bring
+	// back.
+	view      []WorkerState
+	viewOf    []*workerEntry
+	viewOK    bool
+	viewUntil time.Time
+	viewQuiet bool
 	// behind is how much later than usual the latest heartbeat was
 	// handled: the orchestrator's own backlog (a burst of work), not the
 	// worker's lateness. The sweep adds it to a worker's grace, so that
@@ -55,6 +69,7 @@ type workerEntry struct {
 	// clock stepped back is absorbed within seconds instead of granting
 	// every worker extra grace for good.
 	transit time.Duration
+	slot    int // index in Workers.view, or -1
 }
 
 // NewWorkers returns an empty table that talks to workers over nc.
@@ -70,17 +85,22 @@ func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) (fresh bool) {
 	defer w.mu.Unlock()
 	e, ok := w.m[hb.WorkerID]
 	if !ok {
-		e = &workerEntry{id: hb.WorkerID}
+		e = &workerEntry{id: hb.WorkerID, slot: -1}
 		w.m[hb.WorkerID] = e
 		w.list = append(w.list, e)
 		fresh = true
 	} else if e.dead {
 		// Reservations start from nothing: the router forgot the
 		// sandboxes of a dead worker and re-reserves what it adopts.
-		*e = workerEntry{id: hb.WorkerID}
+		*e = workerEntry{id: hb.WorkerID, slot: -1}
 		fresh = true
 	}
 	e.hb, e.seen = hb, now
+	if e.slot < 0 {
+		w.viewOK = false
+	} else {
+		w.sync(e)
+	}
 	if !hb.Sent.IsZero() {
 		d := now.Sub(hb.Sent)
 		// The first heartbeat or a faster one sets the baseline; a
@@ -90,7 +110,11 @@ func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) (fresh bool) {
 		} else {
 			e.transit += (d - e.transit) / 16
 		}
-		w.behind = min(d-e.transit, maxBehind)
+		behind := min(d-e.transit, maxBehind)
+		if behind > w.behind && w.viewQuiet {
+			w.viewOK = false
+		}
+		w.behind = behind
 	}
 	return fresh
 }
@@ -104,6 +128,7 @@ func (w *Workers) Sweep(now time.Time) []string {
 	for id, e := range w.m {
 		if !e.dead && !e.alive(now, w.behind) {
 			e.dead = true
+			w.viewOK = false
 			dead = append(dead, id)
 		}
 	}
@@ -119,6 +144,7 @@ func (w *Workers) Drain(id string, drain bool) bool {
 	e, ok := w.m[id]
 	if ok {
 		e.draining = drain
+		w.sync(e)
 	}
 	return ok
 }
@@ -129,6 +155,7 @@ func (w *Workers) Suspect(id string, until time.Time) {
 	defer w.mu.Unlock()
 	if e, ok := w.m[id]; ok {
 		e.suspectTill = until
+		w.viewOK = false
 	}
 }
 
@@ -139,6 +166,7 @@ func (w *Workers) ReserveOn(id string, req PlacementRequest) {
 	if e, ok := w.m[id]; ok {
 		e.reservedCPU += req.CPUMilli
 		e.reservedMem += req.MemoryBytes
+		w.sync(e)
 	}
 }
 
@@ -175,15 +203,53 @@ func (w *Workers) Snapshot(now time.Time) []WorkerState {
 
 func (w *Workers) appendLiveLocked(out []WorkerState, now time.Time) []WorkerState {
 	for _, e := range w.list {
-		if e.dead || !e.alive(now, w.behind) || now.Before(e.suspectTill) {
-			continue
+		if e.placeable(now, w.behind) {
+			out = append(out, e.state())
 		}
-		out = append(out, WorkerState{
-			ID: e.id, CPUMilli: e.hb.CPUMilli, MemoryBytes: e.hb.MemoryBytes,
-			ReservedCPUMilli: e.reservedCPU, ReservedMemoryBytes: e.reservedMem, Draining: e.draining,
-		})
 	}
 	return out
+}
+
+// placeable reports whether placement may choose the worker: alive and
+// not set aside. (A draining worker is placeable; Place skips it.)
+func (e *workerEntry) placeable(now time.Time, grace time.Duration) bool {
+	return !e.dead && e.alive(now, grace) && !now.Before(e.suspectTill)
+}
+
+// state is the worker as placement sees it.
+func (e *workerEntry) state() WorkerState {
+	return WorkerState{
+		ID: e.id, CPUMilli: e.hb.CPUMilli, MemoryBytes: e.hb.MemoryBytes,
+		ReservedCPUMilli: e.reservedCPU, ReservedMemoryBytes: e.reservedMem, Draining: e.draining,
+	}
+}
+
+// buildView makes the placement view of the workers placeable at now.
+func (w *Workers) buildView(now time.Time) {
+	w.view, w.viewOf = w.view[:0], w.viewOf[:0]
+	w.viewUntil, w.viewQuiet = time.Time{}, false
+	for _, e := range w.list {
+		e.slot = -1
+		switch {
+		case e.placeable(now, w.behind):
+			e.slot = len(w.view)
+			w.view = append(w.view, e.state())
+			w.viewOf = append(w.viewOf, e)
+		case e.dead:
+		case !e.alive(now, w.behind):
+			w.viewQuiet = true
+		case w.viewUntil.IsZero() || e.suspectTill.Before(w.viewUntil):
+			w.viewUntil = e.suspectTill
+		}
+	}
+	w.viewOK = true
+}
+
+// sync copies a changed entry into the placement view.
+func (w *Workers) sync(e *workerEntry) {
+	if w.viewOK && e.slot >= 0 {
+		w.view[e.slot] = e.state()
+	}
 }
 
 // Live counts the live workers.
@@ -222,15 +288,31 @@ func (w *Workers) HasImage(image string, now time.Time) (bool, []string) {
 func (w *Workers) Reserve(req PlacementRequest, now time.Time) (string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.scratch = w.appendLiveLocked(w.scratch[:0], now)
-	id, err := Place(w.scratch, req)
-	if err != nil {
-		return "", err
+	// Place decides on the kept view; what it chose is checked against
+	// now. A choice gone stale, or no choice at all, is decided again on
+	// a view built at now. Either way the decision is Place's over
+	// Snapshot(now) (TestReserveDecidesAsPlaceOverSnapshot).
+	for built := false; ; built = true {
+		if !w.viewOK || (!w.viewUntil.IsZero() && !now.Before(w.viewUntil)) {
+			w.buildView(now)
+			built = true
+		}
+		i, err := placeIndex(w.view, req)
+		if err == nil && w.viewOf[i].placeable(now, w.behind) {
+			e := w.viewOf[i]
+			e.reservedCPU += req.CPUMilli
+			e.reservedMem += req.MemoryBytes
+			w.sync(e)
+			return e.id, nil
+		}
+		if built {
+			if err == nil { // cannot be: the view was built at now
+				err = fmt.Errorf("place sandbox: worker %s chosen but not placeable", w.viewOf[i].id)
+			}
+			return "", err
+		}
+		w.viewOK = false
 	}
-	e := w.m[id]
-	e.reservedCPU += req.CPUMilli
-	e.reservedMem += req.MemoryBytes
-	return id, nil
 }
 
 // Release returns a reservation.
@@ -240,6 +322,7 @@ func (w *Workers) Release(workerID string, req PlacementRequest) {
 	if e, ok := w.m[workerID]; ok {
 		e.reservedCPU -= req.CPUMilli
 		e.reservedMem -= req.MemoryBytes
+		w.sync(e)
 	}
 }
 

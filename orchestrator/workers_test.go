@@ -1,7 +1,10 @@
 package orchestrator
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -86,5 +89,78 @@ func TestSweepAbsorbsAClockStep(t *testing.T) {
 	beat("skewed", at(103).Add(-3*time.Second), at(103).Add(time.Millisecond))
 	if got := w.Sweep(last.Add(900 * time.Millisecond)); !reflect.DeepEqual(got, []string{"a"}) {
 		t.Fatalf("Sweep 900ms after a's last beat = %v, want [a]", got)
+	}
+}
+
+// TestReserveDecidesAsPlaceOverSnapshot drives a worker table through
+// random heartbeats (with varying transit, so the grace for the
+// orchestrator's backlog moves), silences, sweeps, drains, suspicions,
+// capacity changes, reservations and releases, and checks that every
+// Reserve, which places on a view kept between calls, picks the worker
+// (or fails) exactly as the pure Place over a fresh Snapshot would.
+func TestReserveDecidesAsPlaceOverSnapshot(t *testing.T) {
+	for seed := range uint64(6) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		w := NewWorkers(nil)
+		now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+		const n = 12
+		up := make([]bool, n)
+		memory := make([]int64, n)
+		beat := func(i int) {
+			transit := time.Duration(1+rng.IntN(200)) * time.Millisecond
+			w.Observe(protocol.Heartbeat{WorkerID: fmt.Sprintf("w%02d", i), CPUMilli: 4000, MemoryBytes: memory[i],
+				Interval: 200 * time.Millisecond, Sent: now.Add(-transit)}, now)
+		}
+		for i := range n {
+			up[i], memory[i] = true, int64(1+rng.IntN(4))<<30
+			beat(i)
+		}
+		type booking struct {
+			id  string
+			req PlacementRequest
+		}
+		var booked []booking
+		reserves, failures := 0, 0
+		for step := range 3000 {
+			now = now.Add(time.Duration(rng.IntN(120)) * time.Millisecond)
+			i := rng.IntN(n)
+			id := fmt.Sprintf("w%02d", i)
+			switch op := rng.IntN(20); {
+			case op < 6:
+				if up[i] {
+					beat(i)
+				}
+			case op == 6:
+				up[i] = !up[i]
+			case op == 7:
+				w.Sweep(now)
+			case op == 8:
+				w.Drain(id, rng.IntN(2) == 0)
+			case op == 9:
+				w.Suspect(id, now.Add(time.Duration(rng.IntN(500))*time.Millisecond))
+			case op == 10:
+				memory[i] = int64(1+rng.IntN(4)) << 30
+			case op < 14 && len(booked) > 0:
+				k := rng.IntN(len(booked))
+				w.Release(booked[k].id, booked[k].req)
+				booked = slices.Delete(booked, k, k+1)
+			default:
+				req := PlacementRequest{CPUMilli: int64(100 * (1 + rng.IntN(10))), MemoryBytes: int64(1+rng.IntN(8)) << 27}
+				want, wantErr := Place(w.Snapshot(now), req)
+				got, err := w.Reserve(req, now)
+				if got != want || (err == nil) != (wantErr == nil) {
+					t.Fatalf("seed %d step %d: Reserve = %q, %v; Place over Snapshot = %q, %v", seed, step, got, err, want, wantErr)
+				}
+				reserves++
+				if err != nil {
+					failures++
+					continue
+				}
+				booked = append(booked, booking{got, req})
+			}
+		}
+		if reserves < 500 || failures == 0 || failures == reserves {
+			t.Fatalf("seed %d: %d reservations, %d failed: the walk should exercise both outcomes", seed, reserves, failures)
+		}
 	}
 }

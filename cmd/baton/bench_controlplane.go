@@ -104,17 +104,17 @@ func printControlPlane(w io.Writer, rep *simcluster.ControlPlaneReport) error {
 	fmt.Fprintf(w, "control plane: %d simulated workers (fake runtime), %d functions, %d CPUs (GOMAXPROCS %d)\n\n",
 		rep.Workers, rep.Functions, rep.CPUs, rep.GOMAXPROCS)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PHASE\tCREATIONS\tFAILED\tSECONDS\tPER SECOND\tP50 MS\tP99 MS\tMAX MS\tWHAT")
+	fmt.Fprintln(tw, "PHASE\tCREATIONS\tFAILED\tSECONDS\tPER SECOND\tP50 MS\tP99 MS\tMAX MS\tCPU µS EACH\tWHAT")
 	for _, p := range rep.Phases {
 		name := p.Name
 		if p.Baseline {
 			name += " (baseline)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%.0f\t%.3f\t%.3f\t%.3f\t%s\n",
-			name, p.Creations, p.Failed, p.Seconds, p.PerSecond, p.Latency.P50Ms, p.Latency.P99Ms, p.Latency.MaxMs, p.What)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%.0f\t%.3f\t%.3f\t%.3f\t%.0f\t%s\n",
+			name, p.Creations, p.Failed, p.Seconds, p.PerSecond, p.Latency.P50Ms, p.Latency.P99Ms, p.Latency.MaxMs, p.CPUMicros, p.What)
 	}
 	for _, r := range rep.Reference {
-		fmt.Fprintf(tw, "%s (reference)\t\t\t\t%.0f\t\t\t\t%s\n", r.System, r.PerSecond, r.Source)
+		fmt.Fprintf(tw, "%s (reference)\t\t\t\t%.0f\t\t\t\t\t%s\n", r.System, r.PerSecond, r.Source)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

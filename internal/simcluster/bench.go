@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"baton.dev/baton/orchestrator"
@@ -45,6 +46,10 @@ type ControlPlaneOptions struct {
 	Image       string
 	// PhaseTimeout bounds each phase (2m).
 	PhaseTimeout time.Duration
+	// Settle is the pause before each phase (500ms), after a garbage
+	// collection, so that no phase pays for the one before it: the
+	// heartbeats queued behind a burst, the garbage it left.
+	Settle time.Duration
 }
 
 func (o *ControlPlaneOptions) defaults() {
@@ -72,6 +77,9 @@ func (o *ControlPlaneOptions) defaults() {
 	if o.PhaseTimeout <= 0 {
 		o.PhaseTimeout = 2 * time.Minute
 	}
+	if o.Settle <= 0 {
+		o.Settle = 500 * time.Millisecond
+	}
 }
 
 // Phase is one measured way of creating sandboxes.
@@ -93,6 +101,11 @@ type Phase struct {
 	// ready event, sent once the worker's reply is decoded, just before the
 	// sandbox enters its pool).
 	Latency Latency `json:"latency"`
+	// CPUMicros is the process's CPU time (user and system, every
+	// goroutine: the orchestrator's path, NATS and the simulated workers)
+	// per creation over the phase: a figure steadier than the latencies
+	// on a noisy machine.
+	CPUMicros float64 `json:"cpuMicrosPerCreation"`
 }
 
 // Reference is a published figure printed beside the run's own.
@@ -147,11 +160,18 @@ func RunControlPlane(ctx context.Context, c *Cluster, opts ControlPlaneOptions) 
 	}
 	steps := []func(context.Context, *Cluster, []string, ControlPlaneOptions) (Phase, error){burst, paced, serial, placementOnly}
 	for _, step := range steps {
+		if err := settle(ctx, opts.Settle); err != nil {
+			return rep, err
+		}
 		pctx, cancel := context.WithTimeout(ctx, opts.PhaseTimeout)
+		cpu0 := processCPU()
 		ph, err := step(pctx, c, keys, opts)
 		cancel()
 		if err != nil {
 			return rep, err
+		}
+		if ph.Creations > 0 {
+			ph.CPUMicros = float64((processCPU() - cpu0).Microseconds()) / float64(ph.Creations)
 		}
 		rep.Phases = append(rep.Phases, ph)
 	}
@@ -160,6 +180,29 @@ func RunControlPlane(ctx context.Context, c *Cluster, opts ControlPlaneOptions) 
 	rep.Met = rep.WorkersLost == 0 && b.Failed == 0 && p.Failed == 0 && b.PerSecond >= TargetPerSecond &&
 		p.PerSecond >= 0.95*p.OfferedPerSecond && p.OfferedPerSecond >= TargetPerSecond && p.Latency.P99Ms <= ms(TargetP99)
 	return rep, nil
+}
+
+// processCPU is the CPU time this process has used, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// settle collects garbage and waits d, as testing.B collects before
+// each benchmark: each phase starts from a quiet cluster.
+func settle(ctx context.Context, d time.Duration) error {
+	runtime.GC()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // burst asks for one sandbox of every function in one plan.

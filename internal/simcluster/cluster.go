@@ -152,9 +152,14 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	return c, c.waitForWorkers(ctx)
 }
 
-// connect opens one NATS connection to the embedded server, closed by Stop.
+// connect opens one NATS connection to the embedded server, closed by
+// Stop. It is in-process (no socket), as `baton up` connects to its
+// embedded server: on a real cluster each worker's socket calls are made
+// on its own machine, and 1000 loopback sockets here cost this machine
+// more CPU than the control plane it measures (over TCP the paced phase
+// was CPU-bound and its p99 several times higher).
 func (c *Cluster) connect(name string) (*nats.Conn, error) {
-	nc, err := nats.Connect(c.ns.ClientURL(), nats.Name(name))
+	nc, err := nats.Connect(c.ns.ClientURL(), nats.Name(name), nats.InProcessServer(c.ns))
 	if err != nil {
 		return nil, fmt.Errorf("simcluster: connect %s to NATS: %w", name, err)
 	}

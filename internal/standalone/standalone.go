@@ -174,7 +174,9 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 }
 
 func connect(ns *server.Server) (*nats.Conn, error) {
-	nc, err := nats.Connect(ns.ClientURL(), nats.Name("baton-up"))
+	// In-process: no socket between the orchestrator, the workers and
+	// their embedded server.
+	nc, err := nats.Connect(ns.ClientURL(), nats.Name("baton-up"), nats.InProcessServer(ns))
 	if err != nil {
 		return nil, fmt.Errorf("standalone: connect to embedded NATS: %w", err)
 	}
