@@ -55,6 +55,7 @@ func benchDataPlaneCmd() *cobra.Command {
 		out                 string
 		rate                float64
 		seconds, satSeconds time.Duration
+		block               time.Duration
 		sandboxes           int
 		cpuProfile          string
 	)
@@ -65,8 +66,9 @@ func benchDataPlaneCmd() *cobra.Command {
 deploys a one-stage workflow of the echo test function and warms --sandboxes
 sandboxes. Then, with one HTTP client and the same load on both sides:
 
-  paced        --rate requests/s for --seconds, open loop: the latency Baton adds
-               (its p50 and p99 minus the direct ones)
+  paced        --rate requests/s, open loop, alternating between the two paths
+               every --block until each has had --seconds: the latency Baton
+               adds (its p50 and p99 minus the direct ones)
   saturation   --sandboxes requests always in flight for --saturation-seconds:
                the throughput ratio Baton / direct
 
@@ -85,12 +87,14 @@ container labels), in turn, bypassing the orchestrator. Targets: added p50
 				return fmt.Errorf("flag --sandboxes %d: want at least 1", sandboxes)
 			case seconds <= 0 || satSeconds <= 0:
 				return fmt.Errorf("flags --seconds and --saturation-seconds: want > 0")
+			case block <= 0:
+				return fmt.Errorf("flag --block %v: want > 0", block)
 			}
 			stop, err := startCPUProfile(cpuProfile)
 			if err != nil {
 				return err
 			}
-			rep, err := runDataPlane(cmd.Context(), lo, rate, seconds, satSeconds, sandboxes)
+			rep, err := runDataPlane(cmd.Context(), lo, rate, seconds, satSeconds, block, sandboxes)
 			stop()
 			if err != nil {
 				return err
@@ -103,7 +107,8 @@ container labels), in turn, bypassing the orchestrator. Targets: added p50
 	}
 	lo.flags(cmd.Flags())
 	cmd.Flags().Float64Var(&rate, "rate", 1000, "requests per second in the paced comparison")
-	cmd.Flags().DurationVar(&seconds, "seconds", 5*time.Second, "length of each paced run")
+	cmd.Flags().DurationVar(&seconds, "seconds", 5*time.Second, "paced time per path (the paths alternate, so the run takes twice this)")
+	cmd.Flags().DurationVar(&block, "block", 100*time.Millisecond, "the paced run alternates between the paths in blocks this long")
 	cmd.Flags().DurationVar(&satSeconds, "saturation-seconds", 5*time.Second, "length of each saturation run")
 	cmd.Flags().IntVar(&sandboxes, "sandboxes", 4, "warm sandboxes, and the concurrency at saturation")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (Baton, client and both paths) to this file")
@@ -111,7 +116,7 @@ container labels), in turn, bypassing the orchestrator. Targets: added p50
 	return cmd
 }
 
-func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, satSeconds time.Duration, sandboxes int) (*dataPlaneReport, error) {
+func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, satSeconds, block time.Duration, sandboxes int) (*dataPlaneReport, error) {
 	b, err := startLocal(ctx, lo, 30*time.Minute, nil)
 	if err != nil {
 		return nil, err
@@ -141,8 +146,8 @@ func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, s
 	rep := &dataPlaneReport{Runtime: b.cl.Runtime, Sandboxes: len(eps), RatePerSecond: rate, Concurrency: sandboxes,
 		TargetAddedP50Us: dataPlaneTargetP50Us, TargetAddedP99Us: dataPlaneTargetP99Us, TargetRatio: dataPlaneTargetRatio}
 	rep.Before = loadAverage()
-	rep.PacedDirect = paced(ctx, rate, seconds, direct)
-	rep.PacedBaton = paced(ctx, rate, seconds, viaBaton)
+	both := paced(ctx, rate, seconds, block, direct, viaBaton)
+	rep.PacedDirect, rep.PacedBaton = both[0], both[1]
 	rep.SaturatedDirect = saturate(ctx, sandboxes, satSeconds, direct)
 	rep.SaturatedBaton = saturate(ctx, sandboxes, satSeconds, viaBaton)
 	rep.After = loadAverage()

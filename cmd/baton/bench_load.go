@@ -104,20 +104,30 @@ func (c *collector) result() loadResult {
 	return c.res
 }
 
-// paced sends rate requests per second for d, each on its own goroutine
-// (an open loop: a slow answer does not delay the next request).
-func paced(ctx context.Context, rate float64, d time.Duration, do requester) loadResult {
-	c := &collector{start: time.Now()}
-	total := int(rate * d.Seconds())
+// paced sends requests open loop at rate per second to each of paths in
+// turn, in blocks of block (the first block to paths[0], the next to
+// paths[1], …), until every path has had d of them, and returns each
+// path's result. Alternating in short blocks keeps the load at rate
+// while every path meets the same machine: a noisy second falls on all
+// of them, not on whichever ran then.
+func paced(ctx context.Context, rate float64, d, block time.Duration, paths ...requester) []loadResult {
+	cs := make([]*collector, len(paths))
+	start := time.Now()
+	for i := range cs {
+		cs[i] = &collector{start: start}
+	}
+	total := int(rate*d.Seconds()) * len(paths)
 	var wg sync.WaitGroup
 	for i := range total {
-		at := c.start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
-		if wait := time.Until(at); wait > 0 {
+		offset := time.Duration(float64(i) / rate * float64(time.Second))
+		if wait := time.Until(start.Add(offset)); wait > 0 {
 			time.Sleep(wait)
 		}
 		if ctx.Err() != nil {
 			break
 		}
+		k := int(offset/block) % len(paths)
+		do, c := paths[k], cs[k]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -127,7 +137,12 @@ func paced(ctx context.Context, rate float64, d time.Duration, do requester) loa
 		}()
 	}
 	wg.Wait()
-	return c.result()
+	out := make([]loadResult, len(cs))
+	for i, c := range cs {
+		out[i] = c.result()
+		out[i].PerSecond *= float64(len(paths)) // each path had 1/n of the time
+	}
+	return out
 }
 
 // saturate keeps concurrency requests in flight for d (a closed loop).
