@@ -4,7 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -30,8 +35,14 @@ type dataPlaneReport struct {
 	RatePerSecond float64    `json:"ratePerSecond"`
 	PacedBaton    loadResult `json:"pacedBaton"`
 	PacedDirect   loadResult `json:"pacedDirect"`
-	AddedP50Us    float64    `json:"addedP50Us"`
-	AddedP99Us    float64    `json:"addedP99Us"`
+	// PacedProxy is the second baseline: a bare reverse proxy in this
+	// process in front of the same sandboxes, the cost of one more HTTP
+	// hop and nothing else. OverProxy* is what Baton adds beyond it.
+	PacedProxy     loadResult `json:"pacedProxy"`
+	AddedP50Us     float64    `json:"addedP50Us"`
+	AddedP99Us     float64    `json:"addedP99Us"`
+	OverProxyP50Us float64    `json:"overProxyP50Us"`
+	OverProxyP99Us float64    `json:"overProxyP99Us"`
 	// Saturation: Concurrency requests always in flight.
 	Concurrency     int        `json:"concurrency"`
 	SaturatedBaton  loadResult `json:"saturatedBaton"`
@@ -146,8 +157,15 @@ func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, s
 	rep := &dataPlaneReport{Runtime: b.cl.Runtime, Sandboxes: len(eps), RatePerSecond: rate, Concurrency: sandboxes,
 		TargetAddedP50Us: dataPlaneTargetP50Us, TargetAddedP99Us: dataPlaneTargetP99Us, TargetRatio: dataPlaneTargetRatio}
 	rep.Before = loadAverage()
-	both := paced(ctx, rate, seconds, block, direct, viaBaton)
-	rep.PacedDirect, rep.PacedBaton = both[0], both[1]
+	proxyURL, stopProxy, err := startBareProxy(eps)
+	if err != nil {
+		return nil, err
+	}
+	defer stopProxy()
+	viaProxy := directPoster(hc, []string{proxyURL}, body)
+	saturate(ctx, sandboxes, 300*time.Millisecond, viaProxy)
+	all := paced(ctx, rate, seconds, block, direct, viaBaton, viaProxy)
+	rep.PacedDirect, rep.PacedBaton, rep.PacedProxy = all[0], all[1], all[2]
 	rep.SaturatedDirect = saturate(ctx, sandboxes, satSeconds, direct)
 	rep.SaturatedBaton = saturate(ctx, sandboxes, satSeconds, viaBaton)
 	rep.After = loadAverage()
@@ -160,10 +178,12 @@ func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, s
 	}
 	rep.AddedP50Us = (rep.PacedBaton.Latency.P50Ms - rep.PacedDirect.Latency.P50Ms) * 1000
 	rep.AddedP99Us = (rep.PacedBaton.Latency.P99Ms - rep.PacedDirect.Latency.P99Ms) * 1000
+	rep.OverProxyP50Us = (rep.PacedBaton.Latency.P50Ms - rep.PacedProxy.Latency.P50Ms) * 1000
+	rep.OverProxyP99Us = (rep.PacedBaton.Latency.P99Ms - rep.PacedProxy.Latency.P99Ms) * 1000
 	if rep.SaturatedDirect.PerSecond > 0 {
 		rep.ThroughputRatio = rep.SaturatedBaton.PerSecond / rep.SaturatedDirect.PerSecond
 	}
-	errs := rep.PacedBaton.Errors + rep.PacedDirect.Errors + rep.SaturatedBaton.Errors + rep.SaturatedDirect.Errors
+	errs := rep.PacedBaton.Errors + rep.PacedDirect.Errors + rep.PacedProxy.Errors + rep.SaturatedBaton.Errors + rep.SaturatedDirect.Errors
 	rep.Met = errs == 0 && rep.AddedP50Us <= dataPlaneTargetP50Us && rep.AddedP99Us <= dataPlaneTargetP99Us &&
 		rep.ThroughputRatio >= dataPlaneTargetRatio
 	return rep, nil
@@ -180,6 +200,7 @@ func printDataPlane(w io.Writer, rep *dataPlaneReport) error {
 	sat := fmt.Sprintf("saturation (%d in flight)", rep.Concurrency)
 	row(paced, "direct (baseline)", rep.PacedDirect)
 	row(paced, "baton", rep.PacedBaton)
+	row(paced, "bare proxy (baseline)", rep.PacedProxy)
 	row(sat, "direct (baseline)", rep.SaturatedDirect)
 	row(sat, "baton", rep.SaturatedBaton)
 	if err := tw.Flush(); err != nil {
@@ -187,8 +208,9 @@ func printDataPlane(w io.Writer, rep *dataPlaneReport) error {
 	}
 	fmt.Fprintf(w, "\nadded latency at %.0f/s: p50 %.0f us (target <= %.0f), p99 %.0f us (target <= %.0f)\n",
 		rep.RatePerSecond, rep.AddedP50Us, rep.TargetAddedP50Us, rep.AddedP99Us, rep.TargetAddedP99Us)
+	fmt.Fprintf(w, "beyond a bare proxy's extra hop, Baton adds: p50 %.0f us, p99 %.0f us\n", rep.OverProxyP50Us, rep.OverProxyP99Us)
 	fmt.Fprintf(w, "throughput ratio at saturation: %.2f (target >= %.1f)\n", rep.ThroughputRatio, rep.TargetRatio)
-	for _, r := range []loadResult{rep.PacedDirect, rep.PacedBaton, rep.SaturatedDirect, rep.SaturatedBaton} {
+	for _, r := range []loadResult{rep.PacedDirect, rep.PacedBaton, rep.PacedProxy, rep.SaturatedDirect, rep.SaturatedBaton} {
 		if r.FirstError != "" {
 			fmt.Fprintf(w, "first error: %s\n", r.FirstError)
 		}
@@ -200,4 +222,35 @@ func printDataPlane(w io.Writer, rep *dataPlaneReport) error {
 	fmt.Fprintln(w, rep.machineLoad)
 	_, err := fmt.Fprintf(w, "targets: %s\n", verdict(rep.Met))
 	return err
+}
+
+// startBareProxy serves, on a loopback port, a reverse proxy that sends
+// each request to the next of endpoints in turn, with a transport set as
+// the Router's: one extra HTTP hop and nothing else, the floor of any
+// orchestrator in the path.
+func startBareProxy(endpoints []string) (string, func(), error) {
+	targets := make([]*url.URL, len(endpoints))
+	for i, ep := range endpoints {
+		u, err := url.Parse(ep)
+		if err != nil {
+			return "", nil, fmt.Errorf("bare proxy: endpoint %q: %w", ep, err)
+		}
+		targets[i] = u
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost, tr.Proxy = 16, nil
+	var next atomic.Uint64
+	rp := &httputil.ReverseProxy{
+		Transport: tr,
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(targets[(next.Add(1)-1)%uint64(len(targets))])
+		},
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("bare proxy: %w", err)
+	}
+	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
