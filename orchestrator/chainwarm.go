@@ -13,7 +13,9 @@ import (
 
 // ChainPool is what chain warming knows of one function's pool.
 type ChainPool struct {
-	Idle int
+	// Idle counts the idle sandboxes; Claimed those promised to other
+	// invocations' stages that have not started.
+	Idle, Claimed int
 	// MeanExec and ColdStart are the pool's measured moving averages (zero
 	// until measured).
 	MeanExec, ColdStart time.Duration
@@ -37,8 +39,8 @@ type ChainWarm struct {
 // rule). N is the stage's expected width: 1, or for a foreach stage the
 // calls it made last time (fanOut, by stage), bounded by its maxParallel.
 // A stage whose function has no measured cold start yet is warmed at once;
-// one whose pool has N idle sandboxes now is left out (EnsureWarm checks
-// again when the time comes).
+// one whose pool has N idle sandboxes free of claims now is left out
+// (ClaimWarm checks again when the time comes).
 func PlanChainWarming(w *workflow.Workflow, pools map[string]ChainPool, fanOut map[string]int) []ChainWarm {
 	stages := w.Spec.Stages
 	offset := make(map[string]time.Duration, len(stages))
@@ -89,7 +91,7 @@ func PlanChainWarming(w *workflow.Workflow, pools map[string]ChainPool, fanOut m
 			}
 		}
 		p := pools[st.Function]
-		if p.Idle >= n {
+		if p.Idle-p.Claimed >= n {
 			continue // warm sandboxes are free now: most invocations of a busy workflow
 		}
 		out = append(out, ChainWarm{Function: st.Function, Stage: st.Name, At: prewarm.ChainWarmAt(delay, offset[st.Name], p.ColdStart), N: n})
@@ -97,17 +99,20 @@ func PlanChainWarming(w *workflow.Workflow, pools map[string]ChainPool, fanOut m
 	return out
 }
 
-// EnsureWarm starts sandboxes of the pool until n are idle or being
-// created beyond what queued requests claim (prewarm.ChainNeed), never past
-// maxSandboxes in the pool (0: no cap), and returns how many it started.
-func (r *Router) EnsureWarm(key string, n, maxSandboxes int) int {
+// ClaimWarm starts sandboxes of the pool until n are idle or being
+// created beyond what queued requests and other claims take
+// (prewarm.ChainNeed), never past maxSandboxes in the pool (0: no cap),
+// and claims n of them for one invocation's stage until release is
+// called (when the stage starts, or the invocation ends). It returns how
+// many it started. release may be called more than once.
+func (r *Router) ClaimWarm(key string, n, maxSandboxes int) (started int, release func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := r.pools[key]
 	if p == nil {
-		return 0
+		return 0, func() {}
 	}
-	need := prewarm.ChainNeed(n, len(p.idle), p.creating, len(p.waiters))
+	need := prewarm.ChainNeed(n, len(p.idle), p.creating, len(p.waiters), p.claims)
 	if maxSandboxes > 0 {
 		need = min(need, maxSandboxes-(len(p.idle)+p.busy+p.creating))
 	}
@@ -115,7 +120,15 @@ func (r *Router) EnsureWarm(key string, n, maxSandboxes int) int {
 		p.creating++
 		r.createAsync(p)
 	}
-	return max(need, 0)
+	p.claims += n
+	var once sync.Once
+	return max(need, 0), func() {
+		once.Do(func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			p.claims -= n
+		})
+	}
 }
 
 // chainPools reads the pools of a deployment's functions for chain warming.
@@ -125,7 +138,7 @@ func (r *Router) chainPools(tenant, wf string, w *workflow.Workflow) map[string]
 	out := make(map[string]ChainPool, len(w.Spec.Functions))
 	for name := range w.Spec.Functions {
 		if p := r.pools[FunctionKey(tenant, wf, name)]; p != nil {
-			out[name] = ChainPool{Idle: len(p.idle), MeanExec: p.meanExec, ColdStart: p.coldStart}
+			out[name] = ChainPool{Idle: len(p.idle), Claimed: p.claims, MeanExec: p.meanExec, ColdStart: p.coldStart}
 		}
 	}
 	return out
@@ -145,34 +158,92 @@ type chainWarmer struct {
 	warmed func(n int)
 }
 
-// start plans the warming of one invocation of d and schedules it.
-func (c *chainWarmer) start(d *Deployment) {
+// start plans the warming of one invocation of d and schedules it. The
+// invocation tells the returned claims when each stage starts and when it
+// ends.
+func (c *chainWarmer) start(d *Deployment) *chainClaims {
 	key := d.Tenant + "/" + d.Name
 	c.mu.Lock()
 	fan := maps.Clone(c.fanOut[key]) // observe writes the map meanwhile
 	c.mu.Unlock()
 	plan := PlanChainWarming(d.Workflow, c.router.chainPools(d.Tenant, d.Name, d.Workflow), fan)
+	cc := &chainClaims{stages: make(map[string]*stageClaim, len(plan))}
 	for _, cw := range plan {
+		sc := &stageClaim{}
+		cc.stages[cw.Stage] = sc
 		pool := FunctionKey(d.Tenant, d.Name, cw.Function)
 		if cw.At <= 0 {
-			c.warm(pool, cw.N)
+			c.warm(cc, sc, pool, cw.N)
 			continue
 		}
-		t := time.NewTimer(cw.At)
-		go func() {
-			defer t.Stop()
-			select {
-			case <-t.C:
-				c.warm(pool, cw.N)
-			case <-c.bg.Done():
-			}
-		}()
+		sc.timer = time.AfterFunc(cw.At, func() { c.warm(cc, sc, pool, cw.N) })
+	}
+	return cc
+}
+
+// warm claims n warm sandboxes of pool for a stage, unless the stage has
+// started (its calls are then queued, and the autoscaler sees them) or
+// the invocation has ended.
+func (c *chainWarmer) warm(cc *chainClaims, sc *stageClaim, pool string, n int) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if sc.started || cc.ended || c.bg.Err() != nil {
+		return
+	}
+	k, release := c.router.ClaimWarm(pool, n, c.maxSandboxes)
+	sc.release = release
+	if k > 0 && c.warmed != nil {
+		c.warmed(k)
 	}
 }
 
-func (c *chainWarmer) warm(pool string, n int) {
-	if k := c.router.EnsureWarm(pool, n, c.maxSandboxes); k > 0 && c.warmed != nil {
-		c.warmed(k)
+// chainClaims are one invocation's chain-warming claims, by stage.
+type chainClaims struct {
+	mu     sync.Mutex
+	ended  bool
+	stages map[string]*stageClaim
+}
+
+type stageClaim struct {
+	timer   *time.Timer // nil when warmed at once
+	started bool
+	release func() // nil until warmed
+}
+
+// stageStarted gives back the stage's claim: its calls now take the
+// sandboxes. Safe on a nil receiver (no chain warming).
+func (cc *chainClaims) stageStarted(stage string) {
+	if cc == nil {
+		return
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if sc := cc.stages[stage]; sc != nil && !sc.started {
+		sc.started = true
+		sc.stop()
+	}
+}
+
+// end gives back every claim left (stages skipped, or never reached) and
+// stops the timers. Safe on a nil receiver.
+func (cc *chainClaims) end() {
+	if cc == nil {
+		return
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	cc.ended = true
+	for _, sc := range cc.stages {
+		sc.stop()
+	}
+}
+
+func (sc *stageClaim) stop() {
+	if sc.timer != nil {
+		sc.timer.Stop()
+	}
+	if sc.release != nil {
+		sc.release()
 	}
 }
 

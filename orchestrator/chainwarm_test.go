@@ -72,6 +72,13 @@ func TestPlanChainWarming(t *testing.T) {
 			want: "sd:d@900ms×1 sb:b@400ms×1",
 		},
 		{
+			name: "idle sandboxes that other invocations claimed are not free", pools: map[string]ChainPool{
+				"a": measured["a"], "b": measured["b"], "d": measured["d"],
+				"c": {Idle: 1, Claimed: 1, MeanExec: ms(100), ColdStart: ms(400)},
+			},
+			want: "sd:d@900ms×1 sb:b@400ms×1 sc:c@800ms×1",
+		},
+		{
 			name: "nothing measured yet: everything at once", pools: map[string]ChainPool{},
 			want: "sd:d@0s×1 sb:b@0s×1 sc:c@0s×1",
 		},

@@ -21,12 +21,14 @@ type stageRecorder struct {
 	router       *Router
 	prices       scheduler.Prices
 	tenant, name string
+	claims       *chainClaims // nil without chain warming
 	mu           sync.Mutex
 	stages       map[string]*StageTiming
 }
 
 // InvokeStage implements workflow.Invoker.
 func (s *stageRecorder) InvokeStage(ctx context.Context, st *workflow.Stage, fn *workflow.Function, input []byte) ([]byte, error) {
+	s.claims.stageStarted(st.Name)
 	out, stats, err := s.router.Invoke(ctx, FunctionKey(s.tenant, s.name, fn.Name), input)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -61,9 +63,10 @@ func (o *Orchestrator) execute(ctx context.Context, d *Deployment, inv *Invocati
 	defer cancel()
 	rec := &stageRecorder{router: o.router, prices: o.cfg.Prices, tenant: d.Tenant, name: d.Name, stages: map[string]*StageTiming{}}
 	if o.chain != nil {
-		o.chain.start(d)
+		rec.claims = o.chain.start(d)
 	}
 	res, err := workflow.Run(ctx, d.Workflow, input, rec)
+	rec.claims.end()
 
 	done := *inv
 	done.Revision = d.Revision

@@ -123,6 +123,9 @@ type pool struct {
 	// cold-start times, for the autoscaler's queueNeed.
 	meanExec  time.Duration
 	coldStart time.Duration
+	// claims counts the sandboxes chain warming promised to invocations'
+	// stages that have not started (ClaimWarm).
+	claims int
 }
 
 // ewma folds sample x into the moving average avg (weight 1/5).

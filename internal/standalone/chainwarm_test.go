@@ -68,11 +68,13 @@ func metricValue(tb testing.TB, baseURL, name string) float64 {
 // BenchmarkChainWarming measures what it saves.
 func TestChainWarming(t *testing.T) {
 	for _, tc := range []struct {
-		policy     string
-		wantWarmed float64
+		policy string
+		// wantWarmed after one invocation, and after two more arriving
+		// together to the workflow made cold again: each claims its own.
+		wantWarmed, wantWarmedBurst float64
 	}{
-		{"aquatope", 3},
-		{"aquatope-nochain", 0},
+		{"aquatope", 3, 3 + 6},
+		{"aquatope-nochain", 0, 0},
 	} {
 		t.Run(tc.policy, func(t *testing.T) {
 			ctx := context.Background()
@@ -100,6 +102,26 @@ func TestChainWarming(t *testing.T) {
 			}
 			if tc.wantWarmed == 0 && res.ColdStarts != 4 {
 				t.Errorf("without chain warming %d of 4 stages waited for a cold start, want all", res.ColdStarts)
+			}
+			// A new revision retires every sandbox; two invocations then
+			// arrive together.
+			if _, err := api.Deploy(ctx, "chain.yaml", []byte(distinctChainYAML("chain", 4, 0, 1))); err != nil {
+				t.Fatal(err)
+			}
+			errs := make(chan error, 2)
+			for range 2 {
+				go func() {
+					_, err := api.Invoke(ctx, "chain", []byte(`{"n": 2}`))
+					errs <- err
+				}()
+			}
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := metricValue(t, cl.URL, "baton_chain_warmed_sandboxes_total"); got != tc.wantWarmedBurst {
+				t.Errorf("after a burst of two, chain warmed %g sandboxes in all, want %g", got, tc.wantWarmedBurst)
 			}
 		})
 	}

@@ -14,8 +14,11 @@ func ChainWarmAt(delay, offset, coldStart time.Duration) time.Duration {
 
 // ChainNeed is how many sandboxes chain warming starts for a stage that
 // will want `want` at once, when the pool has idle ones and creations
-// under way that queued requests have not already claimed: only where no
-// warm sandbox is free.
-func ChainNeed(want, idle, creating, waiting int) int {
-	return max(0, want-(idle+creating-waiting))
+// under way that neither queued requests (waiting) nor other invocations'
+// stages, warmed for but not yet started (claimed), have taken: only
+// where no warm sandbox is free. Without the claims, a burst of k
+// invocations arriving to a cold workflow warmed one stage's worth of
+// sandboxes for all k, and all but one waited for cold starts.
+func ChainNeed(want, idle, creating, waiting, claimed int) int {
+	return max(0, want-(idle+creating-waiting-claimed))
 }

@@ -15,7 +15,8 @@ const (
 	evDecide
 	// evBoundary: interval a of pool starts.
 	evBoundary
-	// evChainWarm: a workflow wants a sandboxes of pool warm now.
+	// evChainWarm: stage st of invocation inv wants a sandboxes of pool
+	// warm now.
 	evChainWarm
 )
 
@@ -26,6 +27,8 @@ type event struct {
 	kind eventKind
 	pool int32
 	a    int32
+	inv  int32 // evChainWarm only
+	st   int16 // evChainWarm only
 }
 
 // eventHeap is a binary min-heap of events by (t, seq), without the

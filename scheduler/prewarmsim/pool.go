@@ -35,6 +35,7 @@ type pool struct {
 	qhead int
 
 	busy, creating int
+	claims         int // sandboxes promised to chain-warmed stages not yet started
 	demand         demandWindow
 	lastDemand     float64 // when the demand last changed
 

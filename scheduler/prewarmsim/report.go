@@ -32,5 +32,24 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write pre-warm report: %w", err)
 	}
+	fmt.Fprintln(w, "\nper workflow: cold-arrival p99 ms (cold arrivals) / p99 ms / QoS violations %")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	header := "POLICY\t"
+	if len(r.Results) > 0 {
+		for _, x := range r.Results[0].PerWorkflow {
+			header += fmt.Sprintf("%s (%d STAGES)\t", x.Workflow, x.Stages)
+		}
+	}
+	fmt.Fprintln(tw, header)
+	for _, x := range r.Results {
+		row := x.Policy + "\t"
+		for _, wr := range x.PerWorkflow {
+			row += fmt.Sprintf("%.0f (%d) / %.0f / %.2f\t", wr.ColdArrivalP99Ms, wr.ColdArrivals, wr.P99Ms, 100*wr.QoSViolationRate)
+		}
+		fmt.Fprintln(tw, row)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write pre-warm report: %w", err)
+	}
 	return nil
 }

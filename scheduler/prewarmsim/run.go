@@ -41,6 +41,8 @@ type Result struct {
 	WorkflowP99Ms    float64 `json:"workflow_p99_ms"`
 	ColdArrivals     int     `json:"cold_arrivals"`
 	ColdArrivalP99Ms float64 `json:"cold_arrival_p99_ms"`
+	// PerWorkflow breaks the workflow figures down by sample workflow.
+	PerWorkflow []WorkflowResult `json:"per_workflow"`
 	// Decisions counts planner decisions (one per function per interval);
 	// PolicyMicrosPerDecision is the planner's own time per decision,
 	// observing included.
@@ -50,6 +52,18 @@ type Result struct {
 	AutoscalerCalls int64 `json:"autoscaler_calls"`
 	// WallSeconds is how long the simulation of this policy took.
 	WallSeconds float64 `json:"wall_seconds"`
+}
+
+// WorkflowResult is one sample workflow's figures under a policy, over
+// all its instances.
+type WorkflowResult struct {
+	Workflow         string  `json:"workflow"`
+	Stages           int     `json:"stages"`
+	Invocations      int     `json:"invocations"`
+	QoSViolationRate float64 `json:"qos_violation_rate"`
+	P99Ms            float64 `json:"p99_ms"`
+	ColdArrivals     int     `json:"cold_arrivals"`
+	ColdArrivalP99Ms float64 `json:"cold_arrival_p99_ms"`
 }
 
 // Report is a simulation of several policies on one trace.
@@ -143,7 +157,20 @@ func runPolicy(ctx context.Context, cfg Config, groups []groupSpec, pol prewarm.
 	res := Result{Policy: pol.Name()}
 	var total groupStats
 	var policyTime time.Duration
-	for _, s := range stats {
+	byWorkflow := map[string]*workflowStats{}
+	var names []string
+	for i, s := range stats {
+		if wf := groups[i].wf; wf != nil {
+			w := byWorkflow[wf.name]
+			if w == nil {
+				w = &workflowStats{stages: len(wf.stages)}
+				byWorkflow[wf.name] = w
+				names = append(names, wf.name)
+			}
+			w.latencies = append(w.latencies, s.latencies...)
+			w.coldLatencies = append(w.coldLatencies, s.coldLatencies...)
+			w.violations += s.violations
+		}
 		total.requests += s.requests
 		total.cold += s.cold
 		total.coldWait += s.coldWait
@@ -174,6 +201,16 @@ func runPolicy(ctx context.Context, cfg Config, groups []groupSpec, pol prewarm.
 	res.WorkflowP99Ms = percentile(total.latencies, 0.99) * 1000
 	res.ColdArrivals = len(total.coldLatencies)
 	res.ColdArrivalP99Ms = percentile(total.coldLatencies, 0.99) * 1000
+	sort.Strings(names)
+	for _, name := range names {
+		w := byWorkflow[name]
+		wr := WorkflowResult{Workflow: name, Stages: w.stages, Invocations: len(w.latencies), ColdArrivals: len(w.coldLatencies),
+			P99Ms: percentile(w.latencies, 0.99) * 1000, ColdArrivalP99Ms: percentile(w.coldLatencies, 0.99) * 1000}
+		if wr.Invocations > 0 {
+			wr.QoSViolationRate = float64(w.violations) / float64(wr.Invocations)
+		}
+		res.PerWorkflow = append(res.PerWorkflow, wr)
+	}
 	res.Decisions = total.decisions
 	if total.decisions > 0 {
 		res.PolicyMicrosPerDecision = float64(policyTime.Nanoseconds()) / float64(total.decisions) / 1000

@@ -26,6 +26,9 @@ type wfInvocation struct {
 	done    []int16 // elements finished, per stage
 	left    int     // stages not finished
 	cold    bool    // a first-stage request waited for a sandbox to start
+	// claimed marks the stages chain warming warmed sandboxes for that
+	// have not started: their pools' claims (nil without chain warming).
+	claimed []bool
 }
 
 // groupStats are one group's figures.
@@ -40,6 +43,15 @@ type groupStats struct {
 	latencies        []float64
 	coldLatencies    []float64
 	violations       int
+}
+
+// workflowStats are the invocation figures of one sample workflow, summed
+// over its instances.
+type workflowStats struct {
+	stages        int
+	latencies     []float64
+	coldLatencies []float64
+	violations    int
 }
 
 // runner simulates one group under one policy.
@@ -130,7 +142,7 @@ func (r *runner) run() groupStats {
 		case evBoundary:
 			r.boundary(int(e.pool), int(e.a), e.t)
 		case evChainWarm:
-			r.chainWarm(int(e.pool), int(e.a), e.t)
+			r.chainWarm(int(e.pool), int(e.a), e.inv, int(e.st), e.t)
 		}
 	}
 	for i := range r.pools {
@@ -367,15 +379,20 @@ func (r *runner) finish(pi int, s int32, now float64) {
 	}
 }
 
-// chainWarm starts sandboxes in pool pi until n are warm, starting or
-// free for the workflow.
-func (r *runner) chainWarm(pi, n int, now float64) {
-	if now >= r.horizon {
+// chainWarm starts sandboxes in pool pi until n are warm or starting for
+// stage s of invocation idx, beyond those queued requests and other
+// invocations' stages claim, and claims n until the stage starts. A stage
+// that started already is left to the autoscaler.
+func (r *runner) chainWarm(pi, n int, idx int32, s int, now float64) {
+	inv := &r.invs[idx]
+	if now >= r.horizon || inv.issued == nil || inv.issued[s] > 0 {
 		return
 	}
 	p := &r.pools[pi]
-	for range prewarm.ChainNeed(n, len(p.idle), p.creating, p.waiting()) {
+	for range prewarm.ChainNeed(n, len(p.idle), p.creating, p.waiting(), p.claims) {
 		r.create(pi, now)
 		r.stats.chained++
 	}
+	p.claims += n
+	inv.claimed[s] = true
 }

@@ -147,6 +147,32 @@ func TestChainWarmingByHand(t *testing.T) {
 	}
 }
 
+// TestChainWarmingClaimsPerInvocation runs three invocations of the
+// two-stage workflow arriving together to a cold workflow: each is warmed
+// its own sandbox of b (the claims of the others count as taken), so all
+// three run b warm, as the one invocation of TestChainWarmingByHand does.
+func TestChainWarmingClaimsPerInvocation(t *testing.T) {
+	w, err := workflow.Parse("two.yaml", []byte(twoStages))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := trace.ColdStartFor(128).Seconds()
+	burst := []trace.Invocation{{Start: 10, Duration: 1}, {Start: 10, Duration: 1}, {Start: 10, Duration: 1}}
+	tr := &trace.Trace{Source: "a burst", Minutes: 2, Functions: []trace.Function{{Name: "driver", ColdStart: time.Second, Invocations: burst}}}
+	cfg := Config{Trace: tr, Workflows: []*workflow.Workflow{w}, InstancesPerWorkflow: 1, StageSigma: 1e-12, Parallelism: 1}
+	rep, err := Run(context.Background(), cfg, []prewarm.PrewarmPolicy{testPolicy{d: prewarm.Decision{KeepAlive: time.Minute}, chain: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Results[0]
+	if r.WorkflowInvocations != 3 || r.ColdArrivals != 3 {
+		t.Fatalf("%d invocations, %d cold arrivals; want 3, 3", r.WorkflowInvocations, r.ColdArrivals)
+	}
+	if math.Abs(r.WorkflowP99Ms-(cs+0.4)*1000) > 1e-3 || r.ColdStarts != 3 || r.ChainWarmed != 3 {
+		t.Errorf("p99 %.4f ms, %d cold starts, %d chain-warmed; want %.4f, 3 (a's), 3 (one b each)", r.WorkflowP99Ms, r.ColdStarts, r.ChainWarmed, (cs+0.4)*1000)
+	}
+}
+
 // TestEveryPolicyOnSyntheticTrace runs all policies on a small synthetic
 // trace with the sample-like workflow and checks the books balance.
 func TestEveryPolicyOnSyntheticTrace(t *testing.T) {

@@ -41,13 +41,14 @@ func (r *runner) startInvocation(now float64) {
 	if !r.policy.ChainWarming() {
 		return
 	}
+	r.invs[idx].claimed = make([]bool, len(wf.stages))
 	for i := range wf.stages {
 		st := &wf.stages[i]
 		if len(st.needs) == 0 {
 			continue
 		}
 		at := now + prewarm.ChainWarmAt(seconds(delay), seconds(st.offset), seconds(r.pools[st.pool].spec.coldStart)).Seconds()
-		r.h.push(event{t: at, kind: evChainWarm, pool: int32(st.pool), a: int32(min(st.parallel, st.width))})
+		r.h.push(event{t: at, kind: evChainWarm, pool: int32(st.pool), a: int32(min(st.parallel, st.width)), inv: idx, st: int16(i)})
 	}
 }
 
@@ -55,7 +56,12 @@ func (r *runner) startInvocation(now float64) {
 func (r *runner) startStage(idx int32, s int, now float64) {
 	st := &r.spec.wf.stages[s]
 	n := min(st.parallel, st.width)
-	r.invs[idx].issued[s] = int16(n)
+	inv := &r.invs[idx]
+	inv.issued[s] = int16(n)
+	if inv.claimed != nil && inv.claimed[s] {
+		inv.claimed[s] = false
+		r.pools[st.pool].claims -= n
+	}
 	for e := 0; e < n; e++ {
 		r.arrive(st.pool, request{arrival: now, dur: r.elementDuration(idx, s, e), inv: idx, stage: int16(s)}, now)
 	}
@@ -95,7 +101,7 @@ func (r *runner) elementDone(req request, now float64) {
 	if wf.qos > 0 && latency > wf.qos {
 		r.stats.violations++
 	}
-	inv.pending, inv.issued, inv.done = nil, nil, nil
+	inv.pending, inv.issued, inv.done, inv.claimed = nil, nil, nil, nil
 }
 
 // elementDuration is the execution time of element e of stage s of
