@@ -90,6 +90,7 @@ It reports the throughput ratio (Baton / direct; target >= 0.8), the time
 Baton adds at p50 (target <= 10 ms) and the mean cold-start phases.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			orchestratorGC()
 			if err := checkOutput(out); err != nil {
 				return err
 			}

@@ -39,6 +39,7 @@ Router.Apply → placement → NATS request/reply → daemon → reply → pool:
 Published figures are printed for reference: Dirigent 2,500/s, Knative ~2/s.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			orchestratorGC()
 			if err := checkOutput(out); err != nil {
 				return err
 			}

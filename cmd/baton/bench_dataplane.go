@@ -88,6 +88,7 @@ container labels), in turn, bypassing the orchestrator. Targets: added p50
 <= 200us and p99 <= 1ms at 1,000 requests/s; ratio >= 0.5 at saturation.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			orchestratorGC()
 			if err := checkOutput(out); err != nil {
 				return err
 			}

@@ -126,6 +126,7 @@ waited for a cold start, the idle sandbox-seconds (in trace time), the p99
 latency and the planner's time per decision, measured live.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			orchestratorGC()
 			if err := checkOutput(out); err != nil {
 				return err
 			}

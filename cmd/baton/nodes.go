@@ -117,6 +117,7 @@ func orchestratorCmd() *cobra.Command {
 		Short: "Run the orchestrator (API, router, autoscaler, placement) against a NATS cluster",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			orchestratorGC()
 			applyOrchestrationFlags(cmd.Flags(), &cfg.Orchestration)
 			log := newLogger(verbose)
 			cfg.Logger = log

@@ -26,6 +26,7 @@ func upCmd() *cobra.Command {
 		Short: "Run Baton on this machine: NATS, the orchestrator and a worker, in one process",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			orchestratorGC()
 			ctx := cmd.Context()
 			applyOrchestrationFlags(cmd.Flags(), &cfg.Orchestration)
 			level := slog.LevelInfo
