@@ -106,6 +106,7 @@ type Router struct {
 	onWorker map[string]int         // sandboxes in r.all by worker, for CountOn
 	pending  map[string]bool        // IDs being created: not orphans
 	tasks    sync.WaitGroup
+	sending  chan struct{} // maxSending tokens: creations placing and sending
 }
 
 type pool struct {
@@ -204,6 +205,7 @@ func NewRouter(bg context.Context, workers *Workers, cfg RouterConfig) *Router {
 		all:           map[string]*sandboxRef{},
 		onWorker:      map[string]int{},
 		pending:       map[string]bool{},
+		sending:       make(chan struct{}, maxSending),
 	}
 }
 
@@ -523,6 +525,7 @@ func (r *Router) createAsync(p *pool) {
 		defer r.tasks.Done()
 		start := time.Now()
 		sb, err := r.create(cfg, id)
+		defer func() { <-r.sending }() // after the pool is updated
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		delete(r.pending, id)
@@ -557,34 +560,62 @@ func (r *Router) createAsync(p *pool) {
 	}()
 }
 
+// maxSending bounds the creations that run on the orchestrator's CPU at
+// once: placing and sending one, and reading the worker's answer and
+// putting the sandbox in its pool. A burst of thousands of creations
+// otherwise made thousands of goroutines runnable at once, and the
+// heartbeat handler queued behind them long enough for live workers to be
+// declared dead (20,000 at once in `baton bench controlplane`). Waiting
+// for the workers is not bounded.
+const maxSending = 64
+
+// create places and starts a sandbox. It takes a sending token to place
+// and send, gives it back while the worker works, and returns holding one
+// again: the caller gives it back once the sandbox is in its pool.
 func (r *Router) create(cfg FunctionConfig, id string) (*sandboxRef, error) {
 	res := PlacementRequest{CPUMilli: cfg.CPUMilli, MemoryBytes: cfg.MemoryBytes}
-	workerID, err := r.workers.Reserve(res, time.Now())
-	if err != nil {
-		r.events(failedEvent(id, cfg.Key, "", res, err))
-		return nil, fmt.Errorf("cold start of %s: %w", cfg.Key, err)
-	}
 	spec := worker.SandboxSpec{
 		ID: id, Function: cfg.Key, Image: cfg.Image,
 		CPUMilli: cfg.CPUMilli, MemoryBytes: cfg.MemoryBytes, Env: cfg.Env,
 		HealthTimeout: r.healthTimeout,
 	}
-	// A worker gets the health timeout plus a margin to answer; one that
-	// does not is set aside for a while and the creation goes elsewhere.
-	ctx, cancel := context.WithTimeout(r.bg, r.healthTimeout+5*time.Second)
-	defer cancel()
-	sb, err := r.workers.Create(ctx, workerID, spec)
+	r.sending <- struct{}{}
+	// start places and sends on a worker; a worker gets the health
+	// timeout plus a margin to answer.
+	start := func() (string, worker.Sandbox, error) {
+		workerID, err := r.workers.Reserve(res, time.Now())
+		if err != nil {
+			return "", worker.Sandbox{}, err
+		}
+		pc, err := r.workers.SendCreate(workerID, spec)
+		<-r.sending
+		if err == nil {
+			ctx, cancel := context.WithTimeout(r.bg, r.healthTimeout+5*time.Second)
+			err = pc.Wait(ctx)
+			cancel()
+		}
+		r.sending <- struct{}{}
+		if err != nil {
+			return workerID, worker.Sandbox{}, err
+		}
+		sb, err := pc.Result()
+		return workerID, sb, err
+	}
+	workerID, sb, err := start()
+	if workerID == "" {
+		r.events(failedEvent(id, cfg.Key, "", res, err))
+		return nil, fmt.Errorf("cold start of %s: %w", cfg.Key, err)
+	}
+	// One that does not answer is set aside for a while and the creation
+	// goes elsewhere.
 	if err != nil && unreachable(err) && r.bg.Err() == nil {
 		r.workers.Release(workerID, res)
 		r.workers.Suspect(workerID, time.Now().Add(suspectFor))
 		r.log.Warn("worker did not answer a create; set aside, trying another", "worker", workerID, "for", suspectFor, "err", err)
-		if workerID, err = r.workers.Reserve(res, time.Now()); err != nil {
+		if workerID, sb, err = start(); workerID == "" {
 			r.events(failedEvent(id, cfg.Key, "", res, err))
 			return nil, fmt.Errorf("cold start of %s: %w", cfg.Key, err)
 		}
-		ctx2, cancel2 := context.WithTimeout(r.bg, r.healthTimeout+5*time.Second)
-		defer cancel2()
-		sb, err = r.workers.Create(ctx2, workerID, spec)
 	}
 	if err != nil {
 		r.workers.Release(workerID, res)

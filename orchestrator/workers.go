@@ -27,10 +27,11 @@ const maxBehind = time.Second
 // Workers tracks the workers that send heartbeats and the resources the
 // orchestrator has reserved on each, and sends them sandbox commands.
 type Workers struct {
-	nc   *nats.Conn
-	mu   sync.Mutex
-	m    map[string]*workerEntry
-	list []*workerEntry // the entries of m, for allocation-free scans
+	nc      *nats.Conn
+	replies *replyMux // creations' replies
+	mu      sync.Mutex
+	m       map[string]*workerEntry
+	list    []*workerEntry // the entries of m, for allocation-free scans
 	// view is the snapshot Reserve places on, kept between calls so that
 	// a placement does not copy every worker: the workers placeable when
 	// it was built, their reservations and capacity patched in place
@@ -74,7 +75,7 @@ type workerEntry struct {
 
 // NewWorkers returns an empty table that talks to workers over nc.
 func NewWorkers(nc *nats.Conn) *Workers {
-	return &Workers{nc: nc, m: map[string]*workerEntry{}}
+	return &Workers{nc: nc, m: map[string]*workerEntry{}, replies: &replyMux{nc: nc}}
 }
 
 // Observe records a heartbeat. It reports whether the worker is new to
@@ -328,9 +329,56 @@ func (w *Workers) Release(workerID string, req PlacementRequest) {
 
 // Create asks a worker to start a sandbox and waits for the reply.
 func (w *Workers) Create(ctx context.Context, workerID string, spec worker.SandboxSpec) (worker.Sandbox, error) {
-	var reply protocol.CreateReply
-	if err := w.request(ctx, protocol.CreateSubject(workerID), protocol.CreateRequest{Spec: spec}, &reply); err != nil {
+	pc, err := w.SendCreate(workerID, spec)
+	if err != nil {
 		return worker.Sandbox{}, err
+	}
+	if err := pc.Wait(ctx); err != nil {
+		return worker.Sandbox{}, err
+	}
+	return pc.Result()
+}
+
+// PendingCreate is a creation sent to a worker: Wait for its answer, then
+// read it with Result.
+type PendingCreate struct {
+	workerID string
+	reply    *pendingReply
+	msg      *nats.Msg
+}
+
+// SendCreate asks a worker to start a sandbox without waiting for the
+// reply. Sending (encoding, publishing) and reading the answer (Result)
+// are the creation's work on the orchestrator's CPU; waiting is not.
+func (w *Workers) SendCreate(workerID string, spec worker.SandboxSpec) (*PendingCreate, error) {
+	subject := protocol.CreateSubject(workerID)
+	data, err := json.Marshal(protocol.CreateRequest{Spec: spec})
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", subject, err)
+	}
+	p, err := w.replies.send(subject, data)
+	if err != nil {
+		return nil, err
+	}
+	return &PendingCreate{workerID: workerID, reply: p}, nil
+}
+
+// Wait waits for the worker's answer to a creation.
+func (pc *PendingCreate) Wait(ctx context.Context) error {
+	msg, err := pc.reply.wait(ctx)
+	pc.msg = msg
+	return err
+}
+
+// Result decodes the answer Wait received.
+func (pc *PendingCreate) Result() (worker.Sandbox, error) {
+	workerID := pc.workerID
+	if pc.msg == nil {
+		return worker.Sandbox{}, fmt.Errorf("worker %s: no answer to %s yet", workerID, pc.reply.subject)
+	}
+	var reply protocol.CreateReply
+	if err := json.Unmarshal(pc.msg.Data, &reply); err != nil {
+		return worker.Sandbox{}, fmt.Errorf("decode reply to %s: %w", pc.reply.subject, err)
 	}
 	if reply.Error != nil {
 		return worker.Sandbox{}, fmt.Errorf("worker %s: %w", workerID, reply.Error)

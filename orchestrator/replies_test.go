@@ -1,0 +1,90 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"baton.dev/baton/internal/natsd"
+)
+
+// TestReplyMux sends requests whose replies come back out of order, to no
+// one, and too late, over a real embedded NATS server.
+func TestReplyMux(t *testing.T) {
+	srv, err := natsd.Start(natsd.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	// An echo service that answers the 10 requests it gets in reverse
+	// order, and a silent one.
+	got := make(chan *nats.Msg, 10)
+	if _, err := nc.Subscribe("echo", func(m *nats.Msg) { got <- m }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.Subscribe("silent", func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	m := &replyMux{nc: nc}
+	var pending []*pendingReply
+	for i := range 10 {
+		p, err := m.send("echo", fmt.Appendf(nil, "%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending = append(pending, p)
+	}
+	var reqs []*nats.Msg
+	for range 10 {
+		reqs = append(reqs, <-got)
+	}
+	for i := len(reqs) - 1; i >= 0; i-- {
+		if err := reqs[i].Respond(append([]byte("re "), reqs[i].Data...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i, p := range pending {
+		msg, err := p.wait(ctx)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if want := fmt.Sprintf("re %d", i); string(msg.Data) != want {
+			t.Errorf("request %d answered %q, want %q", i, msg.Data, want)
+		}
+	}
+
+	p, err := m.send("nobody", []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.wait(ctx); !errors.Is(err, nats.ErrNoResponders) {
+		t.Errorf("no responders: %v, want nats.ErrNoResponders", err)
+	}
+
+	p, err = m.send("silent", []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+	if _, err := p.wait(short); !errors.Is(err, context.DeadlineExceeded) || !unreachable(err) {
+		t.Errorf("no answer: %v, want a deadline the router takes for unreachable", err)
+	}
+	m.mu.Lock()
+	left := len(m.waiting)
+	m.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d requests still waiting, want none", left)
+	}
+}
