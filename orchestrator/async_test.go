@@ -5,10 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"baton.dev/baton/internal/natsd"
 )
 
 // TestAcceptedNeverOverwritesAResult: an asynchronous invocation is in the
@@ -18,16 +15,7 @@ import (
 // both: the invocation stayed "accepted" for good). Real embedded NATS.
 func TestAcceptedNeverOverwritesAResult(t *testing.T) {
 	ctx := context.Background()
-	srv, err := natsd.Start(natsd.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := connectNATS(t)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

@@ -15,16 +15,7 @@ import (
 // TestReplyMux sends requests whose replies come back out of order, to no
 // one, and too late, over a real embedded NATS server.
 func TestReplyMux(t *testing.T) {
-	srv, err := natsd.Start(natsd.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := connectNATS(t)
 	// An echo service that answers the 10 requests it gets in reverse
 	// order, and a silent one.
 	got := make(chan *nats.Msg, 10)
@@ -87,4 +78,21 @@ func TestReplyMux(t *testing.T) {
 	if left != 0 {
 		t.Errorf("%d requests still waiting, want none", left)
 	}
+}
+
+// connectNATS starts an embedded NATS server (JetStream on) for the test
+// and connects to it.
+func connectNATS(t *testing.T) *nats.Conn {
+	t.Helper()
+	srv, err := natsd.Start(natsd.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }
