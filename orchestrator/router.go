@@ -7,16 +7,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/nats-io/nats.go"
-	"io"
 	"log/slog"
 	"maps"
 	"net"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"baton.dev/baton/orchestrator/history"
 	"baton.dev/baton/worker"
@@ -92,7 +91,6 @@ type StageStats struct {
 // or a finishing request hands it one.
 type Router struct {
 	workers       *Workers
-	client        *http.Client
 	log           *slog.Logger
 	healthTimeout time.Duration
 	maxPayload    int64
@@ -149,6 +147,9 @@ type sandboxRef struct {
 	life    context.Context
 	endLife context.CancelCauseFunc
 	lost    bool
+	// conn is the kept connection to the sandbox, used by the call that
+	// holds the sandbox (nil: none yet).
+	conn *sandboxConn
 }
 
 type waiter struct {
@@ -189,12 +190,8 @@ func NewRouter(bg context.Context, workers *Workers, cfg RouterConfig) *Router {
 	if cfg.Events == nil {
 		cfg.Events = func(history.SandboxEvent) {}
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 16
-	tr.Proxy = nil
 	return &Router{
 		workers:       workers,
-		client:        &http.Client{Transport: tr},
 		log:           cfg.Logger,
 		healthTimeout: cfg.HealthTimeout,
 		maxPayload:    cfg.MaxPayload,
@@ -310,7 +307,7 @@ func (r *Router) invokeOnce(ctx context.Context, key string, input []byte, st *S
 	callCtx, cancel := context.WithCancelCause(ctx)
 	stop := context.AfterFunc(g.sb.life, func() { cancel(context.Cause(g.sb.life)) })
 	execStart := time.Now()
-	out, err := r.call(callCtx, g.sb.sb.Endpoint, input)
+	out, err := r.call(callCtx, g.sb, input)
 	st.Exec += time.Since(execStart)
 	stop()
 	lost := errors.Is(context.Cause(callCtx), errWorkerLost)
@@ -423,33 +420,23 @@ func (r *Router) release(sb *sandboxRef, healthy bool, exec time.Duration) {
 	p.idle = append(p.idle, sb)
 }
 
-func (r *Router) call(ctx context.Context, endpoint string, input []byte) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", bytes.NewReader(input))
-	if err != nil {
-		return nil, fmt.Errorf("build request to %s: %w", endpoint, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := r.client.Do(req)
+// call posts input to the sandbox the caller holds, on its kept
+// connection.
+func (r *Router) call(ctx context.Context, sb *sandboxRef, input []byte) ([]byte, error) {
+	status, body, conn, err := post(ctx, sb.conn, sb.sb.Endpoint, input, r.maxPayload)
+	sb.conn = conn
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, &FunctionError{Err: err}
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, r.maxPayload+1))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &FunctionError{Err: err}
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	if status < 200 || status > 299 {
 		msg := body
 		if len(msg) > 512 {
 			msg = msg[:512]
 		}
-		return nil, &FunctionError{Status: resp.StatusCode, Body: string(bytes.TrimSpace(msg))}
+		return nil, &FunctionError{Status: status, Body: string(bytes.TrimSpace(msg))}
 	}
 	if int64(len(body)) > r.maxPayload {
 		return nil, fmt.Errorf("function answer is larger than the %d-byte limit", r.maxPayload)
@@ -634,6 +621,7 @@ func (r *Router) create(cfg FunctionConfig, id string) (*sandboxRef, error) {
 // caller holds r.mu.
 func (r *Router) deleteAsync(sb *sandboxRef) {
 	r.forgetLocked(sb)
+	sb.closeConn()
 	r.tasks.Add(1)
 	go func() {
 		defer r.tasks.Done()
@@ -645,6 +633,15 @@ func (r *Router) deleteAsync(sb *sandboxRef) {
 		r.workers.Release(sb.workerID, sb.res)
 		r.events(sandboxEvent(history.SandboxDeleted, sb.sb.ID, sb.sb.Function, sb.workerID, sb.res))
 	}()
+}
+
+// closeConn closes the sandbox's kept connection. Only whoever holds the
+// sandbox (a call, or the Router for an idle one, under its lock) may.
+func (sb *sandboxRef) closeConn() {
+	if sb.conn != nil {
+		_ = sb.conn.c.Close()
+		sb.conn = nil
+	}
 }
 
 // sandboxEvent starts a history event for sandbox id of function key.
@@ -714,6 +711,7 @@ func (r *Router) DropWorker(workerID string) int {
 		for i, x := range p.idle {
 			if x == sb {
 				p.idle = append(p.idle[:i], p.idle[i+1:]...)
+				sb.closeConn() // idle: no call holds it (a call in flight closes its own)
 				break
 			}
 		}

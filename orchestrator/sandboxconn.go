@@ -1,0 +1,122 @@
+package orchestrator
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// sandboxConn is the one kept-alive HTTP/1.1 connection to a sandbox. A
+// sandbox serves one call at a time, so the call that holds the sandbox
+// holds its connection: it writes the request and reads the answer on its
+// own goroutine, with net/http's own request writer and response parser,
+// instead of handing both to a shared Transport's connection goroutines.
+type sandboxConn struct {
+	c  net.Conn
+	br *bufio.Reader
+	bw *bufio.Writer
+}
+
+// post sends input to the sandbox at endpoint over conn (dialling when
+// conn is nil or the sandbox closed it) and returns the status, the body
+// (at most limit+1 bytes) and the connection to keep, nil when it cannot
+// be reused. Errors are as http.Client's: a failed dial is a *net.OpError
+// with Op "dial".
+func post(ctx context.Context, conn *sandboxConn, endpoint string, input []byte, limit int64) (int, []byte, *sandboxConn, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("sandbox endpoint %q: %w", endpoint, err)
+	}
+	if conn != nil && !conn.open() {
+		_ = conn.c.Close()
+		conn = nil
+	}
+	if conn == nil {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", u.Host)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		conn = &sandboxConn{c: c, br: bufio.NewReader(c), bw: bufio.NewWriter(c)}
+	}
+	// The context ends the call by ending the connection's deadline.
+	stop := context.AfterFunc(ctx, func() { _ = conn.c.SetDeadline(time.Unix(1, 0)) })
+	status, body, keep, err := conn.roundTrip(u.Host, u.EscapedPath()+"/", input, limit)
+	if !stop() || err != nil || !keep {
+		_ = conn.c.Close()
+		conn = nil
+	}
+	if err != nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return status, body, conn, err
+}
+
+// roundTrip posts input to target (the endpoint's path and "/", as
+// http.Client was asked for endpoint+"/") and reads the answer.
+func (sc *sandboxConn) roundTrip(host, target string, input []byte, limit int64) (int, []byte, bool, error) {
+	bw := sc.bw
+	bw.WriteString("POST ")
+	bw.WriteString(target)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(host)
+	bw.WriteString("\r\nContent-Type: application/json\r\nContent-Length: ")
+	bw.WriteString(strconv.Itoa(len(input)))
+	bw.WriteString("\r\n\r\n")
+	bw.Write(input)
+	if err := bw.Flush(); err != nil {
+		return 0, nil, false, err
+	}
+	resp, err := http.ReadResponse(sc.br, nil)
+	if err != nil {
+		return 0, nil, false, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return 0, nil, false, err
+	}
+	// What is left of a body over the limit is not read: the
+	// connection is not reused then.
+	keep := !resp.Close && int64(len(body)) <= limit
+	if keep {
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			keep = false
+		}
+	}
+	return resp.StatusCode, body, keep, nil
+}
+
+// open reports whether the connection is fit to send on: the sandbox has
+// not closed it while it was idle, nor sent anything. It peeks at the
+// socket without waiting (one recv with MSG_PEEK|MSG_DONTWAIT): a
+// deadline in the past would fail before reading, and one in the future
+// would wait for it on every call.
+func (sc *sandboxConn) open() bool {
+	if sc.br.Buffered() > 0 {
+		return false
+	}
+	sys, ok := sc.c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sys.SyscallConn()
+	if err != nil {
+		return false
+	}
+	alive := false
+	var b [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		alive = errors.Is(err, syscall.EAGAIN) // nothing to read, not closed
+		return true
+	})
+	return err == nil && alive
+}
