@@ -336,6 +336,9 @@ func assertNoSandboxLeftovers(t *testing.T, ctx context.Context, c *containerd.C
 		t.Errorf("active snapshots left: %v", active)
 	}
 	err = filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // containerd's garbage collector removed it during the walk
+		}
 		if err != nil {
 			return err
 		}
