@@ -48,7 +48,8 @@ func post(ctx context.Context, conn *sandboxConn, endpoint string, input []byte,
 		conn = &sandboxConn{c: c, br: bufio.NewReader(c), bw: bufio.NewWriter(c)}
 	}
 	// The context ends the call by ending the connection's deadline.
-	stop := context.AfterFunc(ctx, func() { _ = conn.c.SetDeadline(time.Unix(1, 0)) })
+	c := conn.c
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	status, body, keep, err := conn.roundTrip(u.Host, u.EscapedPath()+"/", input, limit)
 	if !stop() || err != nil || !keep {
 		_ = conn.c.Close()
