@@ -52,7 +52,7 @@ func scaledPrewarmPolicy(name string, speedup float64) (prewarm.PrewarmPolicy, e
 	case "aquatope", "aquatope-nochain":
 		var a prewarm.Aquatope
 		a.Chain = name == "aquatope"
-		a.KeepAlive = scale(5 * time.Minute)
+		a.KeepAlive = scale(prewarm.AquatopeKeepAlive)
 		a.Forecast.IntervalsPerDay = 24 * 60 // the trace's minutes, not the live intervals
 		return a, nil
 	case "keepalive-10m":

@@ -48,7 +48,7 @@ func TestScaledPrewarmPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, ok := p.(prewarm.Aquatope); !ok || a.KeepAlive != 30*time.Second || !a.Chain || a.Forecast.IntervalsPerDay != 1440 {
+	if a, ok := p.(prewarm.Aquatope); !ok || a.KeepAlive != prewarm.AquatopeKeepAlive/10 || !a.Chain || a.Forecast.IntervalsPerDay != 1440 {
 		t.Errorf("aquatope at 10×: %#v", p)
 	}
 }

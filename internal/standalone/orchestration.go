@@ -22,7 +22,8 @@ type Orchestration struct {
 	Prewarm         string
 	PrewarmInterval time.Duration
 	// PrewarmKeepAlive, when set, is the aquatope policies' keep-alive
-	// above the floor (zero: the policy's default, 5 minutes).
+	// above the floor (zero: the policy's default,
+	// prewarm.AquatopeKeepAlive).
 	PrewarmKeepAlive time.Duration
 	// PrewarmLive, when set, is the live pre-warm planner itself and the
 	// other Prewarm settings are ignored (benchmarks scale policies).

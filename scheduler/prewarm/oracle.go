@@ -5,11 +5,12 @@ import "time"
 // Oracle knows each interval's arrivals in advance: it is aquatope with a
 // perfect forecast. Its floor is the concurrency the interval's true
 // arrivals need (at least one sandbox in any interval with an arrival, none
-// otherwise), in force a cold start ahead, with aquatope's keep-alive above
-// it. It bounds what a per-interval floor can achieve.
+// otherwise), in force a cold start ahead, with a keep-alive above it. It
+// bounds what a per-interval floor on the mean can achieve.
 type Oracle struct {
-	// KeepAlive is the keep-alive above the floor (default 5 minutes, as
-	// aquatope).
+	// KeepAlive is the keep-alive above the floor (default 5 minutes: its
+	// floors cover each interval's mean concurrency, and the tail catches
+	// the bursts inside an interval).
 	KeepAlive time.Duration
 }
 

@@ -2,6 +2,7 @@ package prewarm
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -128,6 +129,35 @@ func floorFor(arrivals float64, f Function) int {
 	busy := arrivals * f.MeanDuration.Seconds() / intervalOrMinute(f).Seconds()
 	return max(1, int(ceilTolerant(busy)))
 }
+
+// concurrencyFloor is the number of sandboxes that covers, with
+// probability q, how many calls are in flight at any instant of an
+// interval with arrivals calls: calls arriving at random through the
+// interval, each busy for the mean duration, are in flight in number
+// Poisson(arrivals × duration / interval) (an M/G/∞ queue), so the floor
+// is that Poisson's q-quantile; at least one when any call is expected.
+// Little's law alone (floorFor) covers the mean, and the bursts inside an
+// interval went cold.
+func concurrencyFloor(arrivals float64, f Function, q float64) int {
+	if arrivals <= 0 {
+		return 0
+	}
+	mean := arrivals * f.MeanDuration.Seconds() / intervalOrMinute(f).Seconds()
+	p := math.Exp(-mean) // P(N = 0)
+	if p == 0 {          // a mean past ~745: the normal approximation
+		return max(1, int(math.Ceil(mean+normalQuantile(q)*math.Sqrt(mean))))
+	}
+	k, cum := 0, p
+	for cum < q {
+		k++
+		p *= mean / float64(k)
+		cum += p
+	}
+	return max(1, k)
+}
+
+// normalQuantile is the standard normal's q-quantile.
+func normalQuantile(q float64) float64 { return math.Sqrt2 * math.Erfinv(2*q-1) }
 
 // ceilTolerant rounds up, ignoring a rounding error just above an integer.
 func ceilTolerant(x float64) float64 {

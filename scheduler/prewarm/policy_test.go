@@ -124,6 +124,29 @@ func TestFloorFor(t *testing.T) {
 	}
 }
 
+func TestConcurrencyFloor(t *testing.T) {
+	f := Function{MeanDuration: 3 * time.Second, Interval: time.Minute}
+	tests := []struct {
+		arrivals, q float64
+		want        int
+	}{
+		{0, 0.99, 0},   // no call expected: no floor
+		{0.2, 0.99, 1}, // mean 0.01 busy: at least one when any call is expected
+		{20, 0.99, 4},  // mean 1: P(N ≤ 3) = 0.981, P(N ≤ 4) = 0.996
+		{40, 0.99, 6},  // mean 2
+		{40, 0.5, 2},   // the median of Poisson(2)
+		{400, 0.99, 31},
+		// mean 2,000: past exp(−mean) > 0, the normal approximation
+		// (2,000 + 2.326 × 44.7 = 2,104.03, rounded up).
+		{40000, 0.99, 2105},
+	}
+	for _, tt := range tests {
+		if got := concurrencyFloor(tt.arrivals, f, tt.q); got != tt.want {
+			t.Errorf("concurrencyFloor(%v, q %v) = %d, want %d", tt.arrivals, tt.q, got, tt.want)
+		}
+	}
+}
+
 func TestAquatopeFollowsTheForecast(t *testing.T) {
 	f := Function{Name: "f", ColdStart: 700 * time.Millisecond, MeanDuration: 6 * time.Second, Interval: time.Minute}
 	tests := []struct {
@@ -131,7 +154,8 @@ func TestAquatopeFollowsTheForecast(t *testing.T) {
 		counts         []int
 		minFloor, max_ int // over the last 30 intervals
 	}{
-		{"steady 30 a minute needs 3 busy sandboxes", series(200, func(int) int { return 30 }), 3, 6},
+		// 3 busy on average; Poisson(3)'s 99th percentile is 8.
+		{"steady 30 a minute keeps 3 busy on average, 8 at the 99th percentile", series(200, func(int) int { return 30 }), 8, 10},
 		{"long silence scales to zero", series(200, func(int) int { return 0 }), 0, 0},
 	}
 	for _, tt := range tests {
@@ -150,6 +174,9 @@ func TestAquatopeFollowsTheForecast(t *testing.T) {
 	}
 	if _, err := (Aquatope{Quantile: 1.5}).NewPlanner(f); err == nil {
 		t.Error("quantile 1.5 accepted")
+	}
+	if _, err := (Aquatope{Concurrency: 1}).NewPlanner(f); err == nil {
+		t.Error("concurrency quantile 1 accepted")
 	}
 }
 
