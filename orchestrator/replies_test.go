@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"baton.dev/baton/internal/natsd"
+	"baton.dev/baton/orchestrator/history"
+	"baton.dev/baton/worker/protocol"
 )
 
 // TestReplyMux sends requests whose replies come back out of order, to no
@@ -95,4 +99,43 @@ func connectNATS(t *testing.T) *nats.Conn {
 	}
 	t.Cleanup(nc.Close)
 	return nc
+}
+
+// TestStoppingRouterSendsNoCreation: once the router's background context
+// is done (the orchestrator is stopping), a creation asked for then (a
+// chain-warming timer firing during shutdown) fails without a request to
+// any worker, whose last sweep may already be over.
+func TestStoppingRouterSendsNoCreation(t *testing.T) {
+	nc := connectNATS(t)
+	var sent atomic.Int64
+	if _, err := nc.Subscribe(protocol.CreateSubject("*"), func(*nats.Msg) { sent.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	w := NewWorkers(nc)
+	w.Observe(protocol.Heartbeat{WorkerID: "w1", CPUMilli: 4000, MemoryBytes: 8 << 30, Interval: time.Second, Sent: time.Now()}, time.Now())
+	bg, stop := context.WithCancel(context.Background())
+	stop()
+	failed := make(chan history.SandboxEvent, 1)
+	r := NewRouter(bg, w, RouterConfig{Events: func(ev history.SandboxEvent) {
+		if ev.Event == history.SandboxFailed {
+			failed <- ev
+		}
+	}})
+	r.Configure(FunctionConfig{Key: "t/w/f", Image: "x", CPUMilli: 100, MemoryBytes: 64 << 20})
+	r.Apply(ScalePlan{Create: map[string]int{"t/w/f": 1}})
+	r.Wait()
+	select {
+	case ev := <-failed:
+		if !strings.Contains(ev.Error, "stopping") {
+			t.Errorf("failed event %q, want it to say the orchestrator is stopping", ev.Error)
+		}
+	default:
+		t.Error("no failed event for the creation")
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := sent.Load(); n != 0 {
+		t.Errorf("%d create requests reached the workers, want none", n)
+	}
 }

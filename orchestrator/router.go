@@ -570,6 +570,12 @@ func (r *Router) create(cfg FunctionConfig, id string) (*sandboxRef, error) {
 	// start places and sends on a worker; a worker gets the health
 	// timeout plus a margin to answer.
 	start := func() (string, worker.Sandbox, error) {
+		// A router that is stopping starts nothing: a creation sent now
+		// (a chain-warming timer firing during shutdown) could land after
+		// the workers' last sweep and leave its sandbox behind.
+		if err := r.bg.Err(); err != nil {
+			return "", worker.Sandbox{}, fmt.Errorf("the orchestrator is stopping: %w", err)
+		}
 		workerID, err := r.workers.Reserve(res, time.Now())
 		if err != nil {
 			return "", worker.Sandbox{}, err
