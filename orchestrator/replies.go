@@ -18,11 +18,8 @@ import (
 // that takes the orchestrator's CPU) while any number wait for workers.
 type replyMux struct {
 	nc      *nats.Conn
-	once    sync.Once
-	err     error
-	prefix  string // the inbox, then "."
-	sub     *nats.Subscription
 	mu      sync.Mutex
+	prefix  string // the inbox, then "."; empty until subscribed
 	next    uint64
 	waiting map[uint64]chan *nats.Msg
 }
@@ -35,24 +32,27 @@ type pendingReply struct {
 	ch      chan *nats.Msg
 }
 
-func (m *replyMux) start() error {
-	m.once.Do(func() {
-		m.prefix = nats.NewInbox() + "."
-		m.waiting = map[uint64]chan *nats.Msg{}
-		m.sub, m.err = m.nc.Subscribe(m.prefix+"*", m.deliver)
-		if m.err != nil {
-			m.err = fmt.Errorf("subscribe to replies: %w", m.err)
-		}
-	})
-	return m.err
+// subscribeLocked subscribes to the replies on first use. A failure is
+// the caller's, and the next send tries again. The caller holds m.mu.
+func (m *replyMux) subscribeLocked() error {
+	if m.prefix != "" {
+		return nil
+	}
+	prefix := nats.NewInbox() + "."
+	if _, err := m.nc.Subscribe(prefix+"*", m.deliver); err != nil {
+		return fmt.Errorf("subscribe to replies: %w", err)
+	}
+	m.prefix, m.waiting = prefix, map[uint64]chan *nats.Msg{}
+	return nil
 }
 
 func (m *replyMux) deliver(msg *nats.Msg) {
+	m.mu.Lock()
 	token, err := strconv.ParseUint(strings.TrimPrefix(msg.Subject, m.prefix), 10, 64)
 	if err != nil {
+		m.mu.Unlock()
 		return
 	}
-	m.mu.Lock()
 	ch := m.waiting[token]
 	delete(m.waiting, token)
 	m.mu.Unlock()
@@ -63,16 +63,18 @@ func (m *replyMux) deliver(msg *nats.Msg) {
 
 // send publishes data to subject with a reply subject of its own.
 func (m *replyMux) send(subject string, data []byte) (*pendingReply, error) {
-	if err := m.start(); err != nil {
-		return nil, err
-	}
 	p := &pendingReply{m: m, subject: subject, ch: make(chan *nats.Msg, 1)}
 	m.mu.Lock()
+	if err := m.subscribeLocked(); err != nil {
+		m.mu.Unlock()
+		return nil, err
+	}
 	m.next++
 	p.token = m.next
 	m.waiting[p.token] = p.ch
+	reply := m.prefix + strconv.FormatUint(p.token, 10)
 	m.mu.Unlock()
-	if err := m.nc.PublishRequest(subject, m.prefix+strconv.FormatUint(p.token, 10), data); err != nil {
+	if err := m.nc.PublishRequest(subject, reply, data); err != nil {
 		p.forget()
 		return nil, fmt.Errorf("request %s: %w", subject, err)
 	}

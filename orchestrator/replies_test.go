@@ -82,6 +82,17 @@ func TestReplyMux(t *testing.T) {
 	if left != 0 {
 		t.Errorf("%d requests still waiting, want none", left)
 	}
+
+	// A connection that cannot subscribe: an error, not a mux that
+	// remembers the failure or sends without a reply subject.
+	closed, err := nats.Connect(nc.ConnectedUrl())
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	if _, err := (&replyMux{nc: closed}).send("echo", []byte("x")); err == nil || !strings.Contains(err.Error(), "subscribe to replies") {
+		t.Errorf("send on a closed connection: %v, want the subscription's error", err)
+	}
 }
 
 // connectNATS starts an embedded NATS server (JetStream on) for the test

@@ -21,8 +21,12 @@ import (
 // instead of handing both to a shared Transport's connection goroutines.
 type sandboxConn struct {
 	c  net.Conn
+	rc syscall.RawConn // c's socket, for open
 	br *bufio.Reader
 	bw *bufio.Writer
+	// host and target are the request's Host and request-target, from the
+	// endpoint it was dialled for.
+	host, target string
 }
 
 // post sends input to the sandbox at endpoint over conn (dialling when
@@ -31,26 +35,20 @@ type sandboxConn struct {
 // be reused. Errors are as http.Client's: a failed dial is a *net.OpError
 // with Op "dial".
 func post(ctx context.Context, conn *sandboxConn, endpoint string, input []byte, limit int64) (int, []byte, *sandboxConn, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return 0, nil, nil, fmt.Errorf("sandbox endpoint %q: %w", endpoint, err)
-	}
 	if conn != nil && !conn.open() {
 		_ = conn.c.Close()
 		conn = nil
 	}
 	if conn == nil {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", u.Host)
-		if err != nil {
+		var err error
+		if conn, err = dial(ctx, endpoint); err != nil {
 			return 0, nil, nil, err
 		}
-		conn = &sandboxConn{c: c, br: bufio.NewReader(c), bw: bufio.NewWriter(c)}
 	}
 	// The context ends the call by ending the connection's deadline.
 	c := conn.c
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
-	status, body, keep, err := conn.roundTrip(u.Host, u.EscapedPath()+"/", input, limit)
+	status, body, keep, err := conn.roundTrip(input, limit)
 	if !stop() || err != nil || !keep {
 		_ = conn.c.Close()
 		conn = nil
@@ -61,14 +59,32 @@ func post(ctx context.Context, conn *sandboxConn, endpoint string, input []byte,
 	return status, body, conn, err
 }
 
-// roundTrip posts input to target (the endpoint's path and "/", as
-// http.Client was asked for endpoint+"/") and reads the answer.
-func (sc *sandboxConn) roundTrip(host, target string, input []byte, limit int64) (int, []byte, bool, error) {
+// dial connects to the sandbox at endpoint. The request-target is the
+// endpoint's path and "/", as http.Client was asked for endpoint+"/".
+func dial(ctx context.Context, endpoint string) (*sandboxConn, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox endpoint %q: %w", endpoint, err)
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return nil, err
+	}
+	sc := &sandboxConn{c: c, br: bufio.NewReader(c), bw: bufio.NewWriter(c), host: u.Host, target: u.EscapedPath() + "/"}
+	if sys, ok := c.(syscall.Conn); ok {
+		sc.rc, _ = sys.SyscallConn() // nil: open says no, and each call dials
+	}
+	return sc, nil
+}
+
+// roundTrip posts input and reads the answer.
+func (sc *sandboxConn) roundTrip(input []byte, limit int64) (int, []byte, bool, error) {
 	bw := sc.bw
 	bw.WriteString("POST ")
-	bw.WriteString(target)
+	bw.WriteString(sc.target)
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(host)
+	bw.WriteString(sc.host)
 	bw.WriteString("\r\nContent-Type: application/json\r\nContent-Length: ")
 	bw.WriteString(strconv.Itoa(len(input)))
 	bw.WriteString("\r\n\r\n")
@@ -101,20 +117,12 @@ func (sc *sandboxConn) roundTrip(host, target string, input []byte, limit int64)
 // deadline in the past would fail before reading, and one in the future
 // would wait for it on every call.
 func (sc *sandboxConn) open() bool {
-	if sc.br.Buffered() > 0 {
-		return false
-	}
-	sys, ok := sc.c.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sys.SyscallConn()
-	if err != nil {
+	if sc.br.Buffered() > 0 || sc.rc == nil {
 		return false
 	}
 	alive := false
 	var b [1]byte
-	err = rc.Read(func(fd uintptr) bool {
+	err := sc.rc.Read(func(fd uintptr) bool {
 		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		alive = errors.Is(err, syscall.EAGAIN) // nothing to read, not closed
 		return true

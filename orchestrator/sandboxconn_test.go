@@ -88,7 +88,12 @@ func TestPost(t *testing.T) {
 		t.Fatalf("call before closing idle connections: %v", err)
 	}
 	srv.CloseClientConnections()
-	time.Sleep(50 * time.Millisecond) // the FIN arrives
+	for deadline := time.Now().Add(5 * time.Second); conn.open(); { // until the FIN arrives
+		if time.Now().After(deadline) {
+			t.Fatal("the server's close never reached the kept connection")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	before := conns.Load()
 	if status, body, err := call(ctx, "e"); err != nil || status != 200 || body != "re e" || conns.Load() != before+1 {
 		t.Fatalf("after the server closed the idle connection: %d %q %v, %d new connections", status, body, err, conns.Load()-before)

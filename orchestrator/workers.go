@@ -327,18 +327,6 @@ func (w *Workers) Release(workerID string, req PlacementRequest) {
 	}
 }
 
-// Create asks a worker to start a sandbox and waits for the reply.
-func (w *Workers) Create(ctx context.Context, workerID string, spec worker.SandboxSpec) (worker.Sandbox, error) {
-	pc, err := w.SendCreate(workerID, spec)
-	if err != nil {
-		return worker.Sandbox{}, err
-	}
-	if err := pc.Wait(ctx); err != nil {
-		return worker.Sandbox{}, err
-	}
-	return pc.Result()
-}
-
 // PendingCreate is a creation sent to a worker: Wait for its answer, then
 // read it with Result.
 type PendingCreate struct {

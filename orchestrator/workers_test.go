@@ -164,3 +164,49 @@ func TestReserveDecidesAsPlaceOverSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestReserveSeesAQuietWorkerGraceBringsBack: a worker left out of the
+// placement view as quiet (its heartbeats late, not yet declared dead)
+// comes back when the orchestrator turns out to be behind on heartbeats:
+// the grace grows, and Reserve decides as Place over a fresh Snapshot.
+func TestReserveSeesAQuietWorkerGraceBringsBack(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	const iv = 200 * time.Millisecond
+	w := NewWorkers(nil)
+	beat := func(id string, mem int64, sent, handled time.Time) {
+		w.Observe(protocol.Heartbeat{WorkerID: id, CPUMilli: 4000, MemoryBytes: mem, Interval: iv, Sent: sent}, handled)
+	}
+	req := PlacementRequest{CPUMilli: 100, MemoryBytes: 64 << 20}
+	reserve := func(now time.Time) string {
+		t.Helper()
+		want, err := Place(w.Snapshot(now), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := w.Reserve(req, now)
+		if err != nil || got != want {
+			t.Fatalf("Reserve = %q, %v; Place over Snapshot = %q", got, err, want)
+		}
+		w.Release(got, req)
+		return got
+	}
+	// a has more memory, so it is the less allocated of the two.
+	beat("a", 8<<30, t0.Add(-time.Millisecond), t0)
+	beat("b", 4<<30, t0.Add(-time.Millisecond), t0)
+	if got := reserve(t0); got != "a" {
+		t.Fatalf("both live: placed on %s, want a", got)
+	}
+	// 900 ms on, a has missed four beats: left out as quiet.
+	t1 := t0.Add(900 * time.Millisecond)
+	beat("b", 4<<30, t1.Add(-time.Millisecond), t1)
+	if got := reserve(t1); got != "b" {
+		t.Fatalf("a quiet: placed on %s, want b", got)
+	}
+	// b's next beat is handled 300 ms late: the orchestrator is behind,
+	// the grace grows past a's silence, and a is placeable again.
+	t2 := t1.Add(10 * time.Millisecond)
+	beat("b", 4<<30, t2.Add(-301*time.Millisecond), t2)
+	if got := reserve(t2); got != "a" {
+		t.Fatalf("the orchestrator behind: placed on %s, want a again", got)
+	}
+}

@@ -143,18 +143,24 @@ func concurrencyFloor(arrivals float64, f Function, q float64) int {
 		return 0
 	}
 	mean := arrivals * f.MeanDuration.Seconds() / intervalOrMinute(f).Seconds()
-	p := math.Exp(-mean) // P(N = 0)
-	if p == 0 {          // a mean past ~745: the normal approximation
+	if mean > poissonExactMax {
 		return max(1, int(math.Ceil(mean+normalQuantile(q)*math.Sqrt(mean))))
 	}
+	p := math.Exp(-mean) // P(N = 0), a normal float at this mean
 	k, cum := 0, p
-	for cum < q {
+	for cum < q && k < poissonExactMax*4 {
 		k++
 		p *= mean / float64(k)
 		cum += p
 	}
 	return max(1, k)
 }
+
+// poissonExactMax is the largest mean concurrencyFloor sums the Poisson
+// terms for. Past it the normal approximation is within a sandbox of the
+// quantile, and exp(−mean) heads for the subnormal floats, where the sum
+// loses its precision and might never reach q.
+const poissonExactMax = 400
 
 // normalQuantile is the standard normal's q-quantile.
 func normalQuantile(q float64) float64 { return math.Sqrt2 * math.Erfinv(2*q-1) }

@@ -136,9 +136,17 @@ func TestConcurrencyFloor(t *testing.T) {
 		{40, 0.99, 6},  // mean 2
 		{40, 0.5, 2},   // the median of Poisson(2)
 		{400, 0.99, 31},
-		// mean 2,000: past exp(−mean) > 0, the normal approximation
-		// (2,000 + 2.326 × 44.7 = 2,104.03, rounded up).
+		// mean 2,000: the normal approximation (2,000 + 2.326 × 44.7 =
+		// 2,104.03, rounded up).
 		{40000, 0.99, 2105},
+		// mean 744, where exp(−mean) is subnormal: still an answer
+		// (744 + 2.326 × 27.3 = 807.4).
+		{14880, 0.99, 808},
+		// mean 400, the last summed exactly, and just past it: the two
+		// ways agree within a sandbox (the exact 99th percentile of
+		// Poisson(400) is 447).
+		{8000, 0.99, 447},
+		{8001, 0.99, 447},
 	}
 	for _, tt := range tests {
 		if got := concurrencyFloor(tt.arrivals, f, tt.q); got != tt.want {
