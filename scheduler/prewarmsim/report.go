@@ -22,10 +22,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "trace: %s — %d functions, %d minutes, %d invocations; workflows %v × %d instances in all\n\n",
 		r.Trace, r.Functions, r.Minutes, r.Invocations, r.Workflows, r.Instances)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "POLICY\tREQUESTS\tCOLD%\tIDLE SANDBOX-S\tCREATED\tWF INVOC.\tQOS VIOL%\tWF P99 MS\tCOLD-ARRIVAL P99 MS\tUS/DECISION\tSIM S\t")
+	fmt.Fprintln(tw, "POLICY\tREQUESTS\tCOLD%\tQUEUED% (MEAN MS)\tIDLE SANDBOX-S\tCREATED\tWF INVOC.\tQOS VIOL%\tWF P99 MS\tCOLD-ARRIVAL P99 MS\tUS/DECISION\tSIM S\t")
 	for _, x := range r.Results {
-		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.0f\t%d\t%d\t%.2f\t%.0f\t%.0f\t%.2f\t%.1f\t\n",
-			x.Policy, x.Requests, 100*x.ColdStartRate, x.IdleSandboxSeconds, x.SandboxesCreated,
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f (%.0f)\t%.0f\t%d\t%d\t%.2f\t%.0f\t%.0f\t%.2f\t%.1f\t\n",
+			x.Policy, x.Requests, 100*x.ColdStartRate, 100*float64(x.Queued)/float64(max(x.Requests, 1)), x.MeanQueueWaitMs, x.IdleSandboxSeconds, x.SandboxesCreated,
 			x.WorkflowInvocations, 100*x.QoSViolationRate, x.WorkflowP99Ms, x.ColdArrivalP99Ms,
 			x.PolicyMicrosPerDecision, x.WallSeconds)
 	}

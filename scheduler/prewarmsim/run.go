@@ -22,6 +22,11 @@ type Result struct {
 	ColdStartRate float64 `json:"cold_start_rate"`
 	// MeanColdWaitMs is the mean wait of a cold-started request.
 	MeanColdWaitMs float64 `json:"mean_cold_wait_ms"`
+	// Queued counts the requests that waited for a busy sandbox to free
+	// up (the autoscaler leaves a call shorter than a cold start to the
+	// busy sandboxes); MeanQueueWaitMs is their mean wait.
+	Queued          int64   `json:"queued"`
+	MeanQueueWaitMs float64 `json:"mean_queue_wait_ms"`
 	// IdleSandboxSeconds is the time warm sandboxes spent with no request,
 	// summed over sandboxes: the idle cost.
 	IdleSandboxSeconds float64 `json:"idle_sandbox_seconds"`
@@ -174,6 +179,8 @@ func runPolicy(ctx context.Context, cfg Config, groups []groupSpec, pol prewarm.
 		total.requests += s.requests
 		total.cold += s.cold
 		total.coldWait += s.coldWait
+		total.queued += s.queued
+		total.queueWait += s.queueWait
 		total.idleSeconds += s.idleSeconds
 		total.created += s.created
 		total.chained += s.chained
@@ -190,6 +197,10 @@ func runPolicy(ctx context.Context, cfg Config, groups []groupSpec, pol prewarm.
 	}
 	if total.cold > 0 {
 		res.MeanColdWaitMs = total.coldWait / float64(total.cold) * 1000
+	}
+	res.Queued = total.queued
+	if total.queued > 0 {
+		res.MeanQueueWaitMs = total.queueWait / float64(total.queued) * 1000
 	}
 	res.IdleSandboxSeconds = total.idleSeconds
 	res.SandboxesCreated, res.ChainWarmed = total.created, total.chained

@@ -35,6 +35,8 @@ type wfInvocation struct {
 type groupStats struct {
 	requests, cold   int64
 	coldWait         float64
+	queued           int64 // requests that waited for a busy sandbox
+	queueWait        float64
 	idleSeconds      float64
 	created, chained int64
 	scaleCalls       int64
@@ -226,6 +228,11 @@ func (r *runner) scale(pi int, now float64) {
 		Floor:             d.Floor,
 		StableConcurrency: p.demand.mean(now, window),
 		PanicConcurrency:  p.demand.mean(now, 6),
+		MeanExec:          seconds(p.spec.meanDuration),
+		ColdStart:         seconds(p.spec.coldStart),
+	}
+	if p.waiting() > 0 {
+		ps.OldestWait = seconds(now - p.queue[p.qhead].arrival)
 	}
 	policy := orchestrator.AutoscalerPolicy{KeepAlive: ka, MaxCreatesPerFunction: r.cfg.MaxCreatesPerFunction}
 	if _, burst := orchestrator.Desired(ps, policy); burst {
@@ -242,6 +249,25 @@ func (r *runner) scale(pi int, now float64) {
 		r.remove(pi, id, now)
 	}
 	r.scheduleCheck(pi, now, d, ka)
+	if p.waiting() > p.creating {
+		// Some waiters were left to the busy sandboxes (queueNeed): look
+		// again when the oldest has waited a cold start, as the live
+		// autoscaler's tick would.
+		// A millisecond later, so that rounding cannot make it a wait
+		// short of the cold start again.
+		r.checkBy(pi, math.Max(p.queue[p.qhead].arrival+p.spec.coldStart, now)+1e-3)
+	}
+}
+
+// checkBy makes sure the autoscaler looks at pool pi again at the latest
+// at time at.
+func (r *runner) checkBy(pi int, at float64) {
+	p := &r.pools[pi]
+	if at >= r.horizon || (p.checkAt > 0 && p.checkAt <= at) {
+		return
+	}
+	p.checkAt = at
+	r.h.push(event{t: at, kind: evCheck, pool: int32(pi)})
 }
 
 // scheduleCheck makes sure the autoscaler looks at the pool again when its
@@ -329,6 +355,9 @@ func (r *runner) serve(pi int, s int32, req request, now float64) {
 		if req.inv >= 0 && len(r.spec.wf.stages[req.stage].needs) == 0 {
 			r.invs[req.inv].cold = true
 		}
+	} else if now > req.arrival+1e-6 {
+		r.stats.queued++
+		r.stats.queueWait += now - req.arrival
 	}
 	r.h.push(event{t: now + req.dur, kind: evFinish, pool: int32(pi), a: s})
 }

@@ -255,3 +255,43 @@ func TestDemandWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestShortCallsQueueBehindBusySandboxes checks that the simulator gives
+// the autoscaler the pool's measured times, as the orchestrator does: a
+// call far shorter than a cold start waits for a busy sandbox instead of
+// starting one, unless it has waited a whole cold start. Cold start 1 s;
+// a floor of one sandbox, warm from t = 1.
+func TestShortCallsQueueBehindBusySandboxes(t *testing.T) {
+	short := func(at float64) trace.Invocation { return trace.Invocation{Start: at, Duration: 0.01} }
+	tests := []struct {
+		name          string
+		invocations   []trace.Invocation
+		created, cold int64
+		queued        int64
+	}{
+		// At 10 three calls of 10 ms: one runs on the warm sandbox, the
+		// other two queue behind it (100 turns of it fit in a cold start).
+		{"burst of short calls", []trace.Invocation{short(10), short(10), short(10)}, 1, 0, 2},
+		// At 10 a call of 3 s, at 10.01 a short one; ten more short ones
+		// later bring the mean to 0.26 s. The short one waits for the busy
+		// sandbox until it has waited a cold start (11.01), then gets its
+		// own, ready at 12.01: cold, where waiting for the long call would
+		// have taken until 13.
+		{"a call stuck behind a long one", append([]trace.Invocation{{Start: 10, Duration: 3}, short(10.01)},
+			short(50), short(51), short(52), short(53), short(54), short(55), short(56), short(57), short(58), short(59)), 2, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := &trace.Trace{Source: tt.name, Minutes: 2, Functions: []trace.Function{{Name: "f", ColdStart: time.Second, Invocations: tt.invocations}}}
+			pol := testPolicy{d: prewarm.Decision{Floor: 1, KeepAlive: 30 * time.Second}}
+			rep, err := Run(context.Background(), Config{Trace: tr, Parallelism: 1}, []prewarm.PrewarmPolicy{pol})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rep.Results[0]
+			if r.SandboxesCreated != tt.created || r.ColdStarts != tt.cold || r.Queued != tt.queued {
+				t.Errorf("created %d, cold %d, queued %d; want %d, %d, %d", r.SandboxesCreated, r.ColdStarts, r.Queued, tt.created, tt.cold, tt.queued)
+			}
+		})
+	}
+}
