@@ -55,12 +55,17 @@ func scaledPrewarmPolicy(name string, speedup float64) (prewarm.PrewarmPolicy, e
 		a.KeepAlive = scale(prewarm.AquatopeKeepAlive)
 		a.Forecast.IntervalsPerDay = 24 * 60 // the trace's minutes, not the live intervals
 		return a, nil
-	case "keepalive-10m":
-		return prewarm.KeepAlive{Duration: scale(10 * time.Minute)}, nil
 	case "hybrid-histogram", "none":
 		return prewarm.New(name) // decides in intervals: scaled with them
 	}
-	return nil, fmt.Errorf("pre-warm policy %q cannot run live: want aquatope, aquatope-nochain, keepalive-10m, hybrid-histogram or none", name)
+	if strings.HasPrefix(name, "keepalive-") {
+		p, err := prewarm.New(name)
+		if err != nil {
+			return nil, err
+		}
+		return prewarm.KeepAlive{Duration: scale(p.(prewarm.KeepAlive).Duration)}, nil
+	}
+	return nil, fmt.Errorf("pre-warm policy %q cannot run live: want aquatope, aquatope-nochain, keepalive-DURATION, hybrid-histogram or none", name)
 }
 
 // pickPrewarmFunctions chooses up to n functions with between lo and hi

@@ -44,6 +44,16 @@ func TestScaledPrewarmPolicy(t *testing.T) {
 	if ka, ok := p.(prewarm.KeepAlive); !ok || ka.Duration != time.Minute {
 		t.Errorf("keepalive-10m at 10×: %#v, want a one-minute keep-alive", p)
 	}
+	p, err = scaledPrewarmPolicy("keepalive-2m", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ka, ok := p.(prewarm.KeepAlive); !ok || ka.Duration != 12*time.Second {
+		t.Errorf("keepalive-2m at 10×: %#v, want a 12 s keep-alive", p)
+	}
+	if _, err := scaledPrewarmPolicy("keepalive-never", 10); err == nil || !strings.Contains(err.Error(), "positive duration") {
+		t.Errorf("keepalive-never: error %v, want one asking for a positive duration", err)
+	}
 	p, err = scaledPrewarmPolicy("aquatope", 10)
 	if err != nil {
 		t.Fatal(err)

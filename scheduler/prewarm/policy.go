@@ -66,7 +66,10 @@ func Names() []string {
 	return []string{"aquatope", "aquatope-nochain", "hybrid-histogram", "keepalive-10m", "none", "oracle"}
 }
 
-// New returns the policy named name with its default settings.
+// New returns the policy named name with its default settings. Besides
+// the names of Names, keepalive-DURATION (keepalive-2m, keepalive-90s) is
+// a fixed keep-alive of that duration, to draw the trade-off between cold
+// starts and idle time that keep-alives alone give.
 func New(name string) (PrewarmPolicy, error) {
 	switch name {
 	case "aquatope":
@@ -82,7 +85,14 @@ func New(name string) (PrewarmPolicy, error) {
 	case "oracle":
 		return Oracle{}, nil
 	}
-	return nil, fmt.Errorf("unknown pre-warm policy %q: want one of %s", name, strings.Join(Names(), ", "))
+	if rest, ok := strings.CutPrefix(name, "keepalive-"); ok {
+		d, err := time.ParseDuration(rest)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("pre-warm policy %q: want keepalive- and a positive duration, such as keepalive-5m or keepalive-90s", name)
+		}
+		return KeepAlive{Duration: d}, nil
+	}
+	return nil, fmt.Errorf("unknown pre-warm policy %q: want one of %s, or keepalive-DURATION", name, strings.Join(Names(), ", "))
 }
 
 // Parse turns a --policy value, "all" or names separated by commas, into

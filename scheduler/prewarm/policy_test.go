@@ -15,6 +15,9 @@ func TestParse(t *testing.T) {
 		{"all", Names(), ""},
 		{"aquatope, none,aquatope", []string{"aquatope", "none"}, ""},
 		{"keepalive-10m", []string{"keepalive-10m"}, ""},
+		{"keepalive-2m,keepalive-90s", []string{"keepalive-2m", "keepalive-1m30s"}, ""},
+		{"keepalive-0s", nil, `pre-warm policy "keepalive-0s": want keepalive- and a positive duration`},
+		{"keepalive-soon", nil, `pre-warm policy "keepalive-soon": want keepalive- and a positive duration`},
 		{"", nil, "no pre-warm policy"},
 		{"aquatope,bogus", nil, `unknown pre-warm policy "bogus"`},
 	}
