@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"baton.dev/baton/internal/testenv"
 )
 
 // TestAcceptedNeverOverwritesAResult: an asynchronous invocation is in the
@@ -15,7 +17,7 @@ import (
 // both: the invocation stayed "accepted" for good). Real embedded NATS.
 func TestAcceptedNeverOverwritesAResult(t *testing.T) {
 	ctx := context.Background()
-	nc := connectNATS(t)
+	nc := testenv.NATS(t)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"baton.dev/baton/internal/natsd"
+	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/orchestrator/history"
 	"baton.dev/baton/worker/protocol"
 )
@@ -19,7 +19,7 @@ import (
 // TestReplyMux sends requests whose replies come back out of order, to no
 // one, and too late, over a real embedded NATS server.
 func TestReplyMux(t *testing.T) {
-	nc := connectNATS(t)
+	nc := testenv.NATS(t)
 	// An echo service that answers the 10 requests it gets in reverse
 	// order, and a silent one.
 	got := make(chan *nats.Msg, 10)
@@ -95,29 +95,12 @@ func TestReplyMux(t *testing.T) {
 	}
 }
 
-// connectNATS starts an embedded NATS server (JetStream on) for the test
-// and connects to it.
-func connectNATS(t *testing.T) *nats.Conn {
-	t.Helper()
-	srv, err := natsd.Start(natsd.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
-
 // TestStoppingRouterSendsNoCreation: once the router's background context
 // is done (the orchestrator is stopping), a creation asked for then (a
 // chain-warming timer firing during shutdown) fails without a request to
 // any worker, whose last sweep may already be over.
 func TestStoppingRouterSendsNoCreation(t *testing.T) {
-	nc := connectNATS(t)
+	nc := testenv.NATS(t)
 	var sent atomic.Int64
 	if _, err := nc.Subscribe(protocol.CreateSubject("*"), func(*nats.Msg) { sent.Add(1) }); err != nil {
 		t.Fatal(err)

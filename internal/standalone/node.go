@@ -90,13 +90,15 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (w *Worker, err error) {
 	}
 	w.daemon = daemon.New(daemon.Config{ID: cfg.ID, Conn: cfg.Conn, Runtime: rt, CPUMilli: cpu, MemoryBytes: mem,
 		MaxConcurrentCreates: cfg.MaxConcurrentCreates, Logger: cfg.Logger,
+		// Deleting the sandboxes while the daemon still served left the
+		// ones whose creation was in flight (with their network
+		// namespaces); the daemon deletes them once it has stopped.
+		DeleteOnExit: true,
 	})
 	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
 	go func() { done <- w.daemon.Run(dctx) }()
 	w.onStop(func(context.Context) error { stop(); return <-done })
-	// Runs before the daemon stops: every sandbox goes, then the daemon.
-	w.onStop(func(ctx context.Context) error { return w.daemon.DeleteAll(ctx) })
 	return w, nil
 }
 

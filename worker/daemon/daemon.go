@@ -33,7 +33,11 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// MaxConcurrentCreates bounds sandbox creations in flight (default 32).
 	MaxConcurrentCreates int
-	Logger               *slog.Logger
+	// DeleteOnExit makes Run delete every sandbox of the runtime before it
+	// returns, once no request is in flight any more: a creation that was
+	// running when the worker was told to stop is deleted too.
+	DeleteOnExit bool
+	Logger       *slog.Logger
 }
 
 // Daemon serves one worker's sandboxes over NATS.
@@ -44,7 +48,10 @@ type Daemon struct {
 	mu     sync.Mutex
 	live   map[string]worker.Sandbox // sandboxes this worker runs
 	images []string
-	wg     sync.WaitGroup
+	// wg counts the requests in flight; once stopping is set (under mu)
+	// no more are counted, so Wait is not raced by a late Add.
+	wg       sync.WaitGroup
+	stopping bool
 }
 
 // New returns a Daemon; Run starts it.
@@ -68,8 +75,20 @@ func New(cfg Config) *Daemon {
 
 // Run serves until ctx is done. It first adopts the sandboxes the runtime
 // already has (a worker restart keeps its warm sandboxes), then subscribes
-// and heartbeats. It returns after every request in flight has finished.
-func (d *Daemon) Run(ctx context.Context) error {
+// and heartbeats. It returns after every request in flight has finished
+// (and, with DeleteOnExit, every sandbox is deleted).
+func (d *Daemon) Run(ctx context.Context) (err error) {
+	defer func() {
+		d.mu.Lock()
+		d.stopping = true
+		d.mu.Unlock()
+		d.wg.Wait()
+		if d.cfg.DeleteOnExit {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			err = errors.Join(err, d.DeleteAll(dctx))
+		}
+	}()
 	existing, err := d.cfg.Runtime.List(ctx)
 	if err != nil {
 		return fmt.Errorf("worker %s: list existing sandboxes: %w", d.cfg.ID, err)
@@ -92,7 +111,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for _, s := range subs {
 		handle := s.handle
 		sub, err := nc.Subscribe(s.subject, func(m *nats.Msg) {
-			d.wg.Add(1)
+			d.mu.Lock()
+			stopping := d.stopping
+			if !stopping {
+				d.wg.Add(1)
+			}
+			d.mu.Unlock()
+			if stopping {
+				return // the asker times out, as with a worker gone
+			}
 			go func() {
 				defer d.wg.Done()
 				handle(ctx, m)
@@ -131,7 +158,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.heartbeat()
 	select {
 	case <-ctx.Done():
-		d.wg.Wait()
 		return nil
 	case <-time.After(rand.N(d.cfg.HeartbeatInterval)):
 	}
@@ -141,7 +167,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.heartbeat()
 		select {
 		case <-ctx.Done():
-			d.wg.Wait()
 			return nil
 		case <-tick.C:
 		}
@@ -161,8 +186,8 @@ func (d *Daemon) refreshImages(ctx context.Context) {
 	d.mu.Unlock()
 }
 
-// DeleteAll removes every sandbox this worker runs; `baton up` calls it on
-// shutdown so that nothing is left behind.
+// DeleteAll removes every sandbox of the runtime (Run does, with
+// DeleteOnExit).
 func (d *Daemon) DeleteAll(ctx context.Context) error {
 	list, err := d.cfg.Runtime.List(ctx)
 	if err != nil {
