@@ -41,12 +41,7 @@ func chainYAML(name, fn string, stages int) []byte {
 }
 
 func shortDir(t *testing.T, prefix string) string {
-	d, err := os.MkdirTemp("", prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
+	return testenv.RunDir(t, prefix)
 }
 
 // sandboxesKnown sums the orchestrator's baton_sandboxes gauge.
@@ -99,7 +94,7 @@ func containerCount(t *testing.T, c *containerd.Client) int {
 func TestOrchestratorKilledLosesNothing(t *testing.T) {
 	ctx := context.Background()
 	images := testenv.Images(t)
-	bin := faulttest.Binary(t, t.TempDir())
+	bin := faulttest.Binary(t, shortDir(t, "bb-"))
 	ns := faulttest.StartNATS(t)
 	wdir := shortDir(t, "bw-")
 	w := faulttest.StartWorker(t, bin, ns.URL(), "w1", "containerd", wdir, images, "10.175.0.0/16")
@@ -208,7 +203,7 @@ func TestOrchestratorKilledLosesNothing(t *testing.T) {
 func TestNATSRestartReconnectsEverything(t *testing.T) {
 	ctx := context.Background()
 	images := testenv.Images(t)
-	bin := faulttest.Binary(t, t.TempDir())
+	bin := faulttest.Binary(t, shortDir(t, "bb-"))
 	ns := faulttest.StartNATS(t)
 	w := faulttest.StartWorker(t, bin, ns.URL(), "w1", "process", shortDir(t, "bw-"), images, "10.174.0.0/16")
 	defer w.Terminate(t)
@@ -259,7 +254,7 @@ func TestNATSRestartReconnectsEverything(t *testing.T) {
 func TestSlowAndMalformedWorkersDoNotStallTheOrchestrator(t *testing.T) {
 	ctx := context.Background()
 	images := testenv.Images(t)
-	bin := faulttest.Binary(t, t.TempDir())
+	bin := faulttest.Binary(t, shortDir(t, "bb-"))
 	ns := faulttest.StartNATS(t)
 	w := faulttest.StartWorker(t, bin, ns.URL(), "w1", "process", shortDir(t, "bw-"), images, "10.173.0.0/16")
 	defer w.Terminate(t)
@@ -368,7 +363,7 @@ func killWorkerAndSandboxes(t *testing.T, w *faulttest.Process, dataDir string) 
 func TestWorkerKilledUnderLoad(t *testing.T) {
 	ctx := context.Background()
 	images := testenv.Images(t)
-	bin := faulttest.Binary(t, t.TempDir())
+	bin := faulttest.Binary(t, shortDir(t, "bb-"))
 	ns := faulttest.StartNATS(t)
 	d1, d2 := shortDir(t, "bw-"), shortDir(t, "bw-")
 	w1 := faulttest.StartWorker(t, bin, ns.URL(), "w1", "process", d1, images, "10.172.0.0/16")

@@ -405,12 +405,6 @@ func startBaton(tb testing.TB, cfg standalone.Config, level slog.Level) *standal
 	return cl
 }
 
-// shortTempDir keeps unix socket paths under the 108-byte limit.
-func shortTempDir(t testing.TB) string {
-	dir, err := os.MkdirTemp("", "baton-e2e-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
+// shortTempDir keeps unix socket paths under the 108-byte limit, and is
+// swept by the next run if this one is killed (testenv.RunDir).
+func shortTempDir(t testing.TB) string { return testenv.RunDir(t, "baton-e2e-") }

@@ -23,7 +23,7 @@ func Containerd(t testing.TB) string {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	logger := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := containerd.StartDaemon(ctx, t.TempDir(), logger)
+	d, err := containerd.StartDaemon(ctx, RunDir(t, "baton-ctrd-"), logger)
 	if err != nil {
 		t.Fatalf("start containerd: %v", err)
 	}

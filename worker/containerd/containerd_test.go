@@ -41,7 +41,7 @@ func openRuntime(t *testing.T, subnet string) (*containerd.Runtime, containerd.C
 	cfg := containerd.Config{
 		Address:   testenv.Containerd(t),
 		ImagesDir: testenv.Images(t),
-		StateDir:  t.TempDir(),
+		StateDir:  testenv.RunDir(t, "baton-rt-"),
 		Subnet:    subnet,
 		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
@@ -188,7 +188,7 @@ func TestSandboxesSurviveAWorkerRestart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	cfg := containerd.Config{
-		Address: testenv.Containerd(t), ImagesDir: testenv.Images(t), StateDir: t.TempDir(), Subnet: restartSubnet,
+		Address: testenv.Containerd(t), ImagesDir: testenv.Images(t), StateDir: testenv.RunDir(t, "baton-rt-"), Subnet: restartSubnet,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 	first, err := containerd.Open(ctx, cfg)

@@ -27,7 +27,7 @@ const daemonSubnet = "10.179.5.0/24"
 func TestDaemonWithALongDirectoryKillsLeftoversOnStop(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), strings.Repeat("d", 60), strings.Repeat("e", 60))
+	dir := filepath.Join(testenv.RunDir(t, "baton-ctrd-"), strings.Repeat("d", 60), strings.Repeat("e", 60))
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	d, err := containerd.StartDaemon(ctx, dir, logger)
 	if err != nil {
@@ -52,7 +52,7 @@ func TestDaemonWithALongDirectoryKillsLeftoversOnStop(t *testing.T) {
 		t.Fatalf("IsServing = %v, %v", serving, err)
 	}
 
-	stateDir := t.TempDir()
+	stateDir := testenv.RunDir(t, "baton-rt-")
 	rt, err := containerd.Open(ctx, containerd.Config{Address: d.Address(), ImagesDir: testenv.Images(t), StateDir: stateDir, Subnet: daemonSubnet, Logger: logger})
 	if err != nil {
 		t.Fatalf("open runtime: %v", err)

@@ -34,7 +34,7 @@ func openWith(t *testing.T, cfg process.Config) *process.Runtime {
 func config(t *testing.T) process.Config {
 	return process.Config{
 		ImagesDir: testenv.Images(t),
-		StateDir:  t.TempDir(),
+		StateDir:  testenv.RunDir(t, "baton-proc-"),
 		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 }
