@@ -44,6 +44,10 @@ type Aquatope struct {
 // AquatopeKeepAlive is Aquatope's default keep-alive above the floor.
 const AquatopeKeepAlive = 2 * time.Minute
 
+// defaultConcurrency is the default quantile of the calls in flight that
+// aquatope's and the oracle's floors cover.
+const defaultConcurrency = 0.99
+
 // Name implements PrewarmPolicy.
 func (a Aquatope) Name() string {
 	if a.Chain {
@@ -61,7 +65,7 @@ func (a Aquatope) NewPlanner(f Function) (Planner, error) {
 		a.Quantile = 0.95
 	}
 	if a.Concurrency == 0 {
-		a.Concurrency = 0.99
+		a.Concurrency = defaultConcurrency
 	}
 	if a.KeepAlive == 0 {
 		a.KeepAlive = AquatopeKeepAlive

@@ -3,7 +3,6 @@ package prewarm
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 )
@@ -68,8 +67,10 @@ func Names() []string {
 
 // New returns the policy named name with its default settings. Besides
 // the names of Names, keepalive-DURATION (keepalive-2m, keepalive-90s) is
-// a fixed keep-alive of that duration, to draw the trade-off between cold
-// starts and idle time that keep-alives alone give.
+// a fixed keep-alive of that duration and oracle-DURATION the oracle with
+// that keep-alive above its floors, to draw the trade-offs between cold
+// starts and idle time that keep-alives give, alone or above perfect
+// per-interval floors.
 func New(name string) (PrewarmPolicy, error) {
 	switch name {
 	case "aquatope":
@@ -85,14 +86,21 @@ func New(name string) (PrewarmPolicy, error) {
 	case "oracle":
 		return Oracle{}, nil
 	}
-	if rest, ok := strings.CutPrefix(name, "keepalive-"); ok {
+	for _, prefix := range []string{"keepalive-", "oracle-"} {
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok {
+			continue
+		}
 		d, err := time.ParseDuration(rest)
 		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("pre-warm policy %q: want keepalive- and a positive duration, such as keepalive-5m or keepalive-90s", name)
+			return nil, fmt.Errorf("pre-warm policy %q: want %s and a positive duration, such as %s5m or %s90s", name, prefix, prefix, prefix)
+		}
+		if prefix == "oracle-" {
+			return Oracle{KeepAlive: d}, nil
 		}
 		return KeepAlive{Duration: d}, nil
 	}
-	return nil, fmt.Errorf("unknown pre-warm policy %q: want one of %s, or keepalive-DURATION", name, strings.Join(Names(), ", "))
+	return nil, fmt.Errorf("unknown pre-warm policy %q: want one of %s, keepalive-DURATION or oracle-DURATION", name, strings.Join(Names(), ", "))
 }
 
 // Parse turns a --policy value, "all" or names separated by commas, into
@@ -102,7 +110,7 @@ func Parse(list string) ([]PrewarmPolicy, error) {
 	if strings.TrimSpace(list) != "all" {
 		names = nil
 		for _, n := range strings.Split(list, ",") {
-			if n = strings.TrimSpace(n); n != "" && !slices.Contains(names, n) {
+			if n = strings.TrimSpace(n); n != "" {
 				names = append(names, n)
 			}
 		}
@@ -111,12 +119,16 @@ func Parse(list string) ([]PrewarmPolicy, error) {
 		}
 	}
 	out := make([]PrewarmPolicy, 0, len(names))
+	seen := map[string]bool{} // by Name: oracle-5m is the oracle
 	for _, n := range names {
 		p, err := New(n)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, p)
+		if !seen[p.Name()] {
+			seen[p.Name()] = true
+			out = append(out, p)
+		}
 	}
 	return out, nil
 }
@@ -129,25 +141,14 @@ func intervalOrMinute(f Function) time.Duration {
 	return f.Interval
 }
 
-// floorFor is the number of sandboxes that arrivals arrivals per interval
-// keep busy on average (Little's law: arrivals × duration / interval),
-// rounded up, and at least one when any arrival is expected.
-func floorFor(arrivals float64, f Function) int {
-	if arrivals <= 0 {
-		return 0
-	}
-	busy := arrivals * f.MeanDuration.Seconds() / intervalOrMinute(f).Seconds()
-	return max(1, int(ceilTolerant(busy)))
-}
-
 // concurrencyFloor is the number of sandboxes that covers, with
 // probability q, how many calls are in flight at any instant of an
 // interval with arrivals calls: calls arriving at random through the
 // interval, each busy for the mean duration, are in flight in number
 // Poisson(arrivals × duration / interval) (an M/G/∞ queue), so the floor
 // is that Poisson's q-quantile; at least one when any call is expected.
-// Little's law alone (floorFor) covers the mean, and the bursts inside an
-// interval went cold.
+// Little's law alone (a floor of the mean) covered the mean, and the
+// bursts inside an interval went cold.
 func concurrencyFloor(arrivals float64, f Function, q float64) int {
 	if arrivals <= 0 {
 		return 0
@@ -174,12 +175,3 @@ const poissonExactMax = 400
 
 // normalQuantile is the standard normal's q-quantile.
 func normalQuantile(q float64) float64 { return math.Sqrt2 * math.Erfinv(2*q-1) }
-
-// ceilTolerant rounds up, ignoring a rounding error just above an integer.
-func ceilTolerant(x float64) float64 {
-	c := float64(int(x))
-	if x-c > 1e-9 {
-		c++
-	}
-	return c
-}

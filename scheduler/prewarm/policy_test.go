@@ -16,6 +16,8 @@ func TestParse(t *testing.T) {
 		{"aquatope, none,aquatope", []string{"aquatope", "none"}, ""},
 		{"keepalive-10m", []string{"keepalive-10m"}, ""},
 		{"keepalive-2m,keepalive-90s", []string{"keepalive-2m", "keepalive-1m30s"}, ""},
+		{"oracle,oracle-5m,oracle-2m", []string{"oracle", "oracle-2m"}, ""},
+		{"oracle-never", nil, `pre-warm policy "oracle-never": want oracle- and a positive duration`},
 		{"keepalive-0s", nil, `pre-warm policy "keepalive-0s": want keepalive- and a positive duration`},
 		{"keepalive-soon", nil, `pre-warm policy "keepalive-soon": want keepalive- and a positive duration`},
 		{"", nil, "no pre-warm policy"},
@@ -104,25 +106,12 @@ func TestPolicyInvariants(t *testing.T) {
 							t.Fatalf("interval %d: keepalive-10m decided %+v", i, d)
 						}
 					case "oracle":
-						if want := floorFor(float64(counts[i]), f); d.Floor != want {
+						if want := concurrencyFloor(float64(counts[i]), f, 0.99); d.Floor != want {
 							t.Fatalf("interval %d: oracle floor %d, want %d for %d arrivals", i, d.Floor, want, counts[i])
 						}
 					}
 				}
 			})
-		}
-	}
-}
-
-func TestFloorFor(t *testing.T) {
-	f := Function{MeanDuration: 3 * time.Second, Interval: time.Minute}
-	tests := []struct {
-		arrivals float64
-		want     int
-	}{{0, 0}, {1, 1}, {20, 1}, {21, 2}, {40, 2}, {100, 5}}
-	for _, tt := range tests {
-		if got := floorFor(tt.arrivals, f); got != tt.want {
-			t.Errorf("floorFor(%v) = %d, want %d", tt.arrivals, got, tt.want)
 		}
 	}
 }
