@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
 	"baton.dev/baton/dags"
 	"baton.dev/baton/internal/standalone"
-	"baton.dev/baton/orchestrator/client"
 )
 
 // BenchmarkSamples measures each sample workflow end to end on containerd,
@@ -25,16 +23,10 @@ import (
 // are already up.
 func BenchmarkSamples(b *testing.B) {
 	ctx := context.Background()
-	cl := startBaton(b, standalone.Config{
+	_, api := startBenchBaton(b, standalone.Config{
 		Runtime: standalone.RuntimeContainerd, Subnet: "10.176.0.0/16",
 		Orchestration: standalone.Orchestration{KeepAlive: 30 * time.Second},
-	}, slog.LevelWarn)
-	b.Cleanup(func() {
-		if err := cl.Stop(context.Background()); err != nil {
-			b.Errorf("stop: %v", err)
-		}
 	})
-	api := &client.Client{URL: cl.URL, Token: cl.Token}
 	samples, err := dags.Samples()
 	if err != nil {
 		b.Fatal(err)

@@ -21,16 +21,10 @@ import (
 // orchestrator's and the fake sandbox's.
 func BenchmarkInvokeWarm(b *testing.B) {
 	ctx := context.Background()
-	cl := startBaton(b, standalone.Config{
+	_, api := startBenchBaton(b, standalone.Config{
 		Runtime: standalone.RuntimeFake, Postgres: "off",
 		Orchestration: standalone.Orchestration{KeepAlive: 5 * time.Minute},
-	}, slog.LevelWarn)
-	b.Cleanup(func() {
-		if err := cl.Stop(context.Background()); err != nil {
-			b.Errorf("stop: %v", err)
-		}
 	})
-	api := &client.Client{URL: cl.URL, Token: cl.Token}
 	if _, err := api.Deploy(ctx, "one.yaml", []byte(chainYAML("one", 1))); err != nil {
 		b.Fatalf("deploy: %v", err)
 	}
@@ -45,4 +39,16 @@ func BenchmarkInvokeWarm(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// startBenchBaton starts Baton for a benchmark, logging warnings only, and
+// returns it with a client; it stops when the benchmark ends.
+func startBenchBaton(b *testing.B, cfg standalone.Config) (*standalone.Cluster, *client.Client) {
+	cl := startBaton(b, cfg, slog.LevelWarn)
+	b.Cleanup(func() {
+		if err := cl.Stop(context.Background()); err != nil {
+			b.Errorf("stop: %v", err)
+		}
+	})
+	return cl, &client.Client{URL: cl.URL, Token: cl.Token}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -41,16 +40,10 @@ const overheadStages = 10
 //	                    as overhead-ms/stage without the client's HTTP hop
 func BenchmarkOrchestrationOverhead(b *testing.B) {
 	ctx := context.Background()
-	cl := startBaton(b, standalone.Config{
+	cl, api := startBenchBaton(b, standalone.Config{
 		Runtime: standalone.RuntimeContainerd, Subnet: "10.174.0.0/16",
 		Orchestration: standalone.Orchestration{KeepAlive: 5 * time.Minute},
-	}, slog.LevelWarn)
-	b.Cleanup(func() {
-		if err := cl.Stop(context.Background()); err != nil {
-			b.Errorf("stop: %v", err)
-		}
 	})
-	api := &client.Client{URL: cl.URL, Token: cl.Token}
 	const name = "noop-chain"
 	if _, err := api.Deploy(ctx, name+".yaml", []byte(chainYAML(name, overheadStages))); err != nil {
 		b.Fatalf("deploy: %v", err)
