@@ -129,7 +129,7 @@ func runColdStart(ctx context.Context, lo localOptions, n int) (*coldStartReport
 	}()
 	rt, err := ctrd.Open(ctx, ctrd.Config{
 		Address: b.cl.ContainerdAddress, Namespace: "baton-bench-direct", ImagesDir: b.imgs,
-		StateDir: filepath.Join(b.dir, "direct"), Subnet: benchDirectSubnet, Logger: b.log,
+		StateDir: filepath.Join(b.dir.Path, "direct"), Subnet: benchDirectSubnet, Logger: b.log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("baseline runtime: %w", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/containerd/containerd"
 
 	"baton.dev/baton/internal/imagebuild"
+	"baton.dev/baton/internal/rundir"
 	"baton.dev/baton/internal/standalone"
 	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/orchestrator/client"
@@ -38,7 +40,7 @@ type localBench struct {
 	cl   *standalone.Cluster
 	api  *client.Client
 	log  *slog.Logger
-	dir  string
+	dir  *rundir.Dir
 	imgs string
 }
 
@@ -74,23 +76,24 @@ func startLocal(ctx context.Context, o localOptions, keepAlive time.Duration, li
 	if err != nil {
 		return nil, fmt.Errorf("flag --images: %w", err)
 	}
-	// A short path: containerd's sockets live under it.
-	dir, err := os.MkdirTemp("/tmp", "baton-bench-")
-	if err != nil {
-		return nil, fmt.Errorf("bench data directory: %w", err)
-	}
 	level := slog.LevelError
 	if o.verbose {
 		level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// A short path (containerd's sockets live under it), swept by a later
+	// bench or test if this one is killed.
+	dir, err := rundir.New("baton-bench-", func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) })
+	if err != nil {
+		return nil, fmt.Errorf("bench data directory: %w", err)
+	}
 	cl, err := standalone.Start(ctx, standalone.Config{
-		DataDir: dir, Listen: "127.0.0.1:0", Runtime: o.runtime, ImagesDir: imgs, Subnet: benchSubnet,
+		DataDir: dir.Path, Listen: "127.0.0.1:0", Runtime: o.runtime, ImagesDir: imgs, Subnet: benchSubnet,
 		Postgres: "off", Logger: log,
 		Orchestration: standalone.Orchestration{KeepAlive: keepAlive, PrewarmLive: live},
 	})
 	if err != nil {
-		os.RemoveAll(dir)
+		dir.Remove()
 		return nil, err
 	}
 	return &localBench{cl: cl, log: log, dir: dir, imgs: imgs, api: &client.Client{URL: cl.URL, Token: cl.Token}}, nil
@@ -100,11 +103,7 @@ func startLocal(ctx context.Context, o localOptions, keepAlive time.Duration, li
 func (b *localBench) stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	err := b.cl.Stop(ctx)
-	if rmErr := os.RemoveAll(b.dir); err == nil && rmErr != nil {
-		err = fmt.Errorf("remove %s: %w", b.dir, rmErr)
-	}
-	return err
+	return errors.Join(b.cl.Stop(ctx), b.dir.Remove())
 }
 
 // deployEcho deploys a one-stage workflow named name running the echo
@@ -151,7 +150,7 @@ func (b *localBench) sandboxes(ctx context.Context, function string) (map[string
 		return out, nil
 	}
 	var files []string
-	err := filepath.WalkDir(b.dir, func(path string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(b.dir.Path, func(path string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && filepath.Base(filepath.Dir(path)) == "sandboxes" && filepath.Ext(path) == ".json" {
 			files = append(files, path)
 		}

@@ -1,4 +1,4 @@
-package testenv
+package rundir
 
 import (
 	"bufio"
@@ -92,7 +92,12 @@ func TestSweep(t *testing.T) {
 	helper.Process.Kill()
 	helper.Wait()
 
-	live := RunDir(t, "baton-sweep-live-") // sweeps once already
+	d, err := New("baton-sweep-live-", t.Logf) // sweeps once already
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Remove() })
+	live := d.Path
 	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the killed run's directory is still there (%v)", err)
 	}
