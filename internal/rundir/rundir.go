@@ -89,8 +89,8 @@ func own(dir string) (*os.File, error) {
 
 // Sweep removes the run directories (see Dir) whose owning process is
 // gone, with everything that still runs from them: it kills the processes
-// whose command line, executable or working directory lies in one, or
-// which live in a network namespace mounted in one, and their
+// whose command line or executable lies in one, or which live in a
+// network namespace mounted in one, and their
 // descendants (containerd, its shims and their sandboxes, workers,
 // Postgres); then it unmounts what is mounted there, which frees the
 // namespaces and their veths, and removes the directory. Directories of
@@ -258,14 +258,15 @@ func within(path, dir string) bool {
 type process struct {
 	pid, ppid int
 	args      []string
-	exe, cwd  string
+	exe       string
 	netns     string // "net:[inode]"
 }
 
-// uses reports whether p runs from dir: its executable, working directory
-// or one of its arguments lies in it.
+// uses reports whether p runs from dir: its executable or one of its
+// arguments lies in it. (Not its working directory: a shell left in a
+// stale directory is not the run's.)
 func (p process) uses(dir string) bool {
-	if within(p.exe, dir) || within(p.cwd, dir) {
+	if within(p.exe, dir) {
 		return true
 	}
 	for _, a := range p.args {
@@ -306,7 +307,6 @@ func processes() ([]process, error) {
 			p.args = strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
 		}
 		p.exe, _ = os.Readlink(base + "/exe")
-		p.cwd, _ = os.Readlink(base + "/cwd")
 		p.netns, _ = os.Readlink(base + "/ns/net")
 		out = append(out, p)
 	}

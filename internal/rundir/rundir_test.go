@@ -15,8 +15,9 @@ import (
 
 // TestSweepHelper is not a test: TestSweep runs it in a child process as
 // a test run that will be killed. It marks the directory it is given as
-// its own, starts two processes from it (one working in it, one in a
-// network namespace mounted in it), prints their PIDs and waits.
+// its own, starts two processes from it (one running a program copied
+// into it, as the process runtime does, one in a network namespace
+// mounted in it), prints their PIDs and waits.
 func TestSweepHelper(t *testing.T) {
 	dir := os.Getenv("BATON_SWEEP_HELPER_DIR")
 	if dir == "" {
@@ -25,8 +26,15 @@ func TestSweepHelper(t *testing.T) {
 	if _, err := own(dir); err != nil {
 		t.Fatal(err)
 	}
-	inDir := exec.Command("sleep", "300")
-	inDir.Dir = dir
+	sleep, err := os.ReadFile("/usr/bin/sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sleep"), sleep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	inDir := exec.Command(filepath.Join(dir, "sleep"), "300")
+	inDir.Dir = "/"
 	ns := filepath.Join(dir, "netns")
 	if err := os.WriteFile(ns, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -110,9 +118,9 @@ func TestSweep(t *testing.T) {
 		}
 	}
 
-	// A live run's directory and processes are left alone.
-	sleeper := exec.Command("sleep", "300")
-	sleeper.Dir = live
+	// A live run's directory and processes (here one naming the directory
+	// in its arguments) are left alone.
+	sleeper := exec.Command("sh", "-c", "sleep 300; true", filepath.Join(live, "x"))
 	if err := sleeper.Start(); err != nil {
 		t.Fatal(err)
 	}
