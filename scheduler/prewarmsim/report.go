@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -45,6 +46,25 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row := x.Policy + "\t"
 		for _, wr := range x.PerWorkflow {
 			row += fmt.Sprintf("%.0f (%d) / %.0f / %.2f\t", wr.ColdArrivalP99Ms, wr.ColdArrivals, wr.P99Ms, 100*wr.QoSViolationRate)
+		}
+		fmt.Fprintln(tw, row)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write pre-warm report: %w", err)
+	}
+	fmt.Fprintln(w, "\nper class of function (trace functions by calls a day; the workflow instances apart): cold % / idle sandbox-s (share of the policy's idle)")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	header = "POLICY\t"
+	if len(r.Results) > 0 {
+		for _, c := range r.Results[0].PerClass {
+			header += fmt.Sprintf("%s (%d)\t", strings.ToUpper(c.Class), c.Groups)
+		}
+	}
+	fmt.Fprintln(tw, header)
+	for _, x := range r.Results {
+		row := x.Policy + "\t"
+		for _, c := range x.PerClass {
+			row += fmt.Sprintf("%.3f / %.1fM (%.0f%%)\t", 100*c.ColdStartRate, c.IdleSandboxSeconds/1e6, 100*c.IdleShare)
 		}
 		fmt.Fprintln(tw, row)
 	}

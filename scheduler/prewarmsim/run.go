@@ -48,6 +48,10 @@ type Result struct {
 	ColdArrivalP99Ms float64 `json:"cold_arrival_p99_ms"`
 	// PerWorkflow breaks the workflow figures down by sample workflow.
 	PerWorkflow []WorkflowResult `json:"per_workflow"`
+	// PerClass breaks the cold starts and idle time down by how often the
+	// trace functions are called, the workflow instances apart: where a
+	// policy spends its idle time.
+	PerClass []ClassResult `json:"per_class"`
 	// Decisions counts planner decisions (one per function per interval);
 	// PolicyMicrosPerDecision is the planner's own time per decision,
 	// observing included.
@@ -69,6 +73,38 @@ type WorkflowResult struct {
 	P99Ms            float64 `json:"p99_ms"`
 	ColdArrivals     int     `json:"cold_arrivals"`
 	ColdArrivalP99Ms float64 `json:"cold_arrival_p99_ms"`
+}
+
+// ClassResult is one class of functions' figures under a policy.
+type ClassResult struct {
+	// Class is "workflows" (the sample workflows' instances, all their
+	// functions) or a range of calls a day of trace functions.
+	Class string `json:"class"`
+	// Groups counts the trace functions, or the workflow instances.
+	Groups             int     `json:"groups"`
+	Requests           int64   `json:"requests"`
+	ColdStarts         int64   `json:"cold_starts"`
+	ColdStartRate      float64 `json:"cold_start_rate"`
+	IdleSandboxSeconds float64 `json:"idle_sandbox_seconds"`
+	// IdleShare is the class's share of the policy's idle sandbox-seconds.
+	IdleShare float64 `json:"idle_share"`
+}
+
+// classNames are the classes of PerClass, in report order: trace functions
+// by calls a day, then the workflow instances.
+var classNames = [...]string{"< 10/day", "10-100/day", "100-1k/day", "1k-10k/day", ">= 10k/day", "workflows"}
+
+// classOf is the index in classNames of group g on a trace of minutes.
+func classOf(g *groupSpec, minutes int) int {
+	if g.wf != nil {
+		return len(classNames) - 1
+	}
+	perDay := float64(len(g.arrivals)) * 1440 / float64(max(minutes, 1))
+	c := 0
+	for bound := 10.0; c < len(classNames)-2 && perDay >= bound; bound *= 10 {
+		c++
+	}
+	return c
 }
 
 // Report is a simulation of several policies on one trace.
@@ -164,7 +200,13 @@ func runPolicy(ctx context.Context, cfg Config, groups []groupSpec, pol prewarm.
 	var policyTime time.Duration
 	byWorkflow := map[string]*workflowStats{}
 	var names []string
+	var classes [len(classNames)]ClassResult
 	for i, s := range stats {
+		c := &classes[classOf(&groups[i], cfg.Trace.Minutes)]
+		c.Groups++
+		c.Requests += s.requests
+		c.ColdStarts += s.cold
+		c.IdleSandboxSeconds += s.idleSeconds
 		if wf := groups[i].wf; wf != nil {
 			w := byWorkflow[wf.name]
 			if w == nil {
@@ -221,6 +263,16 @@ func runPolicy(ctx context.Context, cfg Config, groups []groupSpec, pol prewarm.
 			wr.QoSViolationRate = float64(w.violations) / float64(wr.Invocations)
 		}
 		res.PerWorkflow = append(res.PerWorkflow, wr)
+	}
+	for k, c := range classes {
+		c.Class = classNames[k]
+		if c.Requests > 0 {
+			c.ColdStartRate = float64(c.ColdStarts) / float64(c.Requests)
+		}
+		if total.idleSeconds > 0 {
+			c.IdleShare = c.IdleSandboxSeconds / total.idleSeconds
+		}
+		res.PerClass = append(res.PerClass, c)
 	}
 	res.Decisions = total.decisions
 	if total.decisions > 0 {

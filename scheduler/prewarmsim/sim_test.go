@@ -205,6 +205,22 @@ func TestEveryPolicyOnSyntheticTrace(t *testing.T) {
 		if a.Requests != r.Requests || a.ColdStarts != r.ColdStarts || a.IdleSandboxSeconds != r.IdleSandboxSeconds {
 			t.Errorf("%s: not deterministic: %+v then %+v", r.Policy, r, a)
 		}
+		// The classes split the totals: every function in one class.
+		var groups int
+		var requests, cold int64
+		var idle, share float64
+		for _, c := range r.PerClass {
+			groups += c.Groups
+			requests += c.Requests
+			cold += c.ColdStarts
+			idle += c.IdleSandboxSeconds
+			share += c.IdleShare
+		}
+		if groups != 60 || requests != r.Requests || cold != r.ColdStarts || math.Abs(idle-r.IdleSandboxSeconds) > 1e-6*r.IdleSandboxSeconds+1e-9 ||
+			(r.IdleSandboxSeconds > 0 && math.Abs(share-1) > 1e-9) {
+			t.Errorf("%s: classes sum to %d groups (want 60: 57 functions, 3 instances), %d requests, %d cold, %.1f idle, share %.6f; totals %d, %d, %.1f",
+				r.Policy, groups, requests, cold, idle, share, r.Requests, r.ColdStarts, r.IdleSandboxSeconds)
+		}
 	}
 	byName := map[string]Result{}
 	for _, r := range rep.Results {
@@ -217,7 +233,7 @@ func TestEveryPolicyOnSyntheticTrace(t *testing.T) {
 		t.Errorf("chain warmed %d with chain, %d without", byName["aquatope"].ChainWarmed, byName["aquatope-nochain"].ChainWarmed)
 	}
 	var table, js bytes.Buffer
-	if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "hybrid-histogram") {
+	if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "hybrid-histogram") || !strings.Contains(table.String(), "WORKFLOWS (3)") {
 		t.Errorf("table: %v\n%s", err, table.String())
 	}
 	if err := rep.WriteJSON(&js); err != nil || !strings.Contains(js.String(), `"cold_start_rate"`) {
@@ -293,5 +309,33 @@ func TestShortCallsQueueBehindBusySandboxes(t *testing.T) {
 				t.Errorf("created %d, cold %d, queued %d; want %d, %d, %d", r.SandboxesCreated, r.ColdStarts, r.Queued, tt.created, tt.cold, tt.queued)
 			}
 		})
+	}
+}
+
+// TestClassOf puts trace functions in classes by calls a day, whatever the
+// trace's length, and workflow instances apart.
+func TestClassOf(t *testing.T) {
+	calls := func(n int) *groupSpec { return &groupSpec{arrivals: make([]trace.Invocation, n)} }
+	tests := []struct {
+		g       *groupSpec
+		minutes int
+		want    string
+	}{
+		{calls(0), 1440, "< 10/day"},
+		{calls(9), 1440, "< 10/day"},
+		{calls(10), 1440, "10-100/day"},
+		{calls(99), 1440, "10-100/day"},
+		{calls(100), 1440, "100-1k/day"},
+		{calls(5000), 1440, "1k-10k/day"},
+		{calls(10000), 1440, ">= 10k/day"},
+		{calls(1e6), 1440, ">= 10k/day"},
+		{calls(10), 720, "10-100/day"}, // 20 a day
+		{calls(1), 60, "10-100/day"},   // 24 a day
+		{&groupSpec{wf: &workflowModel{}, arrivals: make([]trace.Invocation, 5)}, 1440, "workflows"},
+	}
+	for _, tt := range tests {
+		if got := classNames[classOf(tt.g, tt.minutes)]; got != tt.want {
+			t.Errorf("%d calls in %d minutes (workflow %v): class %s, want %s", len(tt.g.arrivals), tt.minutes, tt.g.wf != nil, got, tt.want)
+		}
 	}
 }
