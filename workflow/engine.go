@@ -178,7 +178,7 @@ func (e *Engine) Run(ctx context.Context, w *Workflow, input []byte, inv Invoker
 		in := stageInput(st, input, outputOf)
 		fn := w.Spec.Functions[st.Function]
 		running++
-		go func() {
+		exec := func() {
 			run := StageRun{Stage: st.Name, Start: time.Now()}
 			out, attempts, skip, err := e.runStage(runCtx, st, conds[i], fn, in, inv, limits)
 			run.End, run.Attempts, run.Skipped, run.Err = time.Now(), attempts, skip, err
@@ -186,7 +186,15 @@ func (e *Engine) Run(ctx context.Context, w *Workflow, input []byte, inv Invoker
 				out = errorValue(st.Name, err)
 			}
 			done <- stageDone{idx: i, out: out, run: run}
-		}()
+		}
+		if running == 1 && len(ready) == 0 {
+			// The only stage that can run: no goroutine to hand it to and
+			// wait on (each handoff is a wake-up on the critical path;
+			// a chain of stages pays one per stage).
+			exec()
+			return
+		}
+		go exec()
 	}
 	for i := range stages {
 		if pending[i] == 0 {
