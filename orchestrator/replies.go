@@ -10,9 +10,9 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// replyMux sends requests whose replies are awaited apart from the
-// sending: one wildcard subscription routes every reply to the request
-// waiting for it, by the token at the end of its reply subject. nats.go's
+// replyMux sends the requests to workers, whose replies are awaited apart
+// from the sending: one wildcard subscription routes every reply to the
+// request waiting for it, by the token at the end of its reply subject. nats.go's
 // Request does the same inside one blocking call; splitting it lets the
 // Router bound how many creations encode and publish at once (the part
 // that takes the orchestrator's CPU) while any number wait for workers.

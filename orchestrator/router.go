@@ -399,6 +399,7 @@ func (r *Router) release(sb *sandboxRef, healthy bool, exec time.Duration) {
 		if len(p.waiters) > 0 {
 			r.signal()
 		}
+		sb.closeConn()
 		return // forgotten when its worker was lost; nothing to delete
 	}
 	if p.removed || p.gen != sb.gen || !healthy {

@@ -28,7 +28,7 @@ const maxBehind = time.Second
 // orchestrator has reserved on each, and sends them sandbox commands.
 type Workers struct {
 	nc      *nats.Conn
-	replies *replyMux // creations' replies
+	replies *replyMux // every request's replies
 	mu      sync.Mutex
 	m       map[string]*workerEntry
 	list    []*workerEntry // the entries of m, for allocation-free scans
@@ -339,12 +339,7 @@ type PendingCreate struct {
 // reply. Sending (encoding, publishing) and reading the answer (Result)
 // are the creation's work on the orchestrator's CPU; waiting is not.
 func (w *Workers) SendCreate(workerID string, spec worker.SandboxSpec) (*PendingCreate, error) {
-	subject := protocol.CreateSubject(workerID)
-	data, err := json.Marshal(protocol.CreateRequest{Spec: spec})
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", subject, err)
-	}
-	p, err := w.replies.send(subject, data)
+	p, err := w.send(protocol.CreateSubject(workerID), protocol.CreateRequest{Spec: spec})
 	if err != nil {
 		return nil, err
 	}
@@ -365,8 +360,8 @@ func (pc *PendingCreate) Result() (worker.Sandbox, error) {
 		return worker.Sandbox{}, fmt.Errorf("worker %s: no answer to %s yet", workerID, pc.reply.subject)
 	}
 	var reply protocol.CreateReply
-	if err := json.Unmarshal(pc.msg.Data, &reply); err != nil {
-		return worker.Sandbox{}, fmt.Errorf("decode reply to %s: %w", pc.reply.subject, err)
+	if err := decodeReply(pc.msg, pc.reply.subject, &reply); err != nil {
+		return worker.Sandbox{}, err
 	}
 	if reply.Error != nil {
 		return worker.Sandbox{}, fmt.Errorf("worker %s: %w", workerID, reply.Error)
@@ -389,15 +384,31 @@ func (w *Workers) Delete(ctx context.Context, workerID, sandboxID string) error 
 	return nil
 }
 
+// request sends req to subject and decodes the answer into reply. Every
+// request to workers goes through the one reply subscription (replyMux).
 func (w *Workers) request(ctx context.Context, subject string, req, reply any) error {
+	p, err := w.send(subject, req)
+	if err != nil {
+		return err
+	}
+	msg, err := p.wait(ctx)
+	if err != nil {
+		return err
+	}
+	return decodeReply(msg, subject, reply)
+}
+
+// send encodes req and publishes it to subject without waiting.
+func (w *Workers) send(subject string, req any) (*pendingReply, error) {
 	data, err := json.Marshal(req)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", subject, err)
+		return nil, fmt.Errorf("encode %s: %w", subject, err)
 	}
-	msg, err := w.nc.RequestWithContext(ctx, subject, data)
-	if err != nil {
-		return fmt.Errorf("request %s: %w", subject, err)
-	}
+	return w.replies.send(subject, data)
+}
+
+// decodeReply decodes a worker's answer to subject into reply.
+func decodeReply(msg *nats.Msg, subject string, reply any) error {
 	if err := json.Unmarshal(msg.Data, reply); err != nil {
 		return fmt.Errorf("decode reply to %s: %w", subject, err)
 	}

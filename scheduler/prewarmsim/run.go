@@ -90,18 +90,23 @@ type ClassResult struct {
 	IdleShare float64 `json:"idle_share"`
 }
 
-// classNames are the classes of PerClass, in report order: trace functions
-// by calls a day, then the workflow instances.
-var classNames = [...]string{"< 10/day", "10-100/day", "100-1k/day", "1k-10k/day", ">= 10k/day", "workflows"}
+// numClasses is how many classes PerClass has.
+const numClasses = 6
 
-// classOf is the index in classNames of group g on a trace of minutes.
+// className names class k of PerClass; in report order, trace functions
+// by calls a day, then the workflow instances.
+func className(k int) string {
+	return [numClasses]string{"< 10/day", "10-100/day", "100-1k/day", "1k-10k/day", ">= 10k/day", "workflows"}[k]
+}
+
+// classOf is the class of group g on a trace of minutes.
 func classOf(g *groupSpec, minutes int) int {
 	if g.wf != nil {
-		return len(classNames) - 1
+		return numClasses - 1
 	}
 	perDay := float64(len(g.arrivals)) * 1440 / float64(max(minutes, 1))
 	c := 0
-	for bound := 10.0; c < len(classNames)-2 && perDay >= bound; bound *= 10 {
+	for bound := 10.0; c < numClasses-2 && perDay >= bound; bound *= 10 {
 		c++
 	}
 	return c
@@ -200,7 +205,7 @@ func runPolicy(ctx context.Context, cfg Config, groups []groupSpec, pol prewarm.
 	var policyTime time.Duration
 	byWorkflow := map[string]*workflowStats{}
 	var names []string
-	var classes [len(classNames)]ClassResult
+	var classes [numClasses]ClassResult
 	for i, s := range stats {
 		c := &classes[classOf(&groups[i], cfg.Trace.Minutes)]
 		c.Groups++
@@ -265,7 +270,7 @@ func runPolicy(ctx context.Context, cfg Config, groups []groupSpec, pol prewarm.
 		res.PerWorkflow = append(res.PerWorkflow, wr)
 	}
 	for k, c := range classes {
-		c.Class = classNames[k]
+		c.Class = className(k)
 		if c.Requests > 0 {
 			c.ColdStartRate = float64(c.ColdStarts) / float64(c.Requests)
 		}

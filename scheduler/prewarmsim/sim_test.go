@@ -334,7 +334,7 @@ func TestClassOf(t *testing.T) {
 		{&groupSpec{wf: &workflowModel{}, arrivals: make([]trace.Invocation, 5)}, 1440, "workflows"},
 	}
 	for _, tt := range tests {
-		if got := classNames[classOf(tt.g, tt.minutes)]; got != tt.want {
+		if got := className(classOf(tt.g, tt.minutes)); got != tt.want {
 			t.Errorf("%d calls in %d minutes (workflow %v): class %s, want %s", len(tt.g.arrivals), tt.minutes, tt.g.wf != nil, got, tt.want)
 		}
 	}
