@@ -156,10 +156,10 @@ func runColdStart(ctx context.Context, lo localOptions, n int) (*coldStartReport
 	}
 
 	rep := &coldStartReport{N: n, TargetRatio: coldTargetRatio, TargetAddedP50Ms: coldTargetAddedP50Ms}
-	rep.Before = loadAverage()
+	rep.before(ctx, false)
 	rep.Direct = coldDirect(ctx, rt, n)
 	rep.Baton = coldBaton(ctx, b, names[:n])
-	rep.After = loadAverage()
+	rep.after(ctx, false)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

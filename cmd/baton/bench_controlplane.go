@@ -21,6 +21,7 @@ func benchControlPlaneCmd() *cobra.Command {
 		out        string
 		cpuProfile string
 		verbose    bool
+		probe      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "controlplane",
@@ -66,10 +67,11 @@ Published figures are printed for reference: Dirigent 2,500/s, Knative ~2/s.`,
 			if err != nil {
 				return err
 			}
-			load := machineLoad{Before: loadAverage()}
+			var load machineLoad
+			load.before(ctx, probe)
 			rep, err := simcluster.RunControlPlane(ctx, c, opts)
 			stop()
-			load.After = loadAverage()
+			load.after(ctx, probe)
 			if err != nil {
 				return err
 			}
@@ -96,6 +98,7 @@ Published figures are printed for reference: Dirigent 2,500/s, Knative ~2/s.`,
 	f.IntVar(&opts.Serial, "serial", 1000, "creations in the serial baseline")
 	f.IntVar(&opts.PlacementOps, "placements", 10000, "placements in the placement-only baseline")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phases to this file")
+	stallsFlag(cmd, &probe)
 	f.BoolVar(&verbose, "verbose", false, "log the simulated components' warnings to stderr")
 	outputFlag(cmd, &out)
 	return cmd

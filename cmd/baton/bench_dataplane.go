@@ -69,6 +69,7 @@ func benchDataPlaneCmd() *cobra.Command {
 		block               time.Duration
 		sandboxes           int
 		cpuProfile          string
+		probe               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "dataplane",
@@ -106,7 +107,7 @@ container labels), in turn, bypassing the orchestrator. Targets: added p50
 			if err != nil {
 				return err
 			}
-			rep, err := runDataPlane(cmd.Context(), lo, rate, seconds, satSeconds, block, sandboxes)
+			rep, err := runDataPlane(cmd.Context(), lo, rate, seconds, satSeconds, block, sandboxes, probe)
 			stop()
 			if err != nil {
 				return err
@@ -123,12 +124,13 @@ container labels), in turn, bypassing the orchestrator. Targets: added p50
 	cmd.Flags().DurationVar(&block, "block", 100*time.Millisecond, "the paced run alternates between the paths in blocks this long")
 	cmd.Flags().DurationVar(&satSeconds, "saturation-seconds", 5*time.Second, "length of each saturation run")
 	cmd.Flags().IntVar(&sandboxes, "sandboxes", 4, "warm sandboxes, and the concurrency at saturation")
+	stallsFlag(cmd, &probe)
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (Baton, client and both paths) to this file")
 	outputFlag(cmd, &out)
 	return cmd
 }
 
-func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, satSeconds, block time.Duration, sandboxes int) (*dataPlaneReport, error) {
+func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, satSeconds, block time.Duration, sandboxes int, probe bool) (*dataPlaneReport, error) {
 	b, err := startLocal(ctx, lo, 30*time.Minute, nil)
 	if err != nil {
 		return nil, err
@@ -157,7 +159,7 @@ func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, s
 
 	rep := &dataPlaneReport{Runtime: b.cl.Runtime, Sandboxes: len(eps), RatePerSecond: rate, Concurrency: sandboxes,
 		TargetAddedP50Us: dataPlaneTargetP50Us, TargetAddedP99Us: dataPlaneTargetP99Us, TargetRatio: dataPlaneTargetRatio}
-	rep.Before = loadAverage()
+	rep.before(ctx, probe)
 	proxyURL, stopProxy, err := startBareProxy(eps)
 	if err != nil {
 		return nil, err
@@ -169,7 +171,7 @@ func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, s
 	rep.PacedDirect, rep.PacedBaton, rep.PacedProxy = all[0], all[1], all[2]
 	rep.SaturatedDirect = saturate(ctx, sandboxes, satSeconds, direct)
 	rep.SaturatedBaton = saturate(ctx, sandboxes, satSeconds, viaBaton)
-	rep.After = loadAverage()
+	rep.after(ctx, probe)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
