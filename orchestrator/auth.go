@@ -3,24 +3,19 @@ package orchestrator
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
 	"sync"
 )
 
 // Keys maps API keys to tenants, or to the cluster's administrator. Only
-// SHA-256 hashes of the keys are held; a lookup compares against every
-// hash in constant time.
+// SHA-256 hashes of the keys are held, in a map: a lookup costs one hash
+// and one map probe however many tenants there are. Probing by hash leaks
+// nothing a caller can use: the time it takes depends on the SHA-256 of
+// the presented key, which says nothing about any stored key's bytes.
 type Keys struct {
 	mu      sync.RWMutex
-	entries []keyEntry
-}
-
-type keyEntry struct {
-	hash   [32]byte
-	tenant string // empty for an admin key
-	admin  bool
+	entries map[[sha256.Size]byte]Principal
 }
 
 // Principal is who a key authenticates: a tenant, or the administrator.
@@ -30,7 +25,7 @@ type Principal struct {
 }
 
 // NewKeys returns an empty key set.
-func NewKeys() *Keys { return &Keys{} }
+func NewKeys() *Keys { return &Keys{entries: map[[sha256.Size]byte]Principal{}} }
 
 // NewAPIKey returns a fresh random key: "bk_" and 64 hex characters.
 func NewAPIKey() string {
@@ -50,42 +45,36 @@ func (k *Keys) Add(hash, tenant string) error {
 	if tenant == "" {
 		return fmt.Errorf("key hash %.8s…: tenant is empty", hash)
 	}
-	return k.add(hash, keyEntry{tenant: tenant})
+	return k.add(hash, Principal{Tenant: tenant})
 }
 
 // AddAdmin lets the key whose hex SHA-256 is hash administer the cluster
 // (create tenants); it owns no workflows.
-func (k *Keys) AddAdmin(hash string) error { return k.add(hash, keyEntry{admin: true}) }
+func (k *Keys) AddAdmin(hash string) error { return k.add(hash, Principal{Admin: true}) }
 
-func (k *Keys) add(hash string, e keyEntry) error {
-	raw, err := hex.DecodeString(hash)
-	if err != nil || len(raw) != sha256.Size {
+// add stores hash for p. A hash already stored keeps its first principal:
+// one key never names two.
+func (k *Keys) add(hash string, p Principal) error {
+	var h [sha256.Size]byte
+	if len(hash) != hex.EncodedLen(sha256.Size) {
 		return fmt.Errorf("key hash %.8s…: want 64 hex characters of SHA-256", hash)
 	}
-	copy(e.hash[:], raw)
+	if _, err := hex.Decode(h[:], []byte(hash)); err != nil {
+		return fmt.Errorf("key hash %.8s…: want 64 hex characters of SHA-256", hash)
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for _, x := range k.entries {
-		if x.hash == e.hash {
-			return nil
-		}
+	if _, ok := k.entries[h]; !ok {
+		k.entries[h] = p
 	}
-	k.entries = append(k.entries, e)
 	return nil
 }
 
-// Lookup returns whom a key authenticates. Every stored hash is compared,
-// in constant time, whatever matches.
+// Lookup returns whom a key authenticates.
 func (k *Keys) Lookup(key string) (Principal, bool) {
 	h := sha256.Sum256([]byte(key))
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	var found Principal
-	ok := false
-	for _, e := range k.entries {
-		if subtle.ConstantTimeCompare(h[:], e.hash[:]) == 1 {
-			found, ok = Principal{Tenant: e.tenant, Admin: e.admin}, true
-		}
-	}
-	return found, ok
+	p, ok := k.entries[h]
+	return p, ok
 }
