@@ -30,6 +30,9 @@ const (
 type dataPlaneReport struct {
 	Runtime   string `json:"runtime"`
 	Sandboxes int    `json:"sandboxes"`
+	// ClientProcess: the client ran in a process of its own, not in the
+	// one that runs Baton.
+	ClientProcess bool `json:"clientProcess"`
 	// Paced: the same open-loop load at RatePerSecond, through Baton and
 	// straight to the sandboxes.
 	RatePerSecond float64    `json:"ratePerSecond"`
@@ -62,14 +65,14 @@ type dataPlaneReport struct {
 
 func benchDataPlaneCmd() *cobra.Command {
 	var (
-		lo                  localOptions
-		out                 string
-		rate                float64
-		seconds, satSeconds time.Duration
-		block               time.Duration
-		sandboxes           int
-		cpuProfile          string
-		probe               bool
+		lo                   localOptions
+		out                  string
+		rate                 float64
+		seconds, satSeconds  time.Duration
+		block                time.Duration
+		sandboxes            int
+		cpuProfile           string
+		probe, clientProcess bool
 	)
 	cmd := &cobra.Command{
 		Use:   "dataplane",
@@ -107,7 +110,7 @@ container labels), in turn, bypassing the orchestrator. Targets: added p50
 			if err != nil {
 				return err
 			}
-			rep, err := runDataPlane(cmd.Context(), lo, rate, seconds, satSeconds, block, sandboxes, probe)
+			rep, err := runDataPlane(cmd.Context(), lo, rate, seconds, satSeconds, block, sandboxes, probe, clientProcess)
 			stop()
 			if err != nil {
 				return err
@@ -125,12 +128,13 @@ container labels), in turn, bypassing the orchestrator. Targets: added p50
 	cmd.Flags().DurationVar(&satSeconds, "saturation-seconds", 5*time.Second, "length of each saturation run")
 	cmd.Flags().IntVar(&sandboxes, "sandboxes", 4, "warm sandboxes, and the concurrency at saturation")
 	stallsFlag(cmd, &probe)
+	cmd.Flags().BoolVar(&clientProcess, "client-process", false, "run the HTTP client in a process of its own, as a real client is, instead of in the bench's (and Baton's) process")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (Baton, client and both paths) to this file")
 	outputFlag(cmd, &out)
 	return cmd
 }
 
-func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, satSeconds, block time.Duration, sandboxes int, probe bool) (*dataPlaneReport, error) {
+func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, satSeconds, block time.Duration, sandboxes int, probe, clientProcess bool) (*dataPlaneReport, error) {
 	b, err := startLocal(ctx, lo, 30*time.Minute, nil)
 	if err != nil {
 		return nil, err
@@ -149,29 +153,31 @@ func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, s
 	if err != nil {
 		return nil, err
 	}
-	hc := benchClient()
-	body := []byte(`{"n":42}`)
-	viaBaton := batonInvoker(hc, b.cl.URL, b.cl.Token, name, body)
-	direct := directPoster(hc, eps, body)
-	// A short warm-up of both paths fills the client's connection pool.
-	saturate(ctx, sandboxes, 300*time.Millisecond, direct)
-	saturate(ctx, sandboxes, 300*time.Millisecond, viaBaton)
-
 	rep := &dataPlaneReport{Runtime: b.cl.Runtime, Sandboxes: len(eps), RatePerSecond: rate, Concurrency: sandboxes,
+		ClientProcess:    clientProcess,
 		TargetAddedP50Us: dataPlaneTargetP50Us, TargetAddedP99Us: dataPlaneTargetP99Us, TargetRatio: dataPlaneTargetRatio}
-	rep.before(ctx, probe)
 	proxyURL, stopProxy, err := startBareProxy(eps)
 	if err != nil {
 		return nil, err
 	}
 	defer stopProxy()
-	viaProxy := directPoster(hc, []string{proxyURL}, body)
-	saturate(ctx, sandboxes, 300*time.Millisecond, viaProxy)
-	all := paced(ctx, rate, seconds, block, direct, viaBaton, viaProxy)
-	rep.PacedDirect, rep.PacedBaton, rep.PacedProxy = all[0], all[1], all[2]
-	rep.SaturatedDirect = saturate(ctx, sandboxes, satSeconds, direct)
-	rep.SaturatedBaton = saturate(ctx, sandboxes, satSeconds, viaBaton)
+	load := dataPlaneLoad{
+		BatonURL: b.cl.URL, Token: b.cl.Token, Workflow: name, Endpoints: eps, ProxyURL: proxyURL,
+		Rate: rate, Seconds: seconds, Block: block, SaturationSeconds: satSeconds, Concurrency: sandboxes,
+	}
+	rep.before(ctx, probe)
+	var res *dataPlaneLoadResult
+	if clientProcess {
+		res, err = load.runInChild(ctx)
+	} else {
+		res = load.run(ctx)
+	}
 	rep.after(ctx, probe)
+	if err != nil {
+		return nil, err
+	}
+	rep.PacedDirect, rep.PacedBaton, rep.PacedProxy = res.PacedDirect, res.PacedBaton, res.PacedProxy
+	rep.SaturatedDirect, rep.SaturatedBaton = res.SaturatedDirect, res.SaturatedBaton
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -193,7 +199,11 @@ func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, s
 }
 
 func printDataPlane(w io.Writer, rep *dataPlaneReport) error {
-	fmt.Fprintf(w, "data plane: %s runtime, %d warm sandboxes of the echo function, one HTTP client for both paths\n\n", rep.Runtime, rep.Sandboxes)
+	where := "in Baton's process"
+	if rep.ClientProcess {
+		where = "in a process of its own"
+	}
+	fmt.Fprintf(w, "data plane: %s runtime, %d warm sandboxes of the echo function, one HTTP client for both paths, %s\n\n", rep.Runtime, rep.Sandboxes, where)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tPATH\tREQUESTS\tERRORS\tCOLD\tPER SECOND\tP50 MS\tP99 MS\tMAX MS")
 	row := func(run, path string, r loadResult) {
