@@ -53,27 +53,6 @@ func Matern52(x, y, invLengthScales []float64, signalVariance float64) float64 {
 	return signalVariance * (1 + sqrt5*r + 5*r2/3) * math.Exp(-sqrt5*r)
 }
 
-// matern52Grad returns k(x, y) and writes ∂k/∂log ℓ_d into dLog (len d):
-//
-//	∂k/∂log ℓ_d = σ_f² (5/3)(1 + √5 r) exp(−√5 r) ((x_d − y_d)/ℓ_d)²
-//
-// (∂k/∂log σ_f² is k itself).
-func matern52Grad(x, y, invLengthScales []float64, signalVariance float64, dLog []float64) float64 {
-	var r2 float64
-	for d := range x {
-		t := (x[d] - y[d]) * invLengthScales[d]
-		dLog[d] = t * t
-		r2 += t * t
-	}
-	r := math.Sqrt(r2)
-	e := math.Exp(-sqrt5 * r)
-	common := signalVariance * (5.0 / 3.0) * (1 + sqrt5*r) * e
-	for d := range dLog {
-		dLog[d] *= common
-	}
-	return signalVariance * (1 + sqrt5*r + 5*r2/3) * e
-}
-
 // invScales returns 1/ℓ_d for log length-scales.
 func invScales(logLS []float64) []float64 {
 	out := make([]float64, len(logLS))

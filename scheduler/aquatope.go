@@ -124,11 +124,6 @@ func newAquatope(space *Space, target Target, budget int, seed uint64, opts Aqua
 		quantile: WindowSafePercentile(target.Percentile, opts.WindowSize, opts.WindowMissRate)}
 }
 
-// NewAquatope builds the aquatope policy with explicit options.
-func NewAquatope(space *Space, target Target, budget int, seed uint64, opts AquatopeOptions) ResourcePolicy {
-	return newAquatope(space, target, budget, seed, opts)
-}
-
 func (p *aquatope) Name() string { return PolicyAquatope }
 
 // models are the fitted surrogates with what acquisition needs from them.
