@@ -53,9 +53,13 @@ func newMetrics(router *Router, workers *Workers, hist *history.History) *metric
 	sandboxes := prometheus.NewDesc("baton_sandboxes", "Sandboxes by state (idle, busy, creating).", []string{"state"}, nil)
 	queued := prometheus.NewDesc("baton_queued_requests", "Requests waiting for a sandbox.", nil, nil)
 	live := prometheus.NewDesc("baton_workers", "Workers whose heartbeats are current.", nil, nil)
+	strandedDesc := prometheus.NewDesc("baton_sandboxes_stranded",
+		"Sandboxes that dead workers left running, until a worker starting on their machine removes them.", nil, nil)
+	identity := prometheus.NewDesc("baton_sandbox_identity_failures_total",
+		"Connections to a sandbox that ended somewhere else (something else answered at its address); each such sandbox was deleted.", nil, nil)
 	m.reg.MustRegister(m.invocations, m.latency, m.stageExec, m.stageQueue, m.coldStarts, m.workersLost, m.chainWarmed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectorFunc{descs: []*prometheus.Desc{sandboxes, queued, live}, collect: func(ch chan<- prometheus.Metric) {
+		collectorFunc{descs: []*prometheus.Desc{sandboxes, queued, live, identity, strandedDesc}, collect: func(ch chan<- prometheus.Metric) {
 			var idle, busy, creating, waiting int
 			for _, p := range router.PoolStates() {
 				idle += len(p.Idle)
@@ -68,6 +72,8 @@ func newMetrics(router *Router, workers *Workers, hist *history.History) *metric
 			ch <- prometheus.MustNewConstMetric(sandboxes, prometheus.GaugeValue, float64(creating), "creating")
 			ch <- prometheus.MustNewConstMetric(queued, prometheus.GaugeValue, float64(waiting))
 			ch <- prometheus.MustNewConstMetric(live, prometheus.GaugeValue, float64(workers.Live(time.Now())))
+			ch <- prometheus.MustNewConstMetric(identity, prometheus.CounterValue, float64(router.IdentityFailures()))
+			ch <- prometheus.MustNewConstMetric(strandedDesc, prometheus.GaugeValue, float64(workers.Stranded()))
 		}})
 	if hist != nil {
 		pending := prometheus.NewDesc("baton_history_pending_records", "History records buffered, not yet in Postgres.", nil, nil)

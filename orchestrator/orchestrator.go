@@ -203,7 +203,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 func (o *Orchestrator) sweepWorkers(ctx context.Context) {
 	SweepWorkers(ctx, o.workers, o.router, o.hbSub, func(id string, sandboxes int) {
 		o.metrics.workersLost.Inc()
-		o.log.Warn("worker lost: no heartbeat; its sandboxes left the routing table", "worker", id, "sandboxes", sandboxes)
+		o.log.Warn("worker lost: no heartbeat; its sandboxes left the routing table and are stranded until a worker starts on its machine", "worker", id, "sandboxes", sandboxes)
 	})
 }
 
@@ -228,7 +228,9 @@ func SweepWorkers(ctx context.Context, workers *Workers, router *Router, hb *nat
 			}
 			deferred = false
 			for _, id := range workers.Sweep(now) {
-				lost(id, router.DropWorker(id))
+				n := router.DropWorker(id)
+				workers.Strand(id, n)
+				lost(id, n)
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -52,6 +53,10 @@ var errWorkerLost = errors.New("the sandbox's worker was lost")
 // way that allows another try.
 const maxAttempts = 3
 
+// maxCheckFailures bounds the sandboxes one request passes over because
+// their connection failed its identity check.
+const maxCheckFailures = 8
+
 // ErrFunctionRemoved is returned to requests queued for a function whose
 // workflow was deleted or redeployed away.
 var ErrFunctionRemoved = errors.New("function removed")
@@ -90,13 +95,16 @@ type StageStats struct {
 // idle sandbox waits in its function's queue until the Autoscaler's creation
 // or a finishing request hands it one.
 type Router struct {
-	workers       *Workers
-	log           *slog.Logger
-	healthTimeout time.Duration
-	maxPayload    int64
-	events        func(history.SandboxEvent)
-	bg            context.Context // lifetime of creations and deletions
-	wake          chan struct{}
+	workers *Workers
+	verify  bool // check each connection dialled to a sandbox
+	// identityFailures counts connections that failed their check.
+	identityFailures atomic.Int64
+	log              *slog.Logger
+	healthTimeout    time.Duration
+	maxPayload       int64
+	events           func(history.SandboxEvent)
+	bg               context.Context // lifetime of creations and deletions
+	wake             chan struct{}
 
 	mu       sync.Mutex
 	pools    map[string]*pool
@@ -172,7 +180,12 @@ type RouterConfig struct {
 	// Events, when set, receives sandbox life-cycle events (history). It
 	// must not block.
 	Events func(history.SandboxEvent)
-	Logger *slog.Logger
+	// SkipIdentityCheck turns off the check of each connection dialled
+	// to a sandbox (verifyConn). For benchmarks that measure its cost
+	// only: without it, a reused address can send one function's input
+	// to another's code.
+	SkipIdentityCheck bool
+	Logger            *slog.Logger
 }
 
 // NewRouter returns a Router. bg bounds the life of the sandbox creations
@@ -192,6 +205,7 @@ func NewRouter(bg context.Context, workers *Workers, cfg RouterConfig) *Router {
 	}
 	return &Router{
 		workers:       workers,
+		verify:        !cfg.SkipIdentityCheck,
 		log:           cfg.Logger,
 		healthTimeout: cfg.HealthTimeout,
 		maxPayload:    cfg.MaxPayload,
@@ -281,12 +295,23 @@ func (r *Router) retireIdleLocked(p *pool) {
 // answer came back (the sandbox died, or its worker was lost, mid-call).
 func (r *Router) Invoke(ctx context.Context, key string, input []byte) ([]byte, StageStats, error) {
 	var st StageStats
-	for attempt := 1; ; attempt++ {
+	for attempt, checks := 1, 0; ; {
 		out, err, retry := r.invokeOnce(ctx, key, input, &st)
-		if err == nil || !retry || attempt == maxAttempts || ctx.Err() != nil {
+		if err == nil || !retry || ctx.Err() != nil {
 			return out, st, err
 		}
-		r.log.Info("calling again on another sandbox", "function", key, "attempt", attempt+1, "err", err)
+		// A sandbox whose connection failed its check was never sent
+		// the input: going to another is not an attempt.
+		var ce *checkError
+		if errors.As(err, &ce) && checks < maxCheckFailures {
+			checks++
+			continue
+		}
+		if attempt == maxAttempts {
+			return out, st, err
+		}
+		attempt++
+		r.log.Info("calling again on another sandbox", "function", key, "attempt", attempt, "err", err)
 	}
 }
 
@@ -319,6 +344,20 @@ func (r *Router) invokeOnce(ctx context.Context, key string, input []byte, st *S
 	// is replaced; a 4xx is the input's fault and the sandbox stays.
 	var fe *FunctionError
 	healthy := err == nil || (errors.As(err, &fe) && fe.Status >= 400 && fe.Status < 500)
+	var ce *checkError
+	if errors.As(err, &ce) {
+		// Taken out of rotation and deleted; the request goes to another
+		// sandbox.
+		if errors.Is(err, worker.ErrIdentity) {
+			r.identityFailures.Add(1)
+			r.log.Error("a sandbox failed its identity check: something else answers at its address; deleting it and calling another",
+				"function", key, "sandbox", g.sb.sb.ID, "worker", g.sb.workerID, "endpoint", g.sb.sb.Endpoint, "err", err)
+		} else {
+			r.log.Warn("could not check a sandbox's connection; replacing it", "function", key, "sandbox", g.sb.sb.ID, "worker", g.sb.workerID, "err", err)
+		}
+		r.release(g.sb, false, 0)
+		return nil, err, true
+	}
 	r.release(g.sb, healthy, time.Since(execStart))
 	if err == nil {
 		return out, nil, false
@@ -422,8 +461,28 @@ func (r *Router) release(sb *sandboxRef, healthy bool, exec time.Duration) {
 }
 
 // call posts input to the sandbox the caller holds, on its kept
-// connection.
+// connection. A connection dialled for it is first checked with the
+// sandbox's worker (verifyConn); one that fails gives a *checkError and
+// carries nothing.
 func (r *Router) call(ctx context.Context, sb *sandboxRef, input []byte) ([]byte, error) {
+	if r.verify && (sb.conn == nil || !sb.conn.open()) {
+		sb.closeConn()
+		c, err := dial(ctx, sb.sb.Endpoint)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, &FunctionError{Err: err}
+		}
+		if err := r.verifyConn(ctx, sb, c.c); err != nil {
+			_ = c.c.Close()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, &checkError{err}
+		}
+		sb.conn = c
+	}
 	status, body, conn, err := post(ctx, sb.conn, sb.sb.Endpoint, input, r.maxPayload)
 	sb.conn = conn
 	if err != nil {
@@ -444,6 +503,27 @@ func (r *Router) call(ctx context.Context, sb *sandboxRef, input []byte) ([]byte
 	}
 	return body, nil
 }
+
+// verifyTimeout bounds the worker's answer to a connection check.
+const verifyTimeout = 2 * time.Second
+
+// verifyConn asks sb's worker whether the connection c, dialled to sb's
+// endpoint, ends in sb (worker.Runtime.Verify): the worker reads the
+// kernel's socket table of the sandbox, which the function's code cannot
+// forge. Anything else answering at a reused address fails it.
+func (r *Router) verifyConn(ctx context.Context, sb *sandboxRef, c net.Conn) error {
+	conn, err := worker.ConnOf(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, verifyTimeout)
+	defer cancel()
+	return r.workers.Verify(ctx, sb.workerID, sb.sb.ID, conn)
+}
+
+// IdentityFailures counts the connections to sandboxes that something
+// other than the sandbox held.
+func (r *Router) IdentityFailures() int64 { return r.identityFailures.Load() }
 
 // PoolStates is the read-only snapshot the Autoscaler decides on.
 func (r *Router) PoolStates() []PoolState {

@@ -59,6 +59,15 @@ func post(ctx context.Context, conn *sandboxConn, endpoint string, input []byte,
 	return status, body, conn, err
 }
 
+// checkError is a dialled connection that failed the check of its
+// identity (Router.verifyConn): the request was not sent on it.
+type checkError struct{ err error }
+
+func (e *checkError) Error() string {
+	return "the sandbox's connection failed its identity check: " + e.err.Error()
+}
+func (e *checkError) Unwrap() error { return e.err }
+
 // dial connects to the sandbox at endpoint. The request-target is the
 // endpoint's path and "/", as http.Client was asked for endpoint+"/".
 func dial(ctx context.Context, endpoint string) (*sandboxConn, error) {

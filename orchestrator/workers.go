@@ -53,6 +53,19 @@ type Workers struct {
 	// an orchestrator behind on its heartbeats declares no live worker
 	// dead. At most maxBehind.
 	behind time.Duration
+	// stranded are the sandboxes of dead workers, by the incarnation that
+	// ran them, until a worker starting on the same machine reports that
+	// it removed them (Heartbeat.Reclaimed) or the incarnation comes back.
+	// reclaimed remembers the incarnations reported so, so that one
+	// reported before it was declared dead is not counted afterwards.
+	stranded  map[string]stranded
+	reclaimed map[string]bool
+}
+
+// stranded is what a dead worker incarnation left running.
+type stranded struct {
+	workerID, machine string
+	sandboxes         int
 }
 
 type workerEntry struct {
@@ -75,7 +88,8 @@ type workerEntry struct {
 
 // NewWorkers returns an empty table that talks to workers over nc.
 func NewWorkers(nc *nats.Conn) *Workers {
-	return &Workers{nc: nc, m: map[string]*workerEntry{}, replies: &replyMux{nc: nc}}
+	return &Workers{nc: nc, m: map[string]*workerEntry{}, replies: &replyMux{nc: nc},
+		stranded: map[string]stranded{}, reclaimed: map[string]bool{}}
 }
 
 // Observe records a heartbeat. It reports whether the worker is new to
@@ -97,6 +111,9 @@ func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) (fresh bool) {
 		fresh = true
 	}
 	e.hb, e.seen = hb, now
+	if len(hb.Reclaimed) > 0 || len(w.stranded) > 0 {
+		w.reclaimLocked(hb)
+	}
 	if e.slot < 0 {
 		w.viewOK = false
 	} else {
@@ -135,6 +152,53 @@ func (w *Workers) Sweep(now time.Time) []string {
 	}
 	sort.Strings(dead)
 	return dead
+}
+
+// reclaimLocked stops counting as stranded the sandboxes of the
+// incarnations hb's worker removed or adopted at its start, and those of
+// hb's own incarnation (a worker declared dead that was not).
+func (w *Workers) reclaimLocked(hb protocol.Heartbeat) {
+	for _, inc := range hb.Reclaimed {
+		if !w.reclaimed[inc] {
+			w.reclaimed[inc] = true
+			delete(w.stranded, inc)
+		}
+	}
+	delete(w.stranded, hb.Incarnation)
+}
+
+// Strand records that a worker declared dead left sandboxes running: at
+// least routed (those the router dropped), or as many as its last
+// heartbeat counted. They stay stranded until a worker starting on the
+// same machine reclaims them.
+func (w *Workers) Strand(workerID string, routed int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e, ok := w.m[workerID]
+	if !ok {
+		return
+	}
+	n := max(routed, e.hb.Sandboxes)
+	inc := e.hb.Incarnation
+	if n == 0 || w.reclaimed[inc] || e.hb.Runtime == "fake" {
+		return
+	}
+	if inc == "" {
+		inc = "worker:" + workerID // a worker too old to name its incarnation
+	}
+	w.stranded[inc] = stranded{workerID: workerID, machine: e.hb.Machine, sandboxes: n}
+}
+
+// Stranded returns how many sandboxes dead workers left running that no
+// worker has reclaimed yet.
+func (w *Workers) Stranded() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, s := range w.stranded {
+		n += s.sandboxes
+	}
+	return n
 }
 
 // Drain stops or resumes placing new sandboxes on a worker. It reports
@@ -384,6 +448,20 @@ func (w *Workers) Delete(ctx context.Context, workerID, sandboxID string) error 
 	return nil
 }
 
+// Verify asks a worker whether conn ends in its sandbox sandboxID
+// (worker.Runtime.Verify). An error wraps worker.ErrIdentity when it does
+// not.
+func (w *Workers) Verify(ctx context.Context, workerID, sandboxID string, conn worker.Conn) error {
+	var reply protocol.VerifyReply
+	if err := w.request(ctx, protocol.VerifySubject(workerID), protocol.VerifyRequest{ID: sandboxID, Conn: conn}, &reply); err != nil {
+		return fmt.Errorf("worker %s: check a connection to sandbox %s: %w", workerID, sandboxID, err)
+	}
+	if reply.Error != nil {
+		return fmt.Errorf("worker %s: %w", workerID, reply.Error)
+	}
+	return nil
+}
+
 // request sends req to subject and decodes the answer into reply. Every
 // request to workers goes through the one reply subscription (replyMux).
 func (w *Workers) request(ctx context.Context, subject string, req, reply any) error {
@@ -426,6 +504,12 @@ type WorkerView struct {
 	ReservedMemoryBytes int64     `json:"reservedMemoryBytes"`
 	Sandboxes           int       `json:"sandboxes"`
 	LastHeartbeat       time.Time `json:"lastHeartbeat"`
+	// Stranded counts the sandboxes dead incarnations of this worker
+	// left running, until a worker starting on their machine removes
+	// them (or `baton worker --cleanup` there).
+	Stranded    int    `json:"stranded"`
+	Incarnation string `json:"incarnation,omitempty"`
+	Machine     string `json:"machine,omitempty"`
 }
 
 // Views lists every worker this orchestrator has heard from.
@@ -435,7 +519,13 @@ func (w *Workers) Views(now time.Time) []WorkerView {
 	out := make([]WorkerView, 0, len(w.m))
 	for id, e := range w.m {
 		v := WorkerView{ID: id, Runtime: e.hb.Runtime, State: "ready", CPUMilli: e.hb.CPUMilli, MemoryBytes: e.hb.MemoryBytes,
-			ReservedCPUMilli: e.reservedCPU, ReservedMemoryBytes: e.reservedMem, Sandboxes: e.hb.Sandboxes, LastHeartbeat: e.seen}
+			ReservedCPUMilli: e.reservedCPU, ReservedMemoryBytes: e.reservedMem, Sandboxes: e.hb.Sandboxes, LastHeartbeat: e.seen,
+			Incarnation: e.hb.Incarnation, Machine: e.hb.Machine}
+		for _, st := range w.stranded {
+			if st.workerID == id {
+				v.Stranded += st.sandboxes
+			}
+		}
 		switch {
 		case e.dead || !e.alive(now, w.behind):
 			v.State = "dead"

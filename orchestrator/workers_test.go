@@ -210,3 +210,86 @@ func TestReserveSeesAQuietWorkerGraceBringsBack(t *testing.T) {
 		t.Fatalf("the orchestrator behind: placed on %s, want a again", got)
 	}
 }
+
+// TestStranded checks the life of stranded sandboxes: a dead worker's are
+// counted until a worker on its machine reports it reclaimed them, or the
+// same incarnation comes back; a reclaim heard before the death is
+// remembered; a worker that died with nothing, or a fake one, strands
+// nothing.
+func TestStranded(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	hb := func(id, inc string, sandboxes int, reclaimed ...string) protocol.Heartbeat {
+		return protocol.Heartbeat{WorkerID: id, Runtime: "containerd", Incarnation: inc, Machine: "m1", Sandboxes: sandboxes,
+			CPUMilli: 1000, MemoryBytes: 1 << 30, Interval: 200 * time.Millisecond, Sent: t0, Reclaimed: reclaimed}
+	}
+	type step struct {
+		beat  *protocol.Heartbeat // observed at t0
+		death string              // worker declared dead, with routed sandboxes below
+		route int
+		want  int // Stranded() after the step
+	}
+	p := func(h protocol.Heartbeat) *protocol.Heartbeat { return &h }
+	tests := []struct {
+		name  string
+		steps []step
+		view  map[string]int // Stranded per worker in Views at the end
+	}{
+		{"counted until a new worker on the machine reclaims", []step{
+			{beat: p(hb("a", "inc-1", 3)), want: 0},
+			{death: "a", route: 2, want: 3}, // the heartbeat knew of 3
+			{beat: p(hb("b", "inc-2", 0, "inc-1")), want: 0},
+		}, map[string]int{"a": 0, "b": 0}},
+		{"the router's count when larger", []step{
+			{beat: p(hb("a", "inc-1", 1)), want: 0},
+			{death: "a", route: 4, want: 4},
+		}, map[string]int{"a": 4}},
+		{"the same incarnation comes back", []step{
+			{beat: p(hb("a", "inc-1", 2)), want: 0},
+			{death: "a", route: 2, want: 2},
+			{beat: p(hb("a", "inc-1", 2)), want: 0},
+		}, map[string]int{"a": 0}},
+		{"a reclaim heard before the death counts", []step{
+			{beat: p(hb("a", "inc-1", 2)), want: 0},
+			{beat: p(hb("b", "inc-2", 0, "inc-1")), want: 0},
+			{death: "a", route: 2, want: 0},
+		}, map[string]int{"a": 0}},
+		{"the worker restarted with its data adopts", []step{
+			{beat: p(hb("a", "inc-1", 2)), want: 0},
+			{death: "a", route: 2, want: 2},
+			{beat: p(hb("a", "inc-3", 2, "inc-1")), want: 0},
+		}, map[string]int{"a": 0}},
+		{"nothing left, nothing stranded", []step{
+			{beat: p(hb("a", "inc-1", 0)), want: 0},
+			{death: "a", route: 0, want: 0},
+		}, map[string]int{"a": 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := NewWorkers(nil)
+			for i, st := range tt.steps {
+				if st.beat != nil {
+					w.Observe(*st.beat, t0)
+				}
+				if st.death != "" {
+					w.Strand(st.death, st.route)
+				}
+				if got := w.Stranded(); got != st.want {
+					t.Fatalf("step %d: Stranded() = %d, want %d", i, got, st.want)
+				}
+			}
+			for _, v := range w.Views(t0) {
+				if want, ok := tt.view[v.ID]; ok && v.Stranded != want {
+					t.Errorf("Views: worker %s stranded %d, want %d", v.ID, v.Stranded, want)
+				}
+			}
+		})
+	}
+	fake := NewWorkers(nil)
+	h := hb("f", "inc-9", 5)
+	h.Runtime = "fake"
+	fake.Observe(h, t0)
+	fake.Strand("f", 5)
+	if got := fake.Stranded(); got != 0 {
+		t.Errorf("a fake worker stranded %d sandboxes; its sandboxes die with it", got)
+	}
+}

@@ -2,8 +2,10 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 )
@@ -11,17 +13,45 @@ import (
 // WaitHealthy polls GET endpoint/healthz with a short backoff until it
 // answers 200, the sandbox's process ends, timeout passes or ctx ends.
 // ended, when not nil, is closed when the process ends; how then says in
-// a few words how it ended ("exited with status 2"). Failures other than
-// ctx's wrap ErrUnhealthy.
-func WaitHealthy(ctx context.Context, endpoint string, timeout time.Duration, ended <-chan struct{}, how func() string) error {
+// a few words how it ended ("exited with status 2"). verify, when not
+// nil, is asked about every probe's connection before the probe is sent
+// (Runtime.Verify): a connection that ends elsewhere fails the wait at
+// once, wrapping ErrIdentity too. Failures other than ctx's wrap
+// ErrUnhealthy.
+func WaitHealthy(ctx context.Context, endpoint string, timeout time.Duration, ended <-chan struct{}, how func() string, verify func(Conn) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	tr := &http.Transport{Proxy: nil, DisableKeepAlives: true}
+	if verify != nil {
+		var d net.Dialer
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			conn, err := ConnOf(c)
+			if err == nil {
+				err = verify(conn)
+			}
+			if err != nil {
+				c.Close()
+				return nil, err
+			}
+			return c, nil
+		}
+	}
+	client := &http.Client{Transport: tr}
 	url := endpoint + "/healthz"
 	for delay := 2 * time.Millisecond; ; delay = min(delay*2, 100*time.Millisecond) {
 		last := probe(ctx, client, url)
 		if last == nil {
 			return nil
+		}
+		if errors.Is(last, ErrIdentity) {
+			// Something else holds the sandbox's address: waiting will
+			// not make it the sandbox's. Fail now, so that the sandbox is
+			// made again (elsewhere, or at another address).
+			return fmt.Errorf("%w: GET %s reached something other than the sandbox: %w", ErrUnhealthy, url, last)
 		}
 		select {
 		case <-ended:

@@ -111,6 +111,13 @@ type Runtime interface {
 	// List returns the sandboxes this runtime currently has, including
 	// ones created before a restart of the worker.
 	List(ctx context.Context) ([]Sandbox, error)
+	// Verify checks, in the kernel's own socket tables and never by
+	// asking the function, that the TCP connection c ends in sandbox id:
+	// nil if it does, an error wrapping ErrIdentity if something else
+	// holds it (a leftover or foreign process at a reused address), and
+	// one wrapping ErrNotFound for an unknown ID. The caller dials, calls
+	// Verify, and only then sends the request.
+	Verify(ctx context.Context, id string, c Conn) error
 	// Close releases the runtime's own resources. It does not delete
 	// sandboxes.
 	Close() error

@@ -204,7 +204,7 @@ func (b *localBench) warmPool(ctx context.Context, function string, n int) ([]st
 		for _, id := range slices.Sorted(maps.Keys(sbs)) {
 			// A container being created (or whose creation was abandoned)
 			// has its endpoint label before it serves.
-			if worker.WaitHealthy(ctx, sbs[id], 200*time.Millisecond, nil, nil) == nil {
+			if worker.WaitHealthy(ctx, sbs[id], 200*time.Millisecond, nil, nil, nil) == nil {
 				eps = append(eps, sbs[id])
 			}
 		}

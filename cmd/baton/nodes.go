@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -15,6 +17,7 @@ import (
 
 	"baton.dev/baton/internal/standalone"
 	"baton.dev/baton/scheduler/prewarm"
+	"baton.dev/baton/worker/machine"
 	"baton.dev/baton/workflow"
 )
 
@@ -45,6 +48,7 @@ func workerCmd() *cobra.Command {
 		natsURL, cpu string
 		memory       string
 		verbose      bool
+		cleanup      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -53,6 +57,9 @@ func workerCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(verbose)
 			cfg.Logger = log
+			if cleanup {
+				return cleanupMachine(cmd.OutOrStdout(), cfg.Registry)
+			}
 			if cpu != "" {
 				q, err := workflow.ParseCPU(cpu)
 				if err != nil || q.Auto {
@@ -102,8 +109,29 @@ func workerCmd() *cobra.Command {
 	f.StringVar(&cfg.ImagesDir, "images", "build/images", "directory of function image archives to import")
 	f.StringVar(&cfg.ContainerdAddress, "containerd", "", "socket of a running containerd to use instead of starting a private one")
 	f.StringVar(&cfg.Subnet, "subnet", "10.177.0.0/16", "subnet of the sandbox bridge (distinct per worker on one machine)")
+	f.StringVar(&cfg.Registry, "registry", machine.DefaultDir, "this machine's registry of worker incarnations, shared by every worker on it")
+	f.BoolVar(&cleanup, "cleanup", false, "remove what dead workers left running on this machine (sandboxes, containerd daemons, network namespaces, veths, bridges) and exit; live workers are left alone")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd
+}
+
+// cleanupMachine is `baton worker --cleanup`.
+func cleanupMachine(out io.Writer, registry string) error {
+	swept, err := standalone.Cleanup(registry)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEAD WORKER\tINCARNATION\tDATA\tBRIDGE\tPROCESSES KILLED\tMOUNTS REMOVED\tLINKS REMOVED")
+	for _, sw := range swept {
+		d := sw.Incarnation
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", d.WorkerID, d.ID, d.DataDir, d.Bridge, sw.Processes, sw.Mounts, sw.Links)
+	}
+	if ferr := tw.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return fmt.Errorf("cleanup: %w", err)
+	}
+	fmt.Fprintf(out, "%d dead worker incarnations swept\n", len(swept))
+	return nil
 }
 
 func orchestratorCmd() *cobra.Command {

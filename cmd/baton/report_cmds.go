@@ -111,9 +111,9 @@ func workersCmd() *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), list)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATE\tRUNTIME\tCPU(m) USED/CAP\tMEMORY(MiB) USED/CAP\tSANDBOXES")
+			fmt.Fprintln(tw, "ID\tSTATE\tRUNTIME\tCPU(m) USED/CAP\tMEMORY(MiB) USED/CAP\tSANDBOXES\tSTRANDED")
 			for _, w := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d\t%d\n", w.ID, w.State, w.Runtime, w.ReservedCPUMilli, w.CPUMilli, w.ReservedMemoryBytes>>20, w.MemoryBytes>>20, w.Sandboxes)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d\t%d\t%d\n", w.ID, w.State, w.Runtime, w.ReservedCPUMilli, w.CPUMilli, w.ReservedMemoryBytes>>20, w.MemoryBytes>>20, w.Sandboxes, w.Stranded)
 			}
 			return tw.Flush()
 		},

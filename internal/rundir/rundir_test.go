@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"baton.dev/baton/internal/procsweep"
 )
 
 // TestSweepHelper is not a test: TestSweep runs it in a child process as
@@ -139,15 +141,14 @@ func TestSweep(t *testing.T) {
 // mounted reports whether path is a mount point, from mountinfo.
 func mounted(t *testing.T, path string) bool {
 	t.Helper()
-	ms, err := mountsUnder(path)
+	ok, err := procsweep.Mounted(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(ms) > 0
+	return ok
 }
 
 // running reports whether pid runs (a zombie does not).
 func running(pid int) bool {
-	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	return err == nil && !zombie(st)
+	return procsweep.Running(pid)
 }

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -17,6 +19,7 @@ import (
 	ctrd "baton.dev/baton/worker/containerd"
 	"baton.dev/baton/worker/daemon"
 	"baton.dev/baton/worker/fake"
+	"baton.dev/baton/worker/machine"
 	"baton.dev/baton/worker/process"
 )
 
@@ -40,19 +43,33 @@ type WorkerConfig struct {
 	// MaxConcurrentCreates bounds the sandbox creations the worker runs
 	// at once (default 32); more wait their turn.
 	MaxConcurrentCreates int
-	Logger               *slog.Logger
+	// Registry is the machine's registry of worker incarnations
+	// (machine.DefaultDir when empty).
+	Registry string
+	Logger   *slog.Logger
 }
 
 // Worker is a running worker node.
 type Worker struct {
 	ID, Runtime, ContainerdAddress string
-	daemon                         *daemon.Daemon
-	log                            *slog.Logger
+	// Incarnation is this start's record in the machine's registry.
+	Incarnation machine.Incarnation
+	// Swept is what the start removed of dead workers on this machine.
+	Swept  []machine.Swept
+	daemon *daemon.Daemon
+	log    *slog.Logger
+	// leftovers is set when stopping left sandboxes or the bridge
+	// behind: the registry record stays for the next worker to sweep.
+	leftovers atomic.Bool
 	stopList
 }
 
-// StartWorker opens the runtime (starting a private containerd under
-// DataDir unless an address is given) and starts the daemon.
+// StartWorker reconciles the machine (see machine.Session.SweepDead: what
+// dead workers left running is removed, a predecessor with this data
+// directory keeps its sandboxes for adoption), records this worker in
+// the machine's registry, opens the runtime (starting a private
+// containerd under DataDir unless an address is given) and starts the
+// daemon, which announces the worker.
 func StartWorker(ctx context.Context, cfg WorkerConfig) (w *Worker, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -66,6 +83,12 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (w *Worker, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("worker %s: data directory: %w", cfg.ID, err)
 	}
+	if cfg.DataDir, err = filepath.Abs(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("worker %s: data directory: %w", cfg.ID, err)
+	}
+	if cfg.Subnet == "" {
+		cfg.Subnet = ctrd.DefaultSubnet
+	}
 	w = &Worker{ID: cfg.ID, log: cfg.Logger.With("worker", cfg.ID)}
 	defer func() {
 		if err != nil {
@@ -73,6 +96,10 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (w *Worker, err error) {
 			w = nil
 		}
 	}()
+	w.Runtime = w.chooseRuntime(cfg)
+	if err := w.claim(cfg); err != nil {
+		return w, err
+	}
 	rt, err := w.openRuntime(ctx, cfg)
 	if err != nil {
 		return w, err
@@ -88,24 +115,35 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (w *Worker, err error) {
 			mem = mmem
 		}
 	}
+	reclaimed := make([]string, len(w.Swept))
+	for i, sw := range w.Swept {
+		reclaimed[i] = sw.Incarnation.ID
+	}
 	w.daemon = daemon.New(daemon.Config{ID: cfg.ID, Conn: cfg.Conn, Runtime: rt, CPUMilli: cpu, MemoryBytes: mem,
 		MaxConcurrentCreates: cfg.MaxConcurrentCreates, Logger: cfg.Logger,
 		// Deleting the sandboxes while the daemon still served left the
 		// ones whose creation was in flight (with their network
 		// namespaces); the daemon deletes them once it has stopped.
 		DeleteOnExit: true,
+		Incarnation:  w.Incarnation.ID, Machine: machine.MachineID(), Reclaimed: reclaimed,
 	})
 	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
 	go func() { done <- w.daemon.Run(dctx) }()
-	w.onStop(func(context.Context) error { stop(); return <-done })
+	w.onStop(func(context.Context) error {
+		stop()
+		err := <-done
+		if err != nil {
+			w.leftovers.Store(true)
+		}
+		return err
+	})
 	return w, nil
 }
 
-// openRuntime picks the sandbox runtime: a named containerd, else a
-// private containerd when the binary is installed, else (loudly) local
-// processes.
-func (w *Worker) openRuntime(ctx context.Context, cfg WorkerConfig) (worker.Runtime, error) {
+// chooseRuntime resolves auto: containerd when it is installed or an
+// address is given, else (loudly) local processes.
+func (w *Worker) chooseRuntime(cfg WorkerConfig) string {
 	choice := cfg.Runtime
 	if choice == "" || choice == RuntimeAuto {
 		choice = RuntimeContainerd
@@ -114,8 +152,75 @@ func (w *Worker) openRuntime(ctx context.Context, cfg WorkerConfig) (worker.Runt
 			w.log.Warn("containerd is not installed: FALLING BACK TO THE LOCAL-PROCESS RUNTIME. Sandboxes run as plain processes with NO isolation and NO CPU or memory limits. Install containerd (make up does) for real sandboxes.")
 		}
 	}
-	w.Runtime = choice
-	switch choice {
+	return choice
+}
+
+// claim sweeps what dead workers left on this machine and records this
+// worker in the machine's registry. The fake runtime runs nothing on the
+// machine and takes no part.
+func (w *Worker) claim(cfg WorkerConfig) error {
+	if w.Runtime == RuntimeFake {
+		return nil
+	}
+	self := machine.Incarnation{
+		ID: machine.NewID(), WorkerID: cfg.ID, PID: os.Getpid(), Runtime: w.Runtime,
+		DataDir: cfg.DataDir, Started: time.Now(),
+	}
+	if w.Runtime == RuntimeContainerd {
+		self.Subnet, self.Bridge = cfg.Subnet, ctrd.BridgeFor(cfg.Subnet)
+		self.Dirs = []string{ctrd.SocketDir(filepath.Join(cfg.DataDir, "containerd"))}
+	}
+	reg, err := machine.Open(cfg.Registry)
+	if err != nil {
+		return fmt.Errorf("worker %s: %w", cfg.ID, err)
+	}
+	sess, err := reg.Begin()
+	if err != nil {
+		return fmt.Errorf("worker %s: %w", cfg.ID, err)
+	}
+	defer sess.End()
+	swept, err := sess.SweepDead(self)
+	if err != nil {
+		w.log.Error("could not remove everything dead workers left on this machine", "err", err)
+	}
+	for _, sw := range swept {
+		d := sw.Incarnation
+		if sw.Adoptable {
+			w.log.Info("this worker's predecessor died; its sandboxes are adopted where they still run", "incarnation", d.ID,
+				"predecessor_pid", d.PID, "processes_killed", sw.Processes)
+			continue
+		}
+		w.log.Warn("removed what a dead worker left running on this machine", "dead_worker", d.WorkerID, "incarnation", d.ID,
+			"data", d.DataDir, "bridge", d.Bridge, "processes_killed", sw.Processes, "mounts_removed", sw.Mounts, "links_removed", sw.Links)
+	}
+	w.Swept = swept
+	if self.Bridge != "" {
+		if err := machine.CheckSubnet(self.Subnet, self.Bridge); err != nil {
+			return fmt.Errorf("worker %s: %w", cfg.ID, err)
+		}
+	}
+	claim, err := sess.Claim(self)
+	if err != nil {
+		return fmt.Errorf("worker %s: %w", cfg.ID, err)
+	}
+	w.Incarnation = self
+	// The first step registered runs last: the record goes once nothing
+	// of the worker runs; if something was left, it stays for the next
+	// worker's sweep.
+	w.onStop(func(context.Context) error {
+		if w.leftovers.Load() {
+			claim.Abandon()
+			return nil
+		}
+		return claim.Release()
+	})
+	return nil
+}
+
+// openRuntime opens the runtime chosen: a named containerd or a private
+// one, local processes, or the fake.
+func (w *Worker) openRuntime(ctx context.Context, cfg WorkerConfig) (worker.Runtime, error) {
+	switch w.Runtime {
 	case RuntimeContainerd:
 		addr := cfg.ContainerdAddress
 		if addr == "" {
@@ -135,6 +240,15 @@ func (w *Worker) openRuntime(ctx context.Context, cfg WorkerConfig) (worker.Runt
 			return nil, fmt.Errorf("worker %s: containerd runtime: %w", cfg.ID, err)
 		}
 		w.onStop(func(context.Context) error { return rt.Close() })
+		// After the daemon has deleted the sandboxes: the bridge and its
+		// routes go too.
+		w.onStop(func(ctx context.Context) error {
+			if err := rt.RemoveNetwork(ctx); err != nil {
+				w.leftovers.Store(true)
+				return fmt.Errorf("worker %s: %w", cfg.ID, err)
+			}
+			return nil
+		})
 		return rt, nil
 	case RuntimeProcess:
 		rt, err := process.Open(ctx, process.Config{ImagesDir: cfg.ImagesDir, StateDir: filepath.Join(cfg.DataDir, "processes"), Logger: w.log})
@@ -152,8 +266,25 @@ func (w *Worker) openRuntime(ctx context.Context, cfg WorkerConfig) (worker.Runt
 		w.onStop(func(context.Context) error { return rt.Close() })
 		return rt, nil
 	default:
-		return nil, fmt.Errorf("worker %s: runtime %q: want auto, containerd, process or fake", cfg.ID, choice)
+		return nil, fmt.Errorf("worker %s: runtime %q: want auto, containerd, process or fake", cfg.ID, w.Runtime)
 	}
+}
+
+// Cleanup removes what dead workers left on this machine (their
+// sandboxes, containerd daemons, namespaces, veths and bridges) without
+// starting a worker: for an operator retiring or replacing a node. Live
+// workers are left alone.
+func Cleanup(registry string) ([]machine.Swept, error) {
+	reg, err := machine.Open(registry)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := reg.Begin()
+	if err != nil {
+		return nil, err
+	}
+	defer sess.End()
+	return sess.SweepDead(machine.Incarnation{})
 }
 
 // Stop deletes the worker's sandboxes, stops its daemon, runtime and

@@ -45,6 +45,7 @@ const (
 	labelCPU      = "baton.dev/cpu-milli"
 	labelMemory   = "baton.dev/memory-bytes"
 	labelEndpoint = "baton.dev/endpoint"
+	labelVeth     = "baton.dev/veth" // the host end of its veth, a port of the bridge
 )
 
 // cfsPeriod is the CFS period in microseconds; the quota is CPUMilli*100.
@@ -88,6 +89,8 @@ type Runtime struct {
 
 	mu   sync.Mutex
 	busy worker.Claims // IDs being created or deleted
+	// reconciled is what Open found of an earlier incarnation.
+	reconciled Reconciled
 
 	closeOnce sync.Once
 	closeErr  error
@@ -106,7 +109,7 @@ func Open(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	setDefault(&cfg.Namespace, DefaultNamespace)
 	setDefault(&cfg.Subnet, DefaultSubnet)
-	setDefault(&cfg.Bridge, bridgeFor(cfg.Subnet))
+	setDefault(&cfg.Bridge, BridgeFor(cfg.Subnet))
 	setDefault(&cfg.CNIBinDir, DefaultCNIBinDir)
 	setDefault(&cfg.Snapshotter, DefaultSnapshotter)
 	if cfg.Logger == nil {
@@ -128,6 +131,17 @@ func Open(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("containerd runtime: connect to %s: %w", cfg.Address, err)
 	}
 	r := &Runtime{cfg: cfg, client: client, net: netw, log: cfg.Logger}
+	rec, err := r.reconcile(r.ctx(ctx))
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("containerd runtime: reconcile what an earlier worker left: %w", err)
+	}
+	if rec != (Reconciled{}) {
+		r.log.Info("sandboxes of an earlier worker reconciled: the running ones are kept, everything else removed",
+			"kept", rec.Kept, "containers_removed", rec.Containers, "namespaces_removed", rec.Namespaces,
+			"reservations_removed", rec.Reservations, "links_removed", rec.Links)
+	}
+	r.reconciled = rec
 	if cfg.ImagesDir != "" {
 		if err := r.importImages(r.ctx(ctx)); err != nil {
 			client.Close()
@@ -137,9 +151,9 @@ func Open(ctx context.Context, cfg Config) (*Runtime, error) {
 	return r, nil
 }
 
-// bridgeFor names the default bridge of subnet: at most 15 characters, as
+// BridgeFor names the default bridge of subnet: at most 15 characters, as
 // Linux wants.
-func bridgeFor(subnet string) string {
+func BridgeFor(subnet string) string {
 	if subnet == DefaultSubnet {
 		return DefaultBridge
 	}

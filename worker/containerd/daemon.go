@@ -59,8 +59,7 @@ func StartDaemon(ctx context.Context, dir string, logger *slog.Logger) (*Daemon,
 	d := &Daemon{dir: dir, logger: logger, exited: make(chan struct{})}
 	d.address = filepath.Join(dir, "containerd.sock")
 	if len(d.address) > maxSocketPath {
-		sum := sha256.Sum256([]byte(dir))
-		d.sockDir = "/run/baton-" + hex.EncodeToString(sum[:6])
+		d.sockDir = SocketDir(dir)
 		if err := os.MkdirAll(d.sockDir, 0o700); err != nil {
 			return nil, fmt.Errorf("start containerd: socket directory: %w", err)
 		}
@@ -95,6 +94,13 @@ func StartDaemon(ctx context.Context, dir string, logger *slog.Logger) (*Daemon,
 		return nil, err
 	}
 	return d, nil
+}
+
+// SocketDir is where StartDaemon(dir) puts its socket when dir's own path
+// is too long for one: /run/baton-<hash of dir>.
+func SocketDir(dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	return "/run/baton-" + hex.EncodeToString(sum[:6])
 }
 
 // waitReady polls until a client is served, the daemon exits, or 30 s pass.

@@ -11,7 +11,7 @@ import (
 )
 
 // waitHealthy is worker.WaitHealthy on a task's exit channel.
-func waitHealthy(ctx context.Context, endpoint string, timeout time.Duration, exited <-chan containerd.ExitStatus) error {
+func waitHealthy(ctx context.Context, endpoint string, timeout time.Duration, exited <-chan containerd.ExitStatus, verify func(worker.Conn) error) error {
 	ended := make(chan struct{})
 	stop := make(chan struct{})
 	defer close(stop)
@@ -29,5 +29,5 @@ func waitHealthy(ctx context.Context, endpoint string, timeout time.Duration, ex
 		case <-stop:
 		}
 	}()
-	return worker.WaitHealthy(ctx, endpoint, timeout, ended, func() string { return how })
+	return worker.WaitHealthy(ctx, endpoint, timeout, ended, func() string { return how }, verify)
 }

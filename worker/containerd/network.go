@@ -16,6 +16,8 @@ import (
 
 	gocni "github.com/containerd/go-cni"
 	"golang.org/x/sys/unix"
+
+	"baton.dev/baton/worker"
 )
 
 // networkName names the CNI network; host-local keeps its reservations in
@@ -29,6 +31,7 @@ type network struct {
 	nsDir    string // bind-mounted namespace files, one per sandbox
 	ipamDir  string
 	idPrefix string     // makes CNI container IDs unique across runtimes on one machine
+	bridge   string
 	cniMu    sync.Mutex // held around CNI calls when serializeCNI
 }
 
@@ -48,6 +51,7 @@ func newNetwork(cfg Config) (*network, error) {
 	n := &network{
 		nsDir:   filepath.Join(cfg.StateDir, "netns"),
 		ipamDir: filepath.Join(cfg.StateDir, "ipam"),
+		bridge:  cfg.Bridge,
 	}
 	sum := sha256.Sum256([]byte(cfg.StateDir))
 	n.idPrefix = hex.EncodeToString(sum[:4]) + "-"
@@ -139,24 +143,33 @@ func (n *network) removeNS(id string) error {
 	return nil
 }
 
-// setup attaches sandbox id's namespace to the bridge and returns its IP.
-func (n *network) setup(ctx context.Context, id string) (net.IP, error) {
+// setup attaches sandbox id's namespace to the bridge and returns its IP
+// and the name of its veth's host end (a port of the bridge).
+func (n *network) setup(ctx context.Context, id string) (net.IP, string, error) {
 	defer n.lockCNI()()
 	res, err := n.cni.Setup(ctx, n.idPrefix+id, n.nsPath(id))
 	if err != nil {
-		return nil, fmt.Errorf("CNI setup: %w", err)
+		return nil, "", fmt.Errorf("CNI setup: %w", err)
 	}
+	var ip net.IP
+	var veth string
 	for name, iface := range res.Interfaces {
-		if name == "lo" {
-			continue
-		}
-		for _, ipc := range iface.IPConfigs {
-			if ip := ipc.IP.To4(); ip != nil {
-				return ip, nil
+		switch {
+		case name == "lo":
+		case iface.Sandbox == "" && name != n.bridge:
+			veth = name
+		default:
+			for _, ipc := range iface.IPConfigs {
+				if v4 := ipc.IP.To4(); v4 != nil && ip == nil {
+					ip = v4
+				}
 			}
 		}
 	}
-	return nil, errors.New("CNI setup: no IPv4 address in the result")
+	if ip == nil {
+		return nil, "", errors.New("CNI setup: no IPv4 address in the result")
+	}
+	return ip, veth, nil
 }
 
 // teardown detaches sandbox id and releases its IP. It works on a namespace
@@ -167,4 +180,48 @@ func (n *network) teardown(ctx context.Context, id string) error {
 		return fmt.Errorf("CNI teardown: %w", err)
 	}
 	return nil
+}
+
+// sockets reads the TCP sockets of sandbox id's network namespace: a
+// thread enters the namespace, reads its /proc view and comes back. The
+// function's code cannot change what the kernel lists there.
+func (n *network) sockets(id string) ([]worker.Socket, error) {
+	ns, err := os.Open(n.nsPath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("sandbox %s: %w (no network namespace)", id, worker.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sandbox %s: network namespace: %w", id, err)
+	}
+	defer ns.Close()
+	type result struct {
+		socks []worker.Socket
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		home, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- result{err: fmt.Errorf("own network namespace: %w", err)}
+			return
+		}
+		defer home.Close()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			done <- result{err: fmt.Errorf("sandbox %s: enter network namespace: %w", id, err)}
+			return
+		}
+		socks, err := worker.ReadSockets("/proc/thread-self/net")
+		// Back home; a thread that cannot go back ends with the
+		// goroutine (it stays locked), so no other goroutine runs in the
+		// sandbox's namespace.
+		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		done <- result{socks, err}
+	}()
+	r := <-done
+	return r.socks, r.err
 }

@@ -112,12 +112,12 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 	mark(&cs.Create)
 
 	undo = append(undo, func(ctx context.Context) error { return r.net.teardown(ctx, spec.ID) })
-	ip, err := r.net.setup(ctx, spec.ID)
+	ip, veth, err := r.net.setup(ctx, spec.ID)
 	if err != nil {
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, err)
 	}
 	endpoint := fmt.Sprintf("http://%s:%d", ip, Port)
-	if _, err := container.SetLabels(ctx, map[string]string{labelEndpoint: endpoint}); err != nil {
+	if _, err := container.SetLabels(ctx, map[string]string{labelEndpoint: endpoint, labelVeth: veth}); err != nil {
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: label endpoint: %w", spec.ID, err)
 	}
 	mark(&cs.Network)
@@ -145,7 +145,8 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 	if timeout <= 0 {
 		timeout = defaultHealthTimeout
 	}
-	if err := waitHealthy(ctx, endpoint, timeout, exited); err != nil {
+	verify := func(c worker.Conn) error { return r.verify(spec.ID, c) }
+	if err := waitHealthy(ctx, endpoint, timeout, exited, verify); err != nil {
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s (image %s): %w; its output ends with:\n%s", spec.ID, spec.Image, err, logTail(logPath))
 	}
 	mark(&cs.Healthy)
@@ -158,6 +159,29 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 		ID: spec.ID, Function: spec.Function, Image: spec.Image, CPUMilli: spec.CPUMilli,
 		MemoryBytes: spec.MemoryBytes, Endpoint: endpoint, ColdStart: cs, Created: begin,
 	}, nil
+}
+
+// Verify checks that connection c ends in sandbox id's network namespace:
+// the kernel's socket table there must hold it. Something else answering
+// at the sandbox's address (a sandbox a dead worker left on the bridge
+// with the same IP, a foreign namespace given that IP) holds the
+// connection in its own namespace, not in this one.
+func (r *Runtime) Verify(ctx context.Context, id string, c worker.Conn) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return r.verify(id, c)
+}
+
+func (r *Runtime) verify(id string, c worker.Conn) error {
+	socks, err := r.net.sockets(id)
+	if err != nil {
+		return err
+	}
+	if !worker.Holds(socks, c) {
+		return fmt.Errorf("sandbox %s: %w: its network namespace has no connection %s", id, worker.ErrIdentity, c)
+	}
+	return nil
 }
 
 // specOpts builds the OCI spec: the image's entrypoint and environment,

@@ -37,7 +37,11 @@ type Config struct {
 	// returns, once no request is in flight any more: a creation that was
 	// running when the worker was told to stop is deleted too.
 	DeleteOnExit bool
-	Logger       *slog.Logger
+	// Incarnation, Machine and Reclaimed go into every heartbeat (see
+	// protocol.Heartbeat).
+	Incarnation, Machine string
+	Reclaimed            []string
+	Logger               *slog.Logger
 }
 
 // Daemon serves one worker's sandboxes over NATS.
@@ -107,6 +111,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		{protocol.CreateSubject(d.cfg.ID), d.handleCreate},
 		{protocol.DeleteSubject(d.cfg.ID), d.handleDelete},
 		{protocol.ListSubject(d.cfg.ID), d.handleList},
+		{protocol.VerifySubject(d.cfg.ID), d.handleVerify},
 	}
 	for _, s := range subs {
 		handle := s.handle
@@ -211,6 +216,9 @@ func (d *Daemon) heartbeat() {
 		MemoryBytes: d.cfg.MemoryBytes,
 		Sent:        time.Now(),
 		Interval:    d.cfg.HeartbeatInterval,
+		Incarnation: d.cfg.Incarnation,
+		Machine:     d.cfg.Machine,
+		Reclaimed:   d.cfg.Reclaimed,
 	}
 	d.mu.Lock()
 	hb.Images = d.images
@@ -275,6 +283,22 @@ func (d *Daemon) handleDelete(ctx context.Context, m *nats.Msg) {
 func (d *Daemon) handleList(ctx context.Context, m *nats.Msg) {
 	list, err := d.cfg.Runtime.List(ctx)
 	d.reply(m, protocol.ListReply{Sandboxes: list, Error: protocol.ToError(err)})
+}
+
+// handleVerify answers whether a connection ends in one of this worker's
+// sandboxes. A mismatch is logged: something else answers at a sandbox's
+// address.
+func (d *Daemon) handleVerify(ctx context.Context, m *nats.Msg) {
+	var req protocol.VerifyRequest
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		d.reply(m, protocol.VerifyReply{Error: &protocol.Error{Code: protocol.CodeBadRequest, Message: fmt.Sprintf("decode verify request: %v", err)}})
+		return
+	}
+	err := d.cfg.Runtime.Verify(ctx, req.ID, req.Conn)
+	if errors.Is(err, worker.ErrIdentity) {
+		d.log.Error("a connection to a sandbox does not end in it: something else answers at its address", "id", req.ID, "conn", req.Conn.String(), "err", err)
+	}
+	d.reply(m, protocol.VerifyReply{Error: protocol.ToError(err)})
 }
 
 func (d *Daemon) forget(id string) {

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -86,6 +87,10 @@ type Runtime struct {
 	busy worker.Claims // IDs being created or deleted
 	mu   sync.Mutex
 	live map[string]*sandbox
+	// conns holds the client end of every connection the listener has
+	// open, for Verify. All fake sandboxes share the listener, so a
+	// connection to one reaches every other's path too.
+	conns map[netip.AddrPort]bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -126,9 +131,9 @@ func Open(cfg Config) (*Runtime, error) {
 	}
 	r := &Runtime{
 		cfg: cfg, images: images, base: "http://" + ln.Addr().String(),
-		served: make(chan struct{}), live: map[string]*sandbox{},
+		served: make(chan struct{}), live: map[string]*sandbox{}, conns: map[netip.AddrPort]bool{},
 	}
-	r.srv = &http.Server{Handler: r.handler(), ReadHeaderTimeout: 10 * time.Second}
+	r.srv = &http.Server{Handler: r.handler(), ReadHeaderTimeout: 10 * time.Second, ConnState: r.track}
 	go func() {
 		defer close(r.served)
 		_ = r.srv.Serve(ln) // returns http.ErrServerClosed on Close
@@ -249,6 +254,53 @@ func (r *Runtime) Close() error {
 		<-r.served
 	})
 	return r.closeErr
+}
+
+// track keeps Runtime.conns current.
+func (r *Runtime) track(c net.Conn, st http.ConnState) {
+	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch st {
+	case http.StateNew:
+		r.conns[ap] = true
+	case http.StateClosed, http.StateHijacked:
+		delete(r.conns, ap)
+	}
+}
+
+// Verify checks that c is a connection the runtime's listener has open
+// and that sandbox id exists. The fake's sandboxes share one listener, so
+// it cannot tell one sandbox's connection from another's.
+func (r *Runtime) Verify(ctx context.Context, id string, c worker.Conn) error {
+	srv, err := netip.ParseAddrPort(strings.TrimPrefix(r.base, "http://"))
+	if err != nil {
+		return fmt.Errorf("sandbox %s: %w", id, err)
+	}
+	// The listener may not have accepted the connection yet.
+	var live, open bool
+	for wait := 50 * time.Microsecond; ; wait *= 2 {
+		r.mu.Lock()
+		_, live = r.live[id]
+		open = r.conns[c.Client]
+		r.mu.Unlock()
+		if !live || open || wait > 100*time.Millisecond {
+			break
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return fmt.Errorf("sandbox %s: verify %s: %w", id, c, err)
+		}
+	}
+	switch {
+	case !live:
+		return fmt.Errorf("sandbox %s: %w", id, worker.ErrNotFound)
+	case c.Server != srv || !open:
+		return fmt.Errorf("sandbox %s: %w: no connection %s on the fake runtime's listener", id, worker.ErrIdentity, c)
+	}
+	return ctx.Err()
 }
 
 // lookup returns the live sandbox id.

@@ -89,6 +89,9 @@ func Open(ctx context.Context, cfg Config) (*Runtime, error) {
 		}
 	}
 	r := &Runtime{cfg: cfg, images: map[string]image{}, log: cfg.Logger}
+	if err := r.reconcile(); err != nil {
+		return nil, fmt.Errorf("process runtime: %w", err)
+	}
 	if cfg.ImagesDir != "" {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("process runtime: %w", err)
@@ -98,6 +101,36 @@ func Open(ctx context.Context, cfg Config) (*Runtime, error) {
 		}
 	}
 	return r, nil
+}
+
+// reconcile removes the records of sandboxes whose process is gone (a
+// machine restart, or processes killed with their worker), so that List
+// reports only sandboxes that run.
+func (r *Runtime) reconcile() error {
+	files, err := filepath.Glob(filepath.Join(r.cfg.StateDir, "sandboxes", "*.json"))
+	if err != nil {
+		return err
+	}
+	removed := 0
+	for _, f := range files {
+		id := strings.TrimSuffix(filepath.Base(f), ".json")
+		rec, err := r.readRecord(id)
+		if err == nil && alive(rec.PID, rec.StartTime) {
+			continue
+		}
+		// Unreadable (cut short by a crash) or dead: nothing to adopt.
+		if err := removeIfExists(f); err != nil {
+			return err
+		}
+		if err := removeIfExists(r.logPath(id)); err != nil {
+			return err
+		}
+		removed++
+	}
+	if removed > 0 {
+		r.log.Info("removed the records of sandboxes whose process is gone", "removed", removed)
+	}
+	return nil
 }
 
 // Name returns "process".
@@ -193,7 +226,8 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 		timeout = defaultHealthTimeout
 	}
 	how := func() string { return fmt.Sprintf("ended (%v)", waitErr) }
-	if err := worker.WaitHealthy(ctx, endpoint, timeout, exited, how); err != nil {
+	verify := func(c worker.Conn) error { return verifyGroup(spec.ID, pid, c) }
+	if err := worker.WaitHealthy(ctx, endpoint, timeout, exited, how, verify); err != nil {
 		return fail(fmt.Errorf("sandbox %s (image %s): %w", spec.ID, spec.Image, err))
 	}
 	cs.Total = time.Since(begin)

@@ -14,6 +14,7 @@ var codeOf = []struct {
 	{worker.ErrUnhealthy, CodeUnhealthy},
 	{worker.ErrNotFound, CodeNotFound},
 	{worker.ErrExists, CodeExists},
+	{worker.ErrIdentity, CodeIdentity},
 }
 
 // ToError encodes a runtime error for the wire, keeping its kind.

@@ -26,6 +26,24 @@ func DeleteSubject(workerID string) string { return fmt.Sprintf("baton.worker.%s
 // ListSubject is where a worker answers with its sandboxes.
 func ListSubject(workerID string) string { return fmt.Sprintf("baton.worker.%s.list", workerID) }
 
+// VerifySubject is where a worker checks that a connection ends in one of
+// its sandboxes (VerifyRequest).
+func VerifySubject(workerID string) string { return fmt.Sprintf("baton.worker.%s.verify", workerID) }
+
+// VerifyRequest asks a worker whether Conn ends in sandbox ID
+// (worker.Runtime.Verify). The orchestrator sends it for every connection
+// it dials to a sandbox, before the connection carries any input.
+type VerifyRequest struct {
+	ID   string      `json:"id"`
+	Conn worker.Conn `json:"conn"`
+}
+
+// VerifyReply answers a VerifyRequest: no Error means the connection is
+// the sandbox's.
+type VerifyReply struct {
+	Error *Error `json:"error,omitempty"`
+}
+
 // CreateRequest asks a worker to start one sandbox.
 type CreateRequest struct {
 	Spec worker.SandboxSpec `json:"spec"`
@@ -60,6 +78,7 @@ const (
 	CodeUnhealthy     = "unhealthy"
 	CodeNotFound      = "not_found"
 	CodeExists        = "exists"
+	CodeIdentity      = "identity"
 	CodeBadRequest    = "bad_request"
 	CodeInternal      = "internal"
 )
@@ -91,4 +110,12 @@ type Heartbeat struct {
 	// Interval is how often the worker sends heartbeats; the orchestrator
 	// declares a worker dead after a few missed ones.
 	Interval time.Duration `json:"interval"`
+	// Incarnation is new at every start of the worker; Machine names the
+	// machine it runs on.
+	Incarnation string `json:"incarnation,omitempty"`
+	Machine     string `json:"machine,omitempty"`
+	// Reclaimed lists the incarnations of dead workers on this machine
+	// whose sandboxes this worker removed (or adopted) when it started:
+	// the orchestrator stops counting them as stranded.
+	Reclaimed []string `json:"reclaimed,omitempty"`
 }

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) worker.Runtime) {
 		{"duplicate ID", testDuplicate},
 		{"invalid ID", testInvalidID},
 		{"parallel creates", testParallel},
+		{"verify tells its own connections from others", testVerify},
 	}
 	t.Run("conformance", func(t *testing.T) {
 		for _, tc := range tests {
