@@ -139,7 +139,7 @@ func failureStatus(err error) int {
 		return http.StatusGatewayTimeout
 	case errors.Is(err, ErrNoCapacity):
 		return http.StatusServiceUnavailable
-	case errors.As(err, &fe), errors.Is(err, worker.ErrUnhealthy), errors.Is(err, worker.ErrImageNotFound):
+	case errors.As(err, &fe), errors.Is(err, worker.ErrUnhealthy), errors.Is(err, worker.ErrImageNotFound), errors.Is(err, worker.ErrIdentity):
 		return http.StatusBadGateway
 	default:
 		return http.StatusInternalServerError

@@ -599,6 +599,18 @@ func (r *Router) createAsync(p *pool) {
 		delete(r.pending, id)
 		p.creating--
 		if err != nil {
+			if errors.Is(err, worker.ErrIdentity) {
+				// Something else held the new sandbox's address: the
+				// worker removed it, and the next creation gets another
+				// address. The queue waits for that one.
+				r.identityFailures.Add(1)
+				r.log.Error("a new sandbox failed its identity check: something else answers at its address; creating another",
+					"function", cfg.Key, "err", err)
+				if len(p.waiters) > 0 {
+					r.signal()
+				}
+				return
+			}
 			r.log.Warn("sandbox creation failed", "function", cfg.Key, "err", err)
 			// Queued requests fail only when nothing else can serve
 			// them: a busy sandbox or another creation will.

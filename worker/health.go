@@ -16,7 +16,7 @@ import (
 // a few words how it ended ("exited with status 2"). verify, when not
 // nil, is asked about every probe's connection before the probe is sent
 // (Runtime.Verify): a connection that ends elsewhere fails the wait at
-// once, wrapping ErrIdentity too. Failures other than ctx's wrap
+// once with an error wrapping ErrIdentity. Other failures but ctx's wrap
 // ErrUnhealthy.
 func WaitHealthy(ctx context.Context, endpoint string, timeout time.Duration, ended <-chan struct{}, how func() string, verify func(Conn) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -51,7 +51,7 @@ func WaitHealthy(ctx context.Context, endpoint string, timeout time.Duration, en
 			// Something else holds the sandbox's address: waiting will
 			// not make it the sandbox's. Fail now, so that the sandbox is
 			// made again (elsewhere, or at another address).
-			return fmt.Errorf("%w: GET %s reached something other than the sandbox: %w", ErrUnhealthy, url, last)
+			return fmt.Errorf("GET %s reached something other than the sandbox: %w", url, last)
 		}
 		select {
 		case <-ended:

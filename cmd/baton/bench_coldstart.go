@@ -135,6 +135,11 @@ func runColdStart(ctx context.Context, lo localOptions, n int) (*coldStartReport
 		return nil, fmt.Errorf("baseline runtime: %w", err)
 	}
 	defer rt.Close()
+	defer func() {
+		if err := rt.RemoveNetwork(context.WithoutCancel(ctx)); err != nil {
+			fmt.Fprintln(os.Stderr, "baton bench: the baseline's network:", err)
+		}
+	}()
 
 	names := make([]string, n+1)
 	for i := range names {

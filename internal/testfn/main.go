@@ -9,6 +9,10 @@
 //
 // $BATON_TESTFN_DELAY (a Go duration, default 0) makes an ok POST wait that
 // long before it answers, as a function waiting on I/O does.
+// $BATON_TESTFN_NAME, when set, makes an ok POST answer with that name, a
+// colon and the body, so that a test can tell which function answered.
+// $BATON_TESTFN_CLOSE=1 makes every answer close its connection
+// (Connection: close), as a function without keep-alive does.
 package main
 
 import (
@@ -45,6 +49,8 @@ func run() error {
 		}
 		delay = d
 	}
+	name := os.Getenv("BATON_TESTFN_NAME")
+	closeConns := os.Getenv("BATON_TESTFN_CLOSE") == "1"
 	port := os.Getenv("PORT")
 	if port == "" {
 		return errors.New("PORT is not set")
@@ -71,10 +77,20 @@ func run() error {
 			}
 			time.Sleep(delay)
 			w.Header().Set("Content-Type", r.Header.Get("Content-Type"))
+			if name != "" {
+				_, _ = io.WriteString(w, name+":")
+			}
 			_, _ = w.Write(body)
 		}
 	})
-	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = mux
+	if closeConns {
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Connection", "close")
+			mux.ServeHTTP(w, r)
+		})
+	}
+	srv := &http.Server{Addr: ":" + port, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	errc := make(chan error, 1)

@@ -58,6 +58,9 @@ func openWith(t *testing.T, cfg containerd.Config) *containerd.Runtime {
 		if err := rt.Sweep(context.Background()); err != nil {
 			t.Errorf("sweep: %v", err)
 		}
+		if err := rt.RemoveNetwork(context.Background()); err != nil {
+			t.Errorf("remove the network: %v", err)
+		}
 		if err := rt.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}

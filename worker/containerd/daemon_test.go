@@ -16,6 +16,7 @@ import (
 	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/worker"
 	"baton.dev/baton/worker/containerd"
+	"baton.dev/baton/worker/machine"
 	"baton.dev/baton/worker/sandboxtest"
 )
 
@@ -64,6 +65,7 @@ func TestDaemonWithALongDirectoryKillsLeftoversOnStop(t *testing.T) {
 	// The namespace file outlives the daemon; unmount it so the temporary
 	// directory can go.
 	t.Cleanup(func() { _ = unix.Unmount(filepath.Join(stateDir, "netns", id), unix.MNT_DETACH) })
+	t.Cleanup(func() { _, _ = machine.RemoveBridge(containerd.BridgeFor(daemonSubnet)) })
 	rt.Close()
 	if len(shims(t, id)) == 0 {
 		t.Fatalf("no shim for %s while it runs (the test looks in the wrong place)", id)

@@ -156,7 +156,9 @@ func (n *network) setup(ctx context.Context, id string) (net.IP, string, error) 
 	for name, iface := range res.Interfaces {
 		switch {
 		case name == "lo":
-		case iface.Sandbox == "" && name != n.bridge:
+		case iface.Sandbox == "" && name != n.bridge && iface.Mac != "":
+			// The host end of the veth (go-cni also lists an empty
+			// default interface, without a MAC).
 			veth = name
 		default:
 			for _, ipc := range iface.IPConfigs {

@@ -161,12 +161,11 @@ func (s *Session) Forget(id string) error {
 }
 
 // Conflict returns an error when inc cannot run beside a live
-// incarnation: the same worker ID, data directory or bridge.
+// incarnation: the same data directory or bridge. (Worker IDs may repeat
+// on one machine: workers of different clusters, or tests.)
 func (s *Session) Conflict(inc Incarnation) error {
 	for _, l := range s.live {
 		switch {
-		case l.WorkerID == inc.WorkerID:
-			return fmt.Errorf("worker %s already runs on this machine (pid %d, since %s)", l.WorkerID, l.PID, l.Started.Format(time.RFC3339))
 		case l.DataDir == inc.DataDir:
 			return fmt.Errorf("data directory %s is in use by worker %s (pid %d)", l.DataDir, l.WorkerID, l.PID)
 		case inc.Bridge != "" && l.Bridge == inc.Bridge:
