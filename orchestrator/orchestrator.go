@@ -164,7 +164,13 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		// A worker new to us, or one that runs sandboxes we do not know
 		// (created for an orchestrator that died before it heard back),
 		// is asked for its list; Adopt leaves known and pending ones be.
-		if o.workers.Observe(hb, time.Now()) || hb.Sandboxes > o.router.CountOn(hb.WorkerID) {
+		fresh, restarted := o.workers.Observe(hb, time.Now())
+		if restarted {
+			n := o.router.DropWorker(hb.WorkerID)
+			o.log.Warn("worker restarted before it was declared dead: its sandboxes left the routing table; the ones it still runs are adopted again",
+				"worker", hb.WorkerID, "incarnation", hb.Incarnation, "sandboxes", n)
+		}
+		if fresh || hb.Sandboxes > o.router.CountOn(hb.WorkerID) {
 			o.adoptAsync(hb.WorkerID)
 		}
 	})

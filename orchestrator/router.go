@@ -53,9 +53,10 @@ var errWorkerLost = errors.New("the sandbox's worker was lost")
 // way that allows another try.
 const maxAttempts = 3
 
-// maxCheckFailures bounds the sandboxes one request passes over because
-// their connection failed its identity check.
-const maxCheckFailures = 8
+// maxUnsent bounds the sandboxes one request passes over, beyond its
+// attempts, because they refused its connection or the connection failed
+// its identity check: the input was sent to none of them.
+const maxUnsent = 8
 
 // ErrFunctionRemoved is returned to requests queued for a function whose
 // workflow was deleted or redeployed away.
@@ -295,16 +296,18 @@ func (r *Router) retireIdleLocked(p *pool) {
 // answer came back (the sandbox died, or its worker was lost, mid-call).
 func (r *Router) Invoke(ctx context.Context, key string, input []byte) ([]byte, StageStats, error) {
 	var st StageStats
-	for attempt, checks := 1, 0; ; {
+	for attempt, unsent := 1, 0; ; {
 		out, err, retry := r.invokeOnce(ctx, key, input, &st)
 		if err == nil || !retry || ctx.Err() != nil {
 			return out, st, err
 		}
-		// A sandbox whose connection failed its check was never sent
-		// the input: going to another is not an attempt.
+		// A sandbox that refused the connection, or whose connection
+		// failed its check, was never sent the input: going to another
+		// is not an attempt. (A worker that died or restarted leaves
+		// several such sandboxes routed until it is noticed.)
 		var ce *checkError
-		if errors.As(err, &ce) && checks < maxCheckFailures {
-			checks++
+		if (errors.As(err, &ce) || isDialError(err)) && unsent < maxUnsent {
+			unsent++
 			continue
 		}
 		if attempt == maxAttempts {

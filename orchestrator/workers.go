@@ -93,20 +93,26 @@ func NewWorkers(nc *nats.Conn) *Workers {
 }
 
 // Observe records a heartbeat. It reports whether the worker is new to
-// this table or back after being declared dead: its sandboxes are then
-// unknown to the router and must be adopted or removed.
-func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) (fresh bool) {
+// this table or back after being declared dead (fresh): its sandboxes are
+// then unknown to the router and must be adopted or removed. restarted
+// says the worker started again (a new incarnation) before it was
+// declared dead: the sandboxes the router knows on it are gone or are
+// the new incarnation's to report, so the router drops them before it
+// adopts the new list.
+func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) (fresh, restarted bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	e, ok := w.m[hb.WorkerID]
-	if !ok {
+	switch {
+	case !ok:
 		e = &workerEntry{id: hb.WorkerID, slot: -1}
 		w.m[hb.WorkerID] = e
 		w.list = append(w.list, e)
 		fresh = true
-	} else if e.dead {
+	case e.dead, e.hb.Incarnation != hb.Incarnation:
 		// Reservations start from nothing: the router forgot the
 		// sandboxes of a dead worker and re-reserves what it adopts.
+		restarted = !e.dead
 		*e = workerEntry{id: hb.WorkerID, slot: -1}
 		fresh = true
 	}
@@ -134,7 +140,7 @@ func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) (fresh bool) {
 		}
 		w.behind = behind
 	}
-	return fresh
+	return fresh, restarted
 }
 
 // Sweep declares dead the workers whose heartbeats stopped and returns

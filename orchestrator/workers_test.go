@@ -293,3 +293,34 @@ func TestStranded(t *testing.T) {
 		t.Errorf("a fake worker stranded %d sandboxes; its sandboxes die with it", got)
 	}
 }
+
+// TestObserveSeesARestart: a worker that comes back as a new incarnation
+// before it was declared dead is restarted (its routed sandboxes are to
+// be dropped and adopted again); one declared dead first is only fresh.
+func TestObserveSeesARestart(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	hb := func(inc string) protocol.Heartbeat {
+		return protocol.Heartbeat{WorkerID: "a", Incarnation: inc, CPUMilli: 1000, MemoryBytes: 1 << 30, Interval: 200 * time.Millisecond, Sent: t0}
+	}
+	w := NewWorkers(nil)
+	steps := []struct {
+		inc                    string
+		sweep                  bool // declare dead first
+		wantFresh, wantRestart bool
+	}{
+		{"inc-1", false, true, false},
+		{"inc-1", false, false, false},
+		{"inc-2", false, true, true},
+		{"inc-2", false, false, false},
+		{"inc-3", true, true, false},
+	}
+	for i, st := range steps {
+		if st.sweep {
+			w.Sweep(t0.Add(time.Hour))
+		}
+		fresh, restarted := w.Observe(hb(st.inc), t0)
+		if fresh != st.wantFresh || restarted != st.wantRestart {
+			t.Errorf("step %d (%s): Observe = fresh %v, restarted %v; want %v, %v", i, st.inc, fresh, restarted, st.wantFresh, st.wantRestart)
+		}
+	}
+}

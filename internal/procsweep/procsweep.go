@@ -23,49 +23,13 @@ type Result struct {
 	Killed, Unmounted int
 }
 
-// Sweep kills (SIGKILL) the processes that run from any of dirs — their
-// executable or an argument lies in one, or their network namespace is
-// mounted in one — and their descendants, this process excepted; waits
-// for them to end; and unmounts everything mounted at or under dirs,
-// deepest first.
+// Sweep kills (SIGKILL) the processes that run from any of dirs (see
+// Find); waits for them to end; and unmounts everything mounted at or
+// under dirs, deepest first.
 func Sweep(dirs ...string) (res Result, err error) {
-	var mounts []mount
-	for _, dir := range dirs {
-		m, err := mountsUnder(dir)
-		if err != nil {
-			return res, err
-		}
-		mounts = append(mounts, m...)
-	}
-	netns := map[string]bool{}
-	for _, m := range mounts {
-		if m.fstype == "nsfs" {
-			var st syscall.Stat_t
-			if syscall.Stat(m.point, &st) == nil {
-				netns[fmt.Sprintf("net:[%d]", st.Ino)] = true
-			}
-		}
-	}
-	procs, err := processes()
+	doomed, mounts, err := find(dirs)
 	if err != nil {
 		return res, err
-	}
-	doomed := map[int]bool{}
-	for _, p := range procs {
-		if p.pid == os.Getpid() {
-			continue
-		}
-		if netns[p.netns] || slices.ContainsFunc(dirs, p.uses) {
-			doomed[p.pid] = true
-		}
-	}
-	for grew := true; grew; { // and their descendants
-		grew = false
-		for _, p := range procs {
-			if doomed[p.ppid] && !doomed[p.pid] && p.pid != os.Getpid() {
-				doomed[p.pid], grew = true, true
-			}
-		}
 	}
 	for pid := range doomed {
 		if unix.Kill(pid, unix.SIGKILL) == nil {
@@ -215,6 +179,64 @@ func processes() ([]process, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// Find returns the processes that run from any of dirs — their
+// executable or an argument lies in one, or their network namespace is
+// mounted in one — and their descendants, this process excepted.
+func Find(dirs ...string) ([]int, error) {
+	doomed, _, err := find(dirs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, 0, len(doomed))
+	for pid := range doomed {
+		out = append(out, pid)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func find(dirs []string) (map[int]bool, []mount, error) {
+	var mounts []mount
+	for _, dir := range dirs {
+		m, err := mountsUnder(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		mounts = append(mounts, m...)
+	}
+	netns := map[string]bool{}
+	for _, m := range mounts {
+		if m.fstype == "nsfs" {
+			var st syscall.Stat_t
+			if syscall.Stat(m.point, &st) == nil {
+				netns[fmt.Sprintf("net:[%d]", st.Ino)] = true
+			}
+		}
+	}
+	procs, err := processes()
+	if err != nil {
+		return nil, nil, err
+	}
+	doomed := map[int]bool{}
+	for _, p := range procs {
+		if p.pid == os.Getpid() {
+			continue
+		}
+		if netns[p.netns] || slices.ContainsFunc(dirs, p.uses) {
+			doomed[p.pid] = true
+		}
+	}
+	for grew := true; grew; { // and their descendants
+		grew = false
+		for _, p := range procs {
+			if doomed[p.ppid] && !doomed[p.pid] && p.pid != os.Getpid() {
+				doomed[p.pid], grew = true, true
+			}
+		}
+	}
+	return doomed, mounts, nil
 }
 
 // Mounted reports whether anything is mounted at or under path.

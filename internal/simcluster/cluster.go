@@ -129,7 +129,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		// As the orchestrator's own handler does: a new worker, or one
 		// with sandboxes the router does not know, would be asked for its
 		// list (the simulation only counts them: a fresh fake has none).
-		if c.Workers.Observe(hb, time.Now()) || hb.Sandboxes > c.Router.CountOn(hb.WorkerID) {
+		if fresh, _ := c.Workers.Observe(hb, time.Now()); fresh || hb.Sandboxes > c.Router.CountOn(hb.WorkerID) {
 			c.unknown.Add(1)
 		}
 	}); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/containerd/containerd"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"baton.dev/baton/worker"
 	"baton.dev/baton/worker/machine"
@@ -98,7 +99,7 @@ func (r *Runtime) reconcile(ctx context.Context) (Reconciled, error) {
 		if veths[p.Attrs().Name] {
 			continue
 		}
-		if err := netlink.LinkDel(p); err != nil && !errors.As(err, new(netlink.LinkNotFoundError)) {
+		if err := netlink.LinkDel(p); err != nil && !errors.As(err, new(netlink.LinkNotFoundError)) && !errors.Is(err, unix.ENODEV) {
 			return rec, fmt.Errorf("bridge %s: delete stray port %s: %w", r.cfg.Bridge, p.Attrs().Name, err)
 		}
 		rec.Links++

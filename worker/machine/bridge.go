@@ -6,6 +6,7 @@ import (
 	"net"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // RemoveBridge deletes every link attached to the bridge (the host ends
@@ -26,15 +27,27 @@ func RemoveBridge(name string) (int, error) {
 	}
 	n := 0
 	for _, p := range ports {
-		if err := netlink.LinkDel(p); err != nil && !errors.As(err, new(netlink.LinkNotFoundError)) {
+		if err := netlink.LinkDel(p); err != nil {
+			if gone(err) {
+				continue // its namespace went meanwhile, and took it along
+			}
 			return n, fmt.Errorf("bridge %s: delete %s: %w", name, p.Attrs().Name, err)
 		}
 		n++
 	}
 	if err := netlink.LinkDel(br); err != nil {
+		if gone(err) {
+			return n, nil
+		}
 		return n, fmt.Errorf("delete bridge %s: %w", name, err)
 	}
 	return n + 1, nil
+}
+
+// gone reports whether a link operation failed because the link no longer
+// exists.
+func gone(err error) bool {
+	return errors.As(err, new(netlink.LinkNotFoundError)) || errors.Is(err, unix.ENODEV)
 }
 
 // Ports lists the links attached to the bridge (none when it does not
