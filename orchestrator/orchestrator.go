@@ -392,6 +392,10 @@ func (o *Orchestrator) PoolStates() []PoolState { return o.router.PoolStates() }
 // floor from now on.
 func (o *Orchestrator) SetFloorPlanner(fp FloorPlanner) { o.autoscaler.SetFloorPlanner(fp) }
 
+// SetIdentityCheck turns the router's check of connections to sandboxes
+// on or off: for benchmarks that measure its cost, only (Router.SetIdentityCheck).
+func (o *Orchestrator) SetIdentityCheck(on bool) { o.router.SetIdentityCheck(on) }
+
 // Choose applies a configuration for a workflow's auto resources: it is
 // stored with the deployment (durable), recorded in history, and the
 // functions' sandboxes move to it (idle ones at once, busy ones after

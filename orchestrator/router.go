@@ -97,7 +97,9 @@ type StageStats struct {
 // or a finishing request hands it one.
 type Router struct {
 	workers *Workers
-	verify  bool // check each connection dialled to a sandbox
+	// skipCheck turns off the check of connections dialled to sandboxes
+	// (SetIdentityCheck; benchmarks only).
+	skipCheck atomic.Bool
 	// identityFailures counts connections that failed their check.
 	identityFailures atomic.Int64
 	log              *slog.Logger
@@ -181,12 +183,7 @@ type RouterConfig struct {
 	// Events, when set, receives sandbox life-cycle events (history). It
 	// must not block.
 	Events func(history.SandboxEvent)
-	// SkipIdentityCheck turns off the check of each connection dialled
-	// to a sandbox (verifyConn). For benchmarks that measure its cost
-	// only: without it, a reused address can send one function's input
-	// to another's code.
-	SkipIdentityCheck bool
-	Logger            *slog.Logger
+	Logger *slog.Logger
 }
 
 // NewRouter returns a Router. bg bounds the life of the sandbox creations
@@ -206,7 +203,6 @@ func NewRouter(bg context.Context, workers *Workers, cfg RouterConfig) *Router {
 	}
 	return &Router{
 		workers:       workers,
-		verify:        !cfg.SkipIdentityCheck,
 		log:           cfg.Logger,
 		healthTimeout: cfg.HealthTimeout,
 		maxPayload:    cfg.MaxPayload,
@@ -468,7 +464,7 @@ func (r *Router) release(sb *sandboxRef, healthy bool, exec time.Duration) {
 // sandbox's worker (verifyConn); one that fails gives a *checkError and
 // carries nothing.
 func (r *Router) call(ctx context.Context, sb *sandboxRef, input []byte) ([]byte, error) {
-	if r.verify && (sb.conn == nil || !sb.conn.open()) {
+	if !r.skipCheck.Load() && (sb.conn == nil || !sb.conn.open()) {
 		sb.closeConn()
 		c, err := dial(ctx, sb.sb.Endpoint)
 		if err != nil {
@@ -523,6 +519,12 @@ func (r *Router) verifyConn(ctx context.Context, sb *sandboxRef, c net.Conn) err
 	defer cancel()
 	return r.workers.Verify(ctx, sb.workerID, sb.sb.ID, conn)
 }
+
+// SetIdentityCheck turns the check of each connection dialled to a
+// sandbox (verifyConn) on, as it starts, or off. Off is for benchmarks
+// that measure the check's cost, only: without it, a reused address can
+// send one function's input to another's code.
+func (r *Router) SetIdentityCheck(on bool) { r.skipCheck.Store(!on) }
 
 // IdentityFailures counts the connections to sandboxes that something
 // other than the sandbox held.

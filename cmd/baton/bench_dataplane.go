@@ -52,6 +52,12 @@ type dataPlaneReport struct {
 	SaturatedDirect loadResult `json:"saturatedDirect"`
 	ThroughputRatio float64    `json:"throughputRatio"`
 
+	// Identity is the cost of checking each connection dialled to a
+	// sandbox (issue 15), measured in Baton's process only: the bench
+	// turns the check on and off between blocks of one paced run, which
+	// a client in another process cannot.
+	Identity *identityCost `json:"identity,omitempty"`
+
 	// WorkersAfter is the orchestrator's worker table after the runs:
 	// sandboxes and reservations, to see what the autoscaler did.
 	WorkersAfter []orchestrator.WorkerView `json:"workersAfter"`
@@ -145,8 +151,11 @@ func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, s
 			fmt.Fprintln(os.Stderr, "baton bench: stopping Baton:", err)
 		}
 	}()
-	const name = "bench-dataplane"
+	const name, closing = "bench-dataplane", "bench-dataplane-closing"
 	if err := b.deployEcho(ctx, name); err != nil {
+		return nil, err
+	}
+	if err := b.deployEchoEnv(ctx, closing, `{BATON_TESTFN_CLOSE: "1"}`); err != nil {
 		return nil, err
 	}
 	eps, err := b.warmPool(ctx, orchestrator.FunctionKey("default", name, "echo"), sandboxes)
@@ -172,6 +181,9 @@ func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, s
 	} else {
 		res = load.run(ctx)
 	}
+	if err == nil && !clientProcess && ctx.Err() == nil {
+		rep.Identity = measureIdentity(ctx, b, name, closing, rate, seconds, block, sandboxes)
+	}
 	rep.after(ctx, probe)
 	if err != nil {
 		return nil, err
@@ -196,6 +208,49 @@ func runDataPlane(ctx context.Context, lo localOptions, rate float64, seconds, s
 	rep.Met = errs == 0 && rep.AddedP50Us <= dataPlaneTargetP50Us && rep.AddedP99Us <= dataPlaneTargetP99Us &&
 		rep.ThroughputRatio >= dataPlaneTargetRatio
 	return rep, nil
+}
+
+// identityCost is Baton's paced latency with the identity check on and
+// off, alternating block by block at the same rate.
+type identityCost struct {
+	// Kept: the echo function, which keeps its connection, so the check
+	// runs only when one is dialled (the warm path).
+	KeptOn  loadResult `json:"keptOn"`
+	KeptOff loadResult `json:"keptOff"`
+	// Closing: the same function closing its connection after every
+	// answer, so that every call dials and is checked (the worst case).
+	ClosingOn  loadResult `json:"closingOn"`
+	ClosingOff loadResult `json:"closingOff"`
+	// The check's cost: on minus off, at p50 and p99, in microseconds.
+	KeptP50Us    float64 `json:"keptP50Us"`
+	KeptP99Us    float64 `json:"keptP99Us"`
+	ClosingP50Us float64 `json:"closingP50Us"`
+	ClosingP99Us float64 `json:"closingP99Us"`
+}
+
+// measureIdentity runs the paced load through Baton on two functions,
+// one keeping its connections and one closing them, each with the
+// identity check on and off, alternating in blocks.
+func measureIdentity(ctx context.Context, b *localBench, kept, closing string, rate float64, seconds, block time.Duration, concurrency int) *identityCost {
+	hc := benchClient()
+	body := []byte(`{"n":42}`)
+	o := b.cl.Orchestrator
+	defer o.SetIdentityCheck(true)
+	toggled := func(on bool, r requester) requester {
+		return func(ctx context.Context) (bool, error) {
+			o.SetIdentityCheck(on)
+			return r(ctx)
+		}
+	}
+	k, c := batonInvoker(hc, b.cl.URL, b.cl.Token, kept, body), batonInvoker(hc, b.cl.URL, b.cl.Token, closing, body)
+	saturate(ctx, concurrency, 300*time.Millisecond, c) // its sandboxes warm
+	all := paced(ctx, rate, seconds, block, toggled(true, k), toggled(false, k), toggled(true, c), toggled(false, c))
+	ic := &identityCost{KeptOn: all[0], KeptOff: all[1], ClosingOn: all[2], ClosingOff: all[3]}
+	ic.KeptP50Us = (ic.KeptOn.Latency.P50Ms - ic.KeptOff.Latency.P50Ms) * 1000
+	ic.KeptP99Us = (ic.KeptOn.Latency.P99Ms - ic.KeptOff.Latency.P99Ms) * 1000
+	ic.ClosingP50Us = (ic.ClosingOn.Latency.P50Ms - ic.ClosingOff.Latency.P50Ms) * 1000
+	ic.ClosingP99Us = (ic.ClosingOn.Latency.P99Ms - ic.ClosingOff.Latency.P99Ms) * 1000
+	return ic
 }
 
 func printDataPlane(w io.Writer, rep *dataPlaneReport) error {
@@ -227,6 +282,25 @@ func printDataPlane(w io.Writer, rep *dataPlaneReport) error {
 		if r.FirstError != "" {
 			fmt.Fprintf(w, "first error: %s\n", r.FirstError)
 		}
+	}
+	if ic := rep.Identity; ic != nil {
+		fmt.Fprintf(w, "\nidentity check (each connection dialled to a sandbox is checked with its worker), on and off in one paced run at %.0f/s:\n", rep.RatePerSecond)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FUNCTION\tCHECK\tREQUESTS\tERRORS\tP50 MS\tP99 MS\tMAX MS")
+		for _, r := range []struct {
+			fn, check string
+			res       loadResult
+		}{{"keeps its connection", "on", ic.KeptOn}, {"keeps its connection", "off", ic.KeptOff},
+			{"closes every connection", "on", ic.ClosingOn}, {"closes every connection", "off", ic.ClosingOff}} {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.3f\t%.3f\t%.3f\n", r.fn, r.check, r.res.Requests, r.res.Errors, r.res.Latency.P50Ms, r.res.Latency.P99Ms, r.res.Latency.MaxMs)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "the check costs: p50 %+.0f us, p99 %+.0f us on the warm path (kept connections); p50 %+.0f us, p99 %+.0f us when every call dials\n",
+			ic.KeptP50Us, ic.KeptP99Us, ic.ClosingP50Us, ic.ClosingP99Us)
+	} else if rep.ClientProcess {
+		fmt.Fprintln(w, "\nidentity check: not measured with --client-process (the bench turns it on and off between blocks, in Baton's process)")
 	}
 	for _, wv := range rep.WorkersAfter {
 		fmt.Fprintf(w, "after the runs, worker %s: %d sandboxes, reserved %dm CPU and %d MiB of %dm and %d MiB\n",

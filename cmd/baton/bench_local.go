@@ -109,6 +109,12 @@ func (b *localBench) stop() error {
 // deployEcho deploys a one-stage workflow named name running the echo
 // test function with fixed limits.
 func (b *localBench) deployEcho(ctx context.Context, name string) error {
+	return b.deployEchoEnv(ctx, name, "{}")
+}
+
+// deployEchoEnv is deployEcho with the function's environment, a YAML
+// flow mapping.
+func (b *localBench) deployEchoEnv(ctx context.Context, name, env string) error {
 	doc := fmt.Sprintf(`apiVersion: baton.dev/v1
 kind: Workflow
 metadata:
@@ -118,9 +124,10 @@ spec:
     echo:
       image: %s
       resources: {cpu: 1000m, memory: 128Mi}
+      env: %s
   stages:
     - {name: echo, function: echo, timeout: 60s}
-`, name, benchImage)
+`, name, benchImage, env)
 	if _, err := b.api.Deploy(ctx, name+".yaml", []byte(doc)); err != nil {
 		return fmt.Errorf("deploy %s: %w", name, err)
 	}

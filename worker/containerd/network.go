@@ -184,21 +184,22 @@ func (n *network) teardown(ctx context.Context, id string) error {
 	return nil
 }
 
-// sockets reads the TCP sockets of sandbox id's network namespace: a
-// thread enters the namespace, reads its /proc view and comes back. The
-// function's code cannot change what the kernel lists there.
-func (n *network) sockets(id string) ([]worker.Socket, error) {
+// holds reports whether sandbox id's network namespace has the server end
+// of connection c: a thread enters the namespace, asks the kernel for
+// that one socket (worker.HoldsConn) and comes back. The function's code
+// cannot change what the kernel answers.
+func (n *network) holds(id string, c worker.Conn) (bool, error) {
 	ns, err := os.Open(n.nsPath(id))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("sandbox %s: %w (no network namespace)", id, worker.ErrNotFound)
+		return false, fmt.Errorf("sandbox %s: %w (no network namespace)", id, worker.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sandbox %s: network namespace: %w", id, err)
+		return false, fmt.Errorf("sandbox %s: network namespace: %w", id, err)
 	}
 	defer ns.Close()
 	type result struct {
-		socks []worker.Socket
-		err   error
+		ok  bool
+		err error
 	}
 	done := make(chan result, 1)
 	go func() {
@@ -215,15 +216,15 @@ func (n *network) sockets(id string) ([]worker.Socket, error) {
 			done <- result{err: fmt.Errorf("sandbox %s: enter network namespace: %w", id, err)}
 			return
 		}
-		socks, err := worker.ReadSockets("/proc/thread-self/net")
+		ok, err := worker.HoldsConn(c)
 		// Back home; a thread that cannot go back ends with the
 		// goroutine (it stays locked), so no other goroutine runs in the
 		// sandbox's namespace.
 		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
 		}
-		done <- result{socks, err}
+		done <- result{ok, err}
 	}()
 	r := <-done
-	return r.socks, r.err
+	return r.ok, r.err
 }

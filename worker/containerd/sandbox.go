@@ -174,11 +174,11 @@ func (r *Runtime) Verify(ctx context.Context, id string, c worker.Conn) error {
 }
 
 func (r *Runtime) verify(id string, c worker.Conn) error {
-	socks, err := r.net.sockets(id)
+	ok, err := r.net.holds(id, c)
 	if err != nil {
 		return err
 	}
-	if !worker.Holds(socks, c) {
+	if !ok {
 		return fmt.Errorf("sandbox %s: %w: its network namespace has no connection %s", id, worker.ErrIdentity, c)
 	}
 	return nil

@@ -34,46 +34,43 @@ func (r *Runtime) Verify(ctx context.Context, id string, c worker.Conn) error {
 
 // verifyGroup is Verify for the sandbox whose process group is pgid.
 func verifyGroup(id string, pgid int, c worker.Conn) error {
-	// The calling thread's view: /proc/self/net is the thread group
-	// leader's, whose namespace need not be this process's (a containerd
-	// runtime in the same process may have left it in a sandbox's).
+	// Asked on a thread of this process's own namespace: the thread group
+	// leader's may not be (a containerd runtime in the same process may
+	// have left it in a sandbox's).
 	runtime.LockOSThread()
-	socks, err := worker.ReadSockets("/proc/thread-self/net")
+	ok, err := worker.HoldsConn(c)
+	var l worker.Socket
+	var listening bool
+	if err == nil && ok {
+		l, listening, err = worker.ListenerFor(c.Server)
+	}
 	runtime.UnlockOSThread()
+	switch {
+	case err != nil:
+		return fmt.Errorf("sandbox %s: %w", id, err)
+	case !ok:
+		return fmt.Errorf("sandbox %s: %w: this machine has no connection %s", id, worker.ErrIdentity, c)
+	case !listening:
+		return fmt.Errorf("sandbox %s: %w: nothing listens on %s", id, worker.ErrIdentity, c.Server)
+	}
+	held, err := heldBy(pgid, uint64(l.Inode))
 	if err != nil {
 		return fmt.Errorf("sandbox %s: %w", id, err)
 	}
-	if !worker.Holds(socks, c) {
-		return fmt.Errorf("sandbox %s: %w: this machine has no connection %s", id, worker.ErrIdentity, c)
-	}
-	listeners := map[uint64]bool{}
-	for _, s := range socks {
-		if s.State == worker.TCPListen && s.Local.Port() == c.Server.Port() &&
-			(s.Local.Addr() == c.Server.Addr() || s.Local.Addr().IsUnspecified()) {
-			listeners[s.Inode] = false
-		}
-	}
-	if len(listeners) == 0 {
-		return fmt.Errorf("sandbox %s: %w: nothing listens on %s", id, worker.ErrIdentity, c.Server)
-	}
-	if err := markHeld(pgid, listeners); err != nil {
-		return fmt.Errorf("sandbox %s: %w", id, err)
-	}
-	for inode, held := range listeners {
-		if !held {
-			return fmt.Errorf("sandbox %s: %w: socket %d listening on %s belongs to another process", id, worker.ErrIdentity, inode, c.Server)
-		}
+	if !held {
+		return fmt.Errorf("sandbox %s: %w: the socket listening on %s belongs to another process", id, worker.ErrIdentity, c.Server)
 	}
 	return nil
 }
 
-// markHeld sets sockets[inode] for each socket that a process of process
-// group pgid holds open.
-func markHeld(pgid int, sockets map[uint64]bool) error {
+// heldBy reports whether a process of process group pgid holds socket
+// inode open.
+func heldBy(pgid int, inode uint64) (bool, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return fmt.Errorf("list processes: %w", err)
+		return false, fmt.Errorf("list processes: %w", err)
 	}
+	want := "socket:[" + strconv.FormatUint(inode, 10) + "]"
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pgrp(pid) != pgid {
@@ -84,20 +81,12 @@ func markHeld(pgid int, sockets map[uint64]bool) error {
 			continue // gone meanwhile
 		}
 		for _, fd := range fds {
-			link, err := os.Readlink("/proc/" + e.Name() + "/fd/" + fd.Name())
-			if err != nil || !strings.HasPrefix(link, "socket:[") {
-				continue
-			}
-			inode, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]"), 10, 64)
-			if err != nil {
-				continue
-			}
-			if _, ok := sockets[inode]; ok {
-				sockets[inode] = true
+			if link, err := os.Readlink("/proc/" + e.Name() + "/fd/" + fd.Name()); err == nil && link == want {
+				return true, nil
 			}
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // pgrp returns process pid's process group, or -1.
