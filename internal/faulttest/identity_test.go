@@ -145,6 +145,7 @@ func TestReplacedWorkerServesOnlyItsOwnFunctions(t *testing.T) {
 	}
 
 	w1.Kill(t) // the worker alone: its containerd, shims and sandboxes live on
+	stranded := waitStranded(ctx, t, admin, "w1", func(n int) bool { return n > 0 })
 	_ = os.RemoveAll(oldDir)
 	newDir := shortDir(t, "bw-")
 	w1 = faulttest.StartWorker(t, bin, ns.URL(), "w1", "containerd", newDir, images, subnet)
@@ -156,18 +157,41 @@ func TestReplacedWorkerServesOnlyItsOwnFunctions(t *testing.T) {
 		t.Errorf("the sweep's log line: %q", line)
 	}
 	faulttest.WaitWorkers(ctx, t, orc.URL, 2, 30*time.Second)
+	waitStranded(ctx, t, admin, "w1", func(n int) bool { return n == 0 })
 	// Only w1 now: w2 goes as a machine does, with its sandboxes, so the
 	// load moves to sandboxes at w1's reused addresses.
 	killWorkerAndSandboxes(t, w2, w2Dir)
 	time.Sleep(5 * time.Second)
 	load.end()
-	t.Logf("%d invocations answered by the right function, %d by another, %d failed; processes of the old worker left: %d before its replacement started, 0 after",
-		load.ok.Load(), load.wrong.Load(), load.failed.Load(), len(before))
+	t.Logf("%d invocations answered by the right function, %d by another, %d failed; the dead worker's %d sandboxes stranded until its replacement started; processes of the old worker left: %d before, 0 after",
+		load.ok.Load(), load.wrong.Load(), load.failed.Load(), stranded, len(before))
 	if load.ok.Load() == 0 {
 		t.Fatal("no invocation succeeded")
 	}
 	if load.wrong.Load() > 0 {
 		t.Errorf("%d answers came from another function", load.wrong.Load())
+	}
+}
+
+// waitStranded waits until the orchestrator shows worker id's stranded
+// sandboxes as ok says, and returns their number.
+func waitStranded(ctx context.Context, t *testing.T, admin *client.Client, id string, ok func(int) bool) int {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		list, err := admin.Workers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range list {
+			if w.ID == id && ok(w.Stranded) {
+				return w.Stranded
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker %s's stranded sandboxes never became as wanted: %+v", id, list)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
