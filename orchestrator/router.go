@@ -464,26 +464,12 @@ func (r *Router) release(sb *sandboxRef, healthy bool, exec time.Duration) {
 // sandbox's worker (verifyConn); one that fails gives a *checkError and
 // carries nothing.
 func (r *Router) call(ctx context.Context, sb *sandboxRef, input []byte) ([]byte, error) {
-	if !r.skipCheck.Load() && (sb.conn == nil || !sb.conn.open()) {
-		sb.closeConn()
-		c, err := dial(ctx, sb.sb.Endpoint)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, &FunctionError{Err: err}
-		}
-		if err := r.verifyConn(ctx, sb, c.c); err != nil {
-			_ = c.c.Close()
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, &checkError{err}
-		}
-		sb.conn = c
-	}
-	status, body, conn, err := post(ctx, sb.conn, sb.sb.Endpoint, input, r.maxPayload)
+	status, body, conn, err := post(ctx, sb.conn, sb.sb.Endpoint, input, r.maxPayload, connCheck{r, sb})
 	sb.conn = conn
+	var ce *checkError
+	if errors.As(err, &ce) {
+		return nil, err
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

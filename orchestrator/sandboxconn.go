@@ -33,8 +33,9 @@ type sandboxConn struct {
 // conn is nil or the sandbox closed it) and returns the status, the body
 // (at most limit+1 bytes) and the connection to keep, nil when it cannot
 // be reused. Errors are as http.Client's: a failed dial is a *net.OpError
-// with Op "dial".
-func post(ctx context.Context, conn *sandboxConn, endpoint string, input []byte, limit int64) (int, []byte, *sandboxConn, error) {
+// with Op "dial". A connection it dials is checked first (check.run):
+// one that fails gives a *checkError and carries nothing.
+func post(ctx context.Context, conn *sandboxConn, endpoint string, input []byte, limit int64, check connCheck) (int, []byte, *sandboxConn, error) {
 	if conn != nil && !conn.open() {
 		_ = conn.c.Close()
 		conn = nil
@@ -43,6 +44,13 @@ func post(ctx context.Context, conn *sandboxConn, endpoint string, input []byte,
 		var err error
 		if conn, err = dial(ctx, endpoint); err != nil {
 			return 0, nil, nil, err
+		}
+		if err := check.run(ctx, conn.c); err != nil {
+			_ = conn.c.Close()
+			if ctx.Err() != nil {
+				return 0, nil, nil, ctx.Err()
+			}
+			return 0, nil, nil, &checkError{err}
 		}
 	}
 	// The context ends the call by ending the connection's deadline.
@@ -57,6 +65,21 @@ func post(ctx context.Context, conn *sandboxConn, endpoint string, input []byte,
 		err = ctx.Err()
 	}
 	return status, body, conn, err
+}
+
+// connCheck checks a connection dialled to sandbox sb before it carries
+// anything (Router.verifyConn); the zero value checks nothing. A value,
+// so that handing it to post allocates nothing.
+type connCheck struct {
+	r  *Router
+	sb *sandboxRef
+}
+
+func (cc connCheck) run(ctx context.Context, c net.Conn) error {
+	if cc.r == nil || cc.r.skipCheck.Load() {
+		return nil
+	}
+	return cc.r.verifyConn(ctx, cc.sb, c)
 }
 
 // checkError is a dialled connection that failed the check of its

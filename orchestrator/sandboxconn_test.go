@@ -54,7 +54,7 @@ func TestPost(t *testing.T) {
 
 	var conn *sandboxConn
 	call := func(ctx context.Context, in string) (int, string, error) {
-		status, body, c, err := post(ctx, conn, srv.URL+"/sb/x", []byte(in), limit)
+		status, body, c, err := post(ctx, conn, srv.URL+"/sb/x", []byte(in), limit, connCheck{})
 		conn = c
 		return status, string(body), err
 	}
@@ -115,7 +115,7 @@ func TestPost(t *testing.T) {
 	}
 	dead := "http://" + ln.Addr().String()
 	_ = ln.Close()
-	if _, _, c, err := post(ctx, nil, dead, []byte("x"), limit); !isDialError(err) || c != nil {
+	if _, _, c, err := post(ctx, nil, dead, []byte("x"), limit, connCheck{}); !isDialError(err) || c != nil {
 		t.Fatalf("closed port: %v, want a dial error", err)
 	}
 }
