@@ -301,8 +301,7 @@ func (r *Router) Invoke(ctx context.Context, key string, input []byte) ([]byte, 
 		// failed its check, was never sent the input: going to another
 		// is not an attempt. (A worker that died or restarted leaves
 		// several such sandboxes routed until it is noticed.)
-		var ce *checkError
-		if (errors.As(err, &ce) || isDialError(err)) && unsent < maxUnsent {
+		if (isCheckError(err) || isDialError(err)) && unsent < maxUnsent {
 			unsent++
 			continue
 		}
@@ -343,8 +342,7 @@ func (r *Router) invokeOnce(ctx context.Context, key string, input []byte, st *S
 	// is replaced; a 4xx is the input's fault and the sandbox stays.
 	var fe *FunctionError
 	healthy := err == nil || (errors.As(err, &fe) && fe.Status >= 400 && fe.Status < 500)
-	var ce *checkError
-	if errors.As(err, &ce) {
+	if err != nil && isCheckError(err) {
 		// Taken out of rotation and deleted; the request goes to another
 		// sandbox.
 		if errors.Is(err, worker.ErrIdentity) {
@@ -367,6 +365,13 @@ func (r *Router) invokeOnce(ctx context.Context, key string, input []byte, st *S
 	notRun := isDialError(err)
 	noAnswer := lost || (errors.As(err, &fe) && fe.Status == 0)
 	return out, err, notRun || (noAnswer && g.sb.pool.cfg.Idempotent)
+}
+
+// isCheckError reports whether err is a connection that failed its
+// identity check (checkError).
+func isCheckError(err error) bool {
+	var ce *checkError
+	return errors.As(err, &ce)
 }
 
 // isDialError reports whether err is a failure to connect: the request
@@ -466,8 +471,7 @@ func (r *Router) release(sb *sandboxRef, healthy bool, exec time.Duration) {
 func (r *Router) call(ctx context.Context, sb *sandboxRef, input []byte) ([]byte, error) {
 	status, body, conn, err := post(ctx, sb.conn, sb.sb.Endpoint, input, r.maxPayload, connCheck{r, sb})
 	sb.conn = conn
-	var ce *checkError
-	if errors.As(err, &ce) {
+	if err != nil && isCheckError(err) {
 		return nil, err
 	}
 	if err != nil {

@@ -258,10 +258,14 @@ func (r *Runtime) Close() error {
 
 // track keeps Runtime.conns current.
 func (r *Runtime) track(c net.Conn, st http.ConnState) {
-	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
-	if err != nil {
+	if st != http.StateNew && st != http.StateClosed && st != http.StateHijacked {
+		return // every request's active and idle: nothing to do
+	}
+	tcp, ok := c.RemoteAddr().(*net.TCPAddr)
+	if !ok {
 		return
 	}
+	ap := netip.AddrPortFrom(tcp.AddrPort().Addr().Unmap(), tcp.AddrPort().Port())
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch st {
