@@ -55,11 +55,13 @@ func newMetrics(router *Router, workers *Workers, hist *history.History) *metric
 	live := prometheus.NewDesc("baton_workers", "Workers whose heartbeats are current.", nil, nil)
 	strandedDesc := prometheus.NewDesc("baton_sandboxes_stranded",
 		"Sandboxes that dead workers left running, until a worker starting on their machine removes them.", nil, nil)
+	checks := prometheus.NewDesc("baton_sandbox_connection_checks_total",
+		"Connections dialled to sandboxes and checked with their worker before carrying a request.", nil, nil)
 	identity := prometheus.NewDesc("baton_sandbox_identity_failures_total",
 		"Connections to a sandbox that ended somewhere else (something else answered at its address); each such sandbox was deleted.", nil, nil)
 	m.reg.MustRegister(m.invocations, m.latency, m.stageExec, m.stageQueue, m.coldStarts, m.workersLost, m.chainWarmed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectorFunc{descs: []*prometheus.Desc{sandboxes, queued, live, identity, strandedDesc}, collect: func(ch chan<- prometheus.Metric) {
+		collectorFunc{descs: []*prometheus.Desc{sandboxes, queued, live, checks, identity, strandedDesc}, collect: func(ch chan<- prometheus.Metric) {
 			var idle, busy, creating, waiting int
 			for _, p := range router.PoolStates() {
 				idle += len(p.Idle)
@@ -72,6 +74,7 @@ func newMetrics(router *Router, workers *Workers, hist *history.History) *metric
 			ch <- prometheus.MustNewConstMetric(sandboxes, prometheus.GaugeValue, float64(creating), "creating")
 			ch <- prometheus.MustNewConstMetric(queued, prometheus.GaugeValue, float64(waiting))
 			ch <- prometheus.MustNewConstMetric(live, prometheus.GaugeValue, float64(workers.Live(time.Now())))
+			ch <- prometheus.MustNewConstMetric(checks, prometheus.CounterValue, float64(router.ConnectionChecks()))
 			ch <- prometheus.MustNewConstMetric(identity, prometheus.CounterValue, float64(router.IdentityFailures()))
 			ch <- prometheus.MustNewConstMetric(strandedDesc, prometheus.GaugeValue, float64(workers.Stranded()))
 		}})

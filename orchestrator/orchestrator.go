@@ -396,6 +396,10 @@ func (o *Orchestrator) SetFloorPlanner(fp FloorPlanner) { o.autoscaler.SetFloorP
 // on or off: for benchmarks that measure its cost, only (Router.SetIdentityCheck).
 func (o *Orchestrator) SetIdentityCheck(on bool) { o.router.SetIdentityCheck(on) }
 
+// ConnectionChecks counts the connections to sandboxes the router has
+// checked (Router.ConnectionChecks).
+func (o *Orchestrator) ConnectionChecks() int64 { return o.router.ConnectionChecks() }
+
 // Choose applies a configuration for a workflow's auto resources: it is
 // stored with the deployment (durable), recorded in history, and the
 // functions' sandboxes move to it (idle ones at once, busy ones after

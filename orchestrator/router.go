@@ -100,8 +100,9 @@ type Router struct {
 	// skipCheck turns off the check of connections dialled to sandboxes
 	// (SetIdentityCheck; benchmarks only).
 	skipCheck atomic.Bool
-	// identityFailures counts connections that failed their check.
-	identityFailures atomic.Int64
+	// checks counts the connections checked; identityFailures those that
+	// failed.
+	checks, identityFailures atomic.Int64
 	log              *slog.Logger
 	healthTimeout    time.Duration
 	maxPayload       int64
@@ -501,6 +502,7 @@ const verifyTimeout = 2 * time.Second
 // kernel's socket table of the sandbox, which the function's code cannot
 // forge. Anything else answering at a reused address fails it.
 func (r *Router) verifyConn(ctx context.Context, sb *sandboxRef, c net.Conn) error {
+	r.checks.Add(1)
 	conn, err := worker.ConnOf(c)
 	if err != nil {
 		return err
@@ -515,6 +517,9 @@ func (r *Router) verifyConn(ctx context.Context, sb *sandboxRef, c net.Conn) err
 // that measure the check's cost, only: without it, a reused address can
 // send one function's input to another's code.
 func (r *Router) SetIdentityCheck(on bool) { r.skipCheck.Store(!on) }
+
+// ConnectionChecks counts the connections to sandboxes checked so far.
+func (r *Router) ConnectionChecks() int64 { return r.checks.Load() }
 
 // IdentityFailures counts the connections to sandboxes that something
 // other than the sandbox held.
