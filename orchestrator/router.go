@@ -96,19 +96,19 @@ type StageStats struct {
 // idle sandbox waits in its function's queue until the Autoscaler's creation
 // or a finishing request hands it one.
 type Router struct {
-	workers *Workers
+	workers       *Workers
+	log           *slog.Logger
+	healthTimeout time.Duration
+	maxPayload    int64
+	events        func(history.SandboxEvent)
+	bg            context.Context // lifetime of creations and deletions
+	wake          chan struct{}
+
 	// skipCheck turns off the check of connections dialled to sandboxes
-	// (SetIdentityCheck; benchmarks only).
-	skipCheck atomic.Bool
-	// checks counts the connections checked; identityFailures those that
-	// failed.
+	// (SetIdentityCheck; benchmarks only). checks counts the connections
+	// checked, identityFailures those that failed.
+	skipCheck                atomic.Bool
 	checks, identityFailures atomic.Int64
-	log              *slog.Logger
-	healthTimeout    time.Duration
-	maxPayload       int64
-	events           func(history.SandboxEvent)
-	bg               context.Context // lifetime of creations and deletions
-	wake             chan struct{}
 
 	mu       sync.Mutex
 	pools    map[string]*pool

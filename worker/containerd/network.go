@@ -30,7 +30,7 @@ type network struct {
 	cni      gocni.CNI
 	nsDir    string // bind-mounted namespace files, one per sandbox
 	ipamDir  string
-	idPrefix string     // makes CNI container IDs unique across runtimes on one machine
+	idPrefix string // makes CNI container IDs unique across runtimes on one machine
 	bridge   string
 	cniMu    sync.Mutex // held around CNI calls when serializeCNI
 }

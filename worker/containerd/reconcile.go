@@ -178,4 +178,3 @@ func (r *Runtime) RemoveNetwork(ctx context.Context) error {
 	}
 	return nil
 }
-

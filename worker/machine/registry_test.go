@@ -236,7 +236,7 @@ func TestCheckSubnet(t *testing.T) {
 	}{
 		{"10.166.0.0/16", "baton0", "overlaps the route to 10.166.0.0/17 on interface mchk0"},
 		{"10.166.0.0/17", "baton0", "on interface mchk0"},
-		{"10.166.0.0/16", "mchk0", ""}, // its own
+		{"10.166.0.0/16", "mchk0", ""},  // its own
 		{"10.166.0.0/24", "baton0", ""}, // more specific: the bridge's route wins
 		{"10.167.0.0/16", "baton0", ""},
 		{"not-a-subnet", "baton0", "not-a-subnet"},
