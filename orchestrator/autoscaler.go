@@ -2,223 +2,22 @@ package orchestrator
 
 import (
 	"context"
-	"math"
-	"sort"
 	"sync"
 	"time"
+
+	"baton.dev/baton/scheduler/decide"
 )
-
-// PoolState is the read-only view of one function's sandboxes that the
-// autoscaler decides on.
-type PoolState struct {
-	Function string
-	Idle     []IdleSandbox
-	Busy     int // sandboxes serving a request now
-	Creating int // sandboxes being created
-	Waiting  int // requests queued for a sandbox
-	// Floor is the number of sandboxes to keep even when idle (set by the
-	// pre-warm planner; zero scales to zero).
-	Floor int
-	// StableConcurrency and PanicConcurrency are the mean demand (requests
-	// in flight plus queued) over the stable and the panic window.
-	StableConcurrency float64
-	PanicConcurrency  float64
-	// Panicking holds for a stable window after a burst set off panic
-	// mode: the pool does not shrink meanwhile.
-	Panicking bool
-	// MeanExec and ColdStart are the pool's recent mean call time and
-	// cold-start time (zero until measured).
-	MeanExec  time.Duration
-	ColdStart time.Duration
-	// OldestWait is how long the first queued request has waited.
-	OldestWait time.Duration
-	// Arrivals counts the requests the pool has had since it was made.
-	Arrivals uint64
-	// KeepAlive, when set, is this pool's keep-alive (the pre-warm
-	// planner's choice); zero means the policy's.
-	KeepAlive time.Duration
-}
-
-// IdleSandbox is one warm sandbox with no request.
-type IdleSandbox struct {
-	ID       string
-	LastUsed time.Time
-}
-
-// ScalePlan is what the autoscaler wants done.
-type ScalePlan struct {
-	// Create maps a function to the number of sandboxes to start.
-	Create map[string]int
-	// Delete lists idle sandboxes to remove, by function.
-	Delete map[string][]string
-}
-
-// AutoscalerPolicy holds the autoscaler's tunables.
-type AutoscalerPolicy struct {
-	// KeepAlive is how long an idle sandbox is kept (default 60s).
-	KeepAlive time.Duration
-	// MaxCreatesPerFunction caps the creations started in one decision
-	// for one function, so a burst does not flood the workers.
-	MaxCreatesPerFunction int
-	// MaxSandboxesPerFunction caps a function's sandboxes, idle, busy and
-	// being created (0: no cap). Requests beyond it queue.
-	MaxSandboxesPerFunction int
-	// TargetConcurrency is the demand one sandbox should carry (default 1:
-	// a sandbox serves one request at a time; below 1 keeps headroom).
-	TargetConcurrency float64
-	// StableWindow and PanicWindow are the windows the demand is averaged
-	// over (defaults: the keep-alive, at most 60s, and 6s); PanicThreshold is how many times the
-	// current sandboxes the panic-window demand must reach to act on it
-	// (default 2).
-	StableWindow   time.Duration
-	PanicWindow    time.Duration
-	PanicThreshold float64
-}
-
-func (p AutoscalerPolicy) withDefaults() AutoscalerPolicy {
-	if p.KeepAlive <= 0 {
-		p.KeepAlive = 60 * time.Second
-	}
-	if p.TargetConcurrency <= 0 {
-		p.TargetConcurrency = 1
-	}
-	if p.StableWindow <= 0 {
-		// Demand older than the keep-alive does not hold sandboxes: the
-		// pool scales to zero a keep-alive after its last request.
-		p.StableWindow = min(p.KeepAlive, 60*time.Second)
-	}
-	if p.PanicWindow <= 0 {
-		p.PanicWindow = 6 * time.Second
-	}
-	if p.PanicThreshold <= 0 {
-		p.PanicThreshold = 2
-	}
-	return p
-}
-
-// Desired is how many sandboxes a pool should have from its demand, and
-// whether the panic window drives it (a burst: never scale down then).
-func Desired(ps PoolState, p AutoscalerPolicy) (n int, panicking bool) {
-	p = p.withDefaults()
-	stable := int(math.Ceil(ps.StableConcurrency/p.TargetConcurrency - 1e-9))
-	burst := int(math.Ceil(ps.PanicConcurrency/p.TargetConcurrency - 1e-9))
-	current := len(ps.Idle) + ps.Busy + ps.Creating
-	panicking = ps.PanicConcurrency/p.TargetConcurrency >= p.PanicThreshold*float64(max(current, 1))
-	n = max(stable, ps.Floor)
-	if panicking {
-		n = max(n, burst)
-	}
-	return n, panicking
-}
-
-// Scale decides, for every pool, how many sandboxes to create and which
-// idle ones to delete, concurrency-based: a pool should have enough
-// sandboxes for its mean demand over the stable window at the target
-// concurrency, or over the panic window when a burst reaches the panic
-// threshold, and never fewer than its floor. A queued request that no
-// creation is already meant for also gets a sandbox (a request never
-// waits on a window) unless a busy sandbox will free up for it sooner
-// than a new one would start (see queueNeed). Idle sandboxes older than the keep-alive are
-// deleted, oldest first, down to what the demand and the floor need; a
-// panicking pool deletes nothing. Scale is a pure function: same input,
-// same plan.
-func Scale(now time.Time, pools []PoolState, p AutoscalerPolicy) ScalePlan {
-	p = p.withDefaults()
-	plan := ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}
-	for _, ps := range pools {
-		total := len(ps.Idle) + ps.Busy + ps.Creating
-		desired, panicking := Desired(ps, p)
-		create := queueNeed(ps)
-		if lack := desired - total; lack > create {
-			create = lack
-		}
-		if p.MaxCreatesPerFunction > 0 && create > p.MaxCreatesPerFunction {
-			create = p.MaxCreatesPerFunction
-		}
-		if p.MaxSandboxesPerFunction > 0 && total+create > p.MaxSandboxesPerFunction {
-			create = p.MaxSandboxesPerFunction - total
-		}
-		if create > 0 {
-			plan.Create[ps.Function] = create
-			continue // a pool that grows deletes nothing
-		}
-		if panicking || ps.Panicking {
-			continue
-		}
-		idle := append([]IdleSandbox(nil), ps.Idle...)
-		sort.Slice(idle, func(i, j int) bool {
-			if !idle[i].LastUsed.Equal(idle[j].LastUsed) {
-				return idle[i].LastUsed.Before(idle[j].LastUsed)
-			}
-			return idle[i].ID < idle[j].ID
-		})
-		keepAlive := p.KeepAlive
-		if ps.KeepAlive > 0 {
-			keepAlive = ps.KeepAlive
-		}
-		for _, sb := range idle {
-			if total <= desired {
-				break
-			}
-			if now.Sub(sb.LastUsed) < keepAlive {
-				break // sorted oldest first: the rest are younger
-			}
-			plan.Delete[ps.Function] = append(plan.Delete[ps.Function], sb.ID)
-			total--
-		}
-	}
-	return plan
-}
-
-// queueNeed is how many queued requests need a new sandbox: those that
-// no creation is meant for and that no busy sandbox will serve before a
-// sandbox started now would be ready. With B busy sandboxes taking
-// MeanExec a call, B*floor(ColdStart/MeanExec) waiters are served by them
-// within a cold start: a short function at a high rate queues briefly
-// instead of starting a sandbox per queued request. Until both times are
-// measured, or once a request has waited a whole cold start (the busy
-// sandboxes are slower than their mean: a call hangs), every waiter
-// counts.
-func queueNeed(ps PoolState) int {
-	waiting := ps.Waiting
-	if ps.Busy > 0 && ps.MeanExec > 0 && ps.ColdStart > 0 && ps.OldestWait < ps.ColdStart {
-		turns := int64(ps.ColdStart / ps.MeanExec)
-		if served := int64(ps.Busy) * turns; served >= int64(waiting) {
-			waiting = 0
-		} else {
-			waiting -= int(served)
-		}
-	}
-	return waiting - ps.Creating
-}
-
-// FloorPlanner sets the warm-pool floor and the keep-alive of each
-// function: the pre-warm planner implements it. Plan is called on every
-// decision with the pool's state (its arrivals and measured times) and must
-// be cheap.
-type FloorPlanner interface {
-	Plan(ps PoolState, now time.Time) PoolPlan
-}
-
-// PoolPlan is a pre-warm planner's decision for one pool.
-type PoolPlan struct {
-	// Floor is how many sandboxes to keep even when idle.
-	Floor int
-	// KeepAlive is how long an idle sandbox above the floor is kept; zero
-	// keeps the autoscaler policy's.
-	KeepAlive time.Duration
-}
 
 // Autoscaler applies Scale to the Router's pools on every tick and whenever
 // a request queues. It samples each pool's demand every tick to keep the
 // stable and panic windows.
 type Autoscaler struct {
 	router *Router
-	policy AutoscalerPolicy
+	policy decide.AutoscalerPolicy
 	tick   time.Duration
 
 	mu       sync.Mutex
-	floors   FloorPlanner
+	floors   decide.FloorPlanner
 	samples  map[string][]demandSample
 	panicked map[string]time.Time // when each pool last set off panic mode
 }
@@ -231,16 +30,16 @@ type demandSample struct {
 // NewAutoscaler returns an Autoscaler over router. tick is how often demand
 // is sampled and idle sandboxes are checked against the keep-alive
 // (default 500ms).
-func NewAutoscaler(router *Router, policy AutoscalerPolicy, tick time.Duration) *Autoscaler {
+func NewAutoscaler(router *Router, policy decide.AutoscalerPolicy, tick time.Duration) *Autoscaler {
 	if tick <= 0 {
 		tick = 500 * time.Millisecond
 	}
-	return &Autoscaler{router: router, policy: policy.withDefaults(), tick: tick, samples: map[string][]demandSample{}, panicked: map[string]time.Time{}}
+	return &Autoscaler{router: router, policy: policy.WithDefaults(), tick: tick, samples: map[string][]demandSample{}, panicked: map[string]time.Time{}}
 }
 
 // SetFloorPlanner makes fp set the floors from now on (nil: floors from
 // the router's pools, zero by default).
-func (a *Autoscaler) SetFloorPlanner(fp FloorPlanner) {
+func (a *Autoscaler) SetFloorPlanner(fp decide.FloorPlanner) {
 	a.mu.Lock()
 	a.floors = fp
 	a.mu.Unlock()
@@ -260,14 +59,14 @@ func (a *Autoscaler) Run(ctx context.Context) {
 		case <-a.router.Wake():
 		}
 		now := time.Now()
-		a.router.Apply(Scale(now, a.observe(now, a.router.PoolStates(), sample), a.policy))
+		a.router.Apply(decide.Scale(now, a.observe(now, a.router.PoolStates(), sample), a.policy))
 	}
 }
 
 // observe adds a demand sample per pool (when sample is set), drops those
 // older than the stable window, and fills in the windows' means and the
 // floors.
-func (a *Autoscaler) observe(now time.Time, pools []PoolState, sample bool) []PoolState {
+func (a *Autoscaler) observe(now time.Time, pools []decide.PoolState, sample bool) []decide.PoolState {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	seen := make(map[string]bool, len(pools))
@@ -301,7 +100,7 @@ func (a *Autoscaler) observe(now time.Time, pools []PoolState, sample bool) []Po
 			pp := a.floors.Plan(*ps, now)
 			ps.Floor, ps.KeepAlive = pp.Floor, pp.KeepAlive
 		}
-		if _, burst := Desired(*ps, a.policy); burst {
+		if _, burst := decide.Desired(*ps, a.policy); burst {
 			a.panicked[ps.Function] = now
 		}
 		if at, ok := a.panicked[ps.Function]; ok && now.Sub(at) < a.policy.StableWindow {

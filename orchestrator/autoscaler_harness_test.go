@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"baton.dev/baton/scheduler/decide"
 )
 
 // scaleHarness replays a demand trace through the autoscaler's windows
@@ -14,8 +16,8 @@ import (
 type scaleHarness struct {
 	a         *Autoscaler
 	now       time.Time
-	sandboxes []IdleSandbox // every sandbox, most recently used first
-	pending   int           // creations that finish at the next step
+	sandboxes []decide.IdleSandbox // every sandbox, most recently used first
+	pending   int                  // creations that finish at the next step
 	nextID    int
 	plans     []string
 }
@@ -25,7 +27,7 @@ type scaleHarness struct {
 func (h *scaleHarness) step(demand int) {
 	h.now = h.now.Add(time.Second)
 	for range h.pending {
-		h.sandboxes = append([]IdleSandbox{{ID: fmt.Sprintf("sb%d", h.nextID), LastUsed: h.now}}, h.sandboxes...)
+		h.sandboxes = append([]decide.IdleSandbox{{ID: fmt.Sprintf("sb%d", h.nextID), LastUsed: h.now}}, h.sandboxes...)
 		h.nextID++
 	}
 	h.pending = 0
@@ -33,8 +35,8 @@ func (h *scaleHarness) step(demand int) {
 	for i := range busy {
 		h.sandboxes[i].LastUsed = h.now
 	}
-	ps := h.a.observe(h.now, []PoolState{{Function: "f", Idle: append([]IdleSandbox(nil), h.sandboxes[busy:]...), Busy: busy, Waiting: demand - busy}}, true)
-	plan := Scale(h.now, ps, h.a.policy)
+	ps := h.a.observe(h.now, []decide.PoolState{{Function: "f", Idle: append([]decide.IdleSandbox(nil), h.sandboxes[busy:]...), Busy: busy, Waiting: demand - busy}}, true)
+	plan := decide.Scale(h.now, ps, h.a.policy)
 	var rec []string
 	if n := plan.Create["f"]; n > 0 {
 		h.pending = n
@@ -69,7 +71,7 @@ func (h *scaleHarness) step(demand int) {
 // pool shrinks to its floor (-1).
 func TestAutoscalerPlansOverABurst(t *testing.T) {
 	h := &scaleHarness{
-		a:   NewAutoscaler(nil, AutoscalerPolicy{KeepAlive: 10 * time.Second, PanicWindow: 2 * time.Second, MaxCreatesPerFunction: 100}, time.Second),
+		a:   NewAutoscaler(nil, decide.AutoscalerPolicy{KeepAlive: 10 * time.Second, PanicWindow: 2 * time.Second, MaxCreatesPerFunction: 100}, time.Second),
 		now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC),
 	}
 	h.a.SetFloorPlanner(fixedFloors{"f": 1})

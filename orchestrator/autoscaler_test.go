@@ -1,218 +1,59 @@
 package orchestrator
 
 import (
-	"reflect"
 	"testing"
 	"time"
+
+	"baton.dev/baton/scheduler/decide"
 )
-
-func TestScale(t *testing.T) {
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	ago := func(d time.Duration) time.Time { return now.Add(-d) }
-	policy := AutoscalerPolicy{KeepAlive: time.Minute, MaxCreatesPerFunction: 10}
-	tests := []struct {
-		name  string
-		pools []PoolState
-		want  ScalePlan
-	}{
-		{
-			name:  "queued requests get a sandbox each",
-			pools: []PoolState{{Function: "f", Waiting: 3}},
-			want:  ScalePlan{Create: map[string]int{"f": 3}, Delete: map[string][]string{}},
-		},
-		{
-			name:  "creations already under way count",
-			pools: []PoolState{{Function: "f", Waiting: 3, Creating: 2}},
-			want:  ScalePlan{Create: map[string]int{"f": 1}, Delete: map[string][]string{}},
-		},
-		{
-			name:  "a burst is capped per decision",
-			pools: []PoolState{{Function: "f", Waiting: 50}},
-			want:  ScalePlan{Create: map[string]int{"f": 10}, Delete: map[string][]string{}},
-		},
-		{
-			name: "a short function queues behind its busy sandboxes rather than start one per waiter",
-			// 2 busy × (400ms / 5ms) = 160 turns within a cold start.
-			pools: []PoolState{{Function: "f", Busy: 2, Waiting: 30, StableConcurrency: 2, PanicConcurrency: 2,
-				MeanExec: 5 * time.Millisecond, ColdStart: 400 * time.Millisecond}},
-			want: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}},
-		},
-		{
-			name: "waiters beyond what the busy sandboxes serve within a cold start get sandboxes",
-			// 2 busy × (400ms / 100ms) = 8 served; 3 left, 1 being created.
-			pools: []PoolState{{Function: "f", Busy: 2, Creating: 1, Waiting: 11, StableConcurrency: 2, PanicConcurrency: 2,
-				MeanExec: 100 * time.Millisecond, ColdStart: 400 * time.Millisecond}},
-			want: ScalePlan{Create: map[string]int{"f": 2}, Delete: map[string][]string{}},
-		},
-		{
-			name: "a function slower than a cold start gets a sandbox per waiter",
-			pools: []PoolState{{Function: "f", Busy: 2, Waiting: 3, StableConcurrency: 2, PanicConcurrency: 2,
-				MeanExec: 2 * time.Second, ColdStart: 400 * time.Millisecond}},
-			want: ScalePlan{Create: map[string]int{"f": 3}, Delete: map[string][]string{}},
-		},
-		{
-			name: "a request that waited a whole cold start gets a sandbox: the busy ones hang",
-			pools: []PoolState{{Function: "f", Busy: 2, Waiting: 3, StableConcurrency: 2, PanicConcurrency: 2,
-				MeanExec: 5 * time.Millisecond, ColdStart: 400 * time.Millisecond, OldestWait: 450 * time.Millisecond}},
-			want: ScalePlan{Create: map[string]int{"f": 3}, Delete: map[string][]string{}},
-		},
-		{
-			name: "unmeasured times: every waiter counts",
-			pools: []PoolState{{Function: "f", Busy: 2, Waiting: 3, StableConcurrency: 2, PanicConcurrency: 2,
-				ColdStart: 400 * time.Millisecond}},
-			want: ScalePlan{Create: map[string]int{"f": 3}, Delete: map[string][]string{}},
-		},
-		{
-			name: "idle past the keep-alive goes, oldest first, younger stays",
-			pools: []PoolState{{Function: "f", Idle: []IdleSandbox{
-				{ID: "young", LastUsed: ago(10 * time.Second)},
-				{ID: "old", LastUsed: ago(5 * time.Minute)},
-				{ID: "older", LastUsed: ago(10 * time.Minute)},
-			}}},
-			want: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{"f": {"older", "old"}}},
-		},
-		{
-			name: "the floor is kept even when idle",
-			pools: []PoolState{{Function: "f", Floor: 2, Idle: []IdleSandbox{
-				{ID: "a", LastUsed: ago(time.Hour)},
-				{ID: "b", LastUsed: ago(time.Hour)},
-				{ID: "c", LastUsed: ago(time.Hour)},
-			}}},
-			want: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{"f": {"a"}}},
-		},
-		{
-			name:  "the floor is filled",
-			pools: []PoolState{{Function: "f", Floor: 3, Busy: 1}},
-			want:  ScalePlan{Create: map[string]int{"f": 2}, Delete: map[string][]string{}},
-		},
-		{
-			name: "busy sandboxes are never deleted; idle within keep-alive stays",
-			pools: []PoolState{
-				{Function: "f", Busy: 4},
-				{Function: "g", Idle: []IdleSandbox{{ID: "x", LastUsed: ago(59 * time.Second)}}},
-			},
-			want: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}},
-		},
-		{
-			name: "a pool's own keep-alive overrides the policy's, longer or shorter",
-			pools: []PoolState{
-				{Function: "long", KeepAlive: 10 * time.Minute, Idle: []IdleSandbox{{ID: "kept", LastUsed: ago(5 * time.Minute)}}},
-				{Function: "short", KeepAlive: time.Nanosecond, Idle: []IdleSandbox{{ID: "gone", LastUsed: ago(time.Second)}}},
-			},
-			want: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{"short": {"gone"}}},
-		},
-		{
-			name:  "stable demand sizes the pool: 3.2 in flight on average needs 4",
-			pools: []PoolState{{Function: "f", Busy: 2, StableConcurrency: 3.2, PanicConcurrency: 2}},
-			want:  ScalePlan{Create: map[string]int{"f": 2}, Delete: map[string][]string{}},
-		},
-		{
-			name: "idle past the keep-alive stays while stable demand needs it",
-			pools: []PoolState{{Function: "f", StableConcurrency: 1.5, Idle: []IdleSandbox{
-				{ID: "a", LastUsed: ago(2 * time.Minute)},
-				{ID: "b", LastUsed: ago(3 * time.Minute)},
-				{ID: "c", LastUsed: ago(4 * time.Minute)},
-			}}},
-			want: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{"f": {"c"}}},
-		},
-		{
-			name:  "a burst past twice the pool panics and scales to the burst",
-			pools: []PoolState{{Function: "f", Busy: 2, StableConcurrency: 2.5, PanicConcurrency: 7}},
-			want:  ScalePlan{Create: map[string]int{"f": 5}, Delete: map[string][]string{}},
-		},
-		{
-			name: "a pool in panic mode deletes nothing, even idle past the keep-alive",
-			pools: []PoolState{{Function: "f", Busy: 1, Panicking: true, Idle: []IdleSandbox{
-				{ID: "a", LastUsed: ago(time.Hour)}, {ID: "b", LastUsed: ago(time.Hour)}, {ID: "c", LastUsed: ago(time.Hour)}, {ID: "d", LastUsed: ago(time.Hour)},
-			}}},
-			want: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}},
-		},
-		{
-			name:  "below the threshold the panic window is ignored",
-			pools: []PoolState{{Function: "f", Busy: 4, StableConcurrency: 4, PanicConcurrency: 7}},
-			want:  ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Scale(now, tt.pools, policy)
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("Scale() = %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}
-
-// fixedFloors is a FloorPlanner with a fixed floor per function.
-type fixedFloors map[string]int
-
-func (f fixedFloors) Plan(ps PoolState, _ time.Time) PoolPlan {
-	return PoolPlan{Floor: f[ps.Function]}
-}
 
 // TestAutoscalerWindows feeds demand samples through the autoscaler's
 // windows and checks their means, the floor from the planner, and that
 // samples older than the stable window are dropped.
 func TestAutoscalerWindows(t *testing.T) {
-	a := NewAutoscaler(nil, AutoscalerPolicy{KeepAlive: 20 * time.Second, PanicWindow: 3 * time.Second}, time.Second)
+	a := NewAutoscaler(nil, decide.AutoscalerPolicy{KeepAlive: 20 * time.Second, PanicWindow: 3 * time.Second}, time.Second)
 	a.SetFloorPlanner(fixedFloors{"f": 2})
 	start := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	var got []PoolState
+	var got []decide.PoolState
 	// Demand 4 for 10 s, then 0 for 10 s, a sample a second.
 	for i := range 20 {
 		demand := 4
 		if i >= 10 {
 			demand = 0
 		}
-		got = a.observe(start.Add(time.Duration(i)*time.Second), []PoolState{{Function: "f", Busy: demand}}, true)
+		got = a.observe(start.Add(time.Duration(i)*time.Second), []decide.PoolState{{Function: "f", Busy: demand}}, true)
 	}
 	ps := got[0]
 	if ps.StableConcurrency != 2 || ps.PanicConcurrency != 0 || ps.Floor != 2 {
 		t.Fatalf("after 10 s at 4 and 10 s at 0: stable %v (want 2), panic %v (want 0), floor %d (want 2)", ps.StableConcurrency, ps.PanicConcurrency, ps.Floor)
 	}
 	// 21 s later every sample of demand 4 is out of the 20 s stable window.
-	got = a.observe(start.Add(41*time.Second), []PoolState{{Function: "f"}}, true)
+	got = a.observe(start.Add(41*time.Second), []decide.PoolState{{Function: "f"}}, true)
 	if got[0].StableConcurrency != 0 {
 		t.Errorf("stable concurrency %v a window after the load, want 0", got[0].StableConcurrency)
 	}
-	if n, _ := Desired(got[0], a.policy); n != 2 {
+	if n, _ := decide.Desired(got[0], a.policy); n != 2 {
 		t.Errorf("desired %d with no demand and floor 2, want 2", n)
 	}
 	// A burst sets off panic mode, which holds for a stable window.
 	at := start.Add(60 * time.Second)
-	got = a.observe(at, []PoolState{{Function: "f", Busy: 1, Waiting: 9}}, true)
+	got = a.observe(at, []decide.PoolState{{Function: "f", Busy: 1, Waiting: 9}}, true)
 	if !got[0].Panicking {
 		t.Fatalf("demand 10 on 1 sandbox did not set off panic mode: %+v", got[0])
 	}
-	got = a.observe(at.Add(10*time.Second), []PoolState{{Function: "f", Idle: make([]IdleSandbox, 10)}}, true)
+	got = a.observe(at.Add(10*time.Second), []decide.PoolState{{Function: "f", Idle: make([]decide.IdleSandbox, 10)}}, true)
 	if !got[0].Panicking {
 		t.Errorf("panic mode ended 10 s after the burst, within the 20 s stable window")
 	}
-	got = a.observe(at.Add(25*time.Second), []PoolState{{Function: "f", Idle: make([]IdleSandbox, 10)}}, true)
+	got = a.observe(at.Add(25*time.Second), []decide.PoolState{{Function: "f", Idle: make([]decide.IdleSandbox, 10)}}, true)
 	if got[0].Panicking {
 		t.Errorf("panic mode still on 25 s after the burst")
 	}
 }
 
-func TestScaleSandboxCap(t *testing.T) {
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	policy := AutoscalerPolicy{KeepAlive: time.Minute, MaxCreatesPerFunction: 10, MaxSandboxesPerFunction: 6}
-	tests := []struct {
-		name string
-		pool PoolState
-		want map[string]int
-	}{
-		{"waiters past the cap queue", PoolState{Function: "f", Busy: 4, Waiting: 5}, map[string]int{"f": 2}},
-		{"creations under way count against the cap", PoolState{Function: "f", Busy: 4, Creating: 2, Waiting: 5}, map[string]int{}},
-		{"a pool at the cap creates nothing", PoolState{Function: "f", Busy: 6, Waiting: 9}, map[string]int{}},
-		{"under the cap it is not in the way", PoolState{Function: "f", Waiting: 3}, map[string]int{"f": 3}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Scale(now, []PoolState{tt.pool}, policy)
-			if !reflect.DeepEqual(got.Create, tt.want) {
-				t.Fatalf("Scale().Create = %v, want %v", got.Create, tt.want)
-			}
-		})
-	}
+// fixedFloors is a FloorPlanner with a fixed floor per function.
+type fixedFloors map[string]int
+
+func (f fixedFloors) Plan(ps decide.PoolState, _ time.Time) decide.PoolPlan {
+	return decide.PoolPlan{Floor: f[ps.Function]}
 }

@@ -7,97 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/scheduler/prewarm"
 	"baton.dev/baton/workflow"
 )
-
-// ChainPool is what chain warming knows of one function's pool.
-type ChainPool struct {
-	// Idle counts the idle sandboxes; Claimed those promised to other
-	// invocations' stages that have not started.
-	Idle, Claimed int
-	// MeanExec and ColdStart are the pool's measured moving averages (zero
-	// until measured).
-	MeanExec, ColdStart time.Duration
-}
-
-// ChainWarm says: At after the invocation starts, make sure N sandboxes of
-// Function are warm or starting.
-type ChainWarm struct {
-	Function string
-	Stage    string
-	At       time.Duration
-	N        int
-}
-
-// PlanChainWarming is the workflow-aware warming decision for one
-// invocation of w, a pure function over the pools' state by function name:
-// every stage that needs others is expected to start after the critical
-// path of its predecessors' mean execution times, plus a cold start when a
-// first stage has no idle sandbox; its sandboxes are started its own
-// function's cold start before that (prewarm.ChainWarmAt, the simulator's
-// rule). N is the stage's expected width: 1, or for a foreach stage the
-// calls it made last time (fanOut, by stage), bounded by its maxParallel.
-// A stage whose function has no measured cold start yet is warmed at once;
-// one whose pool has N idle sandboxes free of claims now is left out
-// (ClaimWarm checks again when the time comes).
-func PlanChainWarming(w *workflow.Workflow, pools map[string]ChainPool, fanOut map[string]int) []ChainWarm {
-	stages := w.Spec.Stages
-	offset := make(map[string]time.Duration, len(stages))
-	var delay time.Duration
-	for _, st := range stages {
-		if len(st.Needs) == 0 {
-			if p := pools[st.Function]; p.Idle == 0 {
-				delay = max(delay, p.ColdStart)
-			}
-		}
-	}
-	// Offsets in dependency order: a validated workflow is acyclic, so
-	// every pass settles at least one stage.
-	for len(offset) < len(stages) {
-		progress := false
-		for _, st := range stages {
-			if _, done := offset[st.Name]; done {
-				continue
-			}
-			var at time.Duration
-			ready := true
-			for _, n := range st.Needs {
-				o, ok := offset[n]
-				if !ok {
-					ready = false
-					break
-				}
-				at = max(at, o+pools[w.Stage(n).Function].MeanExec)
-			}
-			if ready {
-				offset[st.Name], progress = at, true
-			}
-		}
-		if !progress {
-			return nil // a cycle: Parse refuses these, so never here
-		}
-	}
-	var out []ChainWarm
-	for _, st := range stages {
-		if len(st.Needs) == 0 {
-			continue
-		}
-		n := 1
-		if st.Foreach != "" {
-			n = max(1, fanOut[st.Name])
-			if st.MaxParallel > 0 {
-				n = min(n, st.MaxParallel)
-			}
-		}
-		p := pools[st.Function]
-		if p.Idle-p.Claimed >= n {
-			continue // warm sandboxes are free now: most invocations of a busy workflow
-		}
-		out = append(out, ChainWarm{Function: st.Function, Stage: st.Name, At: prewarm.ChainWarmAt(delay, offset[st.Name], p.ColdStart), N: n})
-	}
-	return out
-}
 
 // ClaimWarm starts sandboxes of the pool until n are idle or being
 // created beyond what queued requests and other claims take
@@ -132,13 +45,13 @@ func (r *Router) ClaimWarm(key string, n, maxSandboxes int) (started int, releas
 }
 
 // chainPools reads the pools of a deployment's functions for chain warming.
-func (r *Router) chainPools(tenant, wf string, w *workflow.Workflow) map[string]ChainPool {
+func (r *Router) chainPools(tenant, wf string, w *workflow.Workflow) map[string]decide.ChainPool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make(map[string]ChainPool, len(w.Spec.Functions))
+	out := make(map[string]decide.ChainPool, len(w.Spec.Functions))
 	for name := range w.Spec.Functions {
 		if p := r.pools[FunctionKey(tenant, wf, name)]; p != nil {
-			out[name] = ChainPool{Idle: len(p.idle), Claimed: p.claims, MeanExec: p.meanExec, ColdStart: p.coldStart}
+			out[name] = decide.ChainPool{Idle: len(p.idle), Claimed: p.claims, MeanExec: p.meanExec, ColdStart: p.coldStart}
 		}
 	}
 	return out
@@ -166,7 +79,7 @@ func (c *chainWarmer) start(d *Deployment) *chainClaims {
 	c.mu.Lock()
 	fan := maps.Clone(c.fanOut[key]) // observe writes the map meanwhile
 	c.mu.Unlock()
-	plan := PlanChainWarming(d.Workflow, c.router.chainPools(d.Tenant, d.Name, d.Workflow), fan)
+	plan := decide.PlanChainWarming(d.Workflow, c.router.chainPools(d.Tenant, d.Name, d.Workflow), fan)
 	cc := &chainClaims{stages: make(map[string]*stageClaim, len(plan))}
 	for _, cw := range plan {
 		sc := &stageClaim{}
@@ -273,12 +186,12 @@ type livePrewarm struct {
 
 // Plan implements FloorPlanner. A planner that fails leaves the pool at the
 // autoscaler's defaults (no floor, the policy's keep-alive).
-func (l livePrewarm) Plan(ps PoolState, now time.Time) PoolPlan {
+func (l livePrewarm) Plan(ps decide.PoolState, now time.Time) decide.PoolPlan {
 	d, err := l.live.Decide(ps.Function, now, prewarm.Stats{Arrivals: ps.Arrivals, ColdStart: ps.ColdStart, MeanExec: ps.MeanExec})
 	if err != nil {
 		l.log.Warn("pre-warm planner failed: the pool keeps the defaults", "function", ps.Function, "err", err)
-		return PoolPlan{}
+		return decide.PoolPlan{}
 	}
 	// A zero keep-alive means "at once"; PoolPlan's zero means the default.
-	return PoolPlan{Floor: d.Floor, KeepAlive: max(d.KeepAlive, time.Nanosecond)}
+	return decide.PoolPlan{Floor: d.Floor, KeepAlive: max(d.KeepAlive, time.Nanosecond)}
 }

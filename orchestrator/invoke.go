@@ -11,6 +11,7 @@ import (
 
 	"baton.dev/baton/orchestrator/history"
 	"baton.dev/baton/scheduler"
+	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/worker"
 	"baton.dev/baton/workflow"
 )
@@ -137,7 +138,7 @@ func failureStatus(err error) int {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
-	case errors.Is(err, ErrNoCapacity):
+	case errors.Is(err, decide.ErrNoCapacity):
 		return http.StatusServiceUnavailable
 	case errors.As(err, &fe), errors.Is(err, worker.ErrUnhealthy), errors.Is(err, worker.ErrImageNotFound), errors.Is(err, worker.ErrIdentity):
 		return http.StatusBadGateway

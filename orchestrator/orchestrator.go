@@ -22,6 +22,7 @@ import (
 
 	"baton.dev/baton/orchestrator/history"
 	"baton.dev/baton/scheduler"
+	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/scheduler/prewarm"
 	"baton.dev/baton/worker/protocol"
 	"baton.dev/baton/workflow"
@@ -132,7 +133,7 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		rcfg.Events = func(ev history.SandboxEvent) { cfg.History.Add(ev) }
 	}
 	o.router = NewRouter(bg, o.workers, rcfg)
-	o.autoscaler = NewAutoscaler(o.router, AutoscalerPolicy{
+	o.autoscaler = NewAutoscaler(o.router, decide.AutoscalerPolicy{
 		KeepAlive: cfg.KeepAlive, MaxCreatesPerFunction: 64, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
 	}, cfg.AutoscaleTick)
 	o.metrics = newMetrics(o.router, o.workers, cfg.History)
@@ -386,11 +387,11 @@ func (o *Orchestrator) HistoryCount(ctx context.Context, tenant, workflow string
 }
 
 // PoolStates returns every function pool's state, as the autoscaler sees it.
-func (o *Orchestrator) PoolStates() []PoolState { return o.router.PoolStates() }
+func (o *Orchestrator) PoolStates() []decide.PoolState { return o.router.PoolStates() }
 
 // SetFloorPlanner lets a pre-warm planner set every function's warm-pool
 // floor from now on.
-func (o *Orchestrator) SetFloorPlanner(fp FloorPlanner) { o.autoscaler.SetFloorPlanner(fp) }
+func (o *Orchestrator) SetFloorPlanner(fp decide.FloorPlanner) { o.autoscaler.SetFloorPlanner(fp) }
 
 // SetIdentityCheck turns the router's check of connections to sandboxes
 // on or off: for benchmarks that measure its cost, only (Router.SetIdentityCheck).

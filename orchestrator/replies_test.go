@@ -13,6 +13,7 @@ import (
 
 	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/orchestrator/history"
+	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/worker/protocol"
 )
 
@@ -116,7 +117,7 @@ func TestStoppingRouterSendsNoCreation(t *testing.T) {
 		}
 	}})
 	r.Configure(FunctionConfig{Key: "t/w/f", Image: "x", CPUMilli: 100, MemoryBytes: 64 << 20})
-	r.Apply(ScalePlan{Create: map[string]int{"t/w/f": 1}})
+	r.Apply(decide.ScalePlan{Create: map[string]int{"t/w/f": 1}})
 	r.Wait()
 	select {
 	case ev := <-failed:

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"baton.dev/baton/orchestrator/history"
+	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/worker"
 )
 
@@ -153,7 +154,7 @@ type sandboxRef struct {
 	workerID string
 	gen      int
 	lastUsed time.Time
-	res      PlacementRequest
+	res      decide.PlacementRequest
 	// life ends, with errWorkerLost, when the worker is declared dead:
 	// calls in flight on the sandbox are cut short.
 	life    context.Context
@@ -526,13 +527,13 @@ func (r *Router) ConnectionChecks() int64 { return r.checks.Load() }
 func (r *Router) IdentityFailures() int64 { return r.identityFailures.Load() }
 
 // PoolStates is the read-only snapshot the Autoscaler decides on.
-func (r *Router) PoolStates() []PoolState {
+func (r *Router) PoolStates() []decide.PoolState {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]PoolState, 0, len(r.pools))
+	out := make([]decide.PoolState, 0, len(r.pools))
 	for key, p := range r.pools {
-		ps := PoolState{
+		ps := decide.PoolState{
 			Function: key, Busy: p.busy, Creating: p.creating, Waiting: len(p.waiters), Floor: p.floor,
 			MeanExec: p.meanExec, ColdStart: p.coldStart, Arrivals: p.arrivals,
 		}
@@ -540,7 +541,7 @@ func (r *Router) PoolStates() []PoolState {
 			ps.OldestWait = now.Sub(p.waiters[0].since)
 		}
 		for _, sb := range p.idle {
-			ps.Idle = append(ps.Idle, IdleSandbox{ID: sb.sb.ID, LastUsed: sb.lastUsed})
+			ps.Idle = append(ps.Idle, decide.IdleSandbox{ID: sb.sb.ID, LastUsed: sb.lastUsed})
 		}
 		out = append(out, ps)
 	}
@@ -549,7 +550,7 @@ func (r *Router) PoolStates() []PoolState {
 
 // Apply carries out a ScalePlan: creations start in the background, idle
 // sandboxes named for deletion are deleted if they are still idle.
-func (r *Router) Apply(plan ScalePlan) {
+func (r *Router) Apply(plan decide.ScalePlan) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for key, n := range plan.Create {
@@ -653,7 +654,7 @@ const maxSending = 64
 // and send, gives it back while the worker works, and returns holding one
 // again: the caller gives it back once the sandbox is in its pool.
 func (r *Router) create(cfg FunctionConfig, id string) (*sandboxRef, error) {
-	res := PlacementRequest{CPUMilli: cfg.CPUMilli, MemoryBytes: cfg.MemoryBytes}
+	res := decide.PlacementRequest{CPUMilli: cfg.CPUMilli, MemoryBytes: cfg.MemoryBytes}
 	spec := worker.SandboxSpec{
 		ID: id, Function: cfg.Key, Image: cfg.Image,
 		CPUMilli: cfg.CPUMilli, MemoryBytes: cfg.MemoryBytes, Env: cfg.Env,
@@ -744,7 +745,7 @@ func (sb *sandboxRef) closeConn() {
 }
 
 // sandboxEvent starts a history event for sandbox id of function key.
-func sandboxEvent(kind, id, key, workerID string, res PlacementRequest) history.SandboxEvent {
+func sandboxEvent(kind, id, key, workerID string, res decide.PlacementRequest) history.SandboxEvent {
 	tenant, rest, _ := strings.Cut(key, "/")
 	wf, fn, _ := strings.Cut(rest, "/")
 	return history.SandboxEvent{
@@ -755,7 +756,7 @@ func sandboxEvent(kind, id, key, workerID string, res PlacementRequest) history.
 
 // failedEvent is the history event of a creation that failed with err
 // (on no worker when workerID is "": none could take it).
-func failedEvent(id, key, workerID string, res PlacementRequest, err error) history.SandboxEvent {
+func failedEvent(id, key, workerID string, res decide.PlacementRequest, err error) history.SandboxEvent {
 	ev := sandboxEvent(history.SandboxFailed, id, key, workerID, res)
 	ev.Error = err.Error()
 	return ev
@@ -841,7 +842,7 @@ func (r *Router) Adopt(workerID string, list []worker.Sandbox) Adoption {
 			a.Known++
 			continue
 		}
-		ref := &sandboxRef{sb: sb, workerID: workerID, res: PlacementRequest{CPUMilli: sb.CPUMilli, MemoryBytes: sb.MemoryBytes}, lastUsed: time.Now()}
+		ref := &sandboxRef{sb: sb, workerID: workerID, res: decide.PlacementRequest{CPUMilli: sb.CPUMilli, MemoryBytes: sb.MemoryBytes}, lastUsed: time.Now()}
 		p := r.pools[sb.Function]
 		if p == nil || p.removed || !p.cfg.sameSandbox(sb) {
 			a.Deleted++

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/worker"
 	"baton.dev/baton/worker/protocol"
 )
@@ -42,7 +43,7 @@ type Workers struct {
 	// worker left out as suspect comes back; viewQuiet says a worker was
 	// left out as quiet but not dead, whom more grace (behind) may bring
 	// back.
-	view      []WorkerState
+	view      []decide.WorkerState
 	viewOf    []*workerEntry
 	viewOK    bool
 	viewUntil time.Time
@@ -231,7 +232,7 @@ func (w *Workers) Suspect(id string, until time.Time) {
 }
 
 // ReserveOn books req on a given worker (an adopted sandbox).
-func (w *Workers) ReserveOn(id string, req PlacementRequest) {
+func (w *Workers) ReserveOn(id string, req decide.PlacementRequest) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if e, ok := w.m[id]; ok {
@@ -264,15 +265,15 @@ func (e *workerEntry) alive(now time.Time, grace time.Duration) bool {
 }
 
 // Snapshot returns the live workers for placement.
-func (w *Workers) Snapshot(now time.Time) []WorkerState {
+func (w *Workers) Snapshot(now time.Time) []decide.WorkerState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := w.appendLiveLocked(make([]WorkerState, 0, len(w.m)), now)
+	out := w.appendLiveLocked(make([]decide.WorkerState, 0, len(w.m)), now)
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
-func (w *Workers) appendLiveLocked(out []WorkerState, now time.Time) []WorkerState {
+func (w *Workers) appendLiveLocked(out []decide.WorkerState, now time.Time) []decide.WorkerState {
 	for _, e := range w.list {
 		if e.placeable(now, w.behind) {
 			out = append(out, e.state())
@@ -288,8 +289,8 @@ func (e *workerEntry) placeable(now time.Time, grace time.Duration) bool {
 }
 
 // state is the worker as placement sees it.
-func (e *workerEntry) state() WorkerState {
-	return WorkerState{
+func (e *workerEntry) state() decide.WorkerState {
+	return decide.WorkerState{
 		ID: e.id, CPUMilli: e.hb.CPUMilli, MemoryBytes: e.hb.MemoryBytes,
 		ReservedCPUMilli: e.reservedCPU, ReservedMemoryBytes: e.reservedMem, Draining: e.draining,
 	}
@@ -356,7 +357,7 @@ func (w *Workers) HasImage(image string, now time.Time) (bool, []string) {
 }
 
 // Reserve books req on a worker picked by Place.
-func (w *Workers) Reserve(req PlacementRequest, now time.Time) (string, error) {
+func (w *Workers) Reserve(req decide.PlacementRequest, now time.Time) (string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	// Place decides on the kept view; what it chose is checked against
@@ -368,7 +369,7 @@ func (w *Workers) Reserve(req PlacementRequest, now time.Time) (string, error) {
 			w.buildView(now)
 			built = true
 		}
-		i, err := placeIndex(w.view, req)
+		i, err := decide.PlaceIndex(w.view, req)
 		if err == nil && w.viewOf[i].placeable(now, w.behind) {
 			e := w.viewOf[i]
 			e.reservedCPU += req.CPUMilli
@@ -387,7 +388,7 @@ func (w *Workers) Reserve(req PlacementRequest, now time.Time) (string, error) {
 }
 
 // Release returns a reservation.
-func (w *Workers) Release(workerID string, req PlacementRequest) {
+func (w *Workers) Release(workerID string, req decide.PlacementRequest) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if e, ok := w.m[workerID]; ok {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/worker/protocol"
 )
 
@@ -117,7 +118,7 @@ func TestReserveDecidesAsPlaceOverSnapshot(t *testing.T) {
 		}
 		type booking struct {
 			id  string
-			req PlacementRequest
+			req decide.PlacementRequest
 		}
 		var booked []booking
 		reserves, failures := 0, 0
@@ -145,11 +146,11 @@ func TestReserveDecidesAsPlaceOverSnapshot(t *testing.T) {
 				w.Release(booked[k].id, booked[k].req)
 				booked = slices.Delete(booked, k, k+1)
 			default:
-				req := PlacementRequest{CPUMilli: int64(100 * (1 + rng.IntN(10))), MemoryBytes: int64(1+rng.IntN(8)) << 27}
-				want, wantErr := Place(w.Snapshot(now), req)
+				req := decide.PlacementRequest{CPUMilli: int64(100 * (1 + rng.IntN(10))), MemoryBytes: int64(1+rng.IntN(8)) << 27}
+				want, wantErr := decide.Place(w.Snapshot(now), req)
 				got, err := w.Reserve(req, now)
 				if got != want || (err == nil) != (wantErr == nil) {
-					t.Fatalf("seed %d step %d: Reserve = %q, %v; Place over Snapshot = %q, %v", seed, step, got, err, want, wantErr)
+					t.Fatalf("seed %d step %d: Reserve = %q, %v; decide.Place over Snapshot = %q, %v", seed, step, got, err, want, wantErr)
 				}
 				reserves++
 				if err != nil {
@@ -176,16 +177,16 @@ func TestReserveSeesAQuietWorkerGraceBringsBack(t *testing.T) {
 	beat := func(id string, mem int64, sent, handled time.Time) {
 		w.Observe(protocol.Heartbeat{WorkerID: id, CPUMilli: 4000, MemoryBytes: mem, Interval: iv, Sent: sent}, handled)
 	}
-	req := PlacementRequest{CPUMilli: 100, MemoryBytes: 64 << 20}
+	req := decide.PlacementRequest{CPUMilli: 100, MemoryBytes: 64 << 20}
 	reserve := func(now time.Time) string {
 		t.Helper()
-		want, err := Place(w.Snapshot(now), req)
+		want, err := decide.Place(w.Snapshot(now), req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, err := w.Reserve(req, now)
 		if err != nil || got != want {
-			t.Fatalf("Reserve = %q, %v; Place over Snapshot = %q", got, err, want)
+			t.Fatalf("Reserve = %q, %v; decide.Place over Snapshot = %q", got, err, want)
 		}
 		w.Release(got, req)
 		return got

@@ -18,8 +18,8 @@ import (
 	"baton.dev/baton/internal/imagebuild"
 	"baton.dev/baton/internal/rundir"
 	"baton.dev/baton/internal/standalone"
-	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/orchestrator/client"
+	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/scheduler/prewarm"
 	"baton.dev/baton/worker"
 	ctrd "baton.dev/baton/worker/containerd"
@@ -187,12 +187,12 @@ type fixedFloor struct {
 	n        int
 }
 
-// Plan implements orchestrator.FloorPlanner.
-func (f fixedFloor) Plan(ps orchestrator.PoolState, _ time.Time) orchestrator.PoolPlan {
+// Plan implements decide.FloorPlanner.
+func (f fixedFloor) Plan(ps decide.PoolState, _ time.Time) decide.PoolPlan {
 	if ps.Function == f.function {
-		return orchestrator.PoolPlan{Floor: f.n}
+		return decide.PoolPlan{Floor: f.n}
 	}
-	return orchestrator.PoolPlan{}
+	return decide.PoolPlan{}
 }
 
 // warmPool asks the autoscaler for n warm sandboxes of function (a floor

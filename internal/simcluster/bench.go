@@ -10,6 +10,7 @@ import (
 
 	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/orchestrator/history"
+	"baton.dev/baton/scheduler/decide"
 )
 
 // Targets and published reference figures of the control-plane benchmark.
@@ -209,7 +210,7 @@ func settle(ctx context.Context, d time.Duration) error {
 func burst(ctx context.Context, c *Cluster, keys []string, _ ControlPlaneOptions) (Phase, error) {
 	rec := c.record(len(keys))
 	defer c.events.Store(nil)
-	plan := orchestrator.ScalePlan{Create: make(map[string]int, len(keys))}
+	plan := decide.ScalePlan{Create: make(map[string]int, len(keys))}
 	for _, k := range keys {
 		plan.Create[k] = 1
 	}
@@ -234,7 +235,7 @@ func paced(ctx context.Context, c *Cluster, keys []string, opts ControlPlaneOpti
 		now := time.Now()
 		due := min(len(keys), int(now.Sub(start).Seconds()*opts.Rate)+1)
 		if due > sent {
-			plan := orchestrator.ScalePlan{Create: make(map[string]int, due-sent)}
+			plan := decide.ScalePlan{Create: make(map[string]int, due-sent)}
 			for _, k := range keys[sent:due] {
 				plan.Create[k] = 1
 			}
@@ -267,7 +268,7 @@ func serial(ctx context.Context, c *Cluster, keys []string, opts ControlPlaneOpt
 		rec := c.record(1)
 		t := time.Now()
 		rec.expect([]string{k}, t)
-		c.Router.Apply(orchestrator.ScalePlan{Create: map[string]int{k: 1}})
+		c.Router.Apply(decide.ScalePlan{Create: map[string]int{k: 1}})
 		if err := rec.wait(ctx); err != nil {
 			c.events.Store(nil)
 			return Phase{}, fmt.Errorf("serial: %w", err)
@@ -286,7 +287,7 @@ func serial(ctx context.Context, c *Cluster, keys []string, opts ControlPlaneOpt
 // placementOnly times Workers.Reserve (snapshot and Place over every live
 // worker) and Release, one pair at a time, with no NATS and no runtime.
 func placementOnly(ctx context.Context, c *Cluster, _ []string, opts ControlPlaneOptions) (Phase, error) {
-	req := orchestrator.PlacementRequest{CPUMilli: opts.CPUMilli, MemoryBytes: opts.MemoryBytes}
+	req := decide.PlacementRequest{CPUMilli: opts.CPUMilli, MemoryBytes: opts.MemoryBytes}
 	lat := make([]time.Duration, 0, opts.PlacementOps)
 	start := time.Now()
 	for range opts.PlacementOps {

@@ -7,6 +7,7 @@ import (
 
 	"baton.dev/baton/internal/simcluster"
 	"baton.dev/baton/orchestrator"
+	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/worker/fake"
 )
 
@@ -33,16 +34,16 @@ func TestFailedCreationLeavesTheWaiterToABusySandbox(t *testing.T) {
 	})
 	const key = "t/w/f"
 	c.Router.Configure(orchestrator.FunctionConfig{Key: key, Image: image, CPUMilli: 100, MemoryBytes: 128 << 20})
-	pool := func() orchestrator.PoolState {
+	pool := func() decide.PoolState {
 		for _, ps := range c.Router.PoolStates() {
 			if ps.Function == key {
 				return ps
 			}
 		}
 		t.Fatalf("no pool %s", key)
-		return orchestrator.PoolState{}
+		return decide.PoolState{}
 	}
-	waitFor := func(what string, ok func(orchestrator.PoolState) bool) {
+	waitFor := func(what string, ok func(decide.PoolState) bool) {
 		t.Helper()
 		for !ok(pool()) {
 			if ctx.Err() != nil {
@@ -65,14 +66,14 @@ func TestFailedCreationLeavesTheWaiterToABusySandbox(t *testing.T) {
 	}
 
 	first := invoke(`"first"`)
-	waitFor("the first request to queue", func(ps orchestrator.PoolState) bool { return ps.Waiting == 1 })
-	c.Router.Apply(orchestrator.ScalePlan{Create: map[string]int{key: 1}})
-	waitFor("the first request's call", func(ps orchestrator.PoolState) bool { return ps.Busy == 1 })
+	waitFor("the first request to queue", func(ps decide.PoolState) bool { return ps.Waiting == 1 })
+	c.Router.Apply(decide.ScalePlan{Create: map[string]int{key: 1}})
+	waitFor("the first request's call", func(ps decide.PoolState) bool { return ps.Busy == 1 })
 	second := invoke(`"second"`)
-	waitFor("the second request to queue", func(ps orchestrator.PoolState) bool { return ps.Waiting == 1 })
+	waitFor("the second request to queue", func(ps decide.PoolState) bool { return ps.Waiting == 1 })
 	// The worker's memory is taken: this creation fails at placement.
-	c.Router.Apply(orchestrator.ScalePlan{Create: map[string]int{key: 1}})
-	waitFor("the failed creation", func(ps orchestrator.PoolState) bool { return ps.Creating == 0 })
+	c.Router.Apply(decide.ScalePlan{Create: map[string]int{key: 1}})
+	waitFor("the failed creation", func(ps decide.PoolState) bool { return ps.Creating == 0 })
 
 	for i, ch := range []<-chan answer{first, second} {
 		a := <-ch

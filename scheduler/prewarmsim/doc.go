@@ -2,7 +2,7 @@
 // pre-warm policies of scheduler/prewarm on a trace (scheduler/trace): each
 // function's requests arrive as the trace says, wait for a warm sandbox or
 // for one to start, and run; the orchestrator's real autoscaler
-// (orchestrator.Scale) decides creations and deletions from each pool's
+// (decide.Scale) decides creations and deletions from each pool's
 // state, its demand windows and the floor and keep-alive the policy's
 // planner sets once per interval. The sample workflows run on top: their
 // invocations arrive as some trace functions do and their stages become

@@ -57,7 +57,7 @@ type Result struct {
 	// observing included.
 	Decisions               int64   `json:"decisions"`
 	PolicyMicrosPerDecision float64 `json:"policy_us_per_decision"`
-	// AutoscalerCalls counts calls of orchestrator.Scale.
+	// AutoscalerCalls counts calls of decide.Scale.
 	AutoscalerCalls int64 `json:"autoscaler_calls"`
 	// WallSeconds is how long the simulation of this policy took.
 	WallSeconds float64 `json:"wall_seconds"`

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"baton.dev/baton/orchestrator"
+	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/scheduler/prewarm"
 )
 
@@ -70,8 +70,8 @@ type runner struct {
 	invs  []wfInvocation
 	stats groupStats
 
-	idleBuf []orchestrator.IdleSandbox
-	psBuf   [1]orchestrator.PoolState
+	idleBuf []decide.IdleSandbox
+	psBuf   [1]decide.PoolState
 }
 
 func newRunner(cfg Config, spec *groupSpec, policy prewarm.PrewarmPolicy) (*runner, error) {
@@ -217,9 +217,9 @@ func (r *runner) scale(pi int, now float64) {
 	r.idleBuf = r.idleBuf[:0]
 	for _, s := range p.idle {
 		sb := &p.sbs[s]
-		r.idleBuf = append(r.idleBuf, orchestrator.IdleSandbox{ID: sb.id, LastUsed: r.at(sb.lastUsed)})
+		r.idleBuf = append(r.idleBuf, decide.IdleSandbox{ID: sb.id, LastUsed: r.at(sb.lastUsed)})
 	}
-	ps := orchestrator.PoolState{
+	ps := decide.PoolState{
 		Function:          p.spec.name,
 		Idle:              r.idleBuf,
 		Busy:              p.busy,
@@ -234,13 +234,13 @@ func (r *runner) scale(pi int, now float64) {
 	if p.waiting() > 0 {
 		ps.OldestWait = seconds(now - p.queue[p.qhead].arrival)
 	}
-	policy := orchestrator.AutoscalerPolicy{KeepAlive: ka, MaxCreatesPerFunction: r.cfg.MaxCreatesPerFunction}
-	if _, burst := orchestrator.Desired(ps, policy); burst {
+	policy := decide.AutoscalerPolicy{KeepAlive: ka, MaxCreatesPerFunction: r.cfg.MaxCreatesPerFunction}
+	if _, burst := decide.Desired(ps, policy); burst {
 		p.panickedAt = now
 	}
 	ps.Panicking = now-p.panickedAt < window
 	r.psBuf[0] = ps
-	plan := orchestrator.Scale(r.at(now), r.psBuf[:], policy)
+	plan := decide.Scale(r.at(now), r.psBuf[:], policy)
 	r.stats.scaleCalls++
 	for range plan.Create[ps.Function] {
 		r.create(pi, now)

@@ -1,4 +1,4 @@
-package orchestrator
+package decide
 
 import (
 	"fmt"
@@ -31,15 +31,15 @@ var ErrNoCapacity = fmt.Errorf("no worker has capacity")
 // still counts it, so CPU spreads evenly. Ties go to the lowest ID, so the
 // decision is deterministic. Place is a pure function of its arguments.
 func Place(workers []WorkerState, req PlacementRequest) (string, error) {
-	i, err := placeIndex(workers, req)
+	i, err := PlaceIndex(workers, req)
 	if err != nil {
 		return "", err
 	}
 	return workers[i].ID, nil
 }
 
-// placeIndex is Place returning the chosen worker's index in workers.
-func placeIndex(workers []WorkerState, req PlacementRequest) (int, error) {
+// PlaceIndex is Place returning the chosen worker's index in workers.
+func PlaceIndex(workers []WorkerState, req PlacementRequest) (int, error) {
 	best, bestScore := -1, 0.0
 	for i := range workers {
 		w := &workers[i]
