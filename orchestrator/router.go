@@ -97,7 +97,7 @@ type StageStats struct {
 // idle sandbox waits in its function's queue until the Autoscaler's creation
 // or a finishing request hands it one.
 type Router struct {
-	workers       *Workers
+	workers       WorkerCommands
 	log           *slog.Logger
 	healthTimeout time.Duration
 	maxPayload    int64
@@ -190,7 +190,7 @@ type RouterConfig struct {
 
 // NewRouter returns a Router. bg bounds the life of the sandbox creations
 // and deletions it starts.
-func NewRouter(bg context.Context, workers *Workers, cfg RouterConfig) *Router {
+func NewRouter(bg context.Context, workers WorkerCommands, cfg RouterConfig) *Router {
 	if cfg.HealthTimeout <= 0 {
 		cfg.HealthTimeout = 30 * time.Second
 	}

@@ -1,0 +1,122 @@
+package orchestrator
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"baton.dev/baton/scheduler/decide"
+)
+
+// ReserveOn books req on a given worker (an adopted sandbox).
+func (w *Workers) ReserveOn(id string, req decide.PlacementRequest) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e, ok := w.m[id]; ok {
+		e.reservedCPU += req.CPUMilli
+		e.reservedMem += req.MemoryBytes
+		w.sync(e)
+	}
+}
+
+// Snapshot returns the live workers for placement.
+func (w *Workers) Snapshot(now time.Time) []decide.WorkerState {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.appendLiveLocked(make([]decide.WorkerState, 0, len(w.m)), now)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (w *Workers) appendLiveLocked(out []decide.WorkerState, now time.Time) []decide.WorkerState {
+	for _, e := range w.list {
+		if e.placeable(now, w.behind) {
+			out = append(out, e.state())
+		}
+	}
+	return out
+}
+
+// placeable reports whether placement may choose the worker: alive and
+// not set aside. (A draining worker is placeable; Place skips it.)
+func (e *workerEntry) placeable(now time.Time, grace time.Duration) bool {
+	return !e.dead && e.alive(now, grace) && !now.Before(e.suspectTill)
+}
+
+// state is the worker as placement sees it.
+func (e *workerEntry) state() decide.WorkerState {
+	return decide.WorkerState{
+		ID: e.id, CPUMilli: e.hb.CPUMilli, MemoryBytes: e.hb.MemoryBytes,
+		ReservedCPUMilli: e.reservedCPU, ReservedMemoryBytes: e.reservedMem, Draining: e.draining,
+	}
+}
+
+// buildView makes the placement view of the workers placeable at now.
+func (w *Workers) buildView(now time.Time) {
+	w.view, w.viewOf = w.view[:0], w.viewOf[:0]
+	w.viewUntil, w.viewQuiet = time.Time{}, false
+	for _, e := range w.list {
+		e.slot = -1
+		switch {
+		case e.placeable(now, w.behind):
+			e.slot = len(w.view)
+			w.view = append(w.view, e.state())
+			w.viewOf = append(w.viewOf, e)
+		case e.dead:
+		case !e.alive(now, w.behind):
+			w.viewQuiet = true
+		case w.viewUntil.IsZero() || e.suspectTill.Before(w.viewUntil):
+			w.viewUntil = e.suspectTill
+		}
+	}
+	w.viewOK = true
+}
+
+// sync copies a changed entry into the placement view.
+func (w *Workers) sync(e *workerEntry) {
+	if w.viewOK && e.slot >= 0 {
+		w.view[e.slot] = e.state()
+	}
+}
+
+// Reserve books req on a worker picked by Place.
+func (w *Workers) Reserve(req decide.PlacementRequest, now time.Time) (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// Place decides on the kept view; what it chose is checked against
+	// now. A choice gone stale, or no choice at all, is decided again on
+	// a view built at now. Either way the decision is Place's over
+	// Snapshot(now) (TestReserveDecidesAsPlaceOverSnapshot).
+	for built := false; ; built = true {
+		if !w.viewOK || (!w.viewUntil.IsZero() && !now.Before(w.viewUntil)) {
+			w.buildView(now)
+			built = true
+		}
+		i, err := decide.PlaceIndex(w.view, req)
+		if err == nil && w.viewOf[i].placeable(now, w.behind) {
+			e := w.viewOf[i]
+			e.reservedCPU += req.CPUMilli
+			e.reservedMem += req.MemoryBytes
+			w.sync(e)
+			return e.id, nil
+		}
+		if built {
+			if err == nil { // cannot be: the view was built at now
+				err = fmt.Errorf("place sandbox: worker %s chosen but not placeable", w.viewOf[i].id)
+			}
+			return "", err
+		}
+		w.viewOK = false
+	}
+}
+
+// Release returns a reservation.
+func (w *Workers) Release(workerID string, req decide.PlacementRequest) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e, ok := w.m[workerID]; ok {
+		e.reservedCPU -= req.CPUMilli
+		e.reservedMem -= req.MemoryBytes
+		w.sync(e)
+	}
+}

@@ -1,0 +1,126 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+
+	"baton.dev/baton/worker"
+	"baton.dev/baton/worker/protocol"
+)
+
+// List asks a worker for the sandboxes it runs.
+func (w *Workers) List(ctx context.Context, workerID string) ([]worker.Sandbox, error) {
+	var reply protocol.ListReply
+	if err := w.request(ctx, protocol.ListSubject(workerID), struct{}{}, &reply); err != nil {
+		return nil, err
+	}
+	if reply.Error != nil {
+		return nil, fmt.Errorf("worker %s: %w", workerID, reply.Error)
+	}
+	return reply.Sandboxes, nil
+}
+
+// PendingCreate is a creation sent to a worker: Wait for its answer, then
+// read it with Result.
+type PendingCreate struct {
+	workerID string
+	reply    *pendingReply
+	msg      *nats.Msg
+}
+
+// SendCreate asks a worker to start a sandbox without waiting for the
+// reply. Sending (encoding, publishing) and reading the answer (Result)
+// are the creation's work on the orchestrator's CPU; waiting is not.
+func (w *Workers) SendCreate(workerID string, spec worker.SandboxSpec) (CreateCall, error) {
+	p, err := w.send(protocol.CreateSubject(workerID), protocol.CreateRequest{Spec: spec})
+	if err != nil {
+		return nil, err
+	}
+	return &PendingCreate{workerID: workerID, reply: p}, nil
+}
+
+// Wait waits for the worker's answer to a creation.
+func (pc *PendingCreate) Wait(ctx context.Context) error {
+	msg, err := pc.reply.wait(ctx)
+	pc.msg = msg
+	return err
+}
+
+// Result decodes the answer Wait received.
+func (pc *PendingCreate) Result() (worker.Sandbox, error) {
+	workerID := pc.workerID
+	if pc.msg == nil {
+		return worker.Sandbox{}, fmt.Errorf("worker %s: no answer to %s yet", workerID, pc.reply.subject)
+	}
+	var reply protocol.CreateReply
+	if err := decodeReply(pc.msg, pc.reply.subject, &reply); err != nil {
+		return worker.Sandbox{}, err
+	}
+	if reply.Error != nil {
+		return worker.Sandbox{}, fmt.Errorf("worker %s: %w", workerID, reply.Error)
+	}
+	if reply.Sandbox == nil {
+		return worker.Sandbox{}, fmt.Errorf("worker %s: create reply has no sandbox", workerID)
+	}
+	return *reply.Sandbox, nil
+}
+
+// Delete asks a worker to remove a sandbox.
+func (w *Workers) Delete(ctx context.Context, workerID, sandboxID string) error {
+	var reply protocol.DeleteReply
+	if err := w.request(ctx, protocol.DeleteSubject(workerID), protocol.DeleteRequest{ID: sandboxID}, &reply); err != nil {
+		return err
+	}
+	if reply.Error != nil {
+		return fmt.Errorf("worker %s: %w", workerID, reply.Error)
+	}
+	return nil
+}
+
+// Verify asks a worker whether conn ends in its sandbox sandboxID
+// (worker.Runtime.Verify). An error wraps worker.ErrIdentity when it does
+// not.
+func (w *Workers) Verify(ctx context.Context, workerID, sandboxID string, conn worker.Conn) error {
+	var reply protocol.VerifyReply
+	if err := w.request(ctx, protocol.VerifySubject(workerID), protocol.VerifyRequest{ID: sandboxID, Conn: conn}, &reply); err != nil {
+		return fmt.Errorf("worker %s: check a connection to sandbox %s: %w", workerID, sandboxID, err)
+	}
+	if reply.Error != nil {
+		return fmt.Errorf("worker %s: %w", workerID, reply.Error)
+	}
+	return nil
+}
+
+// request sends req to subject and decodes the answer into reply. Every
+// request to workers goes through the one reply subscription (replyMux).
+func (w *Workers) request(ctx context.Context, subject string, req, reply any) error {
+	p, err := w.send(subject, req)
+	if err != nil {
+		return err
+	}
+	msg, err := p.wait(ctx)
+	if err != nil {
+		return err
+	}
+	return decodeReply(msg, subject, reply)
+}
+
+// send encodes req and publishes it to subject without waiting.
+func (w *Workers) send(subject string, req any) (*pendingReply, error) {
+	data, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", subject, err)
+	}
+	return w.replies.send(subject, data)
+}
+
+// decodeReply decodes a worker's answer to subject into reply.
+func decodeReply(msg *nats.Msg, subject string, reply any) error {
+	if err := json.Unmarshal(msg.Data, reply); err != nil {
+		return fmt.Errorf("decode reply to %s: %w", subject, err)
+	}
+	return nil
+}
