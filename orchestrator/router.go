@@ -295,7 +295,7 @@ func (r *Router) retireIdleLocked(p *pool) {
 func (r *Router) Invoke(ctx context.Context, key string, input []byte) ([]byte, StageStats, error) {
 	var st StageStats
 	for attempt, unsent := 1, 0; ; {
-		out, err, retry := r.invokeOnce(ctx, key, input, &st)
+		out, retry, err := r.invokeOnce(ctx, key, input, &st)
 		if err == nil || !retry || ctx.Err() != nil {
 			return out, st, err
 		}
@@ -317,12 +317,12 @@ func (r *Router) Invoke(ctx context.Context, key string, input []byte) ([]byte, 
 
 // invokeOnce makes one call, adding its times to st, and says whether a
 // failure allows another try.
-func (r *Router) invokeOnce(ctx context.Context, key string, input []byte, st *StageStats) ([]byte, error, bool) {
+func (r *Router) invokeOnce(ctx context.Context, key string, input []byte, st *StageStats) ([]byte, bool, error) {
 	start := time.Now()
 	g, err := r.acquire(ctx, key)
 	st.Queued += time.Since(start)
 	if err != nil {
-		return nil, err, false
+		return nil, false, err
 	}
 	st.Cold, st.SandboxID, st.WorkerID = st.Cold || g.cold, g.sb.sb.ID, g.sb.workerID
 	st.CPUMilli, st.MemoryBytes = g.sb.res.CPUMilli, g.sb.res.MemoryBytes
@@ -355,18 +355,18 @@ func (r *Router) invokeOnce(ctx context.Context, key string, input []byte, st *S
 			r.log.Warn("could not check a sandbox's connection; replacing it", "function", key, "sandbox", g.sb.sb.ID, "worker", g.sb.workerID, "err", err)
 		}
 		r.release(g.sb, false, 0)
-		return nil, err, true
+		return nil, true, err
 	}
 	r.release(g.sb, healthy, time.Since(execStart))
 	if err == nil {
-		return out, nil, false
+		return out, false, nil
 	}
 	// Another try: when the call cannot have reached the function, or
 	// when the function is idempotent and got no answer out (its sandbox
 	// or worker died mid-call); never after the function answered.
 	notRun := isDialError(err)
 	noAnswer := lost || (errors.As(err, &fe) && fe.Status == 0)
-	return out, err, notRun || (noAnswer && g.sb.pool.cfg.Idempotent)
+	return out, notRun || (noAnswer && g.sb.pool.cfg.Idempotent), err
 }
 
 // isCheckError reports whether err is a connection that failed its

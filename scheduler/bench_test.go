@@ -51,8 +51,9 @@ func benchAquatope(b *testing.B, n int) (*aquatope, *Space) {
 	return p, s
 }
 
-// BenchmarkAquatopeSuggest8Knobs100Obs is the decision-time target:
-// one suggestion with 8 knobs and 100 observations (≤ 100 ms). "refit"
+// BenchmarkAquatopeSuggest8Knobs100Obs measures the decision time that
+// must stay small next to a tuning window: one suggestion with 8 knobs and
+// 100 observations (budget 100 ms). "refit"
 // includes the periodic multi-start hyper-parameter search (every tenth
 // evaluation), "warm" the usual warm-started fit.
 func BenchmarkAquatopeSuggest8Knobs100Obs(b *testing.B) {

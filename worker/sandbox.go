@@ -1,7 +1,11 @@
-// Package worker is Baton's worker daemon: it serves sandbox commands that
-// arrive over NATS, publishes heartbeats, and runs sandboxes through a
-// Runtime. Runtimes live in sub-packages (containerd, process) and all pass
-// the conformance suite in worker/sandboxtest.
+// Package worker defines what a worker runs: the Runtime interface every
+// sandbox runtime implements (containerd, process and the simulation-only
+// fake live in sub-packages and all pass the conformance suite in
+// worker/sandboxtest), the sandbox spec and its errors, the health wait,
+// and the check that a connection ends in a sandbox (Conn, HoldsConn).
+// The daemon that serves a runtime over NATS is worker/daemon; the wire
+// messages are worker/protocol; the machine's registry of worker
+// incarnations is worker/machine.
 package worker
 
 import (

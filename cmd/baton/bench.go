@@ -13,8 +13,9 @@ import (
 	"baton.dev/baton/internal/stalls"
 )
 
-// benchCmd groups the benchmarks of issue 4. Each prints its figures side
-// by side with its baseline, measured in the same run.
+// benchCmd groups Baton's benchmarks. Each prints its figures side by side
+// with its baseline, measured in the same run, since absolute times drift
+// on a shared machine.
 func benchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",

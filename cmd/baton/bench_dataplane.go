@@ -19,7 +19,8 @@ import (
 	"baton.dev/baton/orchestrator/client"
 )
 
-// Data-plane targets of issue 4.
+// Data-plane targets, absolute (restated since as "no more than a bare
+// proxy's hop", which the report's OverProxy figures measure).
 const (
 	dataPlaneTargetP50Us = 200
 	dataPlaneTargetP99Us = 1000
@@ -53,7 +54,7 @@ type dataPlaneReport struct {
 	ThroughputRatio float64    `json:"throughputRatio"`
 
 	// Identity is the cost of checking each connection dialled to a
-	// sandbox (issue 15), measured in Baton's process only: the bench
+	// sandbox, measured in Baton's process only: the bench
 	// turns the check on and off between blocks of one paced run, which
 	// a client in another process cannot.
 	Identity *identityCost `json:"identity,omitempty"`

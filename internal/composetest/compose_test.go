@@ -1,6 +1,7 @@
 // Package composetest checks the repository's docker-compose.yml without a
 // Docker engine: Compose itself must accept it (`docker-compose config`),
-// it must describe the cluster issue 4 asks for, and every baton command
+// it must describe a whole cluster (NATS, Postgres, an orchestrator,
+// workers on containerd), and every baton command
 // and flag it runs must exist in the baton binary built from this tree.
 package composetest
 
@@ -75,7 +76,7 @@ func resolved(t *testing.T, root string) map[string]service {
 	return doc.Services
 }
 
-// TestComposeDescribesTheCluster checks the services issue 4 names: NATS
+// TestComposeDescribesTheCluster checks the services of a cluster: NATS
 // with JetStream, Postgres, one orchestrator and two privileged workers on
 // containerd, built from the root Dockerfile.
 func TestComposeDescribesTheCluster(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 
 	"baton.dev/baton/internal/faulttest"
 	"baton.dev/baton/internal/testenv"
+	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/orchestrator/client"
 	"baton.dev/baton/worker/protocol"
 )
@@ -430,7 +432,25 @@ func TestWorkerKilledUnderLoad(t *testing.T) {
 	w1 = faulttest.StartWorker(t, bin, ns.URL(), "w1", "process", d1, images, "10.172.0.0/16")
 	defer w1.Terminate(t)
 	faulttest.WaitWorkers(ctx, t, orc.URL, 2, 30*time.Second)
-	time.Sleep(time.Second)
+	// New work goes to the returning worker, the least allocated.
+	if _, err := api.Deploy(ctx, "after.yaml", chainYAML("after", "testfn-ok", 3)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Invoke(ctx, "after", []byte(`{"after":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		list, err := admin.Workers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := slices.IndexFunc(list, func(w orchestrator.WorkerView) bool { return w.ID == "w1" && w.Sandboxes > 0 }); i >= 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the returning worker took no sandbox: %+v", list)
+		}
+	}
 	close(stop)
 	wg.Wait()
 	t.Logf("%d invocations, %d failed; the killed worker was declared dead after %s", ok.Load(), failed.Load(), detected.Round(time.Millisecond))

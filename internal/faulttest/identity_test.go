@@ -100,9 +100,10 @@ func leftovers(t *testing.T, dirs ...string) (procs []int, mounted bool) {
 	return procs, mounted
 }
 
-// TestReplacedWorkerServesOnlyItsOwnFunctions is the fault of issue 15: a
-// containerd worker is killed with -9 under load (its containerd, shims
-// and sandboxes live on, holding their addresses), its data directory is
+// TestReplacedWorkerServesOnlyItsOwnFunctions is the fault that once sent
+// one function's requests to another's code: a containerd worker is
+// killed with -9 under load (its containerd, shims and sandboxes live
+// on, holding their addresses), its data directory is
 // deleted, and a new worker starts on the same subnet with a fresh one.
 // Nothing of the old worker may survive the new one's start, and every
 // answer must come from the function invoked, at addresses the new

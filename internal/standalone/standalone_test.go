@@ -377,13 +377,6 @@ func assertJSONEqual(t *testing.T, got, want []byte) {
 	}
 }
 
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
 // startBaton starts Baton in-process with cfg, listening on a free port
 // of 127.0.0.1 and logging at level through tb; a cfg without a data or
 // images directory gets a fresh temporary one and the test images. The
@@ -397,7 +390,7 @@ func startBaton(tb testing.TB, cfg standalone.Config, level slog.Level) *standal
 		cfg.ImagesDir = testenv.Images(tb)
 	}
 	cfg.Listen = "127.0.0.1:0"
-	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = slog.New(slog.NewTextHandler(tb.Output(), &slog.HandlerOptions{Level: level}))
 	cl, err := standalone.Start(context.Background(), cfg)
 	if err != nil {
 		tb.Fatalf("start: %v", err)

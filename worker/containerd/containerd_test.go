@@ -43,7 +43,7 @@ func openRuntime(t *testing.T, subnet string) (*containerd.Runtime, containerd.C
 		ImagesDir: testenv.Images(t),
 		StateDir:  testenv.RunDir(t, "baton-rt-"),
 		Subnet:    subnet,
-		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Logger:    slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 	return openWith(t, cfg), cfg
 }
@@ -192,7 +192,7 @@ func TestSandboxesSurviveAWorkerRestart(t *testing.T) {
 	ctx := context.Background()
 	cfg := containerd.Config{
 		Address: testenv.Containerd(t), ImagesDir: testenv.Images(t), StateDir: testenv.RunDir(t, "baton-rt-"), Subnet: restartSubnet,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 	first, err := containerd.Open(ctx, cfg)
 	if err != nil {
@@ -289,12 +289,4 @@ func mounts(t *testing.T) []string {
 		lines = append(lines, sc.Text())
 	}
 	return lines
-}
-
-// testWriter sends log lines to the test log.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
 }

@@ -29,7 +29,7 @@ func TestDaemonWithALongDirectoryKillsLeftoversOnStop(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := filepath.Join(testenv.RunDir(t, "baton-ctrd-"), strings.Repeat("d", 60), strings.Repeat("e", 60))
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	d, err := containerd.StartDaemon(ctx, dir, logger)
 	if err != nil {
 		t.Fatalf("start: %v", err)

@@ -31,7 +31,7 @@ func TestOpenReconcilesAnEarlierIncarnation(t *testing.T) {
 	ctx := context.Background()
 	cfg := containerd.Config{
 		Address: testenv.Containerd(t), ImagesDir: testenv.Images(t), StateDir: testenv.RunDir(t, "baton-rt-"), Subnet: reconcileSubnet,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 	first, err := containerd.Open(ctx, cfg)
 	if err != nil {

@@ -35,7 +35,7 @@ func config(t *testing.T) process.Config {
 	return process.Config{
 		ImagesDir: testenv.Images(t),
 		StateDir:  testenv.RunDir(t, "baton-proc-"),
-		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Logger:    slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 }
 
@@ -140,12 +140,4 @@ func brokenImages(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-// testWriter sends log lines to the test log.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
 }
