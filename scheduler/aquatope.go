@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"baton.dev/baton/bayes"
+	"baton.dev/baton/scheduler/stats"
 )
 
 // AquatopeOptions tune the aquatope policy; zero values take the defaults.
@@ -339,7 +340,7 @@ func (p *aquatope) Observe(ctx context.Context, c Config, o Observation) error {
 	if err != nil {
 		return fmt.Errorf("aquatope: %w", err)
 	}
-	s.latencyMs = Percentile(o.LatencyMs, p.quantile)
+	s.latencyMs = stats.Percentile(o.LatencyMs, p.quantile)
 	sample := aquatopeSample{summary: s}
 	if p.pending >= 0 && p.space.Key(p.samples[p.pending].config) == p.space.Key(c) {
 		old := &p.samples[p.pending]

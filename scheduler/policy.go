@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 
+	"baton.dev/baton/scheduler/stats"
 	"baton.dev/baton/workflow"
 )
 
@@ -143,7 +144,7 @@ func summarise(space *Space, c Config, o Observation, target Target) (summary, e
 	if err := space.Contains(c); err != nil {
 		return summary{}, fmt.Errorf("observation: %w", err)
 	}
-	s := summary{x: space.Point(c), config: c, costUSD: Mean(o.CostUSD), latencyMs: Percentile(o.LatencyMs, target.Percentile)}
+	s := summary{x: space.Point(c), config: c, costUSD: stats.Mean(o.CostUSD), latencyMs: stats.Percentile(o.LatencyMs, target.Percentile)}
 	if !(s.costUSD > 0) || !(s.latencyMs > 0) || math.IsInf(s.costUSD, 0) || math.IsInf(s.latencyMs, 0) {
 		return summary{}, fmt.Errorf("observation: cost %g and latency %g must be positive and finite", s.costUSD, s.latencyMs)
 	}

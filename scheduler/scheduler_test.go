@@ -325,18 +325,6 @@ func TestWindowSafePercentile(t *testing.T) {
 	}
 }
 
-func TestPercentileNearestRank(t *testing.T) {
-	xs := []float64{5, 1, 4, 2, 3}
-	for _, tc := range []struct{ p, want float64 }{{20, 1}, {50, 3}, {95, 5}, {100, 5}, {1, 1}} {
-		if got := Percentile(xs, tc.p); got != tc.want {
-			t.Errorf("Percentile(%g) = %g, want %g", tc.p, got, tc.want)
-		}
-	}
-	if !math.IsNaN(Percentile(nil, 50)) {
-		t.Error("Percentile of nothing is not NaN")
-	}
-}
-
 func TestCallCost(t *testing.T) {
 	// 2 cores × 1.5 s × 0.000024 + 0.5 GiB × 1.5 s × 0.0000025
 	got := DefaultPrices().CallUSD(Setting{2000, 512 * MiB}, 1500)

@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"baton.dev/baton/scheduler"
 	"baton.dev/baton/scheduler/prewarm"
+	"baton.dev/baton/scheduler/stats"
 	"baton.dev/baton/scheduler/trace"
 )
 
@@ -313,7 +313,7 @@ spec:
 		score.ColdPct = 100 * float64(score.Cold) / float64(score.Invocations)
 	}
 	if len(lat) > 0 {
-		score.P99Ms = scheduler.Percentile(lat, 99)
+		score.P99Ms = stats.Percentile(lat, 99)
 	}
 	if n, spent := live.Spent(); n > 0 {
 		score.UsPerDecision = float64(spent.Microseconds()) / float64(n)

@@ -133,7 +133,7 @@ func tuneCmd() *cobra.Command {
 					return err
 				}
 				tuned, max := rep.Validation["tuned"], rep.Validation["static-max"]
-				met := tuned.LatencyMs <= res.Target.LatencyMs && tuned.Errors == 0
+				met := float64(tuned.LatencyMs) <= res.Target.LatencyMs && tuned.Errors == 0
 				rep.QoSMet = &met
 				if max.MeanCostUSD > 0 {
 					rep.SavingPct = 100 * (1 - tuned.MeanCostUSD/max.MeanCostUSD)

@@ -3,6 +3,8 @@ package simcluster
 import (
 	"slices"
 	"time"
+
+	"baton.dev/baton/scheduler/stats"
 )
 
 // Latency summarises a set of durations, in milliseconds for JSON.
@@ -28,19 +30,10 @@ func Summarize(ds []time.Duration) Latency {
 	return Latency{
 		N:      len(ds),
 		MeanMs: ms(sum / time.Duration(len(ds))),
-		P50Ms:  ms(Percentile(ds, 50)),
-		P99Ms:  ms(Percentile(ds, 99)),
+		P50Ms:  ms(stats.Sorted(ds, 50)),
+		P99Ms:  ms(stats.Sorted(ds, 99)),
 		MaxMs:  ms(ds[len(ds)-1]),
 	}
-}
-
-// Percentile returns the p-th percentile of sorted by nearest rank.
-func Percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(p/100*float64(len(sorted))+0.999999999) - 1
-	return sorted[min(max(rank, 0), len(sorted)-1)]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

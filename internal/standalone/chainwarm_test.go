@@ -14,7 +14,7 @@ import (
 
 	"baton.dev/baton/internal/standalone"
 	"baton.dev/baton/orchestrator/client"
-	"baton.dev/baton/scheduler"
+	"baton.dev/baton/scheduler/stats"
 )
 
 // distinctChainYAML is a workflow of n stages, each with its own function
@@ -196,7 +196,7 @@ func BenchmarkChainWarming(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			pct := scheduler.Percentile
+			pct := stats.Percentile
 			chain, none := lat[0], lat[1]
 			b.ReportMetric(pct(chain, 50), "chain-p50-ms")
 			b.ReportMetric(pct(none, 50), "nochain-p50-ms")

@@ -4,13 +4,14 @@ import (
 	"context"
 	"flag"
 	"log/slog"
-	"sort"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"baton.dev/baton/internal/standalone"
 	"baton.dev/baton/orchestrator/client"
+	"baton.dev/baton/scheduler/stats"
 )
 
 // historyRate is the paced load of BenchmarkHistoryOverhead/paced.
@@ -126,12 +127,7 @@ func BenchmarkHistoryOverhead(b *testing.B) {
 }
 
 func percentiles(d []time.Duration) (p50, p99 float64) {
-	if len(d) == 0 {
-		return 0, 0
-	}
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	at := func(q float64) float64 {
-		return float64(d[min(len(d)-1, int(q*float64(len(d))))]) / float64(time.Millisecond)
-	}
-	return at(0.50), at(0.99)
+	slices.Sort(d)
+	ms := func(x time.Duration) float64 { return float64(x) / float64(time.Millisecond) }
+	return ms(stats.Sorted(d, 50)), ms(stats.Sorted(d, 99))
 }

@@ -3,11 +3,13 @@ package prewarmsim
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"baton.dev/baton/scheduler/prewarm"
+	"baton.dev/baton/scheduler/stats"
 )
 
 // Result is one policy's figures over the whole trace.
@@ -256,14 +258,14 @@ func runPolicy(ctx context.Context, cfg Config, groups []groupSpec, pol prewarm.
 	if res.WorkflowInvocations > 0 {
 		res.QoSViolationRate = float64(total.violations) / float64(res.WorkflowInvocations)
 	}
-	res.WorkflowP99Ms = percentile(total.latencies, 0.99) * 1000
+	res.WorkflowP99Ms = p99(total.latencies) * 1000
 	res.ColdArrivals = len(total.coldLatencies)
-	res.ColdArrivalP99Ms = percentile(total.coldLatencies, 0.99) * 1000
+	res.ColdArrivalP99Ms = p99(total.coldLatencies) * 1000
 	sort.Strings(names)
 	for _, name := range names {
 		w := byWorkflow[name]
 		wr := WorkflowResult{Workflow: name, Stages: w.stages, Invocations: len(w.latencies), ColdArrivals: len(w.coldLatencies),
-			P99Ms: percentile(w.latencies, 0.99) * 1000, ColdArrivalP99Ms: percentile(w.coldLatencies, 0.99) * 1000}
+			P99Ms: p99(w.latencies) * 1000, ColdArrivalP99Ms: p99(w.coldLatencies) * 1000}
 		if wr.Invocations > 0 {
 			wr.QoSViolationRate = float64(w.violations) / float64(wr.Invocations)
 		}
@@ -288,12 +290,9 @@ func runPolicy(ctx context.Context, cfg Config, groups []groupSpec, pol prewarm.
 	return res, nil
 }
 
-// percentile returns the q-quantile of xs (nearest rank; 0 for none).
-func percentile(xs []float64, q float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	sort.Float64s(xs)
-	k := int(q*float64(len(xs))+0.999999999) - 1
-	return xs[max(0, min(k, len(xs)-1))]
+// p99 sorts xs in place and returns its 99th percentile (package stats:
+// nearest rank), 0 for none.
+func p99(xs []float64) float64 {
+	slices.Sort(xs)
+	return stats.Sorted(xs, 99)
 }

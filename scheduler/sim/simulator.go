@@ -6,6 +6,7 @@ import (
 
 	"baton.dev/baton/scheduler"
 	"baton.dev/baton/scheduler/profile"
+	"baton.dev/baton/scheduler/stats"
 	"baton.dev/baton/workflow"
 )
 
@@ -145,7 +146,7 @@ func (s *Simulator) ExpectedCostUSD(c scheduler.Config) float64 {
 // over a fixed sample of invocations (Truth): the same for every caller.
 func (s *Simulator) LatencyPercentileMs(c scheduler.Config, p float64) float64 {
 	rng := rand.New(rand.NewPCG(truthSeed, 0))
-	return scheduler.Percentile(s.Run(c, truthSamples, rng).LatencyMs, p)
+	return stats.Percentile(s.Run(c, truthSamples, rng).LatencyMs, p)
 }
 
 // Stages returns the number of stages.

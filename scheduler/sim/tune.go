@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"baton.dev/baton/scheduler"
+	"baton.dev/baton/scheduler/stats"
 )
 
 // TuneOptions configure Tune.
@@ -232,7 +233,7 @@ func runOne(ctx context.Context, s *Simulator, space *scheduler.Space, target sc
 	validate := rand.New(rand.NewPCG(seed, 2))
 	for w := 0; w < opts.Windows; w++ {
 		o := s.Run(best, opts.WindowSize, validate)
-		if scheduler.Percentile(o.LatencyMs, target.Percentile) > target.LatencyMs {
+		if stats.Percentile(o.LatencyMs, target.Percentile) > target.LatencyMs {
 			run.WindowViolations++
 		}
 	}

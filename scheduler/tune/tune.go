@@ -11,10 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"time"
 
 	"baton.dev/baton/scheduler"
+	"baton.dev/baton/scheduler/stats"
 	"baton.dev/baton/workflow"
 )
 
@@ -47,10 +47,10 @@ type Options struct {
 
 // Summary is what one run of invocations measured.
 type Summary struct {
-	Invocations int     `json:"invocations"`
-	LatencyMs   float64 `json:"latencyMs"` // at the QoS percentile
-	MeanCostUSD float64 `json:"meanCostUsd"`
-	Errors      int     `json:"errors"`
+	Invocations int      `json:"invocations"`
+	LatencyMs   stats.Ms `json:"latencyMs"` // at the QoS percentile; +Inf (JSON null) when failures reach it
+	MeanCostUSD float64  `json:"meanCostUsd"`
+	Errors      int      `json:"errors"`
 }
 
 // Result is a tuning run's outcome.
@@ -106,7 +106,9 @@ func Run(ctx context.Context, w *workflow.Workflow, cl Cluster, opts Options) (*
 		if err := policy.Observe(ctx, c, obs); err != nil {
 			return nil, fmt.Errorf("evaluation %d: observe: %w", res.Evaluations+1, err)
 		}
-		if err := cl.Record(ctx, c, sum.LatencyMs, sum.MeanCostUSD); err != nil {
+		// The sample recorded is the optimizer's (finite: a failure as
+		// twice the worst success), which history can store.
+		if err := cl.Record(ctx, c, stats.Percentile(obs.LatencyMs, target.Percentile), sum.MeanCostUSD); err != nil {
 			return nil, fmt.Errorf("evaluation %d: record: %w", res.Evaluations+1, err)
 		}
 		res.Evaluations++
@@ -162,6 +164,13 @@ func Measure(ctx context.Context, cl Cluster, n int, p float64) (scheduler.Obser
 	if len(obs.LatencyMs) == 0 {
 		return obs, sum, fmt.Errorf("all %d invocations failed", n)
 	}
+	// The summary judges as Judge does (package stats: nearest rank, a
+	// failure slower than any success), so a configuration measured as
+	// meeting the QoS is not judged as missing it. The optimizer's
+	// observation needs finite values: there a failure counts as twice
+	// the worst success.
+	sum.Errors = failures
+	sum.LatencyMs = stats.Ms(stats.Percentile(stats.WithFailures(obs.LatencyMs, failures), p))
 	worst := 0.0
 	for _, l := range obs.LatencyMs {
 		worst = math.Max(worst, l)
@@ -170,26 +179,9 @@ func Measure(ctx context.Context, cl Cluster, n int, p float64) (scheduler.Obser
 		obs.LatencyMs = append(obs.LatencyMs, 2*worst)
 		obs.CostUSD = append(obs.CostUSD, obs.CostUSD[0])
 	}
-	sum.Errors = failures
-	sum.LatencyMs = Percentile(obs.LatencyMs, p)
 	for _, c := range obs.CostUSD {
 		sum.MeanCostUSD += c
 	}
 	sum.MeanCostUSD /= float64(len(obs.CostUSD))
 	return obs, sum, nil
-}
-
-// Percentile is the p-th percentile of xs, interpolated between ranks.
-func Percentile(xs []float64, p float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	pos := p / 100 * float64(len(s)-1)
-	lo := int(math.Floor(pos))
-	if lo >= len(s)-1 {
-		return s[len(s)-1]
-	}
-	return s[lo] + (pos-float64(lo))*(s[lo+1]-s[lo])
 }

@@ -2,6 +2,8 @@ package tune_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"testing"
@@ -115,19 +117,58 @@ func mlPipeline(t *testing.T) (*workflow.Workflow, *sim.Simulator) {
 	return w, s
 }
 
-func TestPercentile(t *testing.T) {
-	for _, tt := range []struct {
-		xs   []float64
-		p    float64
-		want float64
+// scriptedCluster answers invocations from a script: a latency, or a
+// failure (a negative latency).
+type scriptedCluster struct {
+	script []float64
+	next   int
+}
+
+func (s *scriptedCluster) Apply(context.Context, scheduler.Config, string, string) error { return nil }
+func (s *scriptedCluster) Record(context.Context, scheduler.Config, float64, float64) error {
+	return nil
+}
+func (s *scriptedCluster) Invoke(context.Context) (float64, float64, int, error) {
+	l := s.script[s.next%len(s.script)]
+	s.next++
+	if l < 0 {
+		return 0, 0, 0, errors.New("failed")
+	}
+	return l, 0.001, 0, nil
+}
+
+// TestMeasureAndJudgeAgree: the same invocations, measured while tuning
+// and judged while watching, give the same percentile and the same
+// verdict (the two used to differ: interpolation and a failure as twice
+// the worst latency against nearest rank and a failure as a miss).
+func TestMeasureAndJudgeAgree(t *testing.T) {
+	target := scheduler.Target{LatencyMs: 100, Percentile: 95}
+	tests := []struct {
+		name   string
+		script []float64 // -1: a failure
 	}{
-		{[]float64{3, 1, 2}, 50, 2},
-		{[]float64{50, 80, 120}, 95, 116},
-		{[]float64{7}, 99, 7},
-		{nil, 50, 0},
-	} {
-		if got := tune.Percentile(tt.xs, tt.p); got != tt.want {
-			t.Errorf("Percentile(%v, %g) = %g, want %g", tt.xs, tt.p, got, tt.want)
-		}
+		{"all succeed", []float64{10, 20, 30, 40, 50, 60, 70, 80, 90, 99, 10, 20, 30, 40, 50, 60, 70, 80, 90, 99}},
+		{"one failure within the 5% allowed", []float64{10, 20, 30, 40, 50, 60, 70, 80, 90, 99, 10, 20, 30, 40, 50, 60, 70, 80, 90, -1}},
+		{"failures past the percentile", []float64{10, 20, 30, 40, 50, 60, 70, 80, 90, 99, 10, 20, 30, 40, 50, 60, 70, 80, -1, -1}},
+		{"slow tail", []float64{10, 20, 30, 40, 50, 60, 70, 80, 90, 99, 10, 20, 30, 40, 50, 60, 70, 80, 150, 160}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, sum, err := tune.Measure(context.Background(), &scriptedCluster{script: tt.script}, len(tt.script), target.Percentile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var window []tune.Completed
+			for i, l := range tt.script {
+				window = append(window, tune.Completed{ID: fmt.Sprint(i), LatencyMs: max(l, 0), Failed: l < 0})
+			}
+			judged, failed, missed := tune.Judge(window, target)
+			if float64(sum.LatencyMs) != judged || sum.Errors != failed {
+				t.Errorf("Measure: p95 %v, %d errors; Judge: p95 %v, %d failed", sum.LatencyMs, sum.Errors, judged, failed)
+			}
+			if measuredMiss := float64(sum.LatencyMs) > target.LatencyMs; measuredMiss != missed {
+				t.Errorf("Measure says missed=%v, Judge says %v", measuredMiss, missed)
+			}
+		})
 	}
 }

@@ -3,11 +3,11 @@ package tune
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
 	"baton.dev/baton/scheduler"
+	"baton.dev/baton/scheduler/stats"
 	"baton.dev/baton/workflow"
 )
 
@@ -48,9 +48,9 @@ type Source interface {
 type WatchEvent struct {
 	// LatencyMs is the window's latency at the QoS percentile (+Inf when
 	// its failures alone miss it).
-	LatencyMs float64 `json:"latencyMs"`
-	Failed    int     `json:"failed"`
-	Missed    bool    `json:"missed"`
+	LatencyMs stats.Ms `json:"latencyMs"` // +Inf (JSON null) when failures reach the percentile
+	Failed    int      `json:"failed"`
+	Missed    bool     `json:"missed"`
 	// InARow counts the consecutive missed windows, this one included.
 	InARow int `json:"inARow"`
 	// Retuned is set on the window that triggered re-tuning, with its result.
@@ -58,19 +58,18 @@ type WatchEvent struct {
 }
 
 // Judge is the watcher's decision over a read-only window: the latency at
-// the target percentile (nearest rank, failures counted as misses) and
-// whether it misses the target.
+// the target percentile and whether it misses the target, by the rules of
+// package stats (nearest rank; a failure is slower than any success).
 func Judge(window []Completed, t scheduler.Target) (latencyMs float64, failed int, missed bool) {
 	lat := make([]float64, 0, len(window))
 	for _, c := range window {
 		if c.Failed {
 			failed++
-			lat = append(lat, math.Inf(1))
 			continue
 		}
 		lat = append(lat, c.LatencyMs)
 	}
-	latencyMs = scheduler.Percentile(lat, t.Percentile)
+	latencyMs = stats.Percentile(stats.WithFailures(lat, failed), t.Percentile)
 	return latencyMs, failed, latencyMs > t.LatencyMs
 }
 
@@ -141,7 +140,7 @@ func (w *Watcher) Add(cs []Completed) (events []WatchEvent, retune bool) {
 		} else {
 			w.inARow = 0
 		}
-		events = append(events, WatchEvent{LatencyMs: lat, Failed: failed, Missed: missed, InARow: w.inARow})
+		events = append(events, WatchEvent{LatencyMs: stats.Ms(lat), Failed: failed, Missed: missed, InARow: w.inARow})
 		if w.inARow >= w.opts.Misses {
 			return events, true
 		}
