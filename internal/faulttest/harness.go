@@ -223,11 +223,13 @@ func StartOrchestrator(t testing.TB, bin, natsURL, dataDir string, port int, tok
 // Client is a tenant client of the orchestrator.
 func (o *Orchestrator) Client() *client.Client { return &client.Client{URL: o.URL, Token: o.Token} }
 
-// StartWorker runs `baton worker` with the runtime named.
-func StartWorker(t testing.TB, bin, natsURL, id, runtime, dataDir, images, subnet string) *Process {
+// StartWorker runs `baton worker` with the runtime named; extra flags
+// follow the others.
+func StartWorker(t testing.TB, bin, natsURL, id, runtime, dataDir, images, subnet string, extra ...string) *Process {
 	t.Helper()
-	p := Start(t, "worker-"+id, bin, nil, "worker", "--nats", natsURL, "--id", id, "--runtime", runtime,
-		"--data", dataDir, "--images", images, "--subnet", subnet, "--cpu", "2", "--memory", "4Gi")
+	args := append([]string{"worker", "--nats", natsURL, "--id", id, "--runtime", runtime,
+		"--data", dataDir, "--images", images, "--subnet", subnet, "--cpu", "2", "--memory", "4Gi"}, extra...)
+	p := Start(t, "worker-"+id, bin, nil, args...)
 	p.WaitLog(t, regexp.MustCompile(`worker running`), time.Minute)
 	return p
 }

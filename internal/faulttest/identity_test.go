@@ -114,10 +114,14 @@ func TestReplacedWorkerServesOnlyItsOwnFunctions(t *testing.T) {
 	images := testenv.Images(t)
 	bin := faulttest.Binary(t, shortDir(t, "bb-"))
 	ns := faulttest.StartNATS(t)
+	// A registry of this test's own: a worker of another test starting on
+	// this machine meanwhile would sweep the killed worker first, and tell
+	// its own orchestrator, not this one.
+	registry := []string{"--registry", shortDir(t, "br-")}
 	oldDir := shortDir(t, "bw-")
-	w1 := faulttest.StartWorker(t, bin, ns.URL(), "w1", "containerd", oldDir, images, subnet)
+	w1 := faulttest.StartWorker(t, bin, ns.URL(), "w1", "containerd", oldDir, images, subnet, registry...)
 	w2Dir := shortDir(t, "bw-")
-	w2 := faulttest.StartWorker(t, bin, ns.URL(), "w2", "process", w2Dir, images, "10.166.0.0/16")
+	w2 := faulttest.StartWorker(t, bin, ns.URL(), "w2", "process", w2Dir, images, "10.166.0.0/16", registry...)
 	orc := faulttest.StartOrchestrator(t, bin, ns.URL(), t.TempDir(), faulttest.FreePort(t), "", "")
 	faulttest.WaitWorkers(ctx, t, orc.URL, 2, 30*time.Second)
 	api := orc.Client()
@@ -149,7 +153,7 @@ func TestReplacedWorkerServesOnlyItsOwnFunctions(t *testing.T) {
 	stranded := waitStranded(ctx, t, admin, "w1", func(n int) bool { return n > 0 })
 	_ = os.RemoveAll(oldDir)
 	newDir := shortDir(t, "bw-")
-	w1 = faulttest.StartWorker(t, bin, ns.URL(), "w1", "containerd", newDir, images, subnet)
+	w1 = faulttest.StartWorker(t, bin, ns.URL(), "w1", "containerd", newDir, images, subnet, registry...)
 	defer w1.Terminate(t)
 	if procs, mounted := leftovers(t, oldDirs...); len(procs) > 0 || mounted {
 		t.Errorf("after the new worker started, %d processes of the old one still run (%v) and its mounts are there: %v", len(procs), procs, mounted)
@@ -207,8 +211,9 @@ func TestWorkerRestartedOnItsDataAdoptsItsSandboxes(t *testing.T) {
 	images := testenv.Images(t)
 	bin := faulttest.Binary(t, shortDir(t, "bb-"))
 	ns := faulttest.StartNATS(t)
+	registry := []string{"--registry", shortDir(t, "br-")} // see TestReplacedWorkerServesOnlyItsOwnFunctions
 	dir := shortDir(t, "bw-")
-	w1 := faulttest.StartWorker(t, bin, ns.URL(), "w1", "containerd", dir, images, subnet)
+	w1 := faulttest.StartWorker(t, bin, ns.URL(), "w1", "containerd", dir, images, subnet, registry...)
 	orc := faulttest.StartOrchestrator(t, bin, ns.URL(), t.TempDir(), faulttest.FreePort(t), "", "")
 	faulttest.WaitWorkers(ctx, t, orc.URL, 1, 30*time.Second)
 	api := orc.Client()
@@ -229,7 +234,7 @@ func TestWorkerRestartedOnItsDataAdoptsItsSandboxes(t *testing.T) {
 	had := workerList(t, nc, "w1")
 
 	w1.Kill(t)
-	w1 = faulttest.StartWorker(t, bin, ns.URL(), "w1", "containerd", dir, images, subnet)
+	w1 = faulttest.StartWorker(t, bin, ns.URL(), "w1", "containerd", dir, images, subnet, registry...)
 	defer w1.Terminate(t)
 	adopted := w1.WaitLog(t, regexp.MustCompile(`worker ready.* adopted=(\d+)`), 30*time.Second)
 	time.Sleep(3 * time.Second)
