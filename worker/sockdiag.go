@@ -6,17 +6,14 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// TCP states as the kernel numbers them (include/net/tcp_states.h).
-const (
-	TCPEstablished = 1
-	TCPListen      = 10
-)
+// TCPListen is a listener's state as the kernel numbers it
+// (include/net/tcp_states.h).
+const TCPListen = 10
 
 // Socket is what the kernel reports of one TCP socket.
 type Socket struct {
@@ -52,9 +49,6 @@ func ListenerFor(server netip.AddrPort) (Socket, bool, error) {
 	return s, true, nil
 }
 
-// sockDiagSeq numbers the requests of this process.
-var sockDiagSeq atomic.Uint32
-
 // lookupTCP asks the kernel, over a NETLINK_SOCK_DIAG socket made in the
 // calling thread's network namespace, for the TCP socket that a segment
 // from client to server would reach: the connection's own, else the
@@ -68,7 +62,7 @@ func lookupTCP(client, server netip.AddrPort) (Socket, bool, error) {
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return Socket{}, false, fmt.Errorf("sock_diag: %w", os.NewSyscallError("bind", err))
 	}
-	seq := sockDiagSeq.Add(1)
+	const seq = 1 // one request on a socket of its own
 	if err := unix.Sendto(fd, diagRequest(seq, client, server), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return Socket{}, false, fmt.Errorf("sock_diag: %w", os.NewSyscallError("sendto", err))
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"baton.dev/baton/worker"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
@@ -155,34 +155,13 @@ func newNetns() (netns.NsHandle, error) {
 // listenIn opens a TCP listener inside ns; the socket stays in ns while
 // this process serves it.
 func listenIn(ns netns.NsHandle, addr string) (net.Listener, error) {
-	type result struct {
-		ln  net.Listener
-		err error
+	var ln net.Listener
+	err := worker.InNetns(int(ns), func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s in the impostor's namespace: %w", addr, err)
 	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		home, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- result{err: err}
-			return
-		}
-		defer home.Close()
-		if err := netns.Set(ns); err != nil {
-			runtime.UnlockOSThread()
-			done <- result{err: err}
-			return
-		}
-		ln, err := net.Listen("tcp", addr)
-		if netns.Set(home) == nil {
-			runtime.UnlockOSThread()
-		}
-		done <- result{ln, err}
-	}()
-	r := <-done
-	if r.err != nil {
-		return nil, errors.Join(fmt.Errorf("listen on %s in the impostor's namespace", addr), r.err)
-	}
-	return r.ln, nil
+	return ln, nil
 }

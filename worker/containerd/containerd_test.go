@@ -38,14 +38,20 @@ const (
 // images; the test's cleanup deletes every sandbox left and closes it.
 func openRuntime(t *testing.T, subnet string) (*containerd.Runtime, containerd.Config) {
 	t.Helper()
-	cfg := containerd.Config{
+	cfg := testConfig(t, subnet)
+	return openWith(t, cfg), cfg
+}
+
+// testConfig is a runtime's configuration on a fresh private daemon, with
+// the test images, a state directory of its own and subnet.
+func testConfig(t *testing.T, subnet string) containerd.Config {
+	return containerd.Config{
 		Address:   testenv.Containerd(t),
 		ImagesDir: testenv.Images(t),
 		StateDir:  testenv.RunDir(t, "baton-rt-"),
 		Subnet:    subnet,
 		Logger:    slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
-	return openWith(t, cfg), cfg
 }
 
 func openWith(t *testing.T, cfg containerd.Config) *containerd.Runtime {
@@ -190,10 +196,7 @@ func TestDeleteLeavesNothingBehind(t *testing.T) {
 func TestSandboxesSurviveAWorkerRestart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	cfg := containerd.Config{
-		Address: testenv.Containerd(t), ImagesDir: testenv.Images(t), StateDir: testenv.RunDir(t, "baton-rt-"), Subnet: restartSubnet,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
-	}
+	cfg := testConfig(t, restartSubnet)
 	first, err := containerd.Open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("open: %v", err)

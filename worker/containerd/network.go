@@ -185,8 +185,8 @@ func (n *network) teardown(ctx context.Context, id string) error {
 }
 
 // holds reports whether sandbox id's network namespace has the server end
-// of connection c: a thread enters the namespace, asks the kernel for
-// that one socket (worker.HoldsConn) and comes back. The function's code
+// of connection c: a thread enters the namespace and asks the kernel for
+// that one socket (worker.HoldsConn). The function's code
 // cannot change what the kernel answers.
 func (n *network) holds(id string, c worker.Conn) (bool, error) {
 	ns, err := os.Open(n.nsPath(id))
@@ -197,34 +197,13 @@ func (n *network) holds(id string, c worker.Conn) (bool, error) {
 		return false, fmt.Errorf("sandbox %s: network namespace: %w", id, err)
 	}
 	defer ns.Close()
-	type result struct {
-		ok  bool
-		err error
+	var ok bool
+	err = worker.InNetns(int(ns.Fd()), func() (err error) {
+		ok, err = worker.HoldsConn(c)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("sandbox %s: %w", id, err)
 	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		home, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- result{err: fmt.Errorf("own network namespace: %w", err)}
-			return
-		}
-		defer home.Close()
-		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			done <- result{err: fmt.Errorf("sandbox %s: enter network namespace: %w", id, err)}
-			return
-		}
-		ok, err := worker.HoldsConn(c)
-		// Back home; a thread that cannot go back ends with the
-		// goroutine (it stays locked), so no other goroutine runs in the
-		// sandbox's namespace.
-		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		done <- result{ok, err}
-	}()
-	r := <-done
-	return r.ok, r.err
+	return ok, nil
 }

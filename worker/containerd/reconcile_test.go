@@ -2,7 +2,6 @@ package containerd_test
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"github.com/containerd/containerd/namespaces"
 	"github.com/vishvananda/netlink"
 
-	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/worker"
 	"baton.dev/baton/worker/containerd"
 	"baton.dev/baton/worker/sandboxtest"
@@ -29,10 +27,7 @@ const reconcileSubnet = "10.179.6.0/24"
 func TestOpenReconcilesAnEarlierIncarnation(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	cfg := containerd.Config{
-		Address: testenv.Containerd(t), ImagesDir: testenv.Images(t), StateDir: testenv.RunDir(t, "baton-rt-"), Subnet: reconcileSubnet,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
-	}
+	cfg := testConfig(t, reconcileSubnet)
 	first, err := containerd.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -79,8 +79,9 @@ type Config struct {
 // for concurrent use.
 type Runtime struct {
 	cfg    Config
-	images []string // sorted, for Images and error messages
-	base   string   // http://127.0.0.1:PORT
+	images []string       // sorted, for Images and error messages
+	base   string         // http://127.0.0.1:PORT
+	addr   netip.AddrPort // the listener's, for Verify
 	srv    *http.Server
 	served chan struct{} // closed when Serve returns
 
@@ -130,7 +131,7 @@ func Open(cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("fake runtime: listen: %w", err)
 	}
 	r := &Runtime{
-		cfg: cfg, images: images, base: "http://" + ln.Addr().String(),
+		cfg: cfg, images: images, base: "http://" + ln.Addr().String(), addr: ln.Addr().(*net.TCPAddr).AddrPort(),
 		served: make(chan struct{}), live: map[string]*sandbox{}, conns: map[netip.AddrPort]bool{},
 	}
 	r.srv = &http.Server{Handler: r.handler(), ReadHeaderTimeout: 10 * time.Second, ConnState: r.track}
@@ -280,10 +281,6 @@ func (r *Runtime) track(c net.Conn, st http.ConnState) {
 // and that sandbox id exists. The fake's sandboxes share one listener, so
 // it cannot tell one sandbox's connection from another's.
 func (r *Runtime) Verify(ctx context.Context, id string, c worker.Conn) error {
-	srv, err := netip.ParseAddrPort(strings.TrimPrefix(r.base, "http://"))
-	if err != nil {
-		return fmt.Errorf("sandbox %s: %w", id, err)
-	}
 	// The listener may not have accepted the connection yet.
 	var live, open bool
 	for wait := 50 * time.Microsecond; ; wait *= 2 {
@@ -301,7 +298,7 @@ func (r *Runtime) Verify(ctx context.Context, id string, c worker.Conn) error {
 	switch {
 	case !live:
 		return fmt.Errorf("sandbox %s: %w", id, worker.ErrNotFound)
-	case c.Server != srv || !open:
+	case c.Server != r.addr || !open:
 		return fmt.Errorf("sandbox %s: %w: no connection %s on the fake runtime's listener", id, worker.ErrIdentity, c)
 	}
 	return ctx.Err()

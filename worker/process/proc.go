@@ -53,35 +53,55 @@ func stop(pid int, exited <-chan struct{}) error {
 // alive reports whether process pid runs (not a zombie) and started at
 // start (so a reused PID does not count).
 func alive(pid int, start uint64) bool {
-	st, state, err := stat(pid)
-	return err == nil && st == start && state != "Z" && state != "X"
+	st, err := stat(pid)
+	return err == nil && st.start == start && st.state != "Z" && st.state != "X"
 }
 
 // startTime returns process pid's start time from /proc/PID/stat.
 func startTime(pid int) (uint64, error) {
-	st, _, err := stat(pid)
-	return st, err
+	st, err := stat(pid)
+	return st.start, err
 }
 
-// stat reads the start time (field 22) and state (field 3) of process pid.
-func stat(pid int) (uint64, string, error) {
+// pgrp returns process pid's process group, or -1.
+func pgrp(pid int) int {
+	st, err := stat(pid)
+	if err != nil {
+		return -1
+	}
+	return st.pgrp
+}
+
+// procStat is what the runtime reads of /proc/PID/stat.
+type procStat struct {
+	state string // field 3
+	pgrp  int    // field 5
+	start uint64 // field 22: start time in clock ticks since boot
+}
+
+// stat reads process pid's /proc/PID/stat.
+func stat(pid int) (procStat, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, "", err
+		return procStat{}, err
 	}
 	// The command name (field 2) is in parentheses and may hold spaces.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, "", errors.New("malformed /proc stat")
+		return procStat{}, errors.New("malformed /proc stat")
 	}
 	fields := strings.Fields(s[i+1:]) // fields[0] is field 3
 	if len(fields) < 20 {
-		return 0, "", errors.New("malformed /proc stat")
+		return procStat{}, errors.New("malformed /proc stat")
 	}
 	start, err := strconv.ParseUint(fields[19], 10, 64)
 	if err != nil {
-		return 0, "", fmt.Errorf("malformed /proc stat: %w", err)
+		return procStat{}, fmt.Errorf("malformed /proc stat: %w", err)
 	}
-	return start, fields[0], nil
+	g, err := strconv.Atoi(fields[2])
+	if err != nil {
+		return procStat{}, fmt.Errorf("malformed /proc stat: %w", err)
+	}
+	return procStat{state: fields[0], pgrp: g, start: start}, nil
 }

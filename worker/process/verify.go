@@ -8,7 +8,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 
 	"baton.dev/baton/worker"
 )
@@ -87,26 +86,4 @@ func heldBy(pgid int, inode uint64) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// pgrp returns process pid's process group, or -1.
-func pgrp(pid int) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return -1
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return -1
-	}
-	f := strings.Fields(s[i+1:]) // state ppid pgrp ...
-	if len(f) < 3 {
-		return -1
-	}
-	g, err := strconv.Atoi(f[2])
-	if err != nil {
-		return -1
-	}
-	return g
 }
