@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/workflow"
 )
 
@@ -123,27 +124,8 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, what string) 
 	return body, true
 }
 
-// WorkflowSummary is a deployment as the deploy, list and get endpoints
-// show it.
-type WorkflowSummary struct {
-	Name      string    `json:"name"`
-	Revision  uint64    `json:"revision"`
-	Deployed  time.Time `json:"deployed"`
-	Stages    []string  `json:"stages"`
-	Functions []string  `json:"functions"`
-	QoS       *QoSView  `json:"qos,omitempty"`
-	Invoke    string    `json:"invoke"`
-	Source    string    `json:"source,omitempty"`
-}
-
-// QoSView is a workflow's latency target as the API shows it.
-type QoSView struct {
-	LatencyMs  float64 `json:"latencyMs"`
-	Percentile float64 `json:"percentile"`
-}
-
-func summarize(d *Deployment, withSource bool) WorkflowSummary {
-	s := WorkflowSummary{
+func summarize(d *Deployment, withSource bool) api.WorkflowSummary {
+	s := api.WorkflowSummary{
 		Name: d.Name, Revision: d.Revision, Deployed: d.Deployed,
 		Invoke: "/v1/workflows/" + d.Name + "/invoke",
 	}
@@ -154,7 +136,7 @@ func summarize(d *Deployment, withSource bool) WorkflowSummary {
 		s.Functions = append(s.Functions, fc.Key[strings.LastIndexByte(fc.Key, '/')+1:])
 	}
 	if q := d.Workflow.Spec.QoS; q.Latency > 0 {
-		s.QoS = &QoSView{LatencyMs: ms(q.Latency), Percentile: q.Percentile}
+		s.QoS = &api.QoSView{LatencyMs: ms(q.Latency), Percentile: q.Percentile}
 	}
 	if withSource {
 		s.Source = d.Source
@@ -175,11 +157,7 @@ func (o *Orchestrator) handleDeploy(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var de *DeployError
 		if errors.As(err, &de) {
-			resp := map[string]any{"error": de.Msg}
-			if len(de.Problems) > 0 {
-				resp["problems"] = de.Problems
-			}
-			writeJSON(w, de.Status, resp)
+			writeJSON(w, de.Status, api.ErrorBody{Error: de.Msg, Problems: de.Problems})
 			return
 		}
 		writeError(w, http.StatusInternalServerError, err.Error())
@@ -195,7 +173,7 @@ func (o *Orchestrator) handleDeploy(w http.ResponseWriter, r *http.Request) {
 
 func (o *Orchestrator) handleList(w http.ResponseWriter, r *http.Request) {
 	list := o.registry.List(tenantOf(r))
-	out := make([]WorkflowSummary, 0, len(list))
+	out := make([]api.WorkflowSummary, 0, len(list))
 	for _, d := range list {
 		out = append(out, summarize(d, false))
 	}
@@ -257,10 +235,10 @@ func (o *Orchestrator) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	inv := &Invocation{ID: newInvocationID(), Tenant: tenant, Workflow: name, Async: async, Status: StatusRunning, Start: time.Now()}
+	inv := &api.Invocation{ID: newInvocationID(), Tenant: tenant, Workflow: name, Async: async, Status: api.StatusRunning, Start: time.Now()}
 	w.Header().Set("Baton-Invocation-Id", inv.ID)
 	if async {
-		inv.Status = StatusAccepted
+		inv.Status = api.StatusAccepted
 		if err := o.asyncQ.accept(r.Context(), asyncRequest{ID: inv.ID, Tenant: tenant, Workflow: name, Input: input, Accepted: inv.Start}); err != nil {
 			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("the invocation was not accepted: %v; retry later", err))
 			return
@@ -275,7 +253,7 @@ func (o *Orchestrator) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		}
 		url := "/v1/invocations/" + inv.ID
 		w.Header().Set("Location", url)
-		writeJSON(w, http.StatusAccepted, map[string]string{"invocationId": inv.ID, "status": StatusAccepted, "statusUrl": url})
+		writeJSON(w, http.StatusAccepted, map[string]string{"invocationId": inv.ID, "status": api.StatusAccepted, "statusUrl": url})
 		return
 	}
 	done, err := o.execute(r.Context(), d, inv, input)
@@ -283,8 +261,8 @@ func (o *Orchestrator) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Baton-Cold-Starts", fmt.Sprint(done.ColdStarts))
 	w.Header().Set("Baton-Cost", strconv.FormatFloat(done.Cost, 'g', 6, 64))
 	if err != nil {
-		writeJSON(w, failureStatus(err), map[string]any{
-			"error": fmt.Sprintf("workflow %q failed: %v", name, err), "invocationId": done.ID, "stage": done.Stage,
+		writeJSON(w, failureStatus(err), api.ErrorBody{
+			Error: fmt.Sprintf("workflow %q failed: %v", name, err), InvocationID: done.ID, Stage: done.Stage,
 		})
 		return
 	}
@@ -300,7 +278,7 @@ func (o *Orchestrator) handleInvoke(w http.ResponseWriter, r *http.Request) {
 // serverTiming renders an invocation's breakdown as a Server-Timing header:
 // the total, then per stage its queueing and execution, with a "cold" or
 // "warm" description.
-func serverTiming(inv *Invocation) string {
+func serverTiming(inv *api.Invocation) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "total;dur=%.3f", inv.LatencyMs)
 	for _, s := range inv.Stages {
@@ -336,7 +314,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	writeJSON(w, status, api.ErrorBody{Error: msg})
 }
 
 func (o *Orchestrator) handleListWorkers(w http.ResponseWriter, _ *http.Request) {

@@ -9,16 +9,9 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/orchestrator/history"
 )
-
-// ConfigurationView is GET /v1/workflows/{name}/configuration: every
-// function's resources now and, if any, the scheduler's choice.
-type ConfigurationView struct {
-	Workflow  string           `json:"workflow"`
-	Functions []FunctionChoice `json:"functions"`
-	Chosen    *Choice          `json:"chosen,omitempty"`
-}
 
 func (o *Orchestrator) handleGetConfiguration(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
@@ -27,7 +20,7 @@ func (o *Orchestrator) handleGetConfiguration(w http.ResponseWriter, r *http.Req
 		writeError(w, http.StatusNotFound, fmt.Sprintf("workflow %q not found", name))
 		return
 	}
-	writeJSON(w, http.StatusOK, ConfigurationView{Workflow: name, Functions: configuration(d), Chosen: d.Chosen})
+	writeJSON(w, http.StatusOK, api.ConfigurationView{Workflow: name, Functions: configuration(d), Chosen: d.Chosen})
 }
 
 // handlePutConfiguration applies a choice for the workflow's auto
@@ -39,7 +32,7 @@ func (o *Orchestrator) handlePutConfiguration(w http.ResponseWriter, r *http.Req
 	if !ok {
 		return
 	}
-	var c Choice
+	var c api.Choice
 	if err := decodeStrict(body, &c); err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("configuration: %v", err))
 		return
@@ -61,14 +54,7 @@ func (o *Orchestrator) handlePutConfiguration(w http.ResponseWriter, r *http.Req
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, ConfigurationView{Workflow: name, Functions: configuration(d), Chosen: d.Chosen})
-}
-
-// SampleRequest is one measurement a tuner made of a configuration.
-type SampleRequest struct {
-	Functions map[string]Resources `json:"functions"`
-	LatencyMs float64              `json:"latencyMs"`
-	CostUSD   float64              `json:"costUsd"`
+	writeJSON(w, http.StatusOK, api.ConfigurationView{Workflow: name, Functions: configuration(d), Chosen: d.Chosen})
 }
 
 // handleSample records a tuner's measurement in history (off the path of
@@ -83,7 +69,7 @@ func (o *Orchestrator) handleSample(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var s SampleRequest
+	var s api.SampleRequest
 	if err := decodeStrict(body, &s); err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("sample: %v", err))
 		return

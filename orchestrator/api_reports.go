@@ -12,49 +12,16 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/orchestrator/history"
 )
 
-// ReportResponse is GET /v1/reports.
-type ReportResponse struct {
-	// History is "on" or "off"; when off there are no figures, only
-	// Message and the configurations.
-	History   string           `json:"history"`
-	Message   string           `json:"message,omitempty"`
-	Since     time.Time        `json:"since"`
-	Until     time.Time        `json:"until"`
-	Workflows []WorkflowReport `json:"workflows"`
-	// Dropped counts the history records this orchestrator dropped
-	// because its buffer was full; the figures miss them.
-	Dropped uint64 `json:"droppedRecords"`
-}
-
-// WorkflowReport is one workflow's figures (nil when history is off) and
-// its current configuration.
-type WorkflowReport struct {
-	Name          string                  `json:"name"`
-	Figures       *history.WorkflowReport `json:"figures,omitempty"`
-	Configuration []FunctionChoice        `json:"configuration,omitempty"`
-}
-
-// FunctionChoice is a function's current resources and who chose them.
-type FunctionChoice struct {
-	Function    string `json:"function"`
-	CPUMilli    int64  `json:"cpuMilli"`
-	MemoryBytes int64  `json:"memoryBytes"`
-	// ChosenBy is "fixed" (the workflow says so), "default" (auto
-	// resources at their upper bounds until the scheduler tunes them) or
-	// "scheduler" (Detail says which policy, when and why).
-	ChosenBy string `json:"chosenBy"`
-	Detail   string `json:"detail"`
-}
-
-func configuration(d *Deployment) []FunctionChoice {
-	var out []FunctionChoice
+func configuration(d *Deployment) []api.FunctionChoice {
+	var out []api.FunctionChoice
 	for _, fc := range d.Functions() {
 		name := fc.Key[strings.LastIndexByte(fc.Key, '/')+1:]
 		f := d.Workflow.Spec.Functions[name]
-		c := FunctionChoice{Function: name, CPUMilli: fc.CPUMilli, MemoryBytes: fc.MemoryBytes, ChosenBy: "fixed", Detail: "as the workflow gives it"}
+		c := api.FunctionChoice{Function: name, CPUMilli: fc.CPUMilli, MemoryBytes: fc.MemoryBytes, ChosenBy: "fixed", Detail: "as the workflow gives it"}
 		if f.Resources.CPU.Auto || f.Resources.Memory.Auto {
 			c.ChosenBy, c.Detail = "default", "auto resources start at their upper bounds until the scheduler tunes them"
 			if _, chosen := d.resources(name); chosen {
@@ -101,15 +68,15 @@ func (o *Orchestrator) handleReports(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	resp := ReportResponse{History: "on", Since: since, Until: until, Workflows: []WorkflowReport{}}
-	byName := map[string]*WorkflowReport{}
+	resp := api.ReportResponse{History: "on", Since: since, Until: until, Workflows: []api.WorkflowReport{}}
+	byName := map[string]*api.WorkflowReport{}
 	for _, d := range o.registry.List(tenant) {
 		if only == "" || d.Name == only {
-			resp.Workflows = append(resp.Workflows, WorkflowReport{Name: d.Name, Configuration: configuration(d)})
+			resp.Workflows = append(resp.Workflows, api.WorkflowReport{Name: d.Name, Configuration: configuration(d)})
 		}
 	}
 	if only != "" && len(resp.Workflows) == 0 {
-		resp.Workflows = append(resp.Workflows, WorkflowReport{Name: only}) // deleted, but it may have history
+		resp.Workflows = append(resp.Workflows, api.WorkflowReport{Name: only}) // deleted, but it may have history
 	}
 	if o.cfg.History == nil {
 		resp.History = "off"
@@ -131,12 +98,12 @@ func (o *Orchestrator) handleReports(w http.ResponseWriter, r *http.Request) {
 		if wr, ok := byName[f.Workflow]; ok {
 			wr.Figures = f
 		} else {
-			resp.Workflows = append(resp.Workflows, WorkflowReport{Name: f.Workflow, Figures: f})
+			resp.Workflows = append(resp.Workflows, api.WorkflowReport{Name: f.Workflow, Figures: f})
 		}
 	}
 	for i := range resp.Workflows {
 		if resp.Workflows[i].Figures == nil {
-			resp.Workflows[i].Figures = &history.WorkflowReport{Workflow: resp.Workflows[i].Name, Since: since, Until: until, Stages: []history.StageReport{}}
+			resp.Workflows[i].Figures = &api.Figures{Workflow: resp.Workflows[i].Name, Since: since, Until: until, Stages: []api.StageReport{}}
 		}
 	}
 	sort.Slice(resp.Workflows, func(i, j int) bool { return resp.Workflows[i].Name < resp.Workflows[j].Name })
@@ -156,7 +123,7 @@ func (o *Orchestrator) handleInvocations(w http.ResponseWriter, r *http.Request)
 		}
 		limit = n
 	}
-	out := []*Invocation{}
+	out := []*api.Invocation{}
 	seen := map[string]bool{}
 	for _, inv := range o.invocations.List(tenant, wf, limit) {
 		out = append(out, inv)
@@ -208,29 +175,20 @@ func (o *Orchestrator) handleInvocation(w http.ResponseWriter, r *http.Request) 
 
 // fromHistory rebuilds an invocation record (without its output, which
 // history does not keep) from its rows.
-func fromHistory(row *history.Invocation, stages []history.StageRun) *Invocation {
-	inv := &Invocation{
+func fromHistory(row *history.Invocation, stages []history.StageRun) *api.Invocation {
+	inv := &api.Invocation{
 		ID: row.ID, Tenant: row.Tenant, Workflow: row.Workflow, Async: row.Async, Status: row.Status,
 		Start: row.Start, End: row.End, LatencyMs: row.LatencyMs, Error: row.Error, Stage: row.FailedStage,
-		ColdStarts: row.ColdStarts, Cost: row.Cost, Revision: row.Revision, Stages: []StageTiming{},
+		ColdStarts: row.ColdStarts, Cost: row.Cost, Revision: row.Revision, Stages: []api.StageTiming{},
 	}
 	for _, s := range stages {
-		inv.Stages = append(inv.Stages, StageTiming{
+		inv.Stages = append(inv.Stages, api.StageTiming{
 			Stage: s.Stage, Function: s.Function, Start: s.Start, End: s.End, Calls: s.Calls, Attempts: s.Attempts,
 			QueuedMs: s.QueuedMs, ExecMs: s.ExecMs, Cold: s.Cold, Sandbox: s.Sandbox, Worker: s.Worker,
 			CPUMilli: s.CPUMilli, Memory: s.MemoryBytes, Cost: s.Cost, Error: s.Error,
 		})
 	}
 	return inv
-}
-
-// TenantView is a tenant as the admin API shows it; Key is present only
-// in the answer that created it.
-type TenantView struct {
-	Name    string    `json:"name"`
-	Created time.Time `json:"created"`
-	Keys    int       `json:"keys"`
-	Key     string    `json:"key,omitempty"`
 }
 
 func (o *Orchestrator) handleCreateTenant(w http.ResponseWriter, r *http.Request) {
@@ -257,13 +215,13 @@ func (o *Orchestrator) handleCreateTenant(w http.ResponseWriter, r *http.Request
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusCreated, TenantView{Name: t.Name, Created: t.Created, Keys: len(t.Keys), Key: key})
+	writeJSON(w, http.StatusCreated, api.TenantView{Name: t.Name, Created: t.Created, Keys: len(t.Keys), Key: key})
 }
 
 func (o *Orchestrator) handleListTenants(w http.ResponseWriter, _ *http.Request) {
-	out := []TenantView{}
+	out := []api.TenantView{}
 	for _, t := range o.registry.Tenants() {
-		out = append(out, TenantView{Name: t.Name, Created: t.Created, Keys: len(t.Keys)})
+		out = append(out, api.TenantView{Name: t.Name, Created: t.Created, Keys: len(t.Keys)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tenants": out})
 }

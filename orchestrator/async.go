@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"baton.dev/baton/backoff"
+	"baton.dev/baton/orchestrator/api"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -39,10 +41,15 @@ type asyncRequest struct {
 // storedInvocation is an invocation record with its output, as the
 // results bucket holds it.
 type storedInvocation struct {
-	Invocation
+	invocationFields
 	Tenant string `json:"tenant"`
 	Output []byte `json:"output"`
 }
+
+// invocationFields is an invocation record without its JSON methods: an
+// embedded api.Invocation would lend storedInvocation its MarshalJSON and
+// UnmarshalJSON, which know nothing of Tenant and Output here.
+type invocationFields api.Invocation
 
 // asyncQueue is the durable side of asynchronous invocations.
 type asyncQueue struct {
@@ -89,8 +96,8 @@ func (q *asyncQueue) accept(ctx context.Context, req asyncRequest) error {
 // already stored: the invocation is in the stream before this runs, so it
 // may already have run and stored its result, which must not be
 // overwritten.
-func (q *asyncQueue) putAccepted(ctx context.Context, inv *Invocation) error {
-	data, err := json.Marshal(storedInvocation{Invocation: *inv, Tenant: inv.Tenant})
+func (q *asyncQueue) putAccepted(ctx context.Context, inv *api.Invocation) error {
+	data, err := json.Marshal(storedInvocation{invocationFields: invocationFields(*inv), Tenant: inv.Tenant})
 	if err != nil {
 		return err
 	}
@@ -101,8 +108,8 @@ func (q *asyncQueue) putAccepted(ctx context.Context, inv *Invocation) error {
 }
 
 // putResult records an invocation's state once it has run.
-func (q *asyncQueue) putResult(ctx context.Context, inv *Invocation) error {
-	data, err := json.Marshal(storedInvocation{Invocation: *inv, Tenant: inv.Tenant, Output: inv.Output})
+func (q *asyncQueue) putResult(ctx context.Context, inv *api.Invocation) error {
+	data, err := json.Marshal(storedInvocation{invocationFields: invocationFields(*inv), Tenant: inv.Tenant, Output: inv.Output})
 	if err != nil {
 		return err
 	}
@@ -111,7 +118,7 @@ func (q *asyncQueue) putResult(ctx context.Context, inv *Invocation) error {
 }
 
 // result returns a tenant's stored invocation.
-func (q *asyncQueue) result(ctx context.Context, tenant, id string) (*Invocation, bool, error) {
+func (q *asyncQueue) result(ctx context.Context, tenant, id string) (*api.Invocation, bool, error) {
 	e, err := q.results.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
 		return nil, false, nil
@@ -126,7 +133,7 @@ func (q *asyncQueue) result(ctx context.Context, tenant, id string) (*Invocation
 	if s.Tenant != tenant {
 		return nil, false, nil
 	}
-	inv := s.Invocation
+	inv := api.Invocation(s.invocationFields)
 	inv.Tenant, inv.Output = s.Tenant, s.Output
 	return &inv, true, nil
 }
@@ -142,16 +149,16 @@ func (q *asyncQueue) result(ctx context.Context, tenant, id string) (*Invocation
 func (o *Orchestrator) runAsync(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+	schedule := backoff.Exponential{Base: 100 * time.Millisecond, Max: 5 * time.Second}
+	for attempt := 1; ; attempt++ {
 		err := o.consumeAsync(ctx, &wg)
 		if ctx.Err() != nil {
 			return nil
 		}
+		delay := schedule.Delay(attempt)
 		o.log.Error("asynchronous invocations: the consumer stopped; making it again", "err", err, "in", delay)
-		select {
-		case <-ctx.Done():
+		if backoff.Sleep(ctx, delay) != nil {
 			return nil
-		case <-time.After(delay):
 		}
 	}
 }
@@ -213,14 +220,14 @@ func (o *Orchestrator) runAccepted(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
-	if done, ok, err := o.asyncQ.result(ctx, req.Tenant, req.ID); err == nil && ok && done.Status != StatusAccepted {
+	if done, ok, err := o.asyncQ.result(ctx, req.Tenant, req.ID); err == nil && ok && done.Status != api.StatusAccepted {
 		_ = msg.Ack() // finished before a crash; only the ack was lost
 		return
 	}
-	inv := &Invocation{ID: req.ID, Tenant: req.Tenant, Workflow: req.Workflow, Async: true, Status: StatusRunning, Start: time.Now()}
+	inv := &api.Invocation{ID: req.ID, Tenant: req.Tenant, Workflow: req.Workflow, Async: true, Status: api.StatusRunning, Start: time.Now()}
 	d, ok := o.registry.Get(req.Tenant, req.Workflow)
 	if !ok {
-		inv.Status, inv.End, inv.Error = StatusFailed, time.Now(), fmt.Sprintf("workflow %q was deleted before the invocation ran", req.Workflow)
+		inv.Status, inv.End, inv.Error = api.StatusFailed, time.Now(), fmt.Sprintf("workflow %q was deleted before the invocation ran", req.Workflow)
 		o.invocations.Put(inv)
 		o.storeResult(ctx, msg, inv)
 		return
@@ -251,17 +258,16 @@ func (o *Orchestrator) runAccepted(ctx context.Context, msg jetstream.Msg) {
 }
 
 // storeResult stores a finished invocation, then acknowledges its message.
-func (o *Orchestrator) storeResult(ctx context.Context, msg jetstream.Msg, inv *Invocation) {
-	for delay := 50 * time.Millisecond; ; delay = min(delay*2, 2*time.Second) {
+func (o *Orchestrator) storeResult(ctx context.Context, msg jetstream.Msg, inv *api.Invocation) {
+	schedule := backoff.Exponential{Base: 50 * time.Millisecond, Max: 2 * time.Second}
+	for attempt := 1; ; attempt++ {
 		err := o.asyncQ.putResult(ctx, inv)
 		if err == nil {
 			break
 		}
 		o.log.Warn("store an async invocation's result; retrying", "id", inv.ID, "err", err)
-		select {
-		case <-ctx.Done():
+		if backoff.Sleep(ctx, schedule.Delay(attempt)) != nil {
 			return // not acknowledged: it runs again after a restart
-		case <-time.After(delay):
 		}
 	}
 	if err := msg.Ack(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"baton.dev/baton/internal/testenv"
+	"baton.dev/baton/orchestrator/api"
 )
 
 // TestAcceptedNeverOverwritesAResult: an asynchronous invocation is in the
@@ -28,14 +29,14 @@ func TestAcceptedNeverOverwritesAResult(t *testing.T) {
 	}
 	mem := NewInvocations(0)
 	start := time.Now()
-	done := &Invocation{ID: "inv-1", Tenant: "t", Workflow: "w", Async: true, Status: StatusSucceeded, Start: start, End: start.Add(time.Millisecond), Output: []byte(`{"ok":true}`)}
+	done := &api.Invocation{ID: "inv-1", Tenant: "t", Workflow: "w", Async: true, Status: api.StatusSucceeded, Start: start, End: start.Add(time.Millisecond), Output: []byte(`{"ok":true}`)}
 	// The consumer finished first.
 	mem.Put(done)
 	if err := q.putResult(ctx, done); err != nil {
 		t.Fatal(err)
 	}
 	// Then the handler records the acceptance.
-	accepted := &Invocation{ID: "inv-1", Tenant: "t", Workflow: "w", Async: true, Status: StatusAccepted, Start: start}
+	accepted := &api.Invocation{ID: "inv-1", Tenant: "t", Workflow: "w", Async: true, Status: api.StatusAccepted, Start: start}
 	if mem.PutIfAbsent(accepted) {
 		t.Error("memory: the accepted record replaced the finished one")
 	}
@@ -46,30 +47,30 @@ func TestAcceptedNeverOverwritesAResult(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("result: %v, %v", ok, err)
 	}
-	if got.Status != StatusSucceeded || string(got.Output) != `{"ok":true}` {
+	if got.Status != api.StatusSucceeded || string(got.Output) != `{"ok":true}` {
 		t.Errorf("stored %s with output %s after the late acceptance, want succeeded with the output", got.Status, got.Output)
 	}
-	if inv, _ := mem.Get("t", "inv-1"); inv.Status != StatusSucceeded {
+	if inv, _ := mem.Get("t", "inv-1"); inv.Status != api.StatusSucceeded {
 		t.Errorf("memory holds %s, want succeeded", inv.Status)
 	}
 
 	// In the usual order the acceptance is stored, then replaced by the result.
-	second := &Invocation{ID: "inv-2", Tenant: "t", Workflow: "w", Async: true, Status: StatusAccepted, Start: start}
+	second := &api.Invocation{ID: "inv-2", Tenant: "t", Workflow: "w", Async: true, Status: api.StatusAccepted, Start: start}
 	if !mem.PutIfAbsent(second) {
 		t.Error("memory: a first record was not kept")
 	}
 	if err := q.putAccepted(ctx, second); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok, _ := q.result(ctx, "t", "inv-2"); !ok || got.Status != StatusAccepted {
+	if got, ok, _ := q.result(ctx, "t", "inv-2"); !ok || got.Status != api.StatusAccepted {
 		t.Fatalf("inv-2 after acceptance: %+v, %v", got, ok)
 	}
 	fin := *second
-	fin.Status = StatusFailed
+	fin.Status = api.StatusFailed
 	if err := q.putResult(ctx, &fin); err != nil {
 		t.Fatal(err)
 	}
-	if got, _, _ := q.result(ctx, "t", "inv-2"); got.Status != StatusFailed {
+	if got, _, _ := q.result(ctx, "t", "inv-2"); got.Status != api.StatusFailed {
 		t.Errorf("inv-2 after its result: %s, want failed", got.Status)
 	}
 }

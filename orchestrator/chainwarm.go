@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/scheduler/prewarm"
 	"baton.dev/baton/workflow"
@@ -162,7 +163,7 @@ func (sc *stageClaim) stop() {
 
 // observe remembers the width of each foreach stage of a finished
 // invocation.
-func (c *chainWarmer) observe(d *Deployment, stages []StageTiming) {
+func (c *chainWarmer) observe(d *Deployment, stages []api.StageTiming) {
 	key := d.Tenant + "/" + d.Name
 	c.mu.Lock()
 	defer c.mu.Unlock()

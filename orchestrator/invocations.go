@@ -1,80 +1,10 @@
 package orchestrator
 
 import (
-	"encoding/json"
 	"sync"
-	"time"
 
-	"baton.dev/baton/worker"
+	"baton.dev/baton/orchestrator/api"
 )
-
-// Invocation statuses.
-const (
-	StatusAccepted  = "accepted"
-	StatusRunning   = "running"
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-)
-
-// Invocation is the record of one workflow invocation, as the API shows it.
-type Invocation struct {
-	ID        string        `json:"id"`
-	Tenant    string        `json:"-"`
-	Workflow  string        `json:"workflow"`
-	Async     bool          `json:"async"`
-	Status    string        `json:"status"`
-	Start     time.Time     `json:"start"`
-	End       time.Time     `json:"end,omitzero"`
-	LatencyMs float64       `json:"latencyMs,omitempty"`
-	Error     string        `json:"error,omitempty"`
-	Stage     string        `json:"failedStage,omitempty"`
-	Output    []byte        `json:"-"`
-	Stages    []StageTiming `json:"stages"`
-	// ColdStarts counts the stage calls that waited for a new sandbox.
-	ColdStarts int `json:"coldStarts"`
-	// Cost is the execution cost of the stages, in dollars.
-	Cost     float64 `json:"cost"`
-	Revision uint64  `json:"revision"`
-}
-
-// MarshalJSON adds the output: raw when it is JSON, as a string otherwise.
-func (inv *Invocation) MarshalJSON() ([]byte, error) {
-	type plain Invocation
-	var out any
-	if inv.Output != nil {
-		if json.Valid(inv.Output) {
-			out = json.RawMessage(inv.Output)
-		} else {
-			out = string(inv.Output)
-		}
-	}
-	return json.Marshal(struct {
-		*plain
-		Output any `json:"output,omitempty"`
-	}{(*plain)(inv), out})
-}
-
-// StageTiming is how one stage of an invocation was spent. A foreach stage
-// makes several calls; its figures add them up (queue and execution as
-// the sum over calls, Cold if any call was cold).
-type StageTiming struct {
-	Stage     string            `json:"stage"`
-	Function  string            `json:"function"`
-	Start     time.Time         `json:"start"`
-	End       time.Time         `json:"end"`
-	Calls     int               `json:"calls"`
-	Attempts  int               `json:"attempts"`
-	QueuedMs  float64           `json:"queuedMs"`
-	ExecMs    float64           `json:"execMs"`
-	Cold      bool              `json:"cold"`
-	ColdStart *worker.ColdStart `json:"coldStart,omitempty"`
-	Sandbox   string            `json:"sandbox,omitempty"`
-	CPUMilli  int64             `json:"cpuMilli,omitempty"`
-	Memory    int64             `json:"memoryBytes,omitempty"`
-	Cost      float64           `json:"cost"`
-	Worker    string            `json:"worker,omitempty"`
-	Error     string            `json:"error,omitempty"`
-}
 
 // Invocations keeps the most recent invocation records in memory, for
 // GET /v1/invocations/{id}. It never writes anywhere durable; history in
@@ -82,7 +12,7 @@ type StageTiming struct {
 type Invocations struct {
 	mu    sync.RWMutex
 	max   int
-	m     map[string]*Invocation
+	m     map[string]*api.Invocation
 	order []string // ring of IDs, oldest at head
 	head  int
 }
@@ -92,18 +22,18 @@ func NewInvocations(max int) *Invocations {
 	if max <= 0 {
 		max = 10000
 	}
-	return &Invocations{max: max, m: map[string]*Invocation{}}
+	return &Invocations{max: max, m: map[string]*api.Invocation{}}
 }
 
 // Put stores or replaces a record. Records are replaced, never mutated
 // after Put, so readers can use them without a lock.
-func (s *Invocations) Put(inv *Invocation) {
+func (s *Invocations) Put(inv *api.Invocation) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.putLocked(inv)
 }
 
-func (s *Invocations) putLocked(inv *Invocation) {
+func (s *Invocations) putLocked(inv *api.Invocation) {
 	if _, ok := s.m[inv.ID]; !ok {
 		if len(s.order) < s.max {
 			s.order = append(s.order, inv.ID)
@@ -119,7 +49,7 @@ func (s *Invocations) putLocked(inv *Invocation) {
 // PutIfAbsent keeps inv unless a record of its ID is already kept (an
 // asynchronous invocation can finish before its handler records it as
 // accepted); it reports whether inv was kept.
-func (s *Invocations) PutIfAbsent(inv *Invocation) bool {
+func (s *Invocations) PutIfAbsent(inv *api.Invocation) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.m[inv.ID]; ok {
@@ -129,7 +59,7 @@ func (s *Invocations) PutIfAbsent(inv *Invocation) bool {
 	return true
 }
 
-func (s *Invocations) Get(tenant, id string) (*Invocation, bool) {
+func (s *Invocations) Get(tenant, id string) (*api.Invocation, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	inv, ok := s.m[id]
@@ -141,10 +71,10 @@ func (s *Invocations) Get(tenant, id string) (*Invocation, bool) {
 
 // List returns up to limit of a tenant's records, of one workflow or all,
 // newest first.
-func (s *Invocations) List(tenant, workflow string, limit int) []*Invocation {
+func (s *Invocations) List(tenant, workflow string, limit int) []*api.Invocation {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []*Invocation
+	var out []*api.Invocation
 	n := len(s.order)
 	for i := range n {
 		// Walk the ring from the newest entry back.

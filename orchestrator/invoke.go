@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/orchestrator/history"
 	"baton.dev/baton/scheduler"
 	"baton.dev/baton/scheduler/decide"
@@ -24,7 +25,7 @@ type stageRecorder struct {
 	tenant, name string
 	claims       *chainClaims // nil without chain warming
 	mu           sync.Mutex
-	stages       map[string]*StageTiming
+	stages       map[string]*api.StageTiming
 }
 
 // InvokeStage implements workflow.Invoker.
@@ -35,7 +36,7 @@ func (s *stageRecorder) InvokeStage(ctx context.Context, st *workflow.Stage, fn 
 	defer s.mu.Unlock()
 	t := s.stages[st.Name]
 	if t == nil {
-		t = &StageTiming{Stage: st.Name, Function: fn.Name}
+		t = &api.StageTiming{Stage: st.Name, Function: fn.Name}
 		s.stages[st.Name] = t
 	}
 	t.Calls++
@@ -59,10 +60,10 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // execute runs one invocation of d to its end and returns the finished
 // record and the error that failed it, if any. Nothing on this path writes to durable storage: the router,
 // the engine and the record store are all in memory.
-func (o *Orchestrator) execute(ctx context.Context, d *Deployment, inv *Invocation, input []byte) (*Invocation, error) {
+func (o *Orchestrator) execute(ctx context.Context, d *Deployment, inv *api.Invocation, input []byte) (*api.Invocation, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.InvocationTimeout)
 	defer cancel()
-	rec := &stageRecorder{router: o.router, prices: o.cfg.Prices, tenant: d.Tenant, name: d.Name, stages: map[string]*StageTiming{}}
+	rec := &stageRecorder{router: o.router, prices: o.cfg.Prices, tenant: d.Tenant, name: d.Name, stages: map[string]*api.StageTiming{}}
 	if o.chain != nil {
 		rec.claims = o.chain.start(d)
 	}
@@ -77,7 +78,7 @@ func (o *Orchestrator) execute(ctx context.Context, d *Deployment, inv *Invocati
 		for _, run := range res.Stages {
 			t := rec.stages[run.Stage]
 			if t == nil {
-				t = &StageTiming{Stage: run.Stage, Function: d.Workflow.Stage(run.Stage).Function}
+				t = &api.StageTiming{Stage: run.Stage, Function: d.Workflow.Stage(run.Stage).Function}
 			}
 			t.Start, t.End, t.Attempts = run.Start, run.End, run.Attempts
 			if run.Err != nil {
@@ -91,13 +92,13 @@ func (o *Orchestrator) execute(ctx context.Context, d *Deployment, inv *Invocati
 		}
 	}
 	if err != nil {
-		done.Status, done.Error = StatusFailed, err.Error()
+		done.Status, done.Error = api.StatusFailed, err.Error()
 		var se *workflow.StageError
 		if errors.As(err, &se) {
 			done.Stage = se.Stage
 		}
 	} else {
-		done.Status, done.Output = StatusSucceeded, res.Output
+		done.Status, done.Output = api.StatusSucceeded, res.Output
 	}
 	if o.chain != nil {
 		o.chain.observe(d, done.Stages)
@@ -111,7 +112,7 @@ func (o *Orchestrator) execute(ctx context.Context, d *Deployment, inv *Invocati
 }
 
 // historyRecords turns a finished invocation into history rows.
-func historyRecords(d *Deployment, inv *Invocation) []history.Record {
+func historyRecords(d *Deployment, inv *api.Invocation) []history.Record {
 	row := history.Invocation{
 		ID: inv.ID, Tenant: inv.Tenant, Workflow: inv.Workflow, Revision: inv.Revision, Async: inv.Async,
 		Status: inv.Status, Error: inv.Error, FailedStage: inv.Stage, Start: inv.Start, End: inv.End,

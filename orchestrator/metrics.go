@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"time"
 
+	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/orchestrator/history"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,7 +95,7 @@ func newMetrics(router *Router, workers *Workers, hist *history.History) *metric
 	return m
 }
 
-func (m *metrics) observe(inv *Invocation) {
+func (m *metrics) observe(inv *api.Invocation) {
 	m.invocations.WithLabelValues(inv.Tenant, inv.Workflow, inv.Status).Inc()
 	m.latency.WithLabelValues(inv.Tenant, inv.Workflow).Observe(inv.LatencyMs / 1000)
 	for _, s := range inv.Stages {

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/orchestrator/history"
 	"baton.dev/baton/scheduler"
 	"baton.dev/baton/scheduler/decide"
@@ -405,7 +406,7 @@ func (o *Orchestrator) ConnectionChecks() int64 { return o.router.ConnectionChec
 // stored with the deployment (durable), recorded in history, and the
 // functions' sandboxes move to it (idle ones at once, busy ones after
 // their request).
-func (o *Orchestrator) Choose(ctx context.Context, tenant, name string, c Choice) (*Deployment, error) {
+func (o *Orchestrator) Choose(ctx context.Context, tenant, name string, c api.Choice) (*Deployment, error) {
 	d, ok := o.registry.Get(tenant, name)
 	if !ok {
 		return nil, fmt.Errorf("workflow %q: %w", name, ErrNotFound)

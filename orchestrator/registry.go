@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/workflow"
 )
 
@@ -30,32 +31,17 @@ type Deployment struct {
 	Revision uint64    `json:"revision"`
 	// Chosen is the configuration the scheduler chose for the workflow's
 	// auto resources, if any.
-	Chosen *Choice `json:"chosen,omitempty"`
+	Chosen *api.Choice `json:"chosen,omitempty"`
 
 	Workflow *workflow.Workflow `json:"-"`
-}
-
-// Choice is a configuration chosen for a workflow's auto resources, by
-// whom and why.
-type Choice struct {
-	Functions map[string]Resources `json:"functions"`
-	Policy    string               `json:"policy"`
-	Reason    string               `json:"reason"`
-	At        time.Time            `json:"at"`
-}
-
-// Resources are one function's CPU and memory.
-type Resources struct {
-	CPUMilli    int64 `json:"cpuMilli"`
-	MemoryBytes int64 `json:"memoryBytes"`
 }
 
 // resources returns function n's resources: fixed ones as given, auto ones
 // from the choice when it has them within bounds, else the upper bound
 // (the QoS-safe end). chosen says whether the choice set any.
-func (d *Deployment) resources(n string) (r Resources, chosen bool) {
+func (d *Deployment) resources(n string) (r api.Resources, chosen bool) {
 	f := d.Workflow.Spec.Functions[n]
-	r = Resources{CPUMilli: f.DefaultCPUMilli(), MemoryBytes: f.DefaultMemoryBytes()}
+	r = api.Resources{CPUMilli: f.DefaultCPUMilli(), MemoryBytes: f.DefaultMemoryBytes()}
 	if d.Chosen == nil || f.Bounds == nil {
 		return r, false
 	}
@@ -75,7 +61,7 @@ func (d *Deployment) resources(n string) (r Resources, chosen bool) {
 
 // CheckChoice says what is wrong with a choice for d, naming the function
 // and resource.
-func (d *Deployment) CheckChoice(c *Choice) error {
+func (d *Deployment) CheckChoice(c *api.Choice) error {
 	if len(c.Functions) == 0 {
 		return errors.New("functions: empty: give each auto function's cpuMilli and memoryBytes")
 	}

@@ -3,34 +3,17 @@ package orchestrator
 import (
 	"sort"
 	"time"
+
+	"baton.dev/baton/orchestrator/api"
 )
 
-// WorkerView is a worker as the admin API shows it.
-type WorkerView struct {
-	ID                  string    `json:"id"`
-	Runtime             string    `json:"runtime"`
-	State               string    `json:"state"` // ready, draining, suspect or dead
-	CPUMilli            int64     `json:"cpuMilli"`
-	MemoryBytes         int64     `json:"memoryBytes"`
-	ReservedCPUMilli    int64     `json:"reservedCpuMilli"`
-	ReservedMemoryBytes int64     `json:"reservedMemoryBytes"`
-	Sandboxes           int       `json:"sandboxes"`
-	LastHeartbeat       time.Time `json:"lastHeartbeat"`
-	// Stranded counts the sandboxes dead incarnations of this worker
-	// left running, until a worker starting on their machine removes
-	// them (or `baton worker --cleanup` there).
-	Stranded    int    `json:"stranded"`
-	Incarnation string `json:"incarnation,omitempty"`
-	Machine     string `json:"machine,omitempty"`
-}
-
 // Views lists every worker this orchestrator has heard from.
-func (w *Workers) Views(now time.Time) []WorkerView {
+func (w *Workers) Views(now time.Time) []api.WorkerView {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make([]WorkerView, 0, len(w.m))
+	out := make([]api.WorkerView, 0, len(w.m))
 	for id, e := range w.m {
-		v := WorkerView{ID: id, Runtime: e.hb.Runtime, State: "ready", CPUMilli: e.hb.CPUMilli, MemoryBytes: e.hb.MemoryBytes,
+		v := api.WorkerView{ID: id, Runtime: e.hb.Runtime, State: "ready", CPUMilli: e.hb.CPUMilli, MemoryBytes: e.hb.MemoryBytes,
 			ReservedCPUMilli: e.reservedCPU, ReservedMemoryBytes: e.reservedMem, Sandboxes: e.hb.Sandboxes, LastHeartbeat: e.seen,
 			Incarnation: e.hb.Incarnation, Machine: e.hb.Machine}
 		for _, st := range w.stranded {

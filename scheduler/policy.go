@@ -24,8 +24,8 @@ type Observation struct {
 
 // Target is the end-to-end QoS: Percentile percent of invocations within LatencyMs.
 type Target struct {
-	LatencyMs  float64
-	Percentile float64
+	LatencyMs  float64 `json:"latencyMs"`
+	Percentile float64 `json:"percentile"`
 }
 
 // TargetOf returns w's QoS as a Target; an error when w has none.

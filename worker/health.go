@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"baton.dev/baton/backoff"
 )
 
 // WaitHealthy polls GET endpoint/healthz with a short backoff until it
@@ -42,7 +44,8 @@ func WaitHealthy(ctx context.Context, endpoint string, timeout time.Duration, en
 	}
 	client := &http.Client{Transport: tr}
 	url := endpoint + "/healthz"
-	for delay := 2 * time.Millisecond; ; delay = min(delay*2, 100*time.Millisecond) {
+	poll := backoff.Exponential{Base: 2 * time.Millisecond, Max: 100 * time.Millisecond}
+	for attempt := 1; ; attempt++ {
 		last := probe(ctx, client, url)
 		if last == nil {
 			return nil
@@ -61,7 +64,7 @@ func WaitHealthy(ctx context.Context, endpoint string, timeout time.Duration, en
 				return fmt.Errorf("%w: GET %s did not answer 200 within %s (last: %v)", ErrUnhealthy, url, timeout, last)
 			}
 			return fmt.Errorf("wait for GET %s: %w", url, context.Cause(ctx))
-		case <-time.After(delay):
+		case <-time.After(poll.Delay(attempt)):
 		}
 	}
 }

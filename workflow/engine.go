@@ -100,6 +100,64 @@ type stageDone struct {
 // value on instead of failing the invocation. spec.timeout bounds the whole
 // run: when it fires, Run returns an error wrapping context.DeadlineExceeded.
 func (e *Engine) Run(ctx context.Context, w *Workflow, input []byte, inv Invoker) (*Result, error) {
+	r, err := e.newRun(ctx, w, input, inv)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stopTimeout := r.withTimeout(ctx)
+	defer stopTimeout()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.cancel = cancel
+	r.plan()
+	r.schedule(runCtx)
+	return r.result(ctx, runCtx)
+}
+
+// run is one invocation of a workflow by an Engine: what it runs, the
+// dependency graph between its stages, and how far it has got. Its methods
+// are the steps of the scheduling loop.
+//
+// The scheduling goroutine (the one in schedule) owns the progress fields
+// and is the only one to read or write them. A stage running on its own
+// goroutine reads only fields set before scheduling starts and reports back
+// through done, so the state needs no lock.
+type run struct {
+	e      *Engine
+	w      *Workflow
+	inv    Invoker
+	input  []byte
+	limits Limits       // e.Limits with defaults filled in
+	conds  []*condition // each stage's when: condition; nil for none
+	stages []*Stage     // w.Spec.Stages; a stage is known by its index here
+
+	// timedOut is the cause given to the spec.timeout deadline, so that
+	// result can tell that deadline from one of the caller's; nil when the
+	// workflow sets no timeout.
+	timedOut error
+	// cancel stops the stages still running once one has failed.
+	cancel context.CancelFunc
+
+	// The dependency graph, built by plan.
+	index   map[string]int // stage name to index
+	pending []int          // unfinished needs per stage
+	feeds   [][]int        // stages that need stage i
+
+	// Progress, owned by the scheduling goroutine.
+	outputs  [][]byte
+	skipped  []bool
+	runs     []*StageRun    // how each stage ran; nil for one never started
+	done     chan stageDone // buffered: senders never block
+	ready    []int          // stages whose needs all finished, not yet started
+	running  int            // stages started and not yet reported on done
+	finished int            // stages whose output is known (ran, skipped or continued)
+	failed   *StageError    // the first failure; nothing starts after it
+}
+
+// newRun checks that w can run on input with inv under ctx and sets up its
+// state. The checks come before any stage starts, so a workflow that cannot
+// run fails without invoking anything.
+func (e *Engine) newRun(ctx context.Context, w *Workflow, input []byte, inv Invoker) (*run, error) {
 	if inv == nil {
 		return nil, fmt.Errorf("run workflow: nil invoker")
 	}
@@ -117,131 +175,196 @@ func (e *Engine) Run(ctx context.Context, w *Workflow, input []byte, inv Invoker
 	if err := limits.checkPayload("workflow input", input); err != nil {
 		return nil, fmt.Errorf("run workflow %q: %w", w.Metadata.Name, err)
 	}
-	var timedOut error
-	if d := w.Spec.Timeout; d > 0 {
-		timedOut = fmt.Errorf("run workflow %q: timed out after %s (spec.timeout): %w", w.Metadata.Name, d, context.DeadlineExceeded)
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, d, timedOut)
-		defer cancel()
-	}
+	n := len(w.Spec.Stages)
+	return &run{
+		e:       e,
+		w:       w,
+		inv:     inv,
+		input:   input,
+		limits:  limits,
+		conds:   conds,
+		stages:  w.Spec.Stages,
+		outputs: make([][]byte, n),
+		skipped: make([]bool, n),
+		runs:    make([]*StageRun, n),
+		done:    make(chan stageDone, n),
+	}, nil
+}
 
-	stages := w.Spec.Stages
-	index := make(map[string]int, len(stages))
-	for i, st := range stages {
-		index[st.Name] = i
+// withTimeout bounds ctx by the workflow's spec.timeout, when it sets one,
+// and records the cause the deadline carries.
+func (r *run) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := r.w.Spec.Timeout
+	if d <= 0 {
+		return ctx, func() {}
 	}
-	pending := make([]int, len(stages)) // unfinished needs per stage
-	feeds := make([][]int, len(stages)) // stages that need stage i
-	for j, st := range stages {
-		pending[j] = len(st.Needs)
+	r.timedOut = fmt.Errorf("run workflow %q: timed out after %s (spec.timeout): %w", r.w.Metadata.Name, d, context.DeadlineExceeded)
+	return context.WithTimeoutCause(ctx, d, r.timedOut)
+}
+
+// plan builds the dependency graph (how many needs each stage waits for
+// and which stages each one feeds) and queues the stages that need
+// nothing, in declared order.
+func (r *run) plan() {
+	r.index = make(map[string]int, len(r.stages))
+	for i, st := range r.stages {
+		r.index[st.Name] = i
+	}
+	r.pending = make([]int, len(r.stages))
+	r.feeds = make([][]int, len(r.stages))
+	for j, st := range r.stages {
+		r.pending[j] = len(st.Needs)
 		for _, n := range st.Needs {
-			feeds[index[n]] = append(feeds[index[n]], j)
+			r.feeds[r.index[n]] = append(r.feeds[r.index[n]], j)
 		}
 	}
+	for i := range r.stages {
+		if r.pending[i] == 0 {
+			r.ready = append(r.ready, i)
+		}
+	}
+}
 
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	outputs := make([][]byte, len(stages))
-	skipped := make([]bool, len(stages))
-	runs := make([]*StageRun, len(stages))
-	done := make(chan stageDone, len(stages)) // buffered: senders never block
-	outputOf := func(name string) []byte { return outputs[index[name]] }
-	running, finished := 0, 0
-	var ready []int
-	// complete records a stage's output and queues the dependents it readies.
-	complete := func(i int, out []byte) {
-		finished++
-		outputs[i] = out
-		for _, j := range feeds[i] {
-			if pending[j]--; pending[j] == 0 {
-				ready = append(ready, j)
-			}
-		}
-	}
-	allNeedsSkipped := func(st *Stage) bool {
-		for _, n := range st.Needs {
-			if !skipped[index[n]] {
-				return false
-			}
-		}
-		return len(st.Needs) > 0
-	}
-	start := func(i int) {
-		st := stages[i]
-		if allNeedsSkipped(st) {
-			now := time.Now()
-			skipped[i] = true
-			runs[i] = &StageRun{Stage: st.Name, Start: now, End: now, Skipped: true}
-			complete(i, []byte(skippedOutput))
-			return
-		}
-		in := stageInput(st, input, outputOf)
-		fn := w.Spec.Functions[st.Function]
-		running++
-		exec := func() {
-			run := StageRun{Stage: st.Name, Start: time.Now()}
-			out, attempts, skip, err := e.runStage(runCtx, st, conds[i], fn, in, inv, limits)
-			run.End, run.Attempts, run.Skipped, run.Err = time.Now(), attempts, skip, err
-			if err != nil && st.OnError == OnErrorContinue && runCtx.Err() == nil {
-				out = errorValue(st.Name, err)
-			}
-			done <- stageDone{idx: i, out: out, run: run}
-		}
-		if running == 1 && len(ready) == 0 {
-			// The only stage that can run: no goroutine to hand it to and
-			// wait on (each handoff is a wake-up on the critical path;
-			// a chain of stages pays one per stage).
-			exec()
-			return
-		}
-		go exec()
-	}
-	for i := range stages {
-		if pending[i] == 0 {
-			ready = append(ready, i)
-		}
-	}
-
-	var failed *StageError
+// schedule starts stages as their needs finish and records each report
+// until no stage is running. After a failure, or once ctx ends, it starts
+// nothing more but still waits for the stages already running, so that no
+// stage outlives Run.
+func (r *run) schedule(ctx context.Context) {
 	for {
-		for len(ready) > 0 && failed == nil && runCtx.Err() == nil {
-			i := ready[0]
-			ready = ready[1:]
-			start(i)
+		r.startReady(ctx)
+		if r.running == 0 {
+			return
 		}
-		if running == 0 {
-			break
-		}
-		d := <-done
-		running--
-		runs[d.idx] = &d.run
-		if d.run.Err != nil && d.out == nil {
-			if failed == nil {
-				failed = &StageError{Stage: d.run.Stage, Err: d.run.Err}
-				cancel()
-			}
-			continue
-		}
-		skipped[d.idx] = d.run.Skipped
-		complete(d.idx, d.out)
+		r.finish(<-r.done)
 	}
+}
 
-	res := &Result{}
-	for _, r := range runs {
-		if r != nil {
-			res.Stages = append(res.Stages, *r)
+// startReady starts the ready stages in the order they became ready,
+// unless a stage has failed or ctx has ended.
+func (r *run) startReady(ctx context.Context) {
+	for len(r.ready) > 0 && r.failed == nil && ctx.Err() == nil {
+		i := r.ready[0]
+		r.ready = r.ready[1:]
+		r.start(ctx, i)
+	}
+}
+
+// start runs stage i on the outputs of its needs, or skips it when all its
+// needs were skipped. A stage runs on a goroutine of its own, except the
+// only one that can run: handing it over and waiting for it would put a
+// wake-up on the critical path, and a chain of stages would pay one per
+// stage.
+func (r *run) start(ctx context.Context, i int) {
+	st := r.stages[i]
+	if r.allNeedsSkipped(st) {
+		r.skip(i)
+		return
+	}
+	in := stageInput(st, r.input, r.outputOf)
+	fn := r.w.Spec.Functions[st.Function]
+	r.running++
+	if r.running == 1 && len(r.ready) == 0 {
+		r.exec(ctx, i, fn, in)
+		return
+	}
+	go r.exec(ctx, i, fn, in)
+}
+
+// exec runs stage i with retries and fan-out and reports how it went on
+// done. A failure of a stage with onError: continue becomes an error value
+// for its dependents, unless ctx has ended: then the failure is the stop's
+// doing, not the stage's.
+func (r *run) exec(ctx context.Context, i int, fn *Function, in []byte) {
+	st := r.stages[i]
+	sr := StageRun{Stage: st.Name, Start: time.Now()}
+	out, attempts, skip, err := r.e.runStage(ctx, st, r.conds[i], fn, in, r.inv, r.limits)
+	sr.End, sr.Attempts, sr.Skipped, sr.Err = time.Now(), attempts, skip, err
+	if err != nil && st.OnError == OnErrorContinue && ctx.Err() == nil {
+		out = errorValue(st.Name, err)
+	}
+	r.done <- stageDone{idx: i, out: out, run: sr}
+}
+
+// finish records a stage's report. A failure with no output to pass on
+// fails the run: the first such failure is kept and cancels the stages
+// still running. Anything else completes the stage.
+func (r *run) finish(d stageDone) {
+	r.running--
+	r.runs[d.idx] = &d.run
+	if d.run.Err != nil && d.out == nil {
+		if r.failed == nil {
+			r.failed = &StageError{Stage: d.run.Stage, Err: d.run.Err}
+			r.cancel()
+		}
+		return
+	}
+	r.skipped[d.idx] = d.run.Skipped
+	r.complete(d.idx, d.out)
+}
+
+// skip completes stage i without running it; its output is null.
+func (r *run) skip(i int) {
+	now := time.Now()
+	r.skipped[i] = true
+	r.runs[i] = &StageRun{Stage: r.stages[i].Name, Start: now, End: now, Skipped: true}
+	r.complete(i, []byte(skippedOutput))
+}
+
+// complete records stage i's output and queues the dependents for which it
+// was the last unfinished need.
+func (r *run) complete(i int, out []byte) {
+	r.finished++
+	r.outputs[i] = out
+	for _, j := range r.feeds[i] {
+		if r.pending[j]--; r.pending[j] == 0 {
+			r.ready = append(r.ready, j)
 		}
 	}
-	switch {
-	case timedOut != nil && context.Cause(ctx) == timedOut:
-		return res, timedOut
-	case failed != nil:
-		return res, failed
-	case finished < len(stages):
-		return res, fmt.Errorf("run workflow %q: %w", w.Metadata.Name, context.Cause(runCtx))
+}
+
+// allNeedsSkipped reports whether st has needs and all of them were
+// skipped; a stage without needs is never skipped for this reason.
+func (r *run) allNeedsSkipped(st *Stage) bool {
+	for _, n := range st.Needs {
+		if !r.skipped[r.index[n]] {
+			return false
+		}
 	}
-	res.Output = workflowOutput(w, outputOf)
+	return len(st.Needs) > 0
+}
+
+// outputOf is the output of the stage named name; nil until it completes.
+func (r *run) outputOf(name string) []byte { return r.outputs[r.index[name]] }
+
+// result is the run's outcome once schedule has returned; ctx is the run's
+// context bounded by spec.timeout, runCtx the one its stages ran under.
+// The workflow's own timeout is reported rather than the stage failure it
+// caused; a run that ended without every stage finishing, and without a
+// failure, was stopped by its caller's context.
+func (r *run) result(ctx, runCtx context.Context) (*Result, error) {
+	res := &Result{Stages: r.stageRuns()}
+	switch {
+	case r.timedOut != nil && context.Cause(ctx) == r.timedOut:
+		return res, r.timedOut
+	case r.failed != nil:
+		return res, r.failed
+	case r.finished < len(r.stages):
+		return res, fmt.Errorf("run workflow %q: %w", r.w.Metadata.Name, context.Cause(runCtx))
+	}
+	res.Output = workflowOutput(r.w, r.outputOf)
 	return res, nil
+}
+
+// stageRuns lists how each stage that started or was skipped ran, in
+// declared stage order; nil when none did.
+func (r *run) stageRuns() []StageRun {
+	var out []StageRun
+	for _, sr := range r.runs {
+		if sr != nil {
+			out = append(out, *sr)
+		}
+	}
+	return out
 }
 
 // conditions returns each stage's compiled when: condition (nil for none),

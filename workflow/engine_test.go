@@ -477,20 +477,46 @@ func TestRunParsedWorkflow(t *testing.T) {
 	}
 }
 
-func TestBackoffCeiling(t *testing.T) {
+func TestBackoffSchedule(t *testing.T) {
 	var e Engine
 	want := []time.Duration{100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000}
 	for i, w := range want {
-		if got := e.backoffCeiling(i + 1); got != w*time.Millisecond {
+		if got := e.backoffSchedule().Delay(i + 1); got != w*time.Millisecond {
 			t.Errorf("attempt %d: ceiling %v, want %v", i+1, got, w*time.Millisecond)
 		}
 	}
 	custom := Engine{BaseBackoff: time.Second, MaxBackoff: 3 * time.Second}
-	if got := custom.backoffCeiling(3); got != 3*time.Second {
+	if got := custom.backoffSchedule().Delay(3); got != 3*time.Second {
 		t.Errorf("custom ceiling = %v", got)
 	}
-	if got := e.backoffCeiling(1000); got != DefaultMaxBackoff {
+	if got := e.backoffSchedule().Delay(1000); got != DefaultMaxBackoff {
 		t.Errorf("large attempt ceiling = %v", got)
+	}
+	for range 1000 {
+		if d := custom.backoffSchedule().Jittered(2); d < 0 || d > 2*time.Second {
+			t.Fatalf("jittered wait after attempt 2 = %v, want within [0, 2s]", d)
+		}
+	}
+}
+
+func TestRunRetryWaitReportsCause(t *testing.T) {
+	w := graphWorkflow([]string{"a"})
+	w.Spec.Stages[0].Retries = 1
+	cause := errors.New("caller gave up")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	inv := invokerFunc(func(context.Context, *Stage, *Function, []byte) ([]byte, error) {
+		return nil, errors.New("down")
+	})
+	e := &Engine{BaseBackoff: time.Hour, MaxBackoff: time.Hour}
+	time.AfterFunc(20*time.Millisecond, func() { cancel(cause) })
+	_, err := e.Run(ctx, w, nil, inv)
+	var se *StageError
+	if !errors.As(err, &se) || !errors.Is(err, cause) {
+		t.Fatalf("err = %v, want a *StageError wrapping the context's cause", err)
+	}
+	if want := "caller gave up (while waiting to retry; last error: down)"; se.Err.Error() != want {
+		t.Errorf("stage error = %q, want %q", se.Err, want)
 	}
 }
 

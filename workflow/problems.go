@@ -10,14 +10,15 @@ import (
 // offending YAML node (for a missing field, at the mapping that lacks it).
 type Problem struct {
 	// File is the file name given to Parse; only used in messages.
-	File string
+	File string `json:"file,omitempty"`
 	// Line and Col are 1-based; zero when unknown (e.g. an oversized document).
-	Line, Col int
+	Line int `json:"line,omitempty"`
+	Col  int `json:"col,omitempty"`
 	// Field is the dotted path of the field, e.g. "spec.stages[1].needs[0]";
 	// empty for problems with the document as a whole.
-	Field string
+	Field string `json:"field,omitempty"`
 	// Msg says what is wrong and, where possible, how to fix it.
-	Msg string
+	Msg string `json:"message"`
 }
 
 // Error formats p as "file:line:col: field: msg", leaving out unknown parts.

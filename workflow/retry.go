@@ -3,8 +3,9 @@ package workflow
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
+
+	"baton.dev/baton/backoff"
 )
 
 // DefaultBaseBackoff is the backoff ceiling before the first retry.
@@ -18,6 +19,7 @@ const DefaultMaxBackoff = 5 * time.Second
 // stopping as soon as ctx is done. It returns the attempts made.
 func (e *Engine) invokeWithRetry(ctx context.Context, st *Stage, fn *Function, input []byte, inv Invoker) ([]byte, int, error) {
 	retries := max(st.Retries, 0)
+	schedule := e.backoffSchedule()
 	for attempt := 1; ; attempt++ {
 		out, err := invokeOnce(ctx, st, fn, input, inv)
 		if err == nil {
@@ -32,16 +34,16 @@ func (e *Engine) invokeWithRetry(ctx context.Context, st *Stage, fn *Function, i
 			}
 			return nil, attempt, err
 		}
-		wait := time.Duration(rand.Int64N(int64(e.backoffCeiling(attempt)) + 1))
-		if !sleep(ctx, wait) {
-			return nil, attempt, fmt.Errorf("%w (while waiting to retry; last error: %v)", context.Cause(ctx), err)
+		if cause := backoff.Sleep(ctx, schedule.Jittered(attempt)); cause != nil {
+			return nil, attempt, fmt.Errorf("%w (while waiting to retry; last error: %v)", cause, err)
 		}
 	}
 }
 
-// backoffCeiling is the longest wait after the given failed attempt (1-based):
-// BaseBackoff doubled per attempt, capped at MaxBackoff.
-func (e *Engine) backoffCeiling(attempt int) time.Duration {
+// backoffSchedule is the engine's retry schedule: BaseBackoff doubled per
+// failed attempt, capped at MaxBackoff, each taking its default when <= 0.
+// A retry waits a jittered draw from it, up to the attempt's Delay.
+func (e *Engine) backoffSchedule() backoff.Exponential {
 	base, ceiling := e.BaseBackoff, e.MaxBackoff
 	if base <= 0 {
 		base = DefaultBaseBackoff
@@ -49,24 +51,5 @@ func (e *Engine) backoffCeiling(attempt int) time.Duration {
 	if ceiling <= 0 {
 		ceiling = DefaultMaxBackoff
 	}
-	d := base
-	for i := 1; i < attempt && d < ceiling; i++ {
-		d *= 2
-	}
-	return min(d, ceiling)
-}
-
-// sleep waits d or until ctx is done; it reports whether it waited the full d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return backoff.Exponential{Base: base, Max: ceiling}
 }

@@ -1,78 +1,18 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"path/filepath"
-	"sync"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"baton.dev/baton/internal/simcluster"
-	"baton.dev/baton/worker"
-	ctrd "baton.dev/baton/worker/containerd"
+	"baton.dev/baton/internal/bench"
+	"baton.dev/baton/internal/standalone"
 )
-
-// Cold-start targets: Baton's cold starts at no less than 0.8 of the
-// throughput of containerd and CNI alone, adding at most 10 ms at p50.
-const (
-	coldTargetRatio      = 0.8
-	coldTargetAddedP50Ms = 10
-)
-
-// coldSide is one side of the cold-start comparison.
-type coldSide struct {
-	What      string  `json:"what"`
-	N         int     `json:"n"`
-	Errors    int     `json:"errors"`
-	Seconds   float64 `json:"seconds"`
-	PerSecond float64 `json:"perSecond"`
-	// Latency is each sandbox's time from the request to its first answer.
-	Latency simcluster.Latency `json:"latency"`
-	// Phases is the mean of the worker runtime's cold-start phases, in ms.
-	Phases     coldPhasesMs `json:"phases"`
-	FirstError string       `json:"firstError,omitempty"`
-}
-
-// coldPhasesMs is a mean cold-start breakdown in milliseconds. Outside is
-// the rest of each request's time: for Baton the API, router, autoscaler,
-// placement, NATS and the forwarded call; for the baseline the one POST.
-type coldPhasesMs struct {
-	Image   float64 `json:"image"`
-	Create  float64 `json:"create"`
-	Network float64 `json:"network"`
-	Start   float64 `json:"start"`
-	Healthy float64 `json:"healthy"`
-	Total   float64 `json:"total"`
-	Outside float64 `json:"outside"`
-}
-
-// coldStartReport is what `baton bench coldstart` measured.
-type coldStartReport struct {
-	N          int      `json:"n"`
-	Baton      coldSide `json:"baton"`
-	Direct     coldSide `json:"direct"`
-	Ratio      float64  `json:"throughputRatio"`
-	AddedP50Ms float64  `json:"addedP50Ms"`
-
-	TargetRatio      float64 `json:"targetRatio"`
-	TargetAddedP50Ms float64 `json:"targetAddedP50Ms"`
-	Met              bool    `json:"met"`
-	machineLoad
-}
 
 func benchColdStartCmd() *cobra.Command {
 	var (
-		lo  localOptions
-		out string
-		n   int
+		opts bench.ColdStartOptions
+		out  string
 	)
 	cmd := &cobra.Command{
 		Use:   "coldstart",
@@ -95,224 +35,24 @@ Baton adds at p50 (target <= 10 ms) and the mean cold-start phases.`,
 			if err := checkOutput(out); err != nil {
 				return err
 			}
-			if n < 1 {
-				return fmt.Errorf("flag -n %d: want at least 1", n)
+			if opts.N < 1 {
+				return fmt.Errorf("flag -n %d: want at least 1", opts.N)
 			}
-			if lo.runtime != "containerd" {
-				return fmt.Errorf("flag --runtime %q: the cold-start comparison needs containerd", lo.runtime)
+			if opts.Local.Runtime != standalone.RuntimeContainerd {
+				return fmt.Errorf("flag --runtime %q: the cold-start comparison needs containerd", opts.Local.Runtime)
 			}
-			rep, err := runColdStart(cmd.Context(), lo, n)
+			rep, err := bench.RunColdStart(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
 			if out == "json" {
 				return printJSON(cmd.OutOrStdout(), rep)
 			}
-			return printColdStart(cmd.OutOrStdout(), rep)
+			return rep.WriteTable(cmd.OutOrStdout())
 		},
 	}
-	lo.flags(cmd.Flags())
-	cmd.Flags().IntVarP(&n, "n", "n", 50, "concurrent cold starts on each side")
+	localFlags(cmd.Flags(), &opts.Local)
+	cmd.Flags().IntVarP(&opts.N, "n", "n", 50, "concurrent cold starts on each side")
 	outputFlag(cmd, &out)
 	return cmd
-}
-
-func runColdStart(ctx context.Context, lo localOptions, n int) (*coldStartReport, error) {
-	b, err := startLocal(ctx, lo, 30*time.Minute, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		// A stop that leaves sandboxes behind is said, not hidden.
-		if err := b.stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "baton bench: stopping Baton:", err)
-		}
-	}()
-	rt, err := ctrd.Open(ctx, ctrd.Config{
-		Address: b.cl.ContainerdAddress, Namespace: "baton-bench-direct", ImagesDir: b.imgs,
-		StateDir: filepath.Join(b.dir.Path, "direct"), Subnet: benchDirectSubnet, Logger: b.log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("baseline runtime: %w", err)
-	}
-	defer rt.Close()
-	defer func() {
-		if err := rt.RemoveNetwork(context.WithoutCancel(ctx)); err != nil {
-			fmt.Fprintln(os.Stderr, "baton bench: the baseline's network:", err)
-		}
-	}()
-
-	names := make([]string, n+1)
-	for i := range names {
-		names[i] = fmt.Sprintf("bench-cold-%03d", i)
-		if err := b.deployEcho(ctx, names[i]); err != nil {
-			return nil, err
-		}
-	}
-	// One warm-up cold start on each side, not measured.
-	if _, err := b.api.Invoke(ctx, names[n], []byte(`{}`)); err != nil {
-		return nil, fmt.Errorf("warm-up invocation: %w", err)
-	}
-	warmup, err := directSandbox(ctx, rt, benchClient())
-	if err != nil {
-		return nil, fmt.Errorf("warm-up sandbox: %w", err)
-	}
-	if err := rt.Delete(ctx, warmup.ID); err != nil {
-		return nil, fmt.Errorf("delete the warm-up sandbox: %w", err)
-	}
-
-	rep := &coldStartReport{N: n, TargetRatio: coldTargetRatio, TargetAddedP50Ms: coldTargetAddedP50Ms}
-	rep.before(ctx, false)
-	rep.Direct = coldDirect(ctx, rt, n)
-	rep.Baton = coldBaton(ctx, b, names[:n])
-	rep.after(ctx, false)
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if rep.Direct.PerSecond > 0 {
-		rep.Ratio = rep.Baton.PerSecond / rep.Direct.PerSecond
-	}
-	rep.AddedP50Ms = rep.Baton.Latency.P50Ms - rep.Direct.Latency.P50Ms
-	rep.Met = rep.Baton.Errors == 0 && rep.Direct.Errors == 0 && rep.Ratio >= coldTargetRatio && rep.AddedP50Ms <= coldTargetAddedP50Ms
-	return rep, nil
-}
-
-// coldResult is one sandbox's outcome.
-type coldResult struct {
-	took time.Duration
-	cs   worker.ColdStart
-	err  error
-}
-
-// concurrently runs n calls of f at once and gathers them into a side.
-func concurrently(n int, what string, f func(i int) coldResult) coldSide {
-	res := make([]coldResult, n)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range n {
-		wg.Add(1)
-		go func() { defer wg.Done(); res[i] = f(i) }()
-	}
-	wg.Wait()
-	side := coldSide{What: what, N: n, Seconds: time.Since(start).Seconds()}
-	var lat []time.Duration
-	var sum worker.ColdStart
-	for _, r := range res {
-		if r.err != nil {
-			side.Errors++
-			if side.FirstError == "" {
-				side.FirstError = r.err.Error()
-			}
-			continue
-		}
-		lat = append(lat, r.took)
-		sum.Image += r.cs.Image
-		sum.Create += r.cs.Create
-		sum.Network += r.cs.Network
-		sum.Start += r.cs.Start
-		sum.Healthy += r.cs.Healthy
-		sum.Total += r.cs.Total
-	}
-	side.PerSecond = float64(len(lat)) / side.Seconds
-	side.Latency = simcluster.Summarize(lat)
-	if k := len(lat); k > 0 {
-		mean := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(k) }
-		side.Phases = coldPhasesMs{Image: mean(sum.Image), Create: mean(sum.Create), Network: mean(sum.Network),
-			Start: mean(sum.Start), Healthy: mean(sum.Healthy), Total: mean(sum.Total)}
-		side.Phases.Outside = side.Latency.MeanMs - side.Phases.Total
-	}
-	return side
-}
-
-// coldDirect creates n sandboxes at once with the containerd runtime and
-// posts to each once; then deletes them.
-func coldDirect(ctx context.Context, rt *ctrd.Runtime, n int) coldSide {
-	hc := benchClient()
-	ids := make([]string, n)
-	side := concurrently(n, "worker/containerd.Runtime.Create + one POST (containerd Go client + CNI, no orchestrator, NATS or daemon)", func(i int) coldResult {
-		t := time.Now()
-		sb, err := directSandbox(ctx, rt, hc)
-		ids[i] = sb.ID
-		return coldResult{took: time.Since(t), cs: sb.ColdStart, err: err}
-	})
-	for _, id := range ids {
-		if id == "" {
-			continue
-		}
-		if err := rt.Delete(context.WithoutCancel(ctx), id); err != nil {
-			side.Errors++
-			if side.FirstError == "" {
-				side.FirstError = fmt.Sprintf("delete sandbox %s: %v", id, err)
-			}
-		}
-	}
-	return side
-}
-
-// directSandbox creates one echo sandbox with rt and posts to it once. The
-// sandbox is left running unless the POST failed.
-func directSandbox(ctx context.Context, rt *ctrd.Runtime, hc *http.Client) (worker.Sandbox, error) {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	sb, err := rt.Create(ctx, worker.SandboxSpec{
-		ID: "bench-" + hex.EncodeToString(b[:]), Function: "bench/direct/echo", Image: benchImage,
-		CPUMilli: 1000, MemoryBytes: 128 << 20, HealthTimeout: time.Minute,
-	})
-	if err != nil {
-		return worker.Sandbox{}, err
-	}
-	if _, err := directPoster(hc, []string{sb.Endpoint}, []byte(`{}`))(ctx); err != nil {
-		_ = rt.Delete(context.WithoutCancel(ctx), sb.ID)
-		return worker.Sandbox{}, err
-	}
-	return sb, nil
-}
-
-// coldBaton invokes each workflow once, all at once, and reads each
-// invocation's cold-start phases from its record.
-func coldBaton(ctx context.Context, b *localBench, names []string) coldSide {
-	return concurrently(len(names), "one invocation of each of n fresh workflows through the API (router, autoscaler, placement, NATS, daemon, containerd)", func(i int) coldResult {
-		t := time.Now()
-		res, err := b.api.Invoke(ctx, names[i], []byte(`{}`))
-		took := time.Since(t)
-		if err != nil {
-			return coldResult{err: err}
-		}
-		inv, err := b.api.Invocation(ctx, res.InvocationID)
-		if err != nil {
-			return coldResult{err: err}
-		}
-		if len(inv.Stages) == 0 || inv.Stages[0].ColdStart == nil {
-			return coldResult{err: fmt.Errorf("invocation %s of %s had no cold start", res.InvocationID, names[i])}
-		}
-		return coldResult{took: took, cs: *inv.Stages[0].ColdStart}
-	})
-}
-
-func printColdStart(w io.Writer, rep *coldStartReport) error {
-	fmt.Fprintf(w, "cold starts: %d concurrent on each side, echo function, 1000m CPU, 128 MiB, CNI bridge\n\n", rep.N)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SIDE\tOK\tERRORS\tSECONDS\tPER SECOND\tP50 MS\tP99 MS\tIMAGE\tCREATE\tNETWORK\tSTART\tHEALTHY\tRUNTIME TOTAL\tOUTSIDE (mean ms)")
-	for _, s := range []struct {
-		name string
-		side coldSide
-	}{{"direct (baseline)", rep.Direct}, {"baton", rep.Baton}} {
-		p := s.side.Phases
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\n", s.name, s.side.N-s.side.Errors, s.side.Errors,
-			s.side.Seconds, s.side.PerSecond, s.side.Latency.P50Ms, s.side.Latency.P99Ms, p.Image, p.Create, p.Network, p.Start, p.Healthy, p.Total, p.Outside)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\ndirect: %s\nbaton:  %s\n", rep.Direct.What, rep.Baton.What)
-	for _, s := range []coldSide{rep.Direct, rep.Baton} {
-		if s.FirstError != "" {
-			fmt.Fprintf(w, "first error: %s\n", s.FirstError)
-		}
-	}
-	fmt.Fprintf(w, "throughput ratio %.2f (target >= %.1f); Baton's added time at p50 %.1f ms (target <= %.0f)\n",
-		rep.Ratio, rep.TargetRatio, rep.AddedP50Ms, rep.TargetAddedP50Ms)
-	fmt.Fprintln(w, rep.machineLoad)
-	_, err := fmt.Fprintf(w, "targets: %s\n", verdict(rep.Met))
-	return err
 }

@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-	"time"
-
-	"baton.dev/baton/scheduler/prewarm"
-	"baton.dev/baton/scheduler/trace"
 )
 
 // TestBenchPrewarmRefusesBadInput: bad flags are refused, naming the flag,
@@ -31,55 +27,5 @@ func TestBenchPrewarmRefusesBadInput(t *testing.T) {
 		if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("%v: error %v, want %q", tt.args, err, tt.wantErr)
 		}
-	}
-}
-
-// TestScaledPrewarmPolicy: a replay at 10× keeps the policies' times in
-// trace time.
-func TestScaledPrewarmPolicy(t *testing.T) {
-	p, err := scaledPrewarmPolicy("keepalive-10m", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ka, ok := p.(prewarm.KeepAlive); !ok || ka.Duration != time.Minute {
-		t.Errorf("keepalive-10m at 10×: %#v, want a one-minute keep-alive", p)
-	}
-	p, err = scaledPrewarmPolicy("keepalive-2m", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ka, ok := p.(prewarm.KeepAlive); !ok || ka.Duration != 12*time.Second {
-		t.Errorf("keepalive-2m at 10×: %#v, want a 12 s keep-alive", p)
-	}
-	if _, err := scaledPrewarmPolicy("keepalive-never", 10); err == nil || !strings.Contains(err.Error(), "positive duration") {
-		t.Errorf("keepalive-never: error %v, want one asking for a positive duration", err)
-	}
-	p, err = scaledPrewarmPolicy("aquatope", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a, ok := p.(prewarm.Aquatope); !ok || a.KeepAlive != prewarm.AquatopeKeepAlive/10 || !a.Chain || a.Forecast.IntervalsPerDay != 1440 {
-		t.Errorf("aquatope at 10×: %#v", p)
-	}
-}
-
-// TestPickPrewarmFunctions spreads the choice over the eligible functions'
-// invocation counts and leaves out those too rare or too hot.
-func TestPickPrewarmFunctions(t *testing.T) {
-	tr := &trace.Trace{Minutes: 10}
-	for i, n := range []int{1, 5, 50, 200, 20, 1000, 9} {
-		f := trace.Function{Name: string(rune('a' + i))}
-		for k := range n {
-			f.Invocations = append(f.Invocations, trace.Invocation{Start: float64(k) * 600 / float64(n)})
-		}
-		tr.Functions = append(tr.Functions, f)
-	}
-	var got []string
-	for _, f := range pickPrewarmFunctions(tr, 10, 3, 3, 300) {
-		got = append(got, f.Name)
-	}
-	// Eligible by count, most first: d(200) c(50) e(20) g(9) b(5).
-	if want := "d c g"; strings.Join(got, " ") != want {
-		t.Errorf("picked %v, want %s", got, want)
 	}
 }

@@ -173,7 +173,7 @@ func invokeCmd() *cobra.Command {
 					return err
 				}
 				if out == "json" {
-					return printJSON(cmd.OutOrStdout(), map[string]string{"invocationId": id})
+					return printJSON(cmd.OutOrStdout(), asyncAccepted{InvocationID: id})
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "accepted: %s (baton invocations show %s)\n", id, id)
 				return nil
@@ -279,4 +279,9 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// asyncAccepted is `baton invoke --async -o json`.
+type asyncAccepted struct {
+	InvocationID string `json:"invocationId"`
 }

@@ -19,14 +19,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := &cobra.Command{
-		Use:           "baton",
-		Short:         "Baton: serverless multi-stage workflows with a latency QoS at the lowest cost",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
-	root.AddCommand(upCmd(), deployCmd(), validateCmd(), workflowsCmd(), invokeCmd(), invocationsCmd(), imagesCmd(), reportCmd(), tenantsCmd(), workerCmd(), orchestratorCmd(), workersCmd(), tuneCmd(), simCmd(), profileCmd(), schemaCmd(), benchCmd())
-	if err := root.ExecuteContext(ctx); err != nil {
+	if err := rootCmd().ExecuteContext(ctx); err != nil {
 		var exit *exitError
 		if errors.As(err, &exit) {
 			os.Exit(exit.code)
@@ -40,6 +33,18 @@ func main() {
 		}
 		os.Exit(1)
 	}
+}
+
+// rootCmd is the whole command tree.
+func rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "baton",
+		Short:         "Baton: serverless multi-stage workflows with a latency QoS at the lowest cost",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(upCmd(), deployCmd(), validateCmd(), workflowsCmd(), invokeCmd(), invocationsCmd(), imagesCmd(), reportCmd(), tenantsCmd(), workerCmd(), orchestratorCmd(), workersCmd(), tuneCmd(), simCmd(), profileCmd(), schemaCmd(), benchCmd())
+	return root
 }
 
 // exitError ends the command with a status and no further message (the

@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"baton.dev/baton/orchestrator/client"
+	"baton.dev/baton/scheduler/stats"
 )
 
 func reportCmd() *cobra.Command {
@@ -42,13 +44,13 @@ func reportCmd() *cobra.Command {
 			for _, r := range rep.Workflows {
 				fmt.Fprintf(w, "\n%s\n", r.Name)
 				if f := r.Figures; f != nil {
-					fmt.Fprintf(w, "  invocations %d, errors %d, latency p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n", f.Invocations, f.Errors, f.LatencyMs.P50, f.LatencyMs.P95, f.LatencyMs.P99)
+					fmt.Fprintf(w, "  invocations %d, errors %d, latency p50 %s, p95 %s, p99 %s\n", f.Invocations, f.Errors, msText(f.LatencyMs.P50), msText(f.LatencyMs.P95), msText(f.LatencyMs.P99))
 					if q := f.QoS; q != nil {
 						verdict := "MISSED"
 						if q.Met {
 							verdict = "met"
 						}
-						fmt.Fprintf(w, "  QoS p%g <= %.0f ms: %s (p%g = %.1f ms), violation rate %.2f%%\n", q.Percentile, q.TargetMs, verdict, q.Percentile, q.AchievedMs, 100*q.ViolationRate)
+						fmt.Fprintf(w, "  QoS p%g <= %.0f ms: %s (p%g = %s), violation rate %.2f%%\n", q.Percentile, q.TargetMs, verdict, q.Percentile, msText(q.AchievedMs), 100*q.ViolationRate)
 					}
 					fmt.Fprintf(w, "  cost $%.6f (execution $%.6f, idle $%.6f), $%.8f per invocation, cold-start rate %.2f%%\n",
 						f.Cost.Total, f.Cost.Execution, f.Cost.Idle, f.Cost.PerInvocation, 100*f.ColdStartRate)
@@ -187,4 +189,13 @@ func tenantsCmd() *cobra.Command {
 	outputFlag(ls, &out)
 	cmd.AddCommand(create, ls)
 	return cmd
+}
+
+// msText prints a latency percentile; one whose rank falls on a failed
+// invocation (+Inf) says so.
+func msText(m stats.Ms) string {
+	if math.IsInf(float64(m), 1) {
+		return "failed (the rank falls on a failed invocation)"
+	}
+	return fmt.Sprintf("%.1f ms", float64(m))
 }

@@ -18,7 +18,7 @@ func TestSimPrewarmCommand(t *testing.T) {
 			var rep struct {
 				Results []struct {
 					Policy        string  `json:"policy"`
-					ColdStartRate float64 `json:"cold_start_rate"`
+					ColdStartRate float64 `json:"coldStartRate"`
 				} `json:"results"`
 			}
 			if err := json.Unmarshal([]byte(out), &rep); err != nil {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"baton.dev/baton/orchestrator"
+	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/orchestrator/client"
 	"baton.dev/baton/scheduler"
 	"baton.dev/baton/scheduler/tune"
@@ -27,13 +27,13 @@ type liveCluster struct {
 }
 
 func (l *liveCluster) Apply(ctx context.Context, cfg scheduler.Config, policy, reason string) error {
-	choice := orchestrator.Choice{Functions: map[string]orchestrator.Resources{}, Policy: policy, Reason: reason}
+	choice := api.Choice{Functions: map[string]api.Resources{}, Policy: policy, Reason: reason}
 	for fn, s := range cfg {
 		f := l.w.Spec.Functions[fn]
 		if f == nil || (!f.Resources.CPU.Auto && !f.Resources.Memory.Auto) {
 			continue // fixed: not the scheduler's to choose
 		}
-		choice.Functions[fn] = orchestrator.Resources{CPUMilli: s.CPUMilli, MemoryBytes: s.MemoryBytes}
+		choice.Functions[fn] = api.Resources{CPUMilli: s.CPUMilli, MemoryBytes: s.MemoryBytes}
 	}
 	_, err := l.c.Choose(ctx, l.name, choice)
 	return err
@@ -48,9 +48,9 @@ func (l *liveCluster) Invoke(ctx context.Context) (float64, float64, int, error)
 }
 
 func (l *liveCluster) Record(ctx context.Context, cfg scheduler.Config, latencyMs, costUSD float64) error {
-	s := orchestrator.SampleRequest{Functions: map[string]orchestrator.Resources{}, LatencyMs: latencyMs, CostUSD: costUSD}
+	s := api.SampleRequest{Functions: map[string]api.Resources{}, LatencyMs: latencyMs, CostUSD: costUSD}
 	for fn, v := range cfg {
-		s.Functions[fn] = orchestrator.Resources{CPUMilli: v.CPUMilli, MemoryBytes: v.MemoryBytes}
+		s.Functions[fn] = api.Resources{CPUMilli: v.CPUMilli, MemoryBytes: v.MemoryBytes}
 	}
 	return l.c.Sample(ctx, l.name, s)
 }
@@ -64,10 +64,10 @@ func (l *liveCluster) Completed(ctx context.Context) ([]tune.Completed, error) {
 	}
 	out := make([]tune.Completed, 0, len(invs))
 	for _, inv := range invs {
-		if inv.Status != orchestrator.StatusSucceeded && inv.Status != orchestrator.StatusFailed {
+		if inv.Status != api.StatusSucceeded && inv.Status != api.StatusFailed {
 			continue
 		}
-		out = append(out, tune.Completed{ID: inv.ID, Start: inv.Start, LatencyMs: inv.LatencyMs, Failed: inv.Status == orchestrator.StatusFailed})
+		out = append(out, tune.Completed{ID: inv.ID, Start: inv.Start, LatencyMs: inv.LatencyMs, Failed: inv.Status == api.StatusFailed})
 	}
 	return out, nil
 }

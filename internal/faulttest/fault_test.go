@@ -24,7 +24,7 @@ import (
 
 	"baton.dev/baton/internal/faulttest"
 	"baton.dev/baton/internal/testenv"
-	"baton.dev/baton/orchestrator"
+	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/orchestrator/client"
 	"baton.dev/baton/worker/protocol"
 )
@@ -105,11 +105,11 @@ func TestOrchestratorKilledLosesNothing(t *testing.T) {
 	orc := faulttest.StartOrchestrator(t, bin, ns.URL(), odir, port, "", "")
 	faulttest.WaitWorkers(ctx, t, orc.URL, 1, 30*time.Second)
 
-	api := orc.Client()
-	if _, err := api.Deploy(ctx, "k.yaml", chainYAML("k", "testfn-ok", 3)); err != nil {
+	ac := orc.Client()
+	if _, err := ac.Deploy(ctx, "k.yaml", chainYAML("k", "testfn-ok", 3)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := api.Invoke(ctx, "k", []byte(`{"warm":1}`)); err != nil {
+	if _, err := ac.Invoke(ctx, "k", []byte(`{"warm":1}`)); err != nil {
 		t.Fatal(err)
 	}
 	ctrd, err := containerd.New(filepath.Join(wdir, "containerd", "containerd.sock"))
@@ -125,15 +125,15 @@ func TestOrchestratorKilledLosesNothing(t *testing.T) {
 	orc.Kill(t)
 	orc = faulttest.StartOrchestrator(t, bin, ns.URL(), odir, port, orc.Token, orc.AdminToken)
 	faulttest.WaitWorkers(ctx, t, orc.URL, 1, 30*time.Second)
-	api = orc.Client()
-	if list, err := api.Workflows(ctx); err != nil || len(list) != 1 || list[0].Name != "k" {
+	ac = orc.Client()
+	if list, err := ac.Workflows(ctx); err != nil || len(list) != 1 || list[0].Name != "k" {
 		t.Fatalf("workflows after a restart = %+v, %v; want k", list, err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for sandboxesKnown(t, orc.URL) != before && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	res, err := api.Invoke(ctx, "k", []byte(`{"after":"restart"}`))
+	res, err := ac.Invoke(ctx, "k", []byte(`{"after":"restart"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestOrchestratorKilledLosesNothing(t *testing.T) {
 	const n = 40
 	ids := make([]string, n)
 	for i := range n {
-		id, err := api.InvokeAsync(ctx, "k", []byte(fmt.Sprintf(`{"i":%d}`, i)))
+		id, err := ac.InvokeAsync(ctx, "k", []byte(fmt.Sprintf(`{"i":%d}`, i)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,11 +156,11 @@ func TestOrchestratorKilledLosesNothing(t *testing.T) {
 	}
 	orc.Kill(t)
 	orc = faulttest.StartOrchestrator(t, bin, ns.URL(), odir, port, orc.Token, orc.AdminToken)
-	api = orc.Client()
+	ac = orc.Client()
 	deadline = time.Now().Add(90 * time.Second)
 	for i, id := range ids {
 		for {
-			inv, err := api.Invocation(ctx, id)
+			inv, err := ac.Invocation(ctx, id)
 			if err == nil && inv.Status == "succeeded" {
 				var got map[string]int
 				if err := json.Unmarshal(inv.Output, &got); err != nil || got["i"] != i {
@@ -211,11 +211,11 @@ func TestNATSRestartReconnectsEverything(t *testing.T) {
 	defer w.Terminate(t)
 	orc := faulttest.StartOrchestrator(t, bin, ns.URL(), t.TempDir(), faulttest.FreePort(t), "", "")
 	faulttest.WaitWorkers(ctx, t, orc.URL, 1, 30*time.Second)
-	api := orc.Client()
-	if _, err := api.Deploy(ctx, "n.yaml", chainYAML("n", "testfn-ok", 2)); err != nil {
+	ac := orc.Client()
+	if _, err := ac.Deploy(ctx, "n.yaml", chainYAML("n", "testfn-ok", 2)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := api.Invoke(ctx, "n", []byte(`{}`)); err != nil {
+	if _, err := ac.Invoke(ctx, "n", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 	before := sandboxesKnown(t, orc.URL)
@@ -228,7 +228,7 @@ func TestNATSRestartReconnectsEverything(t *testing.T) {
 	faulttest.WaitWorkers(ctx, t, orc.URL, 1, 30*time.Second)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		res, err := api.Invoke(ctx, "n", []byte(`{"back":true}`))
+		res, err := ac.Invoke(ctx, "n", []byte(`{"back":true}`))
 		if err == nil && string(res.Output) == `{"back":true}` {
 			break
 		}
@@ -244,7 +244,7 @@ func TestNATSRestartReconnectsEverything(t *testing.T) {
 	if after := sandboxesKnown(t, orc.URL); after != before {
 		t.Errorf("sandboxes known: %d before the NATS restart, %d after", before, after)
 	}
-	if _, err := api.InvokeAsync(ctx, "n", []byte(`{}`)); err != nil {
+	if _, err := ac.InvokeAsync(ctx, "n", []byte(`{}`)); err != nil {
 		t.Errorf("async invocations after the NATS restart: %v", err)
 	}
 }
@@ -266,11 +266,11 @@ func TestSlowAndMalformedWorkersDoNotStallTheOrchestrator(t *testing.T) {
 	orc.URL = p.WaitLog(t, regexp.MustCompile(`orchestrator serving (\S+)`), time.Minute)
 	orc.Token = p.WaitLog(t, regexp.MustCompile(`^\s*BATON_TOKEN=(\S+)`), 10*time.Second)
 	faulttest.WaitWorkers(ctx, t, orc.URL, 1, 30*time.Second)
-	api := orc.Client()
-	if _, err := api.Deploy(ctx, "warm.yaml", chainYAML("warm", "testfn-ok", 1)); err != nil {
+	ac := orc.Client()
+	if _, err := ac.Deploy(ctx, "warm.yaml", chainYAML("warm", "testfn-ok", 1)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := api.Invoke(ctx, "warm", []byte(`{}`)); err != nil {
+	if _, err := ac.Invoke(ctx, "warm", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -309,12 +309,12 @@ func TestSlowAndMalformedWorkersDoNotStallTheOrchestrator(t *testing.T) {
 
 	// Warm invocations keep flowing while a cold start hangs on the mute
 	// worker.
-	if _, err := api.Deploy(ctx, "cold.yaml", chainYAML("cold", "testfn-ok", 1)); err != nil {
+	if _, err := ac.Deploy(ctx, "cold.yaml", chainYAML("cold", "testfn-ok", 1)); err != nil {
 		t.Fatal(err)
 	}
 	coldDone := make(chan error, 1)
 	go func() {
-		_, err := api.Invoke(ctx, "cold", []byte(`{"cold":1}`))
+		_, err := ac.Invoke(ctx, "cold", []byte(`{"cold":1}`))
 		coldDone <- err
 	}()
 	var warm atomic.Int64
@@ -331,7 +331,7 @@ func TestSlowAndMalformedWorkersDoNotStallTheOrchestrator(t *testing.T) {
 		default:
 		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := api.Invoke(cctx, "warm", []byte(`{}`))
+		_, err := ac.Invoke(cctx, "warm", []byte(`{}`))
 		cancel()
 		if err != nil {
 			t.Fatalf("a warm invocation failed while a worker was mute: %v", err)
@@ -373,9 +373,9 @@ func TestWorkerKilledUnderLoad(t *testing.T) {
 	defer w2.Terminate(t)
 	orc := faulttest.StartOrchestrator(t, bin, ns.URL(), t.TempDir(), faulttest.FreePort(t), "", "")
 	faulttest.WaitWorkers(ctx, t, orc.URL, 2, 30*time.Second)
-	api := orc.Client()
+	ac := orc.Client()
 	doc := strings.Replace(string(chainYAML("steady", "testfn-ok", 3)), "memory: 64Mi}", "memory: 64Mi}, idempotent: true", 1)
-	if _, err := api.Deploy(ctx, "steady.yaml", []byte(doc)); err != nil {
+	if _, err := ac.Deploy(ctx, "steady.yaml", []byte(doc)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -393,7 +393,7 @@ func TestWorkerKilledUnderLoad(t *testing.T) {
 				default:
 				}
 				in := fmt.Sprintf(`{"g":%d,"i":%d}`, g, i)
-				res, err := api.Invoke(ctx, "steady", []byte(in))
+				res, err := ac.Invoke(ctx, "steady", []byte(in))
 				if err != nil || string(res.Output) != in {
 					failed.Add(1)
 					t.Errorf("invocation %s: %v", in, err)
@@ -433,10 +433,10 @@ func TestWorkerKilledUnderLoad(t *testing.T) {
 	defer w1.Terminate(t)
 	faulttest.WaitWorkers(ctx, t, orc.URL, 2, 30*time.Second)
 	// New work goes to the returning worker, the least allocated.
-	if _, err := api.Deploy(ctx, "after.yaml", chainYAML("after", "testfn-ok", 3)); err != nil {
+	if _, err := ac.Deploy(ctx, "after.yaml", chainYAML("after", "testfn-ok", 3)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := api.Invoke(ctx, "after", []byte(`{"after":1}`)); err != nil {
+	if _, err := ac.Invoke(ctx, "after", []byte(`{"after":1}`)); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
@@ -444,7 +444,7 @@ func TestWorkerKilledUnderLoad(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i := slices.IndexFunc(list, func(w orchestrator.WorkerView) bool { return w.ID == "w1" && w.Sandboxes > 0 }); i >= 0 {
+		if i := slices.IndexFunc(list, func(w api.WorkerView) bool { return w.ID == "w1" && w.Sandboxes > 0 }); i >= 0 {
 			break
 		}
 		if time.Now().After(deadline) {

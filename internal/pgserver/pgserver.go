@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -18,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"baton.dev/baton/internal/localport"
 )
 
 // Database is the database the server creates for Baton.
@@ -111,7 +112,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	if s.port == 0 {
-		port, err := freePort()
+		port, err := localport.Free()
 		if err != nil {
 			return nil, err
 		}
@@ -224,15 +225,6 @@ func serverUser() (*syscall.Credential, error) {
 		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 	}
 	return nil, errors.New("postgres cannot run as root and neither user postgres nor nobody exists")
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 func tail(path string) string {

@@ -6,9 +6,10 @@ package rundir
 import (
 	"errors"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 
 	"baton.dev/baton/internal/procsweep"
 )

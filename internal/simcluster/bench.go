@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"baton.dev/baton/backoff"
 	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/orchestrator/history"
 	"baton.dev/baton/scheduler/decide"
@@ -196,14 +197,7 @@ func processCPU() time.Duration {
 // each benchmark: each phase starts from a quiet cluster.
 func settle(ctx context.Context, d time.Duration) error {
 	runtime.GC()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return backoff.Sleep(ctx, d)
 }
 
 // burst asks for one sandbox of every function in one plan.

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"baton.dev/baton/internal/standalone"
-	"baton.dev/baton/orchestrator"
+	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/orchestrator/client"
 )
 
@@ -41,29 +41,29 @@ func TestChosenConfiguration(t *testing.T) {
 		return startBaton(t, standalone.Config{DataDir: dataDir, Runtime: standalone.RuntimeProcess, Postgres: "off"}, slog.LevelError)
 	}
 	cl := start()
-	api := &client.Client{URL: cl.URL, Token: cl.Token}
-	if _, err := api.Deploy(ctx, "auto.yaml", []byte(autoYAML)); err != nil {
+	ac := &client.Client{URL: cl.URL, Token: cl.Token}
+	if _, err := ac.Deploy(ctx, "auto.yaml", []byte(autoYAML)); err != nil {
 		t.Fatal(err)
 	}
-	stageCPU := func(api *client.Client) int64 {
-		res, err := api.Invoke(ctx, "auto", []byte(`{}`))
+	stageCPU := func(ac *client.Client) int64 {
+		res, err := ac.Invoke(ctx, "auto", []byte(`{}`))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if res.CostUSD <= 0 || res.LatencyMs <= 0 {
 			t.Errorf("invoke: cost %g, latency %g; want both > 0 from the headers", res.CostUSD, res.LatencyMs)
 		}
-		inv, err := api.Invocation(ctx, res.InvocationID)
+		inv, err := ac.Invocation(ctx, res.InvocationID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return inv.Stages[0].CPUMilli
 	}
-	if got := stageCPU(api); got != 2000 {
+	if got := stageCPU(ac); got != 2000 {
 		t.Errorf("before any choice stage a ran at %dm, want the upper bound 2000m", got)
 	}
-	view, err := api.Choose(ctx, "auto", orchestrator.Choice{
-		Functions: map[string]orchestrator.Resources{"f": {CPUMilli: 500, MemoryBytes: 128 << 20}},
+	view, err := ac.Choose(ctx, "auto", api.Choice{
+		Functions: map[string]api.Resources{"f": {CPUMilli: 500, MemoryBytes: 128 << 20}},
 		Policy:    "aquatope", Reason: "test",
 	})
 	if err != nil {
@@ -72,18 +72,18 @@ func TestChosenConfiguration(t *testing.T) {
 	if view.Chosen == nil || view.Functions[0].ChosenBy != "scheduler" || !strings.Contains(view.Functions[0].Detail, "aquatope") {
 		t.Errorf("configuration after a choice: %+v", view)
 	}
-	if got := stageCPU(api); got != 500 {
+	if got := stageCPU(ac); got != 500 {
 		t.Errorf("after the choice stage a ran at %dm, want 500m", got)
 	}
 	for _, bad := range []struct {
-		choice orchestrator.Choice
+		choice api.Choice
 		want   string
 	}{
-		{orchestrator.Choice{Functions: map[string]orchestrator.Resources{"f": {CPUMilli: 5000, MemoryBytes: 128 << 20}}}, "functions.f.cpuMilli: 5000 is outside its bounds [250, 2000]"},
-		{orchestrator.Choice{Functions: map[string]orchestrator.Resources{"g": {CPUMilli: 500, MemoryBytes: 64 << 20}}}, "functions.g: its resources are fixed"},
-		{orchestrator.Choice{Functions: map[string]orchestrator.Resources{"h": {CPUMilli: 500}}}, "functions.h: workflow auto has no such function"},
+		{api.Choice{Functions: map[string]api.Resources{"f": {CPUMilli: 5000, MemoryBytes: 128 << 20}}}, "functions.f.cpuMilli: 5000 is outside its bounds [250, 2000]"},
+		{api.Choice{Functions: map[string]api.Resources{"g": {CPUMilli: 500, MemoryBytes: 64 << 20}}}, "functions.g: its resources are fixed"},
+		{api.Choice{Functions: map[string]api.Resources{"h": {CPUMilli: 500}}}, "functions.h: workflow auto has no such function"},
 	} {
-		_, err := api.Choose(ctx, "auto", bad.choice)
+		_, err := ac.Choose(ctx, "auto", bad.choice)
 		var ce *client.Error
 		if !errors.As(err, &ce) || ce.Status != http.StatusBadRequest || !strings.Contains(ce.Message, bad.want) {
 			t.Errorf("choice %+v: got %v, want 400 saying %q", bad.choice, err, bad.want)
@@ -94,8 +94,8 @@ func TestChosenConfiguration(t *testing.T) {
 	}
 	cl = start()
 	t.Cleanup(func() { _ = cl.Stop(context.Background()) })
-	api.URL = cl.URL
-	if got := stageCPU(api); got != 500 {
+	ac.URL = cl.URL
+	if got := stageCPU(ac); got != 500 {
 		t.Errorf("after a restart stage a ran at %dm, want the chosen 500m", got)
 	}
 }

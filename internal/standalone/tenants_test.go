@@ -27,12 +27,23 @@ func startProcessCluster(t *testing.T, dataDir string) *standalone.Cluster {
 	return cl
 }
 
-func wantStatus(t *testing.T, what string, err error, status int) {
+// wantStatus checks that err is the API's answer with the status and, when
+// contains is given, a message containing it; it returns that answer, nil
+// (after reporting why) when err is anything else.
+func wantStatus(t *testing.T, what string, err error, status int, contains ...string) *client.Error {
 	t.Helper()
 	var ce *client.Error
 	if !errors.As(err, &ce) || ce.Status != status {
 		t.Errorf("%s: got %v, want HTTP %d", what, err, status)
+		return nil
 	}
+	for _, c := range contains {
+		if !strings.Contains(ce.Message, c) {
+			t.Errorf("%s: got %d %q, want a message containing %q", what, ce.Status, ce.Message, c)
+			return nil
+		}
+	}
+	return ce
 }
 
 // TestTenantsAreIsolated creates two tenants and checks that neither can

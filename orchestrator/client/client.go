@@ -13,7 +13,8 @@ import (
 	"strconv"
 	"strings"
 
-	"baton.dev/baton/orchestrator"
+	"baton.dev/baton/orchestrator/api"
+	"baton.dev/baton/workflow"
 )
 
 // Client calls one Baton API as one tenant.
@@ -27,18 +28,9 @@ type Client struct {
 type Error struct {
 	Status   int
 	Message  string
-	Problems []Problem
+	Problems workflow.Problems
 	// InvocationID is set when an invocation failed.
 	InvocationID string
-}
-
-// Problem is one validation problem of a deployed document.
-type Problem struct {
-	File  string `json:"File"`
-	Line  int    `json:"Line"`
-	Col   int    `json:"Col"`
-	Field string `json:"Field"`
-	Msg   string `json:"Msg"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status) }
@@ -73,11 +65,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, heade
 	}
 	if resp.StatusCode >= 300 {
 		e := &Error{Status: resp.StatusCode, Message: strings.TrimSpace(string(data))}
-		var body struct {
-			Error        string    `json:"error"`
-			Problems     []Problem `json:"problems"`
-			InvocationID string    `json:"invocationId"`
-		}
+		var body api.ErrorBody
 		if json.Unmarshal(data, &body) == nil && body.Error != "" {
 			e.Message, e.Problems, e.InvocationID = body.Error, body.Problems, body.InvocationID
 		}
@@ -101,22 +89,22 @@ func (c *Client) getJSON(ctx context.Context, method, path string, body []byte, 
 }
 
 // Deploy sends a workflow document; filename is used in error messages.
-func (c *Client) Deploy(ctx context.Context, filename string, source []byte) (*orchestrator.WorkflowSummary, error) {
-	var s orchestrator.WorkflowSummary
+func (c *Client) Deploy(ctx context.Context, filename string, source []byte) (*api.WorkflowSummary, error) {
+	var s api.WorkflowSummary
 	return &s, c.getJSON(ctx, http.MethodPost, "/v1/workflows?filename="+url.QueryEscape(filename), source, &s)
 }
 
 // Workflows lists the tenant's workflows.
-func (c *Client) Workflows(ctx context.Context) ([]orchestrator.WorkflowSummary, error) {
+func (c *Client) Workflows(ctx context.Context) ([]api.WorkflowSummary, error) {
 	var out struct {
-		Workflows []orchestrator.WorkflowSummary `json:"workflows"`
+		Workflows []api.WorkflowSummary `json:"workflows"`
 	}
 	return out.Workflows, c.getJSON(ctx, http.MethodGet, "/v1/workflows", nil, &out)
 }
 
 // Workflow returns one workflow with its source.
-func (c *Client) Workflow(ctx context.Context, name string) (*orchestrator.WorkflowSummary, error) {
-	var s orchestrator.WorkflowSummary
+func (c *Client) Workflow(ctx context.Context, name string) (*api.WorkflowSummary, error) {
+	var s api.WorkflowSummary
 	return &s, c.getJSON(ctx, http.MethodGet, "/v1/workflows/"+url.PathEscape(name), nil, &s)
 }
 
@@ -177,19 +165,13 @@ func (c *Client) InvokeAsync(ctx context.Context, name string, input []byte) (st
 }
 
 // Invocation returns one invocation's record with its stage timeline.
-func (c *Client) Invocation(ctx context.Context, id string) (*Invocation, error) {
-	var inv Invocation
+func (c *Client) Invocation(ctx context.Context, id string) (*api.Invocation, error) {
+	var inv api.Invocation
 	return &inv, c.getJSON(ctx, http.MethodGet, "/v1/invocations/"+url.PathEscape(id), nil, &inv)
 }
 
-// Invocation is an invocation record as the API returns it.
-type Invocation struct {
-	orchestrator.Invocation
-	Output json.RawMessage `json:"output,omitempty"`
-}
-
 // Invocations lists the latest invocations, of one workflow or all.
-func (c *Client) Invocations(ctx context.Context, workflow string, limit int) ([]Invocation, error) {
+func (c *Client) Invocations(ctx context.Context, workflow string, limit int) ([]api.Invocation, error) {
 	q := url.Values{}
 	if workflow != "" {
 		q.Set("workflow", workflow)
@@ -198,14 +180,14 @@ func (c *Client) Invocations(ctx context.Context, workflow string, limit int) ([
 		q.Set("limit", strconv.Itoa(limit))
 	}
 	var out struct {
-		Invocations []Invocation `json:"invocations"`
+		Invocations []api.Invocation `json:"invocations"`
 	}
 	return out.Invocations, c.getJSON(ctx, http.MethodGet, "/v1/invocations?"+q.Encode(), nil, &out)
 }
 
 // Reports returns the QoS and cost reports of one workflow or all over a
 // window: since is a duration back from now ("24h") or an RFC 3339 time.
-func (c *Client) Reports(ctx context.Context, workflow, since string) (*orchestrator.ReportResponse, error) {
+func (c *Client) Reports(ctx context.Context, workflow, since string) (*api.ReportResponse, error) {
 	q := url.Values{}
 	if workflow != "" {
 		q.Set("workflow", workflow)
@@ -213,25 +195,25 @@ func (c *Client) Reports(ctx context.Context, workflow, since string) (*orchestr
 	if since != "" {
 		q.Set("since", since)
 	}
-	var out orchestrator.ReportResponse
+	var out api.ReportResponse
 	return &out, c.getJSON(ctx, http.MethodGet, "/v1/reports?"+q.Encode(), nil, &out)
 }
 
 // CreateTenant creates a tenant; the answer carries its API key, shown
 // this once. It needs the admin key.
-func (c *Client) CreateTenant(ctx context.Context, name string) (*orchestrator.TenantView, error) {
+func (c *Client) CreateTenant(ctx context.Context, name string) (*api.TenantView, error) {
 	body, err := json.Marshal(map[string]string{"name": name})
 	if err != nil {
 		return nil, err
 	}
-	var out orchestrator.TenantView
+	var out api.TenantView
 	return &out, c.getJSON(ctx, http.MethodPost, "/v1/tenants", body, &out)
 }
 
 // Tenants lists the tenants. It needs the admin key.
-func (c *Client) Tenants(ctx context.Context) ([]orchestrator.TenantView, error) {
+func (c *Client) Tenants(ctx context.Context) ([]api.TenantView, error) {
 	var out struct {
-		Tenants []orchestrator.TenantView `json:"tenants"`
+		Tenants []api.TenantView `json:"tenants"`
 	}
 	return out.Tenants, c.getJSON(ctx, http.MethodGet, "/v1/tenants", nil, &out)
 }
@@ -259,9 +241,9 @@ func Health(ctx context.Context, url string) (int, error) {
 
 // Workers lists the workers the orchestrator has heard from. It needs the
 // admin key.
-func (c *Client) Workers(ctx context.Context) ([]orchestrator.WorkerView, error) {
+func (c *Client) Workers(ctx context.Context) ([]api.WorkerView, error) {
 	var out struct {
-		Workers []orchestrator.WorkerView `json:"workers"`
+		Workers []api.WorkerView `json:"workers"`
 	}
 	return out.Workers, c.getJSON(ctx, http.MethodGet, "/v1/workers", nil, &out)
 }
@@ -278,23 +260,23 @@ func (c *Client) Drain(ctx context.Context, id string, drain bool) error {
 
 // Configuration returns a workflow's resources now and the scheduler's
 // choice, if any.
-func (c *Client) Configuration(ctx context.Context, name string) (*orchestrator.ConfigurationView, error) {
-	var out orchestrator.ConfigurationView
+func (c *Client) Configuration(ctx context.Context, name string) (*api.ConfigurationView, error) {
+	var out api.ConfigurationView
 	return &out, c.getJSON(ctx, http.MethodGet, "/v1/workflows/"+url.PathEscape(name)+"/configuration", nil, &out)
 }
 
 // Choose applies a configuration for a workflow's auto resources.
-func (c *Client) Choose(ctx context.Context, name string, choice orchestrator.Choice) (*orchestrator.ConfigurationView, error) {
+func (c *Client) Choose(ctx context.Context, name string, choice api.Choice) (*api.ConfigurationView, error) {
 	body, err := json.Marshal(choice)
 	if err != nil {
 		return nil, err
 	}
-	var out orchestrator.ConfigurationView
+	var out api.ConfigurationView
 	return &out, c.getJSON(ctx, http.MethodPut, "/v1/workflows/"+url.PathEscape(name)+"/configuration", body, &out)
 }
 
 // Sample records a tuner's measurement of a configuration in history.
-func (c *Client) Sample(ctx context.Context, name string, s orchestrator.SampleRequest) error {
+func (c *Client) Sample(ctx context.Context, name string, s api.SampleRequest) error {
 	body, err := json.Marshal(s)
 	if err != nil {
 		return err

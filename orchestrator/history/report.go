@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"baton.dev/baton/orchestrator/api"
+	"baton.dev/baton/scheduler/stats"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -16,69 +18,26 @@ type ReportQuery struct {
 	Since, Until     time.Time
 }
 
-// WorkflowReport is one workflow's QoS and cost over a window. Latency
-// percentiles are over the succeeded invocations, interpolated between
-// ranks (Postgres' percentile_cont).
-type WorkflowReport struct {
-	Workflow    string    `json:"workflow"`
-	Since       time.Time `json:"since"`
-	Until       time.Time `json:"until"`
-	Invocations int       `json:"invocations"`
-	Errors      int       `json:"errors"`
-	LatencyMs   Latency   `json:"latencyMs"`
-	QoS         *QoS      `json:"qos,omitempty"`
-	Cost        Cost      `json:"cost"`
-	// ColdStartRate is the share of stage runs that waited for a new
-	// sandbox.
-	ColdStartRate float64       `json:"coldStartRate"`
-	Stages        []StageReport `json:"stages"`
-}
+// The report's percentiles follow package stats: the nearest rank, and a
+// failed invocation counted as slower than every success (+Inf, null in
+// JSON), so a window whose p99 falls on a failure shows it and misses its
+// QoS, as tune.Judge would judge it. Postgres computes them, so that a
+// report reads no more than a row per workflow: nearestRank is stats.Rank
+// in SQL (numeric arithmetic is exact, so it needs no tolerance), and a
+// stage's execution percentiles rank every run, failed ones at the time
+// they took.
 
-// Latency percentiles in milliseconds.
-type Latency struct {
-	P50 float64 `json:"p50"`
-	P95 float64 `json:"p95"`
-	P99 float64 `json:"p99"`
-}
+// latencyOrInf is an invocation's latency as the percentiles rank it.
+const latencyOrInf = `CASE WHEN status = 'succeeded' THEN latency_ms ELSE 'Infinity'::float8 END`
 
-// QoS compares the window with the workflow's latency target (the latest
-// target seen in the window).
-type QoS struct {
-	TargetMs   float64 `json:"targetMs"`
-	Percentile float64 `json:"percentile"`
-	// AchievedMs is the latency at the target's percentile.
-	AchievedMs float64 `json:"achievedMs"`
-	Met        bool    `json:"met"`
-	// ViolationRate is the share of invocations that failed or took
-	// longer than the target.
-	ViolationRate float64 `json:"violationRate"`
-}
-
-// Cost in dollars. Execution is what the stages' runs cost; Idle is what
-// the workflow's warm sandboxes cost while they ran nothing (their lifetime
-// in the window at the same rates, less execution).
-type Cost struct {
-	Execution     float64 `json:"execution"`
-	Idle          float64 `json:"idle"`
-	Total         float64 `json:"total"`
-	PerInvocation float64 `json:"perInvocation"`
-}
-
-// StageReport is one stage's latency and cost over the window.
-type StageReport struct {
-	Stage             string  `json:"stage"`
-	Function          string  `json:"function"`
-	Runs              int     `json:"runs"`
-	ExecP50Ms         float64 `json:"execP50Ms"`
-	ExecP95Ms         float64 `json:"execP95Ms"`
-	QueuedMeanMs      float64 `json:"queuedMeanMs"`
-	ColdRate          float64 `json:"coldRate"`
-	Cost              float64 `json:"cost"`
-	CostPerInvocation float64 `json:"costPerInvocation"`
+// nearestRank is the 1-based rank of the p-th percentile among n rows
+// (a column n in the query), p a SQL expression.
+func nearestRank(p string) string {
+	return "greatest(1, least(n, ceil(" + p + "::numeric / 100 * n)))"
 }
 
 // Report computes the reports of q's workflows that ran in the window.
-func (h *History) Report(ctx context.Context, q ReportQuery) ([]WorkflowReport, error) {
+func (h *History) Report(ctx context.Context, q ReportQuery) ([]api.Figures, error) {
 	if err := h.schema(ctx); err != nil {
 		return nil, unavailable(err)
 	}
@@ -86,30 +45,37 @@ func (h *History) Report(ctx context.Context, q ReportQuery) ([]WorkflowReport, 
 		q.Until = time.Now()
 	}
 	rows, err := h.pool.Query(ctx, `
+WITH ranked AS (
+    SELECT workflow, status, cost, qos_latency_ms, qos_percentile, started_at, `+latencyOrInf+` AS l,
+           row_number() OVER (PARTITION BY workflow ORDER BY `+latencyOrInf+`) AS rn,
+           count(*) OVER (PARTITION BY workflow) AS n
+    FROM invocations
+    WHERE tenant = $1 AND ($2 = '' OR workflow = $2) AND started_at >= $3 AND started_at < $4)
 SELECT workflow, count(*), count(*) FILTER (WHERE status <> 'succeeded'),
-       coalesce(percentile_cont(0.50) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE status = 'succeeded'), 0),
-       coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE status = 'succeeded'), 0),
-       coalesce(percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE status = 'succeeded'), 0),
+       min(l) FILTER (WHERE rn = `+nearestRank("50")+`),
+       min(l) FILTER (WHERE rn = `+nearestRank("95")+`),
+       min(l) FILTER (WHERE rn = `+nearestRank("99")+`),
        (array_agg(qos_latency_ms ORDER BY started_at DESC))[1],
        (array_agg(qos_percentile ORDER BY started_at DESC))[1],
        sum(cost)
-FROM invocations
-WHERE tenant = $1 AND ($2 = '' OR workflow = $2) AND started_at >= $3 AND started_at < $4
+FROM ranked
 GROUP BY workflow ORDER BY workflow`, q.Tenant, q.Workflow, q.Since, q.Until)
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	var out []WorkflowReport
+	var out []api.Figures
 	for rows.Next() {
-		r := WorkflowReport{Since: q.Since, Until: q.Until}
+		r := api.Figures{Since: q.Since, Until: q.Until}
 		var qosMs, qosP *float64
-		if err := rows.Scan(&r.Workflow, &r.Invocations, &r.Errors, &r.LatencyMs.P50, &r.LatencyMs.P95, &r.LatencyMs.P99,
+		var p50, p95, p99 float64
+		if err := rows.Scan(&r.Workflow, &r.Invocations, &r.Errors, &p50, &p95, &p99,
 			&qosMs, &qosP, &r.Cost.Execution); err != nil {
 			rows.Close()
 			return nil, unavailable(err)
 		}
+		r.LatencyMs = api.Latency{P50: stats.Ms(p50), P95: stats.Ms(p95), P99: stats.Ms(p99)}
 		if qosMs != nil && qosP != nil {
-			r.QoS = &QoS{TargetMs: *qosMs, Percentile: *qosP}
+			r.QoS = &api.QoS{TargetMs: *qosMs, Percentile: *qosP}
 		}
 		out = append(out, r)
 	}
@@ -125,39 +91,48 @@ GROUP BY workflow ORDER BY workflow`, q.Tenant, q.Workflow, q.Since, q.Until)
 }
 
 // fill adds a report's QoS figures, stages and idle cost.
-func (h *History) fill(ctx context.Context, q ReportQuery, r *WorkflowReport) error {
+func (h *History) fill(ctx context.Context, q ReportQuery, r *api.Figures) error {
 	args := []any{q.Tenant, r.Workflow, q.Since, q.Until}
 	if r.QoS != nil {
 		var achieved *float64
 		var violations int
 		err := h.pool.QueryRow(ctx, `
-SELECT percentile_cont($5::float8 / 100) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE status = 'succeeded'),
+WITH ranked AS (
+    SELECT status, latency_ms, `+latencyOrInf+` AS l,
+           row_number() OVER (ORDER BY `+latencyOrInf+`) AS rn, count(*) OVER () AS n
+    FROM invocations WHERE tenant = $1 AND workflow = $2 AND started_at >= $3 AND started_at < $4)
+SELECT min(l) FILTER (WHERE rn = `+nearestRank("$5::numeric")+`),
        count(*) FILTER (WHERE status <> 'succeeded' OR latency_ms > $6)
-FROM invocations WHERE tenant = $1 AND workflow = $2 AND started_at >= $3 AND started_at < $4`,
+FROM ranked`,
 			append(args, r.QoS.Percentile, r.QoS.TargetMs)...).Scan(&achieved, &violations)
 		if err != nil {
 			return unavailable(err)
 		}
 		if achieved != nil {
-			r.QoS.AchievedMs = *achieved
+			r.QoS.AchievedMs = stats.Ms(*achieved)
 			r.QoS.Met = *achieved <= r.QoS.TargetMs
 		}
 		r.QoS.ViolationRate = float64(violations) / float64(r.Invocations)
 	}
 
 	rows, err := h.pool.Query(ctx, `
+WITH ranked AS (
+    SELECT stage, function, exec_ms, queued_ms, cold, cost, started_at,
+           row_number() OVER (PARTITION BY stage ORDER BY exec_ms) AS rn,
+           count(*) OVER (PARTITION BY stage) AS n
+    FROM stage_runs WHERE tenant = $1 AND workflow = $2 AND started_at >= $3 AND started_at < $4)
 SELECT stage, min(function), count(*),
-       percentile_cont(0.50) WITHIN GROUP (ORDER BY exec_ms),
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY exec_ms),
+       min(exec_ms) FILTER (WHERE rn = `+nearestRank("50")+`),
+       min(exec_ms) FILTER (WHERE rn = `+nearestRank("95")+`),
        avg(queued_ms), count(*) FILTER (WHERE cold), sum(cost)
-FROM stage_runs WHERE tenant = $1 AND workflow = $2 AND started_at >= $3 AND started_at < $4
+FROM ranked
 GROUP BY stage ORDER BY min(started_at), stage`, args...)
 	if err != nil {
 		return unavailable(err)
 	}
 	runs, cold := 0, 0
-	stages, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (StageReport, error) {
-		var s StageReport
+	stages, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (api.StageReport, error) {
+		var s api.StageReport
 		var coldRuns int
 		err := row.Scan(&s.Stage, &s.Function, &s.Runs, &s.ExecP50Ms, &s.ExecP95Ms, &s.QueuedMeanMs, &coldRuns, &s.Cost)
 		s.ColdRate = float64(coldRuns) / float64(s.Runs)

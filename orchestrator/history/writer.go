@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"baton.dev/baton/backoff"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -99,7 +100,8 @@ func (w *writer) stats() Stats {
 // run writes batches until ctx ends, retrying with backoff while Postgres
 // fails; then it tries for up to drain to write what is left.
 func (w *writer) run(ctx context.Context, drain time.Duration) {
-	backoff := 100 * time.Millisecond
+	retry := backoff.Exponential{Base: 100 * time.Millisecond, Max: w.cfg.MaxBackoff}
+	failures := 0
 	timer := time.NewTimer(w.cfg.Flush)
 	defer timer.Stop()
 	for {
@@ -126,15 +128,13 @@ func (w *writer) run(ctx context.Context, drain time.Duration) {
 				}
 				w.failures.Add(1)
 				w.setErr(err)
-				w.log.Warn("history: write failed; records stay buffered and the write is retried", "err", err, "pending", w.pending(), "retryIn", backoff)
-				select {
-				case <-ctx.Done():
-				case <-time.After(backoff):
-				}
-				backoff = min(backoff*2, w.cfg.MaxBackoff)
+				failures++
+				wait := retry.Delay(failures)
+				w.log.Warn("history: write failed; records stay buffered and the write is retried", "err", err, "pending", w.pending(), "retryIn", wait)
+				_ = backoff.Sleep(ctx, wait) // the loop's next select sees ctx end
 				break
 			}
-			backoff = 100 * time.Millisecond
+			failures = 0
 			w.setErr(nil)
 			if w.pending() < w.cfg.Batch {
 				break

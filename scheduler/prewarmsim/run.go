@@ -19,50 +19,50 @@ type Result struct {
 	// Requests counts the requests served (trace invocations and workflow
 	// stage elements); ColdStarts those that waited for a sandbox to start.
 	Requests   int64 `json:"requests"`
-	ColdStarts int64 `json:"cold_starts"`
+	ColdStarts int64 `json:"coldStarts"`
 	// ColdStartRate is ColdStarts / Requests.
-	ColdStartRate float64 `json:"cold_start_rate"`
+	ColdStartRate float64 `json:"coldStartRate"`
 	// MeanColdWaitMs is the mean wait of a cold-started request.
-	MeanColdWaitMs float64 `json:"mean_cold_wait_ms"`
+	MeanColdWaitMs float64 `json:"meanColdWaitMs"`
 	// Queued counts the requests that waited for a busy sandbox to free
 	// up (the autoscaler leaves a call shorter than a cold start to the
 	// busy sandboxes); MeanQueueWaitMs is their mean wait.
 	Queued          int64   `json:"queued"`
-	MeanQueueWaitMs float64 `json:"mean_queue_wait_ms"`
+	MeanQueueWaitMs float64 `json:"meanQueueWaitMs"`
 	// IdleSandboxSeconds is the time warm sandboxes spent with no request,
 	// summed over sandboxes: the idle cost.
-	IdleSandboxSeconds float64 `json:"idle_sandbox_seconds"`
+	IdleSandboxSeconds float64 `json:"idleSandboxSeconds"`
 	// SandboxesCreated counts sandbox starts; ChainWarmed those started by
 	// workflow-aware chain warming.
-	SandboxesCreated int64 `json:"sandboxes_created"`
-	ChainWarmed      int64 `json:"chain_warmed"`
+	SandboxesCreated int64 `json:"sandboxesCreated"`
+	ChainWarmed      int64 `json:"chainWarmed"`
 	// WorkflowInvocations counts the finished invocations of the sample
 	// workflows; QoSViolations those slower than their workflow's latency
 	// target.
-	WorkflowInvocations int     `json:"workflow_invocations"`
-	QoSViolations       int     `json:"qos_violations"`
-	QoSViolationRate    float64 `json:"qos_violation_rate"`
+	WorkflowInvocations int     `json:"workflowInvocations"`
+	QoSViolations       int     `json:"qosViolations"`
+	QoSViolationRate    float64 `json:"qosViolationRate"`
 	// WorkflowP99Ms is the end-to-end p99 of all workflow invocations;
 	// ColdArrivalP99Ms that of the ColdArrivals invocations whose first
 	// stage waited for a sandbox to start (arrivals to a cold workflow).
-	WorkflowP99Ms    float64 `json:"workflow_p99_ms"`
-	ColdArrivals     int     `json:"cold_arrivals"`
-	ColdArrivalP99Ms float64 `json:"cold_arrival_p99_ms"`
+	WorkflowP99Ms    float64 `json:"workflowP99Ms"`
+	ColdArrivals     int     `json:"coldArrivals"`
+	ColdArrivalP99Ms float64 `json:"coldArrivalP99Ms"`
 	// PerWorkflow breaks the workflow figures down by sample workflow.
-	PerWorkflow []WorkflowResult `json:"per_workflow"`
+	PerWorkflow []WorkflowResult `json:"perWorkflow"`
 	// PerClass breaks the cold starts and idle time down by how often the
 	// trace functions are called, the workflow instances apart: where a
 	// policy spends its idle time.
-	PerClass []ClassResult `json:"per_class"`
+	PerClass []ClassResult `json:"perClass"`
 	// Decisions counts planner decisions (one per function per interval);
 	// PolicyMicrosPerDecision is the planner's own time per decision,
 	// observing included.
 	Decisions               int64   `json:"decisions"`
-	PolicyMicrosPerDecision float64 `json:"policy_us_per_decision"`
+	PolicyMicrosPerDecision float64 `json:"policyUsPerDecision"`
 	// AutoscalerCalls counts calls of decide.Scale.
-	AutoscalerCalls int64 `json:"autoscaler_calls"`
+	AutoscalerCalls int64 `json:"autoscalerCalls"`
 	// WallSeconds is how long the simulation of this policy took.
-	WallSeconds float64 `json:"wall_seconds"`
+	WallSeconds float64 `json:"wallSeconds"`
 }
 
 // WorkflowResult is one sample workflow's figures under a policy, over
@@ -71,10 +71,10 @@ type WorkflowResult struct {
 	Workflow         string  `json:"workflow"`
 	Stages           int     `json:"stages"`
 	Invocations      int     `json:"invocations"`
-	QoSViolationRate float64 `json:"qos_violation_rate"`
-	P99Ms            float64 `json:"p99_ms"`
-	ColdArrivals     int     `json:"cold_arrivals"`
-	ColdArrivalP99Ms float64 `json:"cold_arrival_p99_ms"`
+	QoSViolationRate float64 `json:"qosViolationRate"`
+	P99Ms            float64 `json:"p99Ms"`
+	ColdArrivals     int     `json:"coldArrivals"`
+	ColdArrivalP99Ms float64 `json:"coldArrivalP99Ms"`
 }
 
 // ClassResult is one class of functions' figures under a policy.
@@ -85,11 +85,11 @@ type ClassResult struct {
 	// Groups counts the trace functions, or the workflow instances.
 	Groups             int     `json:"groups"`
 	Requests           int64   `json:"requests"`
-	ColdStarts         int64   `json:"cold_starts"`
-	ColdStartRate      float64 `json:"cold_start_rate"`
-	IdleSandboxSeconds float64 `json:"idle_sandbox_seconds"`
+	ColdStarts         int64   `json:"coldStarts"`
+	ColdStartRate      float64 `json:"coldStartRate"`
+	IdleSandboxSeconds float64 `json:"idleSandboxSeconds"`
 	// IdleShare is the class's share of the policy's idle sandbox-seconds.
-	IdleShare float64 `json:"idle_share"`
+	IdleShare float64 `json:"idleShare"`
 }
 
 // numClasses is how many classes PerClass has.
@@ -125,7 +125,7 @@ type Report struct {
 	// Workflows names the sample workflows run on top and Instances how
 	// many instances of them were driven by trace functions.
 	Workflows []string `json:"workflows"`
-	Instances int      `json:"workflow_instances"`
+	Instances int      `json:"workflowInstances"`
 	// Results has one entry per policy, in the order asked.
 	Results []Result `json:"results"`
 }

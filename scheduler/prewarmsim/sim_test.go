@@ -236,7 +236,7 @@ func TestEveryPolicyOnSyntheticTrace(t *testing.T) {
 	if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "hybrid-histogram") || !strings.Contains(table.String(), "WORKFLOWS (3)") {
 		t.Errorf("table: %v\n%s", err, table.String())
 	}
-	if err := rep.WriteJSON(&js); err != nil || !strings.Contains(js.String(), `"cold_start_rate"`) {
+	if err := rep.WriteJSON(&js); err != nil || !strings.Contains(js.String(), `"coldStartRate"`) {
 		t.Errorf("json: %v\n%s", err, js.String())
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -294,14 +293,6 @@ func (r *Runtime) imageNotFound(ctx context.Context, ref string) error {
 		list = "none; put archives in the images directory (" + r.cfg.ImagesDir + ")"
 	}
 	return fmt.Errorf("image %q: %w; this worker has: %s", ref, worker.ErrImageNotFound, list)
-}
-
-// removeIfExists removes path; a missing file is not an error.
-func removeIfExists(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
 }
 
 // ignoreNotFound turns containerd's not-found errors into nil.

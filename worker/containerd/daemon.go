@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"baton.dev/baton/backoff"
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/namespaces"
 )
@@ -107,13 +108,14 @@ func SocketDir(dir string) string {
 func (d *Daemon) waitReady(ctx context.Context, logPath string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	for delay := 5 * time.Millisecond; ; delay = min(delay*2, 200*time.Millisecond) {
+	poll := backoff.Exponential{Base: 5 * time.Millisecond, Max: 200 * time.Millisecond}
+	for attempt := 1; ; attempt++ {
 		select {
 		case <-d.exited:
 			return fmt.Errorf("start containerd: it exited (%v); its log %s ends with:\n%s", d.waitErr, logPath, logTail(logPath))
 		case <-ctx.Done():
 			return fmt.Errorf("start containerd: not serving on %s: %w; its log %s ends with:\n%s", d.address, ctx.Err(), logPath, logTail(logPath))
-		case <-time.After(delay):
+		case <-time.After(poll.Delay(attempt)):
 		}
 		if _, err := os.Stat(d.address); err != nil {
 			continue

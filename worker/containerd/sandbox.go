@@ -17,6 +17,7 @@ import (
 	"github.com/containerd/containerd/reference/docker"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"baton.dev/baton/internal/localfs"
 	"baton.dev/baton/worker"
 )
 
@@ -123,7 +124,7 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 	mark(&cs.Network)
 
 	logPath := r.logPath(spec.ID)
-	undo = append(undo, func(context.Context) error { return removeIfExists(logPath) })
+	undo = append(undo, func(context.Context) error { return localfs.RemoveIfExists(logPath) })
 	task, err := container.NewTask(ctx, cio.LogFile(logPath))
 	if err != nil {
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: create task: %w", spec.ID, err)
@@ -272,7 +273,7 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 	if err := container.Delete(ctx, containerd.WithSnapshotCleanup); ignoreNotFound(err) != nil {
 		return fmt.Errorf("sandbox %s: delete container: %w", id, err)
 	}
-	if err := removeIfExists(r.logPath(id)); err != nil {
+	if err := localfs.RemoveIfExists(r.logPath(id)); err != nil {
 		return fmt.Errorf("sandbox %s: %w", id, err)
 	}
 	r.log.Info("sandbox deleted", "id", id)

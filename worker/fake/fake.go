@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"baton.dev/baton/backoff"
 	"baton.dev/baton/worker"
 )
 
@@ -174,7 +175,7 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, worker.ErrExists)
 	}
 	endpoint := r.base + "/sb/" + spec.ID
-	if err := sleep(ctx, r.cfg.CreateLatency); err != nil {
+	if err := backoff.Sleep(ctx, r.cfg.CreateLatency); err != nil {
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: create: %w", spec.ID, err)
 	}
 	started := time.Now()
@@ -183,7 +184,7 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 		if timeout <= 0 {
 			timeout = defaultHealthTimeout
 		}
-		if err := sleep(ctx, timeout); err != nil {
+		if err := backoff.Sleep(ctx, timeout); err != nil {
 			return worker.Sandbox{}, fmt.Errorf("sandbox %s: wait for GET %s/healthz: %w", spec.ID, endpoint, err)
 		}
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w: GET %s/healthz did not answer 200 within %s (fake image %s is unhealthy)",
@@ -200,21 +201,6 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 	r.live[spec.ID] = &sandbox{sb: sb, mode: mode}
 	r.mu.Unlock()
 	return sb, nil
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Delete forgets a sandbox; its endpoint answers 404 from then on.
@@ -291,7 +277,7 @@ func (r *Runtime) Verify(ctx context.Context, id string, c worker.Conn) error {
 		if !live || open || wait > 100*time.Millisecond {
 			break
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := backoff.Sleep(ctx, wait); err != nil {
 			return fmt.Errorf("sandbox %s: verify %s: %w", id, c, err)
 		}
 	}

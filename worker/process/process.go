@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +24,8 @@ import (
 	"syscall"
 	"time"
 
+	"baton.dev/baton/internal/localfs"
+	"baton.dev/baton/internal/localport"
 	"baton.dev/baton/worker"
 )
 
@@ -119,10 +120,10 @@ func (r *Runtime) reconcile() error {
 			continue
 		}
 		// Unreadable (cut short by a crash) or dead: nothing to adopt.
-		if err := removeIfExists(f); err != nil {
+		if err := localfs.RemoveIfExists(f); err != nil {
 			return err
 		}
-		if err := removeIfExists(r.logPath(id)); err != nil {
+		if err := localfs.RemoveIfExists(r.logPath(id)); err != nil {
 			return err
 		}
 		removed++
@@ -173,7 +174,7 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 	}
 	cs.Image = time.Since(begin)
 
-	port, err := freePort()
+	port, err := localport.Free()
 	if err != nil {
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, err)
 	}
@@ -195,7 +196,7 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cs.Create = time.Since(begin) - cs.Image - cs.Network
 	if err := cmd.Start(); err != nil {
-		removeIfExists(logPath)
+		localfs.RemoveIfExists(logPath)
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: start %s: %w", spec.ID, cmd.Path, err)
 	}
 	exited := make(chan struct{})
@@ -204,8 +205,8 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 	pid := cmd.Process.Pid
 	fail := func(err error) (worker.Sandbox, error) {
 		_ = stop(pid, exited)
-		removeIfExists(r.recordPath(spec.ID))
-		removeIfExists(logPath)
+		localfs.RemoveIfExists(r.recordPath(spec.ID))
+		localfs.RemoveIfExists(logPath)
 		return worker.Sandbox{}, err
 	}
 	sb := worker.Sandbox{
@@ -253,16 +254,6 @@ func environ(imageEnv []string, specEnv map[string]string, port int) []string {
 	return append(env, "PORT="+strconv.Itoa(port))
 }
 
-// freePort asks the kernel for a free localhost TCP port.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 // Delete stops the sandbox's process group (SIGTERM, SIGKILL after a short
 // grace) and removes its state and log. An unknown ID gives an error
 // wrapping worker.ErrNotFound.
@@ -283,10 +274,10 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 			return fmt.Errorf("sandbox %s: %w", id, err)
 		}
 	}
-	if err := removeIfExists(r.recordPath(id)); err != nil {
+	if err := localfs.RemoveIfExists(r.recordPath(id)); err != nil {
 		return fmt.Errorf("sandbox %s: %w", id, err)
 	}
-	if err := removeIfExists(r.logPath(id)); err != nil {
+	if err := localfs.RemoveIfExists(r.logPath(id)); err != nil {
 		return fmt.Errorf("sandbox %s: %w", id, err)
 	}
 	r.log.Info("sandbox deleted", "id", id)
@@ -369,11 +360,4 @@ func (r *Runtime) readRecord(id string) (record, error) {
 		return rec, fmt.Errorf("state file %s: %w", r.recordPath(id), err)
 	}
 	return rec, nil
-}
-
-func removeIfExists(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
 }

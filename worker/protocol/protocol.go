@@ -89,7 +89,15 @@ type Error struct {
 	Message string `json:"message"`
 }
 
-func (e *Error) Error() string { return e.Message }
+// Error is the worker's message. A reply whose error carries no message (a
+// worker never sends one, but a malformed or foreign reply may) still gives
+// a text, naming the code, so that the failure does not read as blank.
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("worker error %q with no message", e.Code)
+	}
+	return e.Message
+}
 
 // Heartbeat is published by every worker at a fixed interval. It carries
 // enough for placement (capacity and allocation) and for deploy-time

@@ -1,11 +1,10 @@
-package main
+package bench
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/containerd/containerd"
 
+	"baton.dev/baton/backoff"
 	"baton.dev/baton/internal/imagebuild"
 	"baton.dev/baton/internal/rundir"
 	"baton.dev/baton/internal/standalone"
@@ -28,15 +28,33 @@ import (
 // Subnets of the benchmarks' sandboxes: apart from the tests' (10.176 to
 // 10.179) and from `baton up`'s (10.177), so a benchmark can run beside them.
 const (
-	benchSubnet       = "10.180.0.0/16" // Baton's worker
-	benchDirectSubnet = "10.181.0.0/16" // the baseline's runtime, without Baton
+	localSubnet  = "10.180.0.0/16" // Baton's worker
+	directSubnet = "10.181.0.0/16" // the baseline's runtime, without Baton
 )
 
-// benchImage is the echo test function every local benchmark runs.
-const benchImage = "baton.local/testfn-ok:v1"
+// echoImage is the echo test function every local benchmark runs.
+const echoImage = "baton.local/testfn-ok:v1"
 
-// localBench is a standalone Baton started for a benchmark.
-type localBench struct {
+// LocalOptions are what the benchmarks that start Baton on this machine
+// share. They are set by flags of `baton bench` of the same names, and
+// errors about them name those flags.
+type LocalOptions struct {
+	// Images is the directory of image archives (--images); the test
+	// function images are built there when missing.
+	Images string
+	// Root is the repository's root (--root), to build the test function
+	// images from.
+	Root string
+	// Runtime is the sandbox runtime (--runtime):
+	// standalone.RuntimeContainerd or standalone.RuntimeProcess.
+	Runtime string
+	// Verbose logs Baton's warnings to stderr, not only its errors
+	// (--verbose).
+	Verbose bool
+}
+
+// localBaton is a standalone Baton started for one benchmark run.
+type localBaton struct {
 	cl   *standalone.Cluster
 	api  *client.Client
 	log  *slog.Logger
@@ -44,51 +62,35 @@ type localBench struct {
 	imgs string
 }
 
-// localOptions are the flags the local benchmarks share.
-type localOptions struct {
-	images, root, runtime string
-	verbose               bool
-}
-
-func (o *localOptions) flags(f interface {
-	StringVar(*string, string, string, string)
-	BoolVar(*bool, string, bool, string)
-}) {
-	f.StringVar(&o.images, "images", "build/images", "directory of image archives; the test function images are built there when missing")
-	f.StringVar(&o.root, "root", ".", "the repository's root, to build the test function images from")
-	f.StringVar(&o.runtime, "runtime", standalone.RuntimeContainerd, "sandbox runtime: containerd or process")
-	f.BoolVar(&o.verbose, "verbose", false, "log Baton's warnings to stderr")
-}
-
 // startLocal builds the test images if needed and starts a standalone
-// Baton with one worker, history off, on benchSubnet, with the live
+// Baton with one worker, history off, on localSubnet, with the live
 // pre-warm planner live (nil: none).
-func startLocal(ctx context.Context, o localOptions, keepAlive time.Duration, live *prewarm.Live) (*localBench, error) {
-	if o.runtime != standalone.RuntimeContainerd && o.runtime != standalone.RuntimeProcess {
-		return nil, fmt.Errorf("flag --runtime %q: want containerd or process", o.runtime)
+func startLocal(ctx context.Context, o LocalOptions, keepAlive time.Duration, live *prewarm.Live) (*localBaton, error) {
+	if o.Runtime != standalone.RuntimeContainerd && o.Runtime != standalone.RuntimeProcess {
+		return nil, fmt.Errorf("flag --runtime %q: want containerd or process", o.Runtime)
 	}
-	if _, err := os.Stat(filepath.Join(o.images, "testfn-ok.tar")); err != nil {
-		if _, err := imagebuild.BuildTestFunctions(ctx, o.root, o.images); err != nil {
-			return nil, fmt.Errorf("flag --images %s has no testfn-ok.tar and building it failed (run from the repository root, or pass --root): %w", o.images, err)
+	if _, err := os.Stat(filepath.Join(o.Images, "testfn-ok.tar")); err != nil {
+		if _, err := imagebuild.BuildTestFunctions(ctx, o.Root, o.Images); err != nil {
+			return nil, fmt.Errorf("flag --images %s has no testfn-ok.tar and building it failed (run from the repository root, or pass --root): %w", o.Images, err)
 		}
 	}
-	imgs, err := filepath.Abs(o.images)
+	imgs, err := filepath.Abs(o.Images)
 	if err != nil {
 		return nil, fmt.Errorf("flag --images: %w", err)
 	}
 	level := slog.LevelError
-	if o.verbose {
+	if o.Verbose {
 		level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	// A short path (containerd's sockets live under it), swept by a later
 	// bench or test if this one is killed.
-	dir, err := rundir.New("baton-bench-", func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) })
+	dir, err := rundir.New("baton-bench-", func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) })
 	if err != nil {
 		return nil, fmt.Errorf("bench data directory: %w", err)
 	}
 	cl, err := standalone.Start(ctx, standalone.Config{
-		DataDir: dir.Path, Listen: "127.0.0.1:0", Runtime: o.runtime, ImagesDir: imgs, Subnet: benchSubnet,
+		DataDir: dir.Path, Listen: "127.0.0.1:0", Runtime: o.Runtime, ImagesDir: imgs, Subnet: localSubnet,
 		Postgres: "off", Logger: log,
 		Orchestration: standalone.Orchestration{KeepAlive: keepAlive, PrewarmLive: live},
 	})
@@ -96,25 +98,34 @@ func startLocal(ctx context.Context, o localOptions, keepAlive time.Duration, li
 		dir.Remove()
 		return nil, err
 	}
-	return &localBench{cl: cl, log: log, dir: dir, imgs: imgs, api: &client.Client{URL: cl.URL, Token: cl.Token}}, nil
+	return &localBaton{cl: cl, log: log, dir: dir, imgs: imgs, api: &client.Client{URL: cl.URL, Token: cl.Token}}, nil
 }
 
-// stop deletes every sandbox, stops Baton and removes its data.
-func (b *localBench) stop() error {
+// stop deletes every sandbox, stops Baton and removes its data. It has
+// its own deadline: it runs after the run's context has ended too.
+func (b *localBaton) stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	return errors.Join(b.cl.Stop(ctx), b.dir.Remove())
 }
 
+// stopOrLog is stop for a deferred call: a stop that leaves sandboxes
+// behind is said, not hidden.
+func (b *localBaton) stopOrLog() {
+	if err := b.stop(); err != nil {
+		b.log.Error("stop the benchmark's Baton", "err", err)
+	}
+}
+
 // deployEcho deploys a one-stage workflow named name running the echo
 // test function with fixed limits.
-func (b *localBench) deployEcho(ctx context.Context, name string) error {
+func (b *localBaton) deployEcho(ctx context.Context, name string) error {
 	return b.deployEchoEnv(ctx, name, "{}")
 }
 
 // deployEchoEnv is deployEcho with the function's environment, a YAML
 // flow mapping.
-func (b *localBench) deployEchoEnv(ctx context.Context, name, env string) error {
+func (b *localBaton) deployEchoEnv(ctx context.Context, name, env string) error {
 	doc := fmt.Sprintf(`apiVersion: baton.dev/v1
 kind: Workflow
 metadata:
@@ -127,7 +138,7 @@ spec:
       env: %s
   stages:
     - {name: echo, function: echo, timeout: 60s}
-`, name, benchImage, env)
+`, name, echoImage, env)
 	if _, err := b.api.Deploy(ctx, name+".yaml", []byte(doc)); err != nil {
 		return fmt.Errorf("deploy %s: %w", name, err)
 	}
@@ -137,7 +148,7 @@ spec:
 // sandboxes returns the endpoints of function's sandboxes by ID, as the
 // worker recorded them: containerd's container labels, or the process
 // runtime's state files.
-func (b *localBench) sandboxes(ctx context.Context, function string) (map[string]string, error) {
+func (b *localBaton) sandboxes(ctx context.Context, function string) (map[string]string, error) {
 	out := map[string]string{}
 	if b.cl.Runtime == standalone.RuntimeContainerd {
 		cc, err := containerd.New(b.cl.ContainerdAddress, containerd.WithDefaultNamespace(ctrd.DefaultNamespace))
@@ -164,7 +175,7 @@ func (b *localBench) sandboxes(ctx context.Context, function string) (map[string
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list the sandboxes of %s: %w", function, err)
 	}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -181,7 +192,8 @@ func (b *localBench) sandboxes(ctx context.Context, function string) (map[string
 	return out, nil
 }
 
-// fixedFloor keeps n warm sandboxes of one function.
+// fixedFloor is a floor planner that keeps n warm sandboxes of one
+// function and none of the others.
 type fixedFloor struct {
 	function string
 	n        int
@@ -198,7 +210,7 @@ func (f fixedFloor) Plan(ps decide.PoolState, _ time.Time) decide.PoolPlan {
 // warmPool asks the autoscaler for n warm sandboxes of function (a floor
 // through the pre-warm planner's interface) and waits until the worker
 // runs them; it returns their endpoints.
-func (b *localBench) warmPool(ctx context.Context, function string, n int) ([]string, error) {
+func (b *localBaton) warmPool(ctx context.Context, function string, n int) ([]string, error) {
 	b.cl.Orchestrator.SetFloorPlanner(fixedFloor{function: function, n: n})
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -218,16 +230,8 @@ func (b *localBench) warmPool(ctx context.Context, function string, n int) ([]st
 		if len(eps) >= n {
 			return eps[:n], nil
 		}
-		select {
-		case <-ctx.Done():
+		if backoff.Sleep(ctx, 100*time.Millisecond) != nil {
 			return nil, fmt.Errorf("wait for %d warm sandboxes of %s (have %d): %w", n, function, len(sbs), ctx.Err())
-		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// drain reads and closes a response body so its connection is reused.
-func drain(rc io.ReadCloser) {
-	_, _ = io.Copy(io.Discard, rc)
-	rc.Close()
 }

@@ -1,14 +1,16 @@
-package main
+package bench
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"baton.dev/baton/backoff"
 	"baton.dev/baton/internal/simcluster"
 	"baton.dev/baton/orchestrator/client"
 )
@@ -16,8 +18,8 @@ import (
 // requester sends one request and reports whether it hit a cold start.
 type requester func(ctx context.Context) (cold bool, err error)
 
-// benchClient is the one HTTP client both sides of a comparison use.
-func benchClient() *http.Client {
+// newHTTPClient is the one HTTP client both sides of a comparison use.
+func newHTTPClient() *http.Client {
 	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{
 		Proxy: nil, MaxIdleConns: 1024, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute,
 	}}
@@ -59,22 +61,34 @@ func directPoster(hc *http.Client, endpoints []string, body []byte) requester {
 	}
 }
 
-// loadResult is one side of a comparison.
-type loadResult struct {
-	Requests   int                `json:"requests"`
-	Errors     int                `json:"errors"`
-	ColdStarts int                `json:"coldStarts"`
-	Seconds    float64            `json:"seconds"`
-	PerSecond  float64            `json:"perSecond"`
-	Latency    simcluster.Latency `json:"latency"`
-	FirstError string             `json:"firstError,omitempty"`
+// drain reads and closes a response body so its connection is reused.
+func drain(rc io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, rc)
+	rc.Close()
+}
+
+// LoadResult is what one load measured on one path.
+type LoadResult struct {
+	// Requests counts the requests sent, Errors those that failed and
+	// ColdStarts those that waited for a new sandbox.
+	Requests   int `json:"requests"`
+	Errors     int `json:"errors"`
+	ColdStarts int `json:"coldStarts"`
+	// Seconds is the load's length, PerSecond the successful requests
+	// per second over it.
+	Seconds   float64 `json:"seconds"`
+	PerSecond float64 `json:"perSecond"`
+	// Latency summarises the successful requests' times.
+	Latency simcluster.Latency `json:"latency"`
+	// FirstError is the first failure's message, if any.
+	FirstError string `json:"firstError,omitempty"`
 }
 
 // collector gathers the outcomes of concurrent requests.
 type collector struct {
 	mu    sync.Mutex
 	lat   []time.Duration
-	res   loadResult
+	res   LoadResult
 	start time.Time
 }
 
@@ -95,7 +109,7 @@ func (c *collector) add(d time.Duration, cold bool, err error) {
 	c.lat = append(c.lat, d)
 }
 
-func (c *collector) result() loadResult {
+func (c *collector) result() LoadResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.res.Seconds = time.Since(c.start).Seconds()
@@ -106,11 +120,11 @@ func (c *collector) result() loadResult {
 
 // paced sends requests open loop at rate per second to each of paths in
 // turn, in blocks of block (the first block to paths[0], the next to
-// paths[1], …), until every path has had d of them, and returns each
-// path's result. Alternating in short blocks keeps the load at rate
-// while every path meets the same machine: a noisy second falls on all
-// of them, not on whichever ran then.
-func paced(ctx context.Context, rate float64, d, block time.Duration, paths ...requester) []loadResult {
+// paths[1], …), until every path has had d of them or ctx ends, and
+// returns each path's result. Alternating in short blocks keeps the load
+// at rate while every path meets the same machine: a noisy second falls
+// on all of them, not on whichever ran then.
+func paced(ctx context.Context, rate float64, d, block time.Duration, paths ...requester) []LoadResult {
 	cs := make([]*collector, len(paths))
 	start := time.Now()
 	for i := range cs {
@@ -120,10 +134,7 @@ func paced(ctx context.Context, rate float64, d, block time.Duration, paths ...r
 	var wg sync.WaitGroup
 	for i := range total {
 		offset := time.Duration(float64(i) / rate * float64(time.Second))
-		if wait := time.Until(start.Add(offset)); wait > 0 {
-			time.Sleep(wait)
-		}
-		if ctx.Err() != nil {
+		if backoff.Sleep(ctx, time.Until(start.Add(offset))) != nil {
 			break
 		}
 		k := int(offset/block) % len(paths)
@@ -137,7 +148,7 @@ func paced(ctx context.Context, rate float64, d, block time.Duration, paths ...r
 		}()
 	}
 	wg.Wait()
-	out := make([]loadResult, len(cs))
+	out := make([]LoadResult, len(cs))
 	for i, c := range cs {
 		out[i] = c.result()
 		out[i].PerSecond *= float64(len(paths)) // each path had 1/n of the time
@@ -145,8 +156,9 @@ func paced(ctx context.Context, rate float64, d, block time.Duration, paths ...r
 	return out
 }
 
-// saturate keeps concurrency requests in flight for d (a closed loop).
-func saturate(ctx context.Context, concurrency int, d time.Duration, do requester) loadResult {
+// saturate keeps concurrency requests in flight for d, or until ctx ends
+// (a closed loop).
+func saturate(ctx context.Context, concurrency int, d time.Duration, do requester) LoadResult {
 	c := &collector{start: time.Now()}
 	end := c.start.Add(d)
 	var wg sync.WaitGroup

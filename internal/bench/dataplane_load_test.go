@@ -1,8 +1,7 @@
-package main
+package bench
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,10 +12,10 @@ import (
 	"time"
 )
 
-// TestDataPlaneClient runs the --client-process child's command on a small
-// load against real HTTP servers standing in for Baton's API and the
-// sandboxes, and checks that every path was measured and reached.
-func TestDataPlaneClient(t *testing.T) {
+// TestServeDataPlaneLoad runs the --client-process child's side on a
+// small load against real HTTP servers standing in for Baton's API and
+// the sandboxes, and checks that every path was measured and reached.
+func TestServeDataPlaneLoad(t *testing.T) {
 	var invokes, posts atomic.Int64
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/workflows/wf/invoke" || r.Header.Get("Authorization") != "Bearer tok" {
@@ -33,7 +32,7 @@ func TestDataPlaneClient(t *testing.T) {
 	}))
 	defer sandbox.Close()
 
-	load := dataPlaneLoad{
+	load := DataPlaneLoad{
 		BatonURL: api.URL, Token: "tok", Workflow: "wf", Endpoints: []string{sandbox.URL}, ProxyURL: sandbox.URL,
 		Rate: 300, Seconds: 100 * time.Millisecond, Block: 10 * time.Millisecond,
 		SaturationSeconds: 50 * time.Millisecond, Concurrency: 2,
@@ -42,19 +41,15 @@ func TestDataPlaneClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := benchDataPlaneClientCmd()
 	var out bytes.Buffer
-	cmd.SetIn(bytes.NewReader(in))
-	cmd.SetOut(&out)
-	cmd.SetArgs(nil)
-	if err := cmd.ExecuteContext(context.Background()); err != nil {
+	if err := ServeDataPlaneLoad(t.Context(), bytes.NewReader(in), &out); err != nil {
 		t.Fatal(err)
 	}
-	var res dataPlaneLoadResult
+	var res DataPlaneLoadResult
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		t.Fatalf("decode %q: %v", out.String(), err)
 	}
-	for name, r := range map[string]loadResult{
+	for name, r := range map[string]LoadResult{
 		"paced direct": res.PacedDirect, "paced baton": res.PacedBaton, "paced proxy": res.PacedProxy,
 		"saturated direct": res.SaturatedDirect, "saturated baton": res.SaturatedBaton,
 	} {
@@ -70,23 +65,18 @@ func TestDataPlaneClient(t *testing.T) {
 	}
 }
 
-// TestDataPlaneClientRefusesBadLoad: a load the child cannot run is
+// TestServeDataPlaneLoadRefusesBadLoad: a load the child cannot run is
 // refused with the field's name.
-func TestDataPlaneClientRefusesBadLoad(t *testing.T) {
+func TestServeDataPlaneLoadRefusesBadLoad(t *testing.T) {
 	good := `"batonUrl":"http://x","token":"t","workflow":"w","endpoints":["http://y"],"proxyUrl":"http://z"`
 	for _, tt := range []struct{ in, wantErr string }{
 		{``, "decode the load on stdin"},
 		{`{"rate": "fast"}`, "decode the load on stdin"},
 		{`{"bogus": 1}`, `unknown field "bogus"`},
-		{`{` + good + `}`, "rate, seconds, block, saturationSeconds and concurrency must be positive"},
-		{`{"rate":1,"seconds":1,"block":1,"saturationSeconds":1,"concurrency":1}`, "batonUrl, workflow, endpoints and proxyUrl are required"},
+		{`{` + good + `}`, "load on stdin: rate, seconds, block, saturationSeconds and concurrency must be positive"},
+		{`{"rate":1,"seconds":1,"block":1,"saturationSeconds":1,"concurrency":1}`, "load on stdin: batonUrl, workflow, endpoints and proxyUrl are required"},
 	} {
-		cmd := benchDataPlaneClientCmd()
-		cmd.SetIn(strings.NewReader(tt.in))
-		cmd.SetOut(io.Discard)
-		cmd.SetErr(io.Discard)
-		cmd.SetArgs(nil)
-		if err := cmd.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+		if err := ServeDataPlaneLoad(t.Context(), strings.NewReader(tt.in), io.Discard); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("%s: error %v, want %q", tt.in, err, tt.wantErr)
 		}
 	}

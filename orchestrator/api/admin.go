@@ -1,0 +1,31 @@
+package api
+
+import "time"
+
+// WorkerView is a worker as the admin API shows it.
+type WorkerView struct {
+	ID                  string    `json:"id"`
+	Runtime             string    `json:"runtime"`
+	State               string    `json:"state"` // ready, draining, suspect or dead
+	CPUMilli            int64     `json:"cpuMilli"`
+	MemoryBytes         int64     `json:"memoryBytes"`
+	ReservedCPUMilli    int64     `json:"reservedCpuMilli"`
+	ReservedMemoryBytes int64     `json:"reservedMemoryBytes"`
+	Sandboxes           int       `json:"sandboxes"`
+	LastHeartbeat       time.Time `json:"lastHeartbeat"`
+	// Stranded counts the sandboxes dead incarnations of this worker
+	// left running, until a worker starting on their machine removes
+	// them (or `baton worker --cleanup` there).
+	Stranded    int    `json:"stranded"`
+	Incarnation string `json:"incarnation,omitempty"`
+	Machine     string `json:"machine,omitempty"`
+}
+
+// TenantView is a tenant as the admin API shows it; Key is present only
+// in the answer that created it.
+type TenantView struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+	Keys    int       `json:"keys"`
+	Key     string    `json:"key,omitempty"`
+}

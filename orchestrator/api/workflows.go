@@ -1,0 +1,52 @@
+package api
+
+import "time"
+
+// WorkflowSummary is a deployment as the deploy, list and get endpoints
+// show it.
+type WorkflowSummary struct {
+	Name      string    `json:"name"`
+	Revision  uint64    `json:"revision"`
+	Deployed  time.Time `json:"deployed"`
+	Stages    []string  `json:"stages"`
+	Functions []string  `json:"functions"`
+	QoS       *QoSView  `json:"qos,omitempty"`
+	Invoke    string    `json:"invoke"`
+	Source    string    `json:"source,omitempty"`
+}
+
+// QoSView is a workflow's latency target as the API shows it.
+type QoSView struct {
+	LatencyMs  float64 `json:"latencyMs"`
+	Percentile float64 `json:"percentile"`
+}
+
+// Choice is a configuration chosen for a workflow's auto resources, by
+// whom and why.
+type Choice struct {
+	Functions map[string]Resources `json:"functions"`
+	Policy    string               `json:"policy"`
+	Reason    string               `json:"reason"`
+	At        time.Time            `json:"at"`
+}
+
+// Resources are one function's CPU and memory.
+type Resources struct {
+	CPUMilli    int64 `json:"cpuMilli"`
+	MemoryBytes int64 `json:"memoryBytes"`
+}
+
+// ConfigurationView is GET /v1/workflows/{name}/configuration: every
+// function's resources now and, if any, the scheduler's choice.
+type ConfigurationView struct {
+	Workflow  string           `json:"workflow"`
+	Functions []FunctionChoice `json:"functions"`
+	Chosen    *Choice          `json:"chosen,omitempty"`
+}
+
+// SampleRequest is one measurement a tuner made of a configuration.
+type SampleRequest struct {
+	Functions map[string]Resources `json:"functions"`
+	LatencyMs float64              `json:"latencyMs"`
+	CostUSD   float64              `json:"costUsd"`
+}

@@ -1,0 +1,80 @@
+package protocol
+
+import (
+	"encoding/json"
+	"net/netip"
+	"reflect"
+	"testing"
+	"time"
+
+	"baton.dev/baton/worker"
+)
+
+// The subjects and field names are the contract between orchestrators and
+// workers of possibly different builds: these tests pin them.
+
+func TestSubjects(t *testing.T) {
+	cases := []struct {
+		got, want string
+	}{
+		{CreateSubject("w1"), "baton.worker.w1.create"},
+		{DeleteSubject("w1"), "baton.worker.w1.delete"},
+		{ListSubject("w1"), "baton.worker.w1.list"},
+		{VerifySubject("w1"), "baton.worker.w1.verify"},
+		{CreateSubject("*"), "baton.worker.*.create"},
+		{HeartbeatSubject, "baton.heartbeat"},
+	}
+	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("subject = %q, want %q", c.got, c.want)
+		}
+	}
+}
+
+func TestErrorWireFormat(t *testing.T) {
+	data, err := json.Marshal(DeleteReply{Error: &Error{Code: CodeNotFound, Message: "sandbox sb-1: sandbox not found"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"error":{"code":"not_found","message":"sandbox sb-1: sandbox not found"}}`; string(data) != want {
+		t.Errorf("reply = %s, want %s", data, want)
+	}
+}
+
+func TestMessagesRoundTrip(t *testing.T) {
+	conn := worker.Conn{Client: netip.MustParseAddrPort("10.177.0.1:40000"), Server: netip.MustParseAddrPort("10.177.0.5:8080")}
+	sb := worker.Sandbox{ID: "sb-1", Function: "t/wf/f", Image: "baton.local/fn:v1", CPUMilli: 500, MemoryBytes: 128 << 20, Endpoint: "http://10.177.0.5:8080"}
+	cases := []struct {
+		name string
+		msg  any
+	}{
+		{"heartbeat", &Heartbeat{
+			WorkerID: "w1", Runtime: "process", CPUMilli: 4000, MemoryBytes: 8 << 30,
+			AllocatedCPUMilli: 500, AllocatedMemoryBytes: 128 << 20, Sandboxes: 1,
+			Images: []string{"baton.local/fn:v1"}, Sent: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC),
+			Interval: 2 * time.Second, Incarnation: "inc-2", Machine: "m1", Reclaimed: []string{"inc-1"},
+		}},
+		{"create request", &CreateRequest{Spec: worker.SandboxSpec{ID: "sb-1", Function: "t/wf/f", Image: "baton.local/fn:v1", CPUMilli: 500}}},
+		{"create reply", &CreateReply{Sandbox: &sb}},
+		{"create reply with an error", &CreateReply{Error: &Error{Code: CodeExists, Message: "sandbox sb-1: sandbox already exists"}}},
+		{"delete request", &DeleteRequest{ID: "sb-1"}},
+		{"list reply", &ListReply{Sandboxes: []worker.Sandbox{sb}}},
+		{"verify request", &VerifyRequest{ID: "sb-1", Conn: conn}},
+		{"verify reply", &VerifyReply{Error: &Error{Code: CodeIdentity, Message: "sandbox sb-1: the connection does not end in the sandbox"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			data, err := json.Marshal(c.msg)
+			if err != nil {
+				t.Fatalf("encode: %v", err)
+			}
+			got := reflect.New(reflect.TypeOf(c.msg).Elem()).Interface()
+			if err := json.Unmarshal(data, got); err != nil {
+				t.Fatalf("decode %s: %v", data, err)
+			}
+			if !reflect.DeepEqual(got, c.msg) {
+				t.Errorf("round trip of %s:\n got %+v\nwant %+v", data, got, c.msg)
+			}
+		})
+	}
+}
