@@ -37,7 +37,21 @@ type SandboxSpec struct {
 	// HealthTimeout bounds how long Create waits for GET /healthz to answer
 	// 200; zero means the runtime's default (30s).
 	HealthTimeout time.Duration `json:"healthTimeout,omitempty"`
+	// PullAuth is the tenant's login to the image's registry, for this
+	// one pull; nil for a public or local image. It is a secret: runtimes
+	// use it for the pull and nothing else (no label, no log, no record).
+	PullAuth *PullAuth `json:"pullAuth,omitempty"`
 }
+
+// PullAuth is a login to one registry.
+type PullAuth struct {
+	Host     string `json:"host"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// String hides the password.
+func (a *PullAuth) String() string { return "login " + a.Username + " at " + a.Host }
 
 // Validate rejects a spec no runtime can create: an ID that is not a DNS
 // label, an empty image, negative limits. Every runtime calls it first.
@@ -89,6 +103,7 @@ type Sandbox struct {
 
 // ColdStart breaks a sandbox creation down into its phases.
 type ColdStart struct {
+	Pull    time.Duration `json:"pull"`    // image pulled from its registry (zero when present)
 	Image   time.Duration `json:"image"`   // image present and unpacked
 	Create  time.Duration `json:"create"`  // container (spec, snapshot) created
 	Network time.Duration `json:"network"` // network namespace and CNI set up

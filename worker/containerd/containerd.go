@@ -23,6 +23,7 @@ import (
 	"github.com/containerd/containerd/errdefs"
 	"github.com/containerd/containerd/namespaces"
 
+	"baton.dev/baton/registry"
 	"baton.dev/baton/worker"
 )
 
@@ -75,6 +76,13 @@ type Config struct {
 	CNIBinDir string
 	// Snapshotter is the containerd snapshotter ("overlayfs").
 	Snapshotter string
+	// Registries is how the runtime reaches registries to pull images
+	// (trusted CAs, plain-HTTP hosts).
+	Registries registry.Hosts
+	// PullTimeout bounds one pull (default 5 minutes); PullMaxBytes the
+	// bytes of one image's manifests, config and layers (default 8 GiB).
+	PullTimeout  time.Duration
+	PullMaxBytes int64
 	// Logger receives the runtime's logs (slog.Default()).
 	Logger *slog.Logger
 }
@@ -88,6 +96,8 @@ type Runtime struct {
 
 	mu   sync.Mutex
 	busy worker.Claims // IDs being created or deleted
+	// pulls makes one pull per image however many creations ask for it.
+	pulls *puller
 	// reconciled is what Open found of an earlier incarnation.
 	reconciled Reconciled
 
@@ -129,7 +139,13 @@ func Open(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("containerd runtime: connect to %s: %w", cfg.Address, err)
 	}
+	hc, err := cfg.Registries.Client()
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("containerd runtime: %w", err)
+	}
 	r := &Runtime{cfg: cfg, client: client, net: netw, log: cfg.Logger}
+	r.pulls = newPuller(r, hc)
 	rec, err := r.reconcile(r.ctx(ctx))
 	if err != nil {
 		client.Close()

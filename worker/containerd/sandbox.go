@@ -18,6 +18,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"baton.dev/baton/internal/localfs"
+	"baton.dev/baton/registry"
 	"baton.dev/baton/worker"
 )
 
@@ -65,9 +66,13 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 	begin := time.Now()
 	var cs worker.ColdStart
 	mark := func(phase *time.Duration) {
-		*phase = time.Since(begin) - cs.Image - cs.Create - cs.Network - cs.Start - cs.Healthy
+		*phase = time.Since(begin) - cs.Pull - cs.Image - cs.Create - cs.Network - cs.Start - cs.Healthy
 	}
 
+	if err := r.ensurePulled(ctx, spec); err != nil {
+		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, err)
+	}
+	mark(&cs.Pull)
 	img, err := r.image(ctx, spec.Image)
 	if err != nil {
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, err)
@@ -214,6 +219,24 @@ func specOpts(img containerd.Image, spec worker.SandboxSpec, nsPath string) []oc
 		opts = append(opts, oci.WithMemoryLimit(uint64(spec.MemoryBytes)))
 	}
 	return opts
+}
+
+// ensurePulled pulls spec's image from its registry when this worker does
+// not have it yet; local images (baton.local) are never pulled.
+func (r *Runtime) ensurePulled(ctx context.Context, spec worker.SandboxSpec) error {
+	if registry.Local(spec.Image) {
+		return nil
+	}
+	ref, err := registry.Normalize(spec.Image)
+	if err != nil {
+		return err
+	}
+	if _, err := r.client.GetImage(ctx, ref); err == nil {
+		return nil
+	} else if !errdefs.IsNotFound(err) {
+		return fmt.Errorf("image %q: %w", ref, err)
+	}
+	return r.pulls.Pull(ctx, ref, spec.PullAuth)
 }
 
 // image returns the image ref, unpacked for the snapshotter.
