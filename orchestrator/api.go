@@ -133,7 +133,13 @@ func summarize(d *Deployment, withSource bool) api.WorkflowSummary {
 		s.Stages = append(s.Stages, st.Name)
 	}
 	for _, fc := range d.Functions() {
-		s.Functions = append(s.Functions, fc.Key[strings.LastIndexByte(fc.Key, '/')+1:])
+		name := fc.Key[strings.LastIndexByte(fc.Key, '/')+1:]
+		s.Functions = append(s.Functions, name)
+		iv := api.ImageView{Function: name, Image: d.Workflow.Spec.Functions[name].Image}
+		if p, ok := d.Images[name]; ok {
+			iv.Digest, iv.Pinned = p.Digest, p.Pinned
+		}
+		s.Images = append(s.Images, iv)
 	}
 	if q := d.Workflow.Spec.QoS; q.Latency > 0 {
 		s.QoS = &api.QoSView{LatencyMs: ms(q.Latency), Percentile: q.Percentile}
@@ -287,6 +293,10 @@ func serverTiming(inv *api.Invocation) string {
 			temp = "cold"
 		}
 		fmt.Fprintf(&b, ", queue-%s;dur=%.3f;desc=%q, exec-%s;dur=%.3f", s.Stage, s.QueuedMs, temp, s.Stage, s.ExecMs)
+		if s.ColdStart != nil && s.ColdStart.Pull > 0 {
+			// Part of the queueing: the call waited for its image.
+			fmt.Fprintf(&b, ", pull-%s;dur=%.3f", s.Stage, float64(s.ColdStart.Pull)/float64(time.Millisecond))
+		}
 	}
 	return b.String()
 }

@@ -19,6 +19,7 @@ type metrics struct {
 	stageExec   *prometheus.HistogramVec
 	stageQueue  *prometheus.HistogramVec
 	coldStarts  *prometheus.CounterVec
+	pulls       *prometheus.HistogramVec
 	workersLost prometheus.Counter
 	chainWarmed prometheus.Counter
 }
@@ -44,6 +45,10 @@ func newMetrics(router *Router, workers *Workers, hist *history.History) *metric
 		coldStarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "baton_cold_starts_total", Help: "Stages that waited for a sandbox created for them.",
 		}, []string{"tenant", "workflow", "stage"}),
+		pulls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "baton_image_pull_seconds", Help: "Time a cold start waited for its image to be pulled from its registry (cold starts of images the worker had are not counted).",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
+		}, []string{"tenant", "workflow", "stage"}),
 		workersLost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "baton_workers_lost_total", Help: "Workers declared dead after their heartbeats stopped.",
 		}),
@@ -60,7 +65,7 @@ func newMetrics(router *Router, workers *Workers, hist *history.History) *metric
 		"Connections dialled to sandboxes and checked with their worker before carrying a request.", nil, nil)
 	identity := prometheus.NewDesc("baton_sandbox_identity_failures_total",
 		"Connections to a sandbox that ended somewhere else (something else answered at its address); each such sandbox was deleted.", nil, nil)
-	m.reg.MustRegister(m.invocations, m.latency, m.stageExec, m.stageQueue, m.coldStarts, m.workersLost, m.chainWarmed,
+	m.reg.MustRegister(m.invocations, m.latency, m.stageExec, m.stageQueue, m.coldStarts, m.pulls, m.workersLost, m.chainWarmed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectorFunc{descs: []*prometheus.Desc{sandboxes, queued, live, checks, identity, strandedDesc}, collect: func(ch chan<- prometheus.Metric) {
 			var idle, busy, creating, waiting int
@@ -103,6 +108,9 @@ func (m *metrics) observe(inv *api.Invocation) {
 		m.stageQueue.WithLabelValues(inv.Tenant, inv.Workflow, s.Stage).Observe(s.QueuedMs / 1000)
 		if s.Cold {
 			m.coldStarts.WithLabelValues(inv.Tenant, inv.Workflow, s.Stage).Inc()
+		}
+		if s.ColdStart != nil && s.ColdStart.Pull > 0 {
+			m.pulls.WithLabelValues(inv.Tenant, inv.Workflow, s.Stage).Observe(s.ColdStart.Pull.Seconds())
 		}
 	}
 }

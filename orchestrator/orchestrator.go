@@ -10,10 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +19,7 @@ import (
 
 	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/orchestrator/history"
+	"baton.dev/baton/registry"
 	"baton.dev/baton/scheduler"
 	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/scheduler/prewarm"
@@ -57,12 +55,18 @@ type Config struct {
 	// stages ahead when its policy does chain warming. Nil leaves the
 	// floors at zero and the keep-alive at KeepAlive.
 	Prewarm *prewarm.Live
-	Logger  *slog.Logger
+	// Registries is how deploys reach registries to pin image tags to
+	// digests (trusted CAs, plain-HTTP hosts): the same as the workers'.
+	Registries registry.Hosts
+	// ResolveTimeout bounds pinning one image at deploy (default 30s).
+	ResolveTimeout time.Duration
+	Logger         *slog.Logger
 }
 
 // Orchestrator is one running control plane.
 type Orchestrator struct {
 	cfg         Config
+	pinner      *registry.Pinner
 	log         *slog.Logger
 	registry    *Registry
 	workers     *Workers
@@ -104,6 +108,13 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 	if cfg.Prices == (scheduler.Prices{}) {
 		cfg.Prices = scheduler.DefaultPrices()
 	}
+	if cfg.ResolveTimeout <= 0 {
+		cfg.ResolveTimeout = 30 * time.Second
+	}
+	pinner, err := registry.NewPinner(cfg.Registries)
+	if err != nil {
+		return nil, fmt.Errorf("orchestrator: %w", err)
+	}
 	js, err := jetstream.New(cfg.Conn)
 	if err != nil {
 		return nil, fmt.Errorf("orchestrator: jetstream: %w", err)
@@ -128,6 +139,7 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		async:       make(chan struct{}, 1024),
 		asyncQ:      asyncQ,
 		adopting:    map[string]time.Time{},
+		pinner:      pinner,
 	}
 	rcfg := RouterConfig{HealthTimeout: cfg.HealthTimeout, Logger: cfg.Logger}
 	if cfg.History != nil {
@@ -313,28 +325,12 @@ func (o *Orchestrator) Deploy(ctx context.Context, tenant, filename string, sour
 		return nil, false, &DeployError{Status: http.StatusBadRequest, Msg: err.Error()}
 	}
 	now := time.Now()
-	if o.workers.Live(now) == 0 {
-		return nil, false, &DeployError{Status: http.StatusServiceUnavailable, Msg: "no live worker: cannot check the workflow's images; start a worker and deploy again"}
-	}
-	var missing []string
-	var have []string
-	for _, name := range slices.Sorted(maps.Keys(wf.Spec.Functions)) {
-		f := wf.Spec.Functions[name]
-		ok, imgs := o.workers.HasImage(f.Image, now)
-		if !ok {
-			missing = append(missing, fmt.Sprintf("function %q: image %q is not on any worker", name, f.Image))
-			have = imgs
-		}
-	}
-	if len(missing) > 0 {
-		msg := fmt.Sprintf("%s: %s", filename, strings.Join(missing, "; "))
-		if len(have) > 0 {
-			msg += fmt.Sprintf(" (images the workers have: %s)", strings.Join(have, ", "))
-		}
-		return nil, false, &DeployError{Status: http.StatusUnprocessableEntity, Msg: msg}
+	pins, derr := o.pinImages(ctx, filename, wf, now)
+	if derr != nil {
+		return nil, false, derr
 	}
 	old, existed := o.registry.Get(tenant, wf.Metadata.Name)
-	d := &Deployment{Tenant: tenant, Name: wf.Metadata.Name, Source: string(source), Deployed: now, Workflow: wf}
+	d := &Deployment{Tenant: tenant, Name: wf.Metadata.Name, Source: string(source), Deployed: now, Workflow: wf, Images: pins}
 	if existed && old.Chosen != nil {
 		d.Chosen = old.Chosen // kept where it still fits the bounds
 	}

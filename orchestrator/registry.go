@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"baton.dev/baton/orchestrator/api"
+	"baton.dev/baton/registry"
 	"baton.dev/baton/workflow"
 )
 
@@ -32,6 +33,9 @@ type Deployment struct {
 	// Chosen is the configuration the scheduler chose for the workflow's
 	// auto resources, if any.
 	Chosen *api.Choice `json:"chosen,omitempty"`
+	// Images are the registry images pinned at deploy, by function; local
+	// (baton.local) images are not pinned.
+	Images map[string]registry.Pinned `json:"images,omitempty"`
 
 	Workflow *workflow.Workflow `json:"-"`
 }
@@ -107,9 +111,13 @@ func (d *Deployment) Functions() []FunctionConfig {
 	for _, n := range names {
 		f := d.Workflow.Spec.Functions[n]
 		r, _ := d.resources(n)
+		image := f.Image
+		if p, ok := d.Images[n]; ok {
+			image = p.Pinned
+		}
 		out = append(out, FunctionConfig{
 			Key:         FunctionKey(d.Tenant, d.Name, n),
-			Image:       f.Image,
+			Image:       image,
 			CPUMilli:    r.CPUMilli,
 			MemoryBytes: r.MemoryBytes,
 			Env:         f.Env,

@@ -711,7 +711,7 @@ func (r *Router) create(cfg FunctionConfig, id string) (*sandboxRef, error) {
 	}
 	ev := sandboxEvent(history.SandboxReady, sb.ID, cfg.Key, workerID, res)
 	cs := sb.ColdStart
-	ev.ImageMs, ev.CreateMs, ev.NetworkMs, ev.StartMs, ev.HealthyMs, ev.TotalMs = ms(cs.Image), ms(cs.Create), ms(cs.Network), ms(cs.Start), ms(cs.Healthy), ms(cs.Total)
+	ev.PullMs, ev.ImageMs, ev.CreateMs, ev.NetworkMs, ev.StartMs, ev.HealthyMs, ev.TotalMs = ms(cs.Pull), ms(cs.Image), ms(cs.Create), ms(cs.Network), ms(cs.Start), ms(cs.Healthy), ms(cs.Total)
 	r.events(ev)
 	r.log.Debug("sandbox ready", "function", cfg.Key, "sandbox", sb.ID, "worker", workerID, "coldStart", sb.ColdStart.Total)
 	return &sandboxRef{sb: sb, workerID: workerID, res: res}, nil

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Baton needs on Debian: containerd, runc, the CNI plugins,
-# the Postgres server binaries (history) and docker-compose (to check
-# docker-compose.yml; no Docker engine is needed).
+# the Postgres server binaries (history), docker-compose (to check
+# docker-compose.yml; no Docker engine is needed) and the CNCF distribution
+# registry (the tests' registry; Baton itself needs none).
 # Idempotent: installs only what is missing. Says plainly when it cannot.
 set -euo pipefail
 
@@ -11,6 +12,8 @@ command -v runc >/dev/null 2>&1 || missing+=(runc)
 [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/loopback ] || missing+=(containernetworking-plugins)
 # docker-compose only checks docker-compose.yml in the tests (no engine runs).
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+# The tests start their own registries (TLS, logins) from this binary.
+[ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
 fi
@@ -30,3 +33,8 @@ echo "install-deps: installing ${missing[*]} from Debian's packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The package enables a registry service on port 5000; Baton's tests start
+# their own, so leave none running that the machine did not have.
+if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
 	"gopkg.in/yaml.v3"
 )
 
@@ -303,8 +304,11 @@ func (p *parser) function(at, n *yaml.Node, f *Function, fs *funcSource) {
 	if v := m.required(p, "image", ` (e.g. "baton.local/fn-detect:v1")`); v != nil {
 		if s, ok := p.scalar(v, joinPath(fs.path, "image"), "an image reference"); ok {
 			f.Image = s
+			f.ImageAt = Position{Line: v.Line, Col: v.Column}
 			if strings.TrimSpace(s) != s || strings.ContainsAny(s, " \t\n") {
 				p.add(v, joinPath(fs.path, "image"), "invalid image reference %q: must not contain spaces", s)
+			} else if _, err := reference.ParseDockerRef(s); err != nil {
+				p.add(v, joinPath(fs.path, "image"), "invalid image reference %q: %v (want host[:port]/path[:tag][@sha256:digest], e.g. registry.example.com/acme/resize:1.4)", s, err)
 			}
 		}
 	}

@@ -285,6 +285,16 @@ func parseProblemCases() []parseProblemCase {
 			want: []string{`t.yaml:7:5: spec.functions.fn.image: required (e.g. "baton.local/fn-detect:v1")`},
 		},
 		{
+			name: "an image reference that does not parse",
+			doc: header + `  functions:
+    fn:
+      image: Acme/Resize::1
+      resources: {cpu: 250m, memory: 128Mi}
+  stages: [{name: a, function: fn}]
+`,
+			want: []string{`t.yaml:8:14: spec.functions.fn.image: invalid image reference "Acme/Resize::1": invalid reference format: repository name (Resize) must be lowercase (want host[:port]/path[:tag][@sha256:digest], e.g. registry.example.com/acme/resize:1.4)`},
+		},
+		{
 			name: "missing resources",
 			doc: header + `  functions:
     fn: {image: img}

@@ -59,8 +59,13 @@ func (q QoS) IsZero() bool { return q.Latency == 0 && q.Percentile == 0 }
 type Function struct {
 	// Name is the function's key in spec.functions.
 	Name string
-	// Image is the OCI image reference; required.
+	// Image is the OCI image reference as written; required. A reference
+	// under baton.local names a local image (imported from an archive on
+	// each worker); any other is resolved against its registry at deploy.
 	Image string
+	// ImageAt is where the image is written in the document, for messages
+	// about it found after parsing (a registry that does not know it).
+	ImageAt Position
 	// Resources are the function's CPU and memory: fixed values or auto.
 	Resources Resources
 	// Bounds limit what the scheduler may choose; required for an auto
@@ -73,6 +78,11 @@ type Function struct {
 	// another sandbox. Without it a call is repeated only when it cannot
 	// have reached the function. YAML: idempotent: true.
 	Idempotent bool
+}
+
+// Position is a 1-based line and column in a workflow document.
+type Position struct {
+	Line, Col int
 }
 
 // Resources are a function's CPU and memory settings.

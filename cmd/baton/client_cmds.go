@@ -111,6 +111,7 @@ func workflowsCmd() *cobra.Command {
 		},
 	}
 	outputFlag(cmd, &out)
+	cmd.AddCommand(workflowGetCmd())
 	cmd.AddCommand(&cobra.Command{
 		Use:   "rm NAME",
 		Short: "Delete a workflow and its sandboxes",
@@ -284,4 +285,45 @@ func printJSON(w io.Writer, v any) error {
 // asyncAccepted is `baton invoke --async -o json`.
 type asyncAccepted struct {
 	InvocationID string `json:"invocationId"`
+}
+
+// workflowGetCmd shows one workflow: its revision, stages and each
+// function's image as written and the digest deploy pinned it to.
+func workflowGetCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "get NAME",
+		Short: "Show one workflow, with its images as written and as pinned",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(out); err != nil {
+				return err
+			}
+			c, err := apiClient()
+			if err != nil {
+				return err
+			}
+			w, err := c.Workflow(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if out == "json" {
+				return printJSON(cmd.OutOrStdout(), w)
+			}
+			wo := cmd.OutOrStdout()
+			fmt.Fprintf(wo, "%s  revision %d, deployed %s\nstages: %s\n\n", w.Name, w.Revision, w.Deployed.Local().Format(time.DateTime), strings.Join(w.Stages, ", "))
+			tw := tabwriter.NewWriter(wo, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "FUNCTION\tIMAGE\tDIGEST")
+			for _, im := range w.Images {
+				digest := im.Digest
+				if digest == "" {
+					digest = "- (local image)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", im.Function, im.Image, digest)
+			}
+			return tw.Flush()
+		},
+	}
+	outputFlag(cmd, &out)
+	return cmd
 }

@@ -50,11 +50,15 @@ func workerCmd() *cobra.Command {
 		verbose      bool
 		cleanup      bool
 	)
+	var applyPulls func() error
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a worker: a sandbox runtime served to the orchestrator over NATS",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyPulls(); err != nil {
+				return err
+			}
 			log := newLogger(verbose)
 			cfg.Logger = log
 			if cleanup {
@@ -109,6 +113,7 @@ func workerCmd() *cobra.Command {
 	f.StringVar(&cfg.ImagesDir, "images", "build/images", "directory of function image archives to import")
 	f.StringVar(&cfg.ContainerdAddress, "containerd", "", "socket of a running containerd to use instead of starting a private one")
 	f.StringVar(&cfg.Subnet, "subnet", "10.177.0.0/16", "subnet of the sandbox bridge (distinct per worker on one machine)")
+	applyPulls = pullFlags(f, &cfg.Pulls)
 	f.StringVar(&cfg.Registry, "registry", machine.DefaultDir, "this machine's registry of worker incarnations, shared by every worker on it")
 	f.BoolVar(&cleanup, "cleanup", false, "remove what dead workers left running on this machine (sandboxes, containerd daemons, network namespaces, veths, bridges) and exit; live workers are left alone")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
@@ -177,6 +182,7 @@ func orchestratorCmd() *cobra.Command {
 	f.StringVar(&cfg.DataDir, "data", "/var/lib/baton/orchestrator", "directory for the key hashes and a private Postgres")
 	f.StringVar(&cfg.Postgres, "postgres", "auto", "history: auto (a private Postgres when its binaries are installed), off, or a postgres:// URL")
 	orchestrationFlags(f, &cfg.Orchestration)
+	registryFlags(f, &cfg.Registries)
 	f.DurationVar(&cfg.HealthTimeout, "sandbox-start-timeout", 30*time.Second, "how long a sandbox may take to become healthy; a worker gets this plus 5s to answer a create")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd

@@ -19,6 +19,7 @@ import (
 // without an entry here.
 var jsonOutputs = map[string][]any{
 	"workflows":          {[]api.WorkflowSummary{}},
+	"workflows get":      {&api.WorkflowSummary{}},
 	"invoke":             {&api.Invocation{}, asyncAccepted{}},
 	"invocations show":   {&api.Invocation{}},
 	"invocations ls":     {[]api.Invocation{}},

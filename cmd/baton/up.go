@@ -21,11 +21,15 @@ func upCmd() *cobra.Command {
 		samples bool
 		verbose bool
 	)
+	var applyPulls func() error
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run Baton on this machine: NATS, the orchestrator and a worker, in one process",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyPulls(); err != nil {
+				return err
+			}
 			orchestratorGC()
 			ctx := cmd.Context()
 			applyOrchestrationFlags(cmd.Flags(), &cfg.Orchestration)
@@ -88,6 +92,7 @@ func upCmd() *cobra.Command {
 	f.StringVar(&cfg.Subnet, "subnet", "10.177.0.0/16", "subnet of the sandbox bridge")
 	f.StringVar(&cfg.Postgres, "postgres", "auto", "history: auto (a private Postgres in the data directory when its binaries are installed), off, or a postgres:// URL")
 	orchestrationFlags(f, &cfg.Orchestration)
+	applyPulls = pullFlags(f, &cfg.Pulls)
 	f.IntVar(&cfg.Workers, "workers", 1, "how many workers to run, each with its own private containerd")
 	f.BoolVar(&samples, "samples", true, "deploy the sample workflows of dags/")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")

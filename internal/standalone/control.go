@@ -16,6 +16,7 @@ import (
 	"baton.dev/baton/internal/pgserver"
 	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/orchestrator/history"
+	"baton.dev/baton/registry"
 	"baton.dev/baton/scheduler"
 )
 
@@ -23,6 +24,8 @@ import (
 // keys and its history.
 type ControlPlaneConfig struct {
 	Conn *nats.Conn
+	// Registries is how deploys reach image registries to pin tags.
+	Registries registry.Hosts
 	// DataDir holds the bootstrap key hashes (keys.json) and, with
 	// Postgres "auto", the private Postgres.
 	DataDir string
@@ -95,7 +98,7 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 	orc, err := orchestrator.New(ctx, orchestrator.Config{
 		Conn: cfg.Conn, Keys: keys, KeepAlive: cfg.KeepAlive, HealthTimeout: cfg.HealthTimeout,
 		AutoscaleTick: cfg.AutoscaleTick, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
-		History: hist, Prewarm: live, Logger: cfg.Logger,
+		History: hist, Prewarm: live, Registries: cfg.Registries, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return c, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"baton.dev/baton/registry"
 	"baton.dev/baton/worker"
 	ctrd "baton.dev/baton/worker/containerd"
 	"baton.dev/baton/worker/daemon"
@@ -46,7 +47,19 @@ type WorkerConfig struct {
 	// Registry is the machine's registry of worker incarnations
 	// (machine.DefaultDir when empty).
 	Registry string
-	Logger   *slog.Logger
+	// Pulls is how the containerd runtime reaches image registries.
+	Pulls  Pulls
+	Logger *slog.Logger
+}
+
+// Pulls is how workers pull images from registries, and how the
+// orchestrator resolves their tags: the same hosts for both.
+type Pulls struct {
+	Registries registry.Hosts
+	// Timeout bounds one pull; MaxBytes one image's size (zero: the
+	// runtime's defaults, 5 minutes and 8 GiB).
+	Timeout  time.Duration
+	MaxBytes int64
 }
 
 // Worker is a running worker node.
@@ -235,6 +248,7 @@ func (w *Worker) openRuntime(ctx context.Context, cfg WorkerConfig) (worker.Runt
 		rt, err := ctrd.Open(ctx, ctrd.Config{
 			Address: addr, ImagesDir: cfg.ImagesDir, StateDir: filepath.Join(cfg.DataDir, "sandboxes"),
 			Subnet: cfg.Subnet, Logger: w.log,
+			Registries: cfg.Pulls.Registries, PullTimeout: cfg.Pulls.Timeout, PullMaxBytes: cfg.Pulls.MaxBytes,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("worker %s: containerd runtime: %w", cfg.ID, err)

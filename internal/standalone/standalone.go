@@ -65,6 +65,8 @@ type Config struct {
 	// Orchestration is how the orchestrator scales sandboxes.
 	Orchestration
 	Logger *slog.Logger
+	// Pulls is how the workers and the orchestrator reach image registries.
+	Pulls Pulls
 }
 
 // Cluster is a running standalone Baton.
@@ -142,7 +144,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		w, err := StartWorker(ctx, WorkerConfig{
 			ID: id, Conn: nc, DataDir: filepath.Join(cfg.DataDir, "workers", id), Runtime: cfg.Runtime,
 			ContainerdAddress: cfg.ContainerdAddress, ImagesDir: cfg.ImagesDir, Subnet: subnet,
-			CPUMilli: cpu / int64(cfg.Workers), MemoryBytes: mem / int64(cfg.Workers), Logger: cfg.Logger,
+			CPUMilli: cpu / int64(cfg.Workers), MemoryBytes: mem / int64(cfg.Workers), Pulls: cfg.Pulls, Logger: cfg.Logger,
 		})
 		if err != nil {
 			return c, fmt.Errorf("standalone: %w", err)
@@ -154,7 +156,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 
 	cp, err := StartControlPlane(ctx, ControlPlaneConfig{
 		Conn: nc, DataDir: cfg.DataDir, Listen: cfg.Listen, Token: cfg.Token, AdminToken: cfg.AdminToken,
-		Postgres: cfg.Postgres, Orchestration: cfg.Orchestration, Logger: cfg.Logger,
+		Postgres: cfg.Postgres, Orchestration: cfg.Orchestration, Registries: cfg.Pulls.Registries, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return c, err

@@ -259,6 +259,11 @@ func TestEndToEnd(t *testing.T) {
 
 // wfYAML is a one-function workflow on a test image.
 func wfYAML(name, image, stages string) string {
+	return workflowYAML(name, "baton.local/"+image+":v1", stages)
+}
+
+// workflowYAML is a workflow of one function f with the image ref.
+func workflowYAML(name, ref, stages string) string {
 	return fmt.Sprintf(`apiVersion: baton.dev/v1
 kind: Workflow
 metadata:
@@ -266,11 +271,11 @@ metadata:
 spec:
   functions:
     f:
-      image: baton.local/%s:v1
+      image: %s
       resources: {cpu: 250m, memory: 64Mi}
   stages:
     %s
-`, name, image, stages)
+`, name, ref, stages)
 }
 
 func containerIDs(t *testing.T, ctx context.Context, c *containerd.Client) map[string]bool {

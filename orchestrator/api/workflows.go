@@ -10,9 +10,23 @@ type WorkflowSummary struct {
 	Deployed  time.Time `json:"deployed"`
 	Stages    []string  `json:"stages"`
 	Functions []string  `json:"functions"`
-	QoS       *QoSView  `json:"qos,omitempty"`
-	Invoke    string    `json:"invoke"`
-	Source    string    `json:"source,omitempty"`
+	// Images are the functions' images: as the workflow wrote them and,
+	// for registry images, the digest deploy pinned them to.
+	Images []ImageView `json:"images,omitempty"`
+	QoS    *QoSView    `json:"qos,omitempty"`
+	Invoke string      `json:"invoke"`
+	Source string      `json:"source,omitempty"`
+}
+
+// ImageView is one function's image.
+type ImageView struct {
+	Function string `json:"function"`
+	// Image is the reference as written in the workflow.
+	Image string `json:"image"`
+	// Digest is what it resolved to at deploy; empty for a local image.
+	Digest string `json:"digest,omitempty"`
+	// Pinned is the reference workers pull: the repository at Digest.
+	Pinned string `json:"pinned,omitempty"`
 }
 
 // QoSView is a workflow's latency target as the API shows it.

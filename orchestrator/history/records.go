@@ -80,19 +80,19 @@ type SandboxEvent struct {
 	Tenant, Workflow, Function, Worker string
 	CPUMilli, MemoryBytes              int64
 	// Cold-start phases in milliseconds (ready events only).
-	ImageMs, CreateMs, NetworkMs, StartMs, HealthyMs, TotalMs float64
-	Error                                                     string
+	PullMs, ImageMs, CreateMs, NetworkMs, StartMs, HealthyMs, TotalMs float64
+	Error                                                             string
 }
 
 func (SandboxEvent) table() string { return "sandbox_events" }
 func (SandboxEvent) columns() []string {
 	return []string{"id", "sandbox", "event", "at", "tenant", "workflow", "function", "worker", "cpu_milli", "memory_bytes",
-		"image_ms", "create_ms", "network_ms", "start_ms", "healthy_ms", "total_ms", "error"}
+		"pull_ms", "image_ms", "create_ms", "network_ms", "start_ms", "healthy_ms", "total_ms", "error"}
 }
 func (r SandboxEvent) values() []any {
-	phases := []any{nil, nil, nil, nil, nil, nil}
+	phases := []any{nil, nil, nil, nil, nil, nil, nil}
 	if r.Event == SandboxReady {
-		phases = []any{r.ImageMs, r.CreateMs, r.NetworkMs, r.StartMs, r.HealthyMs, r.TotalMs}
+		phases = []any{r.PullMs, r.ImageMs, r.CreateMs, r.NetworkMs, r.StartMs, r.HealthyMs, r.TotalMs}
 	}
 	return append([]any{r.ID, r.Sandbox, r.Event, r.At, r.Tenant, r.Workflow, r.Function, r.Worker, r.CPUMilli, r.MemoryBytes},
 		append(phases, r.Error)...)

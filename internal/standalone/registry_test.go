@@ -1,0 +1,152 @@
+package standalone_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"baton.dev/baton/internal/standalone"
+	"baton.dev/baton/internal/testenv"
+	"baton.dev/baton/orchestrator/client"
+	"baton.dev/baton/registry"
+)
+
+// registrySubnet is this test's sandbox subnet.
+const registrySubnet = "10.163.0.0/16"
+
+func registryWorkflow(name, image string) string {
+	return workflowYAML(name, image, "- {name: only, function: f}")
+}
+
+// TestImagesFromARegistry deploys a workflow whose image only a real
+// registry (TLS with a test CA) has, through the whole of Baton: the tag
+// is pinned to its digest at deploy and shown beside the reference as
+// written; a new image pushed under the same tag changes nothing until
+// the next deploy (a cold start after it still runs the pinned bits); a
+// tag that does not exist, or a registry that is down, refuses the deploy
+// naming the field and its line, and stores nothing.
+func TestImagesFromARegistry(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: network namespaces and a bridge")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	reg := testenv.StartRegistry(t, false)
+	images := testenv.Images(t)
+	okDigest := reg.Push(t, filepath.Join(images, "testfn-ok.tar"), "acme/fn:1")
+
+	cl := startBaton(t, standalone.Config{
+		Runtime: standalone.RuntimeContainerd, Subnet: registrySubnet,
+		Pulls:         standalone.Pulls{Registries: registry.Hosts{CAFile: reg.CAFile}},
+		Orchestration: standalone.Orchestration{KeepAlive: 300 * time.Millisecond, HealthTimeout: 20 * time.Second, AutoscaleTick: 100 * time.Millisecond},
+	}, slog.LevelInfo)
+	t.Cleanup(func() {
+		if err := cl.Stop(context.Background()); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	api := &client.Client{URL: cl.URL, Token: cl.Token}
+	ref := reg.Host + "/acme/fn:1"
+
+	sum, err := api.Deploy(ctx, "byo.yaml", []byte(registryWorkflow("byo", ref)))
+	if err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	if len(sum.Images) != 1 || sum.Images[0].Image != ref || sum.Images[0].Digest != okDigest || sum.Images[0].Pinned != reg.Host+"/acme/fn@"+okDigest {
+		t.Fatalf("deploy shows images %+v, want %s pinned to %s", sum.Images, ref, okDigest)
+	}
+	res, err := api.Invoke(ctx, "byo", []byte(`{"n":1}`))
+	if err != nil {
+		t.Fatalf("first invocation (cold, pulls): %v", err)
+	}
+	inv, err := api.Invocation(ctx, res.InvocationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Stages) != 1 || inv.Stages[0].ColdStart == nil || inv.Stages[0].ColdStart.Pull <= 0 {
+		t.Errorf("the cold start's timeline shows no pull: %+v", inv.Stages)
+	}
+	if !strings.Contains(res.ServerTiming, "pull") {
+		t.Errorf("Server-Timing %q has no pull phase", res.ServerTiming)
+	}
+
+	// The tag moves to an image that fails every call; the deployed
+	// revision keeps the digest it was pinned to.
+	reg.Push(t, filepath.Join(images, "testfn-fail500.tar"), "acme/fn:1")
+	waitNoSandboxes(t, ctx, cl, "byo")
+	res, err = api.Invoke(ctx, "byo", []byte(`{"n":2}`))
+	if err != nil {
+		t.Fatalf("a cold start after the tag moved ran something else than the pinned digest: %v", err)
+	}
+	if res.ColdStarts != 1 {
+		t.Fatalf("the invocation after the re-push was not a cold start (%d): the test proves nothing", res.ColdStarts)
+	}
+	got, err := api.Workflow(ctx, "byo")
+	if err != nil || got.Images[0].Digest != okDigest {
+		t.Fatalf("workflow after the re-push: %+v, %v; want still %s", got, err, okDigest)
+	}
+
+	// Bad references: refused with the field and line, nothing stored.
+	bad := []struct {
+		name, image string
+		status      int
+		want        string
+	}{
+		{"a tag that does not exist", reg.Host + "/acme/fn:9", http.StatusUnprocessableEntity, "no such repository or tag"},
+		{"a repository that does not exist", reg.Host + "/acme/none:1", http.StatusUnprocessableEntity, "no such repository or tag"},
+		{"a reference that does not parse", reg.Host + "/Acme/fn:1", http.StatusBadRequest, "invalid image reference"},
+	}
+	for _, b := range bad {
+		t.Run(b.name, func(t *testing.T) {
+			_, err := api.Deploy(ctx, "bad.yaml", []byte(registryWorkflow("bad", b.image)))
+			ce := wantStatus(t, b.name, err, b.status, b.want, "spec.functions.f.image")
+			if ce != nil && (len(ce.Problems) != 1 || ce.Problems[0].Line != 8 || ce.Problems[0].File != "bad.yaml") {
+				t.Errorf("problems %+v, want one at bad.yaml line 8", ce.Problems)
+			}
+			wantStatus(t, "the refused workflow", getErr(api.Workflow(ctx, "bad")), http.StatusNotFound)
+		})
+	}
+
+	t.Run("the registry down", func(t *testing.T) {
+		reg.Stop()
+		defer reg.Restart(t)
+		_, err := api.Deploy(ctx, "down.yaml", []byte(registryWorkflow("down", ref)))
+		wantStatus(t, "deploy with the registry down", err, http.StatusUnprocessableEntity, reg.Host, "spec.functions.f.image")
+		// What is deployed keeps running: the worker has the image.
+		waitNoSandboxes(t, ctx, cl, "byo")
+		res, err := api.Invoke(ctx, "byo", []byte(`{"n":3}`))
+		if err != nil || res.ColdStarts != 1 {
+			t.Errorf("a cold start of a pulled image with the registry down: %+v, %v", res, err)
+		}
+	})
+}
+
+func getErr[T any](_ T, err error) error { return err }
+
+// waitNoSandboxes waits for the autoscaler to retire workflow's idle
+// sandboxes (the router's own view), so that the next invocation is a
+// cold start.
+func waitNoSandboxes(t *testing.T, ctx context.Context, cl *standalone.Cluster, workflow string) {
+	t.Helper()
+	for {
+		n := 0
+		for _, ps := range cl.Orchestrator.PoolStates() {
+			if strings.Contains(ps.Function, "/"+workflow+"/") {
+				n += len(ps.Idle) + ps.Busy + ps.Creating
+			}
+		}
+		if n == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d sandboxes of %s still up", n, workflow)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
