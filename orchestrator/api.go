@@ -45,6 +45,9 @@ func (o *Orchestrator) Handler() http.Handler {
 			r.Get("/invocations", o.handleInvocations)
 			r.Get("/invocations/{id}", o.handleInvocation)
 			r.Get("/reports", o.handleReports)
+			r.Get("/registries", o.handleListRegistries)
+			r.Put("/registries/{host}", o.handlePutRegistry)
+			r.Delete("/registries/{host}", o.handleDeleteRegistry)
 		})
 		r.Group(func(r chi.Router) {
 			r.Use(requireAdmin)

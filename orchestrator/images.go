@@ -15,10 +15,11 @@ import (
 
 // pinImages resolves each of wf's registry images to the digest its tag
 // names now, so that every worker runs the same bits until the next
-// deploy, and checks that a live worker has each local (baton.local)
+// deploy (logging in with the tenant's own login to that registry, if
+// it has one), and checks that a live worker has each local (baton.local)
 // image. Any failure refuses the deploy, naming the function's image field
 // where the document gives it, with the registry's answer.
-func (o *Orchestrator) pinImages(ctx context.Context, filename string, wf *workflow.Workflow, now time.Time) (map[string]registry.Pinned, *DeployError) {
+func (o *Orchestrator) pinImages(ctx context.Context, tenant, filename string, wf *workflow.Workflow, now time.Time) (map[string]registry.Pinned, *DeployError) {
 	var problems workflow.Problems
 	var missingLocal []string
 	var have []string
@@ -40,7 +41,7 @@ func (o *Orchestrator) pinImages(ctx context.Context, filename string, wf *workf
 			continue
 		}
 		rctx, cancel := context.WithTimeout(ctx, o.cfg.ResolveTimeout)
-		p, err := o.pinner.Pin(rctx, f.Image, nil)
+		p, err := o.pinner.Pin(rctx, f.Image, o.logins.For(tenant, f.Image))
 		cancel()
 		if err != nil {
 			problem(err.Error())

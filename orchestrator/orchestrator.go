@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"baton.dev/baton/scheduler"
 	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/scheduler/prewarm"
+	"baton.dev/baton/worker"
 	"baton.dev/baton/worker/protocol"
 	"baton.dev/baton/workflow"
 )
@@ -58,6 +60,9 @@ type Config struct {
 	// Registries is how deploys reach registries to pin image tags to
 	// digests (trusted CAs, plain-HTTP hosts): the same as the workers'.
 	Registries registry.Hosts
+	// SecretKey (SecretKeySize bytes) seals tenants' registry logins at
+	// rest; nil refuses to store any.
+	SecretKey []byte
 	// ResolveTimeout bounds pinning one image at deploy (default 30s).
 	ResolveTimeout time.Duration
 	Logger         *slog.Logger
@@ -67,6 +72,7 @@ type Config struct {
 type Orchestrator struct {
 	cfg         Config
 	pinner      *registry.Pinner
+	logins      *Logins
 	log         *slog.Logger
 	registry    *Registry
 	workers     *Workers
@@ -123,6 +129,10 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("orchestrator: %w", err)
 	}
+	logins, err := OpenLogins(ctx, js, cfg.SecretKey, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("orchestrator: %w", err)
+	}
 	asyncQ, err := openAsyncQueue(ctx, js, cfg.MaxInputBytes)
 	if err != nil {
 		return nil, fmt.Errorf("orchestrator: %w", err)
@@ -140,8 +150,12 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		asyncQ:      asyncQ,
 		adopting:    map[string]time.Time{},
 		pinner:      pinner,
+		logins:      logins,
 	}
-	rcfg := RouterConfig{HealthTimeout: cfg.HealthTimeout, Logger: cfg.Logger}
+	rcfg := RouterConfig{HealthTimeout: cfg.HealthTimeout, Logger: cfg.Logger, PullAuth: func(key, image string) *worker.PullAuth {
+		tenant, _, _ := strings.Cut(key, "/")
+		return logins.PullAuth(tenant, image)
+	}}
 	if cfg.History != nil {
 		rcfg.Events = func(ev history.SandboxEvent) { cfg.History.Add(ev) }
 	}
@@ -325,7 +339,7 @@ func (o *Orchestrator) Deploy(ctx context.Context, tenant, filename string, sour
 		return nil, false, &DeployError{Status: http.StatusBadRequest, Msg: err.Error()}
 	}
 	now := time.Now()
-	pins, derr := o.pinImages(ctx, filename, wf, now)
+	pins, derr := o.pinImages(ctx, tenant, filename, wf, now)
 	if derr != nil {
 		return nil, false, derr
 	}

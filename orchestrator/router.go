@@ -100,6 +100,7 @@ type Router struct {
 	workers       WorkerCommands
 	log           *slog.Logger
 	healthTimeout time.Duration
+	pullAuth      func(key, image string) *worker.PullAuth
 	maxPayload    int64
 	events        func(history.SandboxEvent)
 	bg            context.Context // lifetime of creations and deletions
@@ -185,7 +186,10 @@ type RouterConfig struct {
 	// Events, when set, receives sandbox life-cycle events (history). It
 	// must not block.
 	Events func(history.SandboxEvent)
-	Logger *slog.Logger
+	// PullAuth, when set, gives the login a creation of function key's
+	// image sends its worker for the pull (nil: none).
+	PullAuth func(key, image string) *worker.PullAuth
+	Logger   *slog.Logger
 }
 
 // NewRouter returns a Router. bg bounds the life of the sandbox creations
@@ -207,6 +211,7 @@ func NewRouter(bg context.Context, workers WorkerCommands, cfg RouterConfig) *Ro
 		workers:       workers,
 		log:           cfg.Logger,
 		healthTimeout: cfg.HealthTimeout,
+		pullAuth:      cfg.PullAuth,
 		maxPayload:    cfg.MaxPayload,
 		events:        cfg.Events,
 		bg:            bg,
@@ -659,6 +664,9 @@ func (r *Router) create(cfg FunctionConfig, id string) (*sandboxRef, error) {
 		ID: id, Function: cfg.Key, Image: cfg.Image,
 		CPUMilli: cfg.CPUMilli, MemoryBytes: cfg.MemoryBytes, Env: cfg.Env,
 		HealthTimeout: r.healthTimeout,
+	}
+	if r.pullAuth != nil {
+		spec.PullAuth = r.pullAuth(cfg.Key, cfg.Image)
 	}
 	r.sending <- struct{}{}
 	// start places and sends on a worker; a worker gets the health

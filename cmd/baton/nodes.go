@@ -183,6 +183,7 @@ func orchestratorCmd() *cobra.Command {
 	f.StringVar(&cfg.Postgres, "postgres", "auto", "history: auto (a private Postgres when its binaries are installed), off, or a postgres:// URL")
 	orchestrationFlags(f, &cfg.Orchestration)
 	registryFlags(f, &cfg.Registries)
+	f.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "file of the key (64 hex digits) that seals tenants' registry logins at rest (default: $BATON_SECRET_KEY, else secret.key in --data, made once)")
 	f.DurationVar(&cfg.HealthTimeout, "sandbox-start-timeout", 30*time.Second, "how long a sandbox may take to become healthy; a worker gets this plus 5s to answer a create")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd

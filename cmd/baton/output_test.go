@@ -26,6 +26,7 @@ var jsonOutputs = map[string][]any{
 	"report":             {&api.ReportResponse{}},
 	"workers ls":         {[]api.WorkerView{}},
 	"tenants ls":         {[]api.TenantView{}},
+	"registries ls":      {[]api.RegistryLoginView{}},
 	"tune":               {tuneReport{}},
 	"sim tune":           {&sim.Report{}},
 	"sim prewarm":        {&prewarmsim.Report{}},

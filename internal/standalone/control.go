@@ -26,6 +26,9 @@ type ControlPlaneConfig struct {
 	Conn *nats.Conn
 	// Registries is how deploys reach image registries to pin tags.
 	Registries registry.Hosts
+	// SecretKeyFile holds the key that seals tenants' registry logins
+	// (empty: $BATON_SECRET_KEY, else secret.key in DataDir, made once).
+	SecretKeyFile string
 	// DataDir holds the bootstrap key hashes (keys.json) and, with
 	// Postgres "auto", the private Postgres.
 	DataDir string
@@ -87,6 +90,10 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 		return c, err
 	}
 	c.Token, c.AdminToken = token, admin
+	secret, err := loadSecretKey(cfg.DataDir, cfg.SecretKeyFile)
+	if err != nil {
+		return c, fmt.Errorf("control plane: %w", err)
+	}
 	live, err := cfg.livePrewarm()
 	if err != nil {
 		return c, err
@@ -98,7 +105,7 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 	orc, err := orchestrator.New(ctx, orchestrator.Config{
 		Conn: cfg.Conn, Keys: keys, KeepAlive: cfg.KeepAlive, HealthTimeout: cfg.HealthTimeout,
 		AutoscaleTick: cfg.AutoscaleTick, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
-		History: hist, Prewarm: live, Registries: cfg.Registries, Logger: cfg.Logger,
+		History: hist, Prewarm: live, Registries: cfg.Registries, SecretKey: secret, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return c, err

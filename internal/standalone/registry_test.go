@@ -1,12 +1,15 @@
 package standalone_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,10 +17,15 @@ import (
 	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/orchestrator/client"
 	"baton.dev/baton/registry"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // registrySubnet is this test's sandbox subnet.
-const registrySubnet = "10.163.0.0/16"
+const (
+	registrySubnet        = "10.163.0.0/16"
+	privateRegistrySubnet = "10.162.0.0/16"
+)
 
 func registryWorkflow(name, image string) string {
 	return workflowYAML(name, image, "- {name: only, function: f}")
@@ -149,4 +157,125 @@ func waitNoSandboxes(t *testing.T, ctx context.Context, cl *standalone.Cluster, 
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// lockedBuffer collects a cluster's log for the test to search.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestPrivateRegistryLogins runs a private image (a registry with htpasswd
+// logins) for the tenant that stored a login, and for no one else: without
+// a login the deploy is refused naming the field; with it the deploy pins
+// and the worker pulls; another tenant's deploy of the same image is
+// refused; the login is sealed in JetStream (neither user name nor
+// password appears there), never returned by the API, never logged.
+func TestPrivateRegistryLogins(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: network namespaces and a bridge")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	reg := testenv.StartRegistry(t, true)
+	reg.Push(t, filepath.Join(testenv.Images(t), "testfn-ok.tar"), "private/fn:1")
+	ref := reg.Host + "/private/fn:1"
+
+	var logs lockedBuffer
+	cl, err := standalone.Start(ctx, standalone.Config{
+		DataDir: shortTempDir(t), ImagesDir: testenv.Images(t), Listen: "127.0.0.1:0",
+		Runtime: standalone.RuntimeContainerd, Subnet: privateRegistrySubnet,
+		Pulls:  standalone.Pulls{Registries: registry.Hosts{CAFile: reg.CAFile}},
+		Logger: slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := cl.Stop(context.Background()); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	alpha := &client.Client{URL: cl.URL, Token: cl.Token}
+	admin := &client.Client{URL: cl.URL, Token: cl.AdminToken}
+	bt, err := admin.CreateTenant(ctx, "beta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	beta := &client.Client{URL: cl.URL, Token: bt.Key}
+
+	_, err = alpha.Deploy(ctx, "p.yaml", []byte(registryWorkflow("p", ref)))
+	wantStatus(t, "deploy without a login", err, http.StatusUnprocessableEntity, "refused the login", "spec.functions.f.image")
+
+	if err := alpha.AddRegistry(ctx, reg.Host, reg.Username, reg.Password); err != nil {
+		t.Fatal(err)
+	}
+	logins, err := alpha.Registries(ctx)
+	if err != nil || len(logins) != 1 || logins[0].Host != reg.Host || logins[0].Username != reg.Username {
+		t.Fatalf("logins %+v, %v", logins, err)
+	}
+	if _, err := alpha.Deploy(ctx, "p.yaml", []byte(registryWorkflow("p", ref))); err != nil {
+		t.Fatalf("deploy with the login: %v", err)
+	}
+	if _, err := alpha.Invoke(ctx, "p", []byte(`{}`)); err != nil {
+		t.Fatalf("invoke (the worker pulls with the login): %v", err)
+	}
+
+	_, err = beta.Deploy(ctx, "p.yaml", []byte(registryWorkflow("p", ref)))
+	wantStatus(t, "another tenant's deploy of the private image", err, http.StatusUnprocessableEntity, "refused the login")
+	if l, err := beta.Registries(ctx); err != nil || len(l) != 0 {
+		t.Errorf("beta sees logins %+v, %v", l, err)
+	}
+
+	// At rest: sealed.
+	nc, err := nats.Connect(cl.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, "baton_registry_logins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := kv.Keys(ctx)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("stored logins %v, %v", keys, err)
+	}
+	e, err := kv.Get(ctx, keys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := string(e.Value()); strings.Contains(v, reg.Password) || strings.Contains(v, reg.Username) {
+		t.Errorf("the stored login is not sealed: %s", v)
+	}
+	if strings.Contains(logs.String(), reg.Password) {
+		t.Errorf("the password appears in the log")
+	}
+
+	// A wrong password stored replaces the login; deploys then fail.
+	if err := alpha.AddRegistry(ctx, reg.Host, reg.Username, "not-the-password-93a"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = alpha.Deploy(ctx, "q.yaml", []byte(registryWorkflow("q", ref)))
+	wantStatus(t, "deploy with a wrong login", err, http.StatusUnprocessableEntity, "refused the login")
+	if err := alpha.RemoveRegistry(ctx, reg.Host); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, "remove a login twice", alpha.RemoveRegistry(ctx, reg.Host), http.StatusNotFound)
 }

@@ -29,3 +29,17 @@ type TenantView struct {
 	Keys    int       `json:"keys"`
 	Key     string    `json:"key,omitempty"`
 }
+
+// RegistryLoginView is a tenant's login to a registry as the API shows
+// it: never its password.
+type RegistryLoginView struct {
+	Host     string    `json:"host"`
+	Username string    `json:"username"`
+	Created  time.Time `json:"created"`
+}
+
+// RegistryLoginRequest is PUT /v1/registries/{host}.
+type RegistryLoginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}

@@ -283,3 +283,25 @@ func (c *Client) Sample(ctx context.Context, name string, s api.SampleRequest) e
 	}
 	return c.getJSON(ctx, http.MethodPost, "/v1/workflows/"+url.PathEscape(name)+"/samples", body, nil)
 }
+
+// Registries lists the tenant's registry logins (never their passwords).
+func (c *Client) Registries(ctx context.Context) ([]api.RegistryLoginView, error) {
+	var out struct {
+		Registries []api.RegistryLoginView `json:"registries"`
+	}
+	return out.Registries, c.getJSON(ctx, http.MethodGet, "/v1/registries", nil, &out)
+}
+
+// AddRegistry stores the tenant's login to a registry host, replacing any.
+func (c *Client) AddRegistry(ctx context.Context, host, username, password string) error {
+	body, err := json.Marshal(api.RegistryLoginRequest{Username: username, Password: password})
+	if err != nil {
+		return err
+	}
+	return c.getJSON(ctx, http.MethodPut, "/v1/registries/"+url.PathEscape(host), body, nil)
+}
+
+// RemoveRegistry removes the tenant's login to a registry host.
+func (c *Client) RemoveRegistry(ctx context.Context, host string) error {
+	return c.getJSON(ctx, http.MethodDelete, "/v1/registries/"+url.PathEscape(host), nil, nil)
+}

@@ -1,0 +1,243 @@
+package orchestrator
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/distribution/reference"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"baton.dev/baton/orchestrator/api"
+	"baton.dev/baton/registry"
+	"baton.dev/baton/worker"
+)
+
+// loginsBucket holds tenants' registry logins, sealed.
+const loginsBucket = "baton_registry_logins"
+
+// SecretKeySize is the size of the key that seals registry logins at
+// rest (AES-256).
+const SecretKeySize = 32
+
+// ErrNoSecretKey is returned when logins are asked of an orchestrator that
+// was given no key to seal them with.
+var ErrNoSecretKey = errors.New("this orchestrator has no secret key to seal registry logins with (--secret-key-file)")
+
+// Logins are the tenants' registry logins: each tenant's own, used only
+// for that tenant's images. At rest (the JetStream bucket) each is sealed
+// with AES-256-GCM under the operator's key, bound to its tenant and host
+// (the additional data), so a record copied to another tenant's key does
+// not open. In memory they are open, for resolving at deploy and for the
+// one pull a creation needs; they are never logged or returned by the API.
+type Logins struct {
+	kv   jetstream.KeyValue
+	aead cipher.AEAD // nil: no key; logins cannot be stored
+	log  *slog.Logger
+
+	mu sync.RWMutex
+	m  map[string]map[string]login // tenant -> host -> login
+}
+
+type login struct {
+	cred    registry.Credential
+	created time.Time
+}
+
+// sealedLogin is a login as the bucket holds it.
+type sealedLogin struct {
+	Tenant  string    `json:"tenant"`
+	Host    string    `json:"host"`
+	Created time.Time `json:"created"`
+	// Sealed is nonce || AES-GCM(username, password JSON), hex.
+	Sealed string `json:"sealed"`
+}
+
+// OpenLogins opens the bucket and opens every login in it with key (nil:
+// no key; then no login can be stored or used, and any stored one is
+// reported).
+func OpenLogins(ctx context.Context, js jetstream.JetStream, key []byte, log *slog.Logger) (*Logins, error) {
+	l := &Logins{log: log, m: map[string]map[string]login{}}
+	if key != nil {
+		if len(key) != SecretKeySize {
+			return nil, fmt.Errorf("secret key: %d bytes, want %d", len(key), SecretKeySize)
+		}
+		block, err := aes.NewCipher(key)
+		if err != nil {
+			return nil, fmt.Errorf("secret key: %w", err)
+		}
+		if l.aead, err = cipher.NewGCM(block); err != nil {
+			return nil, fmt.Errorf("secret key: %w", err)
+		}
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: loginsBucket, History: 1, Storage: jetstream.FileStorage})
+	if err != nil {
+		return nil, fmt.Errorf("open key-value bucket %s: %w", loginsBucket, err)
+	}
+	l.kv = kv
+	keys, err := kv.ListKeys(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, fmt.Errorf("list bucket %s: %w", loginsBucket, err)
+	}
+	if keys == nil {
+		return l, nil
+	}
+	for k := range keys.Keys() {
+		e, err := kv.Get(ctx, k)
+		if err != nil {
+			return nil, fmt.Errorf("read %s from bucket %s: %w", k, loginsBucket, err)
+		}
+		var s sealedLogin
+		if err := json.Unmarshal(e.Value(), &s); err != nil {
+			log.Error("registry logins: skipping an unreadable record", "key", k, "err", err)
+			continue
+		}
+		cred, err := l.open(s)
+		if err != nil {
+			log.Error("registry logins: a stored login does not open with this secret key; its tenant must add it again", "tenant", s.Tenant, "host", s.Host, "err", err)
+			continue
+		}
+		l.remember(s.Tenant, s.Host, login{cred: cred, created: s.Created})
+	}
+	return l, nil
+}
+
+func loginKey(tenant, host string) string {
+	sum := sha256.Sum256([]byte(host))
+	return "login." + tenant + "." + hex.EncodeToString(sum[:12])
+}
+
+func additionalData(tenant, host string) []byte { return []byte(tenant + "\x00" + host) }
+
+func (l *Logins) seal(tenant, host string, c registry.Credential) (string, error) {
+	plain, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, l.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(l.aead.Seal(nonce, nonce, plain, additionalData(tenant, host))), nil
+}
+
+func (l *Logins) open(s sealedLogin) (registry.Credential, error) {
+	var c registry.Credential
+	if l.aead == nil {
+		return c, ErrNoSecretKey
+	}
+	b, err := hex.DecodeString(s.Sealed)
+	if err != nil || len(b) < l.aead.NonceSize() {
+		return c, errors.New("malformed sealed login")
+	}
+	plain, err := l.aead.Open(nil, b[:l.aead.NonceSize()], b[l.aead.NonceSize():], additionalData(s.Tenant, s.Host))
+	if err != nil {
+		return c, errors.New("the seal does not open (another key, or another tenant's record)")
+	}
+	return c, json.Unmarshal(plain, &c)
+}
+
+func (l *Logins) remember(tenant, host string, lg login) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m[tenant] == nil {
+		l.m[tenant] = map[string]login{}
+	}
+	l.m[tenant][host] = lg
+}
+
+// CheckHost says whether host is a registry host as image references name
+// them (host or host:port).
+func CheckHost(host string) error {
+	named, err := reference.ParseNormalizedNamed(host + "/x")
+	if err != nil || reference.Domain(named) != host || !strings.ContainsAny(host, ".:") && host != "localhost" {
+		return fmt.Errorf("registry host %q: want a host as image references name it, like registry.example.com or 10.0.0.5:5000", host)
+	}
+	return nil
+}
+
+// Put stores tenant's login to host, replacing any.
+func (l *Logins) Put(ctx context.Context, tenant, host string, c registry.Credential) error {
+	if l.aead == nil {
+		return ErrNoSecretKey
+	}
+	if err := CheckHost(host); err != nil {
+		return err
+	}
+	sealed, err := l.seal(tenant, host, c)
+	if err != nil {
+		return fmt.Errorf("seal the login: %w", err)
+	}
+	s := sealedLogin{Tenant: tenant, Host: host, Created: time.Now().UTC(), Sealed: sealed}
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if _, err := l.kv.Put(ctx, loginKey(tenant, host), data); err != nil {
+		return fmt.Errorf("store the login to %s: %w", host, err)
+	}
+	l.remember(tenant, host, login{cred: c, created: s.Created})
+	return nil
+}
+
+// Delete removes tenant's login to host; false when there was none.
+func (l *Logins) Delete(ctx context.Context, tenant, host string) (bool, error) {
+	l.mu.RLock()
+	_, ok := l.m[tenant][host]
+	l.mu.RUnlock()
+	if !ok {
+		return false, nil
+	}
+	if err := l.kv.Delete(ctx, loginKey(tenant, host)); err != nil {
+		return true, fmt.Errorf("delete the login to %s: %w", host, err)
+	}
+	l.mu.Lock()
+	delete(l.m[tenant], host)
+	l.mu.Unlock()
+	return true, nil
+}
+
+// List shows tenant's logins without their secrets.
+func (l *Logins) List(tenant string) []api.RegistryLoginView {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([]api.RegistryLoginView, 0, len(l.m[tenant]))
+	for host, lg := range l.m[tenant] {
+		out = append(out, api.RegistryLoginView{Host: host, Username: lg.cred.Username, Created: lg.created})
+	}
+	slices.SortFunc(out, func(a, b api.RegistryLoginView) int { return strings.Compare(a.Host, b.Host) })
+	return out
+}
+
+// For returns tenant's login to image's registry, nil when it has none.
+func (l *Logins) For(tenant, image string) *registry.Credential {
+	host := registry.Host(image)
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	lg, ok := l.m[tenant][host]
+	if !ok {
+		return nil
+	}
+	c := lg.cred
+	return &c
+}
+
+// PullAuth is For as a worker receives it, for one pull.
+func (l *Logins) PullAuth(tenant, image string) *worker.PullAuth {
+	c := l.For(tenant, image)
+	if c == nil {
+		return nil
+	}
+	return &worker.PullAuth{Host: registry.Host(image), Username: c.Username, Password: c.Password}
+}
