@@ -141,7 +141,7 @@ func failureStatus(err error) int {
 		return http.StatusGatewayTimeout
 	case errors.Is(err, decide.ErrNoCapacity):
 		return http.StatusServiceUnavailable
-	case errors.As(err, &fe), errors.Is(err, worker.ErrUnhealthy), errors.Is(err, worker.ErrImageNotFound), errors.Is(err, worker.ErrIdentity):
+	case errors.As(err, &fe), errors.Is(err, worker.ErrUnhealthy), errors.Is(err, worker.ErrImageNotFound), errors.Is(err, worker.ErrIdentity), errors.Is(err, worker.ErrPull):
 		return http.StatusBadGateway
 	default:
 		return http.StatusInternalServerError

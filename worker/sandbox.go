@@ -145,7 +145,11 @@ type Runtime interface {
 // Errors that runtimes wrap so callers can tell the cases apart.
 var (
 	ErrImageNotFound = errors.New("image not found")
-	ErrUnhealthy     = errors.New("sandbox did not become healthy")
-	ErrNotFound      = errors.New("sandbox not found")
-	ErrExists        = errors.New("sandbox already exists")
+	// ErrPull means the image could not be pulled from its registry (it
+	// is down, refused the login, or the image is too large, too slow or
+	// for another platform); the message says which.
+	ErrPull      = errors.New("image pull failed")
+	ErrUnhealthy = errors.New("sandbox did not become healthy")
+	ErrNotFound  = errors.New("sandbox not found")
+	ErrExists    = errors.New("sandbox already exists")
 )

@@ -9,7 +9,7 @@ import (
 )
 
 func imagesCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "images", Short: "Build function images locally"}
+	cmd := &cobra.Command{Use: "images", Short: "Build function images locally and push them to registries"}
 	var root, out string
 	build := &cobra.Command{
 		Use:   "build",
@@ -28,6 +28,6 @@ func imagesCmd() *cobra.Command {
 	}
 	build.Flags().StringVar(&root, "root", ".", "the repository's root (holding go.mod and dags/)")
 	build.Flags().StringVar(&out, "out", "build/images", "directory for the image archives")
-	cmd.AddCommand(build)
+	cmd.AddCommand(build, imagesPushCmd())
 	return cmd
 }

@@ -30,7 +30,7 @@ var jsonOutputs = map[string][]any{
 	"tune":               {tuneReport{}},
 	"sim tune":           {&sim.Report{}},
 	"sim prewarm":        {&prewarmsim.Report{}},
-	"bench coldstart":    {&bench.ColdStartReport{}},
+	"bench coldstart":    {&bench.ColdStartReport{}, &bench.PullReport{}},
 	"bench controlplane": {&bench.ControlPlaneReport{}},
 	"bench dataplane":    {&bench.DataPlaneReport{}},
 	"bench prewarm":      {&bench.PrewarmReport{}},

@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -56,6 +54,7 @@ type ColdSide struct {
 // the rest of each request's time: for Baton the API, router, autoscaler,
 // placement, NATS and the forwarded call; for the baseline the one POST.
 type ColdPhasesMs struct {
+	Pull    float64 `json:"pull"`
 	Image   float64 `json:"image"`
 	Create  float64 `json:"create"`
 	Network float64 `json:"network"`
@@ -176,6 +175,7 @@ func concurrently(n int, what string, f func(i int) coldResult) ColdSide {
 			continue
 		}
 		lat = append(lat, r.took)
+		sum.Pull += r.cs.Pull
 		sum.Image += r.cs.Image
 		sum.Create += r.cs.Create
 		sum.Network += r.cs.Network
@@ -187,7 +187,7 @@ func concurrently(n int, what string, f func(i int) coldResult) ColdSide {
 	side.Latency = simcluster.Summarize(lat)
 	if k := len(lat); k > 0 {
 		mean := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(k) }
-		side.Phases = ColdPhasesMs{Image: mean(sum.Image), Create: mean(sum.Create), Network: mean(sum.Network),
+		side.Phases = ColdPhasesMs{Pull: mean(sum.Pull), Image: mean(sum.Image), Create: mean(sum.Create), Network: mean(sum.Network),
 			Start: mean(sum.Start), Healthy: mean(sum.Healthy), Total: mean(sum.Total)}
 		side.Phases.Outside = side.Latency.MeanMs - side.Phases.Total
 	}
@@ -222,20 +222,7 @@ func coldDirect(ctx context.Context, rt *ctrd.Runtime, n int) ColdSide {
 // directSandbox creates one echo sandbox with rt and posts to it once. The
 // sandbox is left running unless the POST failed.
 func directSandbox(ctx context.Context, rt *ctrd.Runtime, hc *http.Client) (worker.Sandbox, error) {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	sb, err := rt.Create(ctx, worker.SandboxSpec{
-		ID: "bench-" + hex.EncodeToString(b[:]), Function: "bench/direct/echo", Image: echoImage,
-		CPUMilli: 1000, MemoryBytes: 128 << 20, HealthTimeout: time.Minute,
-	})
-	if err != nil {
-		return worker.Sandbox{}, err
-	}
-	if _, err := directPoster(hc, []string{sb.Endpoint}, []byte(`{}`))(ctx); err != nil {
-		_ = rt.Delete(context.WithoutCancel(ctx), sb.ID)
-		return worker.Sandbox{}, err
-	}
-	return sb, nil
+	return directSandboxOf(ctx, rt, hc, echoImage)
 }
 
 // coldBaton invokes each workflow once, all at once, and reads each

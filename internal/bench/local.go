@@ -51,6 +51,9 @@ type LocalOptions struct {
 	// Verbose logs Baton's warnings to stderr, not only its errors
 	// (--verbose).
 	Verbose bool
+
+	// pulls is how Baton reaches registries (the pull bench's own).
+	pulls standalone.Pulls
 }
 
 // localBaton is a standalone Baton started for one benchmark run.
@@ -91,7 +94,7 @@ func startLocal(ctx context.Context, o LocalOptions, keepAlive time.Duration, li
 	}
 	cl, err := standalone.Start(ctx, standalone.Config{
 		DataDir: dir.Path, Listen: "127.0.0.1:0", Runtime: o.Runtime, ImagesDir: imgs, Subnet: localSubnet,
-		Postgres: "off", Logger: log,
+		Postgres: "off", Logger: log, Pulls: o.pulls,
 		Orchestration: standalone.Orchestration{KeepAlive: keepAlive, PrewarmLive: live},
 	})
 	if err != nil {
@@ -126,20 +129,7 @@ func (b *localBaton) deployEcho(ctx context.Context, name string) error {
 // deployEchoEnv is deployEcho with the function's environment, a YAML
 // flow mapping.
 func (b *localBaton) deployEchoEnv(ctx context.Context, name, env string) error {
-	doc := fmt.Sprintf(`apiVersion: baton.dev/v1
-kind: Workflow
-metadata:
-  name: %s
-spec:
-  functions:
-    echo:
-      image: %s
-      resources: {cpu: 1000m, memory: 128Mi}
-      env: %s
-  stages:
-    - {name: echo, function: echo, timeout: 60s}
-`, name, echoImage, env)
-	if _, err := b.api.Deploy(ctx, name+".yaml", []byte(doc)); err != nil {
+	if _, err := b.api.Deploy(ctx, name+".yaml", []byte(echoWorkflow(name, echoImage, env))); err != nil {
 		return fmt.Errorf("deploy %s: %w", name, err)
 	}
 	return nil

@@ -60,6 +60,10 @@ type Pulls struct {
 	// runtime's defaults, 5 minutes and 8 GiB).
 	Timeout  time.Duration
 	MaxBytes int64
+	// CacheBytes bounds the content of the images a worker pulled: above
+	// it the least recently used ones no sandbox uses are removed. Zero
+	// means no budget: pulled images are kept forever.
+	CacheBytes int64
 }
 
 // Worker is a running worker node.
@@ -70,6 +74,7 @@ type Worker struct {
 	// Swept is what the start removed of dead workers on this machine.
 	Swept  []machine.Swept
 	daemon *daemon.Daemon
+	rt     worker.Runtime
 	log    *slog.Logger
 	// leftovers is set when stopping left sandboxes or the bridge
 	// behind: the registry record stays for the next worker to sweep.
@@ -117,6 +122,7 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (w *Worker, err error) {
 	if err != nil {
 		return w, err
 	}
+	w.rt = rt
 	cpu, mem := cfg.CPUMilli, cfg.MemoryBytes
 	if cpu <= 0 || mem <= 0 {
 		mcpu, mmem := capacity()
@@ -249,6 +255,7 @@ func (w *Worker) openRuntime(ctx context.Context, cfg WorkerConfig) (worker.Runt
 			Address: addr, ImagesDir: cfg.ImagesDir, StateDir: filepath.Join(cfg.DataDir, "sandboxes"),
 			Subnet: cfg.Subnet, Logger: w.log,
 			Registries: cfg.Pulls.Registries, PullTimeout: cfg.Pulls.Timeout, PullMaxBytes: cfg.Pulls.MaxBytes,
+			ImageCacheBytes: cfg.Pulls.CacheBytes,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("worker %s: containerd runtime: %w", cfg.ID, err)
@@ -299,6 +306,17 @@ func Cleanup(registry string) ([]machine.Swept, error) {
 	}
 	defer sess.End()
 	return sess.SweepDead(machine.Incarnation{})
+}
+
+// PullStats reports the image pulls the worker's runtime made and the
+// bytes they fetched; ok is false for a runtime that does not pull.
+func (w *Worker) PullStats() (pulls, bytes int64, ok bool) {
+	p, ok := w.rt.(interface{ PullStats() (int64, int64) })
+	if !ok {
+		return 0, 0, false
+	}
+	pulls, bytes = p.PullStats()
+	return pulls, bytes, true
 }
 
 // Stop deletes the worker's sandboxes, stops its daemon, runtime and

@@ -121,15 +121,26 @@ func TestImagesFromARegistry(t *testing.T) {
 	}
 
 	t.Run("the registry down", func(t *testing.T) {
+		reg.Push(t, filepath.Join(images, "testfn-ok.tar"), "acme/fresh:1")
+		if _, err := api.Deploy(ctx, "fresh.yaml", []byte(registryWorkflow("fresh", reg.Host+"/acme/fresh:1"))); err != nil {
+			t.Fatal(err)
+		}
 		reg.Stop()
-		defer reg.Restart(t)
 		_, err := api.Deploy(ctx, "down.yaml", []byte(registryWorkflow("down", ref)))
 		wantStatus(t, "deploy with the registry down", err, http.StatusUnprocessableEntity, reg.Host, "spec.functions.f.image")
-		// What is deployed keeps running: the worker has the image.
+		// What the worker has keeps running.
 		waitNoSandboxes(t, ctx, cl, "byo")
 		res, err := api.Invoke(ctx, "byo", []byte(`{"n":3}`))
 		if err != nil || res.ColdStarts != 1 {
 			t.Errorf("a cold start of a pulled image with the registry down: %+v, %v", res, err)
+		}
+		// A cold start that needs the registry fails, naming the image and
+		// the registry.
+		_, err = api.Invoke(ctx, "fresh", []byte(`{}`))
+		wantStatus(t, "a cold start that must pull with the registry down", err, http.StatusBadGateway, "acme/fresh", reg.Host)
+		reg.Restart(t)
+		if _, err := api.Invoke(ctx, "fresh", []byte(`{}`)); err != nil {
+			t.Errorf("the first cold start after the registry came back: %v", err)
 		}
 	})
 }

@@ -83,6 +83,11 @@ type Config struct {
 	// bytes of one image's manifests, config and layers (default 8 GiB).
 	PullTimeout  time.Duration
 	PullMaxBytes int64
+	// ImageCacheBytes bounds the content of the images pulled from
+	// registries (distinct manifests, configs and compressed layers):
+	// above it, images no sandbox uses are removed, least recently used
+	// first (see imageCache). 0 means no budget: nothing is removed.
+	ImageCacheBytes int64
 	// Logger receives the runtime's logs (slog.Default()).
 	Logger *slog.Logger
 }
@@ -98,6 +103,8 @@ type Runtime struct {
 	busy worker.Claims // IDs being created or deleted
 	// pulls makes one pull per image however many creations ask for it.
 	pulls *puller
+	// cache removes unused pulled images over the budget.
+	cache *imageCache
 	// reconciled is what Open found of an earlier incarnation.
 	reconciled Reconciled
 
@@ -146,6 +153,7 @@ func Open(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	r := &Runtime{cfg: cfg, client: client, net: netw, log: cfg.Logger}
 	r.pulls = newPuller(r, hc)
+	r.cache = newImageCache(r, cfg.ImageCacheBytes)
 	rec, err := r.reconcile(r.ctx(ctx))
 	if err != nil {
 		client.Close()
@@ -163,6 +171,7 @@ func Open(ctx context.Context, cfg Config) (*Runtime, error) {
 			return nil, fmt.Errorf("containerd runtime: %w", err)
 		}
 	}
+	r.cache.start(ctx)
 	return r, nil
 }
 
@@ -232,10 +241,12 @@ func (r *Runtime) Images(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// Close closes the connection to containerd; sandboxes keep running.
-// Closing twice is not an error.
+// Close closes the connection to containerd, after the image cache's
+// background collection if one runs; sandboxes keep running. Closing
+// twice is not an error.
 func (r *Runtime) Close() error {
 	r.closeOnce.Do(func() {
+		r.cache.close()
 		if err := r.client.Close(); err != nil {
 			r.closeErr = fmt.Errorf("close containerd client: %w", err)
 		}

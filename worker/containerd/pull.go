@@ -67,12 +67,19 @@ func (p *puller) Pull(ctx context.Context, ref string, auth *worker.PullAuth) er
 		pl = &pull{done: make(chan struct{})}
 		p.inflight[ref] = pl
 		go func() {
+			// The pin keeps the image cache from removing ref while it
+			// is pulled, and the pull from starting while it is removed.
+			unpin := p.r.cache.pin(ref)
 			err := p.fetch(ref, auth)
+			unpin()
 			p.mu.Lock()
 			delete(p.inflight, ref)
 			p.mu.Unlock()
 			pl.err = err
 			close(pl.done)
+			if err == nil {
+				p.r.cache.background("pull of " + ref)
+			}
 		}()
 	}
 	p.mu.Unlock()
@@ -82,6 +89,14 @@ func (p *puller) Pull(ctx context.Context, ref string, auth *worker.PullAuth) er
 	case <-ctx.Done():
 		return fmt.Errorf("wait for the pull of %s: %w", ref, context.Cause(ctx))
 	}
+}
+
+// inFlight reports whether ref is being pulled.
+func (p *puller) inFlight(ref string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.inflight[ref]
+	return ok
 }
 
 // fetch does one pull, bounded by the runtime's timeout and size limit,
@@ -113,18 +128,43 @@ func (p *puller) fetch(ref string, auth *worker.PullAuth) error {
 	}
 	p.pulls.Add(1)
 	start := time.Now()
-	_, err := p.r.client.Pull(ctx, ref,
+	img, err := p.r.client.Pull(ctx, ref,
 		containerd.WithResolver(cfg.Registries.Resolver(p.client, host, cred)),
-		containerd.WithPullUnpack,
 		containerd.WithPullSnapshotter(cfg.Snapshotter),
 		containerd.WithPlatformMatcher(platforms.Default()),
 		containerd.WithImageHandlerWrapper(limitBytes),
 	)
 	p.bytes.Add(total.Load())
 	if err != nil {
-		return fmt.Errorf("pull %s from %s: %w", ref, host, explainPull(err, timeout))
+		return fmt.Errorf("pull %s from %s: %w: %w", ref, host, worker.ErrPull, explainPull(err, timeout))
+	}
+	// containerd's matcher only chooses within an index: a single
+	// manifest's image is taken whatever its platform, so check it here,
+	// before unpacking, and forget an image this worker cannot run.
+	if err := checkPlatform(ctx, img); err != nil {
+		if derr := p.r.client.ImageService().Delete(ctx, img.Name(), images.SynchronousDelete()); derr != nil {
+			p.r.log.Warn("forget an image of another platform", "image", ref, "err", derr)
+		}
+		return fmt.Errorf("pull %s from %s: %w: %w", ref, host, worker.ErrPull, err)
+	}
+	if err := img.Unpack(ctx, cfg.Snapshotter); err != nil {
+		return fmt.Errorf("pull %s from %s: %w: unpack: %w", ref, host, worker.ErrPull, explainPull(err, timeout))
 	}
 	p.r.log.Info("image pulled", "image", ref, "bytes", total.Load(), "took", time.Since(start))
+	return nil
+}
+
+// checkPlatform refuses an image whose configuration names a platform
+// this worker cannot run.
+func checkPlatform(ctx context.Context, img containerd.Image) error {
+	spec, err := img.Spec(ctx)
+	if err != nil {
+		return fmt.Errorf("read the image's configuration: %w", err)
+	}
+	p := ocispec.Platform{OS: spec.OS, Architecture: spec.Architecture, Variant: spec.Variant}
+	if !platforms.Default().Match(platforms.Normalize(p)) {
+		return fmt.Errorf("the image is built for %s, not for this worker's platform (%s)", platforms.Format(p), platforms.DefaultString())
+	}
 	return nil
 }
 

@@ -2,13 +2,18 @@ package containerd_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	ctrd "github.com/containerd/containerd"
 	"github.com/containerd/containerd/namespaces"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/registry"
@@ -108,6 +113,74 @@ func TestPullFromARegistry(t *testing.T) {
 		_, err := rt.Create(ctx, worker.SandboxSpec{ID: sandboxtest.NewID("down"), Function: "t/w/f", Image: reg.Host + "/acme/fresh:1", PullAuth: auth})
 		if err == nil || !strings.Contains(err.Error(), reg.Host) || !strings.Contains(err.Error(), "acme/fresh") {
 			t.Fatalf("Create with the registry down = %v, want an error naming the image and the registry", err)
+		}
+	})
+
+	t.Run("an image for another platform", func(t *testing.T) {
+		img, err := tarball.ImageFromPath(archive, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf = cf.DeepCopy()
+		cf.Architecture = "s390x"
+		if cf.Architecture == runtime.GOARCH {
+			cf.Architecture = "riscv64"
+		}
+		other, err := mutate.ConfigFile(img, cf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg.PushImage(t, other, "acme/elsewhere:1")
+		_, err = rt.Create(ctx, worker.SandboxSpec{ID: sandboxtest.NewID("plat"), Function: "t/w/f", Image: reg.Host + "/acme/elsewhere:1", PullAuth: auth})
+		if err == nil || !strings.Contains(err.Error(), "platform") {
+			t.Fatalf("Create = %v, want an error saying the platform does not match", err)
+		}
+	})
+
+	t.Run("a pull cut short leaves nothing a later pull serves", func(t *testing.T) {
+		reg.Push(t, archive, "acme/cut:1")
+		cut := testConfig(t, "10.179.10.0/24")
+		cut.ImagesDir = ""
+		cut.Registries = registry.Hosts{CAFile: reg.CAFile}
+		cut.PullTimeout = time.Millisecond // ends the pull mid-way, as a killed worker would
+		crt := openWith(t, cut)
+		if _, err := crt.Create(ctx, worker.SandboxSpec{ID: sandboxtest.NewID("cut"), Function: "t/w/f", Image: reg.Host + "/acme/cut:1", PullAuth: auth}); err == nil {
+			t.Fatal("a pull with a 1ms timeout succeeded: the test proves nothing")
+		}
+		// The next runtime on the same containerd (the worker started
+		// again) pulls what is missing and runs it.
+		again := cut
+		again.StateDir = testenv.RunDir(t, "baton-rt-")
+		again.PullTimeout = time.Minute
+		art := openWith(t, again)
+		sandboxtest.Create(t, art, worker.SandboxSpec{ID: sandboxtest.NewID("again"), Function: "t/w/f", Image: reg.Host + "/acme/cut:1", PullAuth: auth})
+	})
+
+	t.Run("two workers pull the same image each once", func(t *testing.T) {
+		reg.Push(t, archive, "acme/shared:1")
+		second := testConfig(t, "10.179.11.0/24")
+		second.ImagesDir = ""
+		second.Registries = registry.Hosts{CAFile: reg.CAFile}
+		rt2 := openWith(t, second)
+		b1, _ := rt.PullStats()
+		var wg sync.WaitGroup
+		for i, r := range []*containerd.Runtime{rt, rt2} {
+			wg.Go(func() {
+				sb := sandboxtest.Create(t, r, worker.SandboxSpec{ID: sandboxtest.NewID(fmt.Sprintf("two%d", i)), Function: "t/w/f", Image: reg.Host + "/acme/shared:1", PullAuth: auth})
+				if sb.ColdStart.Pull == 0 {
+					t.Errorf("worker %d did not pull", i)
+				}
+			})
+		}
+		wg.Wait()
+		a1, _ := rt.PullStats()
+		a2, _ := rt2.PullStats()
+		if a1-b1 != 1 || a2 != 1 {
+			t.Errorf("pulls: first worker %d, second %d; want one each", a1-b1, a2)
 		}
 	})
 

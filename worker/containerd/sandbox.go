@@ -69,9 +69,11 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 		*phase = time.Since(begin) - cs.Pull - cs.Image - cs.Create - cs.Network - cs.Start - cs.Healthy
 	}
 
-	if err := r.ensurePulled(ctx, spec); err != nil {
+	unpin, err := r.ensurePulled(ctx, spec)
+	if err != nil {
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, err)
 	}
+	defer unpin() // the container, once made, keeps the image in use
 	mark(&cs.Pull)
 	img, err := r.image(ctx, spec.Image)
 	if err != nil {
@@ -222,21 +224,30 @@ func specOpts(img containerd.Image, spec worker.SandboxSpec, nsPath string) []oc
 }
 
 // ensurePulled pulls spec's image from its registry when this worker does
-// not have it yet; local images (baton.local) are never pulled.
-func (r *Runtime) ensurePulled(ctx context.Context, spec worker.SandboxSpec) error {
+// not have it yet; local images (baton.local) are never pulled. The image
+// stays pinned in the image cache, safe from removal, until unpin is
+// called: after the container is made, or the creation failed. On an
+// error it is not pinned.
+func (r *Runtime) ensurePulled(ctx context.Context, spec worker.SandboxSpec) (unpin func(), err error) {
 	if registry.Local(spec.Image) {
-		return nil
+		return func() {}, nil
 	}
 	ref, err := registry.Normalize(spec.Image)
 	if err != nil {
-		return err
+		return func() {}, err
 	}
+	unpin = r.cache.pin(ref)
 	if _, err := r.client.GetImage(ctx, ref); err == nil {
-		return nil
+		return unpin, nil
 	} else if !errdefs.IsNotFound(err) {
-		return fmt.Errorf("image %q: %w", ref, err)
+		unpin()
+		return func() {}, fmt.Errorf("image %q: %w", ref, err)
 	}
-	return r.pulls.Pull(ctx, ref, spec.PullAuth)
+	if err := r.pulls.Pull(ctx, ref, spec.PullAuth); err != nil {
+		unpin()
+		return func() {}, err
+	}
+	return unpin, nil
 }
 
 // image returns the image ref, unpacked for the snapshotter.
@@ -300,6 +311,7 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("sandbox %s: %w", id, err)
 	}
 	r.log.Info("sandbox deleted", "id", id)
+	r.cache.collect(ctx, "delete of sandbox "+id)
 	return nil
 }
 

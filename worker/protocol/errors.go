@@ -15,6 +15,7 @@ var codeOf = []struct {
 	{worker.ErrNotFound, CodeNotFound},
 	{worker.ErrExists, CodeExists},
 	{worker.ErrIdentity, CodeIdentity},
+	{worker.ErrPull, CodePull},
 }
 
 // ToError encodes a runtime error for the wire, keeping its kind.

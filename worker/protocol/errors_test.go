@@ -21,6 +21,7 @@ var sentinels = []struct {
 	{worker.ErrNotFound, CodeNotFound},
 	{worker.ErrExists, CodeExists},
 	{worker.ErrIdentity, CodeIdentity},
+	{worker.ErrPull, CodePull},
 }
 
 // roundTrip sends err as a worker does, as the error of a reply, and

@@ -79,6 +79,7 @@ const (
 	CodeNotFound      = "not_found"
 	CodeExists        = "exists"
 	CodeIdentity      = "identity"
+	CodePull          = "pull_failed"
 	CodeBadRequest    = "bad_request"
 	CodeInternal      = "internal"
 )
