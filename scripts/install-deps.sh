@@ -12,6 +12,8 @@ command -v runc >/dev/null 2>&1 || missing+=(runc)
 [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/loopback ] || missing+=(containernetworking-plugins)
 # docker-compose only checks docker-compose.yml in the tests (no engine runs).
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+# Workers keep sandboxes off the host with iptables rules.
+command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 # The tests start their own registries (TLS, logins) from this binary.
 [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then

@@ -33,6 +33,7 @@ func localFlags(f interface {
 	f.StringVar(&o.Root, "root", ".", "the repository's root, to build the test function images from")
 	f.StringVar(&o.Runtime, "runtime", standalone.RuntimeContainerd, "sandbox runtime: containerd or process")
 	f.BoolVar(&o.Verbose, "verbose", false, "log Baton's warnings to stderr")
+	f.BoolVar(&o.Unhardened, "unhardened", false, "run the sandboxes without the hardening (non-root, no capabilities, seccomp, read-only root, limits, isolated bridge ports, firewall), to price it; never for tenants")
 }
 
 // createCPUProfile creates the file of --cpuprofile and returns it with

@@ -98,7 +98,7 @@ func RunColdStart(ctx context.Context, opts ColdStartOptions) (*ColdStartReport,
 	defer b.stopOrLog()
 	rt, err := ctrd.Open(ctx, ctrd.Config{
 		Address: b.cl.ContainerdAddress, Namespace: "baton-bench-direct", ImagesDir: b.imgs,
-		StateDir: filepath.Join(b.dir.Path, "direct"), Subnet: directSubnet, Logger: b.log,
+		StateDir: filepath.Join(b.dir.Path, "direct"), Subnet: directSubnet, Logger: b.log, Unhardened: opts.Local.Unhardened,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("baseline runtime: %w", err)

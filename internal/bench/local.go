@@ -52,6 +52,10 @@ type LocalOptions struct {
 	// (--verbose).
 	Verbose bool
 
+	// Unhardened runs the sandboxes without the hardening (--unhardened),
+	// to price it.
+	Unhardened bool
+
 	// pulls is how Baton reaches registries (the pull bench's own).
 	pulls standalone.Pulls
 }
@@ -94,7 +98,7 @@ func startLocal(ctx context.Context, o LocalOptions, keepAlive time.Duration, li
 	}
 	cl, err := standalone.Start(ctx, standalone.Config{
 		DataDir: dir.Path, Listen: "127.0.0.1:0", Runtime: o.Runtime, ImagesDir: imgs, Subnet: localSubnet,
-		Postgres: "off", Logger: log, Pulls: o.pulls,
+		Postgres: "off", Logger: log, Pulls: o.pulls, Unhardened: o.Unhardened,
 		Orchestration: standalone.Orchestration{KeepAlive: keepAlive, PrewarmLive: live},
 	})
 	if err != nil {

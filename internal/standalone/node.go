@@ -48,8 +48,11 @@ type WorkerConfig struct {
 	// (machine.DefaultDir when empty).
 	Registry string
 	// Pulls is how the containerd runtime reaches image registries.
-	Pulls  Pulls
-	Logger *slog.Logger
+	Pulls Pulls
+	// Unhardened runs sandboxes without the hardening (containerd.Config):
+	// benchmarks only.
+	Unhardened bool
+	Logger     *slog.Logger
 }
 
 // Pulls is how workers pull images from registries, and how the
@@ -254,7 +257,7 @@ func (w *Worker) openRuntime(ctx context.Context, cfg WorkerConfig) (worker.Runt
 		rt, err := ctrd.Open(ctx, ctrd.Config{
 			Address: addr, ImagesDir: cfg.ImagesDir, StateDir: filepath.Join(cfg.DataDir, "sandboxes"),
 			Subnet: cfg.Subnet, Logger: w.log,
-			Registries: cfg.Pulls.Registries, PullTimeout: cfg.Pulls.Timeout, PullMaxBytes: cfg.Pulls.MaxBytes,
+			Unhardened: cfg.Unhardened, Registries: cfg.Pulls.Registries, PullTimeout: cfg.Pulls.Timeout, PullMaxBytes: cfg.Pulls.MaxBytes,
 			ImageCacheBytes: cfg.Pulls.CacheBytes,
 		})
 		if err != nil {

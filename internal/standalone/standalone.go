@@ -67,6 +67,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Pulls is how the workers and the orchestrator reach image registries.
 	Pulls Pulls
+	// Unhardened runs sandboxes without the hardening: benchmarks only.
+	Unhardened bool
 }
 
 // Cluster is a running standalone Baton.
@@ -144,7 +146,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		w, err := StartWorker(ctx, WorkerConfig{
 			ID: id, Conn: nc, DataDir: filepath.Join(cfg.DataDir, "workers", id), Runtime: cfg.Runtime,
 			ContainerdAddress: cfg.ContainerdAddress, ImagesDir: cfg.ImagesDir, Subnet: subnet,
-			CPUMilli: cpu / int64(cfg.Workers), MemoryBytes: mem / int64(cfg.Workers), Pulls: cfg.Pulls, Logger: cfg.Logger,
+			CPUMilli: cpu / int64(cfg.Workers), MemoryBytes: mem / int64(cfg.Workers), Pulls: cfg.Pulls, Unhardened: cfg.Unhardened, Logger: cfg.Logger,
 		})
 		if err != nil {
 			return c, fmt.Errorf("standalone: %w", err)

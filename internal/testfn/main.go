@@ -13,6 +13,10 @@
 // colon and the body, so that a test can tell which function answered.
 // $BATON_TESTFN_CLOSE=1 makes every answer close its connection
 // (Connection: close), as a function without keep-alive does.
+//
+// POST /attack makes it a hostile function: it tries the attack the body
+// names from inside its sandbox and says whether it was stopped (see
+// attack.go). `testfn sleep` sleeps a minute (the fork bomb's children).
 package main
 
 import (
@@ -28,6 +32,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "sleep" {
+		time.Sleep(time.Minute)
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "testfn:", err)
 		os.Exit(1)
@@ -63,6 +71,7 @@ func run() error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	mux.HandleFunc("POST /attack", handleAttack)
 	mux.HandleFunc("POST /{$}", func(w http.ResponseWriter, r *http.Request) {
 		switch mode {
 		case "fail500":

@@ -25,6 +25,7 @@ import (
 
 	"baton.dev/baton/registry"
 	"baton.dev/baton/worker"
+	"baton.dev/baton/worker/machine"
 )
 
 // Defaults for Config fields left empty.
@@ -88,6 +89,11 @@ type Config struct {
 	// above it, images no sandbox uses are removed, least recently used
 	// first (see imageCache). 0 means no budget: nothing is removed.
 	ImageCacheBytes int64
+	// Unhardened runs sandboxes without the hardening (sandbox.go's
+	// hardening, isolated bridge ports, the bridge's firewall): for the
+	// benchmark that prices the hardening and the test that shows the
+	// attack suite can fail. Never for tenants.
+	Unhardened bool
 	// Logger receives the runtime's logs (slog.Default()).
 	Logger *slog.Logger
 }
@@ -141,6 +147,11 @@ func Open(ctx context.Context, cfg Config) (*Runtime, error) {
 	netw, err := newNetwork(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("containerd runtime: network: %w", err)
+	}
+	if !cfg.Unhardened {
+		if err := machine.GuardBridge(cfg.Bridge); err != nil {
+			return nil, fmt.Errorf("containerd runtime: %w", err)
+		}
 	}
 	client, err := containerd.New(cfg.Address, containerd.WithDefaultNamespace(cfg.Namespace), containerd.WithTimeout(10*time.Second))
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	gocni "github.com/containerd/go-cni"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"baton.dev/baton/worker"
@@ -32,7 +33,9 @@ type network struct {
 	ipamDir  string
 	idPrefix string // makes CNI container IDs unique across runtimes on one machine
 	bridge   string
-	cniMu    sync.Mutex // held around CNI calls when serializeCNI
+	// unhardened leaves the sandboxes' bridge ports open to each other.
+	unhardened bool
+	cniMu      sync.Mutex // held around CNI calls when serializeCNI
 }
 
 // lockCNI serializes CNI calls when serializeCNI says so.
@@ -49,9 +52,10 @@ func newNetwork(cfg Config) (*network, error) {
 		return nil, fmt.Errorf("subnet %q: %w", cfg.Subnet, err)
 	}
 	n := &network{
-		nsDir:   filepath.Join(cfg.StateDir, "netns"),
-		ipamDir: filepath.Join(cfg.StateDir, "ipam"),
-		bridge:  cfg.Bridge,
+		nsDir:      filepath.Join(cfg.StateDir, "netns"),
+		ipamDir:    filepath.Join(cfg.StateDir, "ipam"),
+		bridge:     cfg.Bridge,
+		unhardened: cfg.Unhardened,
 	}
 	sum := sha256.Sum256([]byte(cfg.StateDir))
 	n.idPrefix = hex.EncodeToString(sum[:4]) + "-"
@@ -170,6 +174,20 @@ func (n *network) setup(ctx context.Context, id string) (net.IP, string, error) 
 	}
 	if ip == nil {
 		return nil, "", errors.New("CNI setup: no IPv4 address in the result")
+	}
+	// An isolated bridge port forwards only to the bridge itself, never
+	// to another isolated port: no sandbox reaches another (ARP included),
+	// whoever's it is. The host reaches each, and the firewall keeps the
+	// sandboxes off the host (machine.GuardBridge).
+	if n.unhardened {
+		return ip, veth, nil
+	}
+	link, err := netlink.LinkByName(veth)
+	if err != nil {
+		return nil, "", fmt.Errorf("isolate the sandbox's bridge port %s: %w", veth, err)
+	}
+	if err := netlink.LinkSetIsolated(link, true); err != nil {
+		return nil, "", fmt.Errorf("isolate the sandbox's bridge port %s: %w", veth, err)
 	}
 	return ip, veth, nil
 }

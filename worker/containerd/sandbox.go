@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/containers"
+	"github.com/containerd/containerd/contrib/seccomp"
 	"github.com/containerd/containerd/errdefs"
 	"github.com/containerd/containerd/oci"
 	"github.com/containerd/containerd/reference/docker"
@@ -106,7 +110,7 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 			labelCPU:      strconv.FormatInt(spec.CPUMilli, 10),
 			labelMemory:   strconv.FormatInt(spec.MemoryBytes, 10),
 		}),
-		containerd.WithNewSpec(specOpts(img, spec, nsPath)...),
+		containerd.WithNewSpec(append(specOpts(img, spec, nsPath), r.hardening(ctx, img, spec)...)...),
 	)
 	if errdefs.IsAlreadyExists(err) {
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, worker.ErrExists)
@@ -190,6 +194,70 @@ func (r *Runtime) verify(id string, c worker.Conn) error {
 		return fmt.Errorf("sandbox %s: %w: its network namespace has no connection %s", id, worker.ErrIdentity, c)
 	}
 	return nil
+}
+
+// Hardening of every sandbox: the function is treated as hostile.
+const (
+	// unprivilegedUID runs an image that names no USER (nobody).
+	unprivilegedUID = 65534
+	// pidsLimit bounds a sandbox's processes and threads: a fork bomb
+	// stops there, not at the machine's limit.
+	pidsLimit = 512
+	// openFilesLimit bounds a sandbox's open files.
+	openFilesLimit = 4096
+)
+
+// hardening is what every sandbox runs under: the image's USER, or an
+// unprivileged uid when it names none (never root); no capabilities (an
+// HTTP server on $PORT needs none, and without NET_RAW nothing spoofs on
+// the bridge); containerd's default seccomp profile; no new privileges; a
+// read-only root filesystem with a writable /tmp of at most a quarter of
+// the sandbox's memory (the tmpfs counts against it); and limits on
+// processes and open files.
+func (r *Runtime) hardening(ctx context.Context, img containerd.Image, spec worker.SandboxSpec) []oci.SpecOpts {
+	if r.cfg.Unhardened {
+		return nil
+	}
+	opts := []oci.SpecOpts{
+		oci.WithNoNewPrivileges,
+		oci.WithCapabilities(nil),
+		oci.WithAmbientCapabilities(nil),
+		seccomp.WithDefaultProfile(),
+		oci.WithRootFSReadonly(),
+		oci.WithPidsLimit(pidsLimit),
+		oci.WithMounts([]specs.Mount{{
+			Destination: "/tmp", Type: "tmpfs", Source: "tmpfs",
+			Options: []string{"nosuid", "nodev", "mode=1777", "size=" + strconv.FormatInt(tmpSize(spec.MemoryBytes), 10)},
+		}}),
+		withOpenFilesLimit(openFilesLimit),
+	}
+	if cfg, err := img.Spec(ctx); err != nil || cfg.Config.User == "" || cfg.Config.User == "root" || cfg.Config.User == "0" || strings.HasPrefix(cfg.Config.User, "0:") {
+		opts = append(opts, oci.WithUIDGID(unprivilegedUID, unprivilegedUID))
+	}
+	return opts
+}
+
+// tmpSize is the size of a sandbox's /tmp: a quarter of its memory, at
+// least 16 MiB (64 MiB without a memory limit).
+func tmpSize(memory int64) int64 {
+	if memory <= 0 {
+		return 64 << 20
+	}
+	return max(memory/4, 16<<20)
+}
+
+// withOpenFilesLimit sets RLIMIT_NOFILE, replacing the default spec's (a
+// second entry would be applied after the first, and raising a hard limit
+// needs a capability the sandbox does not have).
+func withOpenFilesLimit(n uint64) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if s.Process == nil {
+			s.Process = &specs.Process{}
+		}
+		s.Process.Rlimits = slices.DeleteFunc(s.Process.Rlimits, func(l specs.POSIXRlimit) bool { return l.Type == "RLIMIT_NOFILE" })
+		s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Hard: n, Soft: n})
+		return nil
+	}
 }
 
 // specOpts builds the OCI spec: the image's entrypoint and environment,

@@ -9,11 +9,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// RemoveBridge deletes every link attached to the bridge (the host ends
-// of sandboxes' veths, which takes their peers with them) and then the
-// bridge, whose routes go with it. It returns how many links it deleted;
-// a bridge that does not exist is not an error.
+// RemoveBridge removes the bridge's firewall, deletes every link attached
+// to the bridge (the host ends of sandboxes' veths, which takes their peers
+// with them) and then the bridge, whose routes go with it. It returns how
+// many links it deleted; a bridge that does not exist is not an error.
 func RemoveBridge(name string) (int, error) {
+	if err := UnguardBridge(name); err != nil {
+		return 0, err
+	}
 	br, err := netlink.LinkByName(name)
 	if errors.As(err, new(netlink.LinkNotFoundError)) {
 		return 0, nil
