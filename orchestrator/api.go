@@ -29,7 +29,10 @@ func (o *Orchestrator) Handler() http.Handler {
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "workers": o.workers.Live(time.Now())})
 	})
-	r.Handle("/metrics", promhttp.HandlerFor(o.metrics.reg, promhttp.HandlerOpts{}))
+	// /metrics names every tenant and workflow with their volumes: the
+	// operator's, behind the admin key (Prometheus sends it with
+	// authorization.credentials_file).
+	r.With(o.authenticate, requireAdmin).Handle("/metrics", promhttp.HandlerFor(o.metrics.reg, promhttp.HandlerOpts{}))
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(o.authenticate)
 		r.Group(func(r chi.Router) {

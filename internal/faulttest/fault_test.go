@@ -47,9 +47,14 @@ func shortDir(t *testing.T, prefix string) string {
 }
 
 // sandboxesKnown sums the orchestrator's baton_sandboxes gauge.
-func sandboxesKnown(t *testing.T, url string) int {
+func sandboxesKnown(t *testing.T, orc *faulttest.Orchestrator) int {
 	t.Helper()
-	resp, err := http.Get(url + "/metrics")
+	req, err := http.NewRequest(http.MethodGet, orc.URL+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+orc.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +135,7 @@ func TestOrchestratorKilledLosesNothing(t *testing.T) {
 		t.Fatalf("workflows after a restart = %+v, %v; want k", list, err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	for sandboxesKnown(t, orc.URL) != before && time.Now().Before(deadline) {
+	for sandboxesKnown(t, orc) != before && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	res, err := ac.Invoke(ctx, "k", []byte(`{"after":"restart"}`))
@@ -188,7 +193,7 @@ func TestOrchestratorKilledLosesNothing(t *testing.T) {
 	defer nc.Close()
 	deadline = time.Now().Add(30 * time.Second)
 	for {
-		known, have := sandboxesKnown(t, orc.URL), workerList(t, nc, "w1")
+		known, have := sandboxesKnown(t, orc), workerList(t, nc, "w1")
 		if known == have {
 			break
 		}
@@ -218,7 +223,7 @@ func TestNATSRestartReconnectsEverything(t *testing.T) {
 	if _, err := ac.Invoke(ctx, "n", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	before := sandboxesKnown(t, orc.URL)
+	before := sandboxesKnown(t, orc)
 
 	ns.Stop()
 	time.Sleep(2 * time.Second)
@@ -238,10 +243,10 @@ func TestNATSRestartReconnectsEverything(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	deadline = time.Now().Add(15 * time.Second)
-	for sandboxesKnown(t, orc.URL) != before && time.Now().Before(deadline) {
+	for sandboxesKnown(t, orc) != before && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if after := sandboxesKnown(t, orc.URL); after != before {
+	if after := sandboxesKnown(t, orc); after != before {
 		t.Errorf("sandboxes known: %d before the NATS restart, %d after", before, after)
 	}
 	if _, err := ac.InvokeAsync(ctx, "n", []byte(`{}`)); err != nil {

@@ -241,7 +241,7 @@ func TestWorkerRestartedOnItsDataAdoptsItsSandboxes(t *testing.T) {
 	load.end()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		known, have := sandboxesKnown(t, orc.URL), workerList(t, nc, "w1")
+		known, have := sandboxesKnown(t, orc), workerList(t, nc, "w1")
 		if known == have {
 			break
 		}

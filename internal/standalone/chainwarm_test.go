@@ -37,12 +37,21 @@ func distinctChainYAML(name string, n int, delay time.Duration, rev int) string 
 	return fmt.Sprintf("apiVersion: baton.dev/v1\nkind: Workflow\nmetadata:\n  name: %s\nspec:\n  functions:\n%s  stages:\n%s", name, fns.String(), stages.String())
 }
 
-// metricValue reads one counter from the orchestrator's /metrics.
-func metricValue(tb testing.TB, baseURL, name string) float64 {
+// metricValue reads one counter from the orchestrator's /metrics, with
+// the admin key (the operator's surface).
+func metricValue(tb testing.TB, baseURL, adminToken, name string) float64 {
 	tb.Helper()
-	resp, err := http.Get(baseURL + "/metrics")
+	req, err := http.NewRequest(http.MethodGet, baseURL+"/metrics", nil)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		tb.Fatalf("GET /metrics: %s", resp.Status)
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
@@ -97,7 +106,7 @@ func TestChainWarming(t *testing.T) {
 			if got := strings.TrimSpace(string(res.Output)); got != `{"n": 1}` && got != `{"n":1}` {
 				t.Errorf("output %s", got)
 			}
-			if got := metricValue(t, cl.URL, "baton_chain_warmed_sandboxes_total"); got != tc.wantWarmed {
+			if got := metricValue(t, cl.URL, cl.AdminToken, "baton_chain_warmed_sandboxes_total"); got != tc.wantWarmed {
 				t.Errorf("chain warmed %g sandboxes, want %g", got, tc.wantWarmed)
 			}
 			if tc.wantWarmed == 0 && res.ColdStarts != 4 {
@@ -120,7 +129,7 @@ func TestChainWarming(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if got := metricValue(t, cl.URL, "baton_chain_warmed_sandboxes_total"); got != tc.wantWarmedBurst {
+			if got := metricValue(t, cl.URL, cl.AdminToken, "baton_chain_warmed_sandboxes_total"); got != tc.wantWarmedBurst {
 				t.Errorf("after a burst of two, chain warmed %g sandboxes in all, want %g", got, tc.wantWarmedBurst)
 			}
 		})
@@ -144,6 +153,7 @@ func TestChainWarming(t *testing.T) {
 func BenchmarkChainWarming(b *testing.B) {
 	ctx := context.Background()
 	var apis []*client.Client
+	var admins []string
 	for i, policy := range []string{"aquatope", "aquatope-nochain"} {
 		cl := startBaton(b, standalone.Config{
 			Runtime: standalone.RuntimeContainerd, Subnet: fmt.Sprintf("10.%d.0.0/16", 168+i),
@@ -157,6 +167,7 @@ func BenchmarkChainWarming(b *testing.B) {
 			}
 		})
 		apis = append(apis, &client.Client{URL: cl.URL, Token: cl.Token})
+		admins = append(admins, cl.AdminToken)
 	}
 	input := []byte(`{"n": 1}`)
 	for _, tc := range []struct {
@@ -178,7 +189,7 @@ func BenchmarkChainWarming(b *testing.B) {
 			lat := make([][]float64, len(apis))
 			for range b.N {
 				for k, api := range apis {
-					waitCold(b, api.URL)
+					waitCold(b, api.URL, admins[k])
 					start := time.Now()
 					res, err := api.Invoke(ctx, name, input)
 					if err != nil {
@@ -209,13 +220,13 @@ func BenchmarkChainWarming(b *testing.B) {
 }
 
 // waitCold waits until the orchestrator has no sandbox left.
-func waitCold(tb testing.TB, baseURL string) {
+func waitCold(tb testing.TB, baseURL, adminToken string) {
 	tb.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var n float64
 		for _, state := range []string{"idle", "busy", "creating"} {
-			n += metricValue(tb, baseURL, `baton_sandboxes{state="`+state+`"}`)
+			n += metricValue(tb, baseURL, adminToken, `baton_sandboxes{state="`+state+`"}`)
 		}
 		if n == 0 {
 			return

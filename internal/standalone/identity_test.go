@@ -88,7 +88,7 @@ func TestIdentityCheckDefeatsAnImpostor(t *testing.T) {
 		next := nextAddress(t, filepath.Join(dataDir, "workers", "local-1", "sandboxes", "ipam", "baton"))
 		im := testenv.StartImpostor(t, bridge, next, 16, ctrd.Port)
 		im.Claim(t)
-		before := metricValue(t, cl.URL, "baton_sandbox_identity_failures_total")
+		before := metricValue(t, cl.URL, cl.AdminToken, "baton_sandbox_identity_failures_total")
 		if _, err := api.Deploy(ctx, "second.yaml", nameYAML("second", "second", false)); err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func TestIdentityCheckDefeatsAnImpostor(t *testing.T) {
 		if n := im.Posts.Load(); n != 0 {
 			t.Errorf("the impostor at %s got %d requests", next, n)
 		}
-		if got := metricValue(t, cl.URL, "baton_sandbox_identity_failures_total"); got <= before {
+		if got := metricValue(t, cl.URL, cl.AdminToken, "baton_sandbox_identity_failures_total"); got <= before {
 			t.Errorf("baton_sandbox_identity_failures_total = %v, want more than %v: the impostor was never met", got, before)
 		}
 	})
@@ -117,14 +117,14 @@ func TestIdentityCheckDefeatsAnImpostor(t *testing.T) {
 		}
 		im := testenv.StartImpostor(t, bridge, net.ParseIP(host).To4(), 16, ctrd.Port)
 		im.Claim(t)
-		before := metricValue(t, cl.URL, "baton_sandbox_identity_failures_total")
+		before := metricValue(t, cl.URL, cl.AdminToken, "baton_sandbox_identity_failures_total")
 		for i := range 5 {
 			invoke(t, "third", "third", fmt.Sprintf(`{"n":%d}`, 4+i))
 		}
 		if n := im.Posts.Load(); n != 0 {
 			t.Errorf("the impostor at %s got %d requests", host, n)
 		}
-		if got := metricValue(t, cl.URL, "baton_sandbox_identity_failures_total"); got <= before {
+		if got := metricValue(t, cl.URL, cl.AdminToken, "baton_sandbox_identity_failures_total"); got <= before {
 			t.Errorf("baton_sandbox_identity_failures_total = %v, want more than %v: the impostor was never met", got, before)
 		}
 		// Deleted in the background: wait for it.

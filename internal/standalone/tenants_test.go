@@ -88,6 +88,24 @@ func TestTenantsAreIsolated(t *testing.T) {
 	wantStatus(t, "the admin key on tenant routes", err, http.StatusForbidden)
 	_, err = alpha.Tenants(ctx)
 	wantStatus(t, "a tenant key on admin routes", err, http.StatusForbidden)
+	// /metrics names every tenant's workflows: the operator's only.
+	for _, c := range []struct {
+		who, key string
+		want     int
+	}{{"no key", "", http.StatusUnauthorized}, {"a tenant key", ta.Key, http.StatusForbidden}, {"the admin key", cl.AdminToken, http.StatusOK}} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, cl.URL+"/metrics", nil)
+		if c.key != "" {
+			req.Header.Set("Authorization", "Bearer "+c.key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET /metrics with %s: %s, want %d", c.who, resp.Status, c.want)
+		}
+	}
 
 	if _, err := alpha.Deploy(ctx, "w.yaml", []byte(wfYAML("w", "testfn-ok", "- {name: only, function: f}"))); err != nil {
 		t.Fatal(err)
