@@ -41,7 +41,14 @@ type SandboxSpec struct {
 	// one pull; nil for a public or local image. It is a secret: runtimes
 	// use it for the pull and nothing else (no label, no log, no record).
 	PullAuth *PullAuth `json:"pullAuth,omitempty"`
+	// Isolation is "" (the runtime's default: runc's containers) or
+	// IsolationGVisor (a gVisor user-space kernel between the function
+	// and the host's).
+	Isolation string `json:"isolation,omitempty"`
 }
+
+// IsolationGVisor asks for a sandbox in gVisor (runsc).
+const IsolationGVisor = "gvisor"
 
 // PullAuth is a login to one registry.
 type PullAuth struct {
@@ -145,6 +152,9 @@ type Runtime interface {
 // Errors that runtimes wrap so callers can tell the cases apart.
 var (
 	ErrImageNotFound = errors.New("image not found")
+	// ErrUnsupported means the worker cannot make the sandbox asked for
+	// (an isolation it does not have).
+	ErrUnsupported = errors.New("not supported by this worker")
 	// ErrPull means the image could not be pulled from its registry (it
 	// is down, refused the login, or the image is too large, too slow or
 	// for another platform); the message says which.

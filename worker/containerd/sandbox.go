@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	runc1options "github.com/containerd/containerd/api/types/runc/options"
+	"github.com/containerd/containerd/plugin"
 
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/cio"
@@ -101,7 +105,11 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, err)
 	}
 	undo = append(undo, func(context.Context) error { return r.net.removeNS(spec.ID) })
-	container, err := r.client.NewContainer(ctx, spec.ID,
+	runtimeOpt, err := r.runtimeFor(spec)
+	if err != nil {
+		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, err)
+	}
+	container, err := r.client.NewContainer(ctx, spec.ID, runtimeOpt,
 		containerd.WithImage(img),
 		containerd.WithSnapshotter(r.cfg.Snapshotter),
 		containerd.WithNewSnapshot(spec.ID, img),
@@ -235,6 +243,27 @@ func (r *Runtime) hardening(ctx context.Context, img containerd.Image, spec work
 		opts = append(opts, oci.WithUIDGID(unprivilegedUID, unprivilegedUID))
 	}
 	return opts
+}
+
+// runtimeFor is the containerd runtime of spec's isolation: runc's shim
+// running runc, with runc's state under the runtime's own state directory
+// (so that a sweep of a killed worker's directory takes it along, instead
+// of leaving it in containerd's /run/containerd/runc forever).
+//
+// gVisor is refused with the reason: Debian's runsc (20221219) ships no
+// containerd shim (containerd-shim-runsc-v1), and runsc run by runc's
+// shim in runc's place starts its sandbox process outside the sandbox's
+// network namespace and refuses to run ("cannot run with network enabled
+// in root network namespace"), leaving a container it cannot kill.
+func (r *Runtime) runtimeFor(spec worker.SandboxSpec) (containerd.NewContainerOpts, error) {
+	switch spec.Isolation {
+	case "":
+		return containerd.WithRuntime(plugin.RuntimeRuncV2, &runc1options.Options{Root: filepath.Join(r.cfg.StateDir, "runc")}), nil
+	case worker.IsolationGVisor:
+		return nil, fmt.Errorf("isolation gvisor: %w: this worker has no containerd shim for runsc (containerd-shim-runsc-v1; Debian's runsc package has none), and runsc under runc's shim cannot join the sandbox's network namespace", worker.ErrUnsupported)
+	default:
+		return nil, fmt.Errorf("isolation %q: want gvisor or nothing", spec.Isolation)
+	}
 }
 
 // tmpSize is the size of a sandbox's /tmp: a quarter of its memory, at
