@@ -31,12 +31,19 @@ func Sweep(dirs ...string) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
+	// containerd's shims listen on sockets in a directory of containerd's
+	// own (/run/containerd/s), which a killed shim leaves behind: note
+	// them before the kill, remove them after.
+	sockets := shimSockets(doomed)
 	for pid := range doomed {
 		if unix.Kill(pid, unix.SIGKILL) == nil {
 			res.Killed++
 		}
 	}
 	waitGone(doomed, 10*time.Second)
+	for _, s := range sockets {
+		_ = os.Remove(s)
+	}
 	// Deepest first: a mount inside another must go before it.
 	slices.SortFunc(mounts, func(a, b mount) int { return len(b.point) - len(a.point) })
 	for _, m := range mounts {
@@ -249,4 +256,46 @@ func Mounted(path string) (bool, error) {
 func Running(pid int) bool {
 	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	return err == nil && !zombie(st)
+}
+
+// shimSocketDir is where containerd's runc shims put their sockets (not
+// configurable in containerd 1.7).
+const shimSocketDir = "/run/containerd/s/"
+
+// shimSockets lists the sockets under shimSocketDir that pids listen on,
+// matched through their file descriptors' inodes in /proc/net/unix.
+func shimSockets(pids map[int]bool) []string {
+	table, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return nil
+	}
+	byInode := map[string]string{}
+	for _, line := range strings.Split(string(table), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) >= 8 && strings.HasPrefix(f[7], shimSocketDir) {
+			byInode[f[6]] = f[7]
+		}
+	}
+	if len(byInode) == 0 {
+		return nil
+	}
+	var out []string
+	for pid := range pids {
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+			if err != nil {
+				continue
+			}
+			if inode, ok := strings.CutPrefix(link, "socket:["); ok {
+				if path, ok := byInode[strings.TrimSuffix(inode, "]")]; ok && !slices.Contains(out, path) {
+					out = append(out, path)
+				}
+			}
+		}
+	}
+	return out
 }
