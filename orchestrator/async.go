@@ -150,17 +150,11 @@ func (o *Orchestrator) runAsync(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	schedule := backoff.Exponential{Base: 100 * time.Millisecond, Max: 5 * time.Second}
-	for attempt := 1; ; attempt++ {
-		err := o.consumeAsync(ctx, &wg)
-		if ctx.Err() != nil {
-			return nil
-		}
-		delay := schedule.Delay(attempt)
-		o.log.Error("asynchronous invocations: the consumer stopped; making it again", "err", err, "in", delay)
-		if backoff.Sleep(ctx, delay) != nil {
-			return nil
-		}
-	}
+	_ = schedule.Retry(ctx, func(ctx context.Context) error { return o.consumeAsync(ctx, &wg) },
+		func(_ int, err error, wait time.Duration) {
+			o.log.Error("asynchronous invocations: the consumer stopped; making it again", "err", err, "in", wait)
+		})
+	return nil // the consumer ends only with ctx
 }
 
 // consumeAsync makes the durable consumer and runs what it delivers until
@@ -260,15 +254,12 @@ func (o *Orchestrator) runAccepted(ctx context.Context, msg jetstream.Msg) {
 // storeResult stores a finished invocation, then acknowledges its message.
 func (o *Orchestrator) storeResult(ctx context.Context, msg jetstream.Msg, inv *api.Invocation) {
 	schedule := backoff.Exponential{Base: 50 * time.Millisecond, Max: 2 * time.Second}
-	for attempt := 1; ; attempt++ {
-		err := o.asyncQ.putResult(ctx, inv)
-		if err == nil {
-			break
-		}
-		o.log.Warn("store an async invocation's result; retrying", "id", inv.ID, "err", err)
-		if backoff.Sleep(ctx, schedule.Delay(attempt)) != nil {
-			return // not acknowledged: it runs again after a restart
-		}
+	err := schedule.Retry(ctx, func(ctx context.Context) error { return o.asyncQ.putResult(ctx, inv) },
+		func(_ int, err error, _ time.Duration) {
+			o.log.Warn("store an async invocation's result; retrying", "id", inv.ID, "err", err)
+		})
+	if err != nil {
+		return // not acknowledged: it runs again after a restart
 	}
 	if err := msg.Ack(); err != nil {
 		o.log.Warn("acknowledge an async invocation", "id", inv.ID, "err", err)

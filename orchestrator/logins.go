@@ -222,6 +222,9 @@ func (l *Logins) List(tenant string) []api.RegistryLoginView {
 
 // For returns tenant's login to image's registry, nil when it has none.
 func (l *Logins) For(tenant, image string) *registry.Credential {
+	if registry.Local(image) {
+		return nil
+	}
 	host := registry.Host(image)
 	l.mu.RLock()
 	defer l.mu.RUnlock()

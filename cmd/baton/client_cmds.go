@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"baton.dev/baton/orchestrator/api"
+	"baton.dev/baton/orchestrator/client"
 	"baton.dev/baton/workflow"
 )
 
@@ -78,39 +81,22 @@ func validateCmd() *cobra.Command {
 }
 
 func workflowsCmd() *cobra.Command {
-	var out string
-	cmd := &cobra.Command{
-		Use:   "workflows",
-		Short: "List your workflows",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(out); err != nil {
-				return err
-			}
-			c, err := apiClient()
-			if err != nil {
-				return err
-			}
-			list, err := c.Workflows(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if out == "json" {
-				return printJSON(cmd.OutOrStdout(), list)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	cmd := readCmd(&cobra.Command{Use: "workflows", Short: "List your workflows", Args: cobra.NoArgs}, apiClient,
+		func(ctx context.Context, c *client.Client, _ []string) ([]api.WorkflowSummary, error) {
+			return c.Workflows(ctx)
+		},
+		func(w io.Writer, list []api.WorkflowSummary) error {
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tSTAGES\tQOS\tREVISION\tDEPLOYED")
-			for _, w := range list {
+			for _, wf := range list {
 				qos := "-"
-				if w.QoS != nil {
-					qos = fmt.Sprintf("p%g <= %gms", w.QoS.Percentile, w.QoS.LatencyMs)
+				if wf.QoS != nil {
+					qos = fmt.Sprintf("p%g <= %gms", wf.QoS.Percentile, wf.QoS.LatencyMs)
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", w.Name, len(w.Stages), qos, w.Revision, w.Deployed.Local().Format(time.DateTime))
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", wf.Name, len(wf.Stages), qos, wf.Revision, wf.Deployed.Local().Format(time.DateTime))
 			}
 			return tw.Flush()
-		},
-	}
-	outputFlag(cmd, &out)
+		})
 	cmd.AddCommand(workflowGetCmd())
 	cmd.AddCommand(&cobra.Command{
 		Use:   "rm NAME",
@@ -290,40 +276,23 @@ type asyncAccepted struct {
 // workflowGetCmd shows one workflow: its revision, stages and each
 // function's image as written and the digest deploy pinned it to.
 func workflowGetCmd() *cobra.Command {
-	var out string
-	cmd := &cobra.Command{
+	return readCmd(&cobra.Command{
 		Use:   "get NAME",
 		Short: "Show one workflow, with its images as written and as pinned",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(out); err != nil {
-				return err
+	}, apiClient, func(ctx context.Context, c *client.Client, args []string) (*api.WorkflowSummary, error) {
+		return c.Workflow(ctx, args[0])
+	}, func(wo io.Writer, w *api.WorkflowSummary) error {
+		fmt.Fprintf(wo, "%s  revision %d, deployed %s\nstages: %s\n\n", w.Name, w.Revision, w.Deployed.Local().Format(time.DateTime), strings.Join(w.Stages, ", "))
+		tw := tabwriter.NewWriter(wo, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FUNCTION\tIMAGE\tDIGEST")
+		for _, im := range w.Images {
+			digest := im.Digest
+			if digest == "" {
+				digest = "- (local image)"
 			}
-			c, err := apiClient()
-			if err != nil {
-				return err
-			}
-			w, err := c.Workflow(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if out == "json" {
-				return printJSON(cmd.OutOrStdout(), w)
-			}
-			wo := cmd.OutOrStdout()
-			fmt.Fprintf(wo, "%s  revision %d, deployed %s\nstages: %s\n\n", w.Name, w.Revision, w.Deployed.Local().Format(time.DateTime), strings.Join(w.Stages, ", "))
-			tw := tabwriter.NewWriter(wo, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "FUNCTION\tIMAGE\tDIGEST")
-			for _, im := range w.Images {
-				digest := im.Digest
-				if digest == "" {
-					digest = "- (local image)"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", im.Function, im.Image, digest)
-			}
-			return tw.Flush()
-		},
-	}
-	outputFlag(cmd, &out)
-	return cmd
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", im.Function, im.Image, digest)
+		}
+		return tw.Flush()
+	})
 }

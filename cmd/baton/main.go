@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -65,6 +66,34 @@ func apiClient() (*client.Client, error) {
 // outputFlag adds -o/--output to a read command.
 func outputFlag(cmd *cobra.Command, out *string) {
 	cmd.Flags().StringVarP(out, "output", "o", "table", "output format: table or json")
+}
+
+// readCmd makes c a command that reads one thing from the API, with the
+// client connect gives, and prints it as JSON (-o json) or as table
+// writes it (the default).
+func readCmd[T any](c *cobra.Command, connect func() (*client.Client, error),
+	fetch func(ctx context.Context, cl *client.Client, args []string) (T, error),
+	table func(w io.Writer, v T) error) *cobra.Command {
+	var out string
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutput(out); err != nil {
+			return err
+		}
+		cl, err := connect()
+		if err != nil {
+			return err
+		}
+		v, err := fetch(cmd.Context(), cl, args)
+		if err != nil {
+			return err
+		}
+		if out == "json" {
+			return printJSON(cmd.OutOrStdout(), v)
+		}
+		return table(cmd.OutOrStdout(), v)
+	}
+	outputFlag(c, &out)
+	return c
 }
 
 func checkOutput(out string) error {

@@ -2,12 +2,16 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"baton.dev/baton/orchestrator/api"
+	"baton.dev/baton/orchestrator/client"
 	"github.com/spf13/cobra"
 )
 
@@ -57,35 +61,20 @@ func registriesCmd() *cobra.Command {
 			return c.RemoveRegistry(cmd.Context(), args[0])
 		},
 	}
-	var out string
-	ls := &cobra.Command{
+	ls := readCmd(&cobra.Command{
 		Use:   "ls",
 		Short: "List your registry logins (hosts and user names; passwords are never shown)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(out); err != nil {
-				return err
-			}
-			c, err := apiClient()
-			if err != nil {
-				return err
-			}
-			list, err := c.Registries(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if out == "json" {
-				return printJSON(cmd.OutOrStdout(), list)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "HOST\tUSERNAME\tADDED")
-			for _, r := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Host, r.Username, r.Created.Local().Format(time.DateTime))
-			}
-			return tw.Flush()
-		},
-	}
-	outputFlag(ls, &out)
+	}, apiClient, func(ctx context.Context, c *client.Client, _ []string) ([]api.RegistryLoginView, error) {
+		return c.Registries(ctx)
+	}, func(w io.Writer, list []api.RegistryLoginView) error {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "HOST\tUSERNAME\tADDED")
+		for _, r := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Host, r.Username, r.Created.Local().Format(time.DateTime))
+		}
+		return tw.Flush()
+	})
 	cmd.AddCommand(add, rm, ls)
 	return cmd
 }

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"math"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/orchestrator/client"
 	"baton.dev/baton/scheduler/stats"
 )
@@ -92,35 +95,18 @@ func adminClient() (*client.Client, error) {
 
 func workersCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "workers", Short: "List and drain workers (needs the admin key)"}
-	var out string
-	ls := &cobra.Command{
-		Use:   "ls",
-		Short: "List the workers with their capacity, reservations and state",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(out); err != nil {
-				return err
-			}
-			c, err := adminClient()
-			if err != nil {
-				return err
-			}
-			list, err := c.Workers(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if out == "json" {
-				return printJSON(cmd.OutOrStdout(), list)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	ls := readCmd(&cobra.Command{Use: "ls", Short: "List the workers with their capacity, reservations and state", Args: cobra.NoArgs}, adminClient,
+		func(ctx context.Context, c *client.Client, _ []string) ([]api.WorkerView, error) {
+			return c.Workers(ctx)
+		},
+		func(w io.Writer, list []api.WorkerView) error {
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSTATE\tRUNTIME\tCPU(m) USED/CAP\tMEMORY(MiB) USED/CAP\tSANDBOXES\tSTRANDED")
-			for _, w := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d\t%d\t%d\n", w.ID, w.State, w.Runtime, w.ReservedCPUMilli, w.CPUMilli, w.ReservedMemoryBytes>>20, w.MemoryBytes>>20, w.Sandboxes, w.Stranded)
+			for _, wk := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d\t%d\t%d\n", wk.ID, wk.State, wk.Runtime, wk.ReservedCPUMilli, wk.CPUMilli, wk.ReservedMemoryBytes>>20, wk.MemoryBytes>>20, wk.Sandboxes, wk.Stranded)
 			}
 			return tw.Flush()
-		},
-	}
-	outputFlag(ls, &out)
+		})
 	drain := func(use, short string, on bool) *cobra.Command {
 		return &cobra.Command{
 			Use: use + " ID", Short: short, Args: cobra.ExactArgs(1),
@@ -158,35 +144,18 @@ func tenantsCmd() *cobra.Command {
 			return nil
 		},
 	}
-	var out string
-	ls := &cobra.Command{
-		Use:   "ls",
-		Short: "List the tenants",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(out); err != nil {
-				return err
-			}
-			c, err := admin()
-			if err != nil {
-				return err
-			}
-			list, err := c.Tenants(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if out == "json" {
-				return printJSON(cmd.OutOrStdout(), list)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	ls := readCmd(&cobra.Command{Use: "ls", Short: "List the tenants", Args: cobra.NoArgs}, admin,
+		func(ctx context.Context, c *client.Client, _ []string) ([]api.TenantView, error) {
+			return c.Tenants(ctx)
+		},
+		func(w io.Writer, list []api.TenantView) error {
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tKEYS\tCREATED")
 			for _, t := range list {
 				fmt.Fprintf(tw, "%s\t%d\t%s\n", t.Name, t.Keys, t.Created.Local().Format(time.DateTime))
 			}
 			return tw.Flush()
-		},
-	}
-	outputFlag(ls, &out)
+		})
 	cmd.AddCommand(create, ls)
 	return cmd
 }

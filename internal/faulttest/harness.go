@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"baton.dev/baton/internal/localport"
 	"baton.dev/baton/internal/natsd"
 	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/orchestrator/client"
@@ -87,15 +87,15 @@ func (n *NATS) Stop() {
 	}
 }
 
-// FreePort returns a TCP port nobody listens on now.
+// FreePort returns a TCP port nobody listens on now (localport.Free,
+// failing the test when there is none).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := localport.Free()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // Process is one baton process.

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -118,7 +117,7 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 			labelCPU:      strconv.FormatInt(spec.CPUMilli, 10),
 			labelMemory:   strconv.FormatInt(spec.MemoryBytes, 10),
 		}),
-		containerd.WithNewSpec(append(specOpts(img, spec, nsPath), r.hardening(ctx, img, spec)...)...),
+		containerd.WithNewSpec(append(specOpts(img, spec, nsPath), r.hardening(spec)...)...),
 	)
 	if errdefs.IsAlreadyExists(err) {
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, worker.ErrExists)
@@ -222,11 +221,11 @@ const (
 // read-only root filesystem with a writable /tmp of at most a quarter of
 // the sandbox's memory (the tmpfs counts against it); and limits on
 // processes and open files.
-func (r *Runtime) hardening(ctx context.Context, img containerd.Image, spec worker.SandboxSpec) []oci.SpecOpts {
+func (r *Runtime) hardening(spec worker.SandboxSpec) []oci.SpecOpts {
 	if r.cfg.Unhardened {
 		return nil
 	}
-	opts := []oci.SpecOpts{
+	return []oci.SpecOpts{
 		oci.WithNoNewPrivileges,
 		oci.WithCapabilities(nil),
 		oci.WithAmbientCapabilities(nil),
@@ -238,11 +237,20 @@ func (r *Runtime) hardening(ctx context.Context, img containerd.Image, spec work
 			Options: []string{"nosuid", "nodev", "mode=1777", "size=" + strconv.FormatInt(tmpSize(spec.MemoryBytes), 10)},
 		}}),
 		withOpenFilesLimit(openFilesLimit),
+		withoutRoot,
 	}
-	if cfg, err := img.Spec(ctx); err != nil || cfg.Config.User == "" || cfg.Config.User == "root" || cfg.Config.User == "0" || strings.HasPrefix(cfg.Config.User, "0:") {
-		opts = append(opts, oci.WithUIDGID(unprivilegedUID, unprivilegedUID))
+}
+
+// withoutRoot runs the process as unprivilegedUID when the image's USER
+// (which oci.WithImageConfig resolved before it) is root or none.
+func withoutRoot(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+	if s.Process == nil {
+		s.Process = &specs.Process{}
 	}
-	return opts
+	if s.Process.User.UID == 0 {
+		s.Process.User = specs.User{UID: unprivilegedUID, GID: unprivilegedUID}
+	}
+	return nil
 }
 
 // runtimeFor is the containerd runtime of spec's isolation: runc's shim
