@@ -20,6 +20,7 @@ type metrics struct {
 	stageQueue  *prometheus.HistogramVec
 	coldStarts  *prometheus.CounterVec
 	pulls       *prometheus.HistogramVec
+	pullBytes   *prometheus.HistogramVec
 	workersLost prometheus.Counter
 	chainWarmed prometheus.Counter
 }
@@ -49,6 +50,10 @@ func newMetrics(router *Router, workers *Workers, hist *history.History) *metric
 			Name: "baton_image_pull_seconds", Help: "Time a cold start waited for its image to be pulled from its registry (cold starts of images the worker had are not counted).",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
 		}, []string{"tenant", "workflow", "stage"}),
+		pullBytes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "baton_image_pull_bytes", Help: "Bytes fetched by the image pull a cold start waited for (cold starts that shared one pull each count it).",
+			Buckets: prometheus.ExponentialBuckets(1<<20, 2, 14), // 1 MiB to 8 GiB
+		}, []string{"tenant", "workflow", "stage"}),
 		workersLost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "baton_workers_lost_total", Help: "Workers declared dead after their heartbeats stopped.",
 		}),
@@ -65,7 +70,7 @@ func newMetrics(router *Router, workers *Workers, hist *history.History) *metric
 		"Connections dialled to sandboxes and checked with their worker before carrying a request.", nil, nil)
 	identity := prometheus.NewDesc("baton_sandbox_identity_failures_total",
 		"Connections to a sandbox that ended somewhere else (something else answered at its address); each such sandbox was deleted.", nil, nil)
-	m.reg.MustRegister(m.invocations, m.latency, m.stageExec, m.stageQueue, m.coldStarts, m.pulls, m.workersLost, m.chainWarmed,
+	m.reg.MustRegister(m.invocations, m.latency, m.stageExec, m.stageQueue, m.coldStarts, m.pulls, m.pullBytes, m.workersLost, m.chainWarmed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectorFunc{descs: []*prometheus.Desc{sandboxes, queued, live, checks, identity, strandedDesc}, collect: func(ch chan<- prometheus.Metric) {
 			var idle, busy, creating, waiting int
@@ -111,6 +116,7 @@ func (m *metrics) observe(inv *api.Invocation) {
 		}
 		if s.ColdStart != nil && s.ColdStart.Pull > 0 {
 			m.pulls.WithLabelValues(inv.Tenant, inv.Workflow, s.Stage).Observe(s.ColdStart.Pull.Seconds())
+			m.pullBytes.WithLabelValues(inv.Tenant, inv.Workflow, s.Stage).Observe(float64(s.ColdStart.PullBytes))
 		}
 	}
 }

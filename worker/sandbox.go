@@ -117,6 +117,10 @@ type ColdStart struct {
 	Start   time.Duration `json:"start"`   // task created and started
 	Healthy time.Duration `json:"healthy"` // until GET /healthz answered 200
 	Total   time.Duration `json:"total"`
+	// PullBytes is what the pull this cold start waited for fetched
+	// (zero when the image was present); cold starts that shared one
+	// pull each report it.
+	PullBytes int64 `json:"pullBytes,omitempty"`
 }
 
 // Runtime creates and deletes sandboxes on one machine. Implementations must

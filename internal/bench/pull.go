@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -15,9 +14,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"baton.dev/baton/internal/registryserver"
@@ -132,7 +128,7 @@ func RunPull(ctx context.Context, opts PullOptions) (*PullReport, error) {
 	refs := make([]string, total)
 	var size int64
 	for i := range refs {
-		img, n, err := uniqueImage(base)
+		img, n, err := registryserver.UniqueImage(base, 4096)
 		if err != nil {
 			return nil, err
 		}
@@ -365,69 +361,6 @@ func (c ctrPuller) pull(ctx context.Context, ref string) (time.Duration, error) 
 func lastLine(b []byte) string {
 	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
 	return string(lines[len(lines)-1])
-}
-
-// uniqueImage flattens base into one layer with a file of random bytes
-// added, so that it shares no blob with any other image; it returns the
-// image and its compressed size.
-func uniqueImage(base v1.Image) (v1.Image, int64, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	fs := mutate.Extract(base)
-	defer fs.Close()
-	tr := tar.NewReader(fs)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, 0, fmt.Errorf("flatten the echo image: %w", err)
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return nil, 0, err
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return nil, 0, err
-		}
-	}
-	nonce := make([]byte, 4096)
-	_, _ = rand.Read(nonce)
-	if err := tw.WriteHeader(&tar.Header{Name: ".baton-bench-nonce", Mode: 0o644, Size: int64(len(nonce)), Typeflag: tar.TypeReg}); err != nil {
-		return nil, 0, err
-	}
-	if _, err := tw.Write(nonce); err != nil {
-		return nil, 0, err
-	}
-	if err := tw.Close(); err != nil {
-		return nil, 0, err
-	}
-	data := buf.Bytes()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
-	if err != nil {
-		return nil, 0, err
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return nil, 0, err
-	}
-	bcf, err := base.ConfigFile()
-	if err != nil {
-		return nil, 0, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, 0, err
-	}
-	cf = cf.DeepCopy()
-	cf.Config = bcf.Config
-	cf.OS, cf.Architecture, cf.Variant = bcf.OS, bcf.Architecture, bcf.Variant
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		return nil, 0, err
-	}
-	size, err := layer.Size()
-	return img, size, err
 }
 
 // WriteTable prints the report: the two sides, the pull phase against

@@ -206,12 +206,12 @@ var (
 
 // StartOrchestrator runs `baton orchestrator` with its data in dataDir.
 // Keys already known (token, admin) are passed on so a restarted
-// orchestrator keeps them.
-func StartOrchestrator(t testing.TB, bin, natsURL, dataDir string, port int, token, admin string) *Orchestrator {
+// orchestrator keeps them; extra flags follow the others.
+func StartOrchestrator(t testing.TB, bin, natsURL, dataDir string, port int, token, admin string, extra ...string) *Orchestrator {
 	t.Helper()
-	p := Start(t, "orchestrator", bin, []string{"BATON_TOKEN=" + token, "BATON_ADMIN_TOKEN=" + admin},
-		"orchestrator", "--nats", natsURL, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data", dataDir,
-		"--postgres", "off", "--keep-alive", "10m")
+	args := append([]string{"orchestrator", "--nats", natsURL, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data", dataDir,
+		"--postgres", "off", "--keep-alive", "10m"}, extra...)
+	p := Start(t, "orchestrator", bin, []string{"BATON_TOKEN=" + token, "BATON_ADMIN_TOKEN=" + admin}, args...)
 	o := &Orchestrator{Process: p, URL: p.WaitLog(t, servingRE, time.Minute), Token: token, AdminToken: admin}
 	if token == "" {
 		o.Token = p.WaitLog(t, tokenRE, 10*time.Second)

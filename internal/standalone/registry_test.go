@@ -76,8 +76,11 @@ func TestImagesFromARegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(inv.Stages) != 1 || inv.Stages[0].ColdStart == nil || inv.Stages[0].ColdStart.Pull <= 0 {
-		t.Errorf("the cold start's timeline shows no pull: %+v", inv.Stages)
+	if len(inv.Stages) != 1 || inv.Stages[0].ColdStart == nil || inv.Stages[0].ColdStart.Pull <= 0 || inv.Stages[0].ColdStart.PullBytes <= 0 {
+		t.Fatalf("the cold start's timeline shows no pull: %+v", inv.Stages)
+	}
+	if got := metricValue(t, cl.URL, cl.AdminToken, `baton_image_pull_bytes_sum{stage="only",tenant="default",workflow="byo"}`); got != float64(inv.Stages[0].ColdStart.PullBytes) {
+		t.Errorf("baton_image_pull_bytes sums %v, the cold start pulled %d bytes", got, inv.Stages[0].ColdStart.PullBytes)
 	}
 	if !strings.Contains(res.ServerTiming, "pull") {
 		t.Errorf("Server-Timing %q has no pull phase", res.ServerTiming)

@@ -32,6 +32,7 @@ const (
 	limitsSubnet      = "10.179.2.0/24"
 	cleanupSubnet     = "10.179.3.0/24"
 	restartSubnet     = "10.179.4.0/24"
+	failedSubnet      = "10.179.15.0/24"
 )
 
 // openRuntime opens a runtime on a fresh private daemon with the test
@@ -149,7 +150,53 @@ func TestDeleteLeavesNothingBehind(t *testing.T) {
 	if err := rt.Delete(ctx, id); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
+	nothingLeft(t, cfg, id)
+	if _, err := os.Stat(reservation); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("address %s still reserved (%v)", ip, err)
+	}
+	if err := sandboxtest.Health(ctx, sb.Endpoint); err == nil {
+		t.Errorf("%s still answers after Delete", sb.Endpoint)
+	}
+}
 
+// TestFailedStartsLeaveNothingBehind starts functions that cannot serve:
+// one whose process exits at once, one that never answers its health
+// check. Each creation fails saying which, and leaves no container, task,
+// snapshot, network namespace, address, mount or shim.
+func TestFailedStartsLeaveNothingBehind(t *testing.T) {
+	t.Parallel()
+	rt, cfg := openRuntime(t, failedSubnet)
+	tests := []struct {
+		name  string
+		image string
+		env   map[string]string
+		want  string
+	}{
+		// The test function exits with status 1 on a mode it does not know.
+		{"exits at once", sandboxtest.ImageOK, map[string]string{"BATON_TESTFN_MODE": "no-such-mode"}, "exited with status 1"},
+		{"never healthy", sandboxtest.ImageUnhealthy, nil, "3s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id := sandboxtest.NewID("failed")
+			_, err := rt.Create(context.Background(), worker.SandboxSpec{ID: id, Function: "t/w/failed", Image: tc.image,
+				Env: tc.env, CPUMilli: 250, MemoryBytes: 64 << 20, HealthTimeout: 3 * time.Second})
+			if !errors.Is(err, worker.ErrUnhealthy) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Create = %v, want ErrUnhealthy saying %q", err, tc.want)
+			}
+			nothingLeft(t, cfg, id)
+		})
+	}
+	if ips, _ := filepath.Glob(filepath.Join(cfg.StateDir, "ipam", "baton", "10.*")); len(ips) > 0 {
+		t.Errorf("addresses still reserved after failed creations: %v", ips)
+	}
+}
+
+// nothingLeft checks that sandbox id has no container, task, snapshot,
+// network namespace, mount or shim left.
+func nothingLeft(t *testing.T, cfg containerd.Config, id string) {
+	t.Helper()
+	ctx := context.Background()
 	client, err := ctrd.New(cfg.Address)
 	if err != nil {
 		t.Fatal(err)
@@ -171,10 +218,8 @@ func TestDeleteLeavesNothingBehind(t *testing.T) {
 	if _, err := client.SnapshotService(containerd.DefaultSnapshotter).Stat(nctx, id); !errdefs.IsNotFound(err) {
 		t.Errorf("snapshot %s: Stat = %v, want not found", id, err)
 	}
-	for _, p := range []string{reservation, netnsFile} {
-		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s still exists (%v)", p, err)
-		}
+	if _, err := os.Stat(filepath.Join(cfg.StateDir, "netns", id)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("network namespace of %s still exists (%v)", id, err)
 	}
 	for _, m := range mounts(t) {
 		if strings.Contains(m, cfg.StateDir) || strings.Contains(m, id) {
@@ -187,9 +232,6 @@ func TestDeleteLeavesNothingBehind(t *testing.T) {
 	}
 	if pids := shims(t, id); len(pids) > 0 {
 		t.Errorf("shim processes for %s still running: %v", id, pids)
-	}
-	if err := sandboxtest.Health(ctx, sb.Endpoint); err == nil {
-		t.Errorf("%s still answers after Delete", sb.Endpoint)
 	}
 }
 

@@ -41,10 +41,11 @@ type puller struct {
 	pulls, bytes atomic.Int64
 }
 
-// pull is one pull in progress; done closes when err is set.
+// pull is one pull in progress; done closes when err and bytes are set.
 type pull struct {
-	done chan struct{}
-	err  error
+	done  chan struct{}
+	err   error
+	bytes int64
 }
 
 func newPuller(r *Runtime, client *http.Client) *puller {
@@ -59,8 +60,9 @@ func (r *Runtime) PullStats() (pulls, bytes int64) {
 // Pull brings ref into the content store, unpacked, logging in with auth
 // (for ref's registry only) when it is not nil. Callers asking for an
 // image already being pulled wait for that pull and share its result;
-// ctx bounds the wait, not the shared pull.
-func (p *puller) Pull(ctx context.Context, ref string, auth *worker.PullAuth) error {
+// ctx bounds the wait, not the shared pull. It returns the bytes the
+// shared pull fetched.
+func (p *puller) Pull(ctx context.Context, ref string, auth *worker.PullAuth) (int64, error) {
 	p.mu.Lock()
 	pl, ok := p.inflight[ref]
 	if !ok {
@@ -70,12 +72,12 @@ func (p *puller) Pull(ctx context.Context, ref string, auth *worker.PullAuth) er
 			// The pin keeps the image cache from removing ref while it
 			// is pulled, and the pull from starting while it is removed.
 			unpin := p.r.cache.pin(ref)
-			err := p.fetch(ref, auth)
+			n, err := p.fetch(ref, auth)
 			unpin()
 			p.mu.Lock()
 			delete(p.inflight, ref)
 			p.mu.Unlock()
-			pl.err = err
+			pl.err, pl.bytes = err, n
 			close(pl.done)
 			if err == nil {
 				p.r.cache.background("pull of " + ref)
@@ -85,9 +87,9 @@ func (p *puller) Pull(ctx context.Context, ref string, auth *worker.PullAuth) er
 	p.mu.Unlock()
 	select {
 	case <-pl.done:
-		return pl.err
+		return pl.bytes, pl.err
 	case <-ctx.Done():
-		return fmt.Errorf("wait for the pull of %s: %w", ref, context.Cause(ctx))
+		return 0, fmt.Errorf("wait for the pull of %s: %w", ref, context.Cause(ctx))
 	}
 }
 
@@ -100,8 +102,9 @@ func (p *puller) inFlight(ref string) bool {
 }
 
 // fetch does one pull, bounded by the runtime's timeout and size limit,
-// for this worker's platform only.
-func (p *puller) fetch(ref string, auth *worker.PullAuth) error {
+// for this worker's platform only. It returns the bytes fetched, by the
+// descriptors' sizes.
+func (p *puller) fetch(ref string, auth *worker.PullAuth) (int64, error) {
 	cfg := p.r.cfg
 	timeout, limit := cfg.PullTimeout, cfg.PullMaxBytes
 	if timeout <= 0 {
@@ -121,7 +124,7 @@ func (p *puller) fetch(ref string, auth *worker.PullAuth) error {
 	limitBytes := func(h images.Handler) images.Handler {
 		return images.HandlerFunc(func(ctx context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 			if n := total.Add(desc.Size); n > limit {
-				return nil, fmt.Errorf("image %s is larger than this worker's pull limit of %d bytes (--pull-max-bytes)", ref, limit)
+				return nil, fmt.Errorf("image %s is larger than this worker's pull limit of %d bytes (--pull-max-size)", ref, limit)
 			}
 			return h.Handle(ctx, desc)
 		})
@@ -136,7 +139,7 @@ func (p *puller) fetch(ref string, auth *worker.PullAuth) error {
 	)
 	p.bytes.Add(total.Load())
 	if err != nil {
-		return fmt.Errorf("pull %s from %s: %w: %w", ref, host, worker.ErrPull, explainPull(err, timeout))
+		return total.Load(), fmt.Errorf("pull %s from %s: %w: %w", ref, host, worker.ErrPull, explainPull(err, timeout))
 	}
 	// containerd's matcher only chooses within an index: a single
 	// manifest's image is taken whatever its platform, so check it here,
@@ -145,13 +148,13 @@ func (p *puller) fetch(ref string, auth *worker.PullAuth) error {
 		if derr := p.r.client.ImageService().Delete(ctx, img.Name(), images.SynchronousDelete()); derr != nil {
 			p.r.log.Warn("forget an image of another platform", "image", ref, "err", derr)
 		}
-		return fmt.Errorf("pull %s from %s: %w: %w", ref, host, worker.ErrPull, err)
+		return total.Load(), fmt.Errorf("pull %s from %s: %w: %w", ref, host, worker.ErrPull, err)
 	}
 	if err := img.Unpack(ctx, cfg.Snapshotter); err != nil {
-		return fmt.Errorf("pull %s from %s: %w: unpack: %w", ref, host, worker.ErrPull, explainPull(err, timeout))
+		return total.Load(), fmt.Errorf("pull %s from %s: %w: unpack: %w", ref, host, worker.ErrPull, explainPull(err, timeout))
 	}
 	p.r.log.Info("image pulled", "image", ref, "bytes", total.Load(), "took", time.Since(start))
-	return nil
+	return total.Load(), nil
 }
 
 // checkPlatform refuses an image whose configuration names a platform

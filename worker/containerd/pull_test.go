@@ -46,7 +46,7 @@ func TestPullFromARegistry(t *testing.T) {
 
 	t.Run("concurrent cold starts make one pull", func(t *testing.T) {
 		const n = 6
-		before, _ := rt.PullStats()
+		before, beforeBytes := rt.PullStats()
 		var wg sync.WaitGroup
 		sbs := make([]worker.Sandbox, n)
 		errs := make([]error, n)
@@ -70,13 +70,17 @@ func TestPullFromARegistry(t *testing.T) {
 		if after-before != 1 {
 			t.Errorf("%d concurrent cold starts made %d pulls, want 1", n, after-before)
 		}
-		if bytes <= 0 {
-			t.Errorf("the pull counted %d bytes", bytes)
+		fetched := bytes - beforeBytes
+		if fetched <= 0 {
+			t.Errorf("the pull counted %d bytes", fetched)
 		}
 		pulled := 0
-		for _, sb := range sbs {
+		for i, sb := range sbs {
 			if sb.ColdStart.Pull > 0 && sb.ColdStart.Pull >= sb.ColdStart.Image {
 				pulled++
+			}
+			if sb.ColdStart.PullBytes != fetched {
+				t.Errorf("cold start %d reports %d pulled bytes, the one shared pull fetched %d", i, sb.ColdStart.PullBytes, fetched)
 			}
 		}
 		if pulled == 0 {

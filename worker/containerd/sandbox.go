@@ -76,10 +76,11 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 		*phase = time.Since(begin) - cs.Pull - cs.Image - cs.Create - cs.Network - cs.Start - cs.Healthy
 	}
 
-	unpin, err := r.ensurePulled(ctx, spec)
+	unpin, pulled, err := r.ensurePulled(ctx, spec)
 	if err != nil {
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, err)
 	}
+	cs.PullBytes = pulled
 	defer unpin() // the container, once made, keeps the image in use
 	mark(&cs.Pull)
 	img, err := r.image(ctx, spec.Image)
@@ -333,26 +334,27 @@ func specOpts(img containerd.Image, spec worker.SandboxSpec, nsPath string) []oc
 // stays pinned in the image cache, safe from removal, until unpin is
 // called: after the container is made, or the creation failed. On an
 // error it is not pinned.
-func (r *Runtime) ensurePulled(ctx context.Context, spec worker.SandboxSpec) (unpin func(), err error) {
+func (r *Runtime) ensurePulled(ctx context.Context, spec worker.SandboxSpec) (unpin func(), pulled int64, err error) {
 	if registry.Local(spec.Image) {
-		return func() {}, nil
+		return func() {}, 0, nil
 	}
 	ref, err := registry.Normalize(spec.Image)
 	if err != nil {
-		return func() {}, err
+		return func() {}, 0, err
 	}
 	unpin = r.cache.pin(ref)
 	if _, err := r.client.GetImage(ctx, ref); err == nil {
-		return unpin, nil
+		return unpin, 0, nil
 	} else if !errdefs.IsNotFound(err) {
 		unpin()
-		return func() {}, fmt.Errorf("image %q: %w", ref, err)
+		return func() {}, 0, fmt.Errorf("image %q: %w", ref, err)
 	}
-	if err := r.pulls.Pull(ctx, ref, spec.PullAuth); err != nil {
+	pulled, err = r.pulls.Pull(ctx, ref, spec.PullAuth)
+	if err != nil {
 		unpin()
-		return func() {}, err
+		return func() {}, 0, err
 	}
-	return unpin, nil
+	return unpin, pulled, nil
 }
 
 // image returns the image ref, unpacked for the snapshotter.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"baton.dev/baton/registry"
 	"baton.dev/baton/worker"
 	"baton.dev/baton/worker/protocol"
 )
@@ -186,8 +187,18 @@ func (d *Daemon) refreshImages(ctx context.Context) {
 		}
 		return
 	}
+	// Heartbeats name only the local images (baton.local/…), which a
+	// deploy must find on some worker. Images pulled from registries are
+	// tenants' (their names are theirs to keep), pulled on demand and
+	// collected by the cache: naming them would only grow every beat.
+	local := imgs[:0:0]
+	for _, img := range imgs {
+		if registry.Local(img) {
+			local = append(local, img)
+		}
+	}
 	d.mu.Lock()
-	d.images = imgs
+	d.images = local
 	d.mu.Unlock()
 }
 

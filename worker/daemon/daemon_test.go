@@ -3,6 +3,8 @@ package daemon_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,5 +95,49 @@ func TestDeleteOnExitLeavesNoSandbox(t *testing.T) {
 				t.Errorf("%d sandboxes left after the daemon stopped: %+v", len(sbs), sbs)
 			}
 		})
+	}
+}
+
+// imagesRuntime is the fake runtime with the images given.
+type imagesRuntime struct {
+	*fake.Runtime
+	images []string
+}
+
+func (r imagesRuntime) Images(context.Context) ([]string, error) { return r.images, nil }
+
+// TestHeartbeatsNameOnlyLocalImages checks that a worker's heartbeats list
+// the local images a deploy looks for, and none it pulled for a tenant:
+// those names are the tenant's, and the list would grow with the cache.
+func TestHeartbeatsNameOnlyLocalImages(t *testing.T) {
+	nc := testenv.NATS(t)
+	rt, err := fake.Open(fake.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	beats := make(chan *nats.Msg, 4)
+	sub, err := nc.ChanSubscribe(protocol.HeartbeatSubject, beats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe() //nolint:errcheck // test end
+	ir := imagesRuntime{rt, []string{"baton.local/testfn-ok:v1", "registry.acme.example/secret/fn@sha256:" + strings.Repeat("ab", 32), "baton.local/wordcount:v1"}}
+	d := daemon.New(daemon.Config{ID: "w1", Conn: nc, Runtime: ir, CPUMilli: 1000, MemoryBytes: 1 << 30, HeartbeatInterval: time.Hour})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { stop(); <-done }()
+	select {
+	case m := <-beats:
+		var hb protocol.Heartbeat
+		if err := json.Unmarshal(m.Data, &hb); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"baton.local/testfn-ok:v1", "baton.local/wordcount:v1"}; !slices.Equal(hb.Images, want) {
+			t.Errorf("heartbeat images %q, want %q", hb.Images, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no heartbeat")
 	}
 }

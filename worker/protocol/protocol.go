@@ -111,11 +111,13 @@ type Heartbeat struct {
 	MemoryBytes int64 `json:"memoryBytes"`
 	// AllocatedCPUMilli and AllocatedMemoryBytes sum the limits of the
 	// sandboxes the worker runs now.
-	AllocatedCPUMilli    int64     `json:"allocatedCpuMilli"`
-	AllocatedMemoryBytes int64     `json:"allocatedMemoryBytes"`
-	Sandboxes            int       `json:"sandboxes"`
-	Images               []string  `json:"images"`
-	Sent                 time.Time `json:"sent"`
+	AllocatedCPUMilli    int64 `json:"allocatedCpuMilli"`
+	AllocatedMemoryBytes int64 `json:"allocatedMemoryBytes"`
+	Sandboxes            int   `json:"sandboxes"`
+	// Images are the local images (baton.local/…) the worker can start;
+	// images pulled from registries are not listed.
+	Images []string  `json:"images"`
+	Sent   time.Time `json:"sent"`
 	// Interval is how often the worker sends heartbeats; the orchestrator
 	// declares a worker dead after a few missed ones.
 	Interval time.Duration `json:"interval"`
