@@ -56,6 +56,8 @@ func (o *Orchestrator) Handler() http.Handler {
 			r.Use(requireAdmin)
 			r.Post("/tenants", o.handleCreateTenant)
 			r.Get("/tenants", o.handleListTenants)
+			r.Post("/tenants/{name}/keys", o.handleRotateTenantKey)
+			r.Delete("/tenants/{name}/keys", o.handleRevokeTenantKeys)
 			r.Get("/workers", o.handleListWorkers)
 			r.Post("/workers/{id}/drain", o.handleDrain(true))
 			r.Post("/workers/{id}/undrain", o.handleDrain(false))

@@ -156,7 +156,41 @@ func tenantsCmd() *cobra.Command {
 			}
 			return tw.Flush()
 		})
-	cmd.AddCommand(create, ls)
+	rotate := &cobra.Command{
+		Use:   "rotate-key NAME",
+		Short: "Issue a new API key for a tenant and print it (shown once); its previous keys stop working at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := admin()
+			if err != nil {
+				return err
+			}
+			t, err := c.RotateTenantKey(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "tenant %s: its previous keys are revoked; its new API key follows and will not be shown again:\n", t.Name)
+			fmt.Fprintln(cmd.OutOrStdout(), t.Key)
+			return nil
+		},
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke NAME",
+		Short: "Revoke every API key of a tenant at once (its workflows and history stay; rotate-key issues a new key)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := admin()
+			if err != nil {
+				return err
+			}
+			if err := c.RevokeTenantKeys(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "tenant %s: every API key is revoked; `baton tenants rotate-key %s` issues a new one\n", args[0], args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(create, ls, rotate, revoke)
 	return cmd
 }
 

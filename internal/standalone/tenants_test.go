@@ -267,3 +267,141 @@ func TestDrainedWorkerTakesNoNewSandboxes(t *testing.T) {
 	err = admin.Drain(ctx, "nope", true)
 	wantStatus(t, "draining an unknown worker", err, http.StatusNotFound)
 }
+
+// TestTenantKeysRotateRevokeAndRestart rotates and revokes keys on a whole
+// Baton, the default tenant's (whose bootstrap key is in DATA/keys.json)
+// included, and restarts it on the same data directory, passing the old
+// default key as `baton up` would from its config: a replaced key gets 401
+// on the very next request and after every restart, the keys issued last
+// work, and the tenants' workflows and invocations stay.
+func TestTenantKeysRotateRevokeAndRestart(t *testing.T) {
+	ctx := context.Background()
+	dataDir := shortTempDir(t)
+	start := func(token, adminToken string) *standalone.Cluster {
+		t.Helper()
+		cl := startBaton(t, standalone.Config{
+			DataDir: dataDir, Runtime: standalone.RuntimeProcess, Postgres: "off",
+			Token: token, AdminToken: adminToken,
+		}, slog.LevelWarn)
+		t.Cleanup(func() { _ = cl.Stop(context.Background()) })
+		return cl
+	}
+	cl := start("", "")
+	bootDefault, adminKey := cl.Token, cl.AdminToken
+	url := cl.URL
+	restart := func() {
+		t.Helper()
+		if err := cl.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cl = start(bootDefault, adminKey)
+		url = cl.URL
+	}
+	as := func(key string) *client.Client { return &client.Client{URL: url, Token: key} }
+	works := func(what, key string) {
+		t.Helper()
+		if _, err := as(key).Workflows(ctx); err != nil {
+			t.Errorf("%s: %v, want it to work", what, err)
+		}
+	}
+	fails := func(what, key string) {
+		t.Helper()
+		_, err := as(key).Workflows(ctx)
+		wantStatus(t, what, err, http.StatusUnauthorized)
+	}
+
+	acme, err := as(adminKey).CreateTenant(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := as(acme.Key).Deploy(ctx, "w.yaml", []byte(wfYAML("w", "testfn-ok", "- {name: only, function: f}"))); err != nil {
+		t.Fatal(err)
+	}
+	res, err := as(acme.Key).Invoke(ctx, "w", []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Only the admin may change keys, and only of a tenant that exists.
+	for _, tc := range []struct {
+		name, token, tenant string
+		want                int
+	}{
+		{"no key", "", "acme", http.StatusUnauthorized},
+		{"a tenant's key", acme.Key, "acme", http.StatusForbidden},
+		{"the default tenant's key", bootDefault, "default", http.StatusForbidden},
+		{"an unknown tenant", adminKey, "nobody", http.StatusNotFound},
+	} {
+		_, err := as(tc.token).RotateTenantKey(ctx, tc.tenant)
+		wantStatus(t, "rotate-key with "+tc.name, err, tc.want)
+		err = as(tc.token).RevokeTenantKeys(ctx, tc.tenant)
+		wantStatus(t, "revoke with "+tc.name, err, tc.want)
+	}
+	_, err = as(adminKey).RotateTenantKey(ctx, "nobody")
+	wantStatus(t, "rotate-key of an unknown tenant", err, http.StatusNotFound, `"nobody"`)
+
+	// Rotation: the old key fails on the very next request.
+	acme2, err := as(adminKey).RotateTenantKey(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fails("acme's old key after a rotation", acme.Key)
+	works("acme's new key", acme2.Key)
+	if inv, err := as(acme2.Key).Invocation(ctx, res.InvocationID); err != nil || inv.Status != "succeeded" {
+		t.Errorf("acme's invocation with its new key: %+v, %v", inv, err)
+	}
+	if _, err := as(acme2.Key).Invoke(ctx, "w", []byte(`{}`)); err != nil {
+		t.Errorf("acme's workflow with its new key: %v", err)
+	}
+
+	// Revocation.
+	beta, err := as(adminKey).CreateTenant(ctx, "beta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := as(adminKey).RevokeTenantKeys(ctx, "beta"); err != nil {
+		t.Fatal(err)
+	}
+	fails("beta's key after a revocation", beta.Key)
+
+	// The default tenant's bootstrap key, from keys.json.
+	default2, err := as(adminKey).RotateTenantKey(ctx, standalone.DefaultTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fails("the bootstrap default key after a rotation", bootDefault)
+	works("the default tenant's new key", default2.Key)
+
+	restart()
+	fails("acme's old key after a restart", acme.Key)
+	works("acme's rotated key after a restart", acme2.Key)
+	fails("beta's revoked key after a restart", beta.Key)
+	fails("the bootstrap default key after a restart", bootDefault)
+	works("the default tenant's rotated key after a restart", default2.Key)
+	if cl.Token != "" && cl.Token != bootDefault {
+		t.Errorf("the restart made a new default key; its keys are the admin's to issue now")
+	}
+	if list, err := as(acme2.Key).Workflows(ctx); err != nil || len(list) != 1 {
+		t.Errorf("acme's workflows after a rotation and a restart: %v, %v; want w", list, err)
+	}
+
+	// Revoking the default tenant too survives a restart; rotate-key
+	// gives it a key again.
+	if err := as(adminKey).RevokeTenantKeys(ctx, standalone.DefaultTenant); err != nil {
+		t.Fatal(err)
+	}
+	fails("the default tenant's rotated key after a revocation", default2.Key)
+	restart()
+	fails("the default tenant's revoked key after a restart", default2.Key)
+	fails("the bootstrap default key after a second restart", bootDefault)
+	default3, err := as(adminKey).RotateTenantKey(ctx, standalone.DefaultTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	works("the default tenant's key after a revocation and a rotation", default3.Key)
+	beta2, err := as(adminKey).RotateTenantKey(ctx, "beta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	works("beta's key after a revocation, a restart and a rotation", beta2.Key)
+}

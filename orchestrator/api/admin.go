@@ -22,7 +22,8 @@ type WorkerView struct {
 }
 
 // TenantView is a tenant as the admin API shows it; Key is present only
-// in the answer that created it.
+// in the answer that created it or rotated its key (POST
+// /v1/tenants/{name}/keys).
 type TenantView struct {
 	Name    string    `json:"name"`
 	Created time.Time `json:"created"`

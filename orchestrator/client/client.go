@@ -218,6 +218,20 @@ func (c *Client) Tenants(ctx context.Context) ([]api.TenantView, error) {
 	return out.Tenants, c.getJSON(ctx, http.MethodGet, "/v1/tenants", nil, &out)
 }
 
+// RotateTenantKey issues a new API key for a tenant and revokes all its
+// previous keys at once; the answer carries the new key, shown this once.
+// It needs the admin key.
+func (c *Client) RotateTenantKey(ctx context.Context, name string) (*api.TenantView, error) {
+	var out api.TenantView
+	return &out, c.getJSON(ctx, http.MethodPost, "/v1/tenants/"+url.PathEscape(name)+"/keys", nil, &out)
+}
+
+// RevokeTenantKeys revokes every API key of a tenant at once; its
+// workflows and history stay. It needs the admin key.
+func (c *Client) RevokeTenantKeys(ctx context.Context, name string) error {
+	return c.getJSON(ctx, http.MethodDelete, "/v1/tenants/"+url.PathEscape(name)+"/keys", nil, nil)
+}
+
 // Health returns how many live workers the orchestrator at url counts
 // (GET /healthz needs no key).
 func Health(ctx context.Context, url string) (int, error) {
