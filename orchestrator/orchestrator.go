@@ -183,10 +183,10 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 			o.router.Configure(fc)
 		}
 	}
-	o.hbSub, err = cfg.Conn.Subscribe(protocol.HeartbeatSubject, func(m *nats.Msg) {
-		var hb protocol.Heartbeat
-		if err := json.Unmarshal(m.Data, &hb); err != nil || hb.WorkerID == "" {
-			o.log.Warn("ignoring malformed heartbeat", "err", err)
+	o.hbSub, err = cfg.Conn.Subscribe(protocol.HeartbeatSubjects, func(m *nats.Msg) {
+		hb, err := protocol.DecodeHeartbeat(m.Subject, m.Data)
+		if err != nil {
+			o.log.Warn("ignoring a heartbeat", "err", err)
 			return
 		}
 		// A worker new to us, or one that runs sandboxes we do not know

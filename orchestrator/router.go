@@ -69,9 +69,22 @@ type FunctionError struct {
 	Status int    // HTTP status; 0 when the connection failed
 	Body   string // the start of the answer, for the message
 	Err    error  // the transport error when Status is 0
+	// OutOfMemory says the kernel killed the function because its
+	// sandbox reached its memory limit (the connection failed: Status
+	// is 0); Function names it and MemoryBytes is the limit.
+	OutOfMemory bool
+	Function    string
+	MemoryBytes int64
 }
 
 func (e *FunctionError) Error() string {
+	if e.OutOfMemory {
+		limit := ""
+		if e.MemoryBytes > 0 {
+			limit = " (limit " + formatBytes(e.MemoryBytes) + ")"
+		}
+		return fmt.Sprintf("function %s ran out of memory%s and was killed", e.Function, limit)
+	}
 	if e.Status == 0 {
 		return fmt.Sprintf("function did not answer (it crashed or closed the connection): %v", e.Err)
 	}
@@ -348,6 +361,9 @@ func (r *Router) invokeOnce(ctx context.Context, key string, input []byte, st *S
 	// A sandbox that crashed, failed with a 5xx or was abandoned mid-request
 	// is replaced; a 4xx is the input's fault and the sandbox stays.
 	var fe *FunctionError
+	if err != nil && !lost && errors.As(err, &fe) && fe.Status == 0 {
+		r.explainExit(ctx, g.sb, fe) // before the sandbox is deleted
+	}
 	healthy := err == nil || (errors.As(err, &fe) && fe.Status >= 400 && fe.Status < 500)
 	if err != nil && isCheckError(err) {
 		// Taken out of rotation and deleted; the request goes to another
@@ -368,10 +384,60 @@ func (r *Router) invokeOnce(ctx context.Context, key string, input []byte, st *S
 	}
 	// Another try: when the call cannot have reached the function, or
 	// when the function is idempotent and got no answer out (its sandbox
-	// or worker died mid-call); never after the function answered.
+	// or worker died mid-call); never after the function answered, nor
+	// after it ran out of memory (the input would do that again).
 	notRun := isDialError(err)
-	noAnswer := lost || (errors.As(err, &fe) && fe.Status == 0)
+	noAnswer := lost || (errors.As(err, &fe) && fe.Status == 0 && !fe.OutOfMemory)
 	return out, notRun || (noAnswer && g.sb.pool.cfg.Idempotent), err
+}
+
+// exitAsker is a WorkerCommands that can ask a worker why a sandbox
+// stopped answering (*Workers can).
+type exitAsker interface {
+	Exit(ctx context.Context, workerID, sandboxID string) (worker.ExitReason, error)
+}
+
+// exitTimeout bounds the worker's answer to why a sandbox stopped
+// answering.
+const exitTimeout = 2 * time.Second
+
+// explainExit asks sb's worker why sb's function broke off a call without
+// an answer and, when the kernel killed it for reaching its memory limit,
+// says so in fe. A worker that cannot tell, or does not answer in time,
+// leaves fe as it is. Only failed calls ask.
+func (r *Router) explainExit(ctx context.Context, sb *sandboxRef, fe *FunctionError) {
+	ea, ok := r.workers.(exitAsker)
+	if !ok || ctx.Err() != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, exitTimeout)
+	defer cancel()
+	reason, err := ea.Exit(ctx, sb.workerID, sb.sb.ID)
+	if err != nil {
+		r.log.Warn("could not learn why a sandbox stopped answering", "function", sb.sb.Function, "sandbox", sb.sb.ID, "worker", sb.workerID, "err", err)
+		return
+	}
+	if reason.OutOfMemory {
+		name := sb.sb.Function[strings.LastIndex(sb.sb.Function, "/")+1:] // "tenant/workflow/function"
+		fe.OutOfMemory, fe.Function, fe.MemoryBytes = true, name, sb.sb.MemoryBytes
+		r.log.Info("a function ran out of memory and was killed", "function", sb.sb.Function, "sandbox", sb.sb.ID,
+			"worker", sb.workerID, "memory_bytes", sb.sb.MemoryBytes)
+	}
+}
+
+// formatBytes writes a memory size in the units a person set it in:
+// "64 MiB", "2 GiB", or bytes.
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
 }
 
 // isCheckError reports whether err is a connection that failed its

@@ -94,6 +94,19 @@ func (w *Workers) Verify(ctx context.Context, workerID, sandboxID string, conn w
 	return nil
 }
 
+// Exit asks a worker why its sandbox sandboxID stopped answering
+// (worker.ExitReporter): the zero reason when the worker cannot tell.
+func (w *Workers) Exit(ctx context.Context, workerID, sandboxID string) (worker.ExitReason, error) {
+	var reply protocol.ExitReply
+	if err := w.request(ctx, protocol.ExitSubject(workerID), protocol.ExitRequest{ID: sandboxID}, &reply); err != nil {
+		return worker.ExitReason{}, fmt.Errorf("worker %s: ask why sandbox %s stopped answering: %w", workerID, sandboxID, err)
+	}
+	if reply.Error != nil {
+		return worker.ExitReason{}, fmt.Errorf("worker %s: %w", workerID, reply.Error)
+	}
+	return reply.Reason, nil
+}
+
 // request sends req to subject and decodes the answer into reply. Every
 // request to workers goes through the one reply subscription (replyMux).
 func (w *Workers) request(ctx context.Context, subject string, req, reply any) error {

@@ -153,6 +153,25 @@ type Runtime interface {
 	Close() error
 }
 
+// ExitReporter is implemented by runtimes that can tell why a sandbox's
+// function stopped answering (the containerd runtime); the others cannot,
+// and a caller treats them as reporting the zero ExitReason.
+type ExitReporter interface {
+	// Exit says why sandbox id's function stopped answering, as far as
+	// the runtime can tell: the zero ExitReason when it cannot. It is
+	// asked after a call to the sandbox failed, before the sandbox is
+	// deleted. An unknown ID gives an error wrapping ErrNotFound.
+	Exit(ctx context.Context, id string) (ExitReason, error)
+}
+
+// ExitReason is why a sandbox's function stopped answering. The zero
+// value says nothing is known.
+type ExitReason struct {
+	// OutOfMemory says the kernel killed a process of the sandbox
+	// because the sandbox reached its memory limit.
+	OutOfMemory bool `json:"outOfMemory,omitempty"`
+}
+
 // Errors that runtimes wrap so callers can tell the cases apart.
 var (
 	ErrImageNotFound = errors.New("image not found")

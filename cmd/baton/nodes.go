@@ -11,28 +11,15 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"baton.dev/baton/internal/standalone"
+	"baton.dev/baton/natsauth"
 	"baton.dev/baton/scheduler/prewarm"
 	"baton.dev/baton/worker/machine"
 	"baton.dev/baton/workflow"
 )
-
-// connectNATS connects to a NATS cluster and keeps reconnecting for as
-// long as the process runs.
-func connectNATS(url, name string, log *slog.Logger) (*nats.Conn, error) {
-	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
-		nats.RetryOnFailedConnect(true), nats.Timeout(5*time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS disconnected", "err", err) }),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", "url", c.ConnectedUrl()) }))
-	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
-	}
-	return nc, nil
-}
 
 func newLogger(verbose bool) *slog.Logger {
 	level := slog.LevelInfo
@@ -46,6 +33,7 @@ func workerCmd() *cobra.Command {
 	var (
 		cfg          standalone.WorkerConfig
 		natsURL, cpu string
+		bus          natsauth.Client
 		memory       string
 		verbose      bool
 		cleanup      bool
@@ -83,9 +71,10 @@ func workerCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("flag --id is empty and the host name is unknown: %w", err)
 				}
-				cfg.ID = host
+				// A host name's first label: a worker ID is one NATS token.
+				cfg.ID, _, _ = strings.Cut(host, ".")
 			}
-			nc, err := connectNATS(natsURL, "baton-worker-"+cfg.ID, log)
+			nc, err := connectNATS(cmd.Context(), natsURL, "baton-worker-"+cfg.ID, bus, log)
 			if err != nil {
 				return err
 			}
@@ -96,14 +85,17 @@ func workerCmd() *cobra.Command {
 				return err
 			}
 			log.Info("worker running; Ctrl-C or SIGTERM deletes its sandboxes and stops it", "id", w.ID, "runtime", w.Runtime, "nats", natsURL)
-			<-cmd.Context().Done()
+			select {
+			case <-cmd.Context().Done():
+			case <-w.Ended(): // Stop says why
+			}
 			stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			return w.Stop(stopCtx)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&natsURL, "nats", nats.DefaultURL, "NATS server URL")
+	busFlags(f, &natsURL, &bus)
 	f.StringVar(&cfg.ID, "id", "", "worker ID, unique in the cluster (default: the host name)")
 	f.IntVar(&cfg.MaxConcurrentCreates, "max-concurrent-creates", 32, "sandbox creations this worker runs at once; more wait their turn")
 	f.StringVar(&cfg.Runtime, "runtime", standalone.RuntimeAuto, "sandbox runtime: auto, containerd, process or fake (scale simulation only)")
@@ -143,6 +135,7 @@ func orchestratorCmd() *cobra.Command {
 	var (
 		cfg     standalone.ControlPlaneConfig
 		natsURL string
+		bus     natsauth.Client
 		verbose bool
 	)
 	cmd := &cobra.Command{
@@ -154,7 +147,7 @@ func orchestratorCmd() *cobra.Command {
 			applyOrchestrationFlags(cmd.Flags(), &cfg.Orchestration)
 			log := newLogger(verbose)
 			cfg.Logger = log
-			nc, err := connectNATS(natsURL, "baton-orchestrator", log)
+			nc, err := connectNATS(cmd.Context(), natsURL, "baton-orchestrator", bus, log)
 			if err != nil {
 				return err
 			}
@@ -177,7 +170,7 @@ func orchestratorCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&natsURL, "nats", nats.DefaultURL, "NATS server URL")
+	busFlags(f, &natsURL, &bus)
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address of the HTTP API")
 	f.StringVar(&cfg.DataDir, "data", "/var/lib/baton/orchestrator", "directory for the key hashes and a private Postgres")
 	f.StringVar(&cfg.Postgres, "postgres", "auto", "history: auto (a private Postgres when its binaries are installed), off, or a postgres:// URL")

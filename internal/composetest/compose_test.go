@@ -27,6 +27,8 @@ type service struct {
 	Entrypoint words  `yaml:"entrypoint"`
 	Privileged bool   `yaml:"privileged"`
 	Build      any    `yaml:"build"`
+	// Volumes as Compose resolves them: "source:target:mode".
+	Volumes []string `yaml:"volumes"`
 }
 
 // words is a command line, written in Compose as a list or as one string
@@ -132,6 +134,47 @@ func TestComposeDescribesTheCluster(t *testing.T) {
 			}
 			if len(ids) < 2 || ids[""] || len(subnets) != len(ids) {
 				return "want at least two workers with distinct --id and --subnet"
+			}
+			return ""
+		}},
+		{"the bus is authenticated, each process with its own credentials alone", func(s map[string]service) string {
+			if n := s["nats"]; !slices.Contains(n.Command, "-c") {
+				return "nats must run with the configuration nats-config writes (-c)"
+			}
+			var configured []string
+			for _, svc := range s {
+				if args := batonArgs(svc); len(args) > 0 && args[0] == "nats-config" {
+					for i, a := range args {
+						if a == "--worker" && i+1 < len(args) {
+							configured = append(configured, args[i+1])
+						}
+					}
+				}
+			}
+			for name, svc := range s {
+				args := batonArgs(svc)
+				if len(args) == 0 || (args[0] != "worker" && args[0] != "orchestrator") {
+					continue
+				}
+				own := "nats-auth/orchestrator:"
+				if args[0] == "worker" {
+					id := flagValue(args, "--id")
+					if !slices.Contains(configured, id) {
+						return name + ": worker " + id + " has no credentials from nats-config (--worker " + id + ")"
+					}
+					own = "nats-auth/workers/" + id + ":"
+				}
+				if flagValue(args, "--nats-creds") == "" {
+					return name + " connects to NATS without --nats-creds"
+				}
+				for _, v := range svc.Volumes {
+					if strings.Contains(v, "nats-auth") && !strings.Contains(v, own) {
+						return name + " mounts credentials not its own: " + v
+					}
+				}
+				if !slices.ContainsFunc(svc.Volumes, func(v string) bool { return strings.Contains(v, own) }) {
+					return name + " does not mount its own credentials (" + own + ")"
+				}
 			}
 			return ""
 		}},

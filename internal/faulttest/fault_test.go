@@ -299,9 +299,9 @@ func TestSlowAndMalformedWorkersDoNotStallTheOrchestrator(t *testing.T) {
 		for {
 			hb, _ := json.Marshal(protocol.Heartbeat{WorkerID: "mute", Runtime: "fake", CPUMilli: 1 << 20, MemoryBytes: 1 << 45,
 				Images: []string{"baton.local/testfn-ok:v1"}, Sent: time.Now(), Interval: 250 * time.Millisecond})
-			_ = nc.Publish(protocol.HeartbeatSubject, hb)
-			_ = nc.Publish(protocol.HeartbeatSubject, []byte(`{"workerId": 42, garbage`))
-			_ = nc.Publish(protocol.HeartbeatSubject, []byte(`{}`))
+			_ = nc.Publish(protocol.HeartbeatSubject("mute"), hb)
+			_ = nc.Publish(protocol.HeartbeatSubject("mute"), []byte(`{"workerId": 42, garbage`))
+			_ = nc.Publish(protocol.HeartbeatSubject("mute"), []byte(`{}`))
 			select {
 			case <-stop:
 				return

@@ -46,14 +46,21 @@ func Binary(t testing.TB, dir string) string {
 type NATS struct {
 	Port int
 	Dir  string
-	mu   sync.Mutex
-	srv  *server.Server
+	// ConfigFile is the server configuration it starts from (users and
+	// permissions; see natsauth), or empty.
+	ConfigFile string
+	mu         sync.Mutex
+	srv        *server.Server
 }
 
 // StartNATS starts a NATS server on a free port.
-func StartNATS(t testing.TB) *NATS {
+func StartNATS(t testing.TB) *NATS { return StartNATSConfig(t, "") }
+
+// StartNATSConfig starts a NATS server on a free port from the server
+// configuration in file (users, permissions), as nats-server -c would.
+func StartNATSConfig(t testing.TB, file string) *NATS {
 	t.Helper()
-	n := &NATS{Port: FreePort(t), Dir: t.TempDir()}
+	n := &NATS{Port: FreePort(t), Dir: t.TempDir(), ConfigFile: file}
 	if err := n.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +75,7 @@ func (n *NATS) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.Port) 
 func (n *NATS) Start() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	srv, err := natsd.Start(natsd.Config{Dir: n.Dir, Port: n.Port})
+	srv, err := natsd.Start(natsd.Config{Dir: n.Dir, Port: n.Port, ConfigFile: n.ConfigFile})
 	if err != nil {
 		return err
 	}
@@ -156,6 +163,19 @@ func (p *Process) Terminate(t testing.TB) {
 		t.Errorf("%s did not stop within a minute of SIGTERM; killing it", p.Name)
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
 		<-p.done
+	}
+}
+
+// Wait waits up to timeout for the process to exit by itself and returns
+// how it ended; it fails the test if the process still runs.
+func (p *Process) Wait(t testing.TB, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		t.Fatalf("%s still runs after %s", p.Name, timeout)
+		return nil
 	}
 }
 

@@ -16,3 +16,18 @@ func RemoveIfExists(path string) error {
 	}
 	return nil
 }
+
+// WriteFileAtomic writes data to path through a temporary file beside it
+// and a rename, so a reader (or a restart after a crash) sees the old file
+// or the new one, never half of one.
+func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return nil
+}

@@ -16,6 +16,13 @@ type Config struct {
 	// Host and Port to listen on; Port -1 picks a free port.
 	Host string
 	Port int
+	// Private takes no network connections at all: only clients in this
+	// process (nats.InProcessServer) reach the server. `baton up` runs so.
+	Private bool
+	// ConfigFile is a nats-server configuration to start from (users,
+	// permissions, TLS: see package natsauth); Dir, Host and Port given
+	// here override its own.
+	ConfigFile string
 }
 
 // Start runs a NATS server with JetStream and waits until it accepts
@@ -27,15 +34,17 @@ func Start(cfg Config) (*server.Server, error) {
 	if cfg.Port == 0 {
 		cfg.Port = -1
 	}
-	s, err := server.NewServer(&server.Options{
-		ServerName: "baton",
-		Host:       cfg.Host,
-		Port:       cfg.Port,
-		JetStream:  true,
-		StoreDir:   cfg.Dir,
-		NoSigs:     true,
-		NoLog:      true,
-	})
+	opts := &server.Options{}
+	if cfg.ConfigFile != "" {
+		var err error
+		if opts, err = server.ProcessConfigFile(cfg.ConfigFile); err != nil {
+			return nil, fmt.Errorf("nats server: %w", err)
+		}
+	}
+	opts.ServerName, opts.Host, opts.Port = "baton", cfg.Host, cfg.Port
+	opts.JetStream, opts.StoreDir = true, cfg.Dir
+	opts.NoSigs, opts.NoLog, opts.DontListen = true, true, cfg.Private
+	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("nats server: %w", err)
 	}

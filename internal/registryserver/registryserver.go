@@ -7,16 +7,9 @@ package registryserver
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -32,6 +25,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"baton.dev/baton/internal/localport"
+	"baton.dev/baton/internal/testca"
 )
 
 // Binary is where make deps installs the registry.
@@ -63,7 +57,12 @@ func Start(ctx context.Context, dir string, auth bool) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{dir: dir, Host: "127.0.0.1:" + strconv.Itoa(port), CAFile: filepath.Join(dir, "ca.pem")}
-	if err := s.makeCerts(); err != nil {
+	ca, err := testca.New(dir)
+	if err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	s.pool = ca.Pool
+	if _, _, err := ca.Issue("server", true); err != nil {
 		return nil, fmt.Errorf("registry certificates: %w", err)
 	}
 	authCfg := ""
@@ -190,54 +189,4 @@ func (s *Server) Push(ctx context.Context, img v1.Image, ref string) (string, er
 		return "", err
 	}
 	return d.String(), nil
-}
-
-// makeCerts makes a CA and a server certificate for 127.0.0.1 signed by it.
-func (s *Server) makeCerts() error {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "baton test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return err
-	}
-	write := func(name, typ string, b []byte, mode os.FileMode) error {
-		return os.WriteFile(filepath.Join(s.dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), mode)
-	}
-	if err := write("ca.pem", "CERTIFICATE", caDER, 0o644); err != nil {
-		return err
-	}
-	if err := write("server.pem", "CERTIFICATE", der, 0o644); err != nil {
-		return err
-	}
-	if err := write("server-key.pem", "EC PRIVATE KEY", keyDER, 0o600); err != nil {
-		return err
-	}
-	s.pool = x509.NewCertPool()
-	s.pool.AddCert(ca)
-	return nil
 }

@@ -10,7 +10,6 @@ package simcluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -121,9 +120,9 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 			}
 		},
 	})
-	if c.hbSub, err = c.nc.Subscribe(protocol.HeartbeatSubject, func(m *nats.Msg) {
-		var hb protocol.Heartbeat
-		if err := json.Unmarshal(m.Data, &hb); err != nil || hb.WorkerID == "" {
+	if c.hbSub, err = c.nc.Subscribe(protocol.HeartbeatSubjects, func(m *nats.Msg) {
+		hb, err := protocol.DecodeHeartbeat(m.Subject, m.Data)
+		if err != nil {
 			return
 		}
 		// As the orchestrator's own handler does: a new worker, or one

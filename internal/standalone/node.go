@@ -22,6 +22,7 @@ import (
 	"baton.dev/baton/worker/fake"
 	"baton.dev/baton/worker/machine"
 	"baton.dev/baton/worker/process"
+	"baton.dev/baton/worker/protocol"
 )
 
 // WorkerConfig configures one worker node: a sandbox runtime served over
@@ -77,6 +78,7 @@ type Worker struct {
 	// Swept is what the start removed of dead workers on this machine.
 	Swept  []machine.Swept
 	daemon *daemon.Daemon
+	ended  chan struct{} // closed when the daemon's Run returned
 	rt     worker.Runtime
 	log    *slog.Logger
 	// leftovers is set when stopping left sandboxes or the bridge
@@ -100,6 +102,9 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (w *Worker, err error) {
 	}
 	if cfg.ID == "" || cfg.Conn == nil || cfg.DataDir == "" {
 		return nil, errors.New("worker: an ID, a NATS connection and a data directory are required")
+	}
+	if err := protocol.CheckWorkerID(cfg.ID); err != nil {
+		return nil, fmt.Errorf("worker: flag --id: %w", err)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("worker %s: data directory: %w", cfg.ID, err)
@@ -150,15 +155,17 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (w *Worker, err error) {
 		Incarnation:  w.Incarnation.ID, Machine: machine.MachineID(), Reclaimed: reclaimed,
 	})
 	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan error, 1)
-	go func() { done <- w.daemon.Run(dctx) }()
+	ended := make(chan struct{})
+	var runErr error
+	go func() { runErr = w.daemon.Run(dctx); close(ended) }()
+	w.ended = ended
 	w.onStop(func(context.Context) error {
 		stop()
-		err := <-done
-		if err != nil {
+		<-ended
+		if runErr != nil {
 			w.leftovers.Store(true)
 		}
-		return err
+		return runErr
 	})
 	return w, nil
 }
@@ -321,6 +328,10 @@ func (w *Worker) PullStats() (pulls, bytes int64, ok bool) {
 	pulls, bytes = p.PullStats()
 	return pulls, bytes, true
 }
+
+// Ended is closed when the worker's daemon has stopped, by itself (the
+// bus refused its subjects, say) or by Stop; Stop returns why.
+func (w *Worker) Ended() <-chan struct{} { return w.ended }
 
 // Stop deletes the worker's sandboxes, stops its daemon, runtime and
 // private containerd.

@@ -17,7 +17,6 @@ import (
 	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/orchestrator/client"
 	"baton.dev/baton/registry"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -254,7 +253,7 @@ func TestPrivateRegistryLogins(t *testing.T) {
 	}
 
 	// At rest: sealed.
-	nc, err := nats.Connect(cl.NATSURL)
+	nc, err := cl.Connect()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,8 +60,6 @@ type Config struct {
 	// Workers is how many workers to run (default 1), each with its own
 	// runtime, private containerd and part of Subnet.
 	Workers int
-	// NATSPort is the embedded NATS server's port (0 picks a free one).
-	NATSPort int
 	// Orchestration is how the orchestrator scales sandboxes.
 	Orchestration
 	Logger *slog.Logger
@@ -86,8 +84,9 @@ type Cluster struct {
 	ContainerdAddress string
 	Orchestrator      *orchestrator.Orchestrator
 	Workers           []*Worker
-	// NATSURL is the embedded NATS server's client URL.
-	NATSURL string
+	// nats is the embedded server: private, it takes no network
+	// connection (Connect reaches it).
+	nats *server.Server
 
 	log *slog.Logger
 	stopList
@@ -122,12 +121,14 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		}
 	}()
 
-	ns, err := natsd.Start(natsd.Config{Dir: filepath.Join(cfg.DataDir, "nats"), Port: cfg.NATSPort})
+	// The server is private: nothing outside this process can reach the
+	// bus (no port, so no credentials to hand out).
+	ns, err := natsd.Start(natsd.Config{Dir: filepath.Join(cfg.DataDir, "nats"), Private: true})
 	if err != nil {
 		return c, fmt.Errorf("standalone: %w", err)
 	}
 	c.onStop(func(context.Context) error { ns.Shutdown(); ns.WaitForShutdown(); return nil })
-	c.NATSURL = ns.ClientURL()
+	c.nats = ns
 	nc, err := connect(ns)
 	if err != nil {
 		return c, err
@@ -176,6 +177,10 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	}
 	return c, nil
 }
+
+// Connect opens a connection of this process to the cluster's private
+// NATS server (for tests that inspect the bus or JetStream).
+func (c *Cluster) Connect() (*nats.Conn, error) { return connect(c.nats) }
 
 func connect(ns *server.Server) (*nats.Conn, error) {
 	// In-process: no socket between the orchestrator, the workers and

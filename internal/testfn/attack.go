@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -17,8 +19,10 @@ import (
 // An attack is one thing a hostile function tries from inside its
 // sandbox. POST /attack {"kind": K, "target": "ip:port"} tries it and
 // answers {"stopped": true|false, "detail": "..."}: stopped says the
-// sandbox prevented it. The attack suite (worker/containerd's tests)
-// asserts every one is stopped.
+// sandbox prevented it ("cannot try" in the detail: the attack could not
+// be set up). The attack suite (worker/containerd's tests) asserts every
+// one is stopped in a hardened sandbox; linger's verdict is the suite's
+// own, made from the host.
 type attack struct {
 	Kind   string `json:"kind"`
 	Target string `json:"target,omitempty"`
@@ -54,9 +58,60 @@ var attacks = map[string]func(a attack) outcome{
 		err := syscall.Mount("tmpfs", "/tmp", "tmpfs", 0, "")
 		return result(err, "mounted a tmpfs")
 	},
+	// unshare makes a new mount namespace for one thread (a Go process
+	// is multi-threaded, so it cannot make a user namespace: EINVAL
+	// whatever the sandbox). The thread stays locked and ends with its
+	// goroutine, so no other goroutine runs in what it made.
 	"unshare": func(attack) outcome {
-		err := syscall.Unshare(syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS)
-		return result(err, "made new user and mount namespaces")
+		errc := make(chan error, 1)
+		go func() {
+			runtime.LockOSThread()
+			errc <- unix.Unshare(unix.CLONE_NEWNS)
+		}()
+		return result(<-errc, "made a new mount namespace")
+	},
+	// ptrace attaches (PTRACE_SEIZE) to a child it starts: the function
+	// is the sandbox's pid 1, so its child is the other process there is.
+	"ptrace": func(attack) outcome {
+		self, err := os.Executable()
+		if err != nil {
+			return outcome{false, "cannot try: " + err.Error()}
+		}
+		pid, err := syscall.ForkExec(self, []string{self, "sleep"}, &syscall.ProcAttr{Env: os.Environ()})
+		if err != nil {
+			return outcome{false, "cannot try: start a child: " + err.Error()}
+		}
+		// The tracer is this thread: it stays the same until the
+		// child is reaped.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		defer reap(pid)
+		if err := unix.PtraceSeize(pid); err != nil {
+			return outcome{true, "PTRACE_SEIZE of its child: " + err.Error()}
+		}
+		return outcome{false, fmt.Sprintf("attached to its child (pid %d) with PTRACE_SEIZE", pid)}
+	},
+	// linger starts a child that sleeps until it is killed, in a session
+	// of its own (setsid) and never waited for, with Target on its
+	// command line and in its environment for the test to find it by.
+	// What stops it is outside: the test checks it stays in the
+	// sandbox's cgroup and does not outlive the sandbox.
+	"linger": func(a attack) outcome {
+		if a.Target == "" {
+			return outcome{false, "cannot try: no marker (target)"}
+		}
+		self, err := os.Executable()
+		if err != nil {
+			return outcome{false, "cannot try: " + err.Error()}
+		}
+		cmd := exec.Command(self, "linger", a.Target)
+		cmd.Env = append(os.Environ(), "BATON_TESTFN_LINGER="+a.Target)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			return outcome{true, "start a lingering child: " + err.Error()}
+		}
+		go cmd.Wait() //nolint:errcheck // reaped if it dies; nobody asks how
+		return outcome{false, fmt.Sprintf("started a lingering child (pid %d, its own session) marked %s", cmd.Process.Pid, a.Target)}
 	},
 	"load-module": func(attack) outcome {
 		_, _, errno := syscall.Syscall(unix.SYS_FINIT_MODULE, 0, 0, 0)
@@ -132,6 +187,21 @@ var attacks = map[string]func(a attack) outcome{
 		}
 		return outcome{true, "no host file readable"}
 	},
+}
+
+// reap kills child pid and waits until it is gone.
+func reap(pid int) {
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	for {
+		var ws syscall.WaitStatus
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil || ws.Exited() || ws.Signaled() {
+			return
+		}
+	}
 }
 
 func result(err error, did string) outcome {

@@ -6,6 +6,10 @@
 //	fail500    POST answers 500 with a message
 //	crash      POST makes the process exit with status 2 without answering
 //	unhealthy  GET /healthz answers 503 forever
+//	oom        POST answers as ok, but a body of {"oom":true} makes it
+//	           allocate and touch memory until the kernel kills it (a
+//	           function that runs out of memory on some inputs); chosen
+//	           with the sandbox's environment, on the ok image
 //
 // $BATON_TESTFN_DELAY (a Go duration, default 0) makes an ok POST wait that
 // long before it answers, as a function waiting on I/O does.
@@ -16,11 +20,14 @@
 //
 // POST /attack makes it a hostile function: it tries the attack the body
 // names from inside its sandbox and says whether it was stopped (see
-// attack.go). `testfn sleep` sleeps a minute (the fork bomb's children).
+// attack.go). `testfn sleep` sleeps a minute (the fork bomb's and the
+// ptrace attack's children); `testfn linger MARKER` sleeps until it is
+// killed (the lingering process, MARKER on its command line).
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,9 +39,16 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "sleep" {
-		time.Sleep(time.Minute)
-		return
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "sleep":
+			time.Sleep(time.Minute)
+			return
+		case "linger":
+			for {
+				time.Sleep(time.Hour)
+			}
+		}
 	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "testfn:", err)
@@ -45,9 +59,9 @@ func main() {
 func run() error {
 	mode := os.Getenv("BATON_TESTFN_MODE")
 	switch mode {
-	case "ok", "fail500", "crash", "unhealthy":
+	case "ok", "fail500", "crash", "unhealthy", "oom":
 	default:
-		return fmt.Errorf("BATON_TESTFN_MODE=%q: want ok, fail500, crash or unhealthy", mode)
+		return fmt.Errorf("BATON_TESTFN_MODE=%q: want ok, fail500, crash, unhealthy or oom", mode)
 	}
 	var delay time.Duration
 	if v := os.Getenv("BATON_TESTFN_DELAY"); v != "" {
@@ -84,6 +98,9 @@ func run() error {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
+			if mode == "oom" && wantsOOM(body) {
+				exhaustMemory()
+			}
 			time.Sleep(delay)
 			w.Header().Set("Content-Type", r.Header.Get("Content-Type"))
 			if name != "" {
@@ -112,4 +129,25 @@ func run() error {
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// wantsOOM reports whether body is {"oom":true}.
+func wantsOOM(body []byte) bool {
+	var in struct {
+		OOM bool `json:"oom"`
+	}
+	return json.Unmarshal(body, &in) == nil && in.OOM
+}
+
+// exhaustMemory allocates memory and touches every page of it, keeping
+// all of it, until the kernel kills the process: it never returns.
+func exhaustMemory() {
+	var held [][]byte
+	for {
+		b := make([]byte, 1<<20)
+		for i := 0; i < len(b); i += os.Getpagesize() {
+			b[i] = 1
+		}
+		held = append(held, b)
+	}
 }

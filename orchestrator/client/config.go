@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"baton.dev/baton/internal/localfs"
 )
 
 // Config is what the CLI needs to reach an API: written by `baton up`,
@@ -77,11 +79,7 @@ func SaveConfig(c Config) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("encode config: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return "", fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := localfs.WriteFileAtomic(path, data, 0o600); err != nil {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return path, nil

@@ -8,6 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,6 +31,9 @@ const (
 // attacks from inside a sandbox (the test function's POST /attack) and
 // checks each is stopped, while another sandbox on the same bridge keeps
 // serving and a service the host binds to 0.0.0.0 never sees a connection.
+//
+// A function's lingering child (its own session, never waited for) stays
+// in the sandbox's cgroup and does not outlive the sandbox's deletion.
 //
 // The same attacks against an unhardened runtime (Config.Unhardened) show
 // the suite can fail: there, the ones the hardening stops succeed.
@@ -82,19 +88,32 @@ func attackSuite(t *testing.T, attackSubnet string, hardened bool) {
 	hostPort := ln.Addr().(*net.TCPAddr).Port
 	victimHost := hostOf(t, victim.Endpoint)
 
-	attacks := []struct{ label, kind, target string }{
-		{"another sandbox", "connect", victimHost},
-		{"a host service on 0.0.0.0", "connect", fmt.Sprintf("%s:%d", gateway, hostPort)},
-		{"raw socket", "raw-socket", ""},
-		{"mount", "mount", ""},
-		{"unshare", "unshare", ""},
-		{"kernel module", "load-module", ""},
-		{"write /proc/sys", "write-proc-sys", ""},
-		{"write the root filesystem", "write-rootfs", ""},
-		{"run as root", "root", ""},
-		{"host files through /proc", "read-host", ""},
-		{"fork bomb", "fork-bomb", ""},
-		{"fill /tmp", "fill-tmp", ""},
+	attacks := []struct {
+		label, kind, target string
+		// unhardened is what the attack must do without the hardening;
+		// with it, every one must be stopped.
+		unhardened expect
+		// errno, when set, is the error the hardening must stop it with.
+		errno string
+	}{
+		{"another sandbox", "connect", victimHost, mustSucceed, ""},
+		{"a host service on 0.0.0.0", "connect", fmt.Sprintf("%s:%d", gateway, hostPort), mustSucceed, ""},
+		{"raw socket", "raw-socket", "", mustSucceed, ""},
+		{"mount", "mount", "", notAsserted, ""},
+		// runc's default capabilities lack CAP_SYS_ADMIN: stopped
+		// without the hardening too.
+		{"unshare a mount namespace", "unshare", "", mustStop, "operation not permitted"},
+		// A process traces its own child without any capability;
+		// containerd's seccomp profile allows ptrace (kernel ≥ 4.8),
+		// the hardening's withoutPtrace does not.
+		{"ptrace its child", "ptrace", "", mustSucceed, "operation not permitted"},
+		{"kernel module", "load-module", "", notAsserted, ""},
+		{"write /proc/sys", "write-proc-sys", "", notAsserted, ""},
+		{"write the root filesystem", "write-rootfs", "", mustSucceed, ""},
+		{"run as root", "root", "", mustSucceed, ""},
+		{"host files through /proc", "read-host", "", notAsserted, ""},
+		{"fork bomb", "fork-bomb", "", notAsserted, ""},
+		{"fill /tmp", "fill-tmp", "", notAsserted, ""},
 	}
 	hc := &http.Client{Timeout: time.Minute}
 	for _, a := range attacks {
@@ -102,28 +121,24 @@ func attackSuite(t *testing.T, attackSubnet string, hardened bool) {
 			continue
 		}
 		t.Run(a.label, func(t *testing.T) {
-			body, _ := json.Marshal(map[string]string{"kind": a.kind, "target": a.target})
-			resp, err := hc.Post(hostile.Endpoint+"/attack", "application/json", bytes.NewReader(body))
-			if err != nil {
-				t.Fatalf("the hostile function did not answer: %v", err)
-			}
-			defer resp.Body.Close()
-			var out struct {
-				Stopped bool   `json:"stopped"`
-				Detail  string `json:"detail"`
-			}
-			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
-				t.Fatalf("answer %d: %v", resp.StatusCode, err)
-			}
+			out := attack(t, hc, hostile.Endpoint, a.kind, a.target)
 			t.Logf("%s %s: stopped=%v (%s)", a.kind, a.target, out.Stopped, out.Detail)
 			switch {
 			case hardened && !out.Stopped:
 				t.Errorf("NOT STOPPED: %s", out.Detail)
-			case !hardened && out.Stopped && mustSucceedUnhardened[a.label]:
+			case hardened && !strings.Contains(out.Detail, a.errno):
+				t.Errorf("stopped with %q, want %q", out.Detail, a.errno)
+			case !hardened && out.Stopped && a.unhardened == mustSucceed:
 				t.Errorf("stopped without the hardening too (%s): the attack proves nothing", out.Detail)
+			case !hardened && !out.Stopped && a.unhardened == mustStop:
+				t.Errorf("not stopped without the hardening (%s): runc's defaults were thought to stop it", out.Detail)
 			}
 		})
 	}
+	// Whatever the hardening, nothing of a sandbox outlives its deletion.
+	t.Run("lingering process", func(t *testing.T) {
+		lingerAttack(t, rt, hc, spec("linger"))
+	})
 	if n := reached.Load(); hardened && n > 0 {
 		t.Errorf("the host service saw %d connections from the sandbox", n)
 	}
@@ -140,10 +155,113 @@ func attackSuite(t *testing.T, attackSubnet string, hardened bool) {
 	}
 }
 
-// mustSucceedUnhardened are the attacks that only the hardening stops (a
-// runc container's defaults stop the others too: mount, unshare, modules,
-// /proc/sys, the host's files).
-var mustSucceedUnhardened = map[string]bool{"another sandbox": true, "a host service on 0.0.0.0": true, "raw socket": true, "write the root filesystem": true, "run as root": true}
+// expect is what an attack must do.
+type expect int
+
+const (
+	// notAsserted: only logged (runc's defaults stop mount, modules,
+	// /proc/sys and the host's files without the hardening too, but
+	// that is not the hardening's doing).
+	notAsserted expect = iota
+	// mustStop: runc's defaults stop it without the hardening too.
+	mustStop
+	// mustSucceed: only the hardening stops it.
+	mustSucceed
+)
+
+// outcome is the hostile function's answer to POST /attack.
+type outcome struct {
+	Stopped bool   `json:"stopped"`
+	Detail  string `json:"detail"`
+}
+
+// attack asks the hostile function at endpoint to try kind on target.
+func attack(t *testing.T, hc *http.Client, endpoint, kind, target string) outcome {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"kind": kind, "target": target})
+	resp, err := hc.Post(endpoint+"/attack", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("the hostile function did not answer: %v", err)
+	}
+	defer resp.Body.Close()
+	var out outcome
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("answer %d: %v", resp.StatusCode, err)
+	}
+	return out
+}
+
+// lingerAttack has a function start a child in a session of its own that
+// never ends, answer, and be deleted: while the sandbox lives the child
+// must be in its cgroup, and after the deletion no process of it may be
+// left on the host.
+func lingerAttack(t *testing.T, rt *containerd.Runtime, hc *http.Client, spec worker.SandboxSpec) {
+	sb := sandboxtest.Create(t, rt, spec)
+	marker := "baton-linger-" + sb.ID
+	out := attack(t, hc, sb.Endpoint, "linger", marker)
+	if out.Stopped || strings.Contains(out.Detail, "cannot try") {
+		t.Fatalf("the function could not start its child (%s): the attack proves nothing", out.Detail)
+	}
+	pids := marked(t, marker)
+	if len(pids) == 0 {
+		t.Fatalf("the child the function started (%s) is not on the host", out.Detail)
+	}
+	for _, pid := range pids {
+		if err := inCgroup(pid, sb.ID); err != nil {
+			t.Errorf("NOT CONFINED: the lingering process %d: %v", pid, err)
+		}
+	}
+	if err := rt.Delete(context.Background(), sb.ID); err != nil {
+		t.Fatalf("delete the sandbox: %v", err)
+	}
+	left := marked(t, marker)
+	t.Logf("linger: host pids %v while the sandbox lived, %v after its deletion (%s)", pids, left, out.Detail)
+	if len(left) > 0 {
+		t.Errorf("NOT STOPPED: processes %v of sandbox %s outlived its deletion", left, sb.ID)
+	}
+}
+
+// marked lists the host's processes whose command line or environment
+// holds marker.
+func marked(t *testing.T, marker string) []int {
+	return hostProcesses(t, func(pid string) bool {
+		for _, f := range []string{"cmdline", "environ"} {
+			b, err := os.ReadFile(filepath.Join("/proc", pid, f))
+			if err == nil && bytes.Contains(b, []byte(marker)) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// inCgroup checks that process pid is in sandbox id's cgroup in the
+// memory and pids hierarchies (cgroup v1) or the unified one (v2).
+func inCgroup(pid int, id string) error {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	checked := 0
+	for _, line := range lines {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		ctrls := strings.Split(parts[1], ",")
+		if slices.Contains(ctrls, "memory") || slices.Contains(ctrls, "pids") || (parts[1] == "" && len(lines) == 1) {
+			checked++
+			if !strings.HasSuffix(parts[2], "/baton/"+id) {
+				return fmt.Errorf("in cgroup %s (%s), not the sandbox's", parts[2], parts[1])
+			}
+		}
+	}
+	if checked == 0 {
+		return fmt.Errorf("no memory or pids cgroup in %q", b)
+	}
+	return nil
+}
 
 // harmful attacks are not tried without the hardening: without a pids
 // limit and a bounded /tmp they would take the machine's processes and

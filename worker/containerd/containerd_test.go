@@ -292,6 +292,27 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 
 // shims returns the PIDs of containerd-shim processes serving sandbox id.
 func shims(t *testing.T, id string) []int {
+	return hostProcesses(t, func(pid string) bool {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+		if err != nil {
+			return false
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if !strings.Contains(args[0], "containerd-shim") {
+			return false
+		}
+		for i, a := range args {
+			if a == "-id" && i+1 < len(args) && args[i+1] == id {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// hostProcesses returns the PIDs of the host's processes that match
+// (given the process's directory name under /proc).
+func hostProcesses(t *testing.T, match func(pid string) bool) []int {
 	t.Helper()
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -300,21 +321,8 @@ func shims(t *testing.T, id string) []int {
 	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		if !strings.Contains(args[0], "containerd-shim") {
-			continue
-		}
-		for i, a := range args {
-			if a == "-id" && i+1 < len(args) && args[i+1] == id {
-				pids = append(pids, pid)
-			}
+		if err == nil && match(e.Name()) {
+			pids = append(pids, pid)
 		}
 	}
 	return pids

@@ -218,10 +218,10 @@ const (
 // hardening is what every sandbox runs under: the image's USER, or an
 // unprivileged uid when it names none (never root); no capabilities (an
 // HTTP server on $PORT needs none, and without NET_RAW nothing spoofs on
-// the bridge); containerd's default seccomp profile; no new privileges; a
-// read-only root filesystem with a writable /tmp of at most a quarter of
-// the sandbox's memory (the tmpfs counts against it); and limits on
-// processes and open files.
+// the bridge); containerd's default seccomp profile less ptrace
+// (withoutPtrace); no new privileges; a read-only root filesystem with a
+// writable /tmp of at most a quarter of the sandbox's memory (the tmpfs
+// counts against it); and limits on processes and open files.
 func (r *Runtime) hardening(spec worker.SandboxSpec) []oci.SpecOpts {
 	if r.cfg.Unhardened {
 		return nil
@@ -231,6 +231,7 @@ func (r *Runtime) hardening(spec worker.SandboxSpec) []oci.SpecOpts {
 		oci.WithCapabilities(nil),
 		oci.WithAmbientCapabilities(nil),
 		seccomp.WithDefaultProfile(),
+		withoutPtrace,
 		oci.WithRootFSReadonly(),
 		oci.WithPidsLimit(pidsLimit),
 		oci.WithMounts([]specs.Mount{{
@@ -240,6 +241,36 @@ func (r *Runtime) hardening(spec worker.SandboxSpec) []oci.SpecOpts {
 		withOpenFilesLimit(openFilesLimit),
 		withoutRoot,
 	}
+}
+
+// ptraceCalls are the system calls that read or change another
+// process's memory and registers.
+var ptraceCalls = []string{"ptrace", "process_vm_readv", "process_vm_writev"}
+
+// withoutPtrace takes ptraceCalls out of the seccomp profile's allowed
+// calls and makes them fail with EPERM: containerd's default profile
+// allows them on kernels from 4.8, and a process may trace its own
+// children without any capability. A function has no use for tracing,
+// and ptrace is a classic way around a seccomp filter and into the
+// kernel's bugs.
+func withoutPtrace(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+	if s.Linux == nil || s.Linux.Seccomp == nil {
+		return errors.New("no seccomp profile to take ptrace out of")
+	}
+	sc := s.Linux.Seccomp
+	rules := sc.Syscalls[:0]
+	for _, rule := range sc.Syscalls {
+		if rule.Action == specs.ActAllow {
+			rule.Names = slices.DeleteFunc(slices.Clone(rule.Names), func(n string) bool { return slices.Contains(ptraceCalls, n) })
+			if len(rule.Names) == 0 {
+				continue
+			}
+		}
+		rules = append(rules, rule)
+	}
+	eperm := uint(syscall.EPERM)
+	sc.Syscalls = append(rules, specs.LinuxSyscall{Names: ptraceCalls, Action: specs.ActErrno, ErrnoRet: &eperm})
+	return nil
 }
 
 // withoutRoot runs the process as unprivilegedUID when the image's USER
@@ -317,7 +348,7 @@ func specOpts(img containerd.Image, spec worker.SandboxSpec, nsPath string) []oc
 		oci.WithImageConfig(img),
 		oci.WithEnv(env),
 		oci.WithHostname(spec.ID),
-		oci.WithCgroup("/baton/" + spec.ID),
+		oci.WithCgroup(cgroupOf(spec.ID)),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: nsPath}),
 	}
 	if spec.CPUMilli > 0 {

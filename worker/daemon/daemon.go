@@ -113,6 +113,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		{protocol.DeleteSubject(d.cfg.ID), d.handleDelete},
 		{protocol.ListSubject(d.cfg.ID), d.handleList},
 		{protocol.VerifySubject(d.cfg.ID), d.handleVerify},
+		{protocol.ExitSubject(d.cfg.ID), d.handleExit},
 	}
 	for _, s := range subs {
 		handle := s.handle
@@ -138,6 +139,12 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}
 	if err := nc.Flush(); err != nil {
 		return fmt.Errorf("worker %s: flush subscriptions: %w", d.cfg.ID, err)
+	}
+	// The server answers a subscription it refuses before the flush's
+	// answer: a worker whose credentials are another worker's would
+	// otherwise run and never hear a command.
+	if err := nc.LastError(); errors.Is(err, nats.ErrPermissionViolation) {
+		return fmt.Errorf("worker %s: the NATS server refused its subjects (its --nats-creds are not worker %s's): %w", d.cfg.ID, d.cfg.ID, err)
 	}
 	d.log.Info("worker ready", "runtime", d.cfg.Runtime.Name(), "cpuMilli", d.cfg.CPUMilli, "memoryBytes", d.cfg.MemoryBytes, "adopted", len(existing))
 
@@ -244,7 +251,7 @@ func (d *Daemon) heartbeat() {
 		d.log.Error("encode heartbeat", "err", err)
 		return
 	}
-	if err := d.cfg.Conn.Publish(protocol.HeartbeatSubject, data); err != nil {
+	if err := d.cfg.Conn.Publish(protocol.HeartbeatSubject(d.cfg.ID), data); err != nil {
 		d.log.Warn("publish heartbeat", "err", err)
 	}
 }
@@ -310,6 +317,26 @@ func (d *Daemon) handleVerify(ctx context.Context, m *nats.Msg) {
 		d.log.Error("a connection to a sandbox does not end in it: something else answers at its address", "id", req.ID, "conn", req.Conn.String(), "err", err)
 	}
 	d.reply(m, protocol.VerifyReply{Error: protocol.ToError(err)})
+}
+
+// handleExit answers why one of this worker's sandboxes stopped
+// answering (worker.ExitReporter); a runtime that cannot tell answers
+// with the zero reason.
+func (d *Daemon) handleExit(ctx context.Context, m *nats.Msg) {
+	var req protocol.ExitRequest
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		d.reply(m, protocol.ExitReply{Error: &protocol.Error{Code: protocol.CodeBadRequest, Message: fmt.Sprintf("decode exit request: %v", err)}})
+		return
+	}
+	var reason worker.ExitReason
+	var err error
+	if er, ok := d.cfg.Runtime.(worker.ExitReporter); ok {
+		reason, err = er.Exit(ctx, req.ID)
+	}
+	if reason.OutOfMemory {
+		d.log.Warn("a sandbox ran out of memory and was killed", "id", req.ID)
+	}
+	d.reply(m, protocol.ExitReply{Reason: reason, Error: protocol.ToError(err)})
 }
 
 func (d *Daemon) forget(id string) {

@@ -117,7 +117,7 @@ func TestHeartbeatsNameOnlyLocalImages(t *testing.T) {
 	}
 	defer rt.Close()
 	beats := make(chan *nats.Msg, 4)
-	sub, err := nc.ChanSubscribe(protocol.HeartbeatSubject, beats)
+	sub, err := nc.ChanSubscribe(protocol.HeartbeatSubject("w1"), beats)
 	if err != nil {
 		t.Fatal(err)
 	}

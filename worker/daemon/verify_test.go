@@ -28,7 +28,7 @@ func TestVerifyOverNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt.Close()
-	beats, err := nc.SubscribeSync(protocol.HeartbeatSubject)
+	beats, err := nc.SubscribeSync(protocol.HeartbeatSubject("wv"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -340,11 +340,7 @@ func (r *Runtime) writeRecord(rec record) error {
 		return fmt.Errorf("state file: %w", err)
 	}
 	path := r.recordPath(rec.Sandbox.ID)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("state file: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := localfs.WriteFileAtomic(path, b, 0o600); err != nil {
 		return fmt.Errorf("state file: %w", err)
 	}
 	return nil

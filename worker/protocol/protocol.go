@@ -4,18 +4,60 @@
 package protocol
 
 import (
+	"encoding/json"
 	"fmt"
+	"regexp"
 	"time"
 
 	"baton.dev/baton/worker"
 )
 
-// Subjects. A worker listens on its own command subjects; heartbeats go to
-// one subject that the orchestrator subscribes to.
+// Subjects. A worker listens on its own command subjects and publishes its
+// heartbeats on a subject of its own, so the bus's permissions (see
+// package natsauth) can hold a worker to its own subjects; the
+// orchestrator subscribes to every worker's heartbeats at once.
 const (
-	// HeartbeatSubject carries Heartbeat messages from every worker.
-	HeartbeatSubject = "baton.heartbeat"
+	// HeartbeatSubjects matches every worker's HeartbeatSubject.
+	HeartbeatSubjects = heartbeatPrefix + "*"
+	heartbeatPrefix   = "baton.heartbeat."
 )
+
+// HeartbeatSubject is where worker workerID publishes its Heartbeats.
+func HeartbeatSubject(workerID string) string { return heartbeatPrefix + workerID }
+
+// DecodeHeartbeat reads a heartbeat received on subject. A heartbeat that
+// names another worker than its subject does is refused: a worker may
+// speak only for itself (the bus lets it publish on its own subject only).
+func DecodeHeartbeat(subject string, data []byte) (Heartbeat, error) {
+	var hb Heartbeat
+	if err := json.Unmarshal(data, &hb); err != nil {
+		return Heartbeat{}, fmt.Errorf("heartbeat on %s: %w", subject, err)
+	}
+	if hb.WorkerID == "" {
+		return Heartbeat{}, fmt.Errorf("heartbeat on %s: no workerId", subject)
+	}
+	if subject != HeartbeatSubject(hb.WorkerID) {
+		return Heartbeat{}, fmt.Errorf("heartbeat on %s names worker %q: a worker's heartbeats go on its own subject", subject, hb.WorkerID)
+	}
+	return hb, nil
+}
+
+// workerIDRE is what a worker ID may be: one NATS subject token (no '.',
+// no wildcard), short enough for subjects and logs.
+var workerIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$`)
+
+// CheckWorkerID says what is wrong with a worker ID, if anything. An ID
+// with a '.' or a wildcard would make the worker's subjects match other
+// workers' ("*" would subscribe to every worker's commands).
+func CheckWorkerID(id string) error {
+	if !workerIDRE.MatchString(id) {
+		return fmt.Errorf("worker ID %q: want 1 to 63 letters, digits, '-' and '_', starting with a letter or digit (it is a NATS subject token)", id)
+	}
+	return nil
+}
+
+// WorkerSubjects matches every command subject of worker workerID.
+func WorkerSubjects(workerID string) string { return fmt.Sprintf("baton.worker.%s.>", workerID) }
 
 // CreateSubject is where a worker accepts CreateRequest.
 func CreateSubject(workerID string) string { return fmt.Sprintf("baton.worker.%s.create", workerID) }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +23,9 @@ func TestSubjects(t *testing.T) {
 		{ListSubject("w1"), "baton.worker.w1.list"},
 		{VerifySubject("w1"), "baton.worker.w1.verify"},
 		{CreateSubject("*"), "baton.worker.*.create"},
-		{HeartbeatSubject, "baton.heartbeat"},
+		{HeartbeatSubject("w1"), "baton.heartbeat.w1"},
+		{HeartbeatSubjects, "baton.heartbeat.*"},
+		{WorkerSubjects("w1"), "baton.worker.w1.>"},
 	}
 	for _, c := range cases {
 		if c.got != c.want {
@@ -76,5 +79,43 @@ func TestMessagesRoundTrip(t *testing.T) {
 				t.Errorf("round trip of %s:\n got %+v\nwant %+v", data, got, c.msg)
 			}
 		})
+	}
+}
+
+func TestDecodeHeartbeat(t *testing.T) {
+	tests := []struct {
+		name, subject, data, wantErr string
+	}{
+		{"its own subject", "baton.heartbeat.w1", `{"workerId":"w1","cpuMilli":1000}`, ""},
+		{"another worker's subject", "baton.heartbeat.w2", `{"workerId":"w1"}`, "its own subject"},
+		{"no worker", "baton.heartbeat.w1", `{}`, "no workerId"},
+		{"not JSON", "baton.heartbeat.w1", `{"workerId": 42, garbage`, "heartbeat on baton.heartbeat.w1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hb, err := DecodeHeartbeat(tc.subject, []byte(tc.data))
+			if tc.wantErr == "" {
+				if err != nil || hb.WorkerID != "w1" || hb.CPUMilli != 1000 {
+					t.Fatalf("DecodeHeartbeat = %+v, %v", hb, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("DecodeHeartbeat = %+v, %v; want an error saying %q", hb, err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestCheckWorkerID(t *testing.T) {
+	for _, id := range []string{"w1", "worker-1", "ip-10-0-0-1", "node_7"} {
+		if err := CheckWorkerID(id); err != nil {
+			t.Errorf("CheckWorkerID(%q) = %v", id, err)
+		}
+	}
+	for _, id := range []string{"", "*", ">", "a.b", "w1.>", "-w", "host.example.com", strings.Repeat("w", 64), "w 1"} {
+		if err := CheckWorkerID(id); err == nil || !strings.Contains(err.Error(), "worker ID") {
+			t.Errorf("CheckWorkerID(%q) = %v, want an error", id, err)
+		}
 	}
 }
