@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -58,6 +59,7 @@ func (o *Orchestrator) Handler() http.Handler {
 			r.Get("/tenants", o.handleListTenants)
 			r.Post("/tenants/{name}/keys", o.handleRotateTenantKey)
 			r.Delete("/tenants/{name}/keys", o.handleRevokeTenantKeys)
+			r.Put("/tenants/{name}/quota", o.handleSetTenantQuota)
 			r.Get("/workers", o.handleListWorkers)
 			r.Post("/workers/{id}/drain", o.handleDrain(true))
 			r.Post("/workers/{id}/undrain", o.handleDrain(false))
@@ -249,6 +251,10 @@ func (o *Orchestrator) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if err := o.admitInvocation(tenant, time.Now()); err != nil {
+		writeFailure(w, err, api.ErrorBody{Error: err.Error()})
+		return
+	}
 	inv := &api.Invocation{ID: newInvocationID(), Tenant: tenant, Workflow: name, Async: async, Status: api.StatusRunning, Start: time.Now()}
 	w.Header().Set("Baton-Invocation-Id", inv.ID)
 	if async {
@@ -275,7 +281,7 @@ func (o *Orchestrator) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Baton-Cold-Starts", fmt.Sprint(done.ColdStarts))
 	w.Header().Set("Baton-Cost", strconv.FormatFloat(done.Cost, 'g', 6, 64))
 	if err != nil {
-		writeJSON(w, failureStatus(err), api.ErrorBody{
+		writeFailure(w, err, api.ErrorBody{
 			Error: fmt.Sprintf("workflow %q failed: %v", name, err), InvocationID: done.ID, Stage: done.Stage,
 		})
 		return
@@ -329,6 +335,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v) // the client may have gone; nothing to do
+}
+
+// writeFailure answers a failed invocation with the status its error
+// maps to; a quota's refusal says when to retry (Retry-After, whole
+// seconds, at least 1).
+func writeFailure(w http.ResponseWriter, err error, body api.ErrorBody) {
+	var qe *QuotaError
+	if errors.As(err, &qe) {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(qe.RetryAfter.Seconds())))))
+	}
+	writeJSON(w, failureStatus(err), body)
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -221,7 +221,7 @@ func (o *Orchestrator) handleCreateTenant(w http.ResponseWriter, r *http.Request
 func (o *Orchestrator) handleListTenants(w http.ResponseWriter, _ *http.Request) {
 	out := []api.TenantView{}
 	for _, t := range o.registry.Tenants() {
-		out = append(out, api.TenantView{Name: t.Name, Created: t.Created, Keys: len(t.Keys)})
+		out = append(out, tenantView(t))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tenants": out})
 }

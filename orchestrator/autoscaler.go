@@ -18,6 +18,7 @@ type Autoscaler struct {
 
 	mu       sync.Mutex
 	floors   decide.FloorPlanner
+	quotas   func() map[string]decide.Quota // tenants' quotas; nil: none
 	samples  map[string][]demandSample
 	panicked map[string]time.Time // when each pool last set off panic mode
 }
@@ -45,6 +46,14 @@ func (a *Autoscaler) SetFloorPlanner(fp decide.FloorPlanner) {
 	a.mu.Unlock()
 }
 
+// SetQuotas makes the tenants' quotas, read from quotas on every
+// decision, bound the sandboxes each tenant holds.
+func (a *Autoscaler) SetQuotas(quotas func() map[string]decide.Quota) {
+	a.mu.Lock()
+	a.quotas = quotas
+	a.mu.Unlock()
+}
+
 // Run decides and applies until ctx is done.
 func (a *Autoscaler) Run(ctx context.Context) {
 	t := time.NewTicker(a.tick)
@@ -59,7 +68,17 @@ func (a *Autoscaler) Run(ctx context.Context) {
 		case <-a.router.Wake():
 		}
 		now := time.Now()
-		a.router.Apply(decide.Scale(now, a.observe(now, a.router.PoolStates(), sample), a.policy))
+		pools := a.observe(now, a.router.PoolStates(), sample)
+		plan := decide.Scale(now, pools, a.policy)
+		a.mu.Lock()
+		quotas := a.quotas
+		a.mu.Unlock()
+		var refused []string
+		if quotas != nil {
+			plan, refused = decide.LimitToQuotas(plan, pools, quotas())
+		}
+		a.router.Apply(plan)
+		a.router.Refuse(refused)
 	}
 }
 

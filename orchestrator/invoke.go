@@ -136,7 +136,10 @@ func historyRecords(d *Deployment, inv *api.Invocation) []history.Record {
 // failureStatus maps an invocation's error to an HTTP status.
 func failureStatus(err error) int {
 	var fe *FunctionError
+	var qe *QuotaError
 	switch {
+	case errors.As(err, &qe):
+		return http.StatusTooManyRequests
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
 	case errors.Is(err, decide.ErrNoCapacity):

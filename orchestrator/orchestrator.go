@@ -89,6 +89,7 @@ type Orchestrator struct {
 	adoptMu     sync.Mutex
 	adopting    map[string]time.Time // zero while a listing runs, else when the last ended
 	asyncQ      *asyncQueue
+	rates       invocationRates // per tenant, from their quotas
 }
 
 // New opens the registry and subscribes to heartbeats. Run starts serving.
@@ -163,6 +164,7 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 	o.autoscaler = NewAutoscaler(o.router, decide.AutoscalerPolicy{
 		KeepAlive: cfg.KeepAlive, MaxCreatesPerFunction: 64, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
 	}, cfg.AutoscaleTick)
+	o.autoscaler.SetQuotas(reg.Quotas)
 	o.metrics = newMetrics(o.router, o.workers, cfg.History)
 	if cfg.Prewarm != nil {
 		o.autoscaler.SetFloorPlanner(livePrewarm{live: cfg.Prewarm, log: cfg.Logger})
@@ -337,6 +339,9 @@ func (o *Orchestrator) Deploy(ctx context.Context, tenant, filename string, sour
 			return nil, false, &DeployError{Status: http.StatusBadRequest, Msg: err.Error(), Problems: *ps}
 		}
 		return nil, false, &DeployError{Status: http.StatusBadRequest, Msg: err.Error()}
+	}
+	if derr := o.checkQuota(tenant, filename, wf); derr != nil {
+		return nil, false, derr
 	}
 	now := time.Now()
 	pins, derr := o.pinImages(ctx, tenant, filename, wf, now)

@@ -604,8 +604,10 @@ func (r *Router) PoolStates() []decide.PoolState {
 	defer r.mu.Unlock()
 	out := make([]decide.PoolState, 0, len(r.pools))
 	for key, p := range r.pools {
+		tenant, _, _ := strings.Cut(key, "/")
 		ps := decide.PoolState{
-			Function: key, Busy: p.busy, Creating: p.creating, Waiting: len(p.waiters), Floor: p.floor,
+			Function: key, Tenant: tenant, CPUMilli: p.cfg.CPUMilli, MemoryBytes: p.cfg.MemoryBytes,
+			Busy: p.busy, Creating: p.creating, Waiting: len(p.waiters), Floor: p.floor,
 			MeanExec: p.meanExec, ColdStart: p.coldStart, Arrivals: p.arrivals,
 		}
 		if len(p.waiters) > 0 {
@@ -648,6 +650,27 @@ func (r *Router) Apply(plan decide.ScalePlan) {
 				}
 			}
 		}
+	}
+}
+
+// Refuse fails the queued requests of the pools named, which nothing
+// will serve (their tenant is at its quota: LimitToQuotas), with a
+// QuotaError; a pool that meanwhile got a sandbox keeps its queue.
+func (r *Router) Refuse(keys []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, key := range keys {
+		p := r.pools[key]
+		if p == nil || len(p.waiters) == 0 || len(p.idle)+p.busy+p.creating > 0 {
+			continue
+		}
+		tenant, _, _ := strings.Cut(key, "/")
+		err := &QuotaError{Tenant: tenant, RetryAfter: quotaRetryAfter,
+			Msg: fmt.Sprintf("its sandboxes, CPU or memory are all in use and function %s has none", key[len(tenant)+1:])}
+		for _, w := range p.waiters {
+			w.ch <- grant{err: err}
+		}
+		p.waiters = nil
 	}
 }
 

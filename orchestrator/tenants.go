@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"baton.dev/baton/scheduler/decide"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -19,6 +20,9 @@ type Tenant struct {
 	Name    string      `json:"name"`
 	Created time.Time   `json:"created"`
 	Keys    []TenantKey `json:"keys"`
+	// Quota bounds what the tenant may hold and send at once (zero:
+	// nothing is bounded).
+	Quota decide.Quota `json:"quota,omitzero"`
 }
 
 // TenantKey is the stored form of one API key.
@@ -83,17 +87,24 @@ func (r *Registry) Tenants() []*Tenant {
 	return out
 }
 
-// SetTenantKeys replaces a tenant's keys in its durable record, checking
-// the record's revision, and then in memory. A tenant with no record gets
-// one when create is set (a bootstrap tenant, whose keys were outside the
-// bucket until now); else it is ErrTenantNotFound.
+// SetTenantKeys replaces a tenant's keys in its durable record (see
+// UpdateTenant).
 func (r *Registry) SetTenantKeys(ctx context.Context, name string, keys []TenantKey, create bool) (*Tenant, error) {
+	return r.UpdateTenant(ctx, name, create, func(t *Tenant) error { t.Keys = keys; return nil })
+}
+
+// UpdateTenant changes a tenant's durable record with change, checking
+// the record's revision, and then the copy in memory. A tenant with no
+// record gets one when create is set (a bootstrap tenant, whose keys were
+// outside the bucket until now); else it is ErrTenantNotFound. An error
+// from change stores nothing.
+func (r *Registry) UpdateTenant(ctx context.Context, name string, create bool, change func(*Tenant) error) (*Tenant, error) {
 	var t Tenant
 	var rev uint64
 	e, err := r.kv.Get(ctx, tenantKVKey(name))
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound) && create:
-		t = Tenant{Name: name, Created: time.Now().UTC()}
+		t = Tenant{Name: name, Created: time.Now().UTC(), Keys: []TenantKey{}}
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		return nil, fmt.Errorf("tenant %q: %w", name, ErrTenantNotFound)
 	case err != nil:
@@ -104,7 +115,9 @@ func (r *Registry) SetTenantKeys(ctx context.Context, name string, keys []Tenant
 		}
 		rev = e.Revision()
 	}
-	t.Keys = keys
+	if err := change(&t); err != nil {
+		return nil, err
+	}
 	data, err := json.Marshal(&t)
 	if err != nil {
 		return nil, fmt.Errorf("encode tenant %s: %w", name, err)

@@ -313,6 +313,7 @@ func (p *parser) function(at, n *yaml.Node, f *Function, fs *funcSource) {
 		}
 	}
 	if v := m.required(p, "resources", ` (e.g. {cpu: 250m, memory: 128Mi} or {cpu: auto, memory: auto})`); v != nil {
+		f.ResourcesAt = Position{Line: v.Line, Col: v.Column}
 		p.resources(m.keys["resources"], v, &f.Resources, fs)
 	}
 	if v := m.get("bounds"); v != nil {

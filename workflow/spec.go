@@ -68,6 +68,9 @@ type Function struct {
 	ImageAt Position
 	// Resources are the function's CPU and memory: fixed values or auto.
 	Resources Resources
+	// ResourcesAt is where the resources are written, for messages about
+	// them found after parsing (above the tenant's quota).
+	ResourcesAt Position
 	// Bounds limit what the scheduler may choose; required for an auto
 	// resource (bounds.cpu for cpu: auto, bounds.memory for memory: auto).
 	Bounds *Bounds
@@ -190,6 +193,24 @@ type Stage struct {
 
 // MaxRetries is the largest Stage.Retries a document may ask for.
 const MaxRetries = 10
+
+// MinCPUMilli and MinMemoryBytes are the least one sandbox of the
+// function may be given: the fixed value, or the lower bound of an auto
+// resource.
+func (f *Function) MinCPUMilli() int64 {
+	if f.Resources.CPU.Auto && f.Bounds != nil {
+		return f.Bounds.CPUMilli[0]
+	}
+	return f.Resources.CPU.Milli
+}
+
+// MinMemoryBytes: see MinCPUMilli.
+func (f *Function) MinMemoryBytes() int64 {
+	if f.Resources.Memory.Auto && f.Bounds != nil {
+		return f.Bounds.MemoryBytes[0]
+	}
+	return f.Resources.Memory.Bytes
+}
 
 // DefaultCPUMilli returns the CPU to use when nothing else decided: the fixed
 // value, or for auto the upper CPU bound (0 when bounds are missing).

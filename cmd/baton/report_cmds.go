@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/orchestrator/client"
 	"baton.dev/baton/scheduler/stats"
+	"baton.dev/baton/workflow"
 )
 
 func reportCmd() *cobra.Command {
@@ -150,9 +152,9 @@ func tenantsCmd() *cobra.Command {
 		},
 		func(w io.Writer, list []api.TenantView) error {
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tKEYS\tCREATED")
+			fmt.Fprintln(tw, "NAME\tKEYS\tCREATED\tQUOTA")
 			for _, t := range list {
-				fmt.Fprintf(tw, "%s\t%d\t%s\n", t.Name, t.Keys, t.Created.Local().Format(time.DateTime))
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", t.Name, t.Keys, t.Created.Local().Format(time.DateTime), quotaText(t.Quota))
 			}
 			return tw.Flush()
 		})
@@ -190,8 +192,84 @@ func tenantsCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(create, ls, rotate, revoke)
+	cmd.AddCommand(create, ls, rotate, revoke, quotaCmd(admin))
 	return cmd
+}
+
+// quotaCmd is `baton tenants quota NAME`: a tenant's quota, set whole.
+func quotaCmd(admin func() (*client.Client, error)) *cobra.Command {
+	var (
+		q           api.Quota
+		cpu, memory string
+	)
+	cmd := &cobra.Command{
+		Use:   "quota NAME [--sandboxes N] [--cpu CORES] [--memory SIZE] [--rate PER_SECOND [--burst N]]",
+		Short: "Set a tenant's quota, whole (a bound not given is none): beyond it its requests get 429 with Retry-After",
+		Long: `Sets what a tenant may hold and send at once: its sandboxes (idle, busy or being created), their
+CPU and memory, and the invocations per second the API accepts from it. Beyond a bound its requests
+are refused with 429 and Retry-After; other tenants are not affected. A quota under which one of its
+deployed workflows could not run even one sandbox of a function is refused, naming them. Run with no
+bounds to lift them all.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cpu != "" {
+				c, err := workflow.ParseCPU(cpu)
+				if err != nil || c.Auto {
+					return fmt.Errorf("flag --cpu %q: want cores like 4 or millicores like 3500m", cpu)
+				}
+				q.CPUMilli = c.Milli
+			}
+			if memory != "" {
+				m, err := workflow.ParseMemory(memory)
+				if err != nil || m.Auto {
+					return fmt.Errorf("flag --memory %q: want a size like 8Gi", memory)
+				}
+				q.MemoryBytes = m.Bytes
+			}
+			c, err := admin()
+			if err != nil {
+				return err
+			}
+			t, err := c.SetTenantQuota(cmd.Context(), args[0], q)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "tenant %s: quota %s\n", t.Name, quotaText(t.Quota))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&q.Sandboxes, "sandboxes", 0, "most sandboxes at once, idle, busy or being created (0: no bound)")
+	f.StringVar(&cpu, "cpu", "", "most CPU their limits sum to, like 8 or 3500m")
+	f.StringVar(&memory, "memory", "", "most memory their limits sum to, like 16Gi")
+	f.Float64Var(&q.InvocationsPerSecond, "rate", 0, "most invocations per second the API accepts (0: no bound)")
+	f.IntVar(&q.Burst, "burst", 0, "invocations accepted at once above --rate (default: one second's worth)")
+	return cmd
+}
+
+// quotaText writes a quota in a line.
+func quotaText(q *api.Quota) string {
+	if q == nil {
+		return "none"
+	}
+	var parts []string
+	if q.Sandboxes > 0 {
+		parts = append(parts, fmt.Sprintf("%d sandboxes", q.Sandboxes))
+	}
+	if q.CPUMilli > 0 {
+		parts = append(parts, fmt.Sprintf("%dm CPU", q.CPUMilli))
+	}
+	if q.MemoryBytes > 0 {
+		parts = append(parts, fmt.Sprintf("%dMi memory", q.MemoryBytes>>20))
+	}
+	if q.InvocationsPerSecond > 0 {
+		r := fmt.Sprintf("%g invocations/s", q.InvocationsPerSecond)
+		if q.Burst > 0 {
+			r += fmt.Sprintf(" (burst %d)", q.Burst)
+		}
+		parts = append(parts, r)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // msText prints a latency percentile; one whose rank falls on a failed

@@ -29,6 +29,21 @@ type TenantView struct {
 	Created time.Time `json:"created"`
 	Keys    int       `json:"keys"`
 	Key     string    `json:"key,omitempty"`
+	// Quota is what the tenant may hold and send at once (absent: no
+	// bounds).
+	Quota *Quota `json:"quota,omitempty"`
+}
+
+// Quota bounds one tenant: its sandboxes (idle, busy or being created),
+// their CPU and memory, and the invocations per second the API accepts
+// from it (with bursts of Burst). Zero bounds nothing. PUT
+// /v1/tenants/{name}/quota sets it.
+type Quota struct {
+	Sandboxes            int     `json:"sandboxes,omitempty"`
+	CPUMilli             int64   `json:"cpuMilli,omitempty"`
+	MemoryBytes          int64   `json:"memoryBytes,omitempty"`
+	InvocationsPerSecond float64 `json:"invocationsPerSecond,omitempty"`
+	Burst                int     `json:"burst,omitempty"`
 }
 
 // RegistryLoginView is a tenant's login to a registry as the API shows

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/workflow"
@@ -31,6 +32,9 @@ type Error struct {
 	Problems workflow.Problems
 	// InvocationID is set when an invocation failed.
 	InvocationID string
+	// RetryAfter is when to try again, for a refusal that says (429 over
+	// a quota, 503): the answer's Retry-After.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status) }
@@ -65,6 +69,9 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, heade
 	}
 	if resp.StatusCode >= 300 {
 		e := &Error{Status: resp.StatusCode, Message: strings.TrimSpace(string(data))}
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 {
+			e.RetryAfter = time.Duration(secs) * time.Second
+		}
 		var body api.ErrorBody
 		if json.Unmarshal(data, &body) == nil && body.Error != "" {
 			e.Message, e.Problems, e.InvocationID = body.Error, body.Problems, body.InvocationID
@@ -230,6 +237,17 @@ func (c *Client) RotateTenantKey(ctx context.Context, name string) (*api.TenantV
 // workflows and history stay. It needs the admin key.
 func (c *Client) RevokeTenantKeys(ctx context.Context, name string) error {
 	return c.getJSON(ctx, http.MethodDelete, "/v1/tenants/"+url.PathEscape(name)+"/keys", nil, nil)
+}
+
+// SetTenantQuota sets a tenant's quota, whole (a zero bound is none). It
+// needs the admin key.
+func (c *Client) SetTenantQuota(ctx context.Context, name string, q api.Quota) (*api.TenantView, error) {
+	body, err := json.Marshal(q)
+	if err != nil {
+		return nil, err
+	}
+	var out api.TenantView
+	return &out, c.getJSON(ctx, http.MethodPut, "/v1/tenants/"+url.PathEscape(name)+"/quota", body, &out)
 }
 
 // Health returns how many live workers the orchestrator at url counts

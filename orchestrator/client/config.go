@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"baton.dev/baton/internal/localfs"
 )
 
 // Config is what the CLI needs to reach an API: written by `baton up`,
@@ -79,7 +77,14 @@ func SaveConfig(c Config) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("encode config: %w", err)
 	}
-	if err := localfs.WriteFileAtomic(path, data, 0o600); err != nil {
+	// Through a temporary file and a rename: a crash leaves the old
+	// configuration or the new one. (localfs.WriteFileAtomic does the
+	// same; the client links nothing of internal/.)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return path, nil

@@ -10,10 +10,14 @@ import (
 // autoscaler decides on.
 type PoolState struct {
 	Function string
-	Idle     []IdleSandbox
-	Busy     int // sandboxes serving a request now
-	Creating int // sandboxes being created
-	Waiting  int // requests queued for a sandbox
+	// Tenant owns the function; CPUMilli and MemoryBytes are what each of
+	// its sandboxes holds (quotas count them).
+	Tenant                string
+	CPUMilli, MemoryBytes int64
+	Idle                  []IdleSandbox
+	Busy                  int // sandboxes serving a request now
+	Creating              int // sandboxes being created
+	Waiting               int // requests queued for a sandbox
 	// Floor is the number of sandboxes to keep even when idle (set by the
 	// pre-warm planner; zero scales to zero).
 	Floor int
