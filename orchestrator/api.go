@@ -338,12 +338,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // writeFailure answers a failed invocation with the status its error
-// maps to; a quota's refusal says when to retry (Retry-After, whole
-// seconds, at least 1).
+// maps to; a refusal over a quota or an overloaded queue says when to
+// retry (Retry-After, whole seconds, at least 1).
 func writeFailure(w http.ResponseWriter, err error, body api.ErrorBody) {
-	var qe *QuotaError
-	if errors.As(err, &qe) {
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(qe.RetryAfter.Seconds())))))
+	var ra retryAfter
+	if errors.As(err, &ra) {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(ra.retryIn().Seconds())))))
 	}
 	writeJSON(w, failureStatus(err), body)
 }

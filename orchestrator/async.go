@@ -240,7 +240,7 @@ func (o *Orchestrator) runAccepted(ctx context.Context, msg jetstream.Msg) {
 			}
 		}
 	}()
-	done, _ := o.execute(ctx, d, inv, req.Input)
+	done, err := o.execute(ctx, d, inv, req.Input)
 	close(stop)
 	if ctx.Err() != nil {
 		// Shutting down: the run was cut short; let another orchestrator
@@ -248,7 +248,35 @@ func (o *Orchestrator) runAccepted(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Nak()
 		return
 	}
+	if wait, ok := refusedForRoom(err, done); ok {
+		// Accepted work is never refused for capacity: no function ran,
+		// so it stays in the stream, accepted, and runs once there is
+		// room (a synchronous caller would have been told to retry).
+		inv.Status = api.StatusAccepted
+		o.invocations.Put(inv)
+		o.log.Debug("an async invocation waits for room", "id", inv.ID, "retryIn", wait, "err", err)
+		_ = msg.NakWithDelay(wait)
+		return
+	}
 	o.storeResult(ctx, msg, done)
+}
+
+// refusedForRoom reports whether an invocation failed only for want of
+// room (its function's queue at its bounds, its tenant's sandboxes at
+// their quota) before any of its stages got a sandbox, and when to try it
+// again.
+func refusedForRoom(err error, done *api.Invocation) (time.Duration, bool) {
+	var ra retryAfter
+	if !errors.As(err, &ra) {
+		return 0, false
+	}
+	wait := ra.retryIn()
+	for _, st := range done.Stages {
+		if st.Sandbox != "" {
+			return 0, false
+		}
+	}
+	return max(wait, time.Second), true
 }
 
 // storeResult stores a finished invocation, then acknowledges its message.

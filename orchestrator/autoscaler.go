@@ -18,7 +18,8 @@ type Autoscaler struct {
 
 	mu       sync.Mutex
 	floors   decide.FloorPlanner
-	quotas   func() map[string]decide.Quota // tenants' quotas; nil: none
+	quotas   func() map[string]decide.Quota           // tenants' quotas; nil: none
+	workers  func(now time.Time) []decide.WorkerState // live workers; nil: room is not checked
 	samples  map[string][]demandSample
 	panicked map[string]time.Time // when each pool last set off panic mode
 }
@@ -54,6 +55,14 @@ func (a *Autoscaler) SetQuotas(quotas func() map[string]decide.Quota) {
 	a.mu.Unlock()
 }
 
+// SetWorkers makes the autoscaler fit its plans to the workers' room
+// (decide.FitPlan), read from workers on every decision.
+func (a *Autoscaler) SetWorkers(workers func(now time.Time) []decide.WorkerState) {
+	a.mu.Lock()
+	a.workers = workers
+	a.mu.Unlock()
+}
+
 // Run decides and applies until ctx is done.
 func (a *Autoscaler) Run(ctx context.Context) {
 	t := time.NewTicker(a.tick)
@@ -71,14 +80,20 @@ func (a *Autoscaler) Run(ctx context.Context) {
 		pools := a.observe(now, a.router.PoolStates(), sample)
 		plan := decide.Scale(now, pools, a.policy)
 		a.mu.Lock()
-		quotas := a.quotas
+		quotas, workers := a.quotas, a.workers
 		a.mu.Unlock()
 		var refused []string
 		if quotas != nil {
 			plan, refused = decide.LimitToQuotas(plan, pools, quotas())
 		}
+		if workers != nil {
+			fit := decide.FitPlan(plan, pools, workers(now))
+			plan = fit.Plan
+			a.router.SetUnplaceable(fit.Unplaceable, plan.Create, now)
+			a.router.Refuse(fit.Never, tooBig)
+		}
 		a.router.Apply(plan)
-		a.router.Refuse(refused)
+		a.router.Refuse(refused, overQuota)
 	}
 }
 

@@ -140,6 +140,8 @@ func failureStatus(err error) int {
 	switch {
 	case errors.As(err, &qe):
 		return http.StatusTooManyRequests
+	case errors.As(err, new(*OverloadError)):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
 	case errors.Is(err, decide.ErrNoCapacity):

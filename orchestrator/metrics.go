@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"strings"
 	"time"
 
 	"baton.dev/baton/orchestrator/api"
@@ -70,9 +71,12 @@ func newMetrics(router *Router, workers *Workers, hist *history.History) *metric
 		"Connections dialled to sandboxes and checked with their worker before carrying a request.", nil, nil)
 	identity := prometheus.NewDesc("baton_sandbox_identity_failures_total",
 		"Connections to a sandbox that ended somewhere else (something else answered at its address); each such sandbox was deleted.", nil, nil)
+	unplaceable := prometheus.NewDesc("baton_unplaceable_demand",
+		"Sandboxes a function's demand wants that no worker has room for now (its requests wait, within the queue's bounds); sum by tenant for a tenant's.",
+		[]string{"tenant", "workflow", "function"}, nil)
 	m.reg.MustRegister(m.invocations, m.latency, m.stageExec, m.stageQueue, m.coldStarts, m.pulls, m.pullBytes, m.workersLost, m.chainWarmed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectorFunc{descs: []*prometheus.Desc{sandboxes, queued, live, checks, identity, strandedDesc}, collect: func(ch chan<- prometheus.Metric) {
+		collectorFunc{descs: []*prometheus.Desc{sandboxes, queued, live, checks, identity, strandedDesc, unplaceable}, collect: func(ch chan<- prometheus.Metric) {
 			var idle, busy, creating, waiting int
 			for _, p := range router.PoolStates() {
 				idle += len(p.Idle)
@@ -88,6 +92,11 @@ func newMetrics(router *Router, workers *Workers, hist *history.History) *metric
 			ch <- prometheus.MustNewConstMetric(checks, prometheus.CounterValue, float64(router.ConnectionChecks()))
 			ch <- prometheus.MustNewConstMetric(identity, prometheus.CounterValue, float64(router.IdentityFailures()))
 			ch <- prometheus.MustNewConstMetric(strandedDesc, prometheus.GaugeValue, float64(workers.Stranded()))
+			for key, n := range router.Unplaceable() {
+				tenant, rest, _ := strings.Cut(key, "/")
+				wf, fn, _ := strings.Cut(rest, "/")
+				ch <- prometheus.MustNewConstMetric(unplaceable, prometheus.GaugeValue, float64(n), tenant, wf, fn)
+			}
 		}})
 	if hist != nil {
 		pending := prometheus.NewDesc("baton_history_pending_records", "History records buffered, not yet in Postgres.", nil, nil)

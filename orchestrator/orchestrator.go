@@ -47,6 +47,10 @@ type Config struct {
 	// MaxSandboxesPerFunction caps each function's sandboxes (0: no
 	// cap); requests beyond it queue for one.
 	MaxSandboxesPerFunction int
+	// MaxQueue bounds each function's waiting requests and MaxQueueWait
+	// how long one waits (RouterConfig; zero: no bound).
+	MaxQueue     int
+	MaxQueueWait time.Duration
 	// History, when set, receives invocations, stage runs and sandbox
 	// events off the invocation path; nil turns history off.
 	History *history.History
@@ -65,7 +69,10 @@ type Config struct {
 	SecretKey []byte
 	// ResolveTimeout bounds pinning one image at deploy (default 30s).
 	ResolveTimeout time.Duration
-	Logger         *slog.Logger
+	// Privileges are what workflows may ask for beyond the sandboxes'
+	// hardening: egress, capabilities, root. The zero value allows none.
+	Privileges Privileges
+	Logger     *slog.Logger
 }
 
 // Orchestrator is one running control plane.
@@ -94,6 +101,9 @@ type Orchestrator struct {
 
 // New opens the registry and subscribes to heartbeats. Run starts serving.
 func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
+	if cfg.MaxQueue < 0 || cfg.MaxQueueWait < 0 {
+		return nil, fmt.Errorf("orchestrator: queue bounds %d requests, %s: want 0 (no bound) or more", cfg.MaxQueue, cfg.MaxQueueWait)
+	}
 	if cfg.MaxSandboxesPerFunction < 0 {
 		return nil, fmt.Errorf("orchestrator: max sandboxes per function %d: want 0 (no cap) or more", cfg.MaxSandboxesPerFunction)
 	}
@@ -117,6 +127,9 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 	}
 	if cfg.ResolveTimeout <= 0 {
 		cfg.ResolveTimeout = 30 * time.Second
+	}
+	if err := cfg.Privileges.Validate(); err != nil {
+		return nil, fmt.Errorf("orchestrator: %w", err)
 	}
 	pinner, err := registry.NewPinner(cfg.Registries)
 	if err != nil {
@@ -153,7 +166,7 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		pinner:      pinner,
 		logins:      logins,
 	}
-	rcfg := RouterConfig{HealthTimeout: cfg.HealthTimeout, Logger: cfg.Logger, PullAuth: func(key, image string) *worker.PullAuth {
+	rcfg := RouterConfig{HealthTimeout: cfg.HealthTimeout, Logger: cfg.Logger, MaxQueue: cfg.MaxQueue, MaxQueueWait: cfg.MaxQueueWait, PullAuth: func(key, image string) *worker.PullAuth {
 		tenant, _, _ := strings.Cut(key, "/")
 		return logins.PullAuth(tenant, image)
 	}}
@@ -165,6 +178,7 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		KeepAlive: cfg.KeepAlive, MaxCreatesPerFunction: 64, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
 	}, cfg.AutoscaleTick)
 	o.autoscaler.SetQuotas(reg.Quotas)
+	o.autoscaler.SetWorkers(o.workers.Snapshot)
 	o.metrics = newMetrics(o.router, o.workers, cfg.History)
 	if cfg.Prewarm != nil {
 		o.autoscaler.SetFloorPlanner(livePrewarm{live: cfg.Prewarm, log: cfg.Logger})
@@ -181,6 +195,9 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		}
 	}
 	for _, d := range reg.All() {
+		if !o.stillAllowed(d) {
+			continue
+		}
 		for _, fc := range d.Functions() {
 			o.router.Configure(fc)
 		}
@@ -328,8 +345,9 @@ type DeployError struct {
 
 func (e *DeployError) Error() string { return e.Msg }
 
-// Deploy validates a workflow, checks that a live worker has every image
-// it names, stores it durably and configures its functions. On any error
+// Deploy validates a workflow, checks that the operator allows the
+// privileges it asks for and that a live worker has every image it
+// names, stores it durably and configures its functions. On any error
 // nothing is changed. It reports whether the workflow is new.
 func (o *Orchestrator) Deploy(ctx context.Context, tenant, filename string, source []byte) (*Deployment, bool, error) {
 	wf, err := workflow.Parse(filename, source)
@@ -341,6 +359,9 @@ func (o *Orchestrator) Deploy(ctx context.Context, tenant, filename string, sour
 		return nil, false, &DeployError{Status: http.StatusBadRequest, Msg: err.Error()}
 	}
 	if derr := o.checkQuota(tenant, filename, wf); derr != nil {
+		return nil, false, derr
+	}
+	if derr := o.checkPrivileges(filename, wf); derr != nil {
 		return nil, false, derr
 	}
 	now := time.Now()
@@ -428,6 +449,9 @@ func (o *Orchestrator) Choose(ctx context.Context, tenant, name string, c api.Ch
 	}
 	if err := d.CheckChoice(&c); err != nil {
 		return nil, &DeployError{Status: http.StatusBadRequest, Msg: err.Error()}
+	}
+	if derr := o.checkPrivileges(name, d.Workflow); derr != nil {
+		return nil, derr // deployed when allowed, no longer allowed
 	}
 	if c.At.IsZero() {
 		c.At = time.Now().UTC()

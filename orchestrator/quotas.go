@@ -27,6 +27,16 @@ type QuotaError struct {
 	RetryAfter time.Duration
 }
 
+// retryAfter is a refusal that says when to try again: its answer has a
+// Retry-After.
+type retryAfter interface {
+	error
+	retryIn() time.Duration
+}
+
+func (e *QuotaError) retryIn() time.Duration    { return e.RetryAfter }
+func (e *OverloadError) retryIn() time.Duration { return e.RetryAfter }
+
 func (e *QuotaError) Error() string {
 	return fmt.Sprintf("tenant %s is over its quota: %s; retry after %s", e.Tenant, e.Msg, e.RetryAfter.Round(time.Millisecond))
 }

@@ -122,6 +122,7 @@ func (d *Deployment) Functions() []FunctionConfig {
 			MemoryBytes: r.MemoryBytes,
 			Env:         f.Env,
 			Idempotent:  f.Idempotent,
+			Privileges:  sandboxPrivileges(d.Workflow, f),
 		})
 	}
 	return out

@@ -34,11 +34,15 @@ type FunctionConfig struct {
 	// Idempotent says a call may be repeated on another sandbox after a
 	// failure that may have happened mid-call (its worker died).
 	Idempotent bool
+	// Privileges are what its sandboxes are granted (egress,
+	// capabilities, root), as the operator allowed at deploy.
+	Privileges worker.Privileges
 }
 
 func (c FunctionConfig) equal(o FunctionConfig) bool {
 	return c.Key == o.Key && c.Image == o.Image && c.CPUMilli == o.CPUMilli &&
-		c.MemoryBytes == o.MemoryBytes && maps.Equal(c.Env, o.Env) && c.Idempotent == o.Idempotent
+		c.MemoryBytes == o.MemoryBytes && maps.Equal(c.Env, o.Env) && c.Idempotent == o.Idempotent &&
+		c.Privileges.Equal(o.Privileges)
 }
 
 // sameSandbox reports whether a sandbox made for o can serve c.
@@ -115,6 +119,8 @@ type Router struct {
 	healthTimeout time.Duration
 	pullAuth      func(key, image string) *worker.PullAuth
 	maxPayload    int64
+	maxQueue      int
+	maxQueueWait  time.Duration
 	events        func(history.SandboxEvent)
 	bg            context.Context // lifetime of creations and deletions
 	wake          chan struct{}
@@ -152,6 +158,12 @@ type pool struct {
 	// claims counts the sandboxes chain warming promised to invocations'
 	// stages that have not started (ClaimWarm).
 	claims int
+	// unplaceable counts the creations the pool's demand wants that no
+	// worker has room for (decide.FitPlan); unplaceableSince is when it
+	// became so (zero: placeable), unplaceableArrivals the arrivals then.
+	unplaceable         int
+	unplaceableSince    time.Time
+	unplaceableArrivals uint64
 }
 
 // ewma folds sample x into the moving average avg (weight 1/5).
@@ -202,7 +214,12 @@ type RouterConfig struct {
 	// PullAuth, when set, gives the login a creation of function key's
 	// image sends its worker for the pull (nil: none).
 	PullAuth func(key, image string) *worker.PullAuth
-	Logger   *slog.Logger
+	// MaxQueue bounds each function's waiting requests and MaxQueueWait
+	// how long one waits; beyond either a request is refused with an
+	// OverloadError (503 with Retry-After). Zero: no bound.
+	MaxQueue     int
+	MaxQueueWait time.Duration
+	Logger       *slog.Logger
 }
 
 // NewRouter returns a Router. bg bounds the life of the sandbox creations
@@ -226,6 +243,8 @@ func NewRouter(bg context.Context, workers WorkerCommands, cfg RouterConfig) *Ro
 		healthTimeout: cfg.HealthTimeout,
 		pullAuth:      cfg.PullAuth,
 		maxPayload:    cfg.MaxPayload,
+		maxQueue:      cfg.MaxQueue,
+		maxQueueWait:  cfg.MaxQueueWait,
 		events:        cfg.Events,
 		bg:            bg,
 		wake:          make(chan struct{}, 1),
@@ -469,29 +488,81 @@ func (r *Router) acquire(ctx context.Context, key string) (grant, error) {
 		r.mu.Unlock()
 		return grant{sb: sb}, nil
 	}
+	if r.maxQueue > 0 && len(p.waiters) >= r.maxQueue {
+		err := r.overloadedLocked(key, p, fmt.Sprintf("its queue holds the most requests it may (%d, --max-queue)", r.maxQueue))
+		r.mu.Unlock()
+		return grant{}, err
+	}
 	w := &waiter{ch: make(chan grant, 1), since: time.Now()}
 	p.waiters = append(p.waiters, w)
 	r.mu.Unlock()
 	r.signal()
+	var expired <-chan time.Time
+	if r.maxQueueWait > 0 {
+		t := time.NewTimer(r.maxQueueWait)
+		defer t.Stop()
+		expired = t.C
+	}
 	select {
 	case g := <-w.ch:
 		return g, g.err
+	case <-expired:
+		return r.leaveQueue(key, p, w, func() error {
+			return r.overloadedLocked(key, p, fmt.Sprintf("a request waited %s for a sandbox (--max-queue-wait)", r.maxQueueWait))
+		})
 	case <-ctx.Done():
-		r.mu.Lock()
-		for i, x := range p.waiters {
-			if x == w {
-				p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
-				r.mu.Unlock()
-				return grant{}, fmt.Errorf("waiting for a sandbox of %s: %w", key, ctx.Err())
-			}
-		}
-		r.mu.Unlock()
-		// A grant raced the cancellation: hand its sandbox back.
-		if g := <-w.ch; g.err == nil {
-			r.release(g.sb, true, 0)
-		}
-		return grant{}, fmt.Errorf("waiting for a sandbox of %s: %w", key, ctx.Err())
+		return r.leaveQueue(key, p, w, func() error { return fmt.Errorf("waiting for a sandbox of %s: %w", key, ctx.Err()) })
 	}
+}
+
+// leaveQueue takes w out of p's queue and returns why() (called with r.mu
+// held). A grant that raced the leaving is handed back.
+func (r *Router) leaveQueue(key string, p *pool, w *waiter, why func() error) (grant, error) {
+	r.mu.Lock()
+	for i, x := range p.waiters {
+		if x == w {
+			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+			err := why()
+			r.mu.Unlock()
+			return grant{}, err
+		}
+	}
+	err := why()
+	r.mu.Unlock()
+	if g := <-w.ch; g.err == nil {
+		r.release(g.sb, true, 0)
+	}
+	return grant{}, err
+}
+
+// OverloadError is a request refused because its function's queue is at
+// its bounds: 503, with RetryAfter (from the queue's drain rate) as the
+// answer's Retry-After.
+type OverloadError struct {
+	Function   string
+	Msg        string
+	RetryAfter time.Duration
+}
+
+func (e *OverloadError) Error() string {
+	return fmt.Sprintf("function %s is overloaded: %s; retry after %s", e.Function, e.Msg, e.RetryAfter.Round(time.Millisecond))
+}
+
+// overloadedLocked is the refusal of a request to p, with when to retry:
+// the time p's sandboxes take to serve its queue (its waiting requests
+// over the rate they complete: sandboxes serving over the mean call),
+// between 1s and a minute; a pool with nothing serving says a cold start,
+// or 5s when its demand has no room.
+func (r *Router) overloadedLocked(key string, p *pool, msg string) *OverloadError {
+	wait := 5 * time.Second
+	serving := p.busy + p.creating
+	switch {
+	case serving > 0 && p.meanExec > 0:
+		wait = time.Duration(float64(len(p.waiters)+1) * float64(p.meanExec) / float64(serving))
+	case p.unplaceable == 0 && p.coldStart > 0:
+		wait = p.coldStart
+	}
+	return &OverloadError{Function: key, Msg: msg, RetryAfter: min(max(wait, time.Second), time.Minute)}
 }
 
 // signal wakes the Autoscaler without blocking.
@@ -614,7 +685,7 @@ func (r *Router) PoolStates() []decide.PoolState {
 			ps.OldestWait = now.Sub(p.waiters[0].since)
 		}
 		for _, sb := range p.idle {
-			ps.Idle = append(ps.Idle, decide.IdleSandbox{ID: sb.sb.ID, LastUsed: sb.lastUsed})
+			ps.Idle = append(ps.Idle, decide.IdleSandbox{ID: sb.sb.ID, LastUsed: sb.lastUsed, Worker: sb.workerID})
 		}
 		out = append(out, ps)
 	}
@@ -654,9 +725,11 @@ func (r *Router) Apply(plan decide.ScalePlan) {
 }
 
 // Refuse fails the queued requests of the pools named, which nothing
-// will serve (their tenant is at its quota: LimitToQuotas), with a
-// QuotaError; a pool that meanwhile got a sandbox keeps its queue.
-func (r *Router) Refuse(keys []string) {
+// will serve, with why(key): their tenant is at its quota
+// (decide.LimitToQuotas), or their sandbox fits on no worker
+// (decide.FitPlan's Never). A pool that meanwhile got a sandbox keeps its
+// queue.
+func (r *Router) Refuse(keys []string, why func(key string, cfg FunctionConfig) error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, key := range keys {
@@ -664,14 +737,73 @@ func (r *Router) Refuse(keys []string) {
 		if p == nil || len(p.waiters) == 0 || len(p.idle)+p.busy+p.creating > 0 {
 			continue
 		}
-		tenant, _, _ := strings.Cut(key, "/")
-		err := &QuotaError{Tenant: tenant, RetryAfter: quotaRetryAfter,
-			Msg: fmt.Sprintf("its sandboxes, CPU or memory are all in use and function %s has none", key[len(tenant)+1:])}
+		err := why(key, p.cfg)
 		for _, w := range p.waiters {
 			w.ch <- grant{err: err}
 		}
 		p.waiters = nil
 	}
+}
+
+// overQuota is why a pool's queue is refused at its tenant's quota.
+func overQuota(key string, _ FunctionConfig) error {
+	tenant, rest, _ := strings.Cut(key, "/")
+	return &QuotaError{Tenant: tenant, RetryAfter: quotaRetryAfter,
+		Msg: fmt.Sprintf("its sandboxes, CPU or memory are all in use and function %s has none", rest)}
+}
+
+// tooBig is why a pool's queue is refused when its sandbox fits on no
+// live worker at all.
+func tooBig(key string, cfg FunctionConfig) error {
+	return fmt.Errorf("function %s asks cpu %dm and memory %d bytes, more than any live worker has: %w", key, cfg.CPUMilli, cfg.MemoryBytes, decide.ErrNoCapacity)
+}
+
+// SetUnplaceable records which pools' demand no worker has room for now
+// (decide.FitPlan: unplaceable creations; planned: the creations that
+// fit), saying so in one line when a pool becomes unplaceable and in one
+// when it is placeable again, with how long and how many requests came
+// meanwhile. Only a pool with requests waiting is unplaceable; it is
+// placeable again once a creation for it fits or its queue is empty.
+func (r *Router) SetUnplaceable(unplaceable, planned map[string]int, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for key, p := range r.pools {
+		n := unplaceable[key]
+		if len(p.waiters) == 0 {
+			n = 0 // demand the windows keep, with no request waiting: not a shortage
+		}
+		switch {
+		case n > 0:
+			p.unplaceable = n
+			if p.unplaceableSince.IsZero() {
+				p.unplaceableSince, p.unplaceableArrivals = now, p.arrivals
+				r.log.Warn("a function's demand has no room on any worker: its requests wait for room (see baton_unplaceable_demand)",
+					"function", key, "cpuMilli", p.cfg.CPUMilli, "memoryBytes", p.cfg.MemoryBytes, "waiting", len(p.waiters), "sandboxes", len(p.idle)+p.busy+p.creating)
+			}
+		case !p.unplaceableSince.IsZero() && (planned[key] > 0 || len(p.waiters) == 0):
+			ended := "a creation has room"
+			if planned[key] == 0 {
+				ended = "no request waits (served, refused past the queue's bounds, or gone)"
+			}
+			r.log.Info("a function's shortage of room ended", "function", key, "how", ended, "after", now.Sub(p.unplaceableSince).Round(time.Millisecond),
+				"requests", p.arrivals-p.unplaceableArrivals, "waiting", len(p.waiters))
+			p.unplaceable, p.unplaceableSince = 0, time.Time{}
+		}
+	}
+}
+
+// Unplaceable returns, per pool that has some, the creations its demand
+// wants that no worker has room for.
+func (r *Router) Unplaceable() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int{}
+	for key, p := range r.pools {
+		if p.unplaceable > 0 {
+			out[key] = p.unplaceable
+		}
+	}
+	return out
 }
 
 // Wait blocks until every background creation and deletion has finished.
@@ -701,6 +833,16 @@ func (r *Router) createAsync(p *pool) {
 				r.identityFailures.Add(1)
 				r.log.Error("a new sandbox failed its identity check: something else answers at its address; creating another",
 					"function", cfg.Key, "err", err)
+				if len(p.waiters) > 0 {
+					r.signal()
+				}
+				return
+			}
+			if errors.Is(err, decide.ErrNoCapacity) {
+				// Room taken between the plan and the placement: the
+				// queue waits for the next plan (which says when a
+				// function has no room, once), within its bounds.
+				r.log.Debug("sandbox creation found no room", "function", cfg.Key, "err", err)
 				if len(p.waiters) > 0 {
 					r.signal()
 				}
@@ -752,7 +894,7 @@ func (r *Router) create(cfg FunctionConfig, id string) (*sandboxRef, error) {
 	spec := worker.SandboxSpec{
 		ID: id, Function: cfg.Key, Image: cfg.Image,
 		CPUMilli: cfg.CPUMilli, MemoryBytes: cfg.MemoryBytes, Env: cfg.Env,
-		HealthTimeout: r.healthTimeout,
+		HealthTimeout: r.healthTimeout, Privileges: cfg.Privileges,
 	}
 	if r.pullAuth != nil {
 		spec.PullAuth = r.pullAuth(cfg.Key, cfg.Image)

@@ -12,6 +12,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -45,6 +47,77 @@ type SandboxSpec struct {
 	// IsolationGVisor (a gVisor user-space kernel between the function
 	// and the host's).
 	Isolation string `json:"isolation,omitempty"`
+	// Privileges are what the sandbox is granted beyond the hardening
+	// every sandbox runs under: egress, capabilities, root. The zero
+	// value grants nothing. The orchestrator sends only what its
+	// operator allows.
+	Privileges
+}
+
+// Privileges are what a sandbox is granted beyond the hardening every
+// sandbox runs under. The zero value grants nothing: no route out, no
+// capability, never uid 0. The containerd runtime grants them; the
+// process runtime (no isolation at all) and the fake ignore them.
+type Privileges struct {
+	// Egress is "" (none: the sandbox has no default route and reaches
+	// nothing) or EgressInternet (a default route and NAT to public
+	// addresses only; private, link-local, loopback and multicast
+	// ranges, the host itself and other sandboxes stay out of reach).
+	Egress string `json:"egress,omitempty"`
+	// Capabilities are Linux capability names without the CAP_ prefix
+	// (NET_BIND_SERVICE): the sandbox's process holds exactly these.
+	Capabilities []string `json:"capabilities,omitempty"`
+	// RunAsRoot runs the process as uid 0; without it the process runs
+	// as its image's USER, or as an unprivileged uid when that is root
+	// or not given.
+	RunAsRoot bool `json:"runAsRoot,omitempty"`
+}
+
+// EgressInternet gives a sandbox connections to public addresses.
+const EgressInternet = "internet"
+
+// IsZero reports whether p grants nothing.
+func (p Privileges) IsZero() bool {
+	return p.Egress == "" && len(p.Capabilities) == 0 && !p.RunAsRoot
+}
+
+// Equal reports whether p and o grant the same.
+func (p Privileges) Equal(o Privileges) bool {
+	return p.Egress == o.Egress && slices.Equal(p.Capabilities, o.Capabilities) && p.RunAsRoot == o.RunAsRoot
+}
+
+// validate rejects privileges no runtime can grant: an unknown egress,
+// capability names that are not names (or carry the CAP_ prefix), a
+// capability twice.
+func (p Privileges) validate() error {
+	if p.Egress != "" && p.Egress != EgressInternet {
+		return fmt.Errorf("egress %q: want %q or nothing", p.Egress, EgressInternet)
+	}
+	seen := map[string]bool{}
+	for _, c := range p.Capabilities {
+		if !isCapabilityName(c) {
+			return fmt.Errorf("capability %q: want a name like NET_BIND_SERVICE, without CAP_", c)
+		}
+		if seen[c] {
+			return fmt.Errorf("capability %q asked for twice", c)
+		}
+		seen[c] = true
+	}
+	return nil
+}
+
+// isCapabilityName reports whether c looks like a capability name
+// without the CAP_ prefix: capitals, digits and '_'.
+func isCapabilityName(c string) bool {
+	if c == "" || strings.HasPrefix(c, "CAP_") {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		if ch := c[i]; (ch < 'A' || ch > 'Z') && (ch < '0' || ch > '9') && ch != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // IsolationGVisor asks for a sandbox in gVisor (runsc).
@@ -61,7 +134,7 @@ type PullAuth struct {
 func (a *PullAuth) String() string { return "login " + a.Username + " at " + a.Host }
 
 // Validate rejects a spec no runtime can create: an ID that is not a DNS
-// label, an empty image, negative limits. Every runtime calls it first.
+// label, an empty image, negative limits, malformed privileges. Every runtime calls it first.
 func (s SandboxSpec) Validate() error {
 	switch {
 	case !isDNSLabel(s.ID):
@@ -72,6 +145,9 @@ func (s SandboxSpec) Validate() error {
 		return fmt.Errorf("sandbox %s: CPU limit %dm is negative", s.ID, s.CPUMilli)
 	case s.MemoryBytes < 0:
 		return fmt.Errorf("sandbox %s: memory limit %d is negative", s.ID, s.MemoryBytes)
+	}
+	if err := s.Privileges.validate(); err != nil {
+		return fmt.Errorf("sandbox %s: %w", s.ID, err)
 	}
 	return nil
 }

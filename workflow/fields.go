@@ -7,9 +7,11 @@ package workflow
 var (
 	documentFields  = []string{"apiVersion", "kind", "metadata", "spec"}
 	metadataFields  = []string{"name"}
-	specFields      = []string{"qos", "timeout", "functions", "stages"}
+	specFields      = []string{"qos", "timeout", "network", "functions", "stages"}
+	networkFields   = []string{"egress"}
 	qosFields       = []string{"latency", "percentile"}
-	functionFields  = []string{"image", "resources", "bounds", "env", "idempotent"}
+	functionFields  = []string{"image", "resources", "bounds", "env", "idempotent", "security"}
+	securityFields  = []string{"capabilities", "runAsRoot", "privileged", "hostPaths"}
 	resourcesFields = []string{"cpu", "memory"}
 	boundsFields    = []string{"cpu", "memory"}
 	stageFields     = []string{"name", "function", "needs", "foreach", "maxParallel", "when", "timeout", "retries", "onError"}

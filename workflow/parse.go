@@ -214,6 +214,9 @@ func (p *parser) spec(at, n *yaml.Node, s *Spec, src *source) {
 			}
 		}
 	}
+	if v := m.get("network"); v != nil {
+		p.network(m.keys["network"], v, &s.Network)
+	}
 	if v := m.get("functions"); v != nil {
 		p.functions(m.keys["functions"], v, s, src)
 	}
@@ -227,6 +230,29 @@ func (p *parser) spec(at, n *yaml.Node, s *Spec, src *source) {
 		return
 	}
 	p.stages(v, s, src)
+}
+
+// network decodes network: {egress: none|internet}.
+func (p *parser) network(at, n *yaml.Node, nw *Network) {
+	m := p.mapping(at, n, "spec.network", networkFields...)
+	if m == nil {
+		return
+	}
+	v := m.get("egress")
+	if v == nil {
+		return
+	}
+	const field = "spec.network.egress"
+	s, ok := p.scalar(v, field, `"none" or "internet"`)
+	if !ok {
+		return
+	}
+	switch e := Egress(s); e {
+	case EgressNone, EgressInternet:
+		nw.Egress, nw.EgressAt = e, Position{Line: v.Line, Col: v.Column}
+	default:
+		p.add(v, field, `must be "none" or "internet", got %q%s`, s, didYouMean(s, []string{string(EgressNone), string(EgressInternet)}))
+	}
 }
 
 // qos decodes qos: {latency, percentile}; both are required when present.
@@ -325,15 +351,74 @@ func (p *parser) function(at, n *yaml.Node, f *Function, fs *funcSource) {
 		f.Env = p.env(m.keys["env"], v, joinPath(fs.path, "env"))
 	}
 	if v := m.get("idempotent"); v != nil {
-		path := joinPath(fs.path, "idempotent")
-		if s, ok := p.scalar(v, path, "true or false"); ok {
-			switch s {
-			case "true":
-				f.Idempotent = true
-			case "false":
-			default:
-				p.add(v, path, "%q is not a boolean: want true or false", s)
+		f.Idempotent, _ = p.boolean(v, joinPath(fs.path, "idempotent"))
+	}
+	if v := m.get("security"); v != nil {
+		p.security(m.keys["security"], v, &f.Security, joinPath(fs.path, "security"))
+	}
+}
+
+// boolean decodes true or false.
+func (p *parser) boolean(n *yaml.Node, field string) (bool, bool) {
+	s, ok := p.scalar(n, field, "true or false")
+	if !ok {
+		return false, false
+	}
+	switch s {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	p.add(n, field, "%q is not a boolean: want true or false", s)
+	return false, false
+}
+
+// security decodes security: {capabilities, runAsRoot}, refusing
+// privileged: true and host paths, which Baton never offers. Whether the
+// cluster allows what is asked is the orchestrator's to say, at deploy.
+func (p *parser) security(at, n *yaml.Node, sec *Security, path string) {
+	m := p.mapping(at, n, path, securityFields...)
+	if m == nil {
+		return
+	}
+	if v := m.get("capabilities"); v != nil {
+		field := joinPath(path, "capabilities")
+		if items, ok := p.sequence(v, field); ok {
+			seen := map[string]int{}
+			for i, it := range items {
+				f := indexPath(field, i)
+				name, ok := p.scalar(it, f, "a capability name like NET_BIND_SERVICE")
+				if !ok {
+					continue
+				}
+				if err := CheckCapability(name); err != nil {
+					p.add(it, f, "%v", err)
+					continue
+				}
+				if j, dup := seen[name]; dup {
+					p.add(it, f, "duplicate capability %q (first at %s)", name, indexPath(field, j))
+					continue
+				}
+				seen[name] = i
+				sec.Capabilities = append(sec.Capabilities, name)
+				sec.CapabilitiesAt = append(sec.CapabilitiesAt, Position{Line: it.Line, Col: it.Column})
 			}
+		}
+	}
+	if v := m.get("runAsRoot"); v != nil {
+		if root, ok := p.boolean(v, joinPath(path, "runAsRoot")); ok && root {
+			sec.RunAsRoot, sec.RunAsRootAt = true, Position{Line: v.Line, Col: v.Column}
+		}
+	}
+	if v := m.get("privileged"); v != nil {
+		if priv, ok := p.boolean(v, joinPath(path, "privileged")); ok && priv {
+			p.add(v, joinPath(path, "privileged"), "Baton runs no privileged sandboxes: ask for the capabilities the function needs instead (capabilities: [NET_BIND_SERVICE]), which the operator must allow")
+		}
+	}
+	if v := m.get("hostPaths"); v != nil {
+		if field := joinPath(path, "hostPaths"); v.Kind != yaml.SequenceNode || len(v.Content) > 0 {
+			p.add(v, field, "Baton mounts no host paths into sandboxes: a function gets its image, a writable /tmp and its input; fetch what else it needs over the network (spec.network.egress: internet)")
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +129,87 @@ func TestParseOptionalParts(t *testing.T) {
 	_, err = Parse("t.yaml", []byte(strings.Replace(doc, "idempotent: true", "idempotent: yes", 1)))
 	if err == nil || !strings.Contains(err.Error(), `t.yaml:11:19: spec.functions.fn.idempotent: "yes" is not a boolean: want true or false`) {
 		t.Errorf("idempotent: yes = %v", err)
+	}
+}
+
+func TestParseNetworkAndSecurity(t *testing.T) {
+	doc := header + `  network: {egress: internet}
+  functions:
+    fn:
+      image: img
+      resources: {cpu: 250m, memory: 128Mi}
+      security:
+        capabilities: [NET_BIND_SERVICE, NET_RAW]
+        runAsRoot: true
+        privileged: false
+        hostPaths: []
+    plain:
+      image: img
+      resources: {cpu: 250m, memory: 128Mi}
+      security: {capabilities: [], runAsRoot: false}
+  stages: [{name: a, function: fn}, {name: b, function: plain}]
+`
+	w, err := Parse("t.yaml", []byte(doc))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if got := w.Spec.Network; got.Egress != EgressInternet || got.EgressAt != (Position{6, 21}) || !got.Internet() {
+		t.Errorf("network = %+v, want internet at 6:21", got)
+	}
+	sec := w.Spec.Functions["fn"].Security
+	if !slices.Equal(sec.Capabilities, []string{"NET_BIND_SERVICE", "NET_RAW"}) ||
+		!slices.Equal(sec.CapabilitiesAt, []Position{{12, 24}, {12, 42}}) ||
+		!sec.RunAsRoot || sec.RunAsRootAt != (Position{13, 20}) || sec.IsZero() {
+		t.Errorf("fn security = %+v", sec)
+	}
+	if sec := w.Spec.Functions["plain"].Security; !sec.IsZero() || sec.RunAsRootAt != (Position{}) {
+		t.Errorf("plain security = %+v, want none", sec)
+	}
+
+	tests := []struct {
+		name, network string
+		want          Egress
+	}{
+		{"absent", "", ""},
+		{"none", "  network: {egress: none}\n", EgressNone},
+		{"empty block", "  network: {}\n", ""},
+		{"internet", "  network:\n    egress: internet\n", EgressInternet},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, err := Parse("t.yaml", []byte(header+tt.network+oneFunction+"  stages: [{name: a, function: fn}]\n"))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if w.Spec.Network.Egress != tt.want || w.Spec.Network.Internet() != (tt.want == EgressInternet) {
+				t.Errorf("egress = %q, want %q", w.Spec.Network.Egress, tt.want)
+			}
+			if !w.Spec.Functions["fn"].Security.IsZero() {
+				t.Errorf("security = %+v, want none", w.Spec.Functions["fn"].Security)
+			}
+		})
+	}
+}
+
+func TestCheckCapability(t *testing.T) {
+	tests := []struct{ name, wantErr string }{
+		{"NET_BIND_SERVICE", ""},
+		{"CHECKPOINT_RESTORE", ""},
+		{"SYS_ADMIN", ""},
+		{"CAP_SYS_ADMIN", `write capability "CAP_SYS_ADMIN" without the CAP_ prefix: "SYS_ADMIN"`},
+		{"cap_sys_admin", `write capability "cap_sys_admin" without the CAP_ prefix: "SYS_ADMIN"`},
+		{"sys_admin", `write capability "sys_admin" in capitals: "SYS_ADMIN"`},
+		{"ALL", `unknown capability "ALL"`},
+		{"", `unknown capability ""`},
+	}
+	for _, tt := range tests {
+		err := CheckCapability(tt.name)
+		if (err == nil) != (tt.wantErr == "") || err != nil && !strings.HasPrefix(err.Error(), tt.wantErr) {
+			t.Errorf("CheckCapability(%q) = %v, want %q", tt.name, err, tt.wantErr)
+		}
+	}
+	if n := len(Capabilities()); n != 41 {
+		t.Errorf("%d capabilities, want the 41 of Linux 5.9 and later", n)
 	}
 }
 
@@ -579,6 +661,66 @@ func parseProblemCases() []parseProblemCase {
 			name: "too many stages",
 			doc:  header + oneFunction + "  stages:\n" + strings.Repeat("    - {name: a, function: fn}\n", DefaultMaxStages+1),
 			want: []string{`t.yaml:11:5: spec.stages: 101 stages; the limit is 100`},
+		},
+		{
+			name: "unknown egress with suggestion",
+			doc:  header + "  network: {egress: internt}\n" + oneFunction + "  stages: [{name: a, function: fn}]\n",
+			want: []string{`t.yaml:6:21: spec.network.egress: must be "none" or "internet", got "internt" (did you mean "internet"?)`},
+		},
+		{
+			name: "unknown network field",
+			doc:  header + "  network: {egres: internet}\n" + oneFunction + "  stages: [{name: a, function: fn}]\n",
+			want: []string{`t.yaml:6:13: spec.network: unknown field "egres" (did you mean "egress"?)`},
+		},
+		{
+			name: "network not a mapping",
+			doc:  header + "  network: internet\n" + oneFunction + "  stages: [{name: a, function: fn}]\n",
+			want: []string{`t.yaml:6:12: spec.network: must be a mapping, got "internet"`},
+		},
+		{
+			name: "security: bad capabilities, root, privileged, host paths",
+			doc: header + `  functions:
+    fn:
+      image: img
+      resources: {cpu: 250m, memory: 128Mi}
+      security:
+        capabilities: [NET_BIND, CAP_NET_RAW, net_admin, NET_RAW, NET_RAW, {a: b}]
+        runAsRoot: yes
+        privileged: true
+        hostPaths: [/var/run/docker.sock]
+        seccomp: unconfined
+  stages: [{name: a, function: fn}]
+`,
+			want: []string{
+				`t.yaml:11:24: spec.functions.fn.security.capabilities[0]: unknown capability "NET_BIND" (did you mean "NET_BIND_SERVICE"?): want a Linux capability name without CAP_, like NET_BIND_SERVICE`,
+				`t.yaml:11:34: spec.functions.fn.security.capabilities[1]: write capability "CAP_NET_RAW" without the CAP_ prefix: "NET_RAW"`,
+				`t.yaml:11:47: spec.functions.fn.security.capabilities[2]: write capability "net_admin" in capitals: "NET_ADMIN"`,
+				`t.yaml:11:67: spec.functions.fn.security.capabilities[4]: duplicate capability "NET_RAW" (first at spec.functions.fn.security.capabilities[3])`,
+				`t.yaml:11:76: spec.functions.fn.security.capabilities[5]: must be a capability name like NET_BIND_SERVICE, got a mapping`,
+				`t.yaml:12:20: spec.functions.fn.security.runAsRoot: "yes" is not a boolean: want true or false`,
+				`t.yaml:13:21: spec.functions.fn.security.privileged: Baton runs no privileged sandboxes: ask for the capabilities the function needs instead (capabilities: [NET_BIND_SERVICE]), which the operator must allow`,
+				`t.yaml:14:20: spec.functions.fn.security.hostPaths: Baton mounts no host paths into sandboxes: a function gets its image, a writable /tmp and its input; fetch what else it needs over the network (spec.network.egress: internet)`,
+				`t.yaml:15:9: spec.functions.fn.security: unknown field "seccomp"`,
+			},
+		},
+		{
+			name: "security: wrong shapes",
+			doc: header + `  functions:
+    fn:
+      image: img
+      resources: {cpu: 250m, memory: 128Mi}
+      security: {capabilities: NET_RAW, hostPaths: /}
+    other:
+      image: img
+      resources: {cpu: 250m, memory: 128Mi}
+      security: [privileged]
+  stages: [{name: a, function: fn}]
+`,
+			want: []string{
+				`t.yaml:10:32: spec.functions.fn.security.capabilities: must be a list, got "NET_RAW"`,
+				`t.yaml:10:52: spec.functions.fn.security.hostPaths: Baton mounts no host paths into sandboxes: a function gets its image, a writable /tmp and its input; fetch what else it needs over the network (spec.network.egress: internet)`,
+				`t.yaml:14:17: spec.functions.other.security: must be a mapping, got a list`,
+			},
 		},
 		{
 			name: "problems sorted by line",

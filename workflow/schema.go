@@ -61,6 +61,12 @@ func JSONSchema() []byte {
 		}),
 		"env":        map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}, "description": "extra environment variables"},
 		"idempotent": map[string]any{"type": "boolean", "description": "a call cut short by a lost worker may be made again on another sandbox"},
+		"security": object("what the function's sandboxes are granted beyond the defaults; the operator must allow each grant", securityFields, map[string]any{
+			"capabilities": map[string]any{"type": "array", "uniqueItems": true, "items": map[string]any{"enum": Capabilities()}, "description": "Linux capabilities without the CAP_ prefix, e.g. NET_BIND_SERVICE (baton orchestrator --allow-capability)"},
+			"runAsRoot":    map[string]any{"type": "boolean", "default": false, "description": "run as uid 0 instead of the image's user (baton orchestrator --allow-root)"},
+			"privileged":   map[string]any{"const": false, "description": "never offered: Baton runs no privileged sandboxes"},
+			"hostPaths":    map[string]any{"type": "array", "maxItems": 0, "description": "never offered: Baton mounts no host paths"},
+		}),
 	}, "image", "resources")
 	schema := object("a Baton workflow", documentFields, map[string]any{
 		"apiVersion": map[string]any{"const": APIVersion},
@@ -71,7 +77,10 @@ func JSONSchema() []byte {
 				"latency":    duration("e.g. 1500ms; > 0"),
 				"percentile": map[string]any{"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100},
 			}, "latency", "percentile"),
-			"timeout":   duration("bounds a whole invocation"),
+			"timeout": duration("bounds a whole invocation"),
+			"network": object("what the workflow's sandboxes may reach besides the orchestrator's calls", networkFields, map[string]any{
+				"egress": map[string]any{"enum": []string{string(EgressNone), string(EgressInternet)}, "default": string(EgressNone), "description": "none: no connection out; internet: connections to public addresses only, never private ranges, the host or other sandboxes (baton orchestrator --allow-egress)"},
+			}),
 			"functions": map[string]any{"type": "object", "propertyNames": dnsLabel, "additionalProperties": function},
 			"stages":    map[string]any{"type": "array", "minItems": 1, "maxItems": DefaultMaxStages, "items": stage},
 		}, "stages"),

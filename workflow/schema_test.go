@@ -40,6 +40,8 @@ func TestJSONSchemaDescribesEveryField(t *testing.T) {
 		{[]string{"properties", "spec", "properties", "functions", "additionalProperties", "properties", "resources"}, resourcesFields},
 		{[]string{"properties", "spec", "properties", "functions", "additionalProperties", "properties", "bounds"}, boundsFields},
 		{[]string{"properties", "spec", "properties", "stages", "items"}, stageFields},
+		{[]string{"properties", "spec", "properties", "network"}, networkFields},
+		{[]string{"properties", "spec", "properties", "functions", "additionalProperties", "properties", "security"}, securityFields},
 	}
 	for _, tt := range tests {
 		if got, want := props(tt.path...), sorted(tt.fields); !slices.Equal(got, want) {

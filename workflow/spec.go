@@ -35,6 +35,10 @@ type Spec struct {
 	// (YAML spec.timeout, e.g. "30s"); zero means no workflow time limit
 	// beyond the caller's.
 	Timeout time.Duration
+	// Network is what the workflow's sandboxes may reach besides the
+	// orchestrator's calls to them (YAML spec.network); the zero value
+	// is no egress at all.
+	Network Network
 	// Functions maps a function name (a DNS label) to its definition;
 	// Function.Name equals its key.
 	Functions map[string]*Function
@@ -81,7 +85,70 @@ type Function struct {
 	// another sandbox. Without it a call is repeated only when it cannot
 	// have reached the function. YAML: idempotent: true.
 	Idempotent bool
+	// Security is what the function's sandboxes are granted beyond the
+	// hardening every sandbox runs under (YAML security); the zero value
+	// grants nothing. The operator must allow each grant, or a deploy
+	// asking for it is refused.
+	Security Security
 }
+
+// Network is what a workflow's sandboxes may reach besides the
+// orchestrator's calls to them. YAML: spec.network: {egress: none|internet}.
+type Network struct {
+	// Egress is EgressNone (the zero value "" means the same) or
+	// EgressInternet.
+	Egress Egress
+	// EgressAt is where egress is written in the document, for messages
+	// about it found after parsing (a cluster that does not allow it);
+	// zero when it is not written.
+	EgressAt Position
+}
+
+// Internet reports whether the workflow's sandboxes may open connections
+// to public internet addresses.
+func (n Network) Internet() bool { return n.Egress == EgressInternet }
+
+// Egress is where a workflow's sandboxes may open connections to.
+type Egress string
+
+// The egress a workflow may declare with spec.network.egress.
+const (
+	// EgressNone (the default): a sandbox has no route beyond its bridge
+	// and reaches nothing; it only answers the orchestrator's calls.
+	EgressNone Egress = "none"
+	// EgressInternet: a sandbox may open connections to public addresses
+	// (through the worker's NAT). Private, link-local, loopback and
+	// multicast ranges, the worker's host itself and other sandboxes
+	// stay out of reach.
+	EgressInternet Egress = "internet"
+)
+
+// Security is what a function's sandboxes are granted beyond the hardening
+// every sandbox runs under. YAML, under a function:
+//
+//	security:
+//	  capabilities: [NET_BIND_SERVICE]   # Linux capabilities, without CAP_
+//	  runAsRoot: true                    # uid 0 instead of the image's user
+//
+// The keys privileged and hostPaths are understood only to be refused:
+// Baton runs no privileged sandboxes and mounts no host paths.
+type Security struct {
+	// Capabilities are Linux capability names without the CAP_ prefix
+	// (NET_BIND_SERVICE), each once, in the order written.
+	Capabilities []string
+	// CapabilitiesAt is where each capability is written (parallel to
+	// Capabilities), for messages found after parsing.
+	CapabilitiesAt []Position
+	// RunAsRoot runs the function as uid 0. Without it the function runs
+	// as its image's USER, or as an unprivileged uid when that is root or
+	// not given.
+	RunAsRoot bool
+	// RunAsRootAt is where runAsRoot is written; zero when it is not.
+	RunAsRootAt Position
+}
+
+// IsZero reports whether s grants nothing.
+func (s Security) IsZero() bool { return len(s.Capabilities) == 0 && !s.RunAsRoot }
 
 // Position is a 1-based line and column in a workflow document.
 type Position struct {

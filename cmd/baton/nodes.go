@@ -183,10 +183,16 @@ func orchestratorCmd() *cobra.Command {
 }
 
 // orchestrationFlags adds the flags `baton up` and `baton orchestrator`
-// share: how the orchestrator scales sandboxes.
+// share: how the orchestrator scales sandboxes, and what workflows may
+// ask their sandboxes be granted.
 func orchestrationFlags(f *pflag.FlagSet, o *standalone.Orchestration) {
 	f.DurationVar(&o.KeepAlive, "keep-alive", 60*time.Second, "how long an idle sandbox is kept (with --prewarm aquatope: above the warm-pool floor)")
 	f.IntVar(&o.MaxSandboxesPerFunction, "max-sandboxes-per-function", 0, "cap on each function's sandboxes; requests beyond it queue (0: no cap)")
+	f.IntVar(&o.MaxQueue, "max-queue", 1000, "most requests waiting for a sandbox of one function; beyond it a request is refused at once with 503 and Retry-After (0: no bound)")
+	f.DurationVar(&o.MaxQueueWait, "max-queue-wait", time.Minute, "longest a request waits for a sandbox of its function before it is refused with 503 and Retry-After (0: no bound)")
+	f.StringSliceVar(&o.Allow.Capabilities, "allow-capability", nil, "a Linux capability, without CAP_ (e.g. NET_BIND_SERVICE), that workflows may ask for in a function's security.capabilities; repeat for more (default: none)")
+	f.BoolVar(&o.Allow.Root, "allow-root", false, "let workflows run functions as uid 0 (security.runAsRoot: true)")
+	f.BoolVar(&o.Allow.Egress, "allow-egress", false, "let workflows open connections to public internet addresses (spec.network.egress: internet); private ranges, the host and other sandboxes stay out of reach")
 	names := slices.DeleteFunc(prewarm.Names(), func(n string) bool { return n == "oracle" })
 	f.StringVar(&o.Prewarm, "prewarm", "off", "live pre-warm policy: off (the keep-alive alone) or "+strings.Join(names, ", "))
 	f.DurationVar(&o.PrewarmInterval, "prewarm-interval", 10*time.Second, "planning interval of the pre-warm policy")

@@ -105,7 +105,9 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 	orc, err := orchestrator.New(ctx, orchestrator.Config{
 		Conn: cfg.Conn, Keys: keys, KeepAlive: cfg.KeepAlive, HealthTimeout: cfg.HealthTimeout,
 		AutoscaleTick: cfg.AutoscaleTick, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
+		MaxQueue: cfg.MaxQueue, MaxQueueWait: cfg.MaxQueueWait,
 		History: hist, Prewarm: live, Registries: cfg.Registries, SecretKey: secret, Logger: cfg.Logger,
+		Privileges: cfg.Allow,
 	})
 	if err != nil {
 		return c, err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/scheduler/prewarm"
 )
 
@@ -17,6 +18,14 @@ type Orchestration struct {
 	HealthTimeout           time.Duration
 	AutoscaleTick           time.Duration
 	MaxSandboxesPerFunction int
+	// MaxQueue and MaxQueueWait bound each function's queue (orchestrator.Config).
+	MaxQueue     int
+	MaxQueueWait time.Duration
+	// Allow is what workflows may ask for beyond the sandboxes'
+	// hardening: capabilities, root, egress (orchestrator.Config's
+	// Privileges; --allow-capability, --allow-root, --allow-egress).
+	// The zero value allows nothing.
+	Allow orchestrator.Privileges
 	// Prewarm names the live pre-warm policy ("" or "off": none, the
 	// keep-alive alone); PrewarmInterval is its planning interval.
 	Prewarm         string

@@ -60,6 +60,10 @@ type Config struct {
 	// Workers is how many workers to run (default 1), each with its own
 	// runtime, private containerd and part of Subnet.
 	Workers int
+	// WorkerCPUMilli and WorkerMemoryBytes are what each worker offers
+	// sandboxes (zero: the machine's cores and three quarters of its
+	// memory, split between the workers).
+	WorkerCPUMilli, WorkerMemoryBytes int64
 	// Orchestration is how the orchestrator scales sandboxes.
 	Orchestration
 	Logger *slog.Logger
@@ -101,6 +105,9 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if _, err := cfg.livePrewarm(); err != nil { // before anything starts
 		return nil, err
 	}
+	if err := cfg.Allow.Validate(); err != nil {
+		return nil, fmt.Errorf("standalone: %w", err)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -136,6 +143,13 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	c.onStop(func(context.Context) error { nc.Close(); return nil })
 
 	cpu, mem := capacity()
+	cpu, mem = cpu/int64(cfg.Workers), mem/int64(cfg.Workers)
+	if cfg.WorkerCPUMilli > 0 {
+		cpu = cfg.WorkerCPUMilli
+	}
+	if cfg.WorkerMemoryBytes > 0 {
+		mem = cfg.WorkerMemoryBytes
+	}
 	for i := range cfg.Workers {
 		subnet := cfg.Subnet
 		if cfg.Workers > 1 {
@@ -147,7 +161,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		w, err := StartWorker(ctx, WorkerConfig{
 			ID: id, Conn: nc, DataDir: filepath.Join(cfg.DataDir, "workers", id), Runtime: cfg.Runtime,
 			ContainerdAddress: cfg.ContainerdAddress, ImagesDir: cfg.ImagesDir, Subnet: subnet,
-			CPUMilli: cpu / int64(cfg.Workers), MemoryBytes: mem / int64(cfg.Workers), Pulls: cfg.Pulls, Unhardened: cfg.Unhardened, Logger: cfg.Logger,
+			CPUMilli: cpu, MemoryBytes: mem, Pulls: cfg.Pulls, Unhardened: cfg.Unhardened, Logger: cfg.Logger,
 		})
 		if err != nil {
 			return c, fmt.Errorf("standalone: %w", err)

@@ -45,6 +45,16 @@ var attacks = map[string]func(a attack) outcome{
 		c.Close()
 		return outcome{false, "connected to " + a.Target}
 	},
+	// bind-low-port listens on TCP port 80 of every address: a port
+	// below 1024 needs CAP_NET_BIND_SERVICE.
+	"bind-low-port": func(attack) outcome {
+		ln, err := net.Listen("tcp", ":80")
+		if err != nil {
+			return outcome{true, err.Error()}
+		}
+		ln.Close()
+		return outcome{false, "listened on port 80"}
+	},
 	// raw-socket opens a raw IP socket (ARP and IP spoofing need one).
 	"raw-socket": func(attack) outcome {
 		fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, 0x0300)

@@ -20,7 +20,9 @@
 //
 // POST /attack makes it a hostile function: it tries the attack the body
 // names from inside its sandbox and says whether it was stopped (see
-// attack.go). `testfn sleep` sleeps a minute (the fork bomb's and the
+// attack.go). GET /self says what the sandbox gave it: its uid and gid,
+// its capability sets (from /proc/self/status) and whether it has a
+// default route (see self.go). `testfn sleep` sleeps a minute (the fork bomb's and the
 // ptrace attack's children); `testfn linger MARKER` sleeps until it is
 // killed (the lingering process, MARKER on its command line).
 package main
@@ -86,6 +88,7 @@ func run() error {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("POST /attack", handleAttack)
+	mux.HandleFunc("GET /self", handleSelf)
 	mux.HandleFunc("POST /{$}", func(w http.ResponseWriter, r *http.Request) {
 		switch mode {
 		case "fail500":

@@ -45,6 +45,8 @@ type PoolState struct {
 type IdleSandbox struct {
 	ID       string
 	LastUsed time.Time
+	// Worker runs it (FitPlan frees its room there when it deletes it).
+	Worker string
 }
 
 // ScalePlan is what the autoscaler wants done.

@@ -46,7 +46,8 @@ const (
 	labelCPU      = "baton.dev/cpu-milli"
 	labelMemory   = "baton.dev/memory-bytes"
 	labelEndpoint = "baton.dev/endpoint"
-	labelVeth     = "baton.dev/veth" // the host end of its veth, a port of the bridge
+	labelVeth     = "baton.dev/veth"   // the host end of its veth, a port of the bridge
+	labelEgress   = "baton.dev/egress" // "internet" for a sandbox with egress
 )
 
 // cfsPeriod is the CFS period in microseconds; the quota is CPUMilli*100.

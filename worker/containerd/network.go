@@ -16,6 +16,7 @@ import (
 
 	gocni "github.com/containerd/go-cni"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"baton.dev/baton/worker"
@@ -147,49 +148,79 @@ func (n *network) removeNS(id string) error {
 	return nil
 }
 
-// setup attaches sandbox id's namespace to the bridge and returns its IP
-// and the name of its veth's host end (a port of the bridge).
-func (n *network) setup(ctx context.Context, id string) (net.IP, string, error) {
+// attachment is what attaching a sandbox to the bridge gave it.
+type attachment struct {
+	ip      net.IP // the sandbox's IPv4 address
+	gateway net.IP // the bridge's address, the sandbox's way out
+	veth    string // its veth's host end, a port of the bridge
+}
+
+// setup attaches sandbox id's namespace to the bridge and returns its IP,
+// its gateway and the name of its veth's host end. The sandbox gets no
+// route beyond the bridge's subnet (routeOut gives it one).
+func (n *network) setup(ctx context.Context, id string) (attachment, error) {
 	defer n.lockCNI()()
 	res, err := n.cni.Setup(ctx, n.idPrefix+id, n.nsPath(id))
 	if err != nil {
-		return nil, "", fmt.Errorf("CNI setup: %w", err)
+		return attachment{}, fmt.Errorf("CNI setup: %w", err)
 	}
-	var ip net.IP
-	var veth string
+	var at attachment
 	for name, iface := range res.Interfaces {
 		switch {
 		case name == "lo":
 		case iface.Sandbox == "" && name != n.bridge && iface.Mac != "":
 			// The host end of the veth (go-cni also lists an empty
 			// default interface, without a MAC).
-			veth = name
+			at.veth = name
 		default:
 			for _, ipc := range iface.IPConfigs {
-				if v4 := ipc.IP.To4(); v4 != nil && ip == nil {
-					ip = v4
+				if v4 := ipc.IP.To4(); v4 != nil && at.ip == nil {
+					at.ip, at.gateway = v4, ipc.Gateway.To4()
 				}
 			}
 		}
 	}
-	if ip == nil {
-		return nil, "", errors.New("CNI setup: no IPv4 address in the result")
+	if at.ip == nil {
+		return attachment{}, errors.New("CNI setup: no IPv4 address in the result")
 	}
 	// An isolated bridge port forwards only to the bridge itself, never
 	// to another isolated port: no sandbox reaches another (ARP included),
 	// whoever's it is. The host reaches each, and the firewall keeps the
 	// sandboxes off the host (machine.GuardBridge).
 	if n.unhardened {
-		return ip, veth, nil
+		return at, nil
 	}
-	link, err := netlink.LinkByName(veth)
+	link, err := netlink.LinkByName(at.veth)
 	if err != nil {
-		return nil, "", fmt.Errorf("isolate the sandbox's bridge port %s: %w", veth, err)
+		return attachment{}, fmt.Errorf("isolate the sandbox's bridge port %s: %w", at.veth, err)
 	}
 	if err := netlink.LinkSetIsolated(link, true); err != nil {
-		return nil, "", fmt.Errorf("isolate the sandbox's bridge port %s: %w", veth, err)
+		return attachment{}, fmt.Errorf("isolate the sandbox's bridge port %s: %w", at.veth, err)
 	}
-	return ip, veth, nil
+	return at, nil
+}
+
+// routeOut gives sandbox id a default route through gateway (the bridge):
+// for a sandbox with egress, whose connections the host then forwards as
+// the firewall allows (machine.AllowEgress).
+func (n *network) routeOut(id string, gateway net.IP) error {
+	if gateway == nil {
+		return errors.New("default route: CNI gave no gateway")
+	}
+	ns, err := netns.GetFromPath(n.nsPath(id))
+	if err != nil {
+		return fmt.Errorf("default route: network namespace: %w", err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("default route: %w", err)
+	}
+	defer h.Close()
+	if err := h.RouteAdd(&netlink.Route{Gw: gateway}); err != nil {
+		return fmt.Errorf("default route via %s: %w", gateway, err)
+	}
+	return nil
 }
 
 // teardown detaches sandbox id and releases its IP. It works on a namespace

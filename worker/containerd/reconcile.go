@@ -44,8 +44,8 @@ func (r *Runtime) Reconciled() Reconciled { return r.reconciled }
 
 // reconcile makes the runtime's machine state match its containers
 // before anything is listed or created: it keeps the sandboxes whose task
-// runs and removes everything else it finds in its namespace, state
-// directory and bridge.
+// runs (with their egress rules) and removes everything else it finds in
+// its namespace, state directory and bridge.
 func (r *Runtime) reconcile(ctx context.Context) (Reconciled, error) {
 	var rec Reconciled
 	containers, err := r.client.Containers(ctx, `labels."`+labelFunction+`"`)
@@ -60,6 +60,14 @@ func (r *Runtime) reconcile(ctx context.Context) (Reconciled, error) {
 			return rec, fmt.Errorf("container %s: %w", c.ID(), err)
 		}
 		if labels[labelEndpoint] != "" && running(ctx, c) {
+			// Opening the runtime reinstalled the bridge's firewall
+			// without any egress: a kept sandbox with egress gets its
+			// rules again (its namespace kept its route).
+			if ip := egressIP(labels); ip != nil && !r.cfg.Unhardened {
+				if err := machine.AllowEgress(r.cfg.Bridge, ip); err != nil {
+					return rec, fmt.Errorf("container %s: %w", c.ID(), err)
+				}
+			}
 			live[c.ID()] = true
 			veths[labels[labelVeth]] = true
 			rec.Kept++

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	runc1options "github.com/containerd/containerd/api/types/runc/options"
+	"github.com/containerd/containerd/pkg/cap"
 	"github.com/containerd/containerd/plugin"
 
 	"github.com/containerd/containerd"
@@ -27,6 +30,7 @@ import (
 	"baton.dev/baton/internal/localfs"
 	"baton.dev/baton/registry"
 	"baton.dev/baton/worker"
+	"baton.dev/baton/worker/machine"
 )
 
 // Timeouts of the sandbox life cycle.
@@ -113,11 +117,7 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 		containerd.WithImage(img),
 		containerd.WithSnapshotter(r.cfg.Snapshotter),
 		containerd.WithNewSnapshot(spec.ID, img),
-		containerd.WithContainerLabels(map[string]string{
-			labelFunction: spec.Function,
-			labelCPU:      strconv.FormatInt(spec.CPUMilli, 10),
-			labelMemory:   strconv.FormatInt(spec.MemoryBytes, 10),
-		}),
+		containerd.WithContainerLabels(labelsOf(spec)),
 		containerd.WithNewSpec(append(specOpts(img, spec, nsPath), r.hardening(spec)...)...),
 	)
 	if errdefs.IsAlreadyExists(err) {
@@ -132,13 +132,20 @@ func (r *Runtime) Create(ctx context.Context, spec worker.SandboxSpec) (worker.S
 	mark(&cs.Create)
 
 	undo = append(undo, func(ctx context.Context) error { return r.net.teardown(ctx, spec.ID) })
-	ip, veth, err := r.net.setup(ctx, spec.ID)
+	at, err := r.net.setup(ctx, spec.ID)
 	if err != nil {
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, err)
 	}
-	endpoint := fmt.Sprintf("http://%s:%d", ip, Port)
-	if _, err := container.SetLabels(ctx, map[string]string{labelEndpoint: endpoint, labelVeth: veth}); err != nil {
+	endpoint := fmt.Sprintf("http://%s:%d", at.ip, Port)
+	if _, err := container.SetLabels(ctx, map[string]string{labelEndpoint: endpoint, labelVeth: at.veth}); err != nil {
 		return worker.Sandbox{}, fmt.Errorf("sandbox %s: label endpoint: %w", spec.ID, err)
+	}
+	if spec.Egress == worker.EgressInternet {
+		// The rules go before the IP is released (undo runs backwards).
+		undo = append(undo, func(context.Context) error { return r.denyEgress(at.ip) })
+		if err := r.allowEgress(spec.ID, at); err != nil {
+			return worker.Sandbox{}, fmt.Errorf("sandbox %s: egress: %w", spec.ID, err)
+		}
 	}
 	mark(&cs.Network)
 
@@ -204,6 +211,54 @@ func (r *Runtime) verify(id string, c worker.Conn) error {
 	return nil
 }
 
+// labelsOf is a new sandbox's container labels: what List and a
+// restarted worker rebuild it from.
+func labelsOf(spec worker.SandboxSpec) map[string]string {
+	l := map[string]string{
+		labelFunction: spec.Function,
+		labelCPU:      strconv.FormatInt(spec.CPUMilli, 10),
+		labelMemory:   strconv.FormatInt(spec.MemoryBytes, 10),
+	}
+	if spec.Egress != "" {
+		l[labelEgress] = spec.Egress
+	}
+	return l
+}
+
+// allowEgress gives the sandbox attached at at a default route out and
+// the firewall's egress rules (none on an unhardened runtime, which has
+// no firewall).
+func (r *Runtime) allowEgress(id string, at attachment) error {
+	if err := r.net.routeOut(id, at.gateway); err != nil {
+		return err
+	}
+	if r.cfg.Unhardened {
+		return nil
+	}
+	return machine.AllowEgress(r.cfg.Bridge, at.ip)
+}
+
+// denyEgress removes the egress rules of the sandbox at ip.
+func (r *Runtime) denyEgress(ip net.IP) error {
+	if r.cfg.Unhardened {
+		return nil
+	}
+	return machine.DenyEgress(r.cfg.Bridge, ip)
+}
+
+// egressIP is the IP of a sandbox with egress, from its labels; nil for
+// one without egress or without an address yet.
+func egressIP(labels map[string]string) net.IP {
+	if labels[labelEgress] != worker.EgressInternet {
+		return nil
+	}
+	u, err := url.Parse(labels[labelEndpoint])
+	if err != nil {
+		return nil
+	}
+	return net.ParseIP(u.Hostname()).To4()
+}
+
 // Hardening of every sandbox: the function is treated as hostile.
 const (
 	// unprivilegedUID runs an image that names no USER (nobody).
@@ -222,15 +277,24 @@ const (
 // (withoutPtrace); no new privileges; a read-only root filesystem with a
 // writable /tmp of at most a quarter of the sandbox's memory (the tmpfs
 // counts against it); and limits on processes and open files.
+//
+// The spec's privileges, which the orchestrator sends only where its
+// operator allows them, change two of these: the process holds exactly
+// the capabilities asked for (withCapabilities; seccomp's profile then
+// allows the calls they need, as Docker's does, ptrace still excepted),
+// and runs as uid 0 when it asks to run as root. No new privileges stays.
 func (r *Runtime) hardening(spec worker.SandboxSpec) []oci.SpecOpts {
 	if r.cfg.Unhardened {
 		return nil
 	}
+	user := withoutRoot
+	if spec.RunAsRoot {
+		user = withRoot
+	}
 	return []oci.SpecOpts{
 		oci.WithNoNewPrivileges,
-		oci.WithCapabilities(nil),
-		oci.WithAmbientCapabilities(nil),
-		seccomp.WithDefaultProfile(),
+		withCapabilities(spec.Capabilities, spec.RunAsRoot),
+		seccomp.WithDefaultProfile(), // after the capabilities: it reads them
 		withoutPtrace,
 		oci.WithRootFSReadonly(),
 		oci.WithPidsLimit(pidsLimit),
@@ -239,8 +303,45 @@ func (r *Runtime) hardening(spec worker.SandboxSpec) []oci.SpecOpts {
 			Options: []string{"nosuid", "nodev", "mode=1777", "size=" + strconv.FormatInt(tmpSize(spec.MemoryBytes), 10)},
 		}}),
 		withOpenFilesLimit(openFilesLimit),
-		withoutRoot,
+		user,
 	}
+}
+
+// withCapabilities gives the process exactly caps (names without CAP_;
+// none when empty) in its bounding, effective and permitted sets. A
+// process that is not root keeps permitted and effective capabilities
+// across the execve of the function only as ambient ones (which must be
+// inheritable too), so those two sets hold caps as well for it; root's
+// are recomputed from the bounding set and need neither. Unknown names
+// are refused.
+func withCapabilities(caps []string, root bool) oci.SpecOpts {
+	return func(ctx context.Context, client oci.Client, c *containers.Container, s *oci.Spec) error {
+		known := cap.Known()
+		full := make([]string, 0, len(caps))
+		for _, name := range caps {
+			if !slices.Contains(known, "CAP_"+name) {
+				return fmt.Errorf("capability %q: %w: this machine's kernel does not know it", name, worker.ErrUnsupported)
+			}
+			full = append(full, "CAP_"+name)
+		}
+		if err := oci.WithCapabilities(full)(ctx, client, c, s); err != nil {
+			return err
+		}
+		if root || len(full) == 0 {
+			return oci.WithAmbientCapabilities(nil)(ctx, client, c, s)
+		}
+		return oci.WithAmbientCapabilities(full)(ctx, client, c, s) // inheritable too
+	}
+}
+
+// withRoot runs the process as uid and gid 0: only for a spec that asks
+// to run as root.
+func withRoot(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+	if s.Process == nil {
+		s.Process = &specs.Process{}
+	}
+	s.Process.User = specs.User{UID: 0, GID: 0}
+	return nil
 }
 
 // ptraceCalls are the system calls that read or change another
@@ -435,6 +536,17 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 	}
 	if err := stopTask(ctx, container); err != nil {
 		return fmt.Errorf("sandbox %s: %w", id, err)
+	}
+	// Its egress rules go before its IP is released: once released, the
+	// IP may be another sandbox's.
+	labels, err := container.Labels(ctx)
+	if ignoreNotFound(err) != nil {
+		return fmt.Errorf("sandbox %s: labels: %w", id, err)
+	}
+	if ip := egressIP(labels); ip != nil {
+		if err := r.denyEgress(ip); err != nil {
+			return fmt.Errorf("sandbox %s: %w", id, err)
+		}
 	}
 	if err := r.net.teardown(ctx, id); err != nil {
 		return fmt.Errorf("sandbox %s: %w", id, err)

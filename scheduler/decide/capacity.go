@@ -1,0 +1,218 @@
+package decide
+
+import (
+	"slices"
+	"sort"
+)
+
+// Fit is a ScalePlan cut to what the workers can hold.
+type Fit struct {
+	Plan ScalePlan
+	// Unplaceable counts, per pool, the creations the plan wanted that no
+	// worker has room for now (the pool's demand waits for room).
+	Unplaceable map[string]int
+	// Never lists the pools with queued requests whose sandbox would not
+	// fit on any live worker even empty: they cannot be served at all.
+	Never []string
+}
+
+// FitPlan cuts plan's creations to what the workers hold (Place's choice:
+// memory is never over-committed, CPU may be), and
+// shares the room between tenants by dominant resource fairness: each
+// creation goes to the pool whose tenant has the smallest dominant share
+// (the larger of its CPU and its memory over the live workers' totals),
+// queued demand before the rest, the longest waiting first. When a pool
+// with queued requests finds no room, idle sandboxes of pools with no
+// queue are deleted to make it, least recently used first, on the worker
+// where the fewest deletions suffice. Pre-warm floors count against their
+// tenant's share like any sandbox. FitPlan is a pure function.
+func FitPlan(plan ScalePlan, pools []PoolState, workers []WorkerState) Fit {
+	out := Fit{Plan: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}, Unplaceable: map[string]int{}}
+	deleted := map[string]bool{}
+	for f, ids := range plan.Delete {
+		out.Plan.Delete[f] = slices.Clone(ids)
+		for _, id := range ids {
+			deleted[id] = true
+		}
+	}
+	ws := slices.Clone(workers)
+	slot := map[string]int{}
+	var totalCPU, totalMem int64
+	for i, w := range ws {
+		slot[w.ID] = i
+		if !w.Draining {
+			totalCPU += w.CPUMilli
+			totalMem += w.MemoryBytes
+		}
+	}
+	byName := map[string]*PoolState{}
+	used := map[string]usage{}
+	for i := range pools {
+		ps := &pools[i]
+		byName[ps.Function] = ps
+		used[ps.Tenant] = used[ps.Tenant].plus(*ps, len(ps.Idle)+ps.Busy+ps.Creating)
+	}
+	// The plan's own deletions free their room.
+	for f, ids := range plan.Delete {
+		ps := byName[f]
+		if ps == nil {
+			continue
+		}
+		for _, sb := range ps.Idle {
+			if slices.Contains(ids, sb.ID) {
+				free(ws, slot, sb.Worker, *ps)
+				used[ps.Tenant] = used[ps.Tenant].plus(*ps, -1)
+			}
+		}
+	}
+	share := func(tenant string) float64 {
+		u := used[tenant]
+		var c, m float64
+		if totalCPU > 0 {
+			c = float64(u.cpu) / float64(totalCPU)
+		}
+		if totalMem > 0 {
+			m = float64(u.memory) / float64(totalMem)
+		}
+		return max(c, m)
+	}
+	want := map[string]int{}
+	for f, n := range plan.Create {
+		if byName[f] != nil && n > 0 {
+			want[f] = n
+		}
+	}
+	for len(want) > 0 {
+		// The next creation: the smallest dominant share first; then
+		// queued demand, the longest waiting, the name.
+		names := make([]string, 0, len(want))
+		for f := range want {
+			names = append(names, f)
+		}
+		sort.Slice(names, func(i, j int) bool {
+			a, b := byName[names[i]], byName[names[j]]
+			if sa, sb := share(a.Tenant), share(b.Tenant); sa != sb {
+				return sa < sb
+			}
+			if (a.Waiting > 0) != (b.Waiting > 0) {
+				return a.Waiting > 0
+			}
+			if a.OldestWait != b.OldestWait {
+				return a.OldestWait > b.OldestWait
+			}
+			return a.Function < b.Function
+		})
+		ps := byName[names[0]]
+		req := PlacementRequest{CPUMilli: ps.CPUMilli, MemoryBytes: ps.MemoryBytes}
+		i, ok := placeIndex(ws, req)
+		if !ok && ps.Waiting > 0 {
+			i, ok = makeRoom(ws, pools, ps, req, deleted, &out.Plan, used)
+		}
+		if !ok {
+			out.Unplaceable[ps.Function] += want[ps.Function]
+			if ps.Waiting > 0 && ps.Busy+ps.Creating+len(ps.Idle) == 0 && !fitsEmpty(workers, req) {
+				out.Never = append(out.Never, ps.Function)
+			}
+			delete(want, ps.Function)
+			continue
+		}
+		ws[i].ReservedCPUMilli += req.CPUMilli
+		ws[i].ReservedMemoryBytes += req.MemoryBytes
+		used[ps.Tenant] = used[ps.Tenant].plus(*ps, 1)
+		out.Plan.Create[ps.Function]++
+		if want[ps.Function]--; want[ps.Function] == 0 {
+			delete(want, ps.Function)
+		}
+	}
+	for f, ids := range out.Plan.Delete {
+		if len(ids) == 0 {
+			delete(out.Plan.Delete, f)
+		}
+	}
+	sort.Strings(out.Never)
+	return out
+}
+
+// fitsEmpty reports whether req fits on some live worker with nothing on it.
+func fitsEmpty(workers []WorkerState, req PlacementRequest) bool {
+	for _, w := range workers {
+		if !w.Draining && w.CPUMilli > 0 && req.MemoryBytes <= w.MemoryBytes {
+			return true
+		}
+	}
+	return false
+}
+
+// free returns one sandbox of ps's size to worker id.
+func free(ws []WorkerState, slot map[string]int, id string, ps PoolState) {
+	if i, ok := slot[id]; ok {
+		ws[i].ReservedCPUMilli -= ps.CPUMilli
+		ws[i].ReservedMemoryBytes -= ps.MemoryBytes
+	}
+}
+
+// makeRoom deletes idle sandboxes of pools with no queue (other than
+// for's), least recently used first, on the worker where the fewest
+// deletions make room for req, and returns that worker.
+func makeRoom(ws []WorkerState, pools []PoolState, forPool *PoolState, req PlacementRequest, deleted map[string]bool, plan *ScalePlan, used map[string]usage) (int, bool) {
+	type victim struct {
+		sb IdleSandbox
+		ps *PoolState
+	}
+	onWorker := map[string][]victim{}
+	for i := range pools {
+		ps := &pools[i]
+		if ps.Waiting > 0 || ps.Function == forPool.Function {
+			continue
+		}
+		for _, sb := range ps.Idle {
+			if !deleted[sb.ID] && sb.Worker != "" {
+				onWorker[sb.Worker] = append(onWorker[sb.Worker], victim{sb, ps})
+			}
+		}
+	}
+	best, bestN := -1, 0
+	var bestVictims []victim
+	for i, w := range ws {
+		vs := onWorker[w.ID]
+		if w.Draining || len(vs) == 0 {
+			continue
+		}
+		sort.Slice(vs, func(a, b int) bool {
+			if !vs[a].sb.LastUsed.Equal(vs[b].sb.LastUsed) {
+				return vs[a].sb.LastUsed.Before(vs[b].sb.LastUsed)
+			}
+			return vs[a].sb.ID < vs[b].sb.ID
+		})
+		mem := w.ReservedMemoryBytes
+		n := 0
+		for mem+req.MemoryBytes > w.MemoryBytes {
+			if n == len(vs) {
+				n = -1
+				break
+			}
+			mem -= vs[n].ps.MemoryBytes
+			n++
+		}
+		if n > 0 && (best < 0 || n < bestN || (n == bestN && w.ID < ws[best].ID)) {
+			best, bestN, bestVictims = i, n, vs[:n]
+		}
+	}
+	if best < 0 {
+		return -1, false
+	}
+	for _, v := range bestVictims {
+		deleted[v.sb.ID] = true
+		plan.Delete[v.ps.Function] = append(plan.Delete[v.ps.Function], v.sb.ID)
+		ws[best].ReservedCPUMilli -= v.ps.CPUMilli
+		ws[best].ReservedMemoryBytes -= v.ps.MemoryBytes
+		used[v.ps.Tenant] = used[v.ps.Tenant].plus(*v.ps, -1)
+	}
+	return best, true
+}
+
+// placeIndex is PlaceIndex as a found flag.
+func placeIndex(ws []WorkerState, req PlacementRequest) (int, bool) {
+	i, err := PlaceIndex(ws, req)
+	return i, err == nil
+}
