@@ -90,6 +90,7 @@ func (a *Autoscaler) Run(ctx context.Context) {
 			fit := decide.FitPlan(plan, pools, workers(now))
 			plan = fit.Plan
 			a.router.SetUnplaceable(fit.Unplaceable, plan.Create, now)
+			a.router.SetYield(fit.Yield)
 			a.router.Refuse(fit.Never, tooBig)
 		}
 		a.router.Apply(plan)

@@ -164,6 +164,10 @@ type pool struct {
 	unplaceable         int
 	unplaceableSince    time.Time
 	unplaceableArrivals uint64
+	// yield counts busy sandboxes to retire when their call ends, rather
+	// than serve this pool's queue: another tenant's demand needs their
+	// room (decide.FitPlan's Yield).
+	yield int
 }
 
 // ewma folds sample x into the moving average avg (weight 1/5).
@@ -597,6 +601,15 @@ func (r *Router) release(sb *sandboxRef, healthy bool, exec time.Duration) {
 		r.deleteAsync(sb)
 		return
 	}
+	if p.yield > 0 {
+		// Another tenant's queue needs this room more (a fair share):
+		// the sandbox goes, and the next plan gives its room away.
+		p.yield--
+		p.busy--
+		r.deleteAsync(sb)
+		r.signal()
+		return
+	}
 	if len(p.waiters) > 0 {
 		w := p.waiters[0]
 		p.waiters = p.waiters[1:]
@@ -606,6 +619,16 @@ func (r *Router) release(sb *sandboxRef, healthy bool, exec time.Duration) {
 	p.busy--
 	sb.lastUsed = time.Now()
 	p.idle = append(p.idle, sb)
+}
+
+// SetYield records, per pool, how many busy sandboxes to retire when
+// their call ends (decide.FitPlan's Yield); pools not named retire none.
+func (r *Router) SetYield(yield map[string]int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for key, p := range r.pools {
+		p.yield = yield[key]
+	}
 }
 
 // call posts input to the sandbox the caller holds, on its kept

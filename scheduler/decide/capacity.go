@@ -14,6 +14,12 @@ type Fit struct {
 	// Never lists the pools with queued requests whose sandbox would not
 	// fit on any live worker even empty: they cannot be served at all.
 	Never []string
+	// Yield counts, per pool, busy sandboxes to retire when their call
+	// ends instead of serving the pool's own queue: the pool's tenant
+	// holds more than its fair share while another tenant's queued
+	// demand has no room, and the room a retired sandbox frees goes to
+	// that tenant in the next plan.
+	Yield map[string]int
 }
 
 // FitPlan cuts plan's creations to what the workers hold (Place's choice:
@@ -27,7 +33,7 @@ type Fit struct {
 // where the fewest deletions suffice. Pre-warm floors count against their
 // tenant's share like any sandbox. FitPlan is a pure function.
 func FitPlan(plan ScalePlan, pools []PoolState, workers []WorkerState) Fit {
-	out := Fit{Plan: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}, Unplaceable: map[string]int{}}
+	out := Fit{Plan: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}, Unplaceable: map[string]int{}, Yield: map[string]int{}}
 	deleted := map[string]bool{}
 	for f, ids := range plan.Delete {
 		out.Plan.Delete[f] = slices.Clone(ids)
@@ -106,9 +112,12 @@ func FitPlan(plan ScalePlan, pools []PoolState, workers []WorkerState) Fit {
 		req := PlacementRequest{CPUMilli: ps.CPUMilli, MemoryBytes: ps.MemoryBytes}
 		i, ok := placeIndex(ws, req)
 		if !ok && ps.Waiting > 0 {
-			i, ok = makeRoom(ws, pools, ps, req, deleted, &out.Plan, used)
+			i, ok = makeRoom(ws, pools, ps, req, deleted, &out.Plan, used, share)
 		}
 		if !ok {
+			if ps.Waiting > 0 {
+				yieldFor(pools, ps, used, share, out.Yield)
+			}
 			out.Unplaceable[ps.Function] += want[ps.Function]
 			if ps.Waiting > 0 && ps.Busy+ps.Creating+len(ps.Idle) == 0 && !fitsEmpty(workers, req) {
 				out.Never = append(out.Never, ps.Function)
@@ -130,6 +139,11 @@ func FitPlan(plan ScalePlan, pools []PoolState, workers []WorkerState) Fit {
 		}
 	}
 	sort.Strings(out.Never)
+	for f, n := range out.Yield {
+		if n == 0 {
+			delete(out.Yield, f)
+		}
+	}
 	return out
 }
 
@@ -152,9 +166,10 @@ func free(ws []WorkerState, slot map[string]int, id string, ps PoolState) {
 }
 
 // makeRoom deletes idle sandboxes of pools with no queue (other than
-// for's), least recently used first, on the worker where the fewest
-// deletions make room for req, and returns that worker.
-func makeRoom(ws []WorkerState, pools []PoolState, forPool *PoolState, req PlacementRequest, deleted map[string]bool, plan *ScalePlan, used map[string]usage) (int, bool) {
+// for's, of its own tenant or of one holding more), least recently used
+// first, on the worker where the fewest deletions make room for req, and
+// returns that worker.
+func makeRoom(ws []WorkerState, pools []PoolState, forPool *PoolState, req PlacementRequest, deleted map[string]bool, plan *ScalePlan, used map[string]usage, share func(string) float64) (int, bool) {
 	type victim struct {
 		sb IdleSandbox
 		ps *PoolState
@@ -163,6 +178,12 @@ func makeRoom(ws []WorkerState, pools []PoolState, forPool *PoolState, req Place
 	for i := range pools {
 		ps := &pools[i]
 		if ps.Waiting > 0 || ps.Function == forPool.Function {
+			continue
+		}
+		// Another tenant's idle sandboxes go only to a tenant holding
+		// less than it: a tenant above its share does not take the warm
+		// sandboxes of one below it.
+		if ps.Tenant != forPool.Tenant && share(ps.Tenant) <= share(forPool.Tenant) {
 			continue
 		}
 		for _, sb := range ps.Idle {
@@ -209,6 +230,37 @@ func makeRoom(ws []WorkerState, pools []PoolState, forPool *PoolState, req Place
 		used[v.ps.Tenant] = used[v.ps.Tenant].plus(*v.ps, -1)
 	}
 	return best, true
+}
+
+// yieldFor asks the tenant with the largest dominant share, other than
+// forPool's, to give up one busy sandbox big enough for forPool's, when
+// after that it would still hold at least as much as forPool's tenant
+// with the sandbox gained (so two tenants do not hand one sandbox back
+// and forth). The shares count the yield at once.
+func yieldFor(pools []PoolState, forPool *PoolState, used map[string]usage, share func(string) float64, yield map[string]int) {
+	var donor *PoolState
+	for i := range pools {
+		ps := &pools[i]
+		if ps.Tenant == forPool.Tenant || ps.Busy-yield[ps.Function] <= 0 || ps.MemoryBytes < forPool.MemoryBytes {
+			continue
+		}
+		if donor == nil || share(ps.Tenant) > share(donor.Tenant) ||
+			(share(ps.Tenant) == share(donor.Tenant) && ps.Function < donor.Function) {
+			donor = ps
+		}
+	}
+	if donor == nil {
+		return
+	}
+	before := used[donor.Tenant]
+	used[donor.Tenant] = before.plus(*donor, -1)
+	gainer := used[forPool.Tenant]
+	used[forPool.Tenant] = gainer.plus(*forPool, 1)
+	if share(donor.Tenant) < share(forPool.Tenant) {
+		used[donor.Tenant], used[forPool.Tenant] = before, gainer // not fairer: keep as it is
+		return
+	}
+	yield[donor.Function]++
 }
 
 // placeIndex is PlaceIndex as a found flag.

@@ -61,6 +61,13 @@ func TestFitPlan(t *testing.T) {
 			want:    Fit{Plan: ScalePlan{Create: map[string]int{"b/w/g": 1}, Delete: map[string][]string{"a/w/f": {"f2"}}}, Unplaceable: map[string]int{}},
 		},
 		{
+			name:    "a tenant above its share does not take the warm sandbox of one below it",
+			plan:    map[string]int{"a/w/f": 1},
+			pools:   []PoolState{pool("a/w/f", "a", 256, 3, 1), pool("b/w/g", "b", 256, 0, 0, idle("g1", time.Hour))},
+			workers: reserved(1024),
+			want:    Fit{Plan: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}, Unplaceable: map[string]int{"a/w/f": 1}},
+		},
+		{
 			name:    "an idle sandbox of a pool with a queue is not taken",
 			plan:    map[string]int{"b/w/g": 1},
 			pools:   []PoolState{pool("a/w/f", "a", 1024, 0, 1, idle("f1", time.Hour)), pool("b/w/g", "b", 512, 0, 1)},
@@ -83,6 +90,22 @@ func TestFitPlan(t *testing.T) {
 			want:    Fit{Plan: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}, Unplaceable: map[string]int{"a/w/big": 1}, Never: []string{"a/w/big"}},
 		},
 		{
+			name:    "a tenant holding the machine yields a busy sandbox to one that has none",
+			plan:    map[string]int{"a/w/f": 3, "b/w/g": 1},
+			pools:   []PoolState{pool("a/w/f", "a", 256, 4, 3), pool("b/w/g", "b", 256, 0, 1)},
+			workers: reserved(1024),
+			want: Fit{Plan: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}},
+				Unplaceable: map[string]int{"a/w/f": 3, "b/w/g": 1}, Yield: map[string]int{"a/w/f": 1}},
+		},
+		{
+			name:    "no yield that would leave the giver with less than the taker",
+			plan:    map[string]int{"b/w/g": 1},
+			pools:   []PoolState{pool("a/w/f", "a", 512, 1, 0), pool("b/w/g", "b", 512, 1, 1)},
+			workers: reserved(1024),
+			want: Fit{Plan: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}},
+				Unplaceable: map[string]int{"b/w/g": 1}},
+		},
+		{
 			name:    "a draining worker takes nothing",
 			plan:    map[string]int{"a/w/f": 1},
 			pools:   []PoolState{pool("a/w/f", "a", 100, 0, 1)},
@@ -97,6 +120,9 @@ func TestFitPlan(t *testing.T) {
 				plan.Delete[f] = ids
 			}
 			got := FitPlan(plan, tc.pools, tc.workers)
+			if len(got.Yield) == 0 {
+				got.Yield = nil
+			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("FitPlan =\n%+v\nwant\n%+v", got, tc.want)
 			}
