@@ -87,7 +87,7 @@ func (a *Autoscaler) Run(ctx context.Context) {
 			plan, refused = decide.LimitToQuotas(plan, pools, quotas())
 		}
 		if workers != nil {
-			fit := decide.FitPlan(plan, pools, workers(now))
+			fit := decide.FitPlan(now, plan, pools, workers(now))
 			plan = fit.Plan
 			a.router.SetUnplaceable(fit.Unplaceable, plan.Create, now)
 			a.router.SetYield(fit.Yield)

@@ -164,6 +164,7 @@ type pool struct {
 	unplaceable         int
 	unplaceableSince    time.Time
 	unplaceableArrivals uint64
+	unplaceableSaid     bool // the shortage was logged (it outlasted shortageSaidAfter)
 	// yield counts busy sandboxes to retire when their call ends, rather
 	// than serve this pool's queue: another tenant's demand needs their
 	// room (decide.FitPlan's Yield).
@@ -781,11 +782,16 @@ func tooBig(key string, cfg FunctionConfig) error {
 	return fmt.Errorf("function %s asks cpu %dm and memory %d bytes, more than any live worker has: %w", key, cfg.CPUMilli, cfg.MemoryBytes, decide.ErrNoCapacity)
 }
 
+// shortageSaidAfter is how long a function's demand must have had no room
+// before the log says so: a queue that forms and drains at once, as at
+// full capacity, is the gauge's, not the log's.
+const shortageSaidAfter = 500 * time.Millisecond
+
 // SetUnplaceable records which pools' demand no worker has room for now
 // (decide.FitPlan: unplaceable creations; planned: the creations that
-// fit), saying so in one line when a pool becomes unplaceable and in one
-// when it is placeable again, with how long and how many requests came
-// meanwhile. Only a pool with requests waiting is unplaceable; it is
+// fit), saying so in one line once a pool has been unplaceable for
+// shortageSaidAfter and in one when it is placeable again, with how long
+// and how many requests came meanwhile. Only a pool with requests waiting is unplaceable; it is
 // placeable again once a creation for it fits or its queue is empty.
 func (r *Router) SetUnplaceable(unplaceable, planned map[string]int, now time.Time) {
 	r.mu.Lock()
@@ -800,17 +806,23 @@ func (r *Router) SetUnplaceable(unplaceable, planned map[string]int, now time.Ti
 			p.unplaceable = n
 			if p.unplaceableSince.IsZero() {
 				p.unplaceableSince, p.unplaceableArrivals = now, p.arrivals
+			}
+			if !p.unplaceableSaid && now.Sub(p.unplaceableSince) >= shortageSaidAfter {
+				p.unplaceableSaid = true
 				r.log.Warn("a function's demand has no room on any worker: its requests wait for room (see baton_unplaceable_demand)",
-					"function", key, "cpuMilli", p.cfg.CPUMilli, "memoryBytes", p.cfg.MemoryBytes, "waiting", len(p.waiters), "sandboxes", len(p.idle)+p.busy+p.creating)
+					"function", key, "cpuMilli", p.cfg.CPUMilli, "memoryBytes", p.cfg.MemoryBytes, "waiting", len(p.waiters),
+					"sandboxes", len(p.idle)+p.busy+p.creating, "for", now.Sub(p.unplaceableSince).Round(time.Millisecond))
 			}
 		case !p.unplaceableSince.IsZero() && (planned[key] > 0 || len(p.waiters) == 0):
-			ended := "a creation has room"
-			if planned[key] == 0 {
-				ended = "no request waits (served, refused past the queue's bounds, or gone)"
+			if p.unplaceableSaid {
+				ended := "a creation has room"
+				if planned[key] == 0 {
+					ended = "no request waits (served, refused past the queue's bounds, or gone)"
+				}
+				r.log.Info("a function's shortage of room ended", "function", key, "how", ended, "after", now.Sub(p.unplaceableSince).Round(time.Millisecond),
+					"requests", p.arrivals-p.unplaceableArrivals, "waiting", len(p.waiters))
 			}
-			r.log.Info("a function's shortage of room ended", "function", key, "how", ended, "after", now.Sub(p.unplaceableSince).Round(time.Millisecond),
-				"requests", p.arrivals-p.unplaceableArrivals, "waiting", len(p.waiters))
-			p.unplaceable, p.unplaceableSince = 0, time.Time{}
+			p.unplaceable, p.unplaceableSince, p.unplaceableSaid = 0, time.Time{}, false
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -58,6 +59,16 @@ type LocalOptions struct {
 
 	// pulls is how Baton reaches registries (the pull bench's own).
 	pulls standalone.Pulls
+	// workerMemory, when set, is the memory the worker offers (the
+	// overload bench sizes its capacity with it); queue the bounds of
+	// each function's queue; logTo, when set, receives Baton's log at
+	// Info (the overload bench counts its lines).
+	workerMemory int64
+	queue        struct {
+		max  int
+		wait time.Duration
+	}
+	logTo io.Writer
 }
 
 // localBaton is a standalone Baton started for one benchmark run.
@@ -89,7 +100,11 @@ func startLocal(ctx context.Context, o LocalOptions, keepAlive time.Duration, li
 	if o.Verbose {
 		level = slog.LevelWarn
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var out io.Writer = os.Stderr
+	if o.logTo != nil {
+		out, level = o.logTo, slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 	// A short path (containerd's sockets live under it), swept by a later
 	// bench or test if this one is killed.
 	dir, err := rundir.New("baton-bench-", func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) })
@@ -98,8 +113,8 @@ func startLocal(ctx context.Context, o LocalOptions, keepAlive time.Duration, li
 	}
 	cl, err := standalone.Start(ctx, standalone.Config{
 		DataDir: dir.Path, Listen: "127.0.0.1:0", Runtime: o.Runtime, ImagesDir: imgs, Subnet: localSubnet,
-		Postgres: "off", Logger: log, Pulls: o.pulls, Unhardened: o.Unhardened,
-		Orchestration: standalone.Orchestration{KeepAlive: keepAlive, PrewarmLive: live},
+		Postgres: "off", Logger: log, Pulls: o.pulls, Unhardened: o.Unhardened, WorkerMemoryBytes: o.workerMemory,
+		Orchestration: standalone.Orchestration{KeepAlive: keepAlive, PrewarmLive: live, MaxQueue: o.queue.max, MaxQueueWait: o.queue.wait},
 	})
 	if err != nil {
 		dir.Remove()

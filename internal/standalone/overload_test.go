@@ -99,9 +99,10 @@ func TestOverloadIsBounded(t *testing.T) {
 			t.Fatalf("other once slow is idle: %v", err)
 		}
 		// Two shortages: the three queued requests (refused after 1 s,
-		// some 20 plans), and this one (slow's call holds the room).
-		if n := logLines(logs.String(), "has no room on any worker", "function=default/other/f"); n != 2 {
-			t.Errorf("%d lines say other has no room, want 2, one per shortage", n)
+		// some 20 plans: said), and this one (slow's call holds the
+		// room; said if it lasted half a second).
+		if n := logLines(logs.String(), "has no room on any worker", "function=default/other/f"); n < 1 || n > 2 {
+			t.Errorf("%d lines say other has no room, want 1 or 2: at most one per shortage", n)
 		}
 		if n := logLines(logs.String(), "shortage of room ended", "function=default/other/f"); n < 1 || n > 2 {
 			t.Errorf("%d lines say other's shortage ended, want 1 or 2 (the second may end after its request)", n)

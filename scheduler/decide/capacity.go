@@ -3,7 +3,12 @@ package decide
 import (
 	"slices"
 	"sort"
+	"time"
 )
+
+// IdleLent is how long a sandbox must have been idle before a tenant
+// above its owner's share may take its room (FitPlan).
+const IdleLent = time.Second
 
 // Fit is a ScalePlan cut to what the workers can hold.
 type Fit struct {
@@ -30,9 +35,10 @@ type Fit struct {
 // queued demand before the rest, the longest waiting first. When a pool
 // with queued requests finds no room, idle sandboxes of pools with no
 // queue are deleted to make it, least recently used first, on the worker
-// where the fewest deletions suffice. Pre-warm floors count against their
+// where the fewest deletions suffice (another tenant's, if it holds less,
+// only once idle for IdleLent). Pre-warm floors count against their
 // tenant's share like any sandbox. FitPlan is a pure function.
-func FitPlan(plan ScalePlan, pools []PoolState, workers []WorkerState) Fit {
+func FitPlan(now time.Time, plan ScalePlan, pools []PoolState, workers []WorkerState) Fit {
 	out := Fit{Plan: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}, Unplaceable: map[string]int{}, Yield: map[string]int{}}
 	deleted := map[string]bool{}
 	for f, ids := range plan.Delete {
@@ -112,7 +118,7 @@ func FitPlan(plan ScalePlan, pools []PoolState, workers []WorkerState) Fit {
 		req := PlacementRequest{CPUMilli: ps.CPUMilli, MemoryBytes: ps.MemoryBytes}
 		i, ok := placeIndex(ws, req)
 		if !ok && ps.Waiting > 0 {
-			i, ok = makeRoom(ws, pools, ps, req, deleted, &out.Plan, used, share)
+			i, ok = makeRoom(now, ws, pools, ps, req, deleted, &out.Plan, used, share)
 		}
 		if !ok {
 			if ps.Waiting > 0 {
@@ -169,7 +175,7 @@ func free(ws []WorkerState, slot map[string]int, id string, ps PoolState) {
 // for's, of its own tenant or of one holding more), least recently used
 // first, on the worker where the fewest deletions make room for req, and
 // returns that worker.
-func makeRoom(ws []WorkerState, pools []PoolState, forPool *PoolState, req PlacementRequest, deleted map[string]bool, plan *ScalePlan, used map[string]usage, share func(string) float64) (int, bool) {
+func makeRoom(now time.Time, ws []WorkerState, pools []PoolState, forPool *PoolState, req PlacementRequest, deleted map[string]bool, plan *ScalePlan, used map[string]usage, share func(string) float64) (int, bool) {
 	type victim struct {
 		sb IdleSandbox
 		ps *PoolState
@@ -180,13 +186,15 @@ func makeRoom(ws []WorkerState, pools []PoolState, forPool *PoolState, req Place
 		if ps.Waiting > 0 || ps.Function == forPool.Function {
 			continue
 		}
-		// Another tenant's idle sandboxes go only to a tenant holding
-		// less than it: a tenant above its share does not take the warm
-		// sandboxes of one below it.
-		if ps.Tenant != forPool.Tenant && share(ps.Tenant) <= share(forPool.Tenant) {
-			continue
-		}
+		// Another tenant's idle sandboxes go to a tenant holding less
+		// than it; to one holding more only once they have been idle a
+		// while (unused room is lent, the sandboxes a tenant is using
+		// between its calls are not taken).
+		lower := ps.Tenant != forPool.Tenant && share(ps.Tenant) <= share(forPool.Tenant)
 		for _, sb := range ps.Idle {
+			if lower && now.Sub(sb.LastUsed) < IdleLent {
+				continue
+			}
 			if !deleted[sb.ID] && sb.Worker != "" {
 				onWorker[sb.Worker] = append(onWorker[sb.Worker], victim{sb, ps})
 			}

@@ -63,9 +63,16 @@ func TestFitPlan(t *testing.T) {
 		{
 			name:    "a tenant above its share does not take the warm sandbox of one below it",
 			plan:    map[string]int{"a/w/f": 1},
-			pools:   []PoolState{pool("a/w/f", "a", 256, 3, 1), pool("b/w/g", "b", 256, 0, 0, idle("g1", time.Hour))},
+			pools:   []PoolState{pool("a/w/f", "a", 256, 3, 1), pool("b/w/g", "b", 256, 0, 0, idle("g1", IdleLent/2))},
 			workers: reserved(1024),
 			want:    Fit{Plan: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}, Unplaceable: map[string]int{"a/w/f": 1}},
+		},
+		{
+			name:    "but takes its room once it has been idle a while",
+			plan:    map[string]int{"a/w/f": 1},
+			pools:   []PoolState{pool("a/w/f", "a", 256, 3, 1), pool("b/w/g", "b", 256, 0, 0, idle("g1", IdleLent))},
+			workers: reserved(1024),
+			want:    Fit{Plan: ScalePlan{Create: map[string]int{"a/w/f": 1}, Delete: map[string][]string{"b/w/g": {"g1"}}}, Unplaceable: map[string]int{}},
 		},
 		{
 			name:    "an idle sandbox of a pool with a queue is not taken",
@@ -119,7 +126,7 @@ func TestFitPlan(t *testing.T) {
 			for f, ids := range tc.deletes {
 				plan.Delete[f] = ids
 			}
-			got := FitPlan(plan, tc.pools, tc.workers)
+			got := FitPlan(now, plan, tc.pools, tc.workers)
 			if len(got.Yield) == 0 {
 				got.Yield = nil
 			}
