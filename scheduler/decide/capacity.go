@@ -1,6 +1,7 @@
 package decide
 
 import (
+	"container/heap"
 	"slices"
 	"sort"
 	"time"
@@ -94,49 +95,66 @@ func FitPlan(now time.Time, plan ScalePlan, pools []PoolState, workers []WorkerS
 			want[f] = n
 		}
 	}
-	for len(want) > 0 {
-		// The next creation: the smallest dominant share first; then
-		// queued demand, the longest waiting, the name.
-		names := make([]string, 0, len(want))
-		for f := range want {
-			names = append(names, f)
+	// The next creation goes to the tenant with the smallest dominant
+	// share, and within it to queued demand, the longest waiting, the
+	// name: a heap of tenants by share (fixed as their shares change)
+	// over a heap of each tenant's pools (O(creations log pools)).
+	tq := &tenantQueue{share: share}
+	byTenant := map[string]*poolQueue{}
+	for f := range want {
+		ps := byName[f]
+		pq := byTenant[ps.Tenant]
+		if pq == nil {
+			pq = &poolQueue{}
+			byTenant[ps.Tenant] = pq
+			tq.names = append(tq.names, ps.Tenant)
 		}
-		sort.Slice(names, func(i, j int) bool {
-			a, b := byName[names[i]], byName[names[j]]
-			if sa, sb := share(a.Tenant), share(b.Tenant); sa != sb {
-				return sa < sb
-			}
-			if (a.Waiting > 0) != (b.Waiting > 0) {
-				return a.Waiting > 0
-			}
-			if a.OldestWait != b.OldestWait {
-				return a.OldestWait > b.OldestWait
-			}
-			return a.Function < b.Function
-		})
-		ps := byName[names[0]]
+		pq.items = append(pq.items, ps)
+	}
+	for _, pq := range byTenant {
+		heap.Init(pq)
+	}
+	heap.Init(tq)
+	for tq.Len() > 0 {
+		tenant := tq.names[0]
+		pq := byTenant[tenant]
+		ps := pq.items[0]
 		req := PlacementRequest{CPUMilli: ps.CPUMilli, MemoryBytes: ps.MemoryBytes}
 		i, ok := placeIndex(ws, req)
+		reorder := false // other tenants' shares fell: the heap is made again
 		if !ok && ps.Waiting > 0 {
 			i, ok = makeRoom(now, ws, pools, ps, req, deleted, &out.Plan, used, share)
+			reorder = true
 		}
 		if !ok {
 			if ps.Waiting > 0 {
 				yieldFor(pools, ps, used, share, out.Yield)
+				reorder = true
 			}
 			out.Unplaceable[ps.Function] += want[ps.Function]
 			if ps.Waiting > 0 && ps.Busy+ps.Creating+len(ps.Idle) == 0 && !fitsEmpty(workers, req) {
 				out.Never = append(out.Never, ps.Function)
 			}
-			delete(want, ps.Function)
-			continue
+			heap.Pop(pq)
+		} else {
+			ws[i].ReservedCPUMilli += req.CPUMilli
+			ws[i].ReservedMemoryBytes += req.MemoryBytes
+			used[ps.Tenant] = used[ps.Tenant].plus(*ps, 1)
+			out.Plan.Create[ps.Function]++
+			if want[ps.Function]--; want[ps.Function] == 0 {
+				heap.Pop(pq)
+			}
 		}
-		ws[i].ReservedCPUMilli += req.CPUMilli
-		ws[i].ReservedMemoryBytes += req.MemoryBytes
-		used[ps.Tenant] = used[ps.Tenant].plus(*ps, 1)
-		out.Plan.Create[ps.Function]++
-		if want[ps.Function]--; want[ps.Function] == 0 {
-			delete(want, ps.Function)
+		switch {
+		case pq.Len() == 0:
+			heap.Pop(tq) // the tenant on top, done
+			if reorder {
+				heap.Init(tq)
+			}
+		case reorder:
+			heap.Init(tq)
+		default:
+			heap.Fix(tq, 0) // its share grew
 		}
 	}
 	for f, ids := range out.Plan.Delete {
@@ -275,4 +293,49 @@ func yieldFor(pools []PoolState, forPool *PoolState, used map[string]usage, shar
 func placeIndex(ws []WorkerState, req PlacementRequest) (int, bool) {
 	i, err := PlaceIndex(ws, req)
 	return i, err == nil
+}
+
+// poolQueue orders one tenant's pools for FitPlan (container/heap):
+// queued demand first, the longest waiting, the name.
+type poolQueue struct{ items []*PoolState }
+
+func (q *poolQueue) Len() int { return len(q.items) }
+func (q *poolQueue) Less(i, j int) bool {
+	a, b := q.items[i], q.items[j]
+	if (a.Waiting > 0) != (b.Waiting > 0) {
+		return a.Waiting > 0
+	}
+	if a.OldestWait != b.OldestWait {
+		return a.OldestWait > b.OldestWait
+	}
+	return a.Function < b.Function
+}
+func (q *poolQueue) Swap(i, j int) { q.items[i], q.items[j] = q.items[j], q.items[i] }
+func (q *poolQueue) Push(x any)    { q.items = append(q.items, x.(*PoolState)) }
+func (q *poolQueue) Pop() any {
+	x := q.items[len(q.items)-1]
+	q.items = q.items[:len(q.items)-1]
+	return x
+}
+
+// tenantQueue orders tenants for FitPlan by their dominant share now,
+// then by name (container/heap).
+type tenantQueue struct {
+	names []string
+	share func(string) float64
+}
+
+func (q *tenantQueue) Len() int { return len(q.names) }
+func (q *tenantQueue) Less(i, j int) bool {
+	if a, b := q.share(q.names[i]), q.share(q.names[j]); a != b {
+		return a < b
+	}
+	return q.names[i] < q.names[j]
+}
+func (q *tenantQueue) Swap(i, j int) { q.names[i], q.names[j] = q.names[j], q.names[i] }
+func (q *tenantQueue) Push(x any)    { q.names = append(q.names, x.(string)) }
+func (q *tenantQueue) Pop() any {
+	x := q.names[len(q.names)-1]
+	q.names = q.names[:len(q.names)-1]
+	return x
 }
