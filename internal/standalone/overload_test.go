@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -306,4 +307,73 @@ func pace(ctx context.Context, c *client.Client, w string, rate float64, seconds
 	}
 	wg.Wait()
 	return o
+}
+
+// TestAsyncInvocationsSurviveOverload accepts 1,000 asynchronous
+// invocations while synchronous calls of the same workflow offer three
+// times what the worker serves: every accepted invocation completes, each
+// ran its function once (one call, one attempt), none is lost; the
+// synchronous excess is refused with Retry-After.
+func TestAsyncInvocationsSurviveOverload(t *testing.T) {
+	ctx := context.Background()
+	cl := startBaton(t, standalone.Config{Runtime: standalone.RuntimeProcess, WorkerMemoryBytes: 2 * 128 << 20,
+		Orchestration: standalone.Orchestration{KeepAlive: time.Minute, AutoscaleTick: 100 * time.Millisecond, MaxQueue: 20, MaxQueueWait: 500 * time.Millisecond}}, slog.LevelWarn)
+	t.Cleanup(func() { _ = cl.Stop(context.Background()) })
+	c := &client.Client{URL: cl.URL, Token: cl.Token, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	if _, err := c.Deploy(ctx, "w.yaml", slowYAML("w", "128Mi", "20ms")); err != nil {
+		t.Fatal(err)
+	}
+	var flood outcome
+	var wg sync.WaitGroup
+	wg.Go(func() { flood = pace(ctx, c, "w", 300, 5) }) // 3x the worker's 100 calls/s
+	ids := make([]string, 1000)
+	var accept sync.WaitGroup
+	var rejected atomic.Int64
+	for g := range 20 {
+		accept.Go(func() {
+			for i := g; i < len(ids); i += 20 {
+				id, err := c.InvokeAsync(ctx, "w", fmt.Appendf(nil, `{"async":%d}`, i))
+				if err != nil {
+					rejected.Add(1)
+					t.Errorf("accept %d: %v", i, err)
+					continue
+				}
+				ids[i] = id
+			}
+		})
+	}
+	accept.Wait()
+	wg.Wait()
+	if rejected.Load() > 0 {
+		t.Fatalf("%d asynchronous invocations were not accepted", rejected.Load())
+	}
+	t.Logf("during the async run, the sync flood: %d sent, %d served, %d refused with Retry-After, %d failed (%v)",
+		flood.sent, len(flood.served), flood.refused, flood.failed, flood.firstErr)
+	if flood.failed > 0 {
+		t.Errorf("%d synchronous calls failed other than by a refusal with Retry-After", flood.failed)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	var twice, pending int
+	for i, id := range ids {
+		for {
+			inv, err := c.Invocation(ctx, id)
+			if err == nil && inv.Status == api.StatusFailed {
+				t.Fatalf("async invocation %d failed: %s", i, inv.Error)
+			}
+			if err == nil && inv.Status == api.StatusSucceeded {
+				if len(inv.Stages) != 1 || inv.Stages[0].Calls != 1 || inv.Stages[0].Attempts != 1 {
+					twice++
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				pending++
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if pending > 0 || twice > 0 {
+		t.Errorf("of 1,000 accepted invocations %d did not complete within two minutes and %d ran their function more than once", pending, twice)
+	}
 }
