@@ -33,6 +33,7 @@ var jsonOutputs = map[string][]any{
 	"bench coldstart":    {&bench.ColdStartReport{}, &bench.PullReport{}},
 	"bench controlplane": {&bench.ControlPlaneReport{}},
 	"bench dataplane":    {&bench.DataPlaneReport{}},
+	"bench overload":     {&bench.OverloadReport{}},
 	"bench prewarm":      {&bench.PrewarmReport{}},
 }
 
