@@ -123,6 +123,7 @@ func (d *Deployment) Functions() []FunctionConfig {
 			Env:         f.Env,
 			Idempotent:  f.Idempotent,
 			Privileges:  sandboxPrivileges(d.Workflow, f),
+			Queue:       d.Workflow.Spec.Queue,
 		})
 	}
 	return out

@@ -21,6 +21,7 @@ import (
 	"baton.dev/baton/orchestrator/history"
 	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/worker"
+	"baton.dev/baton/workflow"
 )
 
 // FunctionConfig is how the sandboxes of one function are made.
@@ -34,6 +35,10 @@ type FunctionConfig struct {
 	// Idempotent says a call may be repeated on another sandbox after a
 	// failure that may have happened mid-call (its worker died).
 	Idempotent bool
+	// Queue bounds the function's queue (the workflow's spec.queue);
+	// zero fields keep the router's MaxQueue and MaxQueueWait. A change
+	// of it alone keeps the sandboxes.
+	Queue workflow.Queue
 	// Privileges are what its sandboxes are granted (egress,
 	// capabilities, root), as the operator allowed at deploy.
 	Privileges worker.Privileges
@@ -297,6 +302,7 @@ func (r *Router) Configure(cfg FunctionConfig) {
 		return
 	}
 	if p.cfg.equal(cfg) {
+		p.cfg.Queue = cfg.Queue // not the sandboxes' business
 		return
 	}
 	p.cfg = cfg
@@ -493,8 +499,16 @@ func (r *Router) acquire(ctx context.Context, key string) (grant, error) {
 		r.mu.Unlock()
 		return grant{sb: sb}, nil
 	}
-	if r.maxQueue > 0 && len(p.waiters) >= r.maxQueue {
-		err := r.overloadedLocked(key, p, fmt.Sprintf("its queue holds the most requests it may (%d, --max-queue)", r.maxQueue))
+	maxQueue, queueBound := r.maxQueue, "--max-queue"
+	if q := p.cfg.Queue.MaxWaiting; q > 0 {
+		maxQueue, queueBound = q, "spec.queue.maxWaiting"
+	}
+	maxWait, waitBound := r.maxQueueWait, "--max-queue-wait"
+	if q := p.cfg.Queue.MaxWait; q > 0 {
+		maxWait, waitBound = q, "spec.queue.maxWait"
+	}
+	if maxQueue > 0 && len(p.waiters) >= maxQueue {
+		err := r.overloadedLocked(key, p, fmt.Sprintf("its queue holds the most requests it may (%d, %s)", maxQueue, queueBound))
 		r.mu.Unlock()
 		return grant{}, err
 	}
@@ -503,8 +517,8 @@ func (r *Router) acquire(ctx context.Context, key string) (grant, error) {
 	r.mu.Unlock()
 	r.signal()
 	var expired <-chan time.Time
-	if r.maxQueueWait > 0 {
-		t := time.NewTimer(r.maxQueueWait)
+	if maxWait > 0 {
+		t := time.NewTimer(maxWait)
 		defer t.Stop()
 		expired = t.C
 	}
@@ -513,7 +527,7 @@ func (r *Router) acquire(ctx context.Context, key string) (grant, error) {
 		return g, g.err
 	case <-expired:
 		return r.leaveQueue(key, p, w, func() error {
-			return r.overloadedLocked(key, p, fmt.Sprintf("a request waited %s for a sandbox (--max-queue-wait)", r.maxQueueWait))
+			return r.overloadedLocked(key, p, fmt.Sprintf("a request waited %s for a sandbox (%s)", maxWait, waitBound))
 		})
 	case <-ctx.Done():
 		return r.leaveQueue(key, p, w, func() error { return fmt.Errorf("waiting for a sandbox of %s: %w", key, ctx.Err()) })

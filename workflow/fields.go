@@ -7,7 +7,8 @@ package workflow
 var (
 	documentFields  = []string{"apiVersion", "kind", "metadata", "spec"}
 	metadataFields  = []string{"name"}
-	specFields      = []string{"qos", "timeout", "network", "functions", "stages"}
+	specFields      = []string{"qos", "timeout", "network", "queue", "functions", "stages"}
+	queueFields     = []string{"maxWaiting", "maxWait"}
 	networkFields   = []string{"egress"}
 	qosFields       = []string{"latency", "percentile"}
 	functionFields  = []string{"image", "resources", "bounds", "env", "idempotent", "security"}

@@ -217,6 +217,9 @@ func (p *parser) spec(at, n *yaml.Node, s *Spec, src *source) {
 	if v := m.get("network"); v != nil {
 		p.network(m.keys["network"], v, &s.Network)
 	}
+	if v := m.get("queue"); v != nil {
+		p.queue(m.keys["queue"], v, &s.Queue)
+	}
 	if v := m.get("functions"); v != nil {
 		p.functions(m.keys["functions"], v, s, src)
 	}
@@ -252,6 +255,28 @@ func (p *parser) network(at, n *yaml.Node, nw *Network) {
 		nw.Egress, nw.EgressAt = e, Position{Line: v.Line, Col: v.Column}
 	default:
 		p.add(v, field, `must be "none" or "internet", got %q%s`, s, didYouMean(s, []string{string(EgressNone), string(EgressInternet)}))
+	}
+}
+
+// queue decodes queue: {maxWaiting, maxWait}; either may be left out.
+func (p *parser) queue(at, n *yaml.Node, q *Queue) {
+	m := p.mapping(at, n, "spec.queue", queueFields...)
+	if m == nil {
+		return
+	}
+	if v := m.get("maxWaiting"); v != nil {
+		if k, ok := p.integer(v, "spec.queue.maxWaiting", 1, MaxQueueWaiting); ok {
+			q.MaxWaiting = k
+		}
+	}
+	if v := m.get("maxWait"); v != nil {
+		if d, ok := p.duration(v, "spec.queue.maxWait"); ok {
+			if d <= 0 {
+				p.add(v, "spec.queue.maxWait", "must be > 0, got %s", v.Value)
+			} else {
+				q.MaxWait = d
+			}
+		}
 	}
 }
 

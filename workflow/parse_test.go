@@ -132,6 +132,28 @@ func TestParseOptionalParts(t *testing.T) {
 	}
 }
 
+func TestParseQueue(t *testing.T) {
+	tests := []struct {
+		name, spec string
+		want       Queue
+	}{
+		{"absent: the orchestrator's", "", Queue{}},
+		{"both", "  queue: {maxWaiting: 10, maxWait: 5s}\n", Queue{MaxWaiting: 10, MaxWait: 5 * time.Second}},
+		{"one", "  queue:\n    maxWait: 250ms\n", Queue{MaxWait: 250 * time.Millisecond}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, err := Parse("t.yaml", []byte(header+tt.spec+oneFunction+"  stages: [{name: a, function: fn}]\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w.Spec.Queue != tt.want {
+				t.Errorf("queue = %+v, want %+v", w.Spec.Queue, tt.want)
+			}
+		})
+	}
+}
+
 func TestParseNetworkAndSecurity(t *testing.T) {
 	doc := header + `  network: {egress: internet}
   functions:
@@ -661,6 +683,19 @@ func parseProblemCases() []parseProblemCase {
 			name: "too many stages",
 			doc:  header + oneFunction + "  stages:\n" + strings.Repeat("    - {name: a, function: fn}\n", DefaultMaxStages+1),
 			want: []string{`t.yaml:11:5: spec.stages: 101 stages; the limit is 100`},
+		},
+		{
+			name: "queue bounds out of range",
+			doc:  header + "  queue: {maxWaiting: 0, maxWait: -1s}\n" + oneFunction + "  stages: [{name: a, function: fn}]\n",
+			want: []string{
+				`t.yaml:6:23: spec.queue.maxWaiting: must be >= 1, got 0`,
+				`t.yaml:6:35: spec.queue.maxWait: must be > 0, got -1s`,
+			},
+		},
+		{
+			name: "unknown queue field",
+			doc:  header + "  queue: {maxWaitng: 5}\n" + oneFunction + "  stages: [{name: a, function: fn}]\n",
+			want: []string{`t.yaml:6:11: spec.queue: unknown field "maxWaitng" (did you mean "maxWaiting"?)`},
 		},
 		{
 			name: "unknown egress with suggestion",

@@ -78,6 +78,10 @@ func JSONSchema() []byte {
 				"percentile": map[string]any{"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100},
 			}, "latency", "percentile"),
 			"timeout": duration("bounds a whole invocation"),
+			"queue": object("bounds of each of its functions' queues, over the orchestrator's --max-queue and --max-queue-wait; beyond them a request is refused with 503 and Retry-After", queueFields, map[string]any{
+				"maxWaiting": map[string]any{"type": "integer", "minimum": 1, "maximum": MaxQueueWaiting, "description": "most requests waiting for a sandbox of one function"},
+				"maxWait":    duration("longest a request waits for a sandbox, e.g. 10s; > 0"),
+			}),
 			"network": object("what the workflow's sandboxes may reach besides the orchestrator's calls", networkFields, map[string]any{
 				"egress": map[string]any{"enum": []string{string(EgressNone), string(EgressInternet)}, "default": string(EgressNone), "description": "none: no connection out; internet: connections to public addresses only, never private ranges, the host or other sandboxes (baton orchestrator --allow-egress)"},
 			}),

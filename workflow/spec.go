@@ -35,6 +35,10 @@ type Spec struct {
 	// (YAML spec.timeout, e.g. "30s"); zero means no workflow time limit
 	// beyond the caller's.
 	Timeout time.Duration
+	// Queue bounds each of the workflow's functions' queues, over the
+	// orchestrator's --max-queue and --max-queue-wait (YAML spec.queue);
+	// zero fields keep the orchestrator's.
+	Queue Queue
 	// Network is what the workflow's sandboxes may reach besides the
 	// orchestrator's calls to them (YAML spec.network); the zero value
 	// is no egress at all.
@@ -91,6 +95,18 @@ type Function struct {
 	// asking for it is refused.
 	Security Security
 }
+
+// Queue bounds a function's queue of requests waiting for a sandbox:
+// beyond MaxWaiting requests, or once one has waited MaxWait, a request is
+// refused with 503 and Retry-After.
+type Queue struct {
+	MaxWaiting int
+	MaxWait    time.Duration
+}
+
+// MaxQueueWaiting is the largest spec.queue.maxWaiting a document may ask
+// for.
+const MaxQueueWaiting = 100000
 
 // Network is what a workflow's sandboxes may reach besides the
 // orchestrator's calls to them. YAML: spec.network: {egress: none|internet}.

@@ -377,3 +377,52 @@ func TestAsyncInvocationsSurviveOverload(t *testing.T) {
 		t.Errorf("of 1,000 accepted invocations %d did not complete within two minutes and %d ran their function more than once", pending, twice)
 	}
 }
+
+// TestWorkflowQueueBounds checks a workflow's own spec.queue over the
+// orchestrator's (which bounds nothing here): with room for one sandbox
+// busy for a second, a second request queues, a third is refused at once
+// naming spec.queue.maxWaiting, and the second is refused once it has
+// waited spec.queue.maxWait; a redeploy that changes only the bounds keeps
+// the sandbox.
+func TestWorkflowQueueBounds(t *testing.T) {
+	ctx := context.Background()
+	cl := startBaton(t, standalone.Config{Runtime: standalone.RuntimeProcess, WorkerMemoryBytes: 128 << 20,
+		Orchestration: standalone.Orchestration{KeepAlive: time.Minute, AutoscaleTick: 50 * time.Millisecond}}, slog.LevelWarn)
+	t.Cleanup(func() { _ = cl.Stop(context.Background()) })
+	c := &client.Client{URL: cl.URL, Token: cl.Token}
+	doc := func(bounds string) []byte {
+		return []byte(strings.Replace(string(slowYAML("q", "128Mi", "1s")), "spec:\n", "spec:\n  queue: "+bounds+"\n", 1))
+	}
+	if _, err := c.Deploy(ctx, "q.yaml", doc("{maxWaiting: 1, maxWait: 300ms}")); err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.Invoke(ctx, "q", []byte(`{"n":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	busyCall := make(chan error, 1)
+	go func() { _, err := c.Invoke(ctx, "q", []byte(`{"n":2}`)); busyCall <- err }()
+	waitFor(t, "the sandbox busy", func() bool { return busy(t, cl, "default/q/f") })
+	queued := make(chan error, 1)
+	go func() { _, err := c.Invoke(ctx, "q", []byte(`{"n":3}`)); queued <- err }()
+	waitFor(t, "one queued", func() bool { return waiting(cl, "default/q/f") == 1 })
+	_, err = c.Invoke(ctx, "q", []byte(`{"n":4}`))
+	wantStatus(t, "the request beyond spec.queue.maxWaiting", err, http.StatusServiceUnavailable, "(1, spec.queue.maxWaiting)")
+	wantStatus(t, "the request queued beyond spec.queue.maxWait", <-queued, http.StatusServiceUnavailable, "waited 300ms", "spec.queue.maxWait")
+	if err := <-busyCall; err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := c.Deploy(ctx, "q.yaml", doc("{maxWaiting: 5}")); err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.Invoke(ctx, "q", []byte(`{"n":5}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := c.Invocation(ctx, first.InvocationID)
+	after, _ := c.Invocation(ctx, again.InvocationID)
+	if before == nil || after == nil || before.Stages[0].Sandbox != after.Stages[0].Sandbox || again.ColdStarts != 0 {
+		t.Errorf("a redeploy that changed only the queue's bounds replaced the sandbox (cold starts %d)", again.ColdStarts)
+	}
+}
