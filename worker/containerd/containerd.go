@@ -105,6 +105,9 @@ type Runtime struct {
 	client *containerd.Client
 	net    *network
 	log    *slog.Logger
+	// fw is the firewall of the runtime's bridge and of its sandboxes'
+	// egress.
+	fw *machine.Firewall
 
 	mu   sync.Mutex
 	busy worker.Claims // IDs being created or deleted
@@ -149,8 +152,9 @@ func Open(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("containerd runtime: network: %w", err)
 	}
+	fw := new(machine.Firewall)
 	if !cfg.Unhardened {
-		if err := machine.GuardBridge(cfg.Bridge); err != nil {
+		if err := fw.Guard(cfg.Bridge); err != nil {
 			return nil, fmt.Errorf("containerd runtime: %w", err)
 		}
 	}
@@ -163,7 +167,7 @@ func Open(ctx context.Context, cfg Config) (*Runtime, error) {
 		client.Close()
 		return nil, fmt.Errorf("containerd runtime: %w", err)
 	}
-	r := &Runtime{cfg: cfg, client: client, net: netw, log: cfg.Logger}
+	r := &Runtime{cfg: cfg, client: client, net: netw, log: cfg.Logger, fw: fw}
 	r.pulls = newPuller(r, hc)
 	r.cache = newImageCache(r, cfg.ImageCacheBytes)
 	rec, err := r.reconcile(r.ctx(ctx))

@@ -186,7 +186,7 @@ func (n *network) setup(ctx context.Context, id string) (attachment, error) {
 	// An isolated bridge port forwards only to the bridge itself, never
 	// to another isolated port: no sandbox reaches another (ARP included),
 	// whoever's it is. The host reaches each, and the firewall keeps the
-	// sandboxes off the host (machine.GuardBridge).
+	// sandboxes off the host (machine.Firewall.Guard).
 	if n.unhardened {
 		return at, nil
 	}
@@ -202,7 +202,7 @@ func (n *network) setup(ctx context.Context, id string) (attachment, error) {
 
 // routeOut gives sandbox id a default route through gateway (the bridge):
 // for a sandbox with egress, whose connections the host then forwards as
-// the firewall allows (machine.AllowEgress).
+// the firewall allows (machine.Firewall.AllowEgress).
 func (n *network) routeOut(id string, gateway net.IP) error {
 	if gateway == nil {
 		return errors.New("default route: CNI gave no gateway")

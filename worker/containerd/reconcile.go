@@ -64,7 +64,7 @@ func (r *Runtime) reconcile(ctx context.Context) (Reconciled, error) {
 			// without any egress: a kept sandbox with egress gets its
 			// rules again (its namespace kept its route).
 			if ip := egressIP(labels); ip != nil && !r.cfg.Unhardened {
-				if err := machine.AllowEgress(r.cfg.Bridge, ip); err != nil {
+				if err := r.fw.AllowEgress(r.cfg.Bridge, ip); err != nil {
 					return rec, fmt.Errorf("container %s: %w", c.ID(), err)
 				}
 			}

@@ -30,7 +30,6 @@ import (
 	"baton.dev/baton/internal/localfs"
 	"baton.dev/baton/registry"
 	"baton.dev/baton/worker"
-	"baton.dev/baton/worker/machine"
 )
 
 // Timeouts of the sandbox life cycle.
@@ -235,7 +234,7 @@ func (r *Runtime) allowEgress(id string, at attachment) error {
 	if r.cfg.Unhardened {
 		return nil
 	}
-	return machine.AllowEgress(r.cfg.Bridge, at.ip)
+	return r.fw.AllowEgress(r.cfg.Bridge, at.ip)
 }
 
 // denyEgress removes the egress rules of the sandbox at ip.
@@ -243,7 +242,7 @@ func (r *Runtime) denyEgress(ip net.IP) error {
 	if r.cfg.Unhardened {
 		return nil
 	}
-	return machine.DenyEgress(r.cfg.Bridge, ip)
+	return r.fw.DenyEgress(r.cfg.Bridge, ip)
 }
 
 // egressIP is the IP of a sandbox with egress, from its labels; nil for

@@ -29,13 +29,28 @@ func chainFor(bridge string) string { return "BATON-" + bridge }
 // of 15, as iptables wants.
 func egressChainFor(bridge string) string { return "BATON-" + bridge + "-EGRESS" }
 
-// GuardBridge installs (again, idempotently) the firewall of bridge; the
+// Firewall installs and removes bridges' firewalls and their sandboxes'
+// egress rules. It serializes its changes and remembers the bridges whose
+// egress rules it installed, so a worker's runtime holds one for its
+// bridge. The zero value is ready to use.
+type Firewall struct {
+	mu sync.Mutex
+	// ready holds the bridges whose per-bridge egress rules this
+	// Firewall installed since their firewall was last (re)installed.
+	ready map[string]bool
+}
+
+// UnguardBridge is Unguard on a Firewall of its own: what a sweep of a
+// dead worker's bridge uses.
+func UnguardBridge(bridge string) error { return new(Firewall).Unguard(bridge) }
+
+// Guard installs (again, idempotently) the firewall of bridge; the
 // bridge need not exist yet. Egress an earlier incarnation allowed is
 // removed with it: the runtime allows it again for the sandboxes it keeps.
-func GuardBridge(bridge string) error {
-	egressMu.Lock()
-	defer egressMu.Unlock()
-	delete(egressReady, bridge)
+func (f *Firewall) Guard(bridge string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.ready, bridge)
 	chain := chainFor(bridge)
 	if err := iptables("-N", chain); err != nil && !strings.Contains(err.Error(), "exists") {
 		return fmt.Errorf("firewall of %s: %w", bridge, err)
@@ -63,12 +78,12 @@ func GuardBridge(bridge string) error {
 	return nil
 }
 
-// UnguardBridge removes the firewall of bridge, its egress rules included;
-// one that is not there is not an error.
-func UnguardBridge(bridge string) error {
-	egressMu.Lock()
-	defer egressMu.Unlock()
-	delete(egressReady, bridge)
+// Unguard removes the firewall of bridge, its egress rules included; one
+// that is not there is not an error.
+func (f *Firewall) Unguard(bridge string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.ready, bridge)
 	chain := chainFor(bridge)
 	var errs []error
 	for _, hook := range []string{"INPUT", "FORWARD"} {
@@ -142,26 +157,18 @@ var privateRanges = []string{
 // cannot reach (besides the host itself and other sandboxes).
 func PrivateRanges() []string { return append([]string(nil), privateRanges...) }
 
-var (
-	// egressMu serializes the egress rules' changes in this process.
-	egressMu sync.Mutex
-	// egressReady holds the bridges whose per-bridge egress rules this
-	// process has installed since their firewall was last (re)installed.
-	egressReady = map[string]bool{}
-)
-
 // AllowEgress lets the sandbox at ip on bridge open connections to public
 // addresses, NATed to the host's address: the rules above. The bridge's
-// firewall (GuardBridge) must be installed. Allowing one twice is not an
+// firewall (Guard) must be installed. Allowing one twice is not an
 // error.
-func AllowEgress(bridge string, ip net.IP) error {
+func (f *Firewall) AllowEgress(bridge string, ip net.IP) error {
 	v4 := ip.To4()
 	if v4 == nil {
 		return fmt.Errorf("egress of %s on %s: not an IPv4 address", ip, bridge)
 	}
-	egressMu.Lock()
-	defer egressMu.Unlock()
-	if err := readyEgress(bridge); err != nil {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.readyEgress(bridge); err != nil {
 		return fmt.Errorf("egress of %s on %s: %w", ip, bridge, err)
 	}
 	src := v4.String() + "/32"
@@ -182,13 +189,13 @@ func AllowEgress(bridge string, ip net.IP) error {
 
 // DenyEgress removes the egress rules of the sandbox at ip on bridge;
 // rules that are not there are not an error.
-func DenyEgress(bridge string, ip net.IP) error {
+func (f *Firewall) DenyEgress(bridge string, ip net.IP) error {
 	v4 := ip.To4()
 	if v4 == nil {
 		return fmt.Errorf("egress of %s on %s: not an IPv4 address", ip, bridge)
 	}
-	egressMu.Lock()
-	defer egressMu.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	filter, nat := egressRules(bridge, v4.String()+"/32")
 	var errs []error
 	for iptables(append([]string{"-C"}, filter...)...) == nil {
@@ -226,10 +233,10 @@ func egressRules(bridge, src string) (filter, nat []string) {
 
 // readyEgress installs the bridge's egress rules once per firewall
 // installation. The egress chain's ACCEPT comes last, so a chain left
-// half made by a crash accepts nothing (and GuardBridge rebuilds it).
-// The caller holds egressMu.
-func readyEgress(bridge string) error {
-	if egressReady[bridge] {
+// half made by a crash accepts nothing (and Guard rebuilds it).
+// The caller holds f.mu.
+func (f *Firewall) readyEgress(bridge string) error {
+	if f.ready[bridge] {
 		return nil
 	}
 	if iptables("-L", chainFor(bridge), "-n") != nil {
@@ -267,7 +274,10 @@ func readyEgress(bridge string) error {
 			return err
 		}
 	}
-	egressReady[bridge] = true
+	if f.ready == nil {
+		f.ready = map[string]bool{}
+	}
+	f.ready[bridge] = true
 	return nil
 }
 
@@ -279,9 +289,9 @@ func answersTo(bridge string) []string {
 
 // removeEgress removes every egress rule of bridge: the per-bridge ones
 // and, with the nat chain, every sandbox's NAT rule. The filter jumps
-// into the egress chain must be gone already (GuardBridge and
-// UnguardBridge flush the bridge's chain first). The caller holds
-// egressMu.
+// into the egress chain must be gone already (Guard and
+// Unguard flush the bridge's chain first). The caller holds the
+// Firewall's lock.
 func removeEgress(bridge string) error {
 	var errs []error
 	for iptables(append([]string{"-C", "FORWARD"}, answersTo(bridge)...)...) == nil {

@@ -22,14 +22,15 @@ func TestEgressRulesGoWithTheSandboxAndTheBridge(t *testing.T) {
 	a, b := net.IPv4(10, 179, 18, 50), net.IPv4(10, 179, 18, 51)
 	_, _ = RemoveBridge(bridge) // a crashed run's
 	t.Cleanup(func() { _, _ = RemoveBridge(bridge) })
-	if err := AllowEgress(bridge, a); err == nil || !strings.Contains(err.Error(), "firewall is not installed") {
+	fw := new(Firewall)
+	if err := fw.AllowEgress(bridge, a); err == nil || !strings.Contains(err.Error(), "firewall is not installed") {
 		t.Errorf("egress without the bridge's firewall: %v, want refused", err)
 	}
-	if err := GuardBridge(bridge); err != nil {
+	if err := fw.Guard(bridge); err != nil {
 		t.Fatal(err)
 	}
 	for _, ip := range []net.IP{a, a, b} {
-		if err := AllowEgress(bridge, ip); err != nil {
+		if err := fw.AllowEgress(bridge, ip); err != nil {
 			t.Fatalf("allow %s: %v", ip, err)
 		}
 	}
@@ -50,10 +51,10 @@ func TestEgressRulesGoWithTheSandboxAndTheBridge(t *testing.T) {
 		t.Errorf("EgressAllowed is false for an allowed sandbox")
 	}
 
-	if err := DenyEgress(bridge, a); err != nil {
+	if err := fw.DenyEgress(bridge, a); err != nil {
 		t.Fatal(err)
 	}
-	if err := DenyEgress(bridge, a); err != nil {
+	if err := fw.DenyEgress(bridge, a); err != nil {
 		t.Errorf("a second deny: %v", err)
 	}
 	if strings.Contains(rules(), "10.179.18.50/32") || EgressAllowed(bridge, a) {
@@ -65,13 +66,13 @@ func TestEgressRulesGoWithTheSandboxAndTheBridge(t *testing.T) {
 
 	// A restarted worker reinstalls the firewall: no egress is left
 	// until it allows its kept sandboxes again.
-	if err := GuardBridge(bridge); err != nil {
+	if err := fw.Guard(bridge); err != nil {
 		t.Fatal(err)
 	}
 	if got := rules(); strings.Contains(got, "EGRESS") || strings.Contains(got, "MASQUERADE") || strings.Contains(got, "POSTROUTING") {
 		t.Errorf("egress left after the firewall was reinstalled:\n%s", got)
 	}
-	if err := AllowEgress(bridge, b); err != nil || !EgressAllowed(bridge, b) {
+	if err := fw.AllowEgress(bridge, b); err != nil || !EgressAllowed(bridge, b) {
 		t.Errorf("allow again after the firewall was reinstalled: %v", err)
 	}
 
