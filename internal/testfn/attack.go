@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,12 +39,18 @@ var attacks = map[string]func(a attack) outcome{
 	// connect opens a TCP connection to Target: another sandbox, or a
 	// port of the host.
 	"connect": func(a attack) outcome {
-		c, err := net.DialTimeout("tcp", a.Target, 2*time.Second)
+		target := a.Target
+		if strings.Contains(target, "%*") {
+			// An IPv6 link-local target on whatever the sandbox's
+			// interface is called.
+			target = strings.Replace(target, "%*", "%"+firstInterface(), 1)
+		}
+		c, err := net.DialTimeout("tcp", target, 2*time.Second)
 		if err != nil {
 			return outcome{true, err.Error()}
 		}
 		c.Close()
-		return outcome{false, "connected to " + a.Target}
+		return outcome{false, "connected to " + target}
 	},
 	// bind-low-port listens on TCP port 80 of every address: a port
 	// below 1024 needs CAP_NET_BIND_SERVICE.
@@ -234,4 +241,16 @@ func handleAttack(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(f(a))
+}
+
+// firstInterface names the sandbox's first interface that is up and not
+// the loopback ("" when there is none).
+func firstInterface() string {
+	ifs, _ := net.Interfaces()
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagLoopback == 0 && ifc.Flags&net.FlagUp != 0 {
+			return ifc.Name
+		}
+	}
+	return ""
 }

@@ -20,6 +20,8 @@ import (
 	"baton.dev/baton/worker/containerd"
 	"baton.dev/baton/worker/machine"
 	"baton.dev/baton/worker/sandboxtest"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -82,6 +84,24 @@ func attackSuite(t *testing.T, attackSubnet string, hardened bool) {
 			c.Close()
 		}
 	}()
+	// The same over IPv6, at the bridge's link-local address, if the
+	// bridge has one (the host's IPv6 is on).
+	ln6, err := net.Listen("tcp", "[::]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln6.Close()
+	go func() {
+		for {
+			c, err := ln6.Accept()
+			if err != nil {
+				return
+			}
+			reached.Add(1)
+			c.Close()
+		}
+	}()
+	host6 := "[" + linkLocalOf(t, containerd.BridgeFor(attackSubnet)) + "%*]:" + fmt.Sprint(ln6.Addr().(*net.TCPAddr).Port)
 	_, subnet, _ := net.ParseCIDR(attackSubnet)
 	gateway := net.IP(append([]byte(nil), subnet.IP.To4()...))
 	gateway[3]++
@@ -98,6 +118,7 @@ func attackSuite(t *testing.T, attackSubnet string, hardened bool) {
 	}{
 		{"another sandbox", "connect", victimHost, mustSucceed, ""},
 		{"a host service on 0.0.0.0", "connect", fmt.Sprintf("%s:%d", gateway, hostPort), mustSucceed, ""},
+		{"a host service on [::], over IPv6 link-local", "connect", host6, mustSucceed, ""},
 		{"raw socket", "raw-socket", "", mustSucceed, ""},
 		{"mount", "mount", "", notAsserted, ""},
 		// runc's default capabilities lack CAP_SYS_ADMIN: stopped
@@ -305,4 +326,27 @@ func hostOf(t *testing.T, endpoint string) string {
 		t.Fatal(err)
 	}
 	return u.Host
+}
+
+// linkLocalOf returns bridge's IPv6 link-local address once it is usable
+// (past duplicate address detection), or fe80::1 when it has none within
+// 5 s (IPv6 is off on it: the attack then has nowhere to go, as it must).
+func linkLocalOf(t *testing.T, bridge string) string {
+	t.Helper()
+	link, err := netlink.LinkByName(bridge)
+	if err != nil {
+		t.Fatalf("bridge %s: %v", bridge, err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		addrs, err := netlink.AddrList(link, netlink.FAMILY_V6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range addrs {
+			if a.IP.IsLinkLocalUnicast() && a.Flags&unix.IFA_F_TENTATIVE == 0 {
+				return a.IP.String()
+			}
+		}
+	}
+	return "fe80::1"
 }

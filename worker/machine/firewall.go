@@ -9,8 +9,9 @@ import (
 	"sync"
 )
 
-// The firewall keeps a worker's sandboxes off the host. Every packet a
-// sandbox sends through its bridge to the host itself (INPUT: the API,
+// The firewall keeps a worker's sandboxes off the host, over IPv4 and
+// IPv6 alike (ip6tables: a sandbox and the host have link-local IPv6
+// addresses on the bridge). Every packet a sandbox sends through its bridge to the host itself (INPUT: the API,
 // NATS, Postgres, containerd, anything bound to 0.0.0.0) or through the
 // host to elsewhere (FORWARD) goes to the bridge's chain, which lets
 // through only the answers to connections the host opened (the
@@ -51,29 +52,44 @@ func (f *Firewall) Guard(bridge string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.ready, bridge)
-	chain := chainFor(bridge)
-	if err := iptables("-N", chain); err != nil && !strings.Contains(err.Error(), "exists") {
+	// IPv4 and IPv6 alike: a sandbox has an IPv6 link-local address on
+	// the bridge, and so has the host, where anything bound to [::]
+	// answers.
+	for _, ipt := range []func(...string) error{iptables, ip6tables} {
+		if err := guard(ipt, bridge); err != nil {
+			return fmt.Errorf("firewall of %s: %w", bridge, err)
+		}
+	}
+	if err := removeEgress(bridge); err != nil {
 		return fmt.Errorf("firewall of %s: %w", bridge, err)
+	}
+	return nil
+}
+
+// guard installs the bridge's chain with ipt (iptables or ip6tables):
+// answers to the host's connections pass, the rest is dropped, from
+// INPUT and FORWARD.
+func guard(ipt func(...string) error, bridge string) error {
+	chain := chainFor(bridge)
+	if err := ipt("-N", chain); err != nil && !strings.Contains(err.Error(), "exists") {
+		return err
 	}
 	for _, rule := range [][]string{
 		{"-F", chain},
 		{"-A", chain, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"},
 		{"-A", chain, "-j", "DROP"},
 	} {
-		if err := iptables(rule...); err != nil {
-			return fmt.Errorf("firewall of %s: %w", bridge, err)
+		if err := ipt(rule...); err != nil {
+			return err
 		}
 	}
 	for _, hook := range []string{"INPUT", "FORWARD"} {
-		if iptables("-C", hook, "-i", bridge, "-j", chain) == nil {
+		if ipt("-C", hook, "-i", bridge, "-j", chain) == nil {
 			continue
 		}
-		if err := iptables("-I", hook, "1", "-i", bridge, "-j", chain); err != nil {
-			return fmt.Errorf("firewall of %s: %w", bridge, err)
+		if err := ipt("-I", hook, "1", "-i", bridge, "-j", chain); err != nil {
+			return err
 		}
-	}
-	if err := removeEgress(bridge); err != nil {
-		return fmt.Errorf("firewall of %s: %w", bridge, err)
 	}
 	return nil
 }
@@ -84,23 +100,9 @@ func (f *Firewall) Unguard(bridge string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.ready, bridge)
-	chain := chainFor(bridge)
 	var errs []error
-	for _, hook := range []string{"INPUT", "FORWARD"} {
-		for iptables("-C", hook, "-i", bridge, "-j", chain) == nil {
-			if err := iptables("-D", hook, "-i", bridge, "-j", chain); err != nil {
-				errs = append(errs, err)
-				break
-			}
-		}
-	}
-	if iptables("-L", chain, "-n") == nil {
-		if err := iptables("-F", chain); err != nil {
-			errs = append(errs, err)
-		}
-		if err := iptables("-X", chain); err != nil {
-			errs = append(errs, err)
-		}
+	for _, ipt := range []func(...string) error{iptables, ip6tables} {
+		errs = append(errs, unguard(ipt, bridge)...)
 	}
 	if err := removeEgress(bridge); err != nil {
 		errs = append(errs, err)
@@ -111,9 +113,33 @@ func (f *Firewall) Unguard(bridge string) error {
 	return nil
 }
 
+// unguard removes the bridge's chain and its hooks with ipt.
+func unguard(ipt func(...string) error, bridge string) []error {
+	chain := chainFor(bridge)
+	var errs []error
+	for _, hook := range []string{"INPUT", "FORWARD"} {
+		for ipt("-C", hook, "-i", bridge, "-j", chain) == nil {
+			if err := ipt("-D", hook, "-i", bridge, "-j", chain); err != nil {
+				errs = append(errs, err)
+				break
+			}
+		}
+	}
+	if ipt("-L", chain, "-n") == nil {
+		if err := ipt("-F", chain); err != nil {
+			errs = append(errs, err)
+		}
+		if err := ipt("-X", chain); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
 // Guarded reports whether bridge's firewall is installed.
 func Guarded(bridge string) bool {
-	return iptables("-C", "INPUT", "-i", bridge, "-j", chainFor(bridge)) == nil
+	return iptables("-C", "INPUT", "-i", bridge, "-j", chainFor(bridge)) == nil &&
+		ip6tables("-C", "INPUT", "-i", bridge, "-j", chainFor(bridge)) == nil
 }
 
 // Egress. A sandbox whose workflow asks for egress (and whose operator
@@ -327,10 +353,15 @@ func removeEgress(bridge string) error {
 }
 
 // iptables runs iptables, waiting for the lock other writers hold.
-func iptables(args ...string) error {
-	out, err := exec.Command("iptables", append([]string{"-w", "5"}, args...)...).CombinedOutput()
+func iptables(args ...string) error { return xtables("iptables", args...) }
+
+// ip6tables is iptables for IPv6.
+func ip6tables(args ...string) error { return xtables("ip6tables", args...) }
+
+func xtables(bin string, args ...string) error {
+	out, err := exec.Command(bin, append([]string{"-w", "5"}, args...)...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("iptables %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("%s %s: %w: %s", bin, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
