@@ -68,39 +68,11 @@ func attackSuite(t *testing.T, attackSubnet string, hardened bool) {
 
 	// A host service bound to every address, as the API, NATS or
 	// Postgres might be.
-	ln, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	var reached atomic.Int64
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			reached.Add(1)
-			c.Close()
-		}
-	}()
+	ln := hostService(t, "0.0.0.0:0", &reached)
 	// The same over IPv6, at the bridge's link-local address, if the
 	// bridge has one (the host's IPv6 is on).
-	ln6, err := net.Listen("tcp", "[::]:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln6.Close()
-	go func() {
-		for {
-			c, err := ln6.Accept()
-			if err != nil {
-				return
-			}
-			reached.Add(1)
-			c.Close()
-		}
-	}()
+	ln6 := hostService(t, "[::]:0", &reached)
 	host6 := "[" + linkLocalOf(t, containerd.BridgeFor(attackSubnet)) + "%*]:" + fmt.Sprint(ln6.Addr().(*net.TCPAddr).Port)
 	_, subnet, _ := net.ParseCIDR(attackSubnet)
 	gateway := net.IP(append([]byte(nil), subnet.IP.To4()...))
@@ -326,6 +298,28 @@ func hostOf(t *testing.T, endpoint string) string {
 		t.Fatal(err)
 	}
 	return u.Host
+}
+
+// hostService listens on addr for the test's length, counting in reached
+// the connections it accepts.
+func hostService(t *testing.T, addr string, reached *atomic.Int64) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			reached.Add(1)
+			c.Close()
+		}
+	}()
+	return ln
 }
 
 // linkLocalOf returns bridge's IPv6 link-local address once it is usable
