@@ -34,8 +34,7 @@ type retryAfter interface {
 	retryIn() time.Duration
 }
 
-func (e *QuotaError) retryIn() time.Duration    { return e.RetryAfter }
-func (e *OverloadError) retryIn() time.Duration { return e.RetryAfter }
+func (e *QuotaError) retryIn() time.Duration { return e.RetryAfter }
 
 func (e *QuotaError) Error() string {
 	return fmt.Sprintf("tenant %s is over its quota: %s; retry after %s", e.Tenant, e.Msg, e.RetryAfter.Round(time.Millisecond))

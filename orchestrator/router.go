@@ -563,6 +563,8 @@ type OverloadError struct {
 	RetryAfter time.Duration
 }
 
+func (e *OverloadError) retryIn() time.Duration { return e.RetryAfter }
+
 func (e *OverloadError) Error() string {
 	return fmt.Sprintf("function %s is overloaded: %s; retry after %s", e.Function, e.Msg, e.RetryAfter.Round(time.Millisecond))
 }

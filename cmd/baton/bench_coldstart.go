@@ -58,19 +58,13 @@ latency of --deploys deploys that resolve a tag against the registry.`,
 				if err != nil {
 					return err
 				}
-				if out == "json" {
-					return printJSON(cmd.OutOrStdout(), rep)
-				}
-				return rep.WriteTable(cmd.OutOrStdout())
+				return printReport(cmd.OutOrStdout(), out, rep)
 			}
 			rep, err := bench.RunColdStart(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
-			if out == "json" {
-				return printJSON(cmd.OutOrStdout(), rep)
-			}
-			return rep.WriteTable(cmd.OutOrStdout())
+			return printReport(cmd.OutOrStdout(), out, rep)
 		},
 	}
 	localFlags(cmd.Flags(), &opts.Local)

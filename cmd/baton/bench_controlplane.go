@@ -60,10 +60,7 @@ Published figures are printed for reference: Dirigent 2,500/s, Knative ~2/s.`,
 			if err != nil {
 				return err
 			}
-			if out == "json" {
-				return printJSON(cmd.OutOrStdout(), rep)
-			}
-			return rep.WriteTable(cmd.OutOrStdout())
+			return printReport(cmd.OutOrStdout(), out, rep)
 		},
 	}
 	f := cmd.Flags()

@@ -65,10 +65,7 @@ container labels), in turn, bypassing the orchestrator. Targets: added p50
 			if err != nil {
 				return err
 			}
-			if out == "json" {
-				return printJSON(cmd.OutOrStdout(), rep)
-			}
-			return rep.WriteTable(cmd.OutOrStdout())
+			return printReport(cmd.OutOrStdout(), out, rep)
 		},
 	}
 	localFlags(cmd.Flags(), &opts.Local)

@@ -42,10 +42,7 @@ collapse); the second tenant's p99 beside the flood within 1.5x of alone.`,
 			if err != nil {
 				return err
 			}
-			if out == "json" {
-				return printJSON(cmd.OutOrStdout(), rep)
-			}
-			return rep.WriteTable(cmd.OutOrStdout())
+			return printReport(cmd.OutOrStdout(), out, rep)
 		},
 	}
 	localFlags(cmd.Flags(), &opts.Local)

@@ -63,10 +63,7 @@ latency and the planner's time per decision, measured live.`,
 			if err != nil {
 				return err
 			}
-			if out == "json" {
-				return printJSON(cmd.OutOrStdout(), rep)
-			}
-			return rep.WriteTable(cmd.OutOrStdout())
+			return printReport(cmd.OutOrStdout(), out, rep)
 		},
 	}
 	localFlags(cmd.Flags(), &opts.Local)

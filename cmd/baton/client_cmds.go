@@ -268,6 +268,17 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// report is a benchmark's or a command's result that prints as a table.
+type report interface{ WriteTable(io.Writer) error }
+
+// printReport prints rep as -o asks: JSON, or its table.
+func printReport(w io.Writer, out string, rep report) error {
+	if out == "json" {
+		return printJSON(w, rep)
+	}
+	return rep.WriteTable(w)
+}
+
 // asyncAccepted is `baton invoke --async -o json`.
 type asyncAccepted struct {
 	InvocationID string `json:"invocationId"`

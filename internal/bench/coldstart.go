@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -96,19 +95,11 @@ func RunColdStart(ctx context.Context, opts ColdStartOptions) (*ColdStartReport,
 		return nil, err
 	}
 	defer b.stopOrLog()
-	rt, err := ctrd.Open(ctx, ctrd.Config{
-		Address: b.cl.ContainerdAddress, Namespace: "baton-bench-direct", ImagesDir: b.imgs,
-		StateDir: filepath.Join(b.dir.Path, "direct"), Subnet: directSubnet, Logger: b.log, Unhardened: opts.Local.Unhardened,
-	})
+	rt, closeRT, err := b.openDirect(ctx, ctrd.Config{ImagesDir: b.imgs, Unhardened: opts.Local.Unhardened})
 	if err != nil {
-		return nil, fmt.Errorf("baseline runtime: %w", err)
+		return nil, err
 	}
-	defer rt.Close()
-	defer func() {
-		if err := rt.RemoveNetwork(context.WithoutCancel(ctx)); err != nil {
-			b.log.Error("remove the baseline's network", "err", err)
-		}
-	}()
+	defer closeRT()
 
 	n := opts.N
 	names := make([]string, n+1)

@@ -123,6 +123,25 @@ func startLocal(ctx context.Context, o LocalOptions, keepAlive time.Duration, li
 	return &localBaton{cl: cl, log: log, dir: dir, imgs: imgs, api: &client.Client{URL: cl.URL, Token: cl.Token}}, nil
 }
 
+// openDirect opens the baselines' runtime: worker/containerd on Baton's
+// containerd, in a namespace, state directory and subnet of its own, with
+// what cfg adds (images, registries, hardening). close removes its
+// network and closes it.
+func (b *localBaton) openDirect(ctx context.Context, cfg ctrd.Config) (rt *ctrd.Runtime, close func(), err error) {
+	cfg.Address, cfg.Namespace = b.cl.ContainerdAddress, "baton-bench-direct"
+	cfg.StateDir, cfg.Subnet, cfg.Logger = filepath.Join(b.dir.Path, "direct"), directSubnet, b.log
+	rt, err = ctrd.Open(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("baseline runtime: %w", err)
+	}
+	return rt, func() {
+		if err := rt.RemoveNetwork(context.WithoutCancel(ctx)); err != nil {
+			b.log.Error("remove the baseline's network", "err", err)
+		}
+		_ = rt.Close()
+	}, nil
+}
+
 // stop deletes every sandbox, stops Baton and removes its data. It has
 // its own deadline: it runs after the run's context has ended too.
 func (b *localBaton) stop() error {

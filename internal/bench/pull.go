@@ -142,19 +142,11 @@ func RunPull(ctx context.Context, opts PullOptions) (*PullReport, error) {
 	batonRefs, directRefs := refs[:opts.N], refs[opts.N:2*opts.N]
 	burstRef, aloneRef, deployRef, warmBaton, warmDirect := refs[2*opts.N], refs[2*opts.N+1], refs[2*opts.N+2], refs[2*opts.N+3], refs[2*opts.N+4]
 
-	rt, err := ctrd.Open(ctx, ctrd.Config{
-		Address: b.cl.ContainerdAddress, Namespace: "baton-bench-direct", StateDir: filepath.Join(b.dir.Path, "direct"),
-		Subnet: directSubnet, Logger: b.log, Registries: registry.Hosts{CAFile: reg.CAFile},
-	})
+	rt, closeRT, err := b.openDirect(ctx, ctrd.Config{Registries: registry.Hosts{CAFile: reg.CAFile}})
 	if err != nil {
-		return nil, fmt.Errorf("baseline runtime: %w", err)
+		return nil, err
 	}
-	defer rt.Close()
-	defer func() {
-		if err := rt.RemoveNetwork(context.WithoutCancel(ctx)); err != nil {
-			b.log.Error("remove the baseline's network", "err", err)
-		}
-	}()
+	defer closeRT()
 	ctr, err := newCtrPuller(b.cl.ContainerdAddress, "baton-bench-direct", filepath.Join(b.dir.Path, "ctr-hosts"), reg.Host, reg.CAFile)
 	if err != nil {
 		return nil, err

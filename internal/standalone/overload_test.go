@@ -67,7 +67,7 @@ func TestOverloadIsBounded(t *testing.T) {
 	// The worker's room goes to one call of slow.
 	slow := make(chan error, 1)
 	go func() { _, err := tenant.Invoke(ctx, "slow", []byte(`{"n":0}`)); slow <- err }()
-	waitFor(t, "slow's sandbox busy", func() bool { return busy(t, cl, "default/slow/f") })
+	waitFor(t, "slow's sandbox busy", func() bool { return busy(cl, "default/slow/f") })
 
 	t.Run("a full queue refuses at once, a long wait when it is over", func(t *testing.T) {
 		var wg sync.WaitGroup
@@ -162,6 +162,17 @@ func TestOverloadIsBounded(t *testing.T) {
 	})
 }
 
+// startBounded runs Baton on the process runtime with one worker holding
+// sandboxes sandboxes of 128 MiB, each function's queue bounded by
+// maxQueue requests and maxWait (zero: no bound), deciding every tick.
+func startBounded(t *testing.T, sandboxes, maxQueue int, maxWait, tick time.Duration) *standalone.Cluster {
+	t.Helper()
+	cl := startBaton(t, standalone.Config{Runtime: standalone.RuntimeProcess, WorkerMemoryBytes: int64(sandboxes) * 128 << 20,
+		Orchestration: standalone.Orchestration{KeepAlive: time.Minute, AutoscaleTick: tick, MaxQueue: maxQueue, MaxQueueWait: maxWait}}, slog.LevelWarn)
+	t.Cleanup(func() { _ = cl.Stop(context.Background()) })
+	return cl
+}
+
 // waiting counts the requests queued for the pool of key.
 func waiting(cl *standalone.Cluster, key string) int {
 	for _, p := range cl.Orchestrator.PoolStates() {
@@ -197,9 +208,7 @@ func logLines(log string, parts ...string) int {
 // none times out.
 func TestTwoTenantsUnderAFlood(t *testing.T) {
 	ctx := context.Background()
-	cl := startBaton(t, standalone.Config{Runtime: standalone.RuntimeProcess, WorkerMemoryBytes: 4 * 128 << 20,
-		Orchestration: standalone.Orchestration{KeepAlive: time.Minute, AutoscaleTick: 100 * time.Millisecond, MaxQueue: 20, MaxQueueWait: 2 * time.Second}}, slog.LevelWarn)
-	t.Cleanup(func() { _ = cl.Stop(context.Background()) })
+	cl := startBounded(t, 4, 20, 2*time.Second, 100*time.Millisecond)
 	admin := &client.Client{URL: cl.URL, Token: cl.AdminToken}
 	var tenants [2]*client.Client
 	for i, name := range []string{"flood", "steady"} {
@@ -228,12 +237,12 @@ func TestTwoTenantsUnderAFlood(t *testing.T) {
 	if err := b.DeleteWorkflow(ctx, "w"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "B without sandboxes", func() bool { return tenantSandboxes(t, ctx, admin, cl, "steady") == 0 })
+	waitFor(t, "B without sandboxes", func() bool { return tenantSandboxes(cl, "steady") == 0 })
 	var flood, steady outcome
 	var wg sync.WaitGroup
 	wg.Go(func() { flood = pace(ctx, a, "w", 400, seconds) })
 	wg.Go(func() {
-		waitFor(t, "A holding the whole worker", func() bool { return tenantSandboxes(t, ctx, admin, cl, "flood") == 4 })
+		waitFor(t, "A holding the whole worker", func() bool { return tenantSandboxes(cl, "flood") == 4 })
 		steady = pace(ctx, b, "w2", 5, seconds)
 	})
 	wg.Wait()
@@ -316,9 +325,7 @@ func pace(ctx context.Context, c *client.Client, w string, rate float64, seconds
 // synchronous excess is refused with Retry-After.
 func TestAsyncInvocationsSurviveOverload(t *testing.T) {
 	ctx := context.Background()
-	cl := startBaton(t, standalone.Config{Runtime: standalone.RuntimeProcess, WorkerMemoryBytes: 2 * 128 << 20,
-		Orchestration: standalone.Orchestration{KeepAlive: time.Minute, AutoscaleTick: 100 * time.Millisecond, MaxQueue: 20, MaxQueueWait: 500 * time.Millisecond}}, slog.LevelWarn)
-	t.Cleanup(func() { _ = cl.Stop(context.Background()) })
+	cl := startBounded(t, 2, 20, 500*time.Millisecond, 100*time.Millisecond)
 	c := &client.Client{URL: cl.URL, Token: cl.Token, HTTP: &http.Client{Timeout: 30 * time.Second}}
 	if _, err := c.Deploy(ctx, "w.yaml", slowYAML("w", "128Mi", "20ms")); err != nil {
 		t.Fatal(err)
@@ -386,9 +393,7 @@ func TestAsyncInvocationsSurviveOverload(t *testing.T) {
 // the sandbox.
 func TestWorkflowQueueBounds(t *testing.T) {
 	ctx := context.Background()
-	cl := startBaton(t, standalone.Config{Runtime: standalone.RuntimeProcess, WorkerMemoryBytes: 128 << 20,
-		Orchestration: standalone.Orchestration{KeepAlive: time.Minute, AutoscaleTick: 50 * time.Millisecond}}, slog.LevelWarn)
-	t.Cleanup(func() { _ = cl.Stop(context.Background()) })
+	cl := startBounded(t, 1, 0, 0, 50*time.Millisecond) // the orchestrator bounds nothing
 	c := &client.Client{URL: cl.URL, Token: cl.Token}
 	doc := func(bounds string) []byte {
 		return []byte(strings.Replace(string(slowYAML("q", "128Mi", "1s")), "spec:\n", "spec:\n  queue: "+bounds+"\n", 1))
@@ -402,7 +407,7 @@ func TestWorkflowQueueBounds(t *testing.T) {
 	}
 	busyCall := make(chan error, 1)
 	go func() { _, err := c.Invoke(ctx, "q", []byte(`{"n":2}`)); busyCall <- err }()
-	waitFor(t, "the sandbox busy", func() bool { return busy(t, cl, "default/q/f") })
+	waitFor(t, "the sandbox busy", func() bool { return busy(cl, "default/q/f") })
 	queued := make(chan error, 1)
 	go func() { _, err := c.Invoke(ctx, "q", []byte(`{"n":3}`)); queued <- err }()
 	waitFor(t, "one queued", func() bool { return waiting(cl, "default/q/f") == 1 })

@@ -122,7 +122,7 @@ func TestTenantQuotas(t *testing.T) {
 			_, err := acme.Invoke(ctx, "two", []byte(`{"slow":true}`))
 			slow <- err
 		}()
-		waitFor(t, "f's sandbox busy", func() bool { return tenantSandboxes(t, ctx, admin, cl, "acme") == 1 && busy(t, cl, "acme/two/f") })
+		waitFor(t, "f's sandbox busy", func() bool { return tenantSandboxes(cl, "acme") == 1 && busy(cl, "acme/two/f") })
 		_, err := acme.Invoke(ctx, "two", []byte(`{"slow":false}`))
 		if ce := wantStatus(t, "g while f holds acme's one sandbox", err, http.StatusTooManyRequests, "function two/g has none"); ce != nil && ce.RetryAfter < time.Second {
 			t.Errorf("Retry-After %v", ce.RetryAfter)
@@ -142,7 +142,7 @@ func TestTenantQuotas(t *testing.T) {
 		if _, err := acme.Invoke(ctx, "two", []byte(`{"slow":false}`)); err != nil {
 			t.Errorf("g once f's sandbox is idle (it makes room): %v", err)
 		}
-		if n := tenantSandboxes(t, ctx, admin, cl, "acme"); n > 1 {
+		if n := tenantSandboxes(cl, "acme"); n > 1 {
 			t.Errorf("acme holds %d sandboxes under a quota of 1", n)
 		}
 	})
@@ -161,8 +161,7 @@ func TestTenantQuotas(t *testing.T) {
 }
 
 // tenantSandboxes counts a tenant's sandboxes in the router's pools.
-func tenantSandboxes(t *testing.T, _ context.Context, _ *client.Client, cl *standalone.Cluster, tenant string) int {
-	t.Helper()
+func tenantSandboxes(cl *standalone.Cluster, tenant string) int {
 	n := 0
 	for _, p := range cl.Orchestrator.PoolStates() {
 		if p.Tenant == tenant {
@@ -173,8 +172,7 @@ func tenantSandboxes(t *testing.T, _ context.Context, _ *client.Client, cl *stan
 }
 
 // busy reports whether the pool of key has a busy sandbox.
-func busy(t *testing.T, cl *standalone.Cluster, key string) bool {
-	t.Helper()
+func busy(cl *standalone.Cluster, key string) bool {
 	for _, p := range cl.Orchestrator.PoolStates() {
 		if p.Function == key {
 			return p.Busy > 0
