@@ -252,8 +252,10 @@ func (o *Orchestrator) runAccepted(ctx context.Context, msg jetstream.Msg) {
 		// Accepted work is never refused for capacity: no function ran,
 		// so it stays in the stream, accepted, and runs once there is
 		// room (a synchronous caller would have been told to retry).
-		inv.Status = api.StatusAccepted
-		o.invocations.Put(inv)
+		// A record of its own: the running one is shared with readers.
+		accepted := *inv
+		accepted.Status = api.StatusAccepted
+		o.invocations.Put(&accepted)
 		o.log.Debug("an async invocation waits for room", "id", inv.ID, "retryIn", wait, "err", err)
 		_ = msg.NakWithDelay(wait)
 		return

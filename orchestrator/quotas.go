@@ -86,6 +86,14 @@ func (ir *invocationRates) admit(tenant string, q decide.Quota, now time.Time) (
 	return false, wait
 }
 
+// forget drops tenant's bucket (its quota changed: the next admit makes
+// one for the new quota, if it has a rate).
+func (ir *invocationRates) forget(tenant string) {
+	ir.mu.Lock()
+	delete(ir.m, tenant)
+	ir.mu.Unlock()
+}
+
 // admitInvocation checks tenant's invocation rate quota.
 func (o *Orchestrator) admitInvocation(tenant string, now time.Time) error {
 	q := o.registry.Quota(tenant)
@@ -177,6 +185,7 @@ func (o *Orchestrator) SetTenantQuota(ctx context.Context, name string, q decide
 	}
 	o.log.Info("tenant quota set", "tenant", name, "sandboxes", q.Sandboxes, "cpuMilli", q.CPUMilli,
 		"memoryBytes", q.MemoryBytes, "invocationsPerSecond", q.InvocationsPerSecond, "burst", q.Burst)
+	o.rates.forget(name)
 	o.router.signal() // queues a smaller quota no longer serves are refused at once
 	return t, nil
 }
