@@ -22,6 +22,7 @@ type Autoscaler struct {
 	workers  func(now time.Time) []decide.WorkerState // live workers; nil: room is not checked
 	samples  map[string][]demandSample
 	panicked map[string]time.Time // when each pool last set off panic mode
+	evicted  map[string]time.Time // when FitPlan last took each pool's idle sandboxes for room
 }
 
 type demandSample struct {
@@ -36,7 +37,7 @@ func NewAutoscaler(router *Router, policy decide.AutoscalerPolicy, tick time.Dur
 	if tick <= 0 {
 		tick = 500 * time.Millisecond
 	}
-	return &Autoscaler{router: router, policy: policy.WithDefaults(), tick: tick, samples: map[string][]demandSample{}, panicked: map[string]time.Time{}}
+	return &Autoscaler{router: router, policy: policy.WithDefaults(), tick: tick, samples: map[string][]demandSample{}, panicked: map[string]time.Time{}, evicted: map[string]time.Time{}}
 }
 
 // SetFloorPlanner makes fp set the floors from now on (nil: floors from
@@ -83,12 +84,19 @@ func (a *Autoscaler) Run(ctx context.Context) {
 		quotas, workers := a.quotas, a.workers
 		a.mu.Unlock()
 		var refused []string
+		var qs map[string]decide.Quota
 		if quotas != nil {
-			plan, refused = decide.LimitToQuotas(plan, pools, quotas())
+			qs = quotas()
+			plan, refused = decide.LimitToQuotas(plan, pools, qs)
 		}
 		if workers != nil {
-			fit := decide.FitPlan(now, plan, pools, workers(now))
+			fit := decide.FitPlan(now, plan, pools, workers(now), qs)
 			plan = fit.Plan
+			a.mu.Lock()
+			for _, f := range fit.Evicted {
+				a.evicted[f] = now
+			}
+			a.mu.Unlock()
 			a.router.SetUnplaceable(fit.Unplaceable, plan.Create, now)
 			a.router.SetYield(fit.Yield)
 			a.router.Refuse(fit.Never, tooBig)
@@ -141,11 +149,13 @@ func (a *Autoscaler) observe(now time.Time, pools []decide.PoolState, sample boo
 		if at, ok := a.panicked[ps.Function]; ok && now.Sub(at) < a.policy.StableWindow {
 			ps.Panicking = true
 		}
+		ps.Evicted = a.evicted[ps.Function]
 	}
 	for f := range a.samples {
 		if !seen[f] {
 			delete(a.samples, f)
 			delete(a.panicked, f)
+			delete(a.evicted, f)
 		}
 	}
 	return pools

@@ -164,6 +164,9 @@ func (o *Orchestrator) SetTenantQuota(ctx context.Context, name string, q decide
 		math.IsNaN(q.InvocationsPerSecond) || math.IsInf(q.InvocationsPerSecond, 0) {
 		return nil, fmt.Errorf("quota %+v: %w: every bound is 0 (none) or positive", q, ErrQuotaInvalid)
 	}
+	if q.Weight < 0 || q.Weight > 1000 || math.IsNaN(q.Weight) || (q.Weight > 0 && q.Weight < 0.001) {
+		return nil, fmt.Errorf("quota weight %g: %w: want 0 (the default, 1) or between 0.001 and 1000", q.Weight, ErrQuotaInvalid)
+	}
 	var short []string
 	for _, d := range o.registry.List(name) {
 		for _, fn := range slices.Sorted(maps.Keys(d.Workflow.Spec.Functions)) {

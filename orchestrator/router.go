@@ -130,6 +130,14 @@ type Router struct {
 	bg            context.Context // lifetime of creations and deletions
 	wake          chan struct{}
 
+	// deleting counts deletions sent and not yet confirmed: their room
+	// stays reserved until the worker confirms, and a creation the plan
+	// made that room for waits for it (reserve). freed is closed, and
+	// made anew, at each confirmation.
+	deleting atomic.Int64
+	freedMu  sync.Mutex
+	freed    chan struct{}
+
 	// skipCheck turns off the check of connections dialled to sandboxes
 	// (SetIdentityCheck; benchmarks only). checks counts the connections
 	// checked, identityFailures those that failed.
@@ -258,6 +266,7 @@ func NewRouter(bg context.Context, workers WorkerCommands, cfg RouterConfig) *Ro
 		events:        cfg.Events,
 		bg:            bg,
 		wake:          make(chan struct{}, 1),
+		freed:         make(chan struct{}),
 		pools:         map[string]*pool{},
 		all:           map[string]*sandboxRef{},
 		onWorker:      map[string]int{},
@@ -737,16 +746,7 @@ func (r *Router) PoolStates() []decide.PoolState {
 func (r *Router) Apply(plan decide.ScalePlan) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for key, n := range plan.Create {
-		p := r.pools[key]
-		if p == nil {
-			continue
-		}
-		for range n {
-			p.creating++
-			r.createAsync(p)
-		}
-	}
+	// Deletions first: a creation the plan made room for waits for them.
 	for key, ids := range plan.Delete {
 		p := r.pools[key]
 		if p == nil {
@@ -760,6 +760,16 @@ func (r *Router) Apply(plan decide.ScalePlan) {
 					break
 				}
 			}
+		}
+	}
+	for key, n := range plan.Create {
+		p := r.pools[key]
+		if p == nil {
+			continue
+		}
+		for range n {
+			p.creating++
+			r.createAsync(p)
 		}
 	}
 }
@@ -960,7 +970,7 @@ func (r *Router) create(cfg FunctionConfig, id string) (*sandboxRef, error) {
 		if err := r.bg.Err(); err != nil {
 			return "", worker.Sandbox{}, fmt.Errorf("the orchestrator is stopping: %w", err)
 		}
-		workerID, err := r.workers.Reserve(res, time.Now())
+		workerID, err := r.reserve(res)
 		if err != nil {
 			return "", worker.Sandbox{}, err
 		}
@@ -1012,6 +1022,7 @@ func (r *Router) create(cfg FunctionConfig, id string) (*sandboxRef, error) {
 func (r *Router) deleteAsync(sb *sandboxRef) {
 	r.forgetLocked(sb)
 	sb.closeConn()
+	r.deleting.Add(1)
 	r.tasks.Add(1)
 	go func() {
 		defer r.tasks.Done()
@@ -1021,8 +1032,42 @@ func (r *Router) deleteAsync(sb *sandboxRef) {
 			r.log.Warn("delete sandbox", "sandbox", sb.sb.ID, "worker", sb.workerID, "err", err)
 		}
 		r.workers.Release(sb.workerID, sb.res)
+		r.deleting.Add(-1)
+		r.freedMu.Lock()
+		close(r.freed)
+		r.freed = make(chan struct{})
+		r.freedMu.Unlock()
 		r.events(sandboxEvent(history.SandboxDeleted, sb.sb.ID, sb.sb.Function, sb.workerID, sb.res))
 	}()
+}
+
+// deletionWait bounds how long a creation waits for the room of
+// deletions on their way.
+const deletionWait = 10 * time.Second
+
+// reserve places res and reserves it on the worker chosen. When no
+// worker has room but deletions are on their way (the plan freed room
+// for this creation: FitPlan's evictions), it waits for them to be
+// confirmed, up to deletionWait, instead of failing: their room is
+// reserved until the worker says the sandbox is gone, so that the
+// worker never holds more than its capacity.
+func (r *Router) reserve(res decide.PlacementRequest) (string, error) {
+	deadline := time.Now().Add(deletionWait)
+	for {
+		r.freedMu.Lock()
+		freed := r.freed
+		r.freedMu.Unlock()
+		id, err := r.workers.Reserve(res, time.Now())
+		if err == nil || !errors.Is(err, decide.ErrNoCapacity) || r.deleting.Load() == 0 || time.Now().After(deadline) {
+			return id, err
+		}
+		select {
+		case <-freed:
+		case <-time.After(time.Until(deadline)):
+		case <-r.bg.Done():
+			return "", err
+		}
+	}
 }
 
 // closeConn closes the sandbox's kept connection. Only whoever holds the

@@ -13,7 +13,7 @@ func (w *Workers) Views(now time.Time) []api.WorkerView {
 	defer w.mu.Unlock()
 	out := make([]api.WorkerView, 0, len(w.m))
 	for id, e := range w.m {
-		v := api.WorkerView{ID: id, Runtime: e.hb.Runtime, State: "ready", CPUMilli: e.hb.CPUMilli, MemoryBytes: e.hb.MemoryBytes,
+		v := api.WorkerView{ID: id, Runtime: e.hb.Runtime, State: "ready", CPUMilli: e.hb.CPUMilli, CPUAllocationRatio: e.hb.CPUAllocationRatio, MemoryBytes: e.hb.MemoryBytes,
 			ReservedCPUMilli: e.reservedCPU, ReservedMemoryBytes: e.reservedMem, Sandboxes: e.hb.Sandboxes, LastHeartbeat: e.seen,
 			Incarnation: e.hb.Incarnation, Machine: e.hb.Machine}
 		for _, st := range w.stranded {

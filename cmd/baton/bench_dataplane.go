@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -84,13 +86,20 @@ container labels), in turn, bypassing the orchestrator. Targets: added p50
 // benchDataPlaneClientCmd is the child of `baton bench dataplane
 // --client-process` (dataPlaneClientArgs); it is not for people.
 func benchDataPlaneClientCmd() *cobra.Command {
+	return benchChildCmd(dataPlaneClientArgs, "dataplane", bench.ServeDataPlaneLoad)
+}
+
+// benchChildCmd is a hidden command, the last of args, that serves the
+// load client of `baton bench <name> --client-process`: it reads its load
+// as JSON on stdin and writes what it measured as JSON on stdout.
+func benchChildCmd(args []string, name string, serve func(context.Context, io.Reader, io.Writer) error) *cobra.Command {
 	return &cobra.Command{
-		Use:    "dataplane-client",
-		Short:  "The load client of `baton bench dataplane --client-process` (reads its load as JSON on stdin)",
+		Use:    args[len(args)-1],
+		Short:  "The load client of `baton bench " + name + " --client-process` (reads its load as JSON on stdin)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return bench.ServeDataPlaneLoad(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout())
+			return serve(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout())
 		},
 	}
 }

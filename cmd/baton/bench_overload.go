@@ -9,10 +9,15 @@ import (
 	"baton.dev/baton/internal/bench"
 )
 
+// overloadClientArgs are the arguments that run benchOverloadClientCmd,
+// the child of `baton bench overload --client-process`.
+var overloadClientArgs = []string{"bench", "overload-client"}
+
 func benchOverloadCmd() *cobra.Command {
 	var (
-		opts bench.OverloadOptions
-		out  string
+		opts          bench.OverloadOptions
+		out           string
+		clientProcess bool
 	)
 	cmd := &cobra.Command{
 		Use:   "overload",
@@ -21,8 +26,10 @@ func benchOverloadCmd() *cobra.Command {
 the echo function, each call taking --delay (capacity: sandboxes/delay calls
 per second), and offers each of --loads (multiples of the capacity) for
 --step, open loop, from one tenant: goodput, p50 and p99 of the served calls,
-refusals (503 or 429 with Retry-After), other failures, the process's peak
-memory and goroutines, and Baton's log lines per minute. Then a second tenant
+refusals (503 or 429 with Retry-After), other failures, Baton's peak memory
+and goroutines (its process: orchestrator, NATS and worker daemon; the load's
+clients run in processes of their own unless --client-process=false), and
+Baton's log lines per minute. Then a second tenant
 sends a steady 0.2x alone, and beside the first tenant at the highest load.
 
 Targets: goodput at the highest load at least 0.9 of goodput at 1x (no
@@ -37,6 +44,9 @@ collapse); the second tenant's p99 beside the flood within 1.5x of alone.`,
 				if l <= 0 || (i > 0 && l <= opts.Loads[i-1]) {
 					return fmt.Errorf("flag --loads %v: want positive multiples of the capacity, rising", opts.Loads)
 				}
+			}
+			if clientProcess {
+				opts.ClientArgs = overloadClientArgs
 			}
 			rep, err := bench.RunOverload(cmd.Context(), opts)
 			if err != nil {
@@ -53,6 +63,13 @@ collapse); the second tenant's p99 beside the flood within 1.5x of alone.`,
 	f.DurationVar(&opts.Step, "step", 10*time.Second, "how long each load is offered")
 	f.IntVar(&opts.MaxQueue, "max-queue", 50, "most requests waiting for a sandbox of the function")
 	f.DurationVar(&opts.MaxQueueWait, "max-queue-wait", 2*time.Second, "longest a request waits for a sandbox")
+	f.BoolVar(&clientProcess, "client-process", true, "run each tenant's load client in a process of its own, so that the peaks measured are Baton's alone")
 	outputFlag(cmd, &out)
 	return cmd
+}
+
+// benchOverloadClientCmd is the child of `baton bench overload
+// --client-process` (overloadClientArgs); it is not for people.
+func benchOverloadClientCmd() *cobra.Command {
+	return benchChildCmd(overloadClientArgs, "overload", bench.ServeOverloadLoad)
 }

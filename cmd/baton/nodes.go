@@ -100,6 +100,7 @@ func workerCmd() *cobra.Command {
 	f.IntVar(&cfg.MaxConcurrentCreates, "max-concurrent-creates", 32, "sandbox creations this worker runs at once; more wait their turn")
 	f.StringVar(&cfg.Runtime, "runtime", standalone.RuntimeAuto, "sandbox runtime: auto, containerd, process or fake (scale simulation only)")
 	f.StringVar(&cpu, "cpu", "", "CPU offered to sandboxes, like 4 or 3500m (default: every core)")
+	f.Float64Var(&cfg.CPUAllocationRatio, "cpu-allocation-ratio", standalone.DefaultCPUAllocationRatio, "CPU over-commit: sandboxes' CPU limits may sum to this many times --cpu, never more (memory is never over-committed)")
 	f.StringVar(&memory, "memory", "", "memory offered to sandboxes, like 8Gi (default: three quarters of the machine's)")
 	f.StringVar(&cfg.DataDir, "data", "/var/lib/baton/worker", "directory for the runtime's state and a private containerd")
 	f.StringVar(&cfg.ImagesDir, "images", "build/images", "directory of function image archives to import")

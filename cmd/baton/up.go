@@ -94,6 +94,7 @@ func upCmd() *cobra.Command {
 	orchestrationFlags(f, &cfg.Orchestration)
 	applyPulls = pullFlags(f, &cfg.Pulls)
 	f.IntVar(&cfg.Workers, "workers", 1, "how many workers to run, each with its own private containerd")
+	f.Float64Var(&cfg.WorkerCPUAllocationRatio, "cpu-allocation-ratio", standalone.DefaultCPUAllocationRatio, "each worker's CPU over-commit: sandboxes' CPU limits may sum to this many times its cores, never more")
 	f.BoolVar(&samples, "samples", true, "deploy the sample workflows of dags/")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd

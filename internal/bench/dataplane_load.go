@@ -1,14 +1,11 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"time"
 )
 
@@ -78,23 +75,9 @@ func (l DataPlaneLoad) run(ctx context.Context) *DataPlaneLoadResult {
 // runInChild runs the load in a child process of this executable, started
 // with args, and returns what it measured.
 func (l DataPlaneLoad) runInChild(ctx context.Context, args []string) (*DataPlaneLoadResult, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("client process: %w", err)
-	}
-	in, err := json.Marshal(l)
-	if err != nil {
-		return nil, fmt.Errorf("client process: %w", err)
-	}
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, self, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(in), &out, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("client process: %w", err)
-	}
 	var res DataPlaneLoadResult
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		return nil, fmt.Errorf("client process: decode its result: %w", err)
+	if err := runChild(ctx, args, l, &res); err != nil {
+		return nil, err
 	}
 	return &res, nil
 }
@@ -104,10 +87,8 @@ func (l DataPlaneLoad) runInChild(ctx context.Context, args []string) (*DataPlan
 // and writes its DataPlaneLoadResult as JSON to stdout.
 func ServeDataPlaneLoad(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	var l DataPlaneLoad
-	dec := json.NewDecoder(stdin)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&l); err != nil {
-		return fmt.Errorf("decode the load on stdin: %w", err)
+	if err := decodeChildInput(stdin, &l); err != nil {
+		return err
 	}
 	if err := l.validate(); err != nil {
 		return fmt.Errorf("load on stdin: %w", err)

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +37,42 @@ type OverloadOptions struct {
 	// MaxQueue and MaxQueueWait bound each function's queue.
 	MaxQueue     int
 	MaxQueueWait time.Duration
+	// ClientArgs, when not nil, runs each tenant's load in a child
+	// process started with these arguments (which must lead to
+	// ServeOverloadLoad), so that the peaks measured are Baton's alone.
+	// Nil runs the load in this process.
+	ClientArgs []string
+}
+
+// OverloadLoad is one tenant's load in a step: Rate calls per second to
+// its workflow, open loop, for Duration. A child process reads it as JSON
+// on its standard input (ServeOverloadLoad).
+type OverloadLoad struct {
+	URL      string        `json:"url"`
+	Token    string        `json:"token"`
+	Workflow string        `json:"workflow"`
+	Rate     float64       `json:"rate"`
+	Duration time.Duration `json:"duration"`
+}
+
+// ServeOverloadLoad is the child's side of OverloadOptions.ClientArgs: it
+// reads an OverloadLoad as JSON from stdin, offers it and writes its
+// OverloadStep (with its own peak of calls in flight) to stdout.
+func ServeOverloadLoad(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	var l OverloadLoad
+	if err := decodeChildInput(stdin, &l); err != nil {
+		return err
+	}
+	if l.URL == "" || l.Workflow == "" || l.Rate <= 0 || l.Duration <= 0 {
+		return errors.New("load on stdin: url, workflow, a positive rate and a positive duration are required")
+	}
+	var inFlight, peak atomic.Int64
+	st := offer(ctx, &client.Client{URL: l.URL, Token: l.Token, HTTP: newHTTPClient()}, l.Workflow, l.Rate, l.Duration, &inFlight, &peak)
+	st.PeakInFlight = peak.Load()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(st)
 }
 
 // OverloadStep is one offered load's outcome.
@@ -55,8 +92,9 @@ type OverloadStep struct {
 	Latency simcluster.Latency `json:"latency"`
 	// Steady is the second tenant's outcome, with two tenants.
 	Steady *OverloadStep `json:"steady,omitempty"`
-	// PeakRSSBytes and PeakGoroutines are the bench process's (Baton's
-	// orchestrator and worker, and the load's client) during the step;
+	// PeakRSSBytes and PeakGoroutines are the bench process's during the
+	// step: Baton's orchestrator, NATS and worker daemon, and the load's
+	// client unless it ran in child processes (OverloadOptions.ClientArgs);
 	// PeakInFlight the client's calls in flight.
 	PeakRSSBytes   int64 `json:"peakRssBytes"`
 	PeakGoroutines int   `json:"peakGoroutines"`
@@ -70,13 +108,16 @@ type OverloadStep struct {
 
 // OverloadReport is `baton bench overload`'s result.
 type OverloadReport struct {
-	Runtime      string         `json:"runtime"`
-	Capacity     float64        `json:"capacity"` // calls per second
-	Sandboxes    int            `json:"sandboxes"`
-	DelayMs      float64        `json:"delayMs"`
-	MaxQueue     int            `json:"maxQueue"`
-	MaxQueueWait string         `json:"maxQueueWait"`
-	Steps        []OverloadStep `json:"steps"`
+	Runtime string `json:"runtime"`
+	// ClientProcess: the load's clients ran in processes of their own,
+	// so the peaks are Baton's alone.
+	ClientProcess bool           `json:"clientProcess"`
+	Capacity      float64        `json:"capacity"` // calls per second
+	Sandboxes     int            `json:"sandboxes"`
+	DelayMs       float64        `json:"delayMs"`
+	MaxQueue      int            `json:"maxQueue"`
+	MaxQueueWait  string         `json:"maxQueueWait"`
+	Steps         []OverloadStep `json:"steps"`
 	// Collapse is the one-tenant goodput at the highest load over the
 	// goodput at 1x (target >= 0.9: no collapse).
 	Collapse float64 `json:"collapse"`
@@ -114,12 +155,25 @@ func RunOverload(ctx context.Context, opts OverloadOptions) (*OverloadReport, er
 	}
 	defer b.stopOrLog()
 	capacity := float64(opts.Sandboxes) / opts.Delay.Seconds()
-	rep := &OverloadReport{Runtime: opts.Local.Runtime, Capacity: capacity, Sandboxes: opts.Sandboxes,
+	rep := &OverloadReport{Runtime: opts.Local.Runtime, ClientProcess: opts.ClientArgs != nil, Capacity: capacity, Sandboxes: opts.Sandboxes,
 		DelayMs: float64(opts.Delay) / float64(time.Millisecond), MaxQueue: opts.MaxQueue, MaxQueueWait: opts.MaxQueueWait.String()}
 
 	admin := &client.Client{URL: b.cl.URL, Token: b.cl.AdminToken}
 	hc := newHTTPClient()
 	tenants := map[string]*client.Client{}
+	// load offers one tenant's calls, in this process or in a child.
+	load := func(tenant string, rate float64, d time.Duration, inFlight, peak *atomic.Int64) OverloadStep {
+		c := tenants[tenant]
+		if opts.ClientArgs == nil {
+			return offer(ctx, c, "w", rate, d, inFlight, peak)
+		}
+		var st OverloadStep
+		if err := runChild(ctx, opts.ClientArgs, OverloadLoad{URL: c.URL, Token: c.Token, Workflow: "w", Rate: rate, Duration: d}, &st); err != nil {
+			st.Failed, st.FirstFailure = 1, err.Error()
+		}
+		peak.Add(st.PeakInFlight)
+		return st
+	}
 	env := fmt.Sprintf("{BATON_TESTFN_DELAY: %s}", opts.Delay)
 	for _, name := range []string{"flood", "steady"} {
 		tv, err := admin.CreateTenant(ctx, name)
@@ -133,20 +187,20 @@ func RunOverload(ctx context.Context, opts OverloadOptions) (*OverloadReport, er
 		tenants[name] = c
 	}
 	// Warm-up, not measured: the worker's room filled once.
-	_ = offer(ctx, tenants["flood"], capacity, opts.Step/2, nil)
+	_ = offer(ctx, tenants["flood"], "w", capacity, opts.Step/2, nil, nil)
 
 	var atOne, atMax float64
 	top := opts.Loads[len(opts.Loads)-1]
-	for _, load := range opts.Loads {
-		st := measure(ctx, lines, opts.Step, func(inFlight *atomic.Int64) []OverloadStep {
-			return []OverloadStep{offer(ctx, tenants["flood"], load*capacity, opts.Step, inFlight)}
+	for _, x := range opts.Loads {
+		st := measure(ctx, lines, opts.Step, func(inFlight, peak *atomic.Int64) []OverloadStep {
+			return []OverloadStep{load("flood", x*capacity, opts.Step, inFlight, peak)}
 		})
-		st[0].Tenants, st[0].Load = 1, load
+		st[0].Tenants, st[0].Load = 1, x
 		rep.Steps = append(rep.Steps, st[0])
-		if load == 1 {
+		if x == 1 {
 			atOne = st[0].Goodput
 		}
-		if load == top {
+		if x == top {
 			atMax = st[0].Goodput
 		}
 		if err := settle(ctx, b, opts.Step); err != nil {
@@ -162,19 +216,19 @@ func RunOverload(ctx context.Context, opts OverloadOptions) (*OverloadReport, er
 	if _, err := tenants["steady"].Invoke(ctx, "w", []byte(`{}`)); err != nil {
 		return nil, fmt.Errorf("overload: warm the second tenant's sandbox: %w", err)
 	}
-	alone := measure(ctx, lines, opts.Step, func(inFlight *atomic.Int64) []OverloadStep {
-		return []OverloadStep{offer(ctx, tenants["steady"], steadyLoad*capacity, opts.Step, inFlight)}
+	alone := measure(ctx, lines, opts.Step, func(inFlight, peak *atomic.Int64) []OverloadStep {
+		return []OverloadStep{load("steady", steadyLoad*capacity, opts.Step, inFlight, peak)}
 	})[0]
 	alone.Tenants, alone.Load = 1, steadyLoad
 	rep.SteadyAlone = &alone
 	if err := settle(ctx, b, opts.Step); err != nil {
 		return nil, err
 	}
-	both := measure(ctx, lines, opts.Step, func(inFlight *atomic.Int64) []OverloadStep {
+	both := measure(ctx, lines, opts.Step, func(inFlight, peak *atomic.Int64) []OverloadStep {
 		var flood, steady OverloadStep
 		var wg sync.WaitGroup
-		wg.Go(func() { flood = offer(ctx, tenants["flood"], top*capacity, opts.Step, inFlight) })
-		wg.Go(func() { steady = offer(ctx, tenants["steady"], steadyLoad*capacity, opts.Step, inFlight) })
+		wg.Go(func() { flood = load("flood", top*capacity, opts.Step, inFlight, peak) })
+		wg.Go(func() { steady = load("steady", steadyLoad*capacity, opts.Step, inFlight, peak) })
 		wg.Wait()
 		return []OverloadStep{flood, steady}
 	})
@@ -213,9 +267,9 @@ func settle(ctx context.Context, b *localBaton, within time.Duration) error {
 
 // measure runs load and fills in the process's peaks and the log lines
 // written meanwhile for each step it returns.
-func measure(ctx context.Context, lines *lineCounter, d time.Duration, load func(inFlight *atomic.Int64) []OverloadStep) []OverloadStep {
+func measure(ctx context.Context, lines *lineCounter, d time.Duration, load func(inFlight, peak *atomic.Int64) []OverloadStep) []OverloadStep {
 	var inFlight atomic.Int64
-	var peakRSS, peakG, peakIn atomic.Int64
+	var peakRSS, peakG, peakIn atomic.Int64 // peakIn: the load's own, or children's summed
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -228,9 +282,6 @@ func measure(ctx context.Context, lines *lineCounter, d time.Duration, load func
 			if g := int64(runtime.NumGoroutine()); g > peakG.Load() {
 				peakG.Store(g)
 			}
-			if n := inFlight.Load(); n > peakIn.Load() {
-				peakIn.Store(n)
-			}
 			select {
 			case <-stop:
 				return
@@ -240,7 +291,7 @@ func measure(ctx context.Context, lines *lineCounter, d time.Duration, load func
 	})
 	before := lines.n.Load()
 	start := time.Now()
-	steps := load(&inFlight)
+	steps := load(&inFlight, &peakIn)
 	elapsed := time.Since(start)
 	close(stop)
 	wg.Wait()
@@ -256,7 +307,7 @@ func measure(ctx context.Context, lines *lineCounter, d time.Duration, load func
 // offer invokes c's workflow w at rate calls per second, open loop, for
 // d, and sorts the outcomes: served, refused with a Retry-After (503 or
 // 429), failed otherwise.
-func offer(ctx context.Context, c *client.Client, rate float64, d time.Duration, inFlight *atomic.Int64) OverloadStep {
+func offer(ctx context.Context, c *client.Client, workflow string, rate float64, d time.Duration, inFlight, peak *atomic.Int64) OverloadStep {
 	var mu sync.Mutex
 	var st OverloadStep
 	var served []time.Duration
@@ -269,11 +320,13 @@ func offer(ctx context.Context, c *client.Client, rate float64, d time.Duration,
 		}
 		wg.Go(func() {
 			if inFlight != nil {
-				inFlight.Add(1)
+				if n := inFlight.Add(1); n > peak.Load() {
+					peak.Store(n) // racy max: a peak, not an exact count
+				}
 				defer inFlight.Add(-1)
 			}
 			t := time.Now()
-			_, err := c.Invoke(ctx, "w", []byte(`{}`))
+			_, err := c.Invoke(ctx, workflow, []byte(`{}`))
 			took := time.Since(t)
 			mu.Lock()
 			defer mu.Unlock()

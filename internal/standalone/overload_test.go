@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -430,4 +431,129 @@ func TestWorkflowQueueBounds(t *testing.T) {
 	if before == nil || after == nil || before.Stages[0].Sandbox != after.Stages[0].Sandbox || again.ColdStarts != 0 {
 		t.Errorf("a redeploy that changed only the queue's bounds replaced the sandbox (cold starts %d)", again.ColdStarts)
 	}
+}
+
+// TestReservationsNeverExceedCapacity runs a worker offering 1000m with no
+// CPU over-commit and two workflows whose functions ask 600m each, called
+// together over and over: a worker's reservations never exceed its
+// capacity (sampled all along), and both are served, one sandbox at a time
+// (placement once put both on the worker, 1200m on 1000m).
+func TestReservationsNeverExceedCapacity(t *testing.T) {
+	ctx := context.Background()
+	cl := startBaton(t, standalone.Config{Runtime: standalone.RuntimeProcess, WorkerCPUMilli: 1000, WorkerCPUAllocationRatio: 1, WorkerMemoryBytes: 1 << 30,
+		Orchestration: standalone.Orchestration{KeepAlive: time.Minute, AutoscaleTick: 50 * time.Millisecond, MaxQueueWait: 20 * time.Second}}, slog.LevelWarn)
+	t.Cleanup(func() { _ = cl.Stop(context.Background()) })
+	tenant := &client.Client{URL: cl.URL, Token: cl.Token, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	admin := &client.Client{URL: cl.URL, Token: cl.AdminToken}
+	for _, w := range []string{"a", "b"} {
+		yaml := strings.Replace(string(slowYAML(w, "64Mi", "50ms")), "cpu: 100m", "cpu: 600m", 1)
+		if _, err := tenant.Deploy(ctx, w+".yaml", []byte(yaml)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var over []string
+	var samples int
+	stopSampling := sampleWorkers(ctx, admin, 20*time.Millisecond, func(ws []api.WorkerView, err error) {
+		if err != nil {
+			return
+		}
+		samples++
+		for _, w := range ws {
+			if w.ReservedCPUMilli > w.CPUMilli || w.ReservedMemoryBytes > w.MemoryBytes {
+				over = append(over, fmt.Sprintf("%s: cpu %d/%dm, memory %d/%d", w.ID, w.ReservedCPUMilli, w.CPUMilli, w.ReservedMemoryBytes, w.MemoryBytes))
+			}
+		}
+	})
+	var calls sync.WaitGroup
+	errs := make(chan error, 40)
+	for range 10 {
+		for _, w := range []string{"a", "b"} {
+			calls.Go(func() {
+				if _, err := tenant.Invoke(ctx, w, []byte(`{}`)); err != nil {
+					errs <- fmt.Errorf("workflow %s: %w", w, err)
+				}
+			})
+		}
+	}
+	calls.Wait()
+	stopSampling()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if samples == 0 {
+		t.Fatal("no sample of the workers was taken")
+	}
+	if len(over) > 0 {
+		t.Errorf("%d of %d samples had reservations beyond capacity, first: %s", len(over), samples, over[0])
+	}
+}
+
+// TestABurstDrainsAndScalesDown floods a worker with room for four
+// sandboxes at ten times what it serves for 4 s: all along the worker's
+// heartbeats arrive (it stays ready, its last heartbeat under a second
+// old); when the burst ends the queue drains, the pool scales back down
+// to its floor (zero) once the keep-alive passes, and the goroutines the
+// burst started are gone.
+func TestABurstDrainsAndScalesDown(t *testing.T) {
+	ctx := context.Background()
+	cl := startBaton(t, standalone.Config{Runtime: standalone.RuntimeProcess, WorkerMemoryBytes: 4 * 128 << 20,
+		Orchestration: standalone.Orchestration{KeepAlive: 2 * time.Second, AutoscaleTick: 100 * time.Millisecond, MaxQueue: 20, MaxQueueWait: 2 * time.Second}}, slog.LevelWarn)
+	t.Cleanup(func() { _ = cl.Stop(context.Background()) })
+	c := &client.Client{URL: cl.URL, Token: cl.Token, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	admin := &client.Client{URL: cl.URL, Token: cl.AdminToken}
+	if _, err := c.Deploy(ctx, "w.yaml", slowYAML("w", "128Mi", "100ms")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Invoke(ctx, "w", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	goroutinesBefore := runtime.NumGoroutine()
+
+	var late []string
+	stopSampling := sampleWorkers(ctx, admin, 100*time.Millisecond, func(ws []api.WorkerView, err error) {
+		if err != nil {
+			late = append(late, err.Error())
+			return
+		}
+		for _, w := range ws {
+			if age := time.Since(w.LastHeartbeat); w.State != "ready" || age > time.Second {
+				late = append(late, fmt.Sprintf("%s %s, last heartbeat %v ago", w.ID, w.State, age.Round(time.Millisecond)))
+			}
+		}
+	})
+	burst := pace(ctx, c, "w", 400, 4)
+	stopSampling()
+	t.Logf("burst: %d sent, %d served, %d refused with Retry-After, %d failed otherwise", burst.sent, len(burst.served), burst.refused, burst.failed)
+	if burst.failed > 0 {
+		t.Errorf("%d calls failed other than by a refusal with Retry-After (%v)", burst.failed, burst.firstErr)
+	}
+	if len(late) > 0 {
+		t.Errorf("heartbeats starved during the burst, %d samples, first: %s", len(late), late[0])
+	}
+	key := "default/w/f"
+	waitFor(t, "the queue to drain", func() bool { return waiting(cl, key) == 0 })
+	waitFor(t, "the pool back at its floor of zero", func() bool { return tenantSandboxes(cl, "default") == 0 })
+	// The burst's goroutines (a handler and a client call per request)
+	// are gone; a few idle connections may remain.
+	waitFor(t, "the burst's goroutines to end", func() bool { return runtime.NumGoroutine() <= goroutinesBefore+20 })
+}
+
+// sampleWorkers lists the workers (admin's GET /v1/workers) every period
+// and hands each answer to check, in one goroutine, until the returned
+// stop is called; stop returns once check has seen its last answer.
+func sampleWorkers(ctx context.Context, admin *client.Client, every time.Duration, check func([]api.WorkerView, error)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(every):
+			}
+			check(admin.Workers(ctx))
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }

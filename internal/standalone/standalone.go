@@ -64,6 +64,9 @@ type Config struct {
 	// sandboxes (zero: the machine's cores and three quarters of its
 	// memory, split between the workers).
 	WorkerCPUMilli, WorkerMemoryBytes int64
+	// WorkerCPUAllocationRatio is each worker's CPU over-commit
+	// (WorkerConfig.CPUAllocationRatio).
+	WorkerCPUAllocationRatio float64
 	// Orchestration is how the orchestrator scales sandboxes.
 	Orchestration
 	Logger *slog.Logger
@@ -161,7 +164,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		w, err := StartWorker(ctx, WorkerConfig{
 			ID: id, Conn: nc, DataDir: filepath.Join(cfg.DataDir, "workers", id), Runtime: cfg.Runtime,
 			ContainerdAddress: cfg.ContainerdAddress, ImagesDir: cfg.ImagesDir, Subnet: subnet,
-			CPUMilli: cpu, MemoryBytes: mem, Pulls: cfg.Pulls, Unhardened: cfg.Unhardened, Logger: cfg.Logger,
+			CPUMilli: cpu, CPUAllocationRatio: cfg.WorkerCPUAllocationRatio, MemoryBytes: mem, Pulls: cfg.Pulls, Unhardened: cfg.Unhardened, Logger: cfg.Logger,
 		})
 		if err != nil {
 			return c, fmt.Errorf("standalone: %w", err)

@@ -4,10 +4,14 @@ import "time"
 
 // WorkerView is a worker as the admin API shows it.
 type WorkerView struct {
-	ID                  string    `json:"id"`
-	Runtime             string    `json:"runtime"`
-	State               string    `json:"state"` // ready, draining, suspect or dead
+	ID      string `json:"id"`
+	Runtime string `json:"runtime"`
+	State   string `json:"state"` // ready, draining, suspect or dead
+	// CPUMilli and MemoryBytes are the worker's capacity: Reserved*
+	// never exceed them. CPUMilli is the CPU it offers times its
+	// CPUAllocationRatio (its CPU over-commit).
 	CPUMilli            int64     `json:"cpuMilli"`
+	CPUAllocationRatio  float64   `json:"cpuAllocationRatio,omitempty"`
 	MemoryBytes         int64     `json:"memoryBytes"`
 	ReservedCPUMilli    int64     `json:"reservedCpuMilli"`
 	ReservedMemoryBytes int64     `json:"reservedMemoryBytes"`
@@ -44,6 +48,9 @@ type Quota struct {
 	MemoryBytes          int64   `json:"memoryBytes,omitempty"`
 	InvocationsPerSecond float64 `json:"invocationsPerSecond,omitempty"`
 	Burst                int     `json:"burst,omitempty"`
+	// Weight is the tenant's weight in the fair share of contended
+	// capacity (default 1), not a bound.
+	Weight float64 `json:"weight,omitempty"`
 }
 
 // RegistryLoginView is a tenant's login to a registry as the API shows

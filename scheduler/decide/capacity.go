@@ -11,6 +11,12 @@ import (
 // above its owner's share may take its room (FitPlan).
 const IdleLent = time.Second
 
+// EvictionHold is how long a pool whose idle sandboxes FitPlan took for
+// room is not warmed again ahead of its requests: what it would keep warm
+// would be taken again, and the two pools would trade the room back and
+// forth at every decision. Its own queued requests still get room.
+const EvictionHold = 30 * time.Second
+
 // Fit is a ScalePlan cut to what the workers can hold.
 type Fit struct {
 	Plan ScalePlan
@@ -20,6 +26,9 @@ type Fit struct {
 	// Never lists the pools with queued requests whose sandbox would not
 	// fit on any live worker even empty: they cannot be served at all.
 	Never []string
+	// Evicted lists the pools whose idle sandboxes the plan deletes to
+	// make room (PoolState.Evicted is to be set to now for them).
+	Evicted []string
 	// Yield counts, per pool, busy sandboxes to retire when their call
 	// ends instead of serving the pool's own queue: the pool's tenant
 	// holds more than its fair share while another tenant's queued
@@ -29,17 +38,18 @@ type Fit struct {
 }
 
 // FitPlan cuts plan's creations to what the workers hold (Place's choice:
-// memory is never over-committed, CPU may be), and
-// shares the room between tenants by dominant resource fairness: each
-// creation goes to the pool whose tenant has the smallest dominant share
-// (the larger of its CPU and its memory over the live workers' totals),
+// reservations never exceed a worker's capacity), and
+// shares the room between tenants by weighted dominant resource fairness:
+// each creation goes to the pool whose tenant has the smallest dominant
+// share (the larger of its CPU and its memory over the live workers'
+// totals, divided by the tenant's Weight in quotas, default 1),
 // queued demand before the rest, the longest waiting first. When a pool
 // with queued requests finds no room, idle sandboxes of pools with no
 // queue are deleted to make it, least recently used first, on the worker
 // where the fewest deletions suffice (another tenant's, if it holds less,
 // only once idle for IdleLent). Pre-warm floors count against their
 // tenant's share like any sandbox. FitPlan is a pure function.
-func FitPlan(now time.Time, plan ScalePlan, pools []PoolState, workers []WorkerState) Fit {
+func FitPlan(now time.Time, plan ScalePlan, pools []PoolState, workers []WorkerState, quotas map[string]Quota) Fit {
 	out := Fit{Plan: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}, Unplaceable: map[string]int{}, Yield: map[string]int{}}
 	deleted := map[string]bool{}
 	for f, ids := range plan.Delete {
@@ -87,7 +97,7 @@ func FitPlan(now time.Time, plan ScalePlan, pools []PoolState, workers []WorkerS
 		if totalMem > 0 {
 			m = float64(u.memory) / float64(totalMem)
 		}
-		return max(c, m)
+		return max(c, m) / quotas[tenant].weight()
 	}
 	want := map[string]int{}
 	for f, n := range plan.Create {
@@ -120,10 +130,17 @@ func FitPlan(now time.Time, plan ScalePlan, pools []PoolState, workers []WorkerS
 		pq := byTenant[tenant]
 		ps := pq.items[0]
 		req := PlacementRequest{CPUMilli: ps.CPUMilli, MemoryBytes: ps.MemoryBytes}
+		if ps.Waiting == 0 && !ps.Evicted.IsZero() && now.Sub(ps.Evicted) < EvictionHold {
+			heap.Pop(pq) // warmed ahead only once the hold is over
+			if pq.Len() == 0 {
+				heap.Pop(tq)
+			}
+			continue
+		}
 		i, ok := placeIndex(ws, req)
 		reorder := false // other tenants' shares fell: the heap is made again
 		if !ok && ps.Waiting > 0 {
-			i, ok = makeRoom(now, ws, pools, ps, req, deleted, &out.Plan, used, share)
+			i, ok = makeRoom(now, ws, pools, ps, req, deleted, &out.Plan, &out.Evicted, used, share)
 			reorder = true
 		}
 		if !ok {
@@ -163,6 +180,7 @@ func FitPlan(now time.Time, plan ScalePlan, pools []PoolState, workers []WorkerS
 		}
 	}
 	sort.Strings(out.Never)
+	sort.Strings(out.Evicted)
 	for f, n := range out.Yield {
 		if n == 0 {
 			delete(out.Yield, f)
@@ -174,7 +192,7 @@ func FitPlan(now time.Time, plan ScalePlan, pools []PoolState, workers []WorkerS
 // fitsEmpty reports whether req fits on some live worker with nothing on it.
 func fitsEmpty(workers []WorkerState, req PlacementRequest) bool {
 	for _, w := range workers {
-		if !w.Draining && w.CPUMilli > 0 && req.MemoryBytes <= w.MemoryBytes {
+		if !w.Draining && req.CPUMilli <= w.CPUMilli && req.MemoryBytes <= w.MemoryBytes {
 			return true
 		}
 	}
@@ -193,7 +211,7 @@ func free(ws []WorkerState, slot map[string]int, id string, ps PoolState) {
 // for's, of its own tenant or of one holding more), least recently used
 // first, on the worker where the fewest deletions make room for req, and
 // returns that worker.
-func makeRoom(now time.Time, ws []WorkerState, pools []PoolState, forPool *PoolState, req PlacementRequest, deleted map[string]bool, plan *ScalePlan, used map[string]usage, share func(string) float64) (int, bool) {
+func makeRoom(now time.Time, ws []WorkerState, pools []PoolState, forPool *PoolState, req PlacementRequest, deleted map[string]bool, plan *ScalePlan, evicted *[]string, used map[string]usage, share func(string) float64) (int, bool) {
 	type victim struct {
 		sb IdleSandbox
 		ps *PoolState
@@ -231,13 +249,14 @@ func makeRoom(now time.Time, ws []WorkerState, pools []PoolState, forPool *PoolS
 			}
 			return vs[a].sb.ID < vs[b].sb.ID
 		})
-		mem := w.ReservedMemoryBytes
+		cpu, mem := w.ReservedCPUMilli, w.ReservedMemoryBytes
 		n := 0
-		for mem+req.MemoryBytes > w.MemoryBytes {
+		for cpu+req.CPUMilli > w.CPUMilli || mem+req.MemoryBytes > w.MemoryBytes {
 			if n == len(vs) {
 				n = -1
 				break
 			}
+			cpu -= vs[n].ps.CPUMilli
 			mem -= vs[n].ps.MemoryBytes
 			n++
 		}
@@ -249,6 +268,9 @@ func makeRoom(now time.Time, ws []WorkerState, pools []PoolState, forPool *PoolS
 		return -1, false
 	}
 	for _, v := range bestVictims {
+		if !slices.Contains(*evicted, v.ps.Function) {
+			*evicted = append(*evicted, v.ps.Function)
+		}
 		deleted[v.sb.ID] = true
 		plan.Delete[v.ps.Function] = append(plan.Delete[v.ps.Function], v.sb.ID)
 		ws[best].ReservedCPUMilli -= v.ps.CPUMilli

@@ -25,7 +25,7 @@ func BenchmarkFitPlan(b *testing.B) {
 			now := time.Now()
 			b.ResetTimer()
 			for range b.N {
-				FitPlan(now, plan, pools, workers)
+				FitPlan(now, plan, pools, workers, nil)
 			}
 		})
 	}

@@ -9,7 +9,7 @@ import (
 func TestFitPlan(t *testing.T) {
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	const mi = 1 << 20
-	// One worker of 1 GiB: memory binds (CPU may be over-committed).
+	// One worker of 1 GiB and 2000m: memory binds (pools ask 100m each).
 	one := []WorkerState{{ID: "w1", CPUMilli: 2000, MemoryBytes: 1024 * mi}}
 	pool := func(fn, tenant string, memMi int64, busy, waiting int, idle ...IdleSandbox) PoolState {
 		return PoolState{Function: fn, Tenant: tenant, CPUMilli: 100, MemoryBytes: memMi * mi, Busy: busy, Waiting: waiting, Idle: idle}
@@ -28,6 +28,7 @@ func TestFitPlan(t *testing.T) {
 		deletes map[string][]string
 		pools   []PoolState
 		workers []WorkerState
+		quotas  map[string]Quota
 		want    Fit
 	}{
 		{
@@ -46,6 +47,30 @@ func TestFitPlan(t *testing.T) {
 			want:    Fit{Plan: ScalePlan{Create: map[string]int{"a/w/f": 6, "b/w/g": 2}, Delete: map[string][]string{}}, Unplaceable: map[string]int{"a/w/f": 2}},
 		},
 		{
+			name:    "weights share the room in proportion",
+			plan:    map[string]int{"a/w/f": 8, "b/w/g": 8},
+			pools:   []PoolState{pool("a/w/f", "a", 128, 0, 8), pool("b/w/g", "b", 128, 0, 8)},
+			quotas:  map[string]Quota{"a": {Weight: 3}},
+			workers: one,
+			// 8 slots of 128 MiB: a of weight 3 gets 6, b of weight 1 gets 2.
+			want: Fit{Plan: ScalePlan{Create: map[string]int{"a/w/f": 6, "b/w/g": 2}, Delete: map[string][]string{}}, Unplaceable: map[string]int{"a/w/f": 2, "b/w/g": 6}},
+		},
+		{
+			name:    "a weighted tenant alone takes the whole room",
+			plan:    map[string]int{"b/w/g": 8},
+			pools:   []PoolState{pool("b/w/g", "b", 128, 0, 8)},
+			quotas:  map[string]Quota{"a": {Weight: 3}, "b": {Weight: 0.5}},
+			workers: one,
+			want:    Fit{Plan: ScalePlan{Create: map[string]int{"b/w/g": 8}, Delete: map[string][]string{}}, Unplaceable: map[string]int{}},
+		},
+		{
+			name:    "cpu binds as memory does",
+			plan:    map[string]int{"a/w/f": 3},
+			pools:   []PoolState{{Function: "a/w/f", Tenant: "a", CPUMilli: 800, MemoryBytes: mi, Waiting: 3}},
+			workers: one,
+			want:    Fit{Plan: ScalePlan{Create: map[string]int{"a/w/f": 2}, Delete: map[string][]string{}}, Unplaceable: map[string]int{"a/w/f": 1}},
+		},
+		{
 			name:    "a tenant already holding the machine yields the next room",
 			plan:    map[string]int{"a/w/f": 1, "b/w/g": 1},
 			pools:   []PoolState{pool("a/w/f", "a", 256, 3, 1), pool("b/w/g", "b", 256, 0, 1)},
@@ -58,7 +83,7 @@ func TestFitPlan(t *testing.T) {
 			pools: []PoolState{pool("a/w/f", "a", 512, 0, 0, idle("f1", time.Minute), idle("f2", time.Hour)),
 				pool("b/w/g", "b", 512, 0, 1)},
 			workers: reserved(1024),
-			want:    Fit{Plan: ScalePlan{Create: map[string]int{"b/w/g": 1}, Delete: map[string][]string{"a/w/f": {"f2"}}}, Unplaceable: map[string]int{}},
+			want:    Fit{Plan: ScalePlan{Create: map[string]int{"b/w/g": 1}, Delete: map[string][]string{"a/w/f": {"f2"}}}, Unplaceable: map[string]int{}, Evicted: []string{"a/w/f"}},
 		},
 		{
 			name:    "a tenant above its share does not take the warm sandbox of one below it",
@@ -72,7 +97,27 @@ func TestFitPlan(t *testing.T) {
 			plan:    map[string]int{"a/w/f": 1},
 			pools:   []PoolState{pool("a/w/f", "a", 256, 3, 1), pool("b/w/g", "b", 256, 0, 0, idle("g1", IdleLent))},
 			workers: reserved(1024),
-			want:    Fit{Plan: ScalePlan{Create: map[string]int{"a/w/f": 1}, Delete: map[string][]string{"b/w/g": {"g1"}}}, Unplaceable: map[string]int{}},
+			want:    Fit{Plan: ScalePlan{Create: map[string]int{"a/w/f": 1}, Delete: map[string][]string{"b/w/g": {"g1"}}}, Unplaceable: map[string]int{}, Evicted: []string{"b/w/g"}},
+		},
+		{
+			// An evicted pool's demand window still asks for a sandbox;
+			// placing it would take the room back, and the next decision
+			// would evict it again.
+			name: "a pool evicted lately is not warmed ahead, but its queue is served",
+			plan: map[string]int{"a/w/f": 1, "b/w/g": 1},
+			pools: []PoolState{
+				{Function: "a/w/f", Tenant: "a", CPUMilli: 100, MemoryBytes: 256 * mi, Evicted: now.Add(-EvictionHold / 2)},
+				{Function: "b/w/g", Tenant: "b", CPUMilli: 100, MemoryBytes: 256 * mi, Waiting: 1, Evicted: now.Add(-EvictionHold / 2)},
+			},
+			workers: one,
+			want:    Fit{Plan: ScalePlan{Create: map[string]int{"b/w/g": 1}, Delete: map[string][]string{}}, Unplaceable: map[string]int{}},
+		},
+		{
+			name:    "once the hold is over it is warmed ahead again",
+			plan:    map[string]int{"a/w/f": 1},
+			pools:   []PoolState{{Function: "a/w/f", Tenant: "a", CPUMilli: 100, MemoryBytes: 256 * mi, Evicted: now.Add(-EvictionHold)}},
+			workers: one,
+			want:    Fit{Plan: ScalePlan{Create: map[string]int{"a/w/f": 1}, Delete: map[string][]string{}}, Unplaceable: map[string]int{}},
 		},
 		{
 			name:    "an idle sandbox of a pool with a queue is not taken",
@@ -126,7 +171,7 @@ func TestFitPlan(t *testing.T) {
 			for f, ids := range tc.deletes {
 				plan.Delete[f] = ids
 			}
-			got := FitPlan(now, plan, tc.pools, tc.workers)
+			got := FitPlan(now, plan, tc.pools, tc.workers, tc.quotas)
 			if len(got.Yield) == 0 {
 				got.Yield = nil
 			}

@@ -25,10 +25,11 @@ type PlacementRequest struct {
 // ErrNoCapacity means no live worker can hold the sandbox.
 var ErrNoCapacity = fmt.Errorf("no worker has capacity")
 
-// Place picks the least-allocated worker that can hold req without
-// over-committing memory. CPU may be over-committed (limits are CFS quotas,
-// so an over-committed core slows sandboxes down but fails none); the score
-// still counts it, so CPU spreads evenly. Ties go to the lowest ID, so the
+// Place picks the least-allocated worker that can hold req: reservations
+// never exceed a worker's CPU or memory capacity. (A worker's CPU capacity
+// already counts the over-commit it allows: warm sandboxes use no CPU
+// between calls.) The score is the mean of the CPU and memory shares
+// after placing, so both spread evenly. Ties go to the lowest ID, so the
 // decision is deterministic. Place is a pure function of its arguments.
 func Place(workers []WorkerState, req PlacementRequest) (string, error) {
 	i, err := PlaceIndex(workers, req)
@@ -46,7 +47,7 @@ func PlaceIndex(workers []WorkerState, req PlacementRequest) (int, error) {
 		if w.Draining || w.MemoryBytes <= 0 || w.CPUMilli <= 0 {
 			continue
 		}
-		if w.ReservedMemoryBytes+req.MemoryBytes > w.MemoryBytes {
+		if w.ReservedMemoryBytes+req.MemoryBytes > w.MemoryBytes || w.ReservedCPUMilli+req.CPUMilli > w.CPUMilli {
 			continue
 		}
 		cpu := float64(w.ReservedCPUMilli+req.CPUMilli) / float64(w.CPUMilli)

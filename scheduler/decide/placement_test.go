@@ -27,15 +27,24 @@ func TestPlace(t *testing.T) {
 			name: "memory is never over-committed",
 			workers: []WorkerState{
 				{ID: "a", CPUMilli: 4000, MemoryBytes: 2 * gi, ReservedMemoryBytes: 2*gi - 100},
-				{ID: "b", CPUMilli: 1000, MemoryBytes: 8 * gi, ReservedCPUMilli: 4000, ReservedMemoryBytes: 7 * gi},
+				{ID: "b", CPUMilli: 1000, MemoryBytes: 8 * gi, ReservedCPUMilli: 900, ReservedMemoryBytes: 7 * gi},
 			},
 			req:  PlacementRequest{CPUMilli: 100, MemoryBytes: 200},
 			want: "b",
 		},
 		{
-			name: "cpu may be over-committed",
+			name: "cpu is never over-committed past the capacity",
 			workers: []WorkerState{
-				{ID: "a", CPUMilli: 1000, MemoryBytes: 8 * gi, ReservedCPUMilli: 5000},
+				{ID: "a", CPUMilli: 8000, MemoryBytes: 8 * gi, ReservedCPUMilli: 7500},
+				{ID: "b", CPUMilli: 8000, MemoryBytes: 2 * gi, ReservedCPUMilli: 6000, ReservedMemoryBytes: gi},
+			},
+			req:  PlacementRequest{CPUMilli: 1000, MemoryBytes: gi},
+			want: "b",
+		},
+		{
+			name: "the last millicore fits",
+			workers: []WorkerState{
+				{ID: "a", CPUMilli: 8000, MemoryBytes: 8 * gi, ReservedCPUMilli: 7000},
 			},
 			req:  PlacementRequest{CPUMilli: 1000, MemoryBytes: gi},
 			want: "a",

@@ -21,9 +21,23 @@ type Quota struct {
 	// (default: one second's worth, at least 1).
 	InvocationsPerSecond float64 `json:"invocationsPerSecond,omitempty"`
 	Burst                int     `json:"burst,omitempty"`
+	// Weight is not a bound: it is the tenant's weight in the fair share
+	// of contended capacity (FitPlan), relative to other tenants' (zero
+	// means 1). A tenant of weight 2 is given room until it holds twice
+	// the dominant share of a tenant of weight 1.
+	Weight float64 `json:"weight,omitempty"`
 }
 
-// Unbounded reports whether q bounds nothing.
+// weight is q's Weight, 1 when unset.
+func (q Quota) weight() float64 {
+	if q.Weight > 0 {
+		return q.Weight
+	}
+	return 1
+}
+
+// Unbounded reports whether q sets nothing (no bound and the default
+// weight).
 func (q Quota) Unbounded() bool { return q == Quota{} }
 
 // Admit says why one sandbox of cpuMilli and memoryBytes could never run

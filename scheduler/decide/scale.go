@@ -34,6 +34,9 @@ type PoolState struct {
 	ColdStart time.Duration
 	// OldestWait is how long the first queued request has waited.
 	OldestWait time.Duration
+	// Evicted is when FitPlan last took one of the pool's idle sandboxes
+	// to make room for another pool's queued requests (zero: never).
+	Evicted time.Time
 	// Arrivals counts the requests the pool has had since it was made.
 	Arrivals uint64
 	// KeepAlive, when set, is this pool's keep-alive (the pre-warm

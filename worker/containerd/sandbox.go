@@ -452,7 +452,9 @@ func specOpts(img containerd.Image, spec worker.SandboxSpec, nsPath string) []oc
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: nsPath}),
 	}
 	if spec.CPUMilli > 0 {
-		opts = append(opts, oci.WithCPUCFS(spec.CPUMilli*cfsPeriod/1000, cfsPeriod))
+		// The quota caps the sandbox; its shares (1024 a core) keep its
+		// part of an over-committed CPU proportional to its limit.
+		opts = append(opts, oci.WithCPUCFS(spec.CPUMilli*cfsPeriod/1000, cfsPeriod), oci.WithCPUShares(uint64(max(spec.CPUMilli*1024/1000, 2))))
 	}
 	if spec.MemoryBytes > 0 {
 		opts = append(opts, oci.WithMemoryLimit(uint64(spec.MemoryBytes)))

@@ -27,9 +27,12 @@ type Config struct {
 	ID      string
 	Conn    *nats.Conn
 	Runtime worker.Runtime
-	// CPUMilli and MemoryBytes are the capacity offered for sandboxes.
-	CPUMilli    int64
-	MemoryBytes int64
+	// CPUMilli and MemoryBytes are the capacity offered for sandboxes:
+	// placement never reserves more. CPUMilli is already multiplied by
+	// CPUAllocationRatio, which is reported for operators.
+	CPUMilli           int64
+	CPUAllocationRatio float64
+	MemoryBytes        int64
 	// HeartbeatInterval defaults to 200ms.
 	HeartbeatInterval time.Duration
 	// MaxConcurrentCreates bounds sandbox creations in flight (default 32).
@@ -228,15 +231,16 @@ func (d *Daemon) DeleteAll(ctx context.Context) error {
 
 func (d *Daemon) heartbeat() {
 	hb := protocol.Heartbeat{
-		WorkerID:    d.cfg.ID,
-		Runtime:     d.cfg.Runtime.Name(),
-		CPUMilli:    d.cfg.CPUMilli,
-		MemoryBytes: d.cfg.MemoryBytes,
-		Sent:        time.Now(),
-		Interval:    d.cfg.HeartbeatInterval,
-		Incarnation: d.cfg.Incarnation,
-		Machine:     d.cfg.Machine,
-		Reclaimed:   d.cfg.Reclaimed,
+		WorkerID:           d.cfg.ID,
+		Runtime:            d.cfg.Runtime.Name(),
+		CPUMilli:           d.cfg.CPUMilli,
+		MemoryBytes:        d.cfg.MemoryBytes,
+		CPUAllocationRatio: d.cfg.CPUAllocationRatio,
+		Sent:               time.Now(),
+		Interval:           d.cfg.HeartbeatInterval,
+		Incarnation:        d.cfg.Incarnation,
+		Machine:            d.cfg.Machine,
+		Reclaimed:          d.cfg.Reclaimed,
 	}
 	d.mu.Lock()
 	hb.Images = d.images

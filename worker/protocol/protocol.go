@@ -148,9 +148,12 @@ func (e *Error) Error() string {
 type Heartbeat struct {
 	WorkerID string `json:"workerId"`
 	Runtime  string `json:"runtime"`
-	// CPUMilli and MemoryBytes are the worker's capacity for sandboxes.
-	CPUMilli    int64 `json:"cpuMilli"`
-	MemoryBytes int64 `json:"memoryBytes"`
+	// CPUMilli and MemoryBytes are the worker's capacity for sandboxes:
+	// placement never reserves more. CPUMilli counts the CPU over-commit
+	// the worker allows, CPUAllocationRatio (CPU offered times it).
+	CPUMilli           int64   `json:"cpuMilli"`
+	MemoryBytes        int64   `json:"memoryBytes"`
+	CPUAllocationRatio float64 `json:"cpuAllocationRatio,omitempty"`
 	// AllocatedCPUMilli and AllocatedMemoryBytes sum the limits of the
 	// sandboxes the worker runs now.
 	AllocatedCPUMilli    int64 `json:"allocatedCpuMilli"`
