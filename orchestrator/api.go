@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"baton.dev/baton/orchestrator/api"
+	"baton.dev/baton/orchestrator/console"
 	"baton.dev/baton/workflow"
 )
 
@@ -34,6 +35,9 @@ func (o *Orchestrator) Handler() http.Handler {
 	// operator's, behind the admin key (Prometheus sends it with
 	// authorization.credentials_file).
 	r.With(o.authenticate, requireAdmin).Handle("/metrics", promhttp.HandlerFor(o.metrics.reg, promhttp.HandlerOpts{}))
+	// The console: static files; its pages call /v1 with the user's key.
+	r.Handle("/ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
+	r.Handle("/ui/*", console.Handler("/ui"))
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(o.authenticate)
 		r.Group(func(r chi.Router) {
@@ -49,6 +53,7 @@ func (o *Orchestrator) Handler() http.Handler {
 			r.Get("/invocations", o.handleInvocations)
 			r.Get("/invocations/{id}", o.handleInvocation)
 			r.Get("/reports", o.handleReports)
+			r.Get("/reports/series", o.handleSeries)
 			r.Get("/registries", o.handleListRegistries)
 			r.Put("/registries/{host}", o.handlePutRegistry)
 			r.Delete("/registries/{host}", o.handleDeleteRegistry)

@@ -2,7 +2,8 @@
 # Installs what Baton needs on Debian: containerd, runc, the CNI plugins,
 # the Postgres server binaries (history), docker-compose (to check
 # docker-compose.yml; no Docker engine is needed) and the CNCF distribution
-# registry (the tests' registry; Baton itself needs none).
+# registry (the tests' registry; Baton itself needs none), promtool
+# (Debian's prometheus package) and Chromium (the console's tests).
 # Idempotent: installs only what is missing. Says plainly when it cannot.
 set -euo pipefail
 
@@ -16,6 +17,10 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 # The tests start their own registries (TLS, logins) from this binary.
 [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+# The tests check /metrics with promtool, and drive the console (/ui/) in
+# a headless Chromium.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
 fi
@@ -39,4 +44,8 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # their own, so leave none running that the machine did not have.
 if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null 2>&1; then
   systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi
+# Likewise the prometheus package's server: the tests need only promtool.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi

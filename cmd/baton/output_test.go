@@ -23,7 +23,7 @@ var jsonOutputs = map[string][]any{
 	"invoke":             {&api.Invocation{}, asyncAccepted{}},
 	"invocations show":   {&api.Invocation{}},
 	"invocations ls":     {[]api.Invocation{}},
-	"report":             {&api.ReportResponse{}},
+	"report":             {&api.ReportResponse{}, &api.Series{}},
 	"workers ls":         {[]api.WorkerView{}},
 	"tenants ls":         {[]api.TenantView{}},
 	"registries ls":      {[]api.RegistryLoginView{}},

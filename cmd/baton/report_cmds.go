@@ -18,10 +18,11 @@ import (
 )
 
 func reportCmd() *cobra.Command {
-	var out, wf, since string
+	var out, wf, since, step string
+	var series bool
 	cmd := &cobra.Command{
 		Use:   "report",
-		Short: "QoS and cost report per workflow over a window",
+		Short: "QoS and cost report per workflow over a window (--series: one workflow in time buckets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(out); err != nil {
@@ -30,6 +31,19 @@ func reportCmd() *cobra.Command {
 			c, err := apiClient()
 			if err != nil {
 				return err
+			}
+			if step != "" && !series {
+				return fmt.Errorf("flag --step %q needs --series: the report is one window", step)
+			}
+			if series {
+				if wf == "" {
+					return fmt.Errorf("flag --series needs --workflow NAME: a series plots one workflow")
+				}
+				s, err := c.Series(cmd.Context(), wf, since, step)
+				if err != nil {
+					return err
+				}
+				return printReport(cmd.OutOrStdout(), out, seriesTable{s})
 			}
 			rep, err := c.Reports(cmd.Context(), wf, since)
 			if err != nil {
@@ -80,6 +94,8 @@ func reportCmd() *cobra.Command {
 	outputFlag(cmd, &out)
 	cmd.Flags().StringVar(&wf, "workflow", "", "only this workflow")
 	cmd.Flags().StringVar(&since, "since", "24h", "window start: a duration back from now (24h) or an RFC 3339 time")
+	cmd.Flags().BoolVar(&series, "series", false, "the workflow's figures in time buckets (needs --workflow)")
+	cmd.Flags().StringVar(&step, "step", "", "with --series, each bucket's length, like 5m (default: the window over 288)")
 	return cmd
 }
 
@@ -103,9 +119,13 @@ func workersCmd() *cobra.Command {
 		},
 		func(w io.Writer, list []api.WorkerView) error {
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATE\tRUNTIME\tCPU(m) USED/CAP\tMEMORY(MiB) USED/CAP\tSANDBOXES\tSTRANDED")
+			fmt.Fprintln(tw, "ID\tSTATE\tRUNTIME\tCPU(m) RESERVED/CAP\tOVER-COMMIT\tMEMORY(MiB) RESERVED/CAP\tSANDBOXES\tSTRANDED")
 			for _, wk := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d\t%d\t%d\n", wk.ID, wk.State, wk.Runtime, wk.ReservedCPUMilli, wk.CPUMilli, wk.ReservedMemoryBytes>>20, wk.MemoryBytes>>20, wk.Sandboxes, wk.Stranded)
+				ratio := "-"
+				if wk.CPUAllocationRatio > 0 {
+					ratio = fmt.Sprintf("x%g", wk.CPUAllocationRatio)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%d/%d\t%d\t%d\n", wk.ID, wk.State, wk.Runtime, wk.ReservedCPUMilli, wk.CPUMilli, ratio, wk.ReservedMemoryBytes>>20, wk.MemoryBytes>>20, wk.Sandboxes, wk.Stranded)
 			}
 			return tw.Flush()
 		})
@@ -203,13 +223,16 @@ func quotaCmd(admin func() (*client.Client, error)) *cobra.Command {
 		cpu, memory string
 	)
 	cmd := &cobra.Command{
-		Use:   "quota NAME [--sandboxes N] [--cpu CORES] [--memory SIZE] [--rate PER_SECOND [--burst N]]",
+		Use:   "quota NAME [--sandboxes N] [--cpu CORES] [--memory SIZE] [--rate PER_SECOND [--burst N]] [--weight W]",
 		Short: "Set a tenant's quota, whole (a bound not given is none): beyond it its requests get 429 with Retry-After",
 		Long: `Sets what a tenant may hold and send at once: its sandboxes (idle, busy or being created), their
 CPU and memory, and the invocations per second the API accepts from it. Beyond a bound its requests
 are refused with 429 and Retry-After; other tenants are not affected. A quota under which one of its
 deployed workflows could not run even one sandbox of a function is refused, naming them. Run with no
-bounds to lift them all.`,
+bounds to lift them all.
+
+--weight is not a bound: when capacity is short, room goes to tenants in proportion to their weights
+(weighted dominant resource fairness over CPU and memory); a tenant alone may use it all.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cpu != "" {
@@ -244,6 +267,7 @@ bounds to lift them all.`,
 	f.StringVar(&memory, "memory", "", "most memory their limits sum to, like 16Gi")
 	f.Float64Var(&q.InvocationsPerSecond, "rate", 0, "most invocations per second the API accepts (0: no bound)")
 	f.IntVar(&q.Burst, "burst", 0, "invocations accepted at once above --rate (default: one second's worth)")
+	f.Float64Var(&q.Weight, "weight", 0, "the tenant's weight in the fair share of contended capacity, against other tenants' (0: the default, 1)")
 	return cmd
 }
 
@@ -268,6 +292,9 @@ func quotaText(q *api.Quota) string {
 			r += fmt.Sprintf(" (burst %d)", q.Burst)
 		}
 		parts = append(parts, r)
+	}
+	if q.Weight > 0 {
+		parts = append(parts, fmt.Sprintf("weight %g", q.Weight))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -206,6 +206,20 @@ func (c *Client) Reports(ctx context.Context, workflow, since string) (*api.Repo
 	return &out, c.getJSON(ctx, http.MethodGet, "/v1/reports?"+q.Encode(), nil, &out)
 }
 
+// Series returns one workflow's figures over a window in time buckets:
+// since as for Reports, step a duration ("5m"; "" lets the server choose).
+func (c *Client) Series(ctx context.Context, workflow, since, step string) (*api.Series, error) {
+	q := url.Values{"workflow": {workflow}}
+	if since != "" {
+		q.Set("since", since)
+	}
+	if step != "" {
+		q.Set("step", step)
+	}
+	var out api.Series
+	return &out, c.getJSON(ctx, http.MethodGet, "/v1/reports/series?"+q.Encode(), nil, &out)
+}
+
 // CreateTenant creates a tenant; the answer carries its API key, shown
 // this once. It needs the admin key.
 func (c *Client) CreateTenant(ctx context.Context, name string) (*api.TenantView, error) {

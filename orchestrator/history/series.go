@@ -1,0 +1,323 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"baton.dev/baton/orchestrator/api"
+	"baton.dev/baton/scheduler"
+	"baton.dev/baton/scheduler/stats"
+)
+
+// SeriesQuery selects a series: one tenant's workflow over [Since, Until)
+// in buckets of Step. Since should be a multiple of Step (SeriesWindow
+// makes it one).
+type SeriesQuery struct {
+	Tenant, Workflow string
+	Since, Until     time.Time
+	Step             time.Duration
+}
+
+// Buckets is how many buckets the query's window holds (the last one may
+// be shorter than Step).
+func (q SeriesQuery) Buckets() int {
+	if q.Step <= 0 || !q.Since.Before(q.Until) {
+		return 0
+	}
+	return int((q.Until.Sub(q.Since) + q.Step - 1) / q.Step)
+}
+
+// SeriesWindow rounds since down to a multiple of step (counted from
+// Go's zero time, which puts steps that divide a day on UTC midnights), so
+// that the same step always draws the same buckets.
+func SeriesWindow(since time.Time, step time.Duration) time.Time {
+	return since.Truncate(step)
+}
+
+// bucketOf is the start of the bucket of a row's time column: date_bin
+// with the step ($5, in microseconds) from the window's start ($3), exact
+// (Postgres keeps times in whole microseconds), so a row at a bucket's
+// edge belongs to the bucket that starts there.
+func bucketOf(column string) string {
+	return "date_bin($5::bigint * interval '1 microsecond', " + column + ", $3::timestamptz)"
+}
+
+// bucketIndex is the index in s.Buckets of the bucket that starts at
+// start, -1 for none.
+func bucketIndex(s *api.Series, start time.Time) int {
+	if len(s.Buckets) < 2 {
+		if len(s.Buckets) == 1 && start.Equal(s.Buckets[0].Start) {
+			return 0
+		}
+		return -1
+	}
+	i := int(start.Sub(s.Since) / s.Buckets[1].Start.Sub(s.Buckets[0].Start))
+	if i < 0 || i >= len(s.Buckets) || !s.Buckets[i].Start.Equal(start) {
+		return -1
+	}
+	return i
+}
+
+// Series computes q's buckets. Every figure is computed in Postgres, each
+// a GROUP BY over the rows of the window found through the (tenant,
+// workflow, time) indexes, so a series reads its window's rows once per
+// table and sends back one row per bucket.
+func (h *History) Series(ctx context.Context, q SeriesQuery) (*api.Series, error) {
+	q.Since, q.Until = q.Since.Truncate(time.Microsecond), q.Until.Truncate(time.Microsecond) // Postgres's precision
+	n := q.Buckets()
+	switch {
+	case n == 0:
+		return nil, fmt.Errorf("series: the window %s..%s with step %s is empty", q.Since.Format(time.RFC3339), q.Until.Format(time.RFC3339), q.Step)
+	case n > api.MaxSeriesBuckets:
+		return nil, fmt.Errorf("series: step %s makes %d buckets, more than %d", q.Step, n, api.MaxSeriesBuckets)
+	case q.Step%time.Microsecond != 0:
+		return nil, fmt.Errorf("series: step %s is not a whole number of microseconds", q.Step)
+	}
+	if err := h.schema(ctx); err != nil {
+		return nil, unavailable(err)
+	}
+	s := &api.Series{History: "on", Workflow: q.Workflow, Since: q.Since, Until: q.Until, StepSeconds: q.Step.Seconds(),
+		Functions: []string{}, Buckets: make([]api.SeriesBucket, n)}
+	for i := range s.Buckets {
+		s.Buckets[i].Start = q.Since.Add(time.Duration(i) * q.Step)
+	}
+	args := []any{q.Tenant, q.Workflow, q.Since, q.Until, q.Step.Microseconds()}
+	// One snapshot for the queries, and room to sort a window's
+	// invocations in memory (a million take about 60 MB; past work_mem
+	// the sort spills to disk).
+	tx, err := h.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, "SET LOCAL work_mem = '"+seriesWorkMem+"'"); err != nil {
+		return nil, unavailable(err)
+	}
+
+	// The latest target in the window, by the index read backwards.
+	var targetMs, percentile *float64
+	err = tx.QueryRow(ctx, `
+SELECT qos_latency_ms, qos_percentile FROM invocations
+WHERE tenant = $1 AND workflow = $2 AND started_at >= $3 AND started_at < $4
+ORDER BY started_at DESC LIMIT 1`, args[:4]...).Scan(&targetMs, &percentile)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, unavailable(err)
+	}
+	if targetMs != nil && percentile != nil {
+		s.QoS = &api.QoSTarget{TargetMs: *targetMs, Percentile: *percentile}
+	}
+	if err := seriesInvocations(ctx, tx, s, args); err != nil {
+		return nil, err
+	}
+	if err := seriesStages(ctx, tx, s, args); err != nil {
+		return nil, err
+	}
+	if err := seriesPools(ctx, tx, s, args, h.prices); err != nil {
+		return nil, err
+	}
+	for i := range s.Buckets {
+		b := &s.Buckets[i]
+		b.Cost.Total = b.Cost.Execution + b.Cost.Idle
+		if b.Invocations > 0 {
+			inv := float64(b.Invocations)
+			b.Cost.PerInvocation = ptr(b.Cost.Total / inv)
+			b.Cost.ExecutionPerInvocation = ptr(b.Cost.Execution / inv)
+			b.Cost.IdlePerInvocation = ptr(b.Cost.Idle / inv)
+		}
+		if b.StageRuns > 0 {
+			b.ColdStartRate = ptr(float64(b.ColdStarts) / float64(b.StageRuns))
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, unavailable(err)
+	}
+	return s, nil
+}
+
+// seriesWorkMem is the work_mem of a series' transaction: enough to sort
+// a million invocations of a window in memory.
+const seriesWorkMem = "64MB"
+
+// seriesInvocations fills each bucket's counts, percentiles, violations
+// and execution cost: one pass over the window's invocations, ranked
+// within their bucket.
+func seriesInvocations(ctx context.Context, tx pgx.Tx, s *api.Series, args []any) error {
+	percentile, target := 100.0, math.Inf(1)
+	if s.QoS != nil {
+		percentile, target = s.QoS.Percentile, s.QoS.TargetMs
+	}
+	rows, err := tx.Query(ctx, seriesInvocationsSQL(), append(args, percentile, target)...)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var start time.Time
+		var violations int
+		var p50, p95, p99, atTarget float64
+		var r api.SeriesBucket
+		if err := rows.Scan(&start, &r.Invocations, &r.Errors, &p50, &p95, &p99, &atTarget, &violations, &r.Cost.Execution); err != nil {
+			return unavailable(err)
+		}
+		b := bucketIndex(s, start)
+		if b < 0 {
+			continue
+		}
+		out := &s.Buckets[b]
+		out.Invocations, out.Errors, out.Cost.Execution = r.Invocations, r.Errors, r.Cost.Execution
+		out.LatencyMs = &api.Latency{P50: stats.Ms(p50), P95: stats.Ms(p95), P99: stats.Ms(p99)}
+		if s.QoS != nil {
+			out.QoSMs = ptr(stats.Ms(atTarget))
+			out.ViolationRate = ptr(float64(violations) / float64(r.Invocations))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// seriesInvocationsSQL groups the window's invocations by bucket, each
+// bucket's latencies sorted in an array (a sort per bucket, not one of the
+// window) that the percentiles index at their nearest rank: $1 tenant, $2
+// workflow, $3 and $4 the window, $5 the step in microseconds, $6 the QoS
+// percentile and $7 its target.
+func seriesInvocationsSQL() string {
+	at := func(p string) string { return "sorted[" + nearestRank(p) + "::int]" }
+	return `
+SELECT b, n, errors, ` + at("50") + `, ` + at("95") + `, ` + at("99") + `, ` + at("$6::numeric") + `, violations, cost
+FROM (
+    SELECT ` + bucketOf("started_at") + ` AS b, count(*) AS n, count(*) FILTER (WHERE status <> 'succeeded') AS errors,
+           array_agg(` + latencyOrInf + ` ORDER BY ` + latencyOrInf + `) AS sorted,
+           count(*) FILTER (WHERE status <> 'succeeded' OR latency_ms > $7) AS violations,
+           sum(cost) AS cost
+    FROM invocations
+    WHERE tenant = $1 AND workflow = $2 AND started_at >= $3 AND started_at < $4
+    GROUP BY b) AS buckets
+ORDER BY b`
+}
+
+// seriesStages fills each bucket's stage runs and cold starts.
+func seriesStages(ctx context.Context, tx pgx.Tx, s *api.Series, args []any) error {
+	rows, err := tx.Query(ctx, seriesStagesSQL(), args...)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var start time.Time
+		var runs, cold int
+		if err := rows.Scan(&start, &runs, &cold); err != nil {
+			return unavailable(err)
+		}
+		if b := bucketIndex(s, start); b >= 0 {
+			s.Buckets[b].StageRuns, s.Buckets[b].ColdStarts = runs, cold
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// seriesStagesSQL counts the window's stage runs and cold starts by
+// bucket (parameters as seriesInvocationsSQL's first five).
+func seriesStagesSQL() string {
+	return `
+SELECT ` + bucketOf("started_at") + ` AS b, count(*), count(*) FILTER (WHERE cold)
+FROM stage_runs
+WHERE tenant = $1 AND workflow = $2 AND started_at >= $3 AND started_at < $4
+GROUP BY b`
+}
+
+// seriesPools fills each bucket's warm pool per function and idle cost:
+// every sandbox's ready life (ready to deleted, or to the window's end)
+// cut by the buckets it overlaps. The idle cost is, as in the report,
+// the bucket's sandbox-time at the prices less its execution cost.
+func seriesPools(ctx context.Context, tx pgx.Tx, s *api.Series, args []any, prices scheduler.Prices) error {
+	rows, err := tx.Query(ctx, seriesPoolsSQL(),
+		append(args, len(s.Buckets), prices.CPUSecondUSD, prices.GiBSecondUSD)...)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer rows.Close()
+	lifetime := make([]float64, len(s.Buckets))
+	functions := map[string]bool{}
+	for rows.Next() {
+		var b int
+		var function string
+		var mean, cost float64
+		if err := rows.Scan(&b, &function, &mean, &cost); err != nil {
+			return unavailable(err)
+		}
+		if b < 0 || b >= len(s.Buckets) {
+			continue
+		}
+		if s.Buckets[b].WarmPool == nil {
+			s.Buckets[b].WarmPool = map[string]float64{}
+		}
+		s.Buckets[b].WarmPool[function] = mean
+		lifetime[b] += cost
+		functions[function] = true
+	}
+	if err := rows.Err(); err != nil {
+		return unavailable(err)
+	}
+	for i := range s.Buckets {
+		s.Buckets[i].Cost.Idle = max(0, lifetime[i]-s.Buckets[i].Cost.Execution)
+	}
+	for f := range functions {
+		s.Functions = append(s.Functions, f)
+	}
+	sort.Strings(s.Functions)
+	return nil
+}
+
+// seriesPoolsSQL cuts each ready sandbox's life by the buckets: the
+// seconds each function's sandboxes were ready in each bucket over the
+// bucket's seconds, and what that time cost. Parameters: the first five
+// of seriesInvocationsSQL's, $6 the number of buckets, $7 and $8 the
+// prices of a CPU-second and a GiB-second.
+func seriesPoolsSQL() string {
+	return `
+WITH life AS (
+    SELECT sandbox, min(function) AS function, max(cpu_milli) AS cpu, max(memory_bytes) AS mem,
+           min(at) FILTER (WHERE event = 'ready') AS ready,
+           min(at) FILTER (WHERE event = 'deleted') AS deleted
+    FROM sandbox_events WHERE tenant = $1 AND workflow = $2 AND at < $4
+    GROUP BY sandbox),
+alive AS (
+    SELECT function, cpu, mem, greatest(ready, $3) AS s, least(coalesce(deleted, $4), $4) AS e
+    FROM life WHERE ready IS NOT NULL AND ready < $4 AND coalesce(deleted, $4) > $3),
+buckets AS (
+    SELECT b, $3::timestamptz + (b::bigint * $5::bigint) * interval '1 microsecond' AS bs,
+           least($3::timestamptz + ((b + 1)::bigint * $5::bigint) * interval '1 microsecond', $4) AS be
+    FROM generate_series(0, $6::int - 1) AS b),
+pieces AS (
+    SELECT b, function, cpu, mem, extract(epoch FROM least(e, be) - greatest(s, bs))::float8 AS secs,
+           extract(epoch FROM be - bs)::float8 AS span
+    FROM alive JOIN buckets ON s < be AND e > bs)
+SELECT b, function, sum(secs) / min(span), sum(secs * (cpu / 1000.0 * $7 + mem / 1073741824.0 * $8))::float8
+FROM pieces GROUP BY b, function ORDER BY b, function`
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Exists says whether a tenant's workflow has any invocation in history.
+func (h *History) Exists(ctx context.Context, tenant, workflow string) (bool, error) {
+	if err := h.schema(ctx); err != nil {
+		return false, unavailable(err)
+	}
+	var ok bool
+	err := h.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM invocations WHERE tenant = $1 AND workflow = $2)`, tenant, workflow).Scan(&ok)
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return ok, nil
+}
