@@ -39,11 +39,12 @@ func Orchestrator() Permissions {
 }
 
 // Worker's permissions, for the worker of that ID: its own heartbeats
-// out, its own commands in, answers to those.
+// out, its own commands and the leader's announcements in, answers to
+// those.
 func Worker(id string) Permissions {
 	return Permissions{
 		Publish:   []string{protocol.HeartbeatSubject(id)},
-		Subscribe: []string{protocol.WorkerSubjects(id)},
+		Subscribe: []string{protocol.WorkerSubjects(id), protocol.LeaderSubject},
 		Responses: true,
 	}
 }

@@ -72,7 +72,11 @@ type Config struct {
 	// Privileges are what workflows may ask for beyond the sandboxes'
 	// hardening: egress, capabilities, root. The zero value allows none.
 	Privileges Privileges
-	Logger     *slog.Logger
+	// Term is this orchestrator's leadership term when it is one of
+	// several replicas (package leader), stamped on every creation and
+	// deletion it sends workers; zero when it runs alone.
+	Term   uint64
+	Logger *slog.Logger
 }
 
 // Orchestrator is one running control plane.
@@ -166,6 +170,7 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		pinner:      pinner,
 		logins:      logins,
 	}
+	o.workers.term = cfg.Term
 	rcfg := RouterConfig{HealthTimeout: cfg.HealthTimeout, Logger: cfg.Logger, MaxQueue: cfg.MaxQueue, MaxQueueWait: cfg.MaxQueueWait, PullAuth: func(key, image string) *worker.PullAuth {
 		tenant, _, _ := strings.Cut(key, "/")
 		return logins.PullAuth(tenant, image)

@@ -35,7 +35,7 @@ type PendingCreate struct {
 // reply. Sending (encoding, publishing) and reading the answer (Result)
 // are the creation's work on the orchestrator's CPU; waiting is not.
 func (w *Workers) SendCreate(workerID string, spec worker.SandboxSpec) (CreateCall, error) {
-	p, err := w.send(protocol.CreateSubject(workerID), protocol.CreateRequest{Spec: spec})
+	p, err := w.send(protocol.CreateSubject(workerID), protocol.CreateRequest{Spec: spec, Term: w.term})
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (pc *PendingCreate) Result() (worker.Sandbox, error) {
 // Delete asks a worker to remove a sandbox.
 func (w *Workers) Delete(ctx context.Context, workerID, sandboxID string) error {
 	var reply protocol.DeleteReply
-	if err := w.request(ctx, protocol.DeleteSubject(workerID), protocol.DeleteRequest{ID: sandboxID}, &reply); err != nil {
+	if err := w.request(ctx, protocol.DeleteSubject(workerID), protocol.DeleteRequest{ID: sandboxID, Term: w.term}, &reply); err != nil {
 		return err
 	}
 	if reply.Error != nil {

@@ -24,7 +24,10 @@ const maxBehind = time.Second
 // Workers tracks the workers that send heartbeats and the resources the
 // orchestrator has reserved on each, and sends them sandbox commands.
 type Workers struct {
-	nc      *nats.Conn
+	nc *nats.Conn
+	// term is the leadership term stamped on creations and deletions
+	// (zero: not replicated); workers refuse one older than they saw.
+	term    uint64
 	replies *replyMux // every request's replies
 	mu      sync.Mutex
 	m       map[string]*workerEntry

@@ -261,4 +261,8 @@ var (
 	ErrUnhealthy = errors.New("sandbox did not become healthy")
 	ErrNotFound  = errors.New("sandbox not found")
 	ErrExists    = errors.New("sandbox already exists")
+	// ErrStaleTerm means a request came from an orchestrator replica
+	// whose leadership term is older than the newest the worker has
+	// seen: a deposed leader, which must not act.
+	ErrStaleTerm = errors.New("the orchestrator's term is stale: another replica leads")
 )

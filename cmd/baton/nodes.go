@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 
 	"baton.dev/baton/internal/standalone"
 	"baton.dev/baton/natsauth"
+	"baton.dev/baton/orchestrator/leader"
 	"baton.dev/baton/scheduler/prewarm"
 	"baton.dev/baton/worker/machine"
 	"baton.dev/baton/workflow"
@@ -134,15 +136,24 @@ func cleanupMachine(out io.Writer, registry string) error {
 
 func orchestratorCmd() *cobra.Command {
 	var (
-		cfg     standalone.ControlPlaneConfig
+		cfg     standalone.ReplicaConfig
 		natsURL string
 		bus     natsauth.Client
 		verbose bool
 	)
 	cmd := &cobra.Command{
 		Use:   "orchestrator",
-		Short: "Run the orchestrator (API, router, autoscaler, placement) against a NATS cluster",
-		Args:  cobra.NoArgs,
+		Short: "Run an orchestrator replica (API, router, autoscaler, placement) against a NATS cluster",
+		Long: `Runs one orchestrator replica. Replicas against one NATS cluster elect a leader
+through a lease in JetStream (--lease-ttl); the leader runs the orchestrator,
+and every replica serves the whole API, forwarding to the leader. When the
+leader dies a standby takes over within the lease's TTL and adopts the
+workers' sandboxes; a leader deposed while it was cut off (paused,
+partitioned) exits with an error, to be started again as a standby, and the
+workers refuse what it sends meanwhile (its term is older). Alone, a replica
+leads. Replicas must share the API keys (BATON_TOKEN, BATON_ADMIN_TOKEN) and,
+for one history, --postgres URL.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			orchestratorGC()
 			applyOrchestrationFlags(cmd.Flags(), &cfg.Orchestration)
@@ -155,24 +166,39 @@ func orchestratorCmd() *cobra.Command {
 			defer nc.Close()
 			cfg.Conn = nc
 			cfg.Token, cfg.AdminToken = os.Getenv("BATON_TOKEN"), os.Getenv("BATON_ADMIN_TOKEN")
-			cp, err := standalone.StartControlPlane(cmd.Context(), cfg)
+			if cfg.ID == "" {
+				host, err := os.Hostname()
+				if err != nil {
+					return fmt.Errorf("flag --replica-id is empty and the host name is unknown: %w", err)
+				}
+				cfg.ID, _, _ = strings.Cut(host, ".")
+			}
+			r, err := standalone.StartReplica(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "orchestrator serving %s (history: %s)\n", cp.URL, historyNote(cp.History))
-			if cp.Token != cfg.Token || cp.AdminToken != cfg.AdminToken {
-				fmt.Fprintf(w, "new API keys (shown once; only their hashes are kept in %s/keys.json):\n  BATON_TOKEN=%s\n  BATON_ADMIN_TOKEN=%s\n", cfg.DataDir, cp.Token, cp.AdminToken)
+			fmt.Fprintf(w, "orchestrator replica %s serving %s; it leads once it holds the lease, else forwards to the leader\n", cfg.ID, r.URL)
+			if r.Token != cfg.Token || r.AdminToken != cfg.AdminToken {
+				fmt.Fprintf(w, "new API keys (shown once; only their hashes are kept in %s/keys.json):\n  BATON_TOKEN=%s\n  BATON_ADMIN_TOKEN=%s\n", cfg.DataDir, r.Token, r.AdminToken)
 			}
-			<-cmd.Context().Done()
+			var ended error
+			select {
+			case <-cmd.Context().Done():
+			case <-r.Ended():
+				ended = r.Err()
+			}
 			stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			return cp.Stop(stopCtx)
+			return errors.Join(ended, r.Stop(stopCtx))
 		},
 	}
 	f := cmd.Flags()
 	busFlags(f, &natsURL, &bus)
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address of the HTTP API")
+	f.StringVar(&cfg.ID, "replica-id", "", "this replica's name, unique among the orchestrator replicas (default: the host name)")
+	f.StringVar(&cfg.Advertise, "advertise", "", "URL the other replicas forward requests to (default: http:// and the --listen address)")
+	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", leader.DefaultTTL, "how long the leader's lease holds without a renewal: a standby takes over that long after the leader stops")
 	f.StringVar(&cfg.DataDir, "data", "/var/lib/baton/orchestrator", "directory for the key hashes and a private Postgres")
 	f.StringVar(&cfg.Postgres, "postgres", "auto", "history: auto (a private Postgres when its binaries are installed), off, or a postgres:// URL")
 	orchestrationFlags(f, &cfg.Orchestration)

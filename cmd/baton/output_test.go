@@ -25,6 +25,7 @@ var jsonOutputs = map[string][]any{
 	"invocations ls":     {[]api.Invocation{}},
 	"report":             {&api.ReportResponse{}, &api.Series{}},
 	"workers ls":         {[]api.WorkerView{}},
+	"cluster":            {api.ClusterView{}},
 	"tenants ls":         {[]api.TenantView{}},
 	"registries ls":      {[]api.RegistryLoginView{}},
 	"tune":               {tuneReport{}},

@@ -111,6 +111,23 @@ func adminClient() (*client.Client, error) {
 	return &client.Client{URL: cfg.URL, Token: cfg.AdminToken}, nil
 }
 
+// clusterCmd is `baton cluster`: the orchestrator replicas' leader.
+func clusterCmd() *cobra.Command {
+	return readCmd(&cobra.Command{Use: "cluster", Short: "Say which orchestrator replica leads, its term and since when (needs the admin key)", Args: cobra.NoArgs}, adminClient,
+		func(ctx context.Context, c *client.Client, _ []string) (api.ClusterView, error) {
+			return c.Cluster(ctx)
+		},
+		func(w io.Writer, v api.ClusterView) error {
+			fmt.Fprintf(w, "answered by replica %s (%s)\n", v.Replica, v.Role)
+			if v.Leader == nil {
+				fmt.Fprintln(w, "no replica leads: an election is under way")
+				return nil
+			}
+			fmt.Fprintf(w, "leader %s at %s, term %d, since %s\n", v.Leader.ID, v.Leader.URL, v.Leader.Term, v.Leader.Since.Local().Format(time.DateTime))
+			return nil
+		})
+}
+
 func workersCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "workers", Short: "List and drain workers (needs the admin key)"}
 	ls := readCmd(&cobra.Command{Use: "ls", Short: "List the workers with their capacity, reservations and state", Args: cobra.NoArgs}, adminClient,

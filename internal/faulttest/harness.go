@@ -221,7 +221,7 @@ type Orchestrator struct {
 var (
 	tokenRE      = regexp.MustCompile(`^\s*BATON_TOKEN=(\S+)`)
 	adminTokenRE = regexp.MustCompile(`^\s*BATON_ADMIN_TOKEN=(\S+)`)
-	servingRE    = regexp.MustCompile(`orchestrator serving (\S+)`)
+	servingRE    = regexp.MustCompile(`orchestrator replica \S+ serving (http://[^\s;]+)`)
 )
 
 // StartOrchestrator runs `baton orchestrator` with its data in dataDir.
@@ -275,4 +275,10 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// Signal sends sig to the process alone (SIGSTOP pauses it, SIGCONT lets
+// it go on).
+func (p *Process) Signal(sig syscall.Signal) error {
+	return p.cmd.Process.Signal(sig)
 }

@@ -45,6 +45,9 @@ type ControlPlaneConfig struct {
 	Postgres string
 	// Orchestration is how the orchestrator scales sandboxes.
 	Orchestration
+	// Term is the leadership term of a replica that leads (StartReplica);
+	// zero for an orchestrator that runs alone.
+	Term   uint64
 	Logger *slog.Logger
 }
 
@@ -66,11 +69,36 @@ type ControlPlane struct {
 // StartControlPlane loads the keys, opens history, starts the orchestrator
 // and serves the API.
 func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlPlane, err error) {
-	if cfg.Conn == nil || cfg.DataDir == "" {
-		return nil, errors.New("control plane: a NATS connection and a data directory are required")
-	}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:8080"
+	}
+	c, err = startOrchestrator(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		_ = c.Stop(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("control plane: listen on %s: %w", cfg.Listen, err)
+	}
+	c.URL = "http://" + ln.Addr().String()
+	c.serve(ln, c.Orchestrator.Handler())
+	return c, nil
+}
+
+// serve serves h on ln until the control plane stops.
+func (c *ControlPlane) serve(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan struct{})
+	go func() { defer close(served); _ = srv.Serve(ln) }()
+	c.onStop(func(ctx context.Context) error { err := srv.Shutdown(ctx); <-served; return err })
+}
+
+// startOrchestrator loads the keys, opens history and starts the
+// orchestrator, serving nothing yet.
+func startOrchestrator(ctx context.Context, cfg ControlPlaneConfig) (c *ControlPlane, err error) {
+	if cfg.Conn == nil || cfg.DataDir == "" {
+		return nil, errors.New("control plane: a NATS connection and a data directory are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -107,7 +135,7 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 		AutoscaleTick: cfg.AutoscaleTick, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
 		MaxQueue: cfg.MaxQueue, MaxQueueWait: cfg.MaxQueueWait,
 		History: hist, Prewarm: live, Registries: cfg.Registries, SecretKey: secret, Logger: cfg.Logger,
-		Privileges: cfg.Allow,
+		Privileges: cfg.Allow, Term: cfg.Term,
 	})
 	if err != nil {
 		return c, err
@@ -117,16 +145,6 @@ func StartControlPlane(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 	orcDone := make(chan struct{})
 	go func() { defer close(orcDone); _ = orc.Run(orcCtx) }()
 	c.onStop(func(context.Context) error { stopOrc(); <-orcDone; return nil })
-
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return c, fmt.Errorf("control plane: listen on %s: %w", cfg.Listen, err)
-	}
-	srv := &http.Server{Handler: orc.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan struct{})
-	go func() { defer close(served); _ = srv.Serve(ln) }()
-	c.onStop(func(ctx context.Context) error { err := srv.Shutdown(ctx); <-served; return err })
-	c.URL = "http://" + ln.Addr().String()
 	return c, nil
 }
 

@@ -41,7 +41,8 @@ type keyRecord struct {
 // tenant's keys are released (rotated or revoked through the API), the
 // file holds none of them and makes none: the key returned for it is
 // knownTenant as given, which the key-value bucket's record may or may not
-// accept.
+// accept. A data directory with no keys yet takes the known ones as they
+// are given: another orchestrator replica's, passed on to this one.
 func loadKeys(dataDir, knownTenant, knownAdmin string) (*orchestrator.Keys, string, string, error) {
 	path := filepath.Join(dataDir, "keys.json")
 	kf, err := readKeyFile(path)
@@ -49,8 +50,15 @@ func loadKeys(dataDir, knownTenant, knownAdmin string) (*orchestrator.Keys, stri
 		return nil, "", "", err
 	}
 	changed := false
+	fresh := len(kf.Keys) == 0 && len(kf.Released) == 0
 	keep := func(known string, rec keyRecord) string {
 		if known != "" && kf.has(orchestrator.HashKey(known), rec) {
+			return known
+		}
+		if known != "" && fresh && strings.HasPrefix(known, "bk_") {
+			rec.Hash = orchestrator.HashKey(known)
+			kf.Keys = append(kf.Keys, rec)
+			changed = true
 			return known
 		}
 		key := orchestrator.NewAPIKey()

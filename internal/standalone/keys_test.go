@@ -97,3 +97,37 @@ func TestLoadKeysKeepsReleasedTenantsOut(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadKeysTakesAnotherReplicasKeys: a data directory with no keys
+// yet takes the known keys as given (another replica's, passed on in the
+// environment); one that has keys makes new ones for keys it does not
+// know.
+func TestLoadKeysTakesAnotherReplicasKeys(t *testing.T) {
+	first := t.TempDir()
+	_, token, admin, err := loadKeys(first, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := t.TempDir()
+	keys, gotToken, gotAdmin, err := loadKeys(second, token, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotToken != token || gotAdmin != admin {
+		t.Fatal("a fresh data directory made new keys instead of taking the known ones")
+	}
+	if p, ok := keys.Lookup(admin); !ok || !p.Admin {
+		t.Error("the admin key taken over does not act")
+	}
+	if p, ok := keys.Lookup(token); !ok || p.Tenant != DefaultTenant {
+		t.Error("the default tenant's key taken over does not act")
+	}
+	stranger := orchestrator.NewAPIKey()
+	_, gotToken, _, err = loadKeys(first, stranger, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotToken == stranger {
+		t.Error("a data directory with keys took an unknown key as given")
+	}
+}

@@ -66,3 +66,22 @@ type RegistryLoginRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 }
+
+// ClusterView is GET /v1/cluster: the orchestrator replicas as the one
+// that answered sees them.
+type ClusterView struct {
+	// Replica names the replica that answered; Role is "leader" or
+	// "standby".
+	Replica string      `json:"replica"`
+	Role    string      `json:"role"`
+	Leader  *LeaderView `json:"leader,omitempty"`
+}
+
+// LeaderView is the replica that holds the leader's lease: its term
+// (one more at each takeover) and since when it leads.
+type LeaderView struct {
+	ID    string    `json:"id"`
+	URL   string    `json:"url"`
+	Term  uint64    `json:"term"`
+	Since time.Time `json:"since"`
+}

@@ -6,8 +6,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,9 +22,33 @@ import (
 
 // Client calls one Baton API as one tenant.
 type Client struct {
-	URL   string // e.g. http://127.0.0.1:8080
+	// URL is the API's, e.g. http://127.0.0.1:8080, or several
+	// orchestrator replicas' separated by commas: a request that cannot
+	// connect to one (nothing was sent) goes to the next.
+	URL   string
 	Token string
 	HTTP  *http.Client
+}
+
+// urls are the replicas' base URLs, in the order tried.
+func (c *Client) urls() []string {
+	var out []string
+	for _, u := range strings.Split(c.URL, ",") {
+		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
+			out = append(out, u)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{""}
+	}
+	return out
+}
+
+// notSent reports whether err means the request never reached the
+// server (it could not connect), so another replica may take it.
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // Error is an answer other than success; Message is the server's own.
@@ -40,27 +66,37 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status) }
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte, header http.Header) (*http.Response, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.URL, "/")+path, rd)
-	if err != nil {
-		return nil, nil, fmt.Errorf("build request: %w", err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
+	var resp *http.Response
+	urls := c.urls()
+	for i, base := range urls {
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
+		if err != nil {
+			return nil, nil, fmt.Errorf("build request: %w", err)
+		}
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		if c.Token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.Token)
+		}
+		resp, err = hc.Do(req)
+		if err == nil {
+			break
+		}
+		if !notSent(err) || ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		if i == len(urls)-1 {
+			return nil, nil, fmt.Errorf("%s %s: no replica answered: %w", method, path, err)
+		}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
@@ -292,6 +328,13 @@ func (c *Client) Workers(ctx context.Context) ([]api.WorkerView, error) {
 		Workers []api.WorkerView `json:"workers"`
 	}
 	return out.Workers, c.getJSON(ctx, http.MethodGet, "/v1/workers", nil, &out)
+}
+
+// Cluster is who leads the orchestrator replicas, as the replica that
+// answers sees it. It needs the admin key.
+func (c *Client) Cluster(ctx context.Context) (api.ClusterView, error) {
+	var out api.ClusterView
+	return out, c.getJSON(ctx, http.MethodGet, "/v1/cluster", nil, &out)
 }
 
 // Drain stops (drain true) or resumes placing sandboxes on a worker. It

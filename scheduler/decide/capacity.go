@@ -24,7 +24,8 @@ type Fit struct {
 	// worker has room for now (the pool's demand waits for room).
 	Unplaceable map[string]int
 	// Never lists the pools with queued requests whose sandbox would not
-	// fit on any live worker even empty: they cannot be served at all.
+	// fit on any live worker even empty (there are some): they cannot be
+	// served at all.
 	Never []string
 	// Evicted lists the pools whose idle sandboxes the plan deletes to
 	// make room (PoolState.Evicted is to be set to now for them).
@@ -149,7 +150,7 @@ func FitPlan(now time.Time, plan ScalePlan, pools []PoolState, workers []WorkerS
 				reorder = true
 			}
 			out.Unplaceable[ps.Function] += want[ps.Function]
-			if ps.Waiting > 0 && ps.Busy+ps.Creating+len(ps.Idle) == 0 && !fitsEmpty(workers, req) {
+			if ps.Waiting > 0 && ps.Busy+ps.Creating+len(ps.Idle) == 0 && neverFits(workers, req) {
 				out.Never = append(out.Never, ps.Function)
 			}
 			heap.Pop(pq)
@@ -189,14 +190,22 @@ func FitPlan(now time.Time, plan ScalePlan, pools []PoolState, workers []WorkerS
 	return out
 }
 
-// fitsEmpty reports whether req fits on some live worker with nothing on it.
-func fitsEmpty(workers []WorkerState, req PlacementRequest) bool {
+// neverFits reports whether there are live workers and req fits on none
+// of them even empty. With no live worker at all (an orchestrator that
+// has not heard from them yet, every worker draining) nothing is known
+// to be too big: demand waits for workers, within its queue's bounds.
+func neverFits(workers []WorkerState, req PlacementRequest) bool {
+	live := false
 	for _, w := range workers {
-		if !w.Draining && req.CPUMilli <= w.CPUMilli && req.MemoryBytes <= w.MemoryBytes {
-			return true
+		if w.Draining {
+			continue
+		}
+		live = true
+		if req.CPUMilli <= w.CPUMilli && req.MemoryBytes <= w.MemoryBytes {
+			return false
 		}
 	}
-	return false
+	return live
 }
 
 // free returns one sandbox of ps's size to worker id.

@@ -158,11 +158,18 @@ func TestFitPlan(t *testing.T) {
 				Unplaceable: map[string]int{"b/w/g": 1}},
 		},
 		{
-			name:    "a draining worker takes nothing",
+			name:    "a draining worker takes nothing, and demand waits for a worker",
 			plan:    map[string]int{"a/w/f": 1},
 			pools:   []PoolState{pool("a/w/f", "a", 100, 0, 1)},
 			workers: []WorkerState{{ID: "w1", CPUMilli: 2000, MemoryBytes: 1024 * mi, Draining: true}},
-			want:    Fit{Plan: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}, Unplaceable: map[string]int{"a/w/f": 1}, Never: []string{"a/w/f"}},
+			want:    Fit{Plan: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}, Unplaceable: map[string]int{"a/w/f": 1}},
+		},
+		{
+			// A new leader that has not heard a heartbeat yet.
+			name:  "no worker at all: demand waits, nothing is too big",
+			plan:  map[string]int{"a/w/f": 1},
+			pools: []PoolState{pool("a/w/f", "a", 100, 0, 1)},
+			want:  Fit{Plan: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}, Unplaceable: map[string]int{"a/w/f": 1}},
 		},
 	}
 	for _, tc := range tests {
@@ -177,6 +184,9 @@ func TestFitPlan(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("FitPlan =\n%+v\nwant\n%+v", got, tc.want)
+			}
+			if len(tc.workers) == 0 {
+				return
 			}
 			// Whatever it plans fits: the worker's memory is not
 			// over-committed.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -60,6 +61,8 @@ type Daemon struct {
 	// no more are counted, so Wait is not raced by a late Add.
 	wg       sync.WaitGroup
 	stopping bool
+	// term is the newest orchestrator leadership term seen (fence).
+	term atomic.Uint64
 }
 
 // New returns a Daemon; Run starts it.
@@ -118,6 +121,11 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		{protocol.VerifySubject(d.cfg.ID), d.handleVerify},
 		{protocol.ExitSubject(d.cfg.ID), d.handleExit},
 	}
+	leaderSub, err := nc.Subscribe(protocol.LeaderSubject, d.onLeader)
+	if err != nil {
+		return fmt.Errorf("worker %s: subscribe %s: %w", d.cfg.ID, protocol.LeaderSubject, err)
+	}
+	defer leaderSub.Unsubscribe() //nolint:errcheck // best effort on shutdown
 	for _, s := range subs {
 		handle := s.handle
 		sub, err := nc.Subscribe(s.subject, func(m *nats.Msg) {
@@ -266,6 +274,11 @@ func (d *Daemon) handleCreate(ctx context.Context, m *nats.Msg) {
 		d.reply(m, protocol.CreateReply{Error: &protocol.Error{Code: protocol.CodeBadRequest, Message: fmt.Sprintf("decode create request: %v", err)}})
 		return
 	}
+	if err := d.fence(req.Term); err != nil {
+		d.log.Warn("refusing a deposed orchestrator's create", "id", req.Spec.ID, "err", err)
+		d.reply(m, protocol.CreateReply{Error: protocol.ToError(err)})
+		return
+	}
 	select {
 	case d.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -290,6 +303,11 @@ func (d *Daemon) handleDelete(ctx context.Context, m *nats.Msg) {
 	var req protocol.DeleteRequest
 	if err := json.Unmarshal(m.Data, &req); err != nil {
 		d.reply(m, protocol.DeleteReply{Error: &protocol.Error{Code: protocol.CodeBadRequest, Message: fmt.Sprintf("decode delete request: %v", err)}})
+		return
+	}
+	if err := d.fence(req.Term); err != nil {
+		d.log.Warn("refusing a deposed orchestrator's delete", "id", req.ID, "err", err)
+		d.reply(m, protocol.DeleteReply{Error: protocol.ToError(err)})
 		return
 	}
 	err := d.cfg.Runtime.Delete(ctx, req.ID)

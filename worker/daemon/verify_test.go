@@ -22,25 +22,8 @@ import (
 // connections end in its sandbox, and checks the answer's code for each
 // case; heartbeats carry the incarnation and what it reclaimed.
 func TestVerifyOverNATS(t *testing.T) {
-	nc := testenv.NATS(t)
-	rt, err := fake.Open(fake.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	beats, err := nc.SubscribeSync(protocol.HeartbeatSubject("wv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := daemon.New(daemon.Config{ID: "wv", Conn: nc, Runtime: rt, CPUMilli: 1000, MemoryBytes: 1 << 30,
-		Incarnation: "inc-2", Machine: "m1", Reclaimed: []string{"inc-1"}})
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	go d.Run(ctx) //nolint:errcheck // ends with ctx
-	m, err := beats.NextMsg(5 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
+	nc, rt, m := runDaemon(t, daemon.Config{ID: "wv", Incarnation: "inc-2", Machine: "m1", Reclaimed: []string{"inc-1"}})
 	var hb protocol.Heartbeat
 	if err := json.Unmarshal(m.Data, &hb); err != nil || hb.Incarnation != "inc-2" || hb.Machine != "m1" || len(hb.Reclaimed) != 1 || hb.Reclaimed[0] != "inc-1" {
 		t.Fatalf("heartbeat %s (%v): want incarnation inc-2 on m1, reclaimed inc-1", m.Data, err)
@@ -107,4 +90,32 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// runDaemon runs a daemon as cfg says (its ID; CPU, memory, connection
+// and a fake runtime filled in) on a NATS server of its own until the
+// test ends, and returns once it sent its first heartbeat, with that
+// heartbeat.
+func runDaemon(t *testing.T, cfg daemon.Config) (*nats.Conn, *fake.Runtime, *nats.Msg) {
+	t.Helper()
+	nc := testenv.NATS(t)
+	rt, err := fake.Open(fake.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	beats, err := nc.SubscribeSync(protocol.HeartbeatSubject(cfg.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Conn, cfg.Runtime, cfg.CPUMilli, cfg.MemoryBytes = nc, rt, 1000, 1<<30
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- daemon.New(cfg).Run(ctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	m, err := beats.NextMsg(10 * time.Second) // subscribed once it beats
+	if err != nil {
+		t.Fatalf("first heartbeat: %v", err)
+	}
+	return nc, rt, m
 }

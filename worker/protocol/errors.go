@@ -16,6 +16,7 @@ var codeOf = []struct {
 	{worker.ErrExists, CodeExists},
 	{worker.ErrIdentity, CodeIdentity},
 	{worker.ErrPull, CodePull},
+	{worker.ErrStaleTerm, CodeStaleTerm},
 }
 
 // ToError encodes a runtime error for the wire, keeping its kind.

@@ -22,6 +22,7 @@ var sentinels = []struct {
 	{worker.ErrExists, CodeExists},
 	{worker.ErrIdentity, CodeIdentity},
 	{worker.ErrPull, CodePull},
+	{worker.ErrStaleTerm, CodeStaleTerm},
 }
 
 // roundTrip sends err as a worker does, as the error of a reply, and

@@ -86,9 +86,13 @@ type VerifyReply struct {
 	Error *Error `json:"error,omitempty"`
 }
 
-// CreateRequest asks a worker to start one sandbox.
+// CreateRequest asks a worker to start one sandbox. Term is the sending
+// orchestrator's leadership term (zero: an orchestrator that is not
+// replicated); a worker refuses a term older than the newest it has seen
+// (worker.ErrStaleTerm), so a deposed leader cannot act.
 type CreateRequest struct {
 	Spec worker.SandboxSpec `json:"spec"`
+	Term uint64             `json:"term,omitempty"`
 }
 
 // CreateReply answers a CreateRequest: a Sandbox, or an Error.
@@ -97,9 +101,22 @@ type CreateReply struct {
 	Error   *Error          `json:"error,omitempty"`
 }
 
-// DeleteRequest asks a worker to remove one sandbox.
+// DeleteRequest asks a worker to remove one sandbox; Term is as in
+// CreateRequest.
 type DeleteRequest struct {
-	ID string `json:"id"`
+	ID   string `json:"id"`
+	Term uint64 `json:"term,omitempty"`
+}
+
+// LeaderSubject is where the leading orchestrator replica announces its
+// term (LeaderAnnouncement) at every renewal of its lease, so that every
+// worker learns a new term before a deposed leader can reach it.
+const LeaderSubject = "baton.leader"
+
+// LeaderAnnouncement is published on LeaderSubject.
+type LeaderAnnouncement struct {
+	Replica string `json:"replica"`
+	Term    uint64 `json:"term"`
 }
 
 // DeleteReply answers a DeleteRequest.
@@ -124,6 +141,7 @@ const (
 	CodePull          = "pull_failed"
 	CodeBadRequest    = "bad_request"
 	CodeInternal      = "internal"
+	CodeStaleTerm     = "stale_term"
 )
 
 // Error is a failure reported by a worker.

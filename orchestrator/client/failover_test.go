@@ -1,0 +1,56 @@
+package client
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+)
+
+// TestFailsOverToTheNextReplica: with several replicas' URLs, a request
+// that cannot connect to the first goes to the next; one whose connection
+// broke after it was sent is not sent again (it may have run).
+func TestFailsOverToTheNextReplica(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there now
+
+	var served atomic.Int32
+	live := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"workers": []}`))
+	}))
+	defer live.Close()
+	var cut atomic.Int32
+	breaks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cut.Add(1)
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+	}))
+	defer breaks.Close()
+
+	c := &Client{URL: dead + ", " + live.URL + "/"}
+	if _, err := c.Workers(context.Background()); err != nil {
+		t.Fatalf("with the first replica down: %v", err)
+	}
+	if served.Load() != 1 {
+		t.Errorf("the live replica served %d requests, want 1", served.Load())
+	}
+	c = &Client{URL: breaks.URL + "," + live.URL}
+	if _, err := c.Workers(context.Background()); err == nil {
+		t.Fatal("a request whose connection broke after it was sent succeeded: it was sent again")
+	}
+	if served.Load() != 1 || cut.Load() != 1 {
+		t.Errorf("after a broken connection: live served %d, broken saw %d; want 1 and 1 (no second send)", served.Load(), cut.Load())
+	}
+	c = &Client{URL: dead}
+	if _, err := c.Workers(context.Background()); err == nil {
+		t.Fatal("no replica up, yet the request succeeded")
+	}
+}

@@ -1,0 +1,226 @@
+package leader
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Bucket is the key-value bucket of the lease; Key its entry.
+const (
+	Bucket = "baton-leader"
+	Key    = "orchestrator"
+)
+
+// DefaultTTL is how long the lease holds without a renewal.
+const DefaultTTL = time.Second
+
+// ErrDeposed means another replica took the lease this one held.
+var ErrDeposed = errors.New("another replica took the leader's lease")
+
+// Config configures an Elector.
+type Config struct {
+	JS jetstream.JetStream
+	// ID names this replica, unique among them; URL is where it serves
+	// the API (standbys forward to the leader's).
+	ID, URL string
+	// TTL is how long the lease holds without a renewal (DefaultTTL when
+	// zero); the leader renews it every TTL/5.
+	TTL time.Duration
+	// Replicas of the bucket in a NATS cluster (default 1).
+	Replicas int
+	// Announce, when set, is called with the lease at every renewal
+	// while this replica leads, and when it takes the lease: the
+	// orchestrator tells the workers its term, so that they learn a new
+	// term before a deposed leader can reach them.
+	Announce func(Holder)
+	Logger   *slog.Logger
+}
+
+// Elector campaigns for the lease, holds it once it has it, and keeps
+// the view of who leads.
+type Elector struct {
+	cfg     Config
+	kv      jetstream.KeyValue
+	elected chan Holder
+	deposed chan struct{}
+
+	mu       sync.Mutex
+	view     View
+	leading  bool
+	resigned bool // watches the lease, never takes it
+	mine     Holder
+}
+
+// New opens (or creates) the lease's bucket.
+func New(ctx context.Context, cfg Config) (*Elector, error) {
+	if cfg.JS == nil || cfg.ID == "" {
+		return nil, errors.New("leader: a JetStream context and a replica ID are required")
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	kv, err := cfg.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: Bucket, History: 1, Storage: jetstream.FileStorage, Replicas: cfg.Replicas})
+	if err != nil {
+		return nil, fmt.Errorf("leader: open key-value bucket %s: %w", Bucket, err)
+	}
+	return &Elector{cfg: cfg, kv: kv, elected: make(chan Holder, 1), deposed: make(chan struct{})}, nil
+}
+
+// Elected receives this replica's Holder once it takes the lease.
+func (e *Elector) Elected() <-chan Holder { return e.elected }
+
+// Deposed is closed when another replica took the lease this one held:
+// Run returns ErrDeposed and the replica must stop acting as leader.
+func (e *Elector) Deposed() <-chan struct{} { return e.deposed }
+
+// View is the lease as this replica last saw it.
+func (e *Elector) View() View {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.view
+}
+
+// Run campaigns and, once leader, renews the lease until ctx is done
+// (then releases it, so a standby takes over at once) or another replica
+// takes it (ErrDeposed). Errors reaching the bucket are retried: a leader
+// cut off from the bus keeps its lease until someone else takes it.
+func (e *Elector) Run(ctx context.Context) error {
+	tick := time.NewTicker(e.cfg.TTL / 5)
+	defer tick.Stop()
+	var lastErr time.Time
+	for {
+		if err := e.step(ctx); err != nil {
+			if errors.Is(err, ErrDeposed) {
+				return err
+			}
+			if ctx.Err() == nil && time.Since(lastErr) > 10*e.cfg.TTL {
+				e.cfg.Logger.Warn("leader lease: cannot reach the bucket; retrying", "err", err)
+				lastErr = time.Now()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			e.release()
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// step reads the lease and does what Decide says.
+func (e *Elector) step(ctx context.Context) error {
+	now := time.Now()
+	entry, err := e.kv.Get(ctx, Key)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		e.view = View{Changed: now}
+	case err != nil:
+		e.view.Changed = now // unseen, not missed
+		return fmt.Errorf("read the lease: %w", err)
+	case entry.Revision() != e.view.Revision:
+		var h Holder
+		if err := json.Unmarshal(entry.Value(), &h); err != nil {
+			return fmt.Errorf("read the lease: %w", err)
+		}
+		e.view = View{Exists: true, Holder: h, Revision: entry.Revision(), Changed: now}
+	}
+	if e.leading && (e.view.Holder.ID != e.cfg.ID || e.view.Holder.Term != e.mine.Term) {
+		e.leading = false
+		close(e.deposed)
+		return fmt.Errorf("term %d: %w (replica %s, term %d)", e.mine.Term, ErrDeposed, e.view.Holder.ID, e.view.Holder.Term)
+	}
+	if e.resigned {
+		return nil
+	}
+	switch Decide(now, e.cfg.ID, e.leading, e.view, e.cfg.TTL) {
+	case Create:
+		return e.take(now, 1, func(b []byte) (uint64, error) { return e.kv.Create(ctx, Key, b) })
+	case TakeOver:
+		rev := e.view.Revision
+		return e.take(now, e.view.Holder.Term+1, func(b []byte) (uint64, error) { return e.kv.Update(ctx, Key, b, rev) })
+	case Renew:
+		b, _ := json.Marshal(e.mine)
+		rev, err := e.kv.Update(ctx, Key, b, e.view.Revision)
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return nil // the next read says who took it
+		}
+		if err != nil {
+			return fmt.Errorf("renew the lease: %w", err)
+		}
+		e.view.Revision, e.view.Changed = rev, now
+		e.announce()
+	}
+	return nil
+}
+
+// take writes this replica into the lease at term with write; on success
+// it leads.
+func (e *Elector) take(now time.Time, term uint64, write func([]byte) (uint64, error)) error {
+	h := Holder{ID: e.cfg.ID, URL: e.cfg.URL, Term: term, Since: now}
+	b, _ := json.Marshal(h)
+	rev, err := write(b)
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return nil // another replica was first
+	}
+	if err != nil {
+		return fmt.Errorf("take the lease: %w", err)
+	}
+	e.view = View{Exists: true, Holder: h, Revision: rev, Changed: now}
+	e.mine, e.leading = h, true
+	e.announce()
+	e.cfg.Logger.Info("leading: took the lease", "replica", h.ID, "term", h.Term)
+	e.elected <- h
+	return nil
+}
+
+// announce tells Announce the lease (best effort: the next renewal
+// announces again).
+func (e *Elector) announce() {
+	if e.cfg.Announce != nil {
+		e.cfg.Announce(e.mine)
+	}
+}
+
+// TTL is how long the lease holds without a renewal.
+func (e *Elector) TTL() time.Duration { return e.cfg.TTL }
+
+// Resign gives the lease up, if this replica holds it, so that a standby
+// takes over without waiting out the TTL, and campaigns no more; Run
+// keeps the view of who leads current until its context ends.
+func (e *Elector) Resign() {
+	e.release()
+}
+
+// release gives the lease up and stops campaigning.
+func (e *Elector) release() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.resigned = true
+	if !e.leading {
+		return
+	}
+	e.leading = false
+	h := e.mine
+	h.Released = true
+	b, _ := json.Marshal(h)
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.TTL)
+	defer cancel()
+	if _, err := e.kv.Update(ctx, Key, b, e.view.Revision); err != nil {
+		e.cfg.Logger.Warn("leader lease: could not release it; a standby takes over once it expires", "err", err)
+	}
+}
