@@ -268,7 +268,7 @@ func TestSlowAndMalformedWorkersDoNotStallTheOrchestrator(t *testing.T) {
 	p := faulttest.Start(t, "orchestrator", bin, nil, "orchestrator", "--nats", ns.URL(), "--listen",
 		fmt.Sprintf("127.0.0.1:%d", faulttest.FreePort(t)), "--data", t.TempDir(), "--postgres", "off", "--sandbox-start-timeout", "2s")
 	orc := &faulttest.Orchestrator{Process: p}
-	orc.URL = p.WaitLog(t, regexp.MustCompile(`orchestrator serving (\S+)`), time.Minute)
+	orc.URL = p.WaitLog(t, faulttest.ServingLine, time.Minute)
 	orc.Token = p.WaitLog(t, regexp.MustCompile(`^\s*BATON_TOKEN=(\S+)`), 10*time.Second)
 	faulttest.WaitWorkers(ctx, t, orc.URL, 1, 30*time.Second)
 	ac := orc.Client()

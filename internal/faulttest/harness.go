@@ -221,7 +221,9 @@ type Orchestrator struct {
 var (
 	tokenRE      = regexp.MustCompile(`^\s*BATON_TOKEN=(\S+)`)
 	adminTokenRE = regexp.MustCompile(`^\s*BATON_ADMIN_TOKEN=(\S+)`)
-	servingRE    = regexp.MustCompile(`orchestrator replica \S+ serving (http://[^\s;]+)`)
+	// ServingLine is the line `baton orchestrator` prints once it
+	// serves; its submatch is the API's URL.
+	ServingLine = regexp.MustCompile(`orchestrator replica \S+ serving (http://[^\s;]+)`)
 )
 
 // StartOrchestrator runs `baton orchestrator` with its data in dataDir.
@@ -232,7 +234,7 @@ func StartOrchestrator(t testing.TB, bin, natsURL, dataDir string, port int, tok
 	args := append([]string{"orchestrator", "--nats", natsURL, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data", dataDir,
 		"--postgres", "off", "--keep-alive", "10m"}, extra...)
 	p := Start(t, "orchestrator", bin, []string{"BATON_TOKEN=" + token, "BATON_ADMIN_TOKEN=" + admin}, args...)
-	o := &Orchestrator{Process: p, URL: p.WaitLog(t, servingRE, time.Minute), Token: token, AdminToken: admin}
+	o := &Orchestrator{Process: p, URL: p.WaitLog(t, ServingLine, time.Minute), Token: token, AdminToken: admin}
 	if token == "" {
 		o.Token = p.WaitLog(t, tokenRE, 10*time.Second)
 		o.AdminToken = p.WaitLog(t, adminTokenRE, 10*time.Second)
