@@ -140,8 +140,14 @@ func TestLeaderKilledUnderLoad(t *testing.T) {
 	// The killed replica comes back as a standby.
 	r1 = start(0, r1.Token, r1.AdminToken)
 	back := &client.Client{URL: r1.URL, Token: r1.AdminToken}
-	if v, err := back.Cluster(ctx); err != nil || v.Role != "standby" || v.Leader == nil || v.Leader.ID != "r2" {
-		t.Fatalf("r1 restarted: %+v, %v; want a standby seeing r2 lead", v, err)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		v, err := back.Cluster(ctx)
+		if err == nil && v.Role == "standby" && v.Leader != nil && v.Leader.ID == "r2" {
+			break
+		}
+		if time.Now().After(deadline) || (err == nil && v.Role == "leader") {
+			t.Fatalf("r1 restarted: %+v, %v; want a standby seeing r2 lead", v, err)
+		}
 	}
 
 	// r2 paused past the lease: r1 takes over; r2, let go on, is deposed.
