@@ -24,8 +24,8 @@ type Fit struct {
 	// worker has room for now (the pool's demand waits for room).
 	Unplaceable map[string]int
 	// Never lists the pools with queued requests whose sandbox would not
-	// fit on any live worker even empty (there are some): they cannot be
-	// served at all.
+	// fit on any live worker even empty (there are workers): they cannot
+	// be served at all.
 	Never []string
 	// Evicted lists the pools whose idle sandboxes the plan deletes to
 	// make room (PoolState.Evicted is to be set to now for them).
@@ -190,22 +190,20 @@ func FitPlan(now time.Time, plan ScalePlan, pools []PoolState, workers []WorkerS
 	return out
 }
 
-// neverFits reports whether there are live workers and req fits on none
-// of them even empty. With no live worker at all (an orchestrator that
-// has not heard from them yet, every worker draining) nothing is known
-// to be too big: demand waits for workers, within its queue's bounds.
+// neverFits reports whether req fits on no live worker even empty. With
+// no worker at all (an orchestrator that has not heard from them yet: a
+// new leader) nothing is known to be too big: demand waits for workers,
+// within its queue's bounds. Workers that all drain hold nothing.
 func neverFits(workers []WorkerState, req PlacementRequest) bool {
-	live := false
+	if len(workers) == 0 {
+		return false
+	}
 	for _, w := range workers {
-		if w.Draining {
-			continue
-		}
-		live = true
-		if req.CPUMilli <= w.CPUMilli && req.MemoryBytes <= w.MemoryBytes {
+		if !w.Draining && req.CPUMilli <= w.CPUMilli && req.MemoryBytes <= w.MemoryBytes {
 			return false
 		}
 	}
-	return live
+	return true
 }
 
 // free returns one sandbox of ps's size to worker id.

@@ -158,11 +158,11 @@ func TestFitPlan(t *testing.T) {
 				Unplaceable: map[string]int{"b/w/g": 1}},
 		},
 		{
-			name:    "a draining worker takes nothing, and demand waits for a worker",
+			name:    "a draining worker takes nothing",
 			plan:    map[string]int{"a/w/f": 1},
 			pools:   []PoolState{pool("a/w/f", "a", 100, 0, 1)},
 			workers: []WorkerState{{ID: "w1", CPUMilli: 2000, MemoryBytes: 1024 * mi, Draining: true}},
-			want:    Fit{Plan: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}, Unplaceable: map[string]int{"a/w/f": 1}},
+			want:    Fit{Plan: ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}, Unplaceable: map[string]int{"a/w/f": 1}, Never: []string{"a/w/f"}},
 		},
 		{
 			// A new leader that has not heard a heartbeat yet.
