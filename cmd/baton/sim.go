@@ -19,7 +19,7 @@ func simCmd() *cobra.Command {
 		Use:   "sim",
 		Short: "Simulate workflows from their profiles",
 	}
-	cmd.AddCommand(simTuneCmd(), simPrewarmCmd())
+	cmd.AddCommand(simTuneCmd(), simPrewarmCmd(), simTraceCmd())
 	return cmd
 }
 

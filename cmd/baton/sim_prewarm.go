@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -52,7 +53,7 @@ workflows' QoS violations and end-to-end p99, and the policy's time per decision
 			if err != nil {
 				return fmt.Errorf("flag --policy: %w", err)
 			}
-			tr, err := loadTrace(traceArg, functions, hours*60, seed)
+			tr, err := openTrace(traceArg, functions, hours*60, seed)
 			if err != nil {
 				return err
 			}
@@ -60,7 +61,12 @@ workflows' QoS violations and end-to-end p99, and the policy's time per decision
 			if err != nil {
 				return fmt.Errorf("flag --dags: %w", err)
 			}
-			rep, err := prewarmsim.Run(cmd.Context(), prewarmsim.Config{Trace: tr, Workflows: wfs, InstancesPerWorkflow: instances, Seed: seed}, pols)
+			// The simulation's live heap is small and its garbage (the
+			// autoscaler's plans) plentiful: collect less often, up to a
+			// soft limit well under a gigabyte.
+			defer debug.SetGCPercent(debug.SetGCPercent(400))
+			defer debug.SetMemoryLimit(debug.SetMemoryLimit(512 << 20))
+			rep, err := prewarmsim.Run(cmd.Context(), prewarmsim.Config{Stream: tr, Workflows: wfs, InstancesPerWorkflow: instances, Seed: seed}, pols)
 			if err != nil {
 				return err
 			}
@@ -81,19 +87,28 @@ workflows' QoS violations and end-to-end p99, and the policy's time per decision
 	return cmd
 }
 
-// loadTrace reads the --trace flag: the first minutes of a trace directory
-// (a sample of functions of it, 0 for all), or a synthetic trace of that
-// many functions.
+// loadTrace reads the --trace flag into memory (see openTrace).
 func loadTrace(arg string, functions, minutes int, seed uint64) (*trace.Trace, error) {
-	var tr *trace.Trace
+	s, err := openTrace(arg, functions, minutes, seed)
+	if err != nil {
+		return nil, err
+	}
+	return trace.Collect(s), nil
+}
+
+// openTrace opens the --trace flag as a stream: the first minutes of a
+// trace directory (a sample of functions of it, 0 for all), or a synthetic
+// trace of that many functions.
+func openTrace(arg string, functions, minutes int, seed uint64) (trace.Stream, error) {
+	var tr trace.Stream
 	var err error
 	if arg == "synthetic" {
 		if functions == 0 {
 			return nil, fmt.Errorf("flag --functions: a synthetic trace needs a number of functions > 0")
 		}
-		tr, err = trace.Synthetic(trace.SyntheticOptions{Functions: functions, Minutes: minutes, Seed: seed})
+		tr, err = trace.OpenSynthetic(trace.SyntheticOptions{Functions: functions, Minutes: minutes, Seed: seed})
 	} else {
-		tr, err = trace.Read(arg, trace.ReadOptions{Minutes: minutes, Functions: functions, Seed: seed})
+		tr, err = trace.Open(arg, trace.ReadOptions{Minutes: minutes, Functions: functions, Seed: seed})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("flag --trace: %w", err)

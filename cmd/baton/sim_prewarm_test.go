@@ -3,8 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+
+	"baton.dev/baton/scheduler/prewarmsim"
 )
 
 func TestSimPrewarmCommand(t *testing.T) {
@@ -41,22 +49,111 @@ func TestSimPrewarmCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := simPrewarmCmd()
-			var out bytes.Buffer
-			cmd.SetOut(&out)
-			cmd.SetErr(&out)
-			cmd.SetArgs(tt.args)
-			err := cmd.Execute()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
-				return
+			if out, ok := runCommand(t, simPrewarmCmd(), tt.args, tt.wantErr); ok {
+				tt.check(t, out)
 			}
+		})
+	}
+}
+
+// runCommand runs cmd with args and returns its output. With wantErr set,
+// it checks that cmd fails with an error containing it and returns false;
+// otherwise cmd must succeed.
+func runCommand(t *testing.T, cmd *cobra.Command, args []string, wantErr string) (string, bool) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want %q", err, wantErr)
+		}
+		return "", false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), true
+}
+
+// TestSimPrewarmSameFiguresAsBefore runs the streaming simulator on two
+// small traces and compares its report with the one the simulator before
+// streaming (all invocations in memory, exact percentiles) gave for the
+// same command: testdata/sim-prewarm-before/NAME.json is the output of
+// that command line run from this directory by baton built at commit
+// af86cec. Counts must be equal, sums equal to rounding, and percentiles
+// within the sketch's stated relative error; the times measured differ.
+func TestSimPrewarmSameFiguresAsBefore(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"heavy2019", []string{"--trace", "../../scheduler/trace/testdata/heavy2019", "--hours", "3", "--instances", "2", "--policy", "all", "-o", "json"}},
+		{"synthetic", []string{"--trace", "synthetic", "--functions", "40", "--hours", "2", "--instances", "2", "--policy", "all", "-o", "json"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", "sim-prewarm-before", tt.name+".json"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			tt.check(t, out.String())
+			var before, after map[string]any
+			if err := json.Unmarshal(data, &before); err != nil {
+				t.Fatal(err)
+			}
+			out, _ := runCommand(t, simPrewarmCmd(), tt.args, "")
+			if err := json.Unmarshal([]byte(out), &after); err != nil {
+				t.Fatal(err)
+			}
+			delete(after, "wallSeconds") // the report's total time is new
+			compareFigures(t, "report", before, after)
 		})
+	}
+}
+
+// compareFigures compares two decoded reports field by field: times are
+// skipped, percentiles compared within the sketch's error, numbers to
+// rounding (counts exactly) and the rest exactly.
+func compareFigures(t *testing.T, at string, before, after any) {
+	t.Helper()
+	switch b := before.(type) {
+	case map[string]any:
+		a, ok := after.(map[string]any)
+		if !ok || len(a) != len(b) {
+			t.Errorf("%s: %v, want %v", at, after, before)
+			return
+		}
+		for k, bv := range b {
+			switch k {
+			case "wallSeconds", "policyUsPerDecision": // measured times
+			case "workflowP99Ms", "coldArrivalP99Ms", "p99Ms": // from a sketch now
+				av, _ := a[k].(float64)
+				if want := bv.(float64); math.Abs(av-want) > prewarmsim.SketchRelativeError*want {
+					t.Errorf("%s.%s = %v, want %v within %v", at, k, av, want, prewarmsim.SketchRelativeError)
+				}
+			default:
+				compareFigures(t, at+"."+k, bv, a[k])
+			}
+		}
+	case []any:
+		a, ok := after.([]any)
+		if !ok || len(a) != len(b) {
+			t.Errorf("%s: %v, want %v", at, after, before)
+			return
+		}
+		for i := range b {
+			compareFigures(t, fmt.Sprintf("%s[%d]", at, i), b[i], a[i])
+		}
+	case float64:
+		a, ok := after.(float64)
+		if !ok || (a != b && math.Abs(a-b) > 1e-9*math.Abs(b)) {
+			t.Errorf("%s = %v, want %v", at, after, before)
+		}
+	default:
+		if before != after {
+			t.Errorf("%s = %v, want %v", at, after, before)
+		}
 	}
 }

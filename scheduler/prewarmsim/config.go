@@ -11,7 +11,9 @@ import (
 
 // Config is what a simulation runs on.
 type Config struct {
-	// Trace gives the functions and their arrivals.
+	// Stream gives the functions and their arrivals, a minute at a time.
+	Stream trace.Stream
+	// Trace, when Stream is nil, is a trace in memory to run on instead.
 	Trace *trace.Trace
 	// Workflows are run on top of the trace: InstancesPerWorkflow instances
 	// of each, every instance invoked as one trace function is (that
@@ -40,7 +42,10 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
-	if c.Trace == nil || len(c.Trace.Functions) == 0 || c.Trace.Minutes <= 0 {
+	if c.Stream == nil && c.Trace != nil {
+		c.Stream = c.Trace.Stream()
+	}
+	if c.Stream == nil || c.Stream.Len() == 0 || c.Stream.Minutes() <= 0 {
 		return c, fmt.Errorf("simulate pre-warming: the trace is empty")
 	}
 	if c.InstancesPerWorkflow == 0 {

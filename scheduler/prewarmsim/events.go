@@ -31,8 +31,10 @@ type event struct {
 	st   int16 // evChainWarm only
 }
 
-// eventHeap is a binary min-heap of events by (t, seq), without the
-// interface boxing of container/heap.
+// eventHeap is a 4-ary min-heap of events by (t, seq), without the
+// interface boxing of container/heap: half the levels of a binary heap,
+// and a node's children share a cache line or two. (t, seq) is a total
+// order, so events come out in the same order whatever the heap's arity.
 type eventHeap struct {
 	items []event
 	seq   uint64
@@ -52,7 +54,7 @@ func (h *eventHeap) push(e event) {
 	h.items = append(h.items, e)
 	i := len(h.items) - 1
 	for i > 0 {
-		parent := (i - 1) / 2
+		parent := (i - 1) / 4
 		if !h.less(i, parent) {
 			break
 		}
@@ -72,12 +74,11 @@ func (h *eventHeap) pop() event {
 	h.items = h.items[:last]
 	i := 0
 	for {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < last && h.less(l, m) {
-			m = l
-		}
-		if r < last && h.less(r, m) {
-			m = r
+		m := i
+		for c := 4*i + 1; c <= 4*i+4 && c < last; c++ {
+			if h.less(c, m) {
+				m = c
+			}
 		}
 		if m == i {
 			break

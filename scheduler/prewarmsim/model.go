@@ -3,7 +3,9 @@ package prewarmsim
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"time"
 
 	"baton.dev/baton/scheduler/trace"
 	"baton.dev/baton/workflow"
@@ -13,19 +15,24 @@ import (
 type poolSpec struct {
 	name         string
 	coldStart    float64 // seconds
-	meanDuration float64 // seconds
-	future       []int   // arrivals per interval, for the oracle
+	meanDuration float64 // seconds; of a trace function, measured on its invocations by prepare
+	// perArrival is how many requests each of the group's arrivals sends
+	// the pool: 1 for a trace function, the elements of its stages for a
+	// workflow's function.
+	perArrival int
+	future     []int // arrivals per interval, for the oracle: filled in by prepare
 }
 
 // groupSpec is a set of pools simulated together: one trace function, or
 // one instance of a workflow with a pool per function.
 type groupSpec struct {
 	pools []poolSpec
-	// arrivals drive the group: a trace function's invocations, or the
-	// workflow instance's invocations (durations unused).
-	arrivals []trace.Invocation
-	wf       *workflowModel // nil for a trace function
-	index    int
+	// fn is the trace function whose invocations drive the group (the
+	// workflow instance's invocations, their durations unused), and calls
+	// how many invocations it has.
+	fn, calls int
+	wf        *workflowModel // nil for a trace function
+	index     int
 }
 
 // workflowModel is a workflow's DAG as the simulator runs it.
@@ -56,47 +63,31 @@ func (s *stageModel) meanElement() float64 { return s.median * math.Exp(s.sigma*
 
 // buildGroups turns the trace and workflows into groups: workflow instances
 // first, driven by functions at evenly spaced popularity ranks, then every
-// other trace function on its own.
-func buildGroups(cfg Config) ([]groupSpec, error) {
-	tr := cfg.Trace
-	interval := cfg.Interval.Seconds()
-	minutes := tr.Minutes
-	intervals := int(math.Ceil(float64(minutes) * 60 / interval))
-	counts := func(invs []trace.Invocation, perArrival int) []int {
-		c := make([]int, intervals)
-		for _, inv := range invs {
-			if k := int(inv.Start / interval); k >= 0 && k < intervals {
-				c[k] += perArrival
-			}
-		}
-		return c
-	}
-	drivers := chooseDrivers(tr, len(cfg.Workflows)*cfg.InstancesPerWorkflow)
+// other trace function on its own. calls are the functions' invocations.
+func buildGroups(cfg Config, calls []int) ([]groupSpec, error) {
+	tr := cfg.Stream
+	drivers := chooseDrivers(calls, tr.Minutes(), len(cfg.Workflows)*cfg.InstancesPerWorkflow)
 	driven := map[int]bool{}
 	var groups []groupSpec
 	for k, fi := range drivers {
 		w := cfg.Workflows[k%len(cfg.Workflows)]
 		instance := k / len(cfg.Workflows)
-		g, err := workflowGroup(cfg, w, instance, tr.Functions[fi].Invocations, counts)
+		g, err := workflowGroup(cfg, w, instance)
 		if err != nil {
 			return nil, err
 		}
+		g.fn, g.calls = fi, calls[fi]
 		driven[fi] = true
 		groups = append(groups, g)
 	}
-	for i := range tr.Functions {
+	for i := range calls {
 		if driven[i] {
 			continue
 		}
-		f := &tr.Functions[i]
+		f, _ := tr.Function(i)
 		groups = append(groups, groupSpec{
-			pools: []poolSpec{{
-				name:         f.Name,
-				coldStart:    f.ColdStart.Seconds(),
-				meanDuration: f.MeanDuration().Seconds(),
-				future:       counts(f.Invocations, 1),
-			}},
-			arrivals: f.Invocations,
+			pools: []poolSpec{{name: f.Name, coldStart: f.ColdStart.Seconds(), perArrival: 1}},
+			fn:    i, calls: calls[i],
 		})
 	}
 	for i := range groups {
@@ -105,18 +96,18 @@ func buildGroups(cfg Config) ([]groupSpec, error) {
 	return groups, nil
 }
 
-// chooseDrivers returns n trace functions invoked at least once an hour on
-// average, at evenly spaced ranks by popularity (fewer when there are not
-// enough).
-func chooseDrivers(tr *trace.Trace, n int) []int {
+// chooseDrivers returns n of the functions (calls are their invocations
+// over minutes) invoked at least once an hour on average, at evenly spaced
+// ranks by popularity (fewer when there are not enough).
+func chooseDrivers(calls []int, minutes, n int) []int {
 	var candidates []int
-	for i := range tr.Functions {
-		if len(tr.Functions[i].Invocations)*60 >= tr.Minutes {
+	for i, c := range calls {
+		if c*60 >= minutes {
 			candidates = append(candidates, i)
 		}
 	}
 	sort.SliceStable(candidates, func(a, b int) bool {
-		return len(tr.Functions[candidates[a]].Invocations) > len(tr.Functions[candidates[b]].Invocations)
+		return calls[candidates[a]] > calls[candidates[b]]
 	})
 	if n >= len(candidates) {
 		return candidates
@@ -128,10 +119,10 @@ func chooseDrivers(tr *trace.Trace, n int) []int {
 	return out
 }
 
-// workflowGroup builds instance instance of w driven by arrivals.
-func workflowGroup(cfg Config, w *workflow.Workflow, instance int, arrivals []trace.Invocation, counts func([]trace.Invocation, int) []int) (groupSpec, error) {
+// workflowGroup builds instance instance of w.
+func workflowGroup(cfg Config, w *workflow.Workflow, instance int) (groupSpec, error) {
 	m := &workflowModel{name: w.Metadata.Name, qos: w.Spec.QoS.Latency.Seconds()}
-	g := groupSpec{arrivals: arrivals, wf: m}
+	g := groupSpec{wf: m}
 	poolOf := map[string]int{}
 	byName := map[string]int{}
 	for i, st := range w.Spec.Stages {
@@ -180,27 +171,56 @@ func workflowGroup(cfg Config, w *workflow.Workflow, instance int, arrivals []tr
 	if err := m.computeOffsets(); err != nil {
 		return g, err
 	}
-	// Per pool: the mean duration of its elements and, for the oracle, its
-	// arrivals per interval (the workflow's, times the elements each
-	// invocation sends it; stage offsets of seconds are ignored).
-	weight := make([]float64, len(g.pools))
+	// Per pool: the mean duration of its elements and the elements each
+	// invocation sends it (for the oracle's arrivals per interval: the
+	// workflow's times those; stage offsets of seconds are ignored).
 	for _, s := range m.stages {
 		ps := &g.pools[s.pool]
-		c := counts(arrivals, s.width)
-		if ps.future == nil {
-			ps.future = c
-		} else {
-			for k := range c {
-				ps.future[k] += c[k]
-			}
-		}
 		ps.meanDuration += s.meanElement() * float64(s.width)
-		weight[s.pool] += float64(s.width)
+		ps.perArrival += s.width
 	}
 	for p := range g.pools {
-		g.pools[p].meanDuration /= weight[p]
+		g.pools[p].meanDuration /= float64(g.pools[p].perArrival)
 	}
 	return g, nil
+}
+
+// prepare returns the group's pools with what their planners are told of
+// the driving function's invocations, read in one pass over them: the
+// arrivals per interval and, for a trace function, the mean duration.
+func prepare(cfg Config, g *groupSpec, buf []trace.Invocation) ([]poolSpec, []trace.Invocation) {
+	interval := cfg.Interval.Seconds()
+	intervals := int(math.Ceil(float64(cfg.Stream.Minutes()) * 60 / interval))
+	base := make([]int, intervals)
+	var sum float64
+	a := cfg.Stream.Arrivals(g.fn)
+	for {
+		var ok bool
+		if buf, ok = a.Next(buf); !ok {
+			break
+		}
+		for _, inv := range buf {
+			if k := int(inv.Start / interval); k >= 0 && k < intervals {
+				base[k]++
+			}
+			sum += float64(inv.Duration)
+		}
+	}
+	pools := slices.Clone(g.pools)
+	for p := range pools {
+		ps := &pools[p]
+		ps.future = base
+		if ps.perArrival != 1 {
+			ps.future = make([]int, intervals)
+			for k, c := range base {
+				ps.future[k] = c * ps.perArrival
+			}
+		}
+	}
+	if g.wf == nil && g.calls > 0 {
+		pools[0].meanDuration = time.Duration(sum / float64(g.calls) * float64(time.Second)).Seconds()
+	}
+	return pools, buf
 }
 
 // computeOffsets sets each stage's expected start from the invocation's

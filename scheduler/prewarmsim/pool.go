@@ -1,6 +1,9 @@
 package prewarmsim
 
 import (
+	"slices"
+
+	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/scheduler/prewarm"
 )
 
@@ -15,6 +18,7 @@ type request struct {
 // sandbox is one simulated sandbox of a pool.
 type sandbox struct {
 	id        string
+	num       int     // the number in id
 	readyAt   float64 // when it finished (or will finish) starting
 	lastUsed  float64 // when it last became idle
 	idleSince float64
@@ -28,11 +32,14 @@ type pool struct {
 	planner prewarm.Planner
 	lead    float64 // seconds before an interval its plan is in force
 
-	sbs   []sandbox
-	free  []int32 // unused slots of sbs
-	idle  []int32 // idle sandboxes, a stack: the most recently used on top
-	queue []request
-	qhead int
+	sbs  []sandbox
+	free []int32 // unused slots of sbs
+	idle []int32 // idle sandboxes, a stack: the most recently used on top
+	// idleView is idle as the autoscaler sees it, kept in its order (by
+	// LastUsed, then ID) so that its sort of them is a pass (see addView).
+	idleView []decide.IdleSandbox
+	queue    []request
+	qhead    int
 
 	busy, creating int
 	claims         int // sandboxes promised to chain-warmed stages not yet started
@@ -83,4 +90,53 @@ func (p *pool) dequeue() request {
 func (p *pool) recordDemand(now float64) {
 	p.demand.record(now, float64(p.busy+p.waiting()))
 	p.lastDemand = now
+}
+
+// viewBefore is the autoscaler's order of idle sandboxes: by LastUsed, then
+// ID (decide.Scale sorts them so before deleting the oldest).
+func viewBefore(a, b *decide.IdleSandbox) bool {
+	if !a.LastUsed.Equal(b.LastUsed) {
+		return a.LastUsed.Before(b.LastUsed)
+	}
+	return a.ID < b.ID
+}
+
+// addView adds a sandbox that became idle now, the latest: it goes on top,
+// below only those idle since the same instant whose ID sorts after it.
+func (p *pool) addView(sb decide.IdleSandbox) {
+	p.idleView = append(p.idleView, sb)
+	k := len(p.idleView) - 1
+	for k > 0 && viewBefore(&sb, &p.idleView[k-1]) {
+		p.idleView[k] = p.idleView[k-1]
+		k--
+	}
+	p.idleView[k] = sb
+}
+
+// dropViewTop removes the sandbox id, the one last made idle (it is among
+// the top ones, idle since the same instant), from the view.
+func (p *pool) dropViewTop(id string) {
+	for k := len(p.idleView) - 1; k >= 0; k-- {
+		if p.idleView[k].ID == id {
+			p.idleView = slices.Delete(p.idleView, k, k+1)
+			return
+		}
+	}
+}
+
+// dropView removes the sandboxes ids from the view: the autoscaler deletes
+// the oldest, a prefix of the view, which is sliced off; any other is
+// looked for.
+func (p *pool) dropView(ids []string) {
+	lo := 0
+	for lo < len(ids) && lo < len(p.idleView) && p.idleView[lo].ID == ids[lo] {
+		lo++
+	}
+	clear(p.idleView[:lo])
+	p.idleView = p.idleView[lo:]
+	for _, id := range ids[lo:] {
+		if k := slices.IndexFunc(p.idleView, func(sb decide.IdleSandbox) bool { return sb.ID == id }); k >= 0 {
+			p.idleView = slices.Delete(p.idleView, k, k+1)
+		}
+	}
 }

@@ -1,15 +1,15 @@
 package prewarmsim
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"baton.dev/baton/scheduler/prewarm"
-	"baton.dev/baton/scheduler/stats"
+	"baton.dev/baton/scheduler/trace"
 )
 
 // Result is one policy's figures over the whole trace.
@@ -45,6 +45,8 @@ type Result struct {
 	// WorkflowP99Ms is the end-to-end p99 of all workflow invocations;
 	// ColdArrivalP99Ms that of the ColdArrivals invocations whose first
 	// stage waited for a sandbox to start (arrivals to a cold workflow).
+	// Percentiles come from a sketch: each is within SketchRelativeError
+	// of the exact one.
 	WorkflowP99Ms    float64 `json:"workflowP99Ms"`
 	ColdArrivals     int     `json:"coldArrivals"`
 	ColdArrivalP99Ms float64 `json:"coldArrivalP99Ms"`
@@ -61,7 +63,9 @@ type Result struct {
 	PolicyMicrosPerDecision float64 `json:"policyUsPerDecision"`
 	// AutoscalerCalls counts calls of decide.Scale.
 	AutoscalerCalls int64 `json:"autoscalerCalls"`
-	// WallSeconds is how long the simulation of this policy took.
+	// WallSeconds is the time spent simulating this policy, summed over
+	// the groups simulated in parallel; the production of the trace's
+	// invocations, shared by the policies, is not in it (Report's is).
 	WallSeconds float64 `json:"wallSeconds"`
 }
 
@@ -106,7 +110,7 @@ func classOf(g *groupSpec, minutes int) int {
 	if g.wf != nil {
 		return numClasses - 1
 	}
-	perDay := float64(len(g.arrivals)) * 1440 / float64(max(minutes, 1))
+	perDay := float64(g.calls) * 1440 / float64(max(minutes, 1))
 	c := 0
 	for bound := 10.0; c < numClasses-2 && perDay >= bound; bound *= 10 {
 		c++
@@ -128,23 +132,35 @@ type Report struct {
 	Instances int      `json:"workflowInstances"`
 	// Results has one entry per policy, in the order asked.
 	Results []Result `json:"results"`
+	// WallSeconds is how long the whole simulation took.
+	WallSeconds float64 `json:"wallSeconds"`
 }
 
-// Run simulates each policy on cfg's trace and workflows.
+// Run simulates each policy on cfg's trace and workflows. The trace is
+// streamed: each group (a trace function, or a workflow instance and the
+// function driving it) is simulated under every policy at once while its
+// invocations are produced a minute at a time, so that memory holds, per
+// group in flight, one stretch of its invocations and the policies'
+// sandboxes, queues and planners, and never the trace's invocations.
 func Run(ctx context.Context, cfg Config, policies []prewarm.PrewarmPolicy) (*Report, error) {
+	start := time.Now()
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	groups, err := buildGroups(cfg)
+	calls := make([]int, cfg.Stream.Len())
+	rep := &Report{
+		Trace:     cfg.Stream.Source(),
+		Functions: len(calls),
+		Minutes:   cfg.Stream.Minutes(),
+	}
+	for i := range calls {
+		_, calls[i] = cfg.Stream.Function(i)
+		rep.Invocations += calls[i]
+	}
+	groups, err := buildGroups(cfg, calls)
 	if err != nil {
 		return nil, err
-	}
-	rep := &Report{
-		Trace:       cfg.Trace.Source,
-		Functions:   len(cfg.Trace.Functions),
-		Minutes:     cfg.Trace.Minutes,
-		Invocations: cfg.Trace.TotalInvocations(),
 	}
 	for _, w := range cfg.Workflows {
 		rep.Workflows = append(rep.Workflows, w.Metadata.Name)
@@ -154,62 +170,145 @@ func Run(ctx context.Context, cfg Config, policies []prewarm.PrewarmPolicy) (*Re
 			rep.Instances++
 		}
 	}
-	for _, pol := range policies {
-		res, err := runPolicy(ctx, cfg, groups, pol)
-		if err != nil {
-			return nil, err
-		}
+	stats, busy, err := simulate(ctx, cfg, groups, policies)
+	if err != nil {
+		return nil, err
+	}
+	for k, pol := range policies {
+		res := summarise(cfg, groups, stats[k], pol.Name())
+		res.WallSeconds = busy[k].Seconds()
 		rep.Results = append(rep.Results, res)
 	}
+	rep.WallSeconds = time.Since(start).Seconds()
 	return rep, nil
 }
 
-// runPolicy simulates every group under pol, Parallelism at a time.
-func runPolicy(ctx context.Context, cfg Config, groups []groupSpec, pol prewarm.PrewarmPolicy) (Result, error) {
-	start := time.Now()
-	stats := make([]groupStats, len(groups))
-	errs := make([]error, len(groups))
+// chunkArrivals is how many arrivals at least (whole minutes of them, or
+// the rest of the trace) are handed to the policies' runners at a time.
+const chunkArrivals = 4096
+
+// simulate runs every group under every policy, Parallelism groups at a
+// time, the busiest first. It returns the groups' figures per policy and
+// the time spent in each policy's runners.
+func simulate(ctx context.Context, cfg Config, groups []groupSpec, policies []prewarm.PrewarmPolicy) ([][]groupStats, []time.Duration, error) {
+	stats := make([][]groupStats, len(policies))
+	for k := range stats {
+		stats[k] = make([]groupStats, len(groups))
+	}
+	order := make([]int, len(groups))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return groups[order[a]].calls > groups[order[b]].calls })
+	busy := make([][]time.Duration, cfg.Parallelism) // per worker and policy
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	var firstErr error
 	next := 0
-	for w := 0; w < cfg.Parallelism; w++ {
+	for w := range cfg.Parallelism {
+		busy[w] = make([]time.Duration, len(policies))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf []trace.Invocation
 			for {
 				mu.Lock()
-				i := next
-				next++
+				i := len(groups)
+				if next < len(order) && firstErr == nil {
+					i = order[next]
+					next++
+				}
 				mu.Unlock()
-				if i >= len(groups) || ctx.Err() != nil {
+				if i >= len(groups) {
 					return
 				}
-				r, err := newRunner(cfg, &groups[i], pol)
+				var err error
+				buf, err = simulateGroup(ctx, cfg, &groups[i], policies, stats, busy[w], buf)
 				if err != nil {
-					errs[i] = err
-					continue
+					mu.Lock()
+					firstErr = cmp.Or(firstErr, err)
+					mu.Unlock()
 				}
-				stats[i] = r.run()
 			}
 		}()
 	}
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return Result{}, fmt.Errorf("simulate %s: %w", pol.Name(), err)
+	if firstErr != nil {
+		return nil, nil, firstErr
 	}
-	for _, err := range errs {
-		if err != nil {
-			return Result{}, err
+	total := make([]time.Duration, len(policies))
+	for _, b := range busy {
+		for k, d := range b {
+			total[k] += d
 		}
 	}
-	res := Result{Policy: pol.Name()}
+	return stats, total, nil
+}
+
+// simulateGroup runs group g under every policy, in step: one pass over
+// its driving function's invocations tells the planners what the simulator
+// knows in advance (prepare), a second hands them to every policy's runner
+// a stretch at a time. It stores the figures in stats[policy][g.index] and
+// adds each policy's time to busy.
+func simulateGroup(ctx context.Context, cfg Config, g *groupSpec, policies []prewarm.PrewarmPolicy, stats [][]groupStats, busy []time.Duration, buf []trace.Invocation) ([]trace.Invocation, error) {
+	pools, buf := prepare(cfg, g, buf)
+	runners := make([]*runner, len(policies))
+	for k, pol := range policies {
+		start := time.Now()
+		r, err := newRunner(cfg, g, pools, pol)
+		if err != nil {
+			return buf, err
+		}
+		r.start()
+		runners[k] = r
+		busy[k] += time.Since(start)
+	}
+	feed := func(chunk []trace.Invocation) {
+		for k, r := range runners {
+			start := time.Now()
+			r.feed(chunk)
+			busy[k] += time.Since(start)
+		}
+	}
+	a := cfg.Stream.Arrivals(g.fn)
+	var chunk []trace.Invocation
+	for {
+		var ok bool
+		if buf, ok = a.Next(buf); !ok {
+			break
+		}
+		chunk = append(chunk, buf...)
+		if len(chunk) >= chunkArrivals {
+			if err := ctx.Err(); err != nil {
+				return buf, fmt.Errorf("simulate pre-warming: %w", err)
+			}
+			feed(chunk)
+			chunk = chunk[:0]
+		}
+	}
+	feed(chunk)
+	for k, r := range runners {
+		start := time.Now()
+		stats[k][g.index] = r.finish()
+		busy[k] += time.Since(start)
+	}
+	if err := ctx.Err(); err != nil {
+		return buf, fmt.Errorf("simulate pre-warming: %w", err)
+	}
+	return buf, nil
+}
+
+// summarise adds up one policy's figures over the groups.
+func summarise(cfg Config, groups []groupSpec, stats []groupStats, policy string) Result {
+	res := Result{Policy: policy}
 	var total groupStats
+	var latencies, coldLatencies latencySketch
 	var policyTime time.Duration
 	byWorkflow := map[string]*workflowStats{}
 	var names []string
 	var classes [numClasses]ClassResult
 	for i, s := range stats {
-		c := &classes[classOf(&groups[i], cfg.Trace.Minutes)]
+		c := &classes[classOf(&groups[i], cfg.Stream.Minutes())]
 		c.Groups++
 		c.Requests += s.requests
 		c.ColdStarts += s.cold
@@ -221,8 +320,8 @@ func runPolicy(ctx context.Context, cfg Config, groups []groupSpec, pol prewarm.
 				byWorkflow[wf.name] = w
 				names = append(names, wf.name)
 			}
-			w.latencies = append(w.latencies, s.latencies...)
-			w.coldLatencies = append(w.coldLatencies, s.coldLatencies...)
+			w.latencies.merge(s.latencies)
+			w.coldLatencies.merge(s.coldLatencies)
 			w.violations += s.violations
 		}
 		total.requests += s.requests
@@ -236,8 +335,8 @@ func runPolicy(ctx context.Context, cfg Config, groups []groupSpec, pol prewarm.
 		total.scaleCalls += s.scaleCalls
 		total.decisions += s.decisions
 		policyTime += s.policyTime
-		total.latencies = append(total.latencies, s.latencies...)
-		total.coldLatencies = append(total.coldLatencies, s.coldLatencies...)
+		latencies.merge(s.latencies)
+		coldLatencies.merge(s.coldLatencies)
 		total.violations += s.violations
 	}
 	res.Requests, res.ColdStarts = total.requests, total.cold
@@ -253,19 +352,19 @@ func runPolicy(ctx context.Context, cfg Config, groups []groupSpec, pol prewarm.
 	}
 	res.IdleSandboxSeconds = total.idleSeconds
 	res.SandboxesCreated, res.ChainWarmed = total.created, total.chained
-	res.WorkflowInvocations = len(total.latencies)
+	res.WorkflowInvocations = latencies.count()
 	res.QoSViolations = total.violations
 	if res.WorkflowInvocations > 0 {
 		res.QoSViolationRate = float64(total.violations) / float64(res.WorkflowInvocations)
 	}
-	res.WorkflowP99Ms = p99(total.latencies) * 1000
-	res.ColdArrivals = len(total.coldLatencies)
-	res.ColdArrivalP99Ms = p99(total.coldLatencies) * 1000
+	res.WorkflowP99Ms = latencies.percentile(99) * 1000
+	res.ColdArrivals = coldLatencies.count()
+	res.ColdArrivalP99Ms = coldLatencies.percentile(99) * 1000
 	sort.Strings(names)
 	for _, name := range names {
 		w := byWorkflow[name]
-		wr := WorkflowResult{Workflow: name, Stages: w.stages, Invocations: len(w.latencies), ColdArrivals: len(w.coldLatencies),
-			P99Ms: p99(w.latencies) * 1000, ColdArrivalP99Ms: p99(w.coldLatencies) * 1000}
+		wr := WorkflowResult{Workflow: name, Stages: w.stages, Invocations: w.latencies.count(), ColdArrivals: w.coldLatencies.count(),
+			P99Ms: w.latencies.percentile(99) * 1000, ColdArrivalP99Ms: w.coldLatencies.percentile(99) * 1000}
 		if wr.Invocations > 0 {
 			wr.QoSViolationRate = float64(w.violations) / float64(wr.Invocations)
 		}
@@ -286,13 +385,5 @@ func runPolicy(ctx context.Context, cfg Config, groups []groupSpec, pol prewarm.
 		res.PolicyMicrosPerDecision = float64(policyTime.Nanoseconds()) / float64(total.decisions) / 1000
 	}
 	res.AutoscalerCalls = total.scaleCalls
-	res.WallSeconds = time.Since(start).Seconds()
-	return res, nil
-}
-
-// p99 sorts xs in place and returns its 99th percentile (package stats:
-// nearest rank), 0 for none.
-func p99(xs []float64) float64 {
-	slices.Sort(xs)
-	return stats.Sorted(xs, 99)
+	return res
 }

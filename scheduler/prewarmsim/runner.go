@@ -1,13 +1,16 @@
 package prewarmsim
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
 	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/scheduler/prewarm"
+	"baton.dev/baton/scheduler/trace"
 )
 
 // epoch is the wall-clock time of the trace's start handed to the
@@ -18,8 +21,13 @@ var epoch = time.Date(2019, 7, 15, 0, 0, 0, 0, time.UTC)
 // expired idle sandboxes for their demand (the live one ticks every 500 ms).
 const recheckAfter = 1.0
 
-// wfInvocation is one running invocation of a workflow instance.
+// wfInvocation is one running invocation of a workflow instance. Its slot
+// in runner.invs is reused once it has finished and no chain-warming event
+// of it is still due.
 type wfInvocation struct {
+	num     int  // its number in arrival order: seeds its stages' durations
+	active  bool // started and not finished
+	warms   int  // chain-warming events of it still due
 	start   float64
 	pending []int8  // needs not yet done, per stage
 	issued  []int16 // elements started, per stage
@@ -42,18 +50,19 @@ type groupStats struct {
 	scaleCalls       int64
 	decisions        int64
 	policyTime       time.Duration
-	latencies        []float64
-	coldLatencies    []float64
-	violations       int
+	// latencies and coldLatencies sketch the end-to-end latencies of the
+	// workflow invocations, all and those that arrived cold (nil for a
+	// trace function).
+	latencies, coldLatencies *latencySketch
+	violations               int
 }
 
 // workflowStats are the invocation figures of one sample workflow, summed
 // over its instances.
 type workflowStats struct {
-	stages        int
-	latencies     []float64
-	coldLatencies []float64
-	violations    int
+	stages                   int
+	latencies, coldLatencies latencySketch
+	violations               int
 }
 
 // runner simulates one group under one policy.
@@ -65,25 +74,33 @@ type runner struct {
 	interval float64
 	n        int // intervals
 
-	pools []pool
-	h     eventHeap
-	invs  []wfInvocation
-	stats groupStats
+	pools    []pool
+	h        eventHeap
+	invs     []wfInvocation
+	freeInvs []int32 // slots of invs to reuse
+	started  int     // workflow invocations started
+	stats    groupStats
 
-	idleBuf []decide.IdleSandbox
-	psBuf   [1]decide.PoolState
+	psBuf     [1]decide.PoolState
+	removeBuf []idRef // scratch of remove
+	foundBuf  []int
 }
 
-func newRunner(cfg Config, spec *groupSpec, policy prewarm.PrewarmPolicy) (*runner, error) {
+// newRunner returns a runner of the group spec, whose pools (spec's with
+// their invocation figures) are pools, under policy.
+func newRunner(cfg Config, spec *groupSpec, pools []poolSpec, policy prewarm.PrewarmPolicy) (*runner, error) {
 	r := &runner{
 		cfg: cfg, spec: spec, policy: policy,
-		horizon:  float64(cfg.Trace.Minutes) * 60,
+		horizon:  float64(cfg.Stream.Minutes()) * 60,
 		interval: cfg.Interval.Seconds(),
-		pools:    make([]pool, len(spec.pools)),
+		pools:    make([]pool, len(pools)),
+	}
+	if spec.wf != nil {
+		r.stats.latencies, r.stats.coldLatencies = &latencySketch{}, &latencySketch{}
 	}
 	r.n = int(math.Ceil(r.horizon / r.interval))
-	for i := range spec.pools {
-		ps := &spec.pools[i]
+	for i := range pools {
+		ps := &pools[i]
 		pl, err := policy.NewPlanner(prewarm.Function{
 			Name:         ps.name,
 			ColdStart:    time.Duration(ps.coldStart * float64(time.Second)),
@@ -104,8 +121,9 @@ func (r *runner) at(now float64) time.Time {
 	return epoch.Add(time.Duration(now * float64(time.Second)))
 }
 
-// run simulates the group to the end of the trace.
-func (r *runner) run() groupStats {
+// start plans the first interval: the simulation stands at time 0, ready
+// for the group's arrivals (feed) and then the end of the trace (finish).
+func (r *runner) start() {
 	for i := range r.pools {
 		p := &r.pools[i]
 		start := time.Now()
@@ -115,37 +133,28 @@ func (r *runner) run() groupStats {
 		r.scheduleInterval(i, 1)
 		r.scale(i, 0)
 	}
-	arrivals := r.spec.arrivals
-	next := 0
-	for next < len(arrivals) || r.h.len() > 0 {
-		if next < len(arrivals) && (r.h.len() == 0 || arrivals[next].Start <= r.h.peek().t) {
-			a := arrivals[next]
-			next++
-			if r.spec.wf == nil {
-				r.arrive(0, request{arrival: a.Start, dur: float64(a.Duration), inv: -1}, a.Start)
-			} else {
-				r.startInvocation(a.Start)
-			}
-			continue
+}
+
+// feed simulates up to and including arrivals, the group's next ones in
+// start order: an arrival goes before the events due at its start.
+func (r *runner) feed(arrivals []trace.Invocation) {
+	for _, a := range arrivals {
+		for r.h.len() > 0 && r.h.peek().t < a.Start {
+			r.handle(r.h.pop())
 		}
-		e := r.h.pop()
-		switch e.kind {
-		case evReady:
-			r.ready(int(e.pool), e.a, e.t)
-		case evFinish:
-			r.finish(int(e.pool), e.a, e.t)
-		case evCheck:
-			if p := &r.pools[e.pool]; p.checkAt == e.t {
-				p.checkAt = 0
-				r.scale(int(e.pool), e.t)
-			}
-		case evDecide:
-			r.decide(int(e.pool), int(e.a), e.t)
-		case evBoundary:
-			r.boundary(int(e.pool), int(e.a), e.t)
-		case evChainWarm:
-			r.chainWarm(int(e.pool), int(e.a), e.inv, int(e.st), e.t)
+		if r.spec.wf == nil {
+			r.arrive(0, request{arrival: a.Start, dur: float64(a.Duration), inv: -1}, a.Start)
+		} else {
+			r.startInvocation(a.Start)
 		}
+	}
+}
+
+// finish simulates the events left, to the end of the trace, and returns
+// the group's figures.
+func (r *runner) finish() groupStats {
+	for r.h.len() > 0 {
+		r.handle(r.h.pop())
 	}
 	for i := range r.pools {
 		p := &r.pools[i]
@@ -154,6 +163,27 @@ func (r *runner) run() groupStats {
 		}
 	}
 	return r.stats
+}
+
+// handle carries out event e.
+func (r *runner) handle(e event) {
+	switch e.kind {
+	case evReady:
+		r.ready(int(e.pool), e.a, e.t)
+	case evFinish:
+		r.done(int(e.pool), e.a, e.t)
+	case evCheck:
+		if p := &r.pools[e.pool]; p.checkAt == e.t {
+			p.checkAt = 0
+			r.scale(int(e.pool), e.t)
+		}
+	case evDecide:
+		r.decide(int(e.pool), int(e.a), e.t)
+	case evBoundary:
+		r.boundary(int(e.pool), int(e.a), e.t)
+	case evChainWarm:
+		r.chainWarm(int(e.pool), int(e.a), e.inv, int(e.st), e.t)
+	}
 }
 
 // scheduleInterval schedules interval i's plan and start for pool pi.
@@ -214,14 +244,9 @@ func (r *runner) scale(pi int, now float64) {
 	}
 	ka := keepAliveOf(d)
 	window := math.Min(ka.Seconds(), maxDemandWindow)
-	r.idleBuf = r.idleBuf[:0]
-	for _, s := range p.idle {
-		sb := &p.sbs[s]
-		r.idleBuf = append(r.idleBuf, decide.IdleSandbox{ID: sb.id, LastUsed: r.at(sb.lastUsed)})
-	}
 	ps := decide.PoolState{
 		Function:          p.spec.name,
-		Idle:              r.idleBuf,
+		Idle:              p.idleView,
 		Busy:              p.busy,
 		Creating:          p.creating,
 		Waiting:           p.waiting(),
@@ -245,9 +270,7 @@ func (r *runner) scale(pi int, now float64) {
 	for range plan.Create[ps.Function] {
 		r.create(pi, now)
 	}
-	for _, id := range plan.Delete[ps.Function] {
-		r.remove(pi, id, now)
-	}
+	r.remove(pi, plan.Delete[ps.Function], now)
 	r.scheduleCheck(pi, now, d, ka)
 	if p.waiting() > p.creating {
 		// Some waiters were left to the busy sandboxes (queueNeed): look
@@ -301,7 +324,7 @@ func (r *runner) recheck(pi int, now float64) {
 // create starts a sandbox in pool pi.
 func (r *runner) create(pi int, now float64) {
 	p := &r.pools[pi]
-	sb := sandbox{id: strconv.Itoa(p.nextID), readyAt: now + p.spec.coldStart, alive: true}
+	sb := sandbox{id: sandboxID(p.nextID), num: p.nextID, readyAt: now + p.spec.coldStart, alive: true}
 	p.nextID++
 	var slot int32
 	if n := len(p.free); n > 0 {
@@ -317,20 +340,87 @@ func (r *runner) create(pi int, now float64) {
 	r.h.push(event{t: sb.readyAt, kind: evReady, pool: int32(pi), a: slot})
 }
 
-// remove deletes the idle sandbox id of pool pi.
-func (r *runner) remove(pi int, id string, now float64) {
-	p := &r.pools[pi]
-	for k, s := range p.idle {
-		if p.sbs[s].id != id {
-			continue
-		}
-		r.stats.idleSeconds += math.Max(0, math.Min(now, r.horizon)-p.sbs[s].idleSince)
-		p.idle = append(p.idle[:k], p.idle[k+1:]...)
-		p.sbs[s] = sandbox{}
-		p.free = append(p.free, s)
+// sandboxID is the ID of a pool's sandbox number n: its decimal digits,
+// zero-padded to a fixed width so that IDs sort as the numbers do (the
+// autoscaler orders idle sandboxes of the same age by ID, see addView).
+func sandboxID(n int) string {
+	const width = 12
+	var b [width]byte
+	for k := width - 1; k >= 0; k-- {
+		b[k] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[:])
+}
+
+// remove deletes the idle sandboxes ids of pool pi, in that order (an
+// unknown id is skipped). The autoscaler deletes the oldest, at the bottom
+// of the idle stack (in any order among those idle since the same
+// instant): one pass up from the bottom finds them all, a deleted bottom
+// is sliced off and only the stack above the first deletion left in it is
+// closed up.
+func (r *runner) remove(pi int, ids []string, now float64) {
+	if len(ids) == 0 {
 		return
 	}
+	p := &r.pools[pi]
+	want := r.removeBuf[:0]
+	for k, id := range ids {
+		if num, err := strconv.Atoi(id); err == nil {
+			want = append(want, idRef{num: num, at: k})
+		}
+	}
+	slices.SortFunc(want, func(a, b idRef) int { return cmp.Compare(a.num, b.num) })
+	found := slices.Grow(r.foundBuf[:0], len(ids))[:len(ids)]
+	for k := range found {
+		found[k] = -1
+	}
+	left := len(want)
+	for k := 0; k < len(p.idle) && left > 0; k++ {
+		if j, ok := slices.BinarySearchFunc(want, p.sbs[p.idle[k]].num, func(a idRef, num int) int { return cmp.Compare(a.num, num) }); ok {
+			found[want[j].at] = k
+			left--
+		}
+	}
+	r.removeBuf, r.foundBuf = want, found
+	const gone = -1
+	for _, k := range found {
+		if k < 0 {
+			continue
+		}
+		s := p.idle[k]
+		r.stats.idleSeconds += math.Max(0, math.Min(now, r.horizon)-p.sbs[s].idleSince)
+		p.idle[k] = gone
+		p.sbs[s] = sandbox{}
+		p.free = append(p.free, s)
+	}
+	p.idle = closeUp(p.idle, gone)
+	p.dropView(ids)
 }
+
+// closeUp drops the gone entries of stack, keeping the others' order: a
+// gone bottom is sliced off, the rest closed up from the first gone left.
+func closeUp(stack []int32, gone int32) []int32 {
+	lo := 0
+	for lo < len(stack) && stack[lo] == gone {
+		lo++
+	}
+	stack = stack[lo:]
+	n := slices.Index(stack, gone)
+	if n < 0 {
+		return stack
+	}
+	for _, s := range stack[n:] {
+		if s != gone {
+			stack[n] = s
+			n++
+		}
+	}
+	return stack[:n]
+}
+
+// idRef is a sandbox number to delete and its place in the plan.
+type idRef struct{ num, at int }
 
 // makeIdle puts sandbox s of pool pi on the idle stack.
 func (r *runner) makeIdle(pi int, s int32, now float64) {
@@ -338,6 +428,7 @@ func (r *runner) makeIdle(pi int, s int32, now float64) {
 	sb := &p.sbs[s]
 	sb.lastUsed, sb.idleSince = now, now
 	p.idle = append(p.idle, s)
+	p.addView(decide.IdleSandbox{ID: sb.id, LastUsed: r.at(now)})
 	r.recheck(pi, now)
 }
 
@@ -370,6 +461,7 @@ func (r *runner) arrive(pi int, req request, now float64) {
 	if n := len(p.idle); n > 0 {
 		s := p.idle[n-1]
 		p.idle = p.idle[:n-1]
+		p.dropViewTop(p.sbs[s].id)
 		r.stats.idleSeconds += math.Max(0, math.Min(now, r.horizon)-p.sbs[s].idleSince)
 		r.serve(pi, s, req, now)
 		return
@@ -391,9 +483,9 @@ func (r *runner) ready(pi int, s int32, now float64) {
 	r.makeIdle(pi, s, now)
 }
 
-// finish: a request ended; its sandbox takes the next queued request or
+// done: a request ended; its sandbox takes the next queued request or
 // becomes idle, then the workflow (if any) moves on.
-func (r *runner) finish(pi int, s int32, now float64) {
+func (r *runner) done(pi int, s int32, now float64) {
 	p := &r.pools[pi]
 	req := p.sbs[s].req
 	p.busy--
@@ -414,7 +506,12 @@ func (r *runner) finish(pi int, s int32, now float64) {
 // that started already is left to the autoscaler.
 func (r *runner) chainWarm(pi, n int, idx int32, s int, now float64) {
 	inv := &r.invs[idx]
-	if now >= r.horizon || inv.issued == nil || inv.issued[s] > 0 {
+	inv.warms--
+	if !inv.active {
+		r.release(idx)
+		return
+	}
+	if now >= r.horizon || inv.issued[s] > 0 {
 		return
 	}
 	p := &r.pools[pi]

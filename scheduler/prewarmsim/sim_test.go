@@ -137,7 +137,7 @@ func TestChainWarmingByHand(t *testing.T) {
 			if rep.Instances != 1 || r.WorkflowInvocations != 1 || r.Requests != 2 {
 				t.Fatalf("instances %d, invocations %d, requests %d; want 1, 1, 2", rep.Instances, r.WorkflowInvocations, r.Requests)
 			}
-			if math.Abs(r.WorkflowP99Ms-tt.latency*1000) > 1e-3 || r.ColdStarts != tt.cold || r.QoSViolations != tt.violations {
+			if math.Abs(r.WorkflowP99Ms-tt.latency*1000) > SketchRelativeError*tt.latency*1000 || r.ColdStarts != tt.cold || r.QoSViolations != tt.violations {
 				t.Errorf("latency %.4f ms, cold %d, violations %d; want %.4f, %d, %d", r.WorkflowP99Ms, r.ColdStarts, r.QoSViolations, tt.latency*1000, tt.cold, tt.violations)
 			}
 			if r.ColdArrivals != 1 {
@@ -168,7 +168,7 @@ func TestChainWarmingClaimsPerInvocation(t *testing.T) {
 	if r.WorkflowInvocations != 3 || r.ColdArrivals != 3 {
 		t.Fatalf("%d invocations, %d cold arrivals; want 3, 3", r.WorkflowInvocations, r.ColdArrivals)
 	}
-	if math.Abs(r.WorkflowP99Ms-(cs+0.4)*1000) > 1e-3 || r.ColdStarts != 3 || r.ChainWarmed != 3 {
+	if math.Abs(r.WorkflowP99Ms-(cs+0.4)*1000) > SketchRelativeError*(cs+0.4)*1000 || r.ColdStarts != 3 || r.ChainWarmed != 3 {
 		t.Errorf("p99 %.4f ms, %d cold starts, %d chain-warmed; want %.4f, 3 (a's), 3 (one b each)", r.WorkflowP99Ms, r.ColdStarts, r.ChainWarmed, (cs+0.4)*1000)
 	}
 }
@@ -180,14 +180,7 @@ func TestEveryPolicyOnSyntheticTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := workflow.Parse("two.yaml", []byte(twoStages))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pols, err := prewarm.Parse("all")
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, pols := twoStagesAndEveryPolicy(t)
 	cfg := Config{Trace: tr, Workflows: []*workflow.Workflow{w}, InstancesPerWorkflow: 3, Seed: 1}
 	rep, err := Run(context.Background(), cfg, pols)
 	if err != nil {
@@ -315,7 +308,7 @@ func TestShortCallsQueueBehindBusySandboxes(t *testing.T) {
 // TestClassOf puts trace functions in classes by calls a day, whatever the
 // trace's length, and workflow instances apart.
 func TestClassOf(t *testing.T) {
-	calls := func(n int) *groupSpec { return &groupSpec{arrivals: make([]trace.Invocation, n)} }
+	calls := func(n int) *groupSpec { return &groupSpec{calls: n} }
 	tests := []struct {
 		g       *groupSpec
 		minutes int
@@ -331,11 +324,25 @@ func TestClassOf(t *testing.T) {
 		{calls(1e6), 1440, ">= 10k/day"},
 		{calls(10), 720, "10-100/day"}, // 20 a day
 		{calls(1), 60, "10-100/day"},   // 24 a day
-		{&groupSpec{wf: &workflowModel{}, arrivals: make([]trace.Invocation, 5)}, 1440, "workflows"},
+		{&groupSpec{wf: &workflowModel{}, calls: 5}, 1440, "workflows"},
 	}
 	for _, tt := range tests {
 		if got := className(classOf(tt.g, tt.minutes)); got != tt.want {
-			t.Errorf("%d calls in %d minutes (workflow %v): class %s, want %s", len(tt.g.arrivals), tt.minutes, tt.g.wf != nil, got, tt.want)
+			t.Errorf("%d calls in %d minutes (workflow %v): class %s, want %s", tt.g.calls, tt.minutes, tt.g.wf != nil, got, tt.want)
 		}
 	}
+}
+
+// twoStagesAndEveryPolicy returns the two-stage workflow and every policy.
+func twoStagesAndEveryPolicy(t *testing.T) (*workflow.Workflow, []prewarm.PrewarmPolicy) {
+	t.Helper()
+	w, err := workflow.Parse("two.yaml", []byte(twoStages))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pols, err := prewarm.Parse("all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, pols
 }

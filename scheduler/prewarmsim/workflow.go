@@ -15,18 +15,13 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 // sandboxes are started its cold start before the stage is expected.
 func (r *runner) startInvocation(now float64) {
 	wf := r.spec.wf
-	idx := int32(len(r.invs))
-	inv := wfInvocation{
-		start:   now,
-		pending: make([]int8, len(wf.stages)),
-		issued:  make([]int16, len(wf.stages)),
-		done:    make([]int16, len(wf.stages)),
-		left:    len(wf.stages),
-	}
+	idx := r.newInvocation()
+	inv := &r.invs[idx]
+	inv.num, inv.active, inv.start, inv.left, inv.cold = r.started, true, now, len(wf.stages), false
+	r.started++
 	for i := range wf.stages {
 		inv.pending[i] = int8(len(wf.stages[i].needs))
 	}
-	r.invs = append(r.invs, inv)
 	// A first stage with no warm sandbox is expected to wait a cold start.
 	delay := 0.0
 	for _, s := range wf.roots {
@@ -41,7 +36,6 @@ func (r *runner) startInvocation(now float64) {
 	if !r.policy.ChainWarming() {
 		return
 	}
-	r.invs[idx].claimed = make([]bool, len(wf.stages))
 	for i := range wf.stages {
 		st := &wf.stages[i]
 		if len(st.needs) == 0 {
@@ -49,6 +43,37 @@ func (r *runner) startInvocation(now float64) {
 		}
 		at := now + prewarm.ChainWarmAt(seconds(delay), seconds(st.offset), seconds(r.pools[st.pool].spec.coldStart)).Seconds()
 		r.h.push(event{t: at, kind: evChainWarm, pool: int32(st.pool), a: int32(min(st.parallel, st.width)), inv: idx, st: int16(i)})
+		r.invs[idx].warms++
+	}
+}
+
+// newInvocation returns a free slot of invs with its per-stage counters
+// zero (and claims, under chain warming).
+func (r *runner) newInvocation() int32 {
+	if n := len(r.freeInvs); n > 0 {
+		idx := r.freeInvs[n-1]
+		r.freeInvs = r.freeInvs[:n-1]
+		inv := &r.invs[idx]
+		clear(inv.pending)
+		clear(inv.issued)
+		clear(inv.done)
+		clear(inv.claimed)
+		return idx
+	}
+	n := len(r.spec.wf.stages)
+	inv := wfInvocation{pending: make([]int8, n), issued: make([]int16, n), done: make([]int16, n)}
+	if r.policy.ChainWarming() {
+		inv.claimed = make([]bool, n)
+	}
+	r.invs = append(r.invs, inv)
+	return int32(len(r.invs) - 1)
+}
+
+// release frees invocation idx's slot once it has finished and no
+// chain-warming event of it is due.
+func (r *runner) release(idx int32) {
+	if inv := &r.invs[idx]; !inv.active && inv.warms == 0 {
+		r.freeInvs = append(r.freeInvs, idx)
 	}
 }
 
@@ -94,24 +119,25 @@ func (r *runner) elementDone(req request, now float64) {
 		return
 	}
 	latency := now - inv.start
-	r.stats.latencies = append(r.stats.latencies, latency)
+	r.stats.latencies.add(latency)
 	if inv.cold {
-		r.stats.coldLatencies = append(r.stats.coldLatencies, latency)
+		r.stats.coldLatencies.add(latency)
 	}
 	if wf.qos > 0 && latency > wf.qos {
 		r.stats.violations++
 	}
-	inv.pending, inv.issued, inv.done, inv.claimed = nil, nil, nil, nil
+	inv.active = false
+	r.release(req.inv)
 }
 
 // elementDuration is the execution time of element e of stage s of
 // invocation idx: log-normal around the stage's median, drawn from a hash
-// of the seed, the group and the element so that every policy sees the
-// same durations.
+// of the seed, the group, the invocation's number and the element so that
+// every policy sees the same durations.
 func (r *runner) elementDuration(idx int32, s, e int) float64 {
 	h := splitmix(r.cfg.Seed)
 	h = splitmix(h ^ uint64(r.spec.index))
-	h = splitmix(h ^ uint64(idx))
+	h = splitmix(h ^ uint64(r.invs[idx].num))
 	h = splitmix(h ^ uint64(s)<<20 ^ uint64(e))
 	u1 := (float64(h>>11) + 0.5) / (1 << 53)
 	u2 := float64(splitmix(h)>>11) / (1 << 53)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,8 +64,33 @@ func IsAzure2019(dir string) bool {
 // random points of it, and each takes a duration drawn from the function's
 // duration percentiles (interpolated linearly between them; 1 s when the
 // function has none). Memory missing from the trace is DefaultMemoryMB.
-// Cold starts come from ColdStartFor(memory).
+// Cold starts come from ColdStartFor(memory). It holds every invocation:
+// OpenAzure2019 gives the same ones a minute at a time.
 func ReadAzure2019(dir string, opts ReadOptions) (*Trace, error) {
+	s, err := OpenAzure2019(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	return Collect(s), nil
+}
+
+// Azure2019 is the Azure Functions 2019 trace as a Stream: per function,
+// its counts per minute, expanded into invocations a minute at a time.
+type Azure2019 struct {
+	source    string
+	minutes   int
+	seed      uint64
+	functions []Function
+	counts    [][]int32 // per function and minute; nil for a function never invoked
+	totals    []int
+	durations []durationQuantiles
+}
+
+// OpenAzure2019 reads the Azure Functions 2019 trace from dir as
+// ReadAzure2019 does, keeping per function only its counts per minute: its
+// memory is 4 bytes per function and minute, whatever the number of
+// invocations.
+func OpenAzure2019(dir string, opts ReadOptions) (*Azure2019, error) {
 	days, err := filepath.Glob(filepath.Join(dir, azure2019Invocations))
 	if err != nil || len(days) == 0 {
 		return nil, fmt.Errorf("azure 2019 trace in %s: no file %s", dir, azure2019Invocations)
@@ -106,7 +132,8 @@ func ReadAzure2019(dir string, opts ReadOptions) (*Trace, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Trace{Source: "azure-2019 " + dir, Minutes: minutes, Functions: make([]Function, len(keys))}
+	s := &Azure2019{source: "azure-2019 " + dir, minutes: minutes, seed: opts.Seed, functions: make([]Function, len(keys)),
+		counts: counts, totals: make([]int, len(keys)), durations: durations}
 	for i, k := range keys {
 		parts := strings.SplitN(k, "/", 3)
 		f := Function{Name: k, App: parts[0] + "/" + parts[1], Trigger: triggers[i], MemoryMB: DefaultMemoryMB}
@@ -114,21 +141,97 @@ func ReadAzure2019(dir string, opts ReadOptions) (*Trace, error) {
 			f.MemoryMB = mb
 		}
 		f.ColdStart = ColdStartFor(f.MemoryMB)
-		rng := rand.New(rand.NewPCG(opts.Seed, uint64(i)+1))
-		q := durations[i]
-		for m, c := range counts[i] {
-			first := len(f.Invocations)
-			for range c {
-				f.Invocations = append(f.Invocations, Invocation{
-					Start:    float64(m)*60 + rng.Float64()*60,
-					Duration: float32(q.at(rng.Float64()) / 1000),
-				})
-			}
-			sortInvocations(f.Invocations[first:])
+		s.functions[i] = f
+		for _, c := range counts[i] {
+			s.totals[i] += int(c)
 		}
-		t.Functions[i] = f
 	}
-	return t, nil
+	return s, nil
+}
+
+// Source names the trace's directory.
+func (s *Azure2019) Source() string { return s.source }
+
+// Minutes is the trace's length.
+func (s *Azure2019) Minutes() int { return s.minutes }
+
+// Len is the number of functions.
+func (s *Azure2019) Len() int { return len(s.functions) }
+
+// Function returns function i and its number of invocations.
+func (s *Azure2019) Function(i int) (Function, int) { return s.functions[i], s.totals[i] }
+
+// Arrivals expands function i's counts: the n invocations of a minute
+// start at uniform random points of it, each with a duration drawn from the
+// function's percentiles, from a generator seeded by (seed, i).
+func (s *Azure2019) Arrivals(i int) Arrivals {
+	return &countArrivals{counts: s.counts[i], minutes: s.minutes, q: s.durations[i], rng: rand.New(rand.NewPCG(s.seed, uint64(i)+1))}
+}
+
+// countArrivals expands one function's counts a minute at a time.
+type countArrivals struct {
+	counts  []int32
+	minutes int
+	minute  int
+	q       durationQuantiles
+	rng     *rand.Rand
+	sorter  minuteSorter
+}
+
+func (a *countArrivals) Next(buf []Invocation) ([]Invocation, bool) {
+	out := buf[:0]
+	if a.minute >= a.minutes {
+		return out, false
+	}
+	m := a.minute
+	a.minute++
+	if a.counts == nil {
+		return out, true
+	}
+	for range a.counts[m] {
+		out = append(out, Invocation{
+			Start:    float64(m)*60 + a.rng.Float64()*60,
+			Duration: float32(a.q.at(a.rng.Float64()) / 1000),
+		})
+	}
+	a.sorter.sort(out, float64(m)*60)
+	return out, true
+}
+
+// minuteSorter sorts the invocations of a minute by start, stably: a pass
+// into as many buckets as invocations (the starts are uniform in the
+// minute) then an insertion sort, linear on average.
+type minuteSorter struct {
+	tmp    []Invocation
+	counts []int32
+}
+
+// sort sorts invs, which start in the minute from base.
+func (s *minuteSorter) sort(invs []Invocation, base float64) {
+	n := len(invs)
+	if n > 12 {
+		s.tmp = slices.Grow(s.tmp[:0], n)[:n]
+		s.counts = slices.Grow(s.counts[:0], n+1)[:n+1]
+		clear(s.counts)
+		bucket := func(inv *Invocation) int { return min(max(int((inv.Start-base)/60*float64(n)), 0), n-1) }
+		for k := range invs {
+			s.counts[bucket(&invs[k])+1]++
+		}
+		for b := 1; b <= n; b++ {
+			s.counts[b] += s.counts[b-1]
+		}
+		for k := range invs {
+			b := bucket(&invs[k])
+			s.tmp[s.counts[b]] = invs[k]
+			s.counts[b]++
+		}
+		copy(invs, s.tmp)
+	}
+	for k := 1; k < n; k++ {
+		for j := k; j > 0 && invs[j].Start < invs[j-1].Start; j-- {
+			invs[j], invs[j-1] = invs[j-1], invs[j]
+		}
+	}
 }
 
 // key2019 names a function of the 2019 trace: owner/app/function hashes.
@@ -206,6 +309,19 @@ func (q durationQuantiles) at(u float64) float64 {
 		}
 	}
 	return q[len(q)-1]
+}
+
+// mean is the mean of the distribution at samples from (1 s when q is
+// nil): the integral of its piecewise-linear quantile function.
+func (q durationQuantiles) mean() float64 {
+	if q == nil {
+		return 1000
+	}
+	m := 0.0
+	for k := 1; k < len(durationPercentiles); k++ {
+		m += (q[k-1] + q[k]) / 2 * (durationPercentiles[k].q - durationPercentiles[k-1].q)
+	}
+	return m
 }
 
 // read2019Durations returns the duration quantiles of the indexed functions

@@ -56,6 +56,30 @@ var timerPeriods = [...]struct {
 // Each function draws from its own generator seeded by (Seed, index), so
 // the first n functions of a larger trace are the functions of a smaller one.
 func Synthetic(opts SyntheticOptions) (*Trace, error) {
+	s, err := OpenSynthetic(opts)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trace{Source: s.source, Minutes: opts.Minutes, Functions: make([]Function, opts.Functions)}
+	for i := range t.Functions {
+		t.Functions[i] = s.generate(i)
+	}
+	return t, nil
+}
+
+// SyntheticStream is the trace Synthetic generates as a Stream: it keeps
+// each function's description and number of invocations, and generates its
+// invocations again when they are asked for, so that it holds one
+// function's invocations per Arrivals in use.
+type SyntheticStream struct {
+	source    string
+	opts      SyntheticOptions
+	functions []Function
+	totals    []int
+}
+
+// OpenSynthetic returns the trace Synthetic(opts) generates as a Stream.
+func OpenSynthetic(opts SyntheticOptions) (*SyntheticStream, error) {
 	if opts.Functions <= 0 {
 		return nil, fmt.Errorf("synthetic trace: functions %d, want > 0", opts.Functions)
 	}
@@ -65,16 +89,41 @@ func Synthetic(opts SyntheticOptions) (*Trace, error) {
 	if opts.MaxPerMinute <= 0 {
 		opts.MaxPerMinute = 100
 	}
-	t := &Trace{
-		Source:    fmt.Sprintf("synthetic (functions %d, minutes %d, seed %d)", opts.Functions, opts.Minutes, opts.Seed),
-		Minutes:   opts.Minutes,
-		Functions: make([]Function, opts.Functions),
+	s := &SyntheticStream{
+		source:    fmt.Sprintf("synthetic (functions %d, minutes %d, seed %d)", opts.Functions, opts.Minutes, opts.Seed),
+		opts:      opts,
+		functions: make([]Function, opts.Functions),
+		totals:    make([]int, opts.Functions),
 	}
-	for i := range t.Functions {
-		rng := rand.New(rand.NewPCG(opts.Seed, uint64(i)+1))
-		t.Functions[i] = syntheticFunction(i, opts, rng)
+	for i := range s.functions {
+		f := s.generate(i)
+		s.totals[i] = len(f.Invocations)
+		f.Invocations = nil
+		s.functions[i] = f
 	}
-	return t, nil
+	return s, nil
+}
+
+// generate generates function i with its invocations.
+func (s *SyntheticStream) generate(i int) Function {
+	return syntheticFunction(i, s.opts, rand.New(rand.NewPCG(s.opts.Seed, uint64(i)+1)))
+}
+
+// Source names the generator's parameters.
+func (s *SyntheticStream) Source() string { return s.source }
+
+// Minutes is the trace's length.
+func (s *SyntheticStream) Minutes() int { return s.opts.Minutes }
+
+// Len is the number of functions.
+func (s *SyntheticStream) Len() int { return len(s.functions) }
+
+// Function returns function i and its number of invocations.
+func (s *SyntheticStream) Function(i int) (Function, int) { return s.functions[i], s.totals[i] }
+
+// Arrivals generates function i again and hands out its invocations.
+func (s *SyntheticStream) Arrivals(i int) Arrivals {
+	return &sliceArrivals{invs: s.generate(i).Invocations, minutes: s.opts.Minutes}
 }
 
 func syntheticFunction(i int, opts SyntheticOptions, rng *rand.Rand) Function {
@@ -111,17 +160,21 @@ func dailyRate(opts SyntheticOptions, rng *rand.Rand) float64 {
 	return math.Pow(10, clamp(1.6+1.77*rng.NormFloat64(), -0.5, math.Log10(opts.MaxPerMinute*1440)))
 }
 
-func timerArrivals(horizon float64, rng *rand.Rand) []float64 {
+// timerPeriod draws a timer's period in minutes by the weights of
+// timerPeriods.
+func timerPeriod(rng *rand.Rand) int {
 	u := rng.Float64()
-	period := timerPeriods[len(timerPeriods)-1].minutes
 	for _, p := range timerPeriods {
 		if u < p.weight {
-			period = p.minutes
-			break
+			return p.minutes
 		}
 		u -= p.weight
 	}
-	step := float64(period) * 60
+	return timerPeriods[len(timerPeriods)-1].minutes
+}
+
+func timerArrivals(horizon float64, rng *rand.Rand) []float64 {
+	step := float64(timerPeriod(rng)) * 60
 	phase := rng.Float64() * step
 	var starts []float64
 	for t := phase; t < horizon; t += step {
