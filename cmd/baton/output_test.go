@@ -12,6 +12,7 @@ import (
 	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/scheduler/prewarmsim"
 	"baton.dev/baton/scheduler/sim"
+	"baton.dev/baton/scheduler/trace"
 )
 
 // jsonOutputs is what each command with -o json prints: a value of each
@@ -31,10 +32,12 @@ var jsonOutputs = map[string][]any{
 	"tune":               {tuneReport{}},
 	"sim tune":           {&sim.Report{}},
 	"sim prewarm":        {&prewarmsim.Report{}},
+	"sim trace":          {&trace.WriteSummary{}},
 	"bench coldstart":    {&bench.ColdStartReport{}, &bench.PullReport{}},
 	"bench controlplane": {&bench.ControlPlaneReport{}},
 	"bench dataplane":    {&bench.DataPlaneReport{}},
 	"bench overload":     {&bench.OverloadReport{}},
+	"bench failover":     {&bench.FailoverReport{}},
 	"bench prewarm":      {&bench.PrewarmReport{}},
 }
 

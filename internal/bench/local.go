@@ -84,17 +84,9 @@ type localBaton struct {
 // Baton with one worker, history off, on localSubnet, with the live
 // pre-warm planner live (nil: none).
 func startLocal(ctx context.Context, o LocalOptions, keepAlive time.Duration, live *prewarm.Live) (*localBaton, error) {
-	if o.Runtime != standalone.RuntimeContainerd && o.Runtime != standalone.RuntimeProcess {
-		return nil, fmt.Errorf("flag --runtime %q: want containerd or process", o.Runtime)
-	}
-	if _, err := os.Stat(filepath.Join(o.Images, "testfn-ok.tar")); err != nil {
-		if _, err := imagebuild.BuildTestFunctions(ctx, o.Root, o.Images); err != nil {
-			return nil, fmt.Errorf("flag --images %s has no testfn-ok.tar and building it failed (run from the repository root, or pass --root): %w", o.Images, err)
-		}
-	}
-	imgs, err := filepath.Abs(o.Images)
+	imgs, err := testImages(ctx, o)
 	if err != nil {
-		return nil, fmt.Errorf("flag --images: %w", err)
+		return nil, err
 	}
 	level := slog.LevelError
 	if o.Verbose {
@@ -122,6 +114,27 @@ func startLocal(ctx context.Context, o LocalOptions, keepAlive time.Duration, li
 	}
 	return &localBaton{cl: cl, log: log, dir: dir, imgs: imgs, api: &client.Client{URL: cl.URL, Token: cl.Token}}, nil
 }
+
+// testImages is the absolute directory of the test functions' image
+// archives (--images), built there when missing.
+func testImages(ctx context.Context, o LocalOptions) (string, error) {
+	if o.Runtime != standalone.RuntimeContainerd && o.Runtime != standalone.RuntimeProcess {
+		return "", fmt.Errorf("flag --runtime %q: want containerd or process", o.Runtime)
+	}
+	if _, err := os.Stat(filepath.Join(o.Images, "testfn-ok.tar")); err != nil {
+		if _, err := imagebuild.BuildTestFunctions(ctx, o.Root, o.Images); err != nil {
+			return "", fmt.Errorf("flag --images %s has no testfn-ok.tar and building it failed (run from the repository root, or pass --root): %w", o.Images, err)
+		}
+	}
+	imgs, err := filepath.Abs(o.Images)
+	if err != nil {
+		return "", fmt.Errorf("flag --images: %w", err)
+	}
+	return imgs, nil
+}
+
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // openDirect opens the baselines' runtime: worker/containerd on Baton's
 // containerd, in a namespace, state directory and subnet of its own, with

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -96,6 +97,9 @@ func StartReplica(ctx context.Context, cfg ReplicaConfig) (*Replica, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("replica: data directory: %w", err)
 	}
 	keys, token, admin, err := loadKeys(cfg.DataDir, cfg.Token, cfg.AdminToken)
 	if err != nil {
