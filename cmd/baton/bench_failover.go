@@ -1,11 +1,10 @@
 package main
 
 import (
-	"time"
-
 	"github.com/spf13/cobra"
 
 	"baton.dev/baton/internal/bench"
+	"baton.dev/baton/orchestrator/leader"
 )
 
 func benchFailoverCmd() *cobra.Command {
@@ -43,7 +42,7 @@ among those in flight.`,
 	f.IntVar(&opts.Replicas, "replicas", 2, "orchestrator replicas")
 	f.IntVar(&opts.Trials, "trials", 10, "how many times the leader is killed")
 	f.Float64Var(&opts.Rate, "rate", 200, "invocations per second, open loop")
-	f.DurationVar(&opts.LeaseTTL, "lease-ttl", time.Second, "the replicas' --lease-ttl")
+	f.DurationVar(&opts.LeaseTTL, "lease-ttl", leader.DefaultTTL, "the replicas' --lease-ttl")
 	outputFlag(cmd, &out)
 	return cmd
 }

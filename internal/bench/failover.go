@@ -24,6 +24,7 @@ import (
 	"baton.dev/baton/internal/standalone"
 	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/orchestrator/client"
+	"baton.dev/baton/orchestrator/leader"
 )
 
 // failoverSubnet is the failover bench's worker's (apart from the other
@@ -141,7 +142,7 @@ func RunFailover(ctx context.Context, opts FailoverOptions) (rep *FailoverReport
 		return nil, errors.New("failover: want --replicas >= 2, --trials >= 1 and --rate > 0")
 	}
 	if opts.LeaseTTL <= 0 {
-		opts.LeaseTTL = time.Second
+		opts.LeaseTTL = leader.DefaultTTL
 	}
 	level := slog.LevelError
 	if opts.Local.Verbose {

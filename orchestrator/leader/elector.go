@@ -18,8 +18,11 @@ const (
 	Key    = "orchestrator"
 )
 
-// DefaultTTL is how long the lease holds without a renewal.
-const DefaultTTL = time.Second
+// DefaultTTL is how long the lease holds without a renewal. 500 ms puts a
+// failover (detection, then the new leader's start) under a second on this
+// kind of machine (`baton bench failover`); a leader that cannot renew for
+// that long (a paused or starved process) is deposed.
+const DefaultTTL = 500 * time.Millisecond
 
 // ErrDeposed means another replica took the lease this one held.
 var ErrDeposed = errors.New("another replica took the leader's lease")
