@@ -59,8 +59,9 @@ type FailoverTrial struct {
 	Failed   int `json:"failed"`
 	InFlight int `json:"inFlight"`
 	// FailedAfter counts the invocations sent after the leader was gone
-	// that failed (target 0).
-	FailedAfter int `json:"failedAfter"`
+	// that failed (target 0); FirstFailure is the first failure's error.
+	FailedAfter  int    `json:"failedAfter"`
+	FirstFailure string `json:"firstFailure,omitempty"`
 }
 
 // FailoverReport is `baton bench failover`'s result.
@@ -281,7 +282,17 @@ func RunFailover(ctx context.Context, opts FailoverOptions) (rep *FailoverReport
 			}
 			return false
 		}); err != nil {
-			return nil, fmt.Errorf("failover: no invocation succeeded within 30s of killing %s", replicas[i].id)
+			mu.Lock()
+			tr := countTrial(outcomes[from:], kill, dead)
+			mu.Unlock()
+			last := outcomes[len(outcomes)-1].err
+			var logs string
+			for _, p := range replicas {
+				b, _ := os.ReadFile(p.log)
+				logs += fmt.Sprintf("\n---- %s's log ----\n%s", p.id, b[max(0, len(b)-3000):])
+			}
+			return nil, fmt.Errorf("failover: no invocation succeeded within 30s of killing %s (%d sent since, %d failed, the first: %s; the last: %v)%s",
+				replicas[i].id, len(outcomes)-from, tr.Failed, tr.FirstFailure, last, logs)
 		}
 		if err := backoff.Sleep(ctx, 2*time.Second); err != nil { // the calls in flight at the kill end
 			return nil, err
@@ -318,6 +329,9 @@ func countTrial(outcomes []sent, kill, dead time.Time) FailoverTrial {
 			tr.Failed++
 			if !during {
 				tr.FailedAfter++
+			}
+			if tr.FirstFailure == "" {
+				tr.FirstFailure = o.err.Error()
 			}
 		case o.at.After(dead) && (first.IsZero() || o.done.Before(first)):
 			first = o.done

@@ -17,6 +17,11 @@ import (
 	"baton.dev/baton/orchestrator/client"
 )
 
+// testLeaseTTL is the replicas' lease in these tests: longer than the
+// default, so that a replica starved of CPU by the other tests running
+// beside it is not taken for dead (it would be deposed, and exit).
+const testLeaseTTL = "1s"
+
 // TestLeaderKilledUnderLoad runs two orchestrator replicas against one
 // NATS server and a containerd worker, and invokes a warm workflow at a
 // steady 40/s through a client that knows both replicas. The leader is
@@ -40,7 +45,7 @@ func TestLeaderKilledUnderLoad(t *testing.T) {
 
 	ports := []int{faulttest.FreePort(t), faulttest.FreePort(t)}
 	start := func(i int, token, admin string) *faulttest.Orchestrator {
-		return faulttest.StartOrchestrator(t, bin, ns.URL(), t.TempDir(), ports[i], token, admin, "--replica-id", []string{"r1", "r2"}[i])
+		return faulttest.StartOrchestrator(t, bin, ns.URL(), t.TempDir(), ports[i], token, admin, "--replica-id", []string{"r1", "r2"}[i], "--lease-ttl", testLeaseTTL)
 	}
 	r1 := start(0, "", "")
 	faulttest.WaitWorkers(ctx, t, r1.URL, 1, 30*time.Second)

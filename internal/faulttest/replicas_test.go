@@ -35,7 +35,7 @@ func TestReplicasLoseNothing(t *testing.T) {
 	reps := make([]*faulttest.Orchestrator, 2)
 	var token, admin string
 	start := func(i int) {
-		reps[i] = faulttest.StartOrchestrator(t, bin, ns.URL(), dirs[i], ports[i], token, admin, "--replica-id", ids[i])
+		reps[i] = faulttest.StartOrchestrator(t, bin, ns.URL(), dirs[i], ports[i], token, admin, "--replica-id", ids[i], "--lease-ttl", testLeaseTTL)
 		token, admin = reps[i].Token, reps[i].AdminToken
 	}
 	start(0)
