@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -86,6 +87,9 @@ func OpenLogins(ctx context.Context, js jetstream.JetStream, key []byte, log *sl
 		return nil, fmt.Errorf("open key-value bucket %s: %w", loginsBucket, err)
 	}
 	l.kv = kv
+	if err := l.checkKey(ctx, key); err != nil {
+		return nil, err
+	}
 	keys, err := kv.ListKeys(ctx)
 	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
 		return nil, fmt.Errorf("list bucket %s: %w", loginsBucket, err)
@@ -94,6 +98,9 @@ func OpenLogins(ctx context.Context, js jetstream.JetStream, key []byte, log *sl
 		return l, nil
 	}
 	for k := range keys.Keys() {
+		if k == keyCheckKey {
+			continue
+		}
 		e, err := kv.Get(ctx, k)
 		if err != nil {
 			return nil, fmt.Errorf("read %s from bucket %s: %w", k, loginsBucket, err)
@@ -111,6 +118,44 @@ func OpenLogins(ctx context.Context, js jetstream.JetStream, key []byte, log *sl
 		l.remember(s.Tenant, s.Host, login{cred: cred, created: s.Created})
 	}
 	return l, nil
+}
+
+// keyCheckKey is the bucket's entry that names the secret key the logins
+// are sealed with: an HMAC of a fixed message under it, never the key.
+const keyCheckKey = "key-check"
+
+// ErrSecretKeyMismatch means this orchestrator's secret key is not the one
+// that sealed the stored logins: another replica's, or a lost one.
+var ErrSecretKeyMismatch = errors.New("the secret key is not the one the stored registry logins are sealed with")
+
+// checkKey compares key with the one the bucket's logins are sealed with
+// (recording it on first use), so that orchestrator replicas given
+// different keys refuse to start rather than lose every login at a
+// failover.
+func (l *Logins) checkKey(ctx context.Context, key []byte) error {
+	if key == nil {
+		return nil
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("baton registry logins key check"))
+	sum := hex.EncodeToString(mac.Sum(nil))
+	e, err := l.kv.Get(ctx, keyCheckKey)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		_, err := l.kv.Create(ctx, keyCheckKey, []byte(sum))
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return l.checkKey(ctx, key) // another replica recorded it first
+		}
+		if err != nil {
+			return fmt.Errorf("record the secret key's check in bucket %s: %w", loginsBucket, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("read the secret key's check from bucket %s: %w", loginsBucket, err)
+	case !hmac.Equal(e.Value(), []byte(sum)):
+		return fmt.Errorf("secret key (BATON_SECRET_KEY, --secret-key-file or secret.key in --data): %w: give every orchestrator replica the same key", ErrSecretKeyMismatch)
+	}
+	return nil
 }
 
 func loginKey(tenant, host string) string {

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -181,6 +183,10 @@ func RunFailover(ctx context.Context, opts FailoverOptions) (rep *FailoverReport
 	}()
 
 	token, admin := orchestrator.NewAPIKey(), orchestrator.NewAPIKey()
+	secret := make([]byte, orchestrator.SecretKeySize) // the replicas share it
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
 	replicas := make([]*replicaProcess, opts.Replicas)
 	var urls string
 	for i := range replicas {
@@ -190,7 +196,7 @@ func RunFailover(ctx context.Context, opts FailoverOptions) (rep *FailoverReport
 		}
 		id := fmt.Sprintf("r%d", i+1)
 		p := &replicaProcess{id: id, url: fmt.Sprintf("http://127.0.0.1:%d", port), log: filepath.Join(dir.Path, id+".log"),
-			env: []string{"BATON_TOKEN=" + token, "BATON_ADMIN_TOKEN=" + admin}}
+			env: []string{"BATON_TOKEN=" + token, "BATON_ADMIN_TOKEN=" + admin, "BATON_SECRET_KEY=" + hex.EncodeToString(secret)}}
 		p.args = append(slices.Clone(opts.OrchestratorArgs), "--nats", ns.ClientURL(), "--listen", fmt.Sprintf("127.0.0.1:%d", port),
 			"--data", filepath.Join(dir.Path, id), "--postgres", "off", "--replica-id", id, "--lease-ttl", opts.LeaseTTL.String(), "--keep-alive", "10m")
 		replicas[i] = p

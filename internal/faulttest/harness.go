@@ -6,6 +6,8 @@ package faulttest
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -233,7 +235,10 @@ func StartOrchestrator(t testing.TB, bin, natsURL, dataDir string, port int, tok
 	t.Helper()
 	args := append([]string{"orchestrator", "--nats", natsURL, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data", dataDir,
 		"--postgres", "off", "--keep-alive", "10m"}, extra...)
-	p := Start(t, "orchestrator", bin, []string{"BATON_TOKEN=" + token, "BATON_ADMIN_TOKEN=" + admin}, args...)
+	// One secret key per test, so that its replicas share it (a test
+	// key, not a secret: each test has its own NATS and logins).
+	secret := sha256.Sum256([]byte("baton test " + t.Name()))
+	p := Start(t, "orchestrator", bin, []string{"BATON_TOKEN=" + token, "BATON_ADMIN_TOKEN=" + admin, "BATON_SECRET_KEY=" + hex.EncodeToString(secret[:])}, args...)
 	o := &Orchestrator{Process: p, URL: p.WaitLog(t, ServingLine, time.Minute), Token: token, AdminToken: admin}
 	if token == "" {
 		o.Token = p.WaitLog(t, tokenRE, 10*time.Second)
