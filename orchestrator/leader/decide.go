@@ -24,8 +24,9 @@ type View struct {
 	// Revision is the entry's revision (every renewal writes a new one).
 	Revision uint64
 	// Changed is when this replica last saw the revision change, or last
-	// failed to read it (a replica cut off from the bus counts the
-	// leader's renewals as unseen, not missed), by its own clock.
+	// failed to read it or read it only after waiting for the bus (a
+	// replica cut off from the bus counts the leader's renewals as
+	// unseen, not missed), by its own clock.
 	Changed time.Time
 }
 

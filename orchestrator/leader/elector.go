@@ -125,8 +125,13 @@ func (e *Elector) Run(ctx context.Context) error {
 
 // step reads the lease and does what Decide says.
 func (e *Elector) step(ctx context.Context) error {
-	now := time.Now()
+	asked := time.Now()
 	entry, err := e.kv.Get(ctx, Key)
+	now := time.Now()
+	// A read that took longer than a tick waited on the bus (it was down,
+	// and the request waited for it to come back): renewals were unseen
+	// meanwhile, not missed.
+	slow := now.Sub(asked) > e.cfg.TTL/5
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch {
@@ -135,6 +140,8 @@ func (e *Elector) step(ctx context.Context) error {
 	case err != nil:
 		e.view.Changed = now // unseen, not missed
 		return fmt.Errorf("read the lease: %w", err)
+	case slow && entry.Revision() == e.view.Revision:
+		e.view.Changed = now
 	case entry.Revision() != e.view.Revision:
 		var h Holder
 		if err := json.Unmarshal(entry.Value(), &h); err != nil {
