@@ -76,6 +76,7 @@ container labels), in turn, bypassing the orchestrator. Targets: added p50
 	cmd.Flags().DurationVar(&opts.Block, "block", 100*time.Millisecond, "the paced run alternates between the paths in blocks this long")
 	cmd.Flags().DurationVar(&opts.SaturationSeconds, "saturation-seconds", 5*time.Second, "length of each saturation run")
 	cmd.Flags().IntVar(&opts.Sandboxes, "sandboxes", 4, "warm sandboxes, and the concurrency at saturation")
+	cmd.Flags().IntVar(&opts.Local.Replicas, "replicas", 1, "orchestrator replicas (above 1: a leader and standbys electing it, the load sent to the leader), to price replication")
 	stallsFlag(cmd, &opts.Stalls)
 	cmd.Flags().BoolVar(&clientProcess, "client-process", false, "run the HTTP client in a process of its own, as a real client is, instead of in the bench's (and Baton's) process")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (Baton, client and both paths) to this file")

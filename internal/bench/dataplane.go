@@ -56,6 +56,8 @@ type DataPlaneReport struct {
 	// Runtime is the worker's sandbox runtime, Sandboxes the warm ones.
 	Runtime   string `json:"runtime"`
 	Sandboxes int    `json:"sandboxes"`
+	// Replicas of the orchestrator (the load goes to the leader).
+	Replicas int `json:"replicas"`
 	// ClientProcess: the client ran in a process of its own, not in the
 	// one that runs Baton.
 	ClientProcess bool `json:"clientProcess"`
@@ -127,7 +129,7 @@ func RunDataPlane(ctx context.Context, opts DataPlaneOptions) (*DataPlaneReport,
 		return nil, err
 	}
 	clientProcess := opts.ClientArgs != nil
-	rep := &DataPlaneReport{Runtime: b.cl.Runtime, Sandboxes: len(eps), RatePerSecond: opts.Rate, Concurrency: opts.Sandboxes,
+	rep := &DataPlaneReport{Runtime: b.cl.Runtime, Sandboxes: len(eps), Replicas: max(opts.Local.Replicas, 1), RatePerSecond: opts.Rate, Concurrency: opts.Sandboxes,
 		ClientProcess:    clientProcess,
 		TargetAddedP50Us: dataPlaneTargetP50Us, TargetAddedP99Us: dataPlaneTargetP99Us, TargetRatio: dataPlaneTargetRatio}
 	proxyURL, stopProxy, err := startBareProxy(eps)

@@ -56,6 +56,9 @@ type LocalOptions struct {
 	// Unhardened runs the sandboxes without the hardening (--unhardened),
 	// to price it.
 	Unhardened bool
+	// Replicas, above 1, runs that many orchestrator replicas and sends
+	// the load to the leader (--replicas), to price replication.
+	Replicas int
 
 	// pulls is how Baton reaches registries (the pull bench's own).
 	pulls standalone.Pulls
@@ -105,7 +108,7 @@ func startLocal(ctx context.Context, o LocalOptions, keepAlive time.Duration, li
 	}
 	cl, err := standalone.Start(ctx, standalone.Config{
 		DataDir: dir.Path, Listen: "127.0.0.1:0", Runtime: o.Runtime, ImagesDir: imgs, Subnet: localSubnet,
-		Postgres: "off", Logger: log, Pulls: o.pulls, Unhardened: o.Unhardened, WorkerMemoryBytes: o.workerMemory,
+		Postgres: "off", Logger: log, Pulls: o.pulls, Unhardened: o.Unhardened, WorkerMemoryBytes: o.workerMemory, Replicas: o.Replicas,
 		Orchestration: standalone.Orchestration{KeepAlive: keepAlive, PrewarmLive: live, MaxQueue: o.queue.max, MaxQueueWait: o.queue.wait},
 	})
 	if err != nil {

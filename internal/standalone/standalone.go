@@ -67,6 +67,11 @@ type Config struct {
 	// WorkerCPUAllocationRatio is each worker's CPU over-commit
 	// (WorkerConfig.CPUAllocationRatio).
 	WorkerCPUAllocationRatio float64
+	// Replicas, above 1, runs that many orchestrator replicas (each on a
+	// port of its own, electing a leader: StartReplica) instead of one
+	// orchestrator; URL and Orchestrator are then the leader's. For
+	// measuring what replication costs.
+	Replicas int
 	// Orchestration is how the orchestrator scales sandboxes.
 	Orchestration
 	Logger *slog.Logger
@@ -174,16 +179,24 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	}
 	c.Runtime, c.ContainerdAddress = c.Workers[0].Runtime, c.Workers[0].ContainerdAddress
 
-	cp, err := StartControlPlane(ctx, ControlPlaneConfig{
+	cpCfg := ControlPlaneConfig{
 		Conn: nc, DataDir: cfg.DataDir, Listen: cfg.Listen, Token: cfg.Token, AdminToken: cfg.AdminToken,
 		Postgres: cfg.Postgres, Orchestration: cfg.Orchestration, Registries: cfg.Pulls.Registries, Logger: cfg.Logger,
-	})
-	if err != nil {
-		return c, err
 	}
-	// Stopped before the workers' sandboxes are deleted, so that no
-	// creation races the sweep.
-	c.onStop(cp.Stop)
+	var cp *ControlPlane
+	if cfg.Replicas > 1 {
+		// The replicas stop theirs (registered in startReplicas).
+		if cp, err = c.startReplicas(ctx, cfg.Replicas, cpCfg); err != nil {
+			return c, err
+		}
+	} else {
+		if cp, err = StartControlPlane(ctx, cpCfg); err != nil {
+			return c, err
+		}
+		// Stopped before the workers' sandboxes are deleted, so that no
+		// creation races the sweep.
+		c.onStop(cp.Stop)
+	}
 	c.URL, c.Token, c.AdminToken = cp.URL, cp.Token, cp.AdminToken
 	c.History, c.Postgres, c.Orchestrator = cp.History, cp.Postgres, cp.Orchestrator
 
@@ -193,6 +206,50 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		return c, fmt.Errorf("standalone: %w", err)
 	}
 	return c, nil
+}
+
+// startReplicas runs n orchestrator replicas sharing cfg's keys and
+// secret key, each with a data directory of its own under cfg's, and
+// returns the leader's control plane once one leads (its URL the
+// leader's; the replicas stop it).
+func (c *Cluster) startReplicas(ctx context.Context, n int, cfg ControlPlaneConfig) (*ControlPlane, error) {
+	_, token, admin, err := loadKeys(cfg.DataDir, cfg.Token, cfg.AdminToken)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := loadSecretKey(cfg.DataDir, ""); err != nil { // made once, shared
+		return nil, err
+	}
+	cfg.Token, cfg.AdminToken, cfg.SecretKeyFile = token, admin, filepath.Join(cfg.DataDir, "secret.key")
+	if cfg.Postgres == "" || cfg.Postgres == "auto" {
+		cfg.Postgres = "off" // one private Postgres each would split the history
+	}
+	elected := make(chan *Replica, n)
+	for i := range n {
+		rc := ReplicaConfig{ControlPlaneConfig: cfg, ID: fmt.Sprintf("replica-%d", i+1)}
+		rc.DataDir = filepath.Join(cfg.DataDir, "replicas", rc.ID)
+		if i > 0 {
+			rc.Listen = "127.0.0.1:0"
+		}
+		r, err := StartReplica(ctx, rc)
+		if err != nil {
+			return nil, err
+		}
+		c.onStop(r.Stop)
+		go func() {
+			select {
+			case <-r.Elected():
+				elected <- r
+			case <-r.Ended():
+			}
+		}()
+	}
+	select {
+	case r := <-elected:
+		return r.ControlPlane(), nil
+	case <-time.After(30 * time.Second):
+		return nil, errors.New("standalone: no orchestrator replica was elected within 30s")
+	}
 }
 
 // Connect opens a connection of this process to the cluster's private
