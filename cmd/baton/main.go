@@ -44,7 +44,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(upCmd(), natsConfigCmd(), deployCmd(), validateCmd(), workflowsCmd(), invokeCmd(), invocationsCmd(), imagesCmd(), reportCmd(), tenantsCmd(), registriesCmd(), workerCmd(), orchestratorCmd(), clusterCmd(), workersCmd(), tuneCmd(), simCmd(), profileCmd(), schemaCmd(), benchCmd())
+	root.AddCommand(upCmd(), natsConfigCmd(), deployCmd(), validateCmd(), workflowsCmd(), invokeCmd(), invocationsCmd(), imagesCmd(), reportCmd(), tenantsCmd(), registriesCmd(), workerCmd(), orchestratorCmd(), clusterCmd(), healthCmd(), workersCmd(), tuneCmd(), simCmd(), profileCmd(), schemaCmd(), benchCmd())
 	return root
 }
 

@@ -7,6 +7,7 @@ package composetest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,18 +105,34 @@ func TestComposeDescribesTheCluster(t *testing.T) {
 			}
 			return ""
 		}},
-		{"one orchestrator on NATS and Postgres", func(s map[string]service) string {
-			var n int
-			for _, svc := range s {
-				if args := batonArgs(svc); len(args) > 0 && args[0] == "orchestrator" {
-					n++
-					if flagValue(args, "--nats") == "" || !strings.HasPrefix(flagValue(args, "--postgres"), "postgres://") {
-						return "the orchestrator needs --nats and --postgres postgres://..."
+		{"two orchestrator replicas on NATS and one Postgres, sharing their keys", func(s map[string]service) string {
+			ids, volumes, postgres := map[string]bool{}, map[string]bool{}, map[string]bool{}
+			for name, svc := range s {
+				args := batonArgs(svc)
+				if len(args) == 0 || args[0] != "orchestrator" {
+					continue
+				}
+				if flagValue(args, "--nats") == "" || !strings.HasPrefix(flagValue(args, "--postgres"), "postgres://") {
+					return name + ": an orchestrator needs --nats and --postgres postgres://..."
+				}
+				if flagValue(args, "--replica-id") == "" || flagValue(args, "--advertise") == "" {
+					return name + ": a replica needs --replica-id and --advertise"
+				}
+				ids[flagValue(args, "--replica-id")] = true
+				postgres[flagValue(args, "--postgres")] = true
+				for _, v := range svc.Volumes { // source:target[:mode]
+					if source, rest, _ := strings.Cut(v, ":"); strings.HasPrefix(rest+":", flagValue(args, "--data")+":") {
+						volumes[source] = true
 					}
 				}
 			}
-			if n != 1 {
-				return "want exactly one baton orchestrator"
+			switch {
+			case len(ids) < 2:
+				return "want two orchestrator replicas with distinct --replica-id"
+			case len(volumes) != 1:
+				return fmt.Sprintf("the replicas must share one data volume (keys and secret key), got %v", volumes)
+			case len(postgres) != 1:
+				return "the replicas must write one history (one --postgres)"
 			}
 			return ""
 		}},

@@ -49,6 +49,9 @@ type ControlPlaneConfig struct {
 	// zero for an orchestrator that runs alone.
 	Term   uint64
 	Logger *slog.Logger
+	// sharedKeys: DataDir's keys were made by another replica sharing it;
+	// none is made here.
+	sharedKeys bool
 }
 
 // ControlPlane is a running orchestrator with its API.
@@ -113,7 +116,11 @@ func startOrchestrator(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 			c = nil
 		}
 	}()
-	keys, token, admin, err := loadKeys(cfg.DataDir, cfg.Token, cfg.AdminToken)
+	load := loadKeys
+	if cfg.sharedKeys {
+		load = loadStoredKeys
+	}
+	keys, token, admin, err := load(cfg.DataDir, cfg.Token, cfg.AdminToken)
 	if err != nil {
 		return c, err
 	}

@@ -44,6 +44,23 @@ type keyRecord struct {
 // accept. A data directory with no keys yet takes the known ones as they
 // are given: another orchestrator replica's, passed on to this one.
 func loadKeys(dataDir, knownTenant, knownAdmin string) (*orchestrator.Keys, string, string, error) {
+	return openKeys(dataDir, knownTenant, knownAdmin, true)
+}
+
+// loadStoredKeys is loadKeys making no new key: the keys of a data
+// directory another orchestrator replica shares, which made them (a key
+// it does not know comes back empty).
+func loadStoredKeys(dataDir, knownTenant, knownAdmin string) (*orchestrator.Keys, string, string, error) {
+	return openKeys(dataDir, knownTenant, knownAdmin, false)
+}
+
+// storedKeys reports whether dataDir's keys.json holds keys already.
+func storedKeys(dataDir string) bool {
+	kf, err := readKeyFile(filepath.Join(dataDir, "keys.json"))
+	return err == nil && (len(kf.Keys) > 0 || len(kf.Released) > 0)
+}
+
+func openKeys(dataDir, knownTenant, knownAdmin string, makeNew bool) (*orchestrator.Keys, string, string, error) {
 	path := filepath.Join(dataDir, "keys.json")
 	kf, err := readKeyFile(path)
 	if err != nil {
@@ -60,6 +77,9 @@ func loadKeys(dataDir, knownTenant, knownAdmin string) (*orchestrator.Keys, stri
 			kf.Keys = append(kf.Keys, rec)
 			changed = true
 			return known
+		}
+		if !makeNew {
+			return ""
 		}
 		key := orchestrator.NewAPIKey()
 		rec.Hash = orchestrator.HashKey(key)

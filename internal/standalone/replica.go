@@ -101,7 +101,12 @@ func StartReplica(ctx context.Context, cfg ReplicaConfig) (*Replica, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("replica: data directory: %w", err)
 	}
-	keys, token, admin, err := loadKeys(cfg.DataDir, cfg.Token, cfg.AdminToken)
+	load := loadKeys
+	if cfg.Token == "" && cfg.AdminToken == "" && storedKeys(cfg.DataDir) {
+		// Another replica sharing the directory made them: use its.
+		load, cfg.sharedKeys = loadStoredKeys, true
+	}
+	keys, token, admin, err := load(cfg.DataDir, cfg.Token, cfg.AdminToken)
 	if err != nil {
 		return nil, fmt.Errorf("replica: %w", err)
 	}
