@@ -164,22 +164,10 @@ func TestOrchestratorKilledLosesNothing(t *testing.T) {
 	ac = orc.Client()
 	deadline = time.Now().Add(90 * time.Second)
 	for i, id := range ids {
-		for {
-			inv, err := ac.Invocation(ctx, id)
-			if err == nil && inv.Status == "succeeded" {
-				var got map[string]int
-				if err := json.Unmarshal(inv.Output, &got); err != nil || got["i"] != i {
-					t.Errorf("async invocation %d output %s, want {\"i\":%d}", i, inv.Output, i)
-				}
-				break
-			}
-			if err == nil && inv.Status == "failed" {
-				t.Fatalf("async invocation %d failed: %s", i, inv.Error)
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("async invocation %d (%s) not done after the restart: %+v, %v", i, id, inv, err)
-			}
-			time.Sleep(100 * time.Millisecond)
+		inv := waitSucceeded(ctx, t, ac, i, id, deadline)
+		var got map[string]int
+		if err := json.Unmarshal(inv.Output, &got); err != nil || got["i"] != i {
+			t.Errorf("async invocation %d output %s, want {\"i\":%d}", i, inv.Output, i)
 		}
 	}
 	// Sandboxes whose creation the killed orchestrator asked for and never
@@ -459,4 +447,24 @@ func TestWorkerKilledUnderLoad(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	t.Logf("%d invocations, %d failed; the killed worker was declared dead after %s", ok.Load(), failed.Load(), detected.Round(time.Millisecond))
+}
+
+// waitSucceeded waits until asynchronous invocation i (id) succeeded and
+// returns it; it fails the test if the invocation failed, or is not done
+// by deadline.
+func waitSucceeded(ctx context.Context, t *testing.T, c *client.Client, i int, id string, deadline time.Time) *api.Invocation {
+	t.Helper()
+	for {
+		inv, err := c.Invocation(ctx, id)
+		if err == nil && inv.Status == "succeeded" {
+			return inv
+		}
+		if err == nil && inv.Status == "failed" {
+			t.Fatalf("async invocation %d failed: %s", i, inv.Error)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("async invocation %d (%s) not done in time: %+v, %v", i, id, inv, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -91,23 +91,10 @@ func TestReplicasLoseNothing(t *testing.T) {
 	start(l)
 	deadline := time.Now().Add(3 * time.Minute)
 	for i, id := range accepted {
-		for {
-			inv, err := c.Invocation(ctx, id)
-			if err == nil && inv.Status == "succeeded" {
-				for _, st := range inv.Stages {
-					if st.Calls != 1 || st.Attempts != 1 {
-						t.Errorf("async invocation %d, stage %s: %d calls, %d attempts; want one of each", i, st.Stage, st.Calls, st.Attempts)
-					}
-				}
-				break
+		for _, st := range waitSucceeded(ctx, t, c, i, id, deadline).Stages {
+			if st.Calls != 1 || st.Attempts != 1 {
+				t.Errorf("async invocation %d, stage %s: %d calls, %d attempts; want one of each", i, st.Stage, st.Calls, st.Attempts)
 			}
-			if err == nil && inv.Status == "failed" {
-				t.Fatalf("async invocation %d failed: %s", i, inv.Error)
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("async invocation %d (%s) not done 3 minutes after the leader died: %+v, %v", i, id, inv, err)
-			}
-			time.Sleep(50 * time.Millisecond)
 		}
 	}
 
