@@ -46,7 +46,7 @@ func TestReportsTagEveryField(t *testing.T) {
 			walk(path+"."+f.Name, f.Type)
 		}
 	}
-	for _, v := range []any{ColdStartReport{}, DataPlaneReport{}, PrewarmReport{}, ControlPlaneReport{}, DataPlaneLoad{}, DataPlaneLoadResult{}} {
+	for _, v := range []any{ColdStartReport{}, DataPlaneReport{}, PrewarmReport{}, ControlPlaneReport{}, DataPlaneLoad{}, DataPlaneLoadResult{}, OverloadReport{}, OverloadLoad{}, FailoverReport{}} {
 		walk(reflect.TypeOf(v).Name(), reflect.TypeOf(v))
 	}
 }
@@ -60,7 +60,7 @@ func TestReportsKeepTheirJSONKeys(t *testing.T) {
 	}{
 		{&ColdStartReport{}, "addedP50Ms baton direct loadAverageAfter loadAverageBefore met n targetAddedP50Ms targetRatio throughputRatio"},
 		{&DataPlaneReport{}, "addedP50Us addedP99Us clientProcess concurrency loadAverageAfter loadAverageBefore met overProxyP50Us overProxyP99Us " +
-			"pacedBaton pacedDirect pacedProxy ratePerSecond runtime sandboxes saturatedBaton saturatedDirect targetAddedP50Us targetAddedP99Us " +
+			"pacedBaton pacedDirect pacedProxy ratePerSecond replicas runtime sandboxes saturatedBaton saturatedDirect targetAddedP50Us targetAddedP99Us " +
 			"targetRatio throughputRatio workersAfter"},
 		{&PrewarmReport{}, "functions invocations minutes policies speedup trace"},
 		{&ControlPlaneReport{ControlPlaneReport: &simcluster.ControlPlaneReport{}}, "cpus functions gomaxprocs loadAverageAfter loadAverageBefore met phases reference " +
