@@ -2,7 +2,8 @@ package decide
 
 import (
 	"math"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -133,48 +134,69 @@ func Scale(now time.Time, pools []PoolState, p AutoscalerPolicy) ScalePlan {
 	p = p.WithDefaults()
 	plan := ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}
 	for _, ps := range pools {
-		total := len(ps.Idle) + ps.Busy + ps.Creating
-		desired, panicking := Desired(ps, p)
-		create := queueNeed(ps)
-		if lack := desired - total; lack > create {
-			create = lack
-		}
-		if p.MaxCreatesPerFunction > 0 && create > p.MaxCreatesPerFunction {
-			create = p.MaxCreatesPerFunction
-		}
-		if p.MaxSandboxesPerFunction > 0 && total+create > p.MaxSandboxesPerFunction {
-			create = p.MaxSandboxesPerFunction - total
-		}
+		create, del := scalePool(now, ps, p)
 		if create > 0 {
 			plan.Create[ps.Function] = create
-			continue // a pool that grows deletes nothing
 		}
-		if panicking || ps.Panicking {
-			continue
-		}
-		idle := append([]IdleSandbox(nil), ps.Idle...)
-		sort.Slice(idle, func(i, j int) bool {
-			if !idle[i].LastUsed.Equal(idle[j].LastUsed) {
-				return idle[i].LastUsed.Before(idle[j].LastUsed)
-			}
-			return idle[i].ID < idle[j].ID
-		})
-		keepAlive := p.KeepAlive
-		if ps.KeepAlive > 0 {
-			keepAlive = ps.KeepAlive
-		}
-		for _, sb := range idle {
-			if total <= desired {
-				break
-			}
-			if now.Sub(sb.LastUsed) < keepAlive {
-				break // sorted oldest first: the rest are younger
-			}
-			plan.Delete[ps.Function] = append(plan.Delete[ps.Function], sb.ID)
-			total--
+		if len(del) > 0 {
+			plan.Delete[ps.Function] = del
 		}
 	}
 	return plan
+}
+
+// ScalePool is Scale's decision for one pool: the sandboxes to create,
+// or the idle ones to delete. It allocates only for deletions (the
+// simulator calls it for every event).
+func ScalePool(now time.Time, ps PoolState, p AutoscalerPolicy) (create int, del []string) {
+	return scalePool(now, ps, p.WithDefaults())
+}
+
+// scalePool is ScalePool under a policy with its defaults filled in.
+func scalePool(now time.Time, ps PoolState, p AutoscalerPolicy) (create int, del []string) {
+	total := len(ps.Idle) + ps.Busy + ps.Creating
+	desired, panicking := Desired(ps, p)
+	create = queueNeed(ps)
+	if lack := desired - total; lack > create {
+		create = lack
+	}
+	if p.MaxCreatesPerFunction > 0 && create > p.MaxCreatesPerFunction {
+		create = p.MaxCreatesPerFunction
+	}
+	if p.MaxSandboxesPerFunction > 0 && total+create > p.MaxSandboxesPerFunction {
+		create = p.MaxSandboxesPerFunction - total
+	}
+	if create > 0 {
+		return create, nil // a pool that grows deletes nothing
+	}
+	if panicking || ps.Panicking || total <= desired {
+		return 0, nil
+	}
+	keepAlive := p.KeepAlive
+	if ps.KeepAlive > 0 {
+		keepAlive = ps.KeepAlive
+	}
+	if !slices.ContainsFunc(ps.Idle, func(sb IdleSandbox) bool { return now.Sub(sb.LastUsed) >= keepAlive }) {
+		return 0, nil // none has outlived the keep-alive
+	}
+	idle := slices.Clone(ps.Idle)
+	slices.SortFunc(idle, func(a, b IdleSandbox) int {
+		if c := a.LastUsed.Compare(b.LastUsed); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	for _, sb := range idle {
+		if total <= desired {
+			break
+		}
+		if now.Sub(sb.LastUsed) < keepAlive {
+			break // sorted oldest first: the rest are younger
+		}
+		del = append(del, sb.ID)
+		total--
+	}
+	return 0, del
 }
 
 // queueNeed is how many queued requests need a new sandbox: those that

@@ -81,7 +81,6 @@ type runner struct {
 	started  int     // workflow invocations started
 	stats    groupStats
 
-	psBuf     [1]decide.PoolState
 	removeBuf []idRef // scratch of remove
 	foundBuf  []int
 }
@@ -264,13 +263,12 @@ func (r *runner) scale(pi int, now float64) {
 		p.panickedAt = now
 	}
 	ps.Panicking = now-p.panickedAt < window
-	r.psBuf[0] = ps
-	plan := decide.Scale(r.at(now), r.psBuf[:], policy)
+	create, del := decide.ScalePool(r.at(now), ps, policy) // Scale's decision for this pool
 	r.stats.scaleCalls++
-	for range plan.Create[ps.Function] {
+	for range create {
 		r.create(pi, now)
 	}
-	r.remove(pi, plan.Delete[ps.Function], now)
+	r.remove(pi, del, now)
 	r.scheduleCheck(pi, now, d, ka)
 	if p.waiting() > p.creating {
 		// Some waiters were left to the busy sandboxes (queueNeed): look
