@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"syscall"
@@ -89,7 +90,40 @@ type replicaProcess struct {
 	done    chan struct{}
 }
 
-func (p *replicaProcess) start() error {
+// spawner starts child processes from one OS thread that lives as long
+// as the bench. A child's Pdeathsig fires when the thread that forked it
+// ends, not the process, and Go ends threads (one left locked by the
+// network-namespace code of the in-process containerd worker): replicas
+// started from such a thread were killed midway, silently.
+type spawner struct{ reqs chan spawnReq }
+
+type spawnReq struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func newSpawner() *spawner {
+	s := &spawner{reqs: make(chan spawnReq)}
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with close
+		for r := range s.reqs {
+			r.done <- r.cmd.Start()
+		}
+	}()
+	return s
+}
+
+func (s *spawner) start(cmd *exec.Cmd) error {
+	done := make(chan error, 1)
+	s.reqs <- spawnReq{cmd, done}
+	return <-done
+}
+
+// close ends the spawner's thread, and with it (Pdeathsig) any child
+// still running: call it once the children are stopped.
+func (s *spawner) close() { close(s.reqs) }
+
+func (p *replicaProcess) start(sp *spawner) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -102,7 +136,7 @@ func (p *replicaProcess) start() error {
 	p.cmd.Stdout, p.cmd.Stderr, p.cmd.Env = f, f, append(os.Environ(), p.env...)
 	// The replica dies with the bench, however the bench ends.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
+	if err := sp.start(p.cmd); err != nil {
 		f.Close()
 		return fmt.Errorf("start replica %s: %w", p.id, err)
 	}
@@ -205,13 +239,15 @@ func RunFailover(ctx context.Context, opts FailoverOptions) (rep *FailoverReport
 		}
 		urls += p.url
 	}
+	sp := newSpawner()
 	defer func() {
 		for _, p := range replicas {
 			p.stop(false)
 		}
+		sp.close()
 	}()
 	for _, p := range replicas {
-		if err := p.start(); err != nil {
+		if err := p.start(sp); err != nil {
 			return nil, err
 		}
 	}
@@ -308,7 +344,7 @@ func RunFailover(ctx context.Context, opts FailoverOptions) (rep *FailoverReport
 		mu.Unlock()
 		tr.Killed = replicas[i].id
 		rep.Trials = append(rep.Trials, tr)
-		if err := replicas[i].start(); err != nil {
+		if err := replicas[i].start(sp); err != nil {
 			return nil, err
 		}
 	}
