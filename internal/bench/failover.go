@@ -62,9 +62,11 @@ type FailoverTrial struct {
 	Failed   int `json:"failed"`
 	InFlight int `json:"inFlight"`
 	// FailedAfter counts the invocations sent after the leader was gone
-	// that failed (target 0); FirstFailure is the first failure's error.
-	FailedAfter  int    `json:"failedAfter"`
-	FirstFailure string `json:"firstFailure,omitempty"`
+	// that failed (target 0); FirstFailure is the first failure's error,
+	// FirstFailureAfter the first of those.
+	FailedAfter       int    `json:"failedAfter"`
+	FirstFailure      string `json:"firstFailure,omitempty"`
+	FirstFailureAfter string `json:"firstFailureAfter,omitempty"`
 }
 
 // FailoverReport is `baton bench failover`'s result.
@@ -371,6 +373,9 @@ func countTrial(outcomes []sent, kill, dead time.Time) FailoverTrial {
 			tr.Failed++
 			if !during {
 				tr.FailedAfter++
+				if tr.FirstFailureAfter == "" {
+					tr.FirstFailureAfter = o.err.Error()
+				}
 			}
 			if tr.FirstFailure == "" {
 				tr.FirstFailure = o.err.Error()
@@ -407,6 +412,11 @@ func (r *FailoverReport) WriteTable(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for i, t := range r.Trials {
+		if t.FailedAfter > 0 {
+			fmt.Fprintf(w, "trial %d: the first failure after the leader was gone: %s\n", i+1, t.FirstFailureAfter)
+		}
 	}
 	_, err := fmt.Fprintf(w, "failover p50 %.0f ms, max %.0f ms (targets 1000 and 2000)\n", r.P50Ms, r.MaxMs)
 	return err

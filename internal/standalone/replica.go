@@ -226,17 +226,21 @@ func (r *Replica) Stop(ctx context.Context) error {
 	return err
 }
 
+// electionWait bounds, with twice the lease's TTL, how long a request
+// waits for an election's outcome (ServeHTTP).
+const electionWait = 5 * time.Second
+
 // ServeHTTP serves the API: the orchestrator's while leading, else the
-// leader's through this replica. During an election (no leader yet, or
-// this replica elected and starting) a request waits for the outcome,
-// up to twice the lease's TTL, so that a failover costs clients time,
-// not errors.
+// leader's through this replica. During an election (no leader yet, the
+// leader unreachable, or this replica elected and starting) a request
+// waits for the outcome, up to electionWait and twice the lease's TTL, so
+// that a failover costs clients time, not errors.
 func (r *Replica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.URL.Path == "/v1/cluster" {
 		r.serveCluster(w, req)
 		return
 	}
-	deadline := time.Now().Add(2 * r.elector.TTL())
+	deadline := time.Now().Add(electionWait + 2*r.elector.TTL())
 	var body []byte // read once to forward, so that it can be sent again
 	bodyRead := false
 	forwarded := req.Header.Get(forwardedHeader) != ""
