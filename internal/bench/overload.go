@@ -247,22 +247,18 @@ func RunOverload(ctx context.Context, opts OverloadOptions) (*OverloadReport, er
 // settle waits until no request is queued and the queues have drained,
 // so each step starts alike.
 func settle(ctx context.Context, b *localBaton, within time.Duration) error {
-	deadline := time.Now().Add(within + time.Minute)
-	for {
-		waiting := 0
+	waiting := 0
+	err := waitFor(ctx, within+time.Minute, func() bool {
+		waiting = 0
 		for _, p := range b.cl.Orchestrator.PoolStates() {
 			waiting += p.Waiting + p.Busy
 		}
-		if waiting == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("overload: %d calls still queued or running a minute after a step", waiting)
-		}
-		if err := backoff.Sleep(ctx, 50*time.Millisecond); err != nil {
-			return err
-		}
+		return waiting == 0
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("overload: %d calls still queued or running a minute after a step", waiting)
 	}
+	return err
 }
 
 // measure runs load and fills in the process's peaks and the log lines

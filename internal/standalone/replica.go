@@ -22,6 +22,7 @@ import (
 
 	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/orchestrator/api"
+	"baton.dev/baton/orchestrator/client"
 	"baton.dev/baton/orchestrator/leader"
 	"baton.dev/baton/worker/protocol"
 )
@@ -312,8 +313,7 @@ func (r *Replica) proxyFor(target string) *httputil.ReverseProxy {
 		IdleConnTimeout:     90 * time.Second,
 	}
 	p.ErrorHandler = func(w http.ResponseWriter, req *http.Request, err error) {
-		var op *net.OpError
-		if f, ok := req.Context().Value(forwardFailureKey{}).(*forwardFailure); ok && errors.As(err, &op) && op.Op == "dial" {
+		if f, ok := req.Context().Value(forwardFailureKey{}).(*forwardFailure); ok && client.NotSent(err) {
 			f.err = err // nothing sent, nothing written: ServeHTTP tries again
 			return
 		}

@@ -44,9 +44,9 @@ func (c *Client) urls() []string {
 	return out
 }
 
-// notSent reports whether err means the request never reached the
+// NotSent reports whether err means the request never reached the
 // server (it could not connect), so another replica may take it.
-func notSent(err error) bool {
+func NotSent(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }
@@ -91,7 +91,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, heade
 		if err == nil {
 			break
 		}
-		if !notSent(err) || ctx.Err() != nil {
+		if !NotSent(err) || ctx.Err() != nil {
 			return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
 		}
 		if i == len(urls)-1 {

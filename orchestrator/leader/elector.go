@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,6 +25,9 @@ const (
 // that long (a paused or starved process) is deposed.
 const DefaultTTL = 500 * time.Millisecond
 
+// MinTTL is the shortest lease New takes.
+const MinTTL = 100 * time.Millisecond
+
 // ErrDeposed means another replica took the lease this one held.
 var ErrDeposed = errors.New("another replica took the leader's lease")
 
@@ -38,8 +42,8 @@ type Config struct {
 	TTL time.Duration
 	// Replicas of the bucket in a NATS cluster (default 1).
 	Replicas int
-	// Announce, when set, is called with the lease at every renewal
-	// while this replica leads, and when it takes the lease: the
+	// Announce, when set, is called with the lease when this replica
+	// takes it and every second while it renews it: the
 	// orchestrator tells the workers its term, so that they learn a new
 	// term before a deposed leader can reach them.
 	Announce func(Holder)
@@ -54,6 +58,13 @@ type Elector struct {
 	elected chan Holder
 	deposed chan struct{}
 
+	// snapshot is view as of the last step, for View: readers (a standby
+	// forwarding each request) never wait on mu, which a step holds
+	// across its writes to the bucket.
+	snapshot atomic.Pointer[View]
+	// announced is when Announce was last called.
+	announced time.Time
+
 	mu       sync.Mutex
 	view     View
 	leading  bool
@@ -63,11 +74,14 @@ type Elector struct {
 
 // New opens (or creates) the lease's bucket.
 func New(ctx context.Context, cfg Config) (*Elector, error) {
+	switch {
+	case cfg.TTL == 0:
+		cfg.TTL = DefaultTTL
+	case cfg.TTL < MinTTL:
+		return nil, fmt.Errorf("leader: flag --lease-ttl %s: want at least %s (a lease renewed every fifth of it)", cfg.TTL, MinTTL)
+	}
 	if cfg.JS == nil || cfg.ID == "" {
 		return nil, errors.New("leader: a JetStream context and a replica ID are required")
-	}
-	if cfg.TTL <= 0 {
-		cfg.TTL = DefaultTTL
 	}
 	if cfg.Replicas <= 0 {
 		cfg.Replicas = 1
@@ -91,9 +105,10 @@ func (e *Elector) Deposed() <-chan struct{} { return e.deposed }
 
 // View is the lease as this replica last saw it.
 func (e *Elector) View() View {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.view
+	if v := e.snapshot.Load(); v != nil {
+		return *v
+	}
+	return View{}
 }
 
 // Run campaigns and, once leader, renews the lease until ctx is done
@@ -134,6 +149,7 @@ func (e *Elector) step(ctx context.Context) error {
 	slow := now.Sub(asked) > e.cfg.TTL/5
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	defer func() { v := e.view; e.snapshot.Store(&v) }()
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		e.view = View{Changed: now}
@@ -173,7 +189,9 @@ func (e *Elector) step(ctx context.Context) error {
 			return fmt.Errorf("renew the lease: %w", err)
 		}
 		e.view.Revision, e.view.Changed = rev, now
-		e.announce()
+		if now.Sub(e.announced) >= announceEvery {
+			e.announce()
+		}
 	}
 	return nil
 }
@@ -198,9 +216,16 @@ func (e *Elector) take(now time.Time, term uint64, write func([]byte) (uint64, e
 	return nil
 }
 
-// announce tells Announce the lease (best effort: the next renewal
-// announces again).
+// announceEvery is how often a leader announces its term again while it
+// renews: the announcement that matters is the one at the takeover; the
+// repeats reach workers that were away, without a message to every
+// worker at every renewal.
+const announceEvery = time.Second
+
+// announce tells Announce the lease (best effort: it is repeated every
+// announceEvery).
 func (e *Elector) announce() {
+	e.announced = time.Now()
 	if e.cfg.Announce != nil {
 		e.cfg.Announce(e.mine)
 	}

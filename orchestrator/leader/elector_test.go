@@ -3,6 +3,7 @@ package leader
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,5 +131,15 @@ func TestReleaseHandsOverAtOnce(t *testing.T) {
 		t.Logf("b took over %v after a released the lease (TTL %v)", time.Since(start), ttl)
 	case <-time.After(ttl / 2):
 		t.Fatalf("b did not take the released lease within %v", ttl/2)
+	}
+}
+
+// TestTooShortALeaseIsRefused: a TTL under MinTTL (or negative) is an
+// error naming the flag, not a ticker's panic.
+func TestTooShortALeaseIsRefused(t *testing.T) {
+	for _, ttl := range []time.Duration{time.Nanosecond, 50 * time.Millisecond, -time.Second} {
+		if _, err := New(t.Context(), Config{ID: "a", TTL: ttl}); err == nil || !strings.Contains(err.Error(), "--lease-ttl") {
+			t.Errorf("TTL %s: %v, want an error naming --lease-ttl", ttl, err)
+		}
 	}
 }
