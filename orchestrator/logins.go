@@ -43,9 +43,10 @@ var ErrNoSecretKey = errors.New("this orchestrator has no secret key to seal reg
 // not open. In memory they are open, for resolving at deploy and for the
 // one pull a creation needs; they are never logged or returned by the API.
 type Logins struct {
-	kv   jetstream.KeyValue
-	aead cipher.AEAD // nil: no key; logins cannot be stored
-	log  *slog.Logger
+	kv     jetstream.KeyValue
+	aead   cipher.AEAD // nil: no key; logins cannot be stored
+	log    *slog.Logger
+	follow *follower // until Lead
 
 	mu sync.RWMutex
 	m  map[string]map[string]login // tenant -> host -> login
@@ -90,34 +91,49 @@ func OpenLogins(ctx context.Context, js jetstream.JetStream, key []byte, log *sl
 	if err := l.checkKey(ctx, key); err != nil {
 		return nil, err
 	}
-	keys, err := kv.ListKeys(ctx)
-	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil, fmt.Errorf("list bucket %s: %w", loginsBucket, err)
-	}
-	if keys == nil {
-		return l, nil
-	}
-	for k := range keys.Keys() {
-		if k == keyCheckKey {
-			continue
-		}
-		e, err := kv.Get(ctx, k)
-		if err != nil {
-			return nil, fmt.Errorf("read %s from bucket %s: %w", k, loginsBucket, err)
-		}
-		var s sealedLogin
-		if err := json.Unmarshal(e.Value(), &s); err != nil {
-			log.Error("registry logins: skipping an unreadable record", "key", k, "err", err)
-			continue
-		}
-		cred, err := l.open(s)
-		if err != nil {
-			log.Error("registry logins: a stored login does not open with this secret key; its tenant must add it again", "tenant", s.Tenant, "host", s.Host, "err", err)
-			continue
-		}
-		l.remember(s.Tenant, s.Host, login{cred: cred, created: s.Created})
+	if l.follow, err = follow(ctx, kv, l.apply); err != nil {
+		return nil, err
 	}
 	return l, nil
+}
+
+// Lead applies every change the bucket holds and stops following it: this
+// process is its one writer from then on.
+func (l *Logins) Lead(ctx context.Context) error { return l.follow.catchUp(ctx) }
+
+// Close stops following the bucket.
+func (l *Logins) Close() { l.follow.stop() }
+
+// apply takes one change of the bucket into memory: a login stored or
+// removed.
+func (l *Logins) apply(e jetstream.KeyValueEntry) {
+	k := e.Key()
+	if k == keyCheckKey {
+		return
+	}
+	if e.Operation() != jetstream.KeyValuePut {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for tenant, hosts := range l.m {
+			for host := range hosts {
+				if loginKey(tenant, host) == k {
+					delete(hosts, host)
+				}
+			}
+		}
+		return
+	}
+	var s sealedLogin
+	if err := json.Unmarshal(e.Value(), &s); err != nil {
+		l.log.Error("registry logins: skipping an unreadable record", "key", k, "err", err)
+		return
+	}
+	cred, err := l.open(s)
+	if err != nil {
+		l.log.Error("registry logins: a stored login does not open with this secret key; its tenant must add it again", "tenant", s.Tenant, "host", s.Host, "err", err)
+		return
+	}
+	l.remember(s.Tenant, s.Host, login{cred: cred, created: s.Created})
 }
 
 // keyCheckKey is the bucket's entry that names the secret key the logins

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -75,8 +76,14 @@ type Config struct {
 	// Term is this orchestrator's leadership term when it is one of
 	// several replicas (package leader), stamped on every creation and
 	// deletion it sends workers; zero when it runs alone.
-	Term   uint64
-	Logger *slog.Logger
+	Term uint64
+	// Standby makes New build a replica's warm standby: it follows the
+	// definitions and logins the leader writes and observes the workers'
+	// heartbeats, keeping its registry and worker views current, but
+	// adopts, creates and deletes nothing, until Lead. Without it New
+	// leads at once, at Term.
+	Standby bool
+	Logger  *slog.Logger
 }
 
 // Orchestrator is one running control plane.
@@ -96,6 +103,7 @@ type Orchestrator struct {
 	stopBg      context.CancelFunc
 	async       chan struct{} // bounds async invocations in flight
 	hbSub       *nats.Subscription
+	leading     atomic.Bool // Lead ran: the orchestrator acts on workers
 	adoptions   sync.WaitGroup
 	adoptMu     sync.Mutex
 	adopting    map[string]time.Time // zero while a listing runs, else when the last ended
@@ -192,21 +200,6 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 				fanOut: map[string]map[string]int{}, warmed: func(n int) { o.metrics.chainWarmed.Add(float64(n)) }}
 		}
 	}
-	for _, t := range reg.Tenants() {
-		for _, k := range t.Keys {
-			if err := cfg.Keys.Add(k.SHA256, t.Name); err != nil {
-				o.log.Error("skipping a stored key", "tenant", t.Name, "err", err)
-			}
-		}
-	}
-	for _, d := range reg.All() {
-		if !o.stillAllowed(d) {
-			continue
-		}
-		for _, fc := range d.Functions() {
-			o.router.Configure(fc)
-		}
-	}
 	o.hbSub, err = cfg.Conn.Subscribe(protocol.HeartbeatSubjects, func(m *nats.Msg) {
 		hb, err := protocol.DecodeHeartbeat(m.Subject, m.Data)
 		if err != nil {
@@ -216,7 +209,11 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		// A worker new to us, or one that runs sandboxes we do not know
 		// (created for an orchestrator that died before it heard back),
 		// is asked for its list; Adopt leaves known and pending ones be.
+		// A standby only keeps its view: Lead adopts from every worker.
 		fresh, restarted := o.workers.Observe(hb, time.Now())
+		if !o.leading.Load() {
+			return
+		}
 		if restarted {
 			n := o.router.DropWorker(hb.WorkerID)
 			o.log.Warn("worker restarted before it was declared dead: its sandboxes left the routing table; the ones it still runs are adopted again",
@@ -227,15 +224,77 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		}
 	})
 	if err != nil {
-		stop()
+		o.Close()
 		return nil, fmt.Errorf("orchestrator: subscribe heartbeats: %w", err)
 	}
+	if !cfg.Standby {
+		if err := o.Lead(ctx, cfg.Term); err != nil {
+			o.Close()
+			return nil, err
+		}
+	}
 	return o, nil
+}
+
+// Lead makes a standby (Config.Standby) the leader at term: it takes in
+// the last definitions and logins the previous leader wrote, then acts on
+// the workers it has been watching, asking each for its sandboxes to adopt
+// them. Run serves after it.
+func (o *Orchestrator) Lead(ctx context.Context, term uint64) error {
+	if o.leading.Load() {
+		return errors.New("orchestrator: leads already")
+	}
+	if err := o.registry.Lead(ctx); err != nil {
+		return fmt.Errorf("orchestrator: take over the definitions: %w", err)
+	}
+	if err := o.logins.Lead(ctx); err != nil {
+		return fmt.Errorf("orchestrator: take over the registry logins: %w", err)
+	}
+	o.workers.term = term
+	for _, t := range o.registry.Tenants() {
+		for _, k := range t.Keys {
+			if err := o.cfg.Keys.Add(k.SHA256, t.Name); err != nil {
+				o.log.Error("skipping a stored key", "tenant", t.Name, "err", err)
+			}
+		}
+	}
+	for _, d := range o.registry.All() {
+		if !o.stillAllowed(d) {
+			continue
+		}
+		for _, fc := range d.Functions() {
+			o.router.Configure(fc)
+		}
+	}
+	// Workers that stopped while this replica stood by are dead before
+	// anything is placed; the live ones are asked for their sandboxes.
+	now := time.Now()
+	o.workers.Sweep(now)
+	o.leading.Store(true)
+	for _, id := range o.workers.LiveIDs(now) {
+		o.adoptAsync(id)
+	}
+	return nil
+}
+
+// Close releases what New took (the buckets' watches, the heartbeat
+// subscription) for an orchestrator that will not Run: a standby that
+// never led, or one whose Lead failed.
+func (o *Orchestrator) Close() {
+	if o.hbSub != nil {
+		_ = o.hbSub.Unsubscribe()
+	}
+	o.registry.Close()
+	o.logins.Close()
+	o.stopBg()
 }
 
 // Run drives the autoscaler until ctx is done, then waits for the
 // sandbox creations and deletions it started and for async invocations.
 func (o *Orchestrator) Run(ctx context.Context) error {
+	if !o.leading.Load() {
+		return errors.New("orchestrator: Run before Lead: a standby serves nothing")
+	}
 	sweepDone := make(chan struct{})
 	go func() { defer close(sweepDone); o.sweepWorkers(ctx) }()
 	asyncDone := make(chan error, 1)

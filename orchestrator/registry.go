@@ -131,17 +131,22 @@ func (d *Deployment) Functions() []FunctionConfig {
 
 // Registry holds the deployed workflows in memory and, durably, in a
 // JetStream key-value bucket. Reads never touch JetStream.
+//
+// It follows the bucket from when it opens (a replica's warm standby sees
+// what the leader deploys) until Lead, after which this process is the
+// bucket's one writer.
 type Registry struct {
-	kv  jetstream.KeyValue
-	log *slog.Logger
-	mu  sync.RWMutex
-	m   map[string]map[string]*Deployment // tenant → name → deployment
+	kv     jetstream.KeyValue
+	log    *slog.Logger
+	follow *follower
+	mu     sync.RWMutex
+	m      map[string]map[string]*Deployment // tenant → name → deployment
 
 	tenants map[string]*Tenant
 }
 
-// OpenRegistry opens (or creates) the definitions bucket and loads every
-// deployment in it.
+// OpenRegistry opens (or creates) the definitions bucket, loads every
+// deployment and tenant in it, and follows its changes until Lead.
 func OpenRegistry(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Registry, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:  definitionsBucket,
@@ -152,45 +157,59 @@ func OpenRegistry(ctx context.Context, js jetstream.JetStream, log *slog.Logger)
 		return nil, fmt.Errorf("open key-value bucket %s: %w", definitionsBucket, err)
 	}
 	r := &Registry{kv: kv, log: log, m: map[string]map[string]*Deployment{}, tenants: map[string]*Tenant{}}
-	keys, err := kv.ListKeys(ctx)
-	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil, fmt.Errorf("list bucket %s: %w", definitionsBucket, err)
-	}
-	if keys == nil {
-		return r, nil
-	}
-	for key := range keys.Keys() {
-		e, err := kv.Get(ctx, key)
-		if err != nil {
-			return nil, fmt.Errorf("read %s from bucket %s: %w", key, definitionsBucket, err)
-		}
-		if strings.HasPrefix(key, "tenant.") {
-			var t Tenant
-			if err := json.Unmarshal(e.Value(), &t); err != nil {
-				log.Error("skipping unreadable tenant", "key", key, "err", err)
-				continue
-			}
-			r.tenants[t.Name] = &t
-			continue
-		}
-		if !strings.HasPrefix(key, "wf.") {
-			log.Warn("skipping unknown definition", "key", key)
-			continue
-		}
-		var d Deployment
-		if err := json.Unmarshal(e.Value(), &d); err != nil {
-			log.Error("skipping unreadable deployment", "key", key, "err", err)
-			continue
-		}
-		wf, err := workflow.Parse(d.Name+".yaml", []byte(d.Source))
-		if err != nil {
-			log.Error("skipping deployment that no longer validates", "key", key, "err", err)
-			continue
-		}
-		d.Workflow, d.Revision = wf, e.Revision()
-		r.setLocked(&d)
+	if r.follow, err = follow(ctx, kv, r.apply); err != nil {
+		return nil, err
 	}
 	return r, nil
+}
+
+// Lead applies every change the bucket holds and stops following it.
+func (r *Registry) Lead(ctx context.Context) error { return r.follow.catchUp(ctx) }
+
+// Close stops following the bucket.
+func (r *Registry) Close() { r.follow.stop() }
+
+// apply takes one change of the bucket into memory: a tenant or a
+// deployment stored or removed.
+func (r *Registry) apply(e jetstream.KeyValueEntry) {
+	key := e.Key()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e.Operation() != jetstream.KeyValuePut {
+		if name, ok := strings.CutPrefix(key, "tenant."); ok {
+			delete(r.tenants, name)
+		} else if rest, ok := strings.CutPrefix(key, "wf."); ok {
+			if tenant, name, ok := strings.Cut(rest, "."); ok { // tenant names have no dot
+				delete(r.m[tenant], name)
+			}
+		}
+		return
+	}
+	if strings.HasPrefix(key, "tenant.") {
+		var t Tenant
+		if err := json.Unmarshal(e.Value(), &t); err != nil {
+			r.log.Error("skipping unreadable tenant", "key", key, "err", err)
+			return
+		}
+		r.tenants[t.Name] = &t
+		return
+	}
+	if !strings.HasPrefix(key, "wf.") {
+		r.log.Warn("skipping unknown definition", "key", key)
+		return
+	}
+	var d Deployment
+	if err := json.Unmarshal(e.Value(), &d); err != nil {
+		r.log.Error("skipping unreadable deployment", "key", key, "err", err)
+		return
+	}
+	wf, err := workflow.Parse(d.Name+".yaml", []byte(d.Source))
+	if err != nil {
+		r.log.Error("skipping deployment that no longer validates", "key", key, "err", err)
+		return
+	}
+	d.Workflow, d.Revision = wf, e.Revision()
+	r.setLocked(&d)
 }
 
 func deploymentKey(tenant, name string) string { return "wf." + tenant + "." + name }

@@ -200,6 +200,20 @@ func (w *Workers) Live(now time.Time) int {
 	return n
 }
 
+// LiveIDs names the live workers, sorted.
+func (w *Workers) LiveIDs(now time.Time) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var ids []string
+	for id, e := range w.m {
+		if !e.dead && e.alive(now, w.behind) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
 // HasImage reports whether a live worker can start image, and the images
 // the live workers have, for messages.
 func (w *Workers) HasImage(image string, now time.Time) (bool, []string) {

@@ -16,6 +16,7 @@ func benchControlPlaneCmd() *cobra.Command {
 		opts       bench.ControlPlaneOptions
 		out        string
 		cpuProfile string
+		replicas   int
 		verbose    bool
 	)
 	cmd := &cobra.Command{
@@ -50,6 +51,10 @@ Published figures are printed for reference: Dirigent 2,500/s, Knative ~2/s.`,
 			if verbose {
 				opts.Cluster.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 			}
+			if replicas < 1 {
+				return fmt.Errorf("flag --replicas %d: want at least 1", replicas)
+			}
+			opts.Cluster.Standbys = replicas - 1
 			var closeProfile func()
 			var err error
 			if opts.CPUProfile, closeProfile, err = createCPUProfile(cpuProfile); err != nil {
@@ -64,6 +69,7 @@ Published figures are printed for reference: Dirigent 2,500/s, Knative ~2/s.`,
 		},
 	}
 	f := cmd.Flags()
+	f.IntVar(&replicas, "replicas", 1, "orchestrator replicas: the measured one leads (it holds the lease), the others are warm standbys in this process, following the heartbeats and definitions")
 	f.IntVar(&opts.Cluster.Workers, "workers", 1000, "simulated workers (each a real daemon on its own NATS connection)")
 	f.Int64Var(&opts.Cluster.WorkerCPUMilli, "worker-cpu", simcluster.DefaultWorkerCPUMilli, "each worker's CPU capacity in millicores")
 	f.DurationVar(&opts.Cluster.HeartbeatInterval, "heartbeat", 0, "workers' heartbeat interval (0: the daemon's default)")

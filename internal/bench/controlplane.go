@@ -27,7 +27,10 @@ type ControlPlaneOptions struct {
 // cluster's report and the machine's load around it, one JSON object.
 type ControlPlaneReport struct {
 	*simcluster.ControlPlaneReport `json:",inline"`
-	MachineLoad                    `json:",inline"`
+	// Replicas of the orchestrator: the measured leader and its warm
+	// standbys (simcluster.Config.Standbys).
+	Replicas    int `json:"replicas"`
+	MachineLoad `json:",inline"`
 }
 
 // RunControlPlane starts a simulated cluster in this process (an embedded
@@ -46,7 +49,7 @@ func RunControlPlane(ctx context.Context, opts ControlPlaneOptions) (*ControlPla
 	if err != nil {
 		return nil, err
 	}
-	rep := &ControlPlaneReport{}
+	rep := &ControlPlaneReport{Replicas: opts.Cluster.Standbys + 1}
 	rep.before(ctx, opts.Stalls)
 	rep.ControlPlaneReport, err = simcluster.RunControlPlane(ctx, c, opts.Phases)
 	stopProfile()
@@ -61,8 +64,8 @@ func RunControlPlane(ctx context.Context, opts ControlPlaneOptions) (*ControlPla
 // published figures below, then the workers lost, the verdict on the
 // targets and the machine's load.
 func (r *ControlPlaneReport) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "control plane: %d simulated workers (fake runtime), %d functions, %d CPUs (GOMAXPROCS %d)\n\n",
-		r.Workers, r.Functions, r.CPUs, r.GOMAXPROCS)
+	fmt.Fprintf(w, "control plane: %d simulated workers (fake runtime), %d functions, %d orchestrator replicas, %d CPUs (GOMAXPROCS %d)\n\n",
+		r.Workers, r.Functions, r.Replicas, r.CPUs, r.GOMAXPROCS)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PHASE\tCREATIONS\tFAILED\tSECONDS\tPER SECOND\tP50 MS\tP99 MS\tMAX MS\tCPU µS EACH\tWHAT")
 	for _, p := range r.Phases {

@@ -51,6 +51,9 @@ type Config struct {
 	Images map[string]fake.Mode
 	// Logger receives the components' logs (default: discarded).
 	Logger *slog.Logger
+	// Standbys, above 0, makes the control plane the leader of that many
+	// more orchestrator replicas, warm standbys (startStandbys).
+	Standbys int
 }
 
 // Cluster is a running simulated cluster.
@@ -143,6 +146,11 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 			c.cfg.Logger.Warn("simulated worker declared dead: its heartbeats stopped or were processed late", "worker", id, "sandboxes", sandboxes)
 		})
 	}()
+	if cfg.Standbys > 0 {
+		if err := c.startStandbys(runCtx); err != nil {
+			return c, err
+		}
+	}
 	for i := range cfg.Workers {
 		if err := c.startWorker(runCtx, fmt.Sprintf("sim-%05d", i)); err != nil {
 			return c, err

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -52,6 +53,9 @@ type ControlPlaneConfig struct {
 	// sharedKeys: DataDir's keys were made by another replica sharing it;
 	// none is made here.
 	sharedKeys bool
+	// standby: the orchestrator is a replica's warm standby, run by lead
+	// once elected.
+	standby bool
 }
 
 // ControlPlane is a running orchestrator with its API.
@@ -67,6 +71,10 @@ type ControlPlane struct {
 
 	log *slog.Logger
 	stopList
+	runMu   sync.Mutex
+	halted  bool
+	stopRun context.CancelFunc
+	runDone chan struct{} // nil until the orchestrator runs
 }
 
 // StartControlPlane loads the keys, opens history, starts the orchestrator
@@ -142,17 +150,52 @@ func startOrchestrator(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 		AutoscaleTick: cfg.AutoscaleTick, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
 		MaxQueue: cfg.MaxQueue, MaxQueueWait: cfg.MaxQueueWait,
 		History: hist, Prewarm: live, Registries: cfg.Registries, SecretKey: secret, Logger: cfg.Logger,
-		Privileges: cfg.Allow, Term: cfg.Term,
+		Privileges: cfg.Allow, Term: cfg.Term, Standby: cfg.standby,
 	})
 	if err != nil {
 		return c, err
 	}
 	c.Orchestrator = orc
-	orcCtx, stopOrc := context.WithCancel(context.WithoutCancel(ctx))
-	orcDone := make(chan struct{})
-	go func() { defer close(orcDone); _ = orc.Run(orcCtx) }()
-	c.onStop(func(context.Context) error { stopOrc(); <-orcDone; return nil })
+	c.onStop(func(context.Context) error { c.halt(); orc.Close(); return nil })
+	if !cfg.standby {
+		c.run(ctx)
+	}
 	return c, nil
+}
+
+// lead makes a warm standby's orchestrator (ControlPlaneConfig.standby)
+// the leader at term and runs it.
+func (c *ControlPlane) lead(ctx context.Context, term uint64) error {
+	if err := c.Orchestrator.Lead(ctx, term); err != nil {
+		return err
+	}
+	c.run(ctx)
+	return nil
+}
+
+// run runs the orchestrator until the control plane stops (halt).
+func (c *ControlPlane) run(ctx context.Context) {
+	c.runMu.Lock()
+	defer c.runMu.Unlock()
+	if c.halted || c.runDone != nil {
+		return
+	}
+	orcCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Orchestrator.Run(orcCtx) }()
+	c.stopRun, c.runDone = stop, done
+}
+
+// halt stops the orchestrator's run, if it runs, and waits for its end;
+// it runs no more after.
+func (c *ControlPlane) halt() {
+	c.runMu.Lock()
+	defer c.runMu.Unlock()
+	c.halted = true
+	if c.runDone != nil {
+		c.stopRun()
+		<-c.runDone
+	}
 }
 
 // openHistory starts or connects to Postgres as cfg.Postgres says and

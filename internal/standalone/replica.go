@@ -43,7 +43,9 @@ type ReplicaConfig struct {
 
 // Replica is one orchestrator among several against one NATS cluster.
 // All serve the whole API: the leader (elected through a lease, package
-// leader) runs the orchestrator; a standby forwards every request to it.
+// leader) runs the orchestrator; a standby forwards every request to it,
+// its own orchestrator keeping warm meanwhile (definitions, logins and
+// workers followed, nothing acted on), so that it leads without a reload.
 // A leader that another replica deposed stops its orchestrator and ends
 // (Ended), to be started again as a standby: fail-stop, so that no state
 // of a deposed term lives on.
@@ -58,6 +60,7 @@ type Replica struct {
 	srv     *http.Server
 	served  chan struct{}
 
+	control *ControlPlane           // the orchestrator: a warm standby until elected
 	cp      atomic.Pointer[leading] // set while leading
 	proxyMu sync.Mutex
 	proxyTo string
@@ -125,6 +128,15 @@ func StartReplica(ctx context.Context, cfg ReplicaConfig) (*Replica, error) {
 	if cfg.Advertise == "" {
 		r.cfg.Advertise = r.URL
 	}
+	// A warm standby: its orchestrator follows the definitions and the
+	// heartbeats from now on, and leads without a reload once elected.
+	sb := r.cfg.ControlPlaneConfig
+	sb.standby = true
+	if r.control, err = startOrchestrator(ctx, sb); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("replica: %w", err)
+	}
+	r.control.URL, r.control.Token, r.control.AdminToken = r.URL, r.cfg.Token, r.cfg.AdminToken
 	r.elector, err = leader.New(ctx, leader.Config{JS: js, ID: cfg.ID, URL: r.cfg.Advertise, TTL: cfg.LeaseTTL, Logger: cfg.Logger,
 		Announce: func(h leader.Holder) {
 			b, _ := json.Marshal(protocol.LeaderAnnouncement{Replica: h.ID, Term: h.Term})
@@ -132,6 +144,7 @@ func StartReplica(ctx context.Context, cfg ReplicaConfig) (*Replica, error) {
 		}})
 	if err != nil {
 		ln.Close()
+		_ = r.control.Stop(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("replica: %w", err)
 	}
 	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
@@ -149,14 +162,11 @@ func StartReplica(ctx context.Context, cfg ReplicaConfig) (*Replica, error) {
 func (r *Replica) lead(ctx context.Context, electorDone <-chan error) {
 	select {
 	case h := <-r.elector.Elected():
-		cfg := r.cfg.ControlPlaneConfig
-		cfg.Term = h.Term
-		cp, err := startOrchestrator(ctx, cfg)
-		if err != nil {
-			r.end(fmt.Errorf("replica %s: elected at term %d, but the orchestrator did not start: %w", r.cfg.ID, h.Term, err))
+		cp := r.control
+		if err := cp.lead(ctx, h.Term); err != nil {
+			r.end(fmt.Errorf("replica %s: elected at term %d, but the orchestrator did not take over: %w", r.cfg.ID, h.Term, err))
 			return
 		}
-		cp.URL, cp.Token, cp.AdminToken = r.URL, r.cfg.Token, r.cfg.AdminToken
 		r.cp.Store(&leading{cp: cp, api: cp.Orchestrator.Handler()})
 		close(r.elected)
 		r.cfg.Logger.Info("replica leads: orchestrator running", "replica", r.cfg.ID, "term", h.Term)
@@ -174,11 +184,10 @@ func (r *Replica) lead(ctx context.Context, electorDone <-chan error) {
 // records why.
 func (r *Replica) end(err error) {
 	r.cfg.Logger.Error("replica ends: start it again to serve as a standby", "replica", r.cfg.ID, "err", err)
-	if l := r.cp.Swap(nil); l != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		_ = l.cp.Stop(ctx)
-		cancel()
-	}
+	r.cp.Store(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	_ = r.control.Stop(ctx)
+	cancel()
 	r.endErr = err
 	close(r.ended)
 }
@@ -215,12 +224,11 @@ type leading struct {
 func (r *Replica) Stop(ctx context.Context) error {
 	r.elector.Resign()
 	defer r.stopElector()
-	if l := r.cp.Swap(nil); l != nil {
-		// New requests wait for the next leader (ServeHTTP) and go to it;
-		// the calls in flight here end before the orchestrator stops.
-		if err := l.cp.Stop(ctx); err != nil {
-			return err
-		}
+	// New requests wait for the next leader (ServeHTTP) and go to it; the
+	// calls in flight here end before the orchestrator stops.
+	r.cp.Store(nil)
+	if err := r.control.Stop(ctx); err != nil {
+		return err
 	}
 	err := r.srv.Shutdown(ctx)
 	<-r.served
