@@ -366,10 +366,17 @@ func (o *Orchestrator) handleListWorkers(w http.ResponseWriter, _ *http.Request)
 func (o *Orchestrator) handleDrain(drain bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := chi.URLParam(r, "id")
-		if !o.workers.Drain(id, drain) {
+		if !o.workers.Known(id) {
 			writeError(w, http.StatusNotFound, fmt.Sprintf("worker %q not found", id))
 			return
 		}
+		// Durable first: a drain outlives a failover and the worker's
+		// restart.
+		if err := o.registry.SetDrained(r.Context(), id, drain); err != nil {
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		o.workers.Drain(id, drain)
 		w.WriteHeader(http.StatusNoContent)
 	}
 }

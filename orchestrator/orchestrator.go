@@ -266,6 +266,9 @@ func (o *Orchestrator) Lead(ctx context.Context, term uint64) error {
 			o.router.Configure(fc)
 		}
 	}
+	for _, id := range o.registry.Drained() {
+		o.workers.Drain(id, true)
+	}
 	// Workers that stopped while this replica stood by are dead before
 	// anything is placed; the live ones are asked for their sandboxes.
 	now := time.Now()

@@ -143,6 +143,7 @@ type Registry struct {
 	m      map[string]map[string]*Deployment // tenant → name → deployment
 
 	tenants map[string]*Tenant
+	drained map[string]bool // worker IDs drained by an operator
 }
 
 // OpenRegistry opens (or creates) the definitions bucket, loads every
@@ -156,7 +157,7 @@ func OpenRegistry(ctx context.Context, js jetstream.JetStream, log *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("open key-value bucket %s: %w", definitionsBucket, err)
 	}
-	r := &Registry{kv: kv, log: log, m: map[string]map[string]*Deployment{}, tenants: map[string]*Tenant{}}
+	r := &Registry{kv: kv, log: log, m: map[string]map[string]*Deployment{}, tenants: map[string]*Tenant{}, drained: map[string]bool{}}
 	if r.follow, err = follow(ctx, kv, r.apply); err != nil {
 		return nil, err
 	}
@@ -175,6 +176,14 @@ func (r *Registry) apply(e jetstream.KeyValueEntry) {
 	key := e.Key()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if id, ok := strings.CutPrefix(key, drainPrefix); ok {
+		if e.Operation() == jetstream.KeyValuePut {
+			r.drained[id] = true
+		} else {
+			delete(r.drained, id)
+		}
+		return
+	}
 	if e.Operation() != jetstream.KeyValuePut {
 		if name, ok := strings.CutPrefix(key, "tenant."); ok {
 			delete(r.tenants, name)
@@ -210,6 +219,43 @@ func (r *Registry) apply(e jetstream.KeyValueEntry) {
 	}
 	d.Workflow, d.Revision = wf, e.Revision()
 	r.setLocked(&d)
+}
+
+// drainPrefix keys, in the definitions bucket, the workers an operator
+// drained, so that a drain outlives a failover and a worker's restart.
+const drainPrefix = "drain."
+
+// SetDrained records durably that a worker is drained, or no longer.
+func (r *Registry) SetDrained(ctx context.Context, id string, drain bool) error {
+	var err error
+	if drain {
+		_, err = r.kv.Put(ctx, drainPrefix+id, []byte("1"))
+	} else {
+		err = r.kv.Delete(ctx, drainPrefix+id)
+	}
+	if err != nil {
+		return fmt.Errorf("record the drain of worker %s: %w", id, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if drain {
+		r.drained[id] = true
+	} else {
+		delete(r.drained, id)
+	}
+	return nil
+}
+
+// Drained names the drained workers, sorted.
+func (r *Registry) Drained() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	ids := make([]string, 0, len(r.drained))
+	for id := range r.drained {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 func deploymentKey(tenant, name string) string { return "wf." + tenant + "." + name }

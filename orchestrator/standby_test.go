@@ -19,7 +19,7 @@ import (
 
 // TestAStandbyKeepsWarm: a warm standby (Config.Standby) follows what the
 // leader writes (deployments made and removed, tenants and their keys,
-// registry logins) and the workers' heartbeats, and acts on none of it:
+// registry logins, drained workers) and the workers' heartbeats, and acts on none of it:
 // it asks no worker for its sandboxes and takes no tenant's key. Lead
 // takes in even a write made just before it, without a reload; then the
 // tenant's key works and the standby asks the worker it knows for its
@@ -93,6 +93,9 @@ func TestAStandbyKeepsWarm(t *testing.T) {
 	if err := reg.PutTenant(ctx, &Tenant{Name: "acme", Created: time.Now(), Keys: []TenantKey{{SHA256: HashKey(apiKey)}}}); err != nil {
 		t.Fatal(err)
 	}
+	if err := reg.SetDrained(ctx, "w1", true); err != nil {
+		t.Fatal(err)
+	}
 	if err := logins.Put(ctx, "acme", "registry.example.com", registry.Credential{Username: "u", Password: "p"}); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +104,7 @@ func TestAStandbyKeepsWarm(t *testing.T) {
 	waitFor(t, "the standby sees the leader's writes and the worker", func() bool {
 		_, during := sb.registry.Get("acme", "during")
 		_, removed := sb.registry.Get("acme", "removed")
-		return during && !removed && len(sb.registry.Tenants()) == 1 && len(sb.logins.List("acme")) == 1 && sb.workers.Live(time.Now()) == 1
+		return during && !removed && len(sb.registry.Drained()) == 1 && len(sb.registry.Tenants()) == 1 && len(sb.logins.List("acme")) == 1 && sb.workers.Live(time.Now()) == 1
 	})
 	if _, ok := sb.registry.Get("acme", "before"); !ok {
 		t.Fatal("the deployment stored before the standby started is not in its registry")
@@ -127,6 +130,9 @@ func TestAStandbyKeepsWarm(t *testing.T) {
 	}
 	if p, ok := keys.Lookup(apiKey); !ok || p.Tenant != "acme" {
 		t.Fatalf("after Lead the tenant's key is %+v, %v; want acme's", p, ok)
+	}
+	if v := sb.workers.Views(time.Now()); len(v) != 1 || v[0].State != "draining" {
+		t.Fatalf("after Lead the workers are %+v; want w1 draining, as the leader left it", v)
 	}
 	if sb.workers.term != 7 {
 		t.Fatalf("term %d after Lead at 7", sb.workers.term)

@@ -60,6 +60,9 @@ type Workers struct {
 	// reported before it was declared dead is not counted afterwards.
 	stranded  map[string]stranded
 	reclaimed map[string]bool
+	// drained names the workers an operator drained (Drain), heard from
+	// or not, so that one starting again stays drained.
+	drained map[string]bool
 }
 
 type workerEntry struct {
@@ -83,7 +86,7 @@ type workerEntry struct {
 // NewWorkers returns an empty table that talks to workers over nc.
 func NewWorkers(nc *nats.Conn) *Workers {
 	return &Workers{nc: nc, m: map[string]*workerEntry{}, replies: &replyMux{nc: nc},
-		stranded: map[string]stranded{}, reclaimed: map[string]bool{}}
+		stranded: map[string]stranded{}, reclaimed: map[string]bool{}, drained: map[string]bool{}}
 }
 
 // Observe records a heartbeat. It reports whether the worker is new to
@@ -99,7 +102,7 @@ func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) (fresh, restarte
 	e, ok := w.m[hb.WorkerID]
 	switch {
 	case !ok:
-		e = &workerEntry{id: hb.WorkerID, slot: -1}
+		e = &workerEntry{id: hb.WorkerID, slot: -1, draining: w.drained[hb.WorkerID]}
 		w.m[hb.WorkerID] = e
 		w.list = append(w.list, e)
 		fresh = true
@@ -107,7 +110,7 @@ func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) (fresh, restarte
 		// Reservations start from nothing: the router forgot the
 		// sandboxes of a dead worker and re-reserves what it adopts.
 		restarted = !e.dead
-		*e = workerEntry{id: hb.WorkerID, slot: -1}
+		*e = workerEntry{id: hb.WorkerID, slot: -1, draining: w.drained[hb.WorkerID]}
 		fresh = true
 	}
 	e.hb, e.seen = hb, now
@@ -154,16 +157,30 @@ func (w *Workers) Sweep(now time.Time) []string {
 	return dead
 }
 
-// Drain stops or resumes placing new sandboxes on a worker. It reports
-// whether the worker is known.
+// Drain stops or resumes placing new sandboxes on a worker, known or not
+// yet: the worker stays drained when it starts again (a new incarnation)
+// or is first heard from. It reports whether the worker is known.
 func (w *Workers) Drain(id string, drain bool) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if drain {
+		w.drained[id] = true
+	} else {
+		delete(w.drained, id)
+	}
 	e, ok := w.m[id]
 	if ok {
 		e.draining = drain
 		w.sync(e)
 	}
+	return ok
+}
+
+// Known reports whether a worker has been heard from.
+func (w *Workers) Known(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.m[id]
 	return ok
 }
 

@@ -325,3 +325,48 @@ func TestObserveSeesARestart(t *testing.T) {
 		}
 	}
 }
+
+// TestADrainOutlivesARestart: a drained worker stays drained when it
+// starts again (a new incarnation), when it comes back after being
+// declared dead, and when it is drained before it is first heard from;
+// undrained, it takes sandboxes again.
+func TestADrainOutlivesARestart(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	hb := func(id, inc string) protocol.Heartbeat {
+		return protocol.Heartbeat{WorkerID: id, Incarnation: inc, CPUMilli: 1000, MemoryBytes: 1 << 30, Interval: 200 * time.Millisecond, Sent: t0}
+	}
+	state := func(w *Workers, id string) string {
+		for _, v := range w.Views(t0) {
+			if v.ID == id {
+				return v.State
+			}
+		}
+		return "unknown"
+	}
+	w := NewWorkers(nil)
+	w.Observe(hb("a", "inc-1"), t0)
+	if !w.Drain("a", true) {
+		t.Fatal("a known worker's Drain reported it unknown")
+	}
+	if w.Drain("b", true) {
+		t.Fatal("an unknown worker's Drain reported it known")
+	}
+	steps := []struct {
+		name  string
+		do    func()
+		id    string
+		state string
+	}{
+		{"drained", func() {}, "a", "draining"},
+		{"a new incarnation", func() { w.Observe(hb("a", "inc-2"), t0) }, "a", "draining"},
+		{"back after being declared dead", func() { w.Sweep(t0.Add(time.Hour)); w.Observe(hb("a", "inc-2"), t0) }, "a", "draining"},
+		{"drained before first heard from", func() { w.Observe(hb("b", "inc-1"), t0) }, "b", "draining"},
+		{"undrained", func() { w.Drain("a", false); w.Observe(hb("a", "inc-3"), t0) }, "a", "ready"},
+	}
+	for _, st := range steps {
+		st.do()
+		if got := state(w, st.id); got != st.state {
+			t.Errorf("%s: worker %s is %s, want %s", st.name, st.id, got, st.state)
+		}
+	}
+}
