@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"baton.dev/baton/internal/faulttest"
 	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/orchestrator/client"
@@ -20,12 +22,15 @@ import (
 // (SIGTERM, then started again: a rolling upgrade) under steady
 // synchronous load through a client that knows both: no invocation
 // fails. Then the NATS server restarts: the leader keeps its lease (the
-// same replica, the same term) and invocations go on.
+// same replica, the same term) and invocations go on. History goes to
+// one Postgres from whichever replica leads: the rolling restart's
+// invocations each have their row.
 func TestReplicasLoseNothing(t *testing.T) {
 	ctx := context.Background()
 	images := testenv.Images(t)
 	bin := faulttest.Binary(t, shortDir(t, "bb-"))
 	ns := faulttest.StartNATS(t)
+	pg := testenv.Postgres(t) // one history for every replica
 	w := faulttest.StartWorker(t, bin, ns.URL(), "w1", "process", shortDir(t, "bw-"), images, "10.188.0.0/16")
 	defer w.Terminate(t)
 
@@ -35,7 +40,7 @@ func TestReplicasLoseNothing(t *testing.T) {
 	reps := make([]*faulttest.Orchestrator, 2)
 	var token, admin string
 	start := func(i int) {
-		reps[i] = faulttest.StartOrchestrator(t, bin, ns.URL(), dirs[i], ports[i], token, admin, "--replica-id", ids[i], "--lease-ttl", testLeaseTTL)
+		reps[i] = faulttest.StartOrchestrator(t, bin, ns.URL(), dirs[i], ports[i], token, admin, "--replica-id", ids[i], "--lease-ttl", testLeaseTTL, "--postgres", pg.URL())
 		token, admin = reps[i].Token, reps[i].AdminToken
 	}
 	start(0)
@@ -103,6 +108,7 @@ func TestReplicasLoseNothing(t *testing.T) {
 	var mu sync.Mutex
 	var sent int
 	var failures []error
+	var done []string // the invocations that succeeded
 	var load sync.WaitGroup
 	load.Go(func() {
 		var calls sync.WaitGroup
@@ -115,12 +121,14 @@ func TestReplicasLoseNothing(t *testing.T) {
 			case <-tick.C:
 			}
 			calls.Go(func() {
-				_, err := c.Invoke(ctx, "k", []byte(`{}`))
+				res, err := c.Invoke(ctx, "k", []byte(`{}`))
 				mu.Lock()
 				defer mu.Unlock()
 				sent++
 				if err != nil {
 					failures = append(failures, err)
+				} else {
+					done = append(done, res.InvocationID)
 				}
 			})
 		}
@@ -136,6 +144,26 @@ func TestReplicasLoseNothing(t *testing.T) {
 	t.Logf("rolling restart: %d invocations, %d failed", sent, len(failures))
 	for _, err := range failures {
 		t.Errorf("an invocation failed during the rolling restart: %v", err)
+	}
+	// History went on from each leader in turn, the stopped ones writing
+	// what they held before they ended: every invocation of the rolling
+	// restart has its one row.
+	db, err := pgx.Connect(ctx, pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	var rows int
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if err := db.QueryRow(ctx, "SELECT count(*) FROM invocations WHERE id = ANY($1)", done).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if rows == len(done) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if rows != len(done) {
+		t.Errorf("history holds %d of the rolling restart's %d invocations", rows, len(done))
 	}
 
 	// NATS restarts: the same leader keeps the lease.
