@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"baton.dev/baton/orchestrator/api"
@@ -24,24 +25,38 @@ import (
 type Client struct {
 	// URL is the API's, e.g. http://127.0.0.1:8080, or several
 	// orchestrator replicas' separated by commas: a request that cannot
-	// connect to one (nothing was sent) goes to the next.
+	// connect to one (nothing was sent) goes to the next, and the next
+	// request starts from the replica that answered.
 	URL   string
 	Token string
 	HTTP  *http.Client
+
+	replicas atomic.Pointer[replicas] // URL parsed, and which answered last
 }
 
-// urls are the replicas' base URLs, in the order tried.
-func (c *Client) urls() []string {
-	var out []string
+// replicas is a Client's URL as a list, and the one to try first.
+type replicas struct {
+	url       string
+	urls      []string
+	preferred atomic.Int32
+}
+
+// replicaList returns the replicas' base URLs, parsed once per URL.
+func (c *Client) replicaList() *replicas {
+	if r := c.replicas.Load(); r != nil && r.url == c.URL {
+		return r
+	}
+	r := &replicas{url: c.URL}
 	for _, u := range strings.Split(c.URL, ",") {
 		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
-			out = append(out, u)
+			r.urls = append(r.urls, u)
 		}
 	}
-	if len(out) == 0 {
-		out = []string{""}
+	if len(r.urls) == 0 {
+		r.urls = []string{""}
 	}
-	return out
+	c.replicas.Store(r)
+	return r
 }
 
 // NotSent reports whether err means the request never reached the
@@ -71,8 +86,11 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, heade
 		hc = http.DefaultClient
 	}
 	var resp *http.Response
-	urls := c.urls()
-	for i, base := range urls {
+	reps := c.replicaList()
+	urls, first := reps.urls, int(reps.preferred.Load())
+	for n := range urls {
+		i := (first + n) % len(urls)
+		base := urls[i]
 		var rd io.Reader
 		if body != nil {
 			rd = bytes.NewReader(body)
@@ -89,12 +107,13 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, heade
 		}
 		resp, err = hc.Do(req)
 		if err == nil {
+			reps.preferred.Store(int32(i))
 			break
 		}
 		if !NotSent(err) || ctx.Err() != nil {
 			return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
 		}
-		if i == len(urls)-1 {
+		if n == len(urls)-1 {
 			return nil, nil, fmt.Errorf("%s %s: no replica answered: %w", method, path, err)
 		}
 	}
