@@ -309,13 +309,16 @@ FROM pieces GROUP BY b, function ORDER BY b, function`
 
 func ptr[T any](v T) *T { return &v }
 
-// Exists says whether a tenant's workflow has any invocation in history.
+// Exists says whether a tenant's workflow has any invocation or
+// configuration change in history.
 func (h *History) Exists(ctx context.Context, tenant, workflow string) (bool, error) {
 	if err := h.schema(ctx); err != nil {
 		return false, unavailable(err)
 	}
 	var ok bool
-	err := h.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM invocations WHERE tenant = $1 AND workflow = $2)`, tenant, workflow).Scan(&ok)
+	err := h.pool.QueryRow(ctx, `
+SELECT EXISTS (SELECT 1 FROM invocations WHERE tenant = $1 AND workflow = $2)
+    OR EXISTS (SELECT 1 FROM configuration_changes WHERE tenant = $1 AND workflow = $2)`, tenant, workflow).Scan(&ok)
 	if err != nil {
 		return false, unavailable(err)
 	}
