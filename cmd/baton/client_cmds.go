@@ -97,7 +97,7 @@ func workflowsCmd() *cobra.Command {
 			}
 			return tw.Flush()
 		})
-	cmd.AddCommand(workflowGetCmd())
+	cmd.AddCommand(workflowGetCmd(), workflowHistoryCmd())
 	cmd.AddCommand(&cobra.Command{
 		Use:   "rm NAME",
 		Short: "Delete a workflow and its sandboxes",
