@@ -75,8 +75,9 @@ func TestApplyConcurrentlyAppliesEachOnce(t *testing.T) {
 // TestUpgradeFromAnEarlierSchema applies the first three migrations (the
 // schema before configuration history and invocation sizes), writes an
 // invocation as that schema had it, then applies the rest: the old row
-// is kept with its sizes unknown (NULL), new rows take sizes, and
-// configuration changes can be written.
+// is kept with its sizes unknown (NULL), new rows take sizes,
+// configuration changes can be written, and the stage runs' per-minute
+// rollup counts the stage runs written before it.
 func TestUpgradeFromAnEarlierSchema(t *testing.T) {
 	srv := testenv.Postgres(t)
 	ctx := context.Background()
@@ -106,6 +107,10 @@ VALUES ($1, 't', 'wf', 1, false, 'succeeded', now(), now(), 1, 0, 0)`
 	if _, err := pool.Exec(ctx, insert, "old"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := pool.Exec(ctx, `INSERT INTO stage_runs (invocation_id, stage, tenant, workflow, function, started_at, ended_at, calls, attempts, queued_ms, exec_ms, cold, cpu_milli, memory_bytes, cost)
+VALUES ('old', 'a', 't', 'wf', 'f', now(), now(), 1, 1, 0, 1, true, 250, 1, 0)`); err != nil {
+		t.Fatal(err)
+	}
 	applied, err := migrations.Apply(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
@@ -125,6 +130,10 @@ VALUES ('new', 't', 'wf', 1, false, 'succeeded', now(), now(), 1, 0, 0, 10, 20)`
 		if got := show(in) + " " + show(out); got != want {
 			t.Errorf("invocation %s's sizes after the upgrade: %s, want %s", id, got, want)
 		}
+	}
+	var runs, cold int
+	if err := pool.QueryRow(ctx, "SELECT sum(runs), sum(cold) FROM stage_run_minutes WHERE tenant = 't' AND workflow = 'wf'").Scan(&runs, &cold); err != nil || runs != 1 || cold != 1 {
+		t.Errorf("the stage runs' rollup after the upgrade: %d runs, %d cold (%v); want the old run, cold", runs, cold, err)
 	}
 	if _, err := pool.Exec(ctx, `INSERT INTO configuration_changes (id, tenant, workflow, at, kind, revision, after) VALUES ('c', 't', 'wf', now(), 'deploy', 1, '{}')`); err != nil {
 		t.Errorf("write a configuration change after the upgrade: %v", err)

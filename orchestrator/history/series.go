@@ -51,10 +51,11 @@ const bucketsSQL = `
     FROM generate_series(0, $6::int - 1) AS b`
 
 // Series computes q's buckets. Every figure is computed in Postgres, and
-// sent back one row per bucket: the invocations and stage runs bucket by
-// bucket, each bucket an index range of the (tenant, workflow, time)
-// indexes (no sort of the window's rows by bucket, which at a million
-// rows spilled to disk), the sandboxes' lives cut by the buckets.
+// sent back one row per bucket: the invocations bucket by bucket, each
+// bucket an index range of the (tenant, workflow, started_at) index (no
+// sort of the window's rows by bucket, which at a million rows spilled
+// to disk); the stage runs from their per-minute rollup where the buckets
+// are whole minutes; the sandboxes' lives cut by the buckets.
 func (h *History) Series(ctx context.Context, q SeriesQuery) (*api.Series, error) {
 	q.Since, q.Until = q.Since.Truncate(time.Microsecond), q.Until.Truncate(time.Microsecond) // Postgres's precision
 	n := q.Buckets()
@@ -190,7 +191,7 @@ ORDER BY b`
 
 // seriesStages fills each bucket's stage runs and cold starts.
 func seriesStages(ctx context.Context, tx pgx.Tx, s *api.Series, args []any) error {
-	rows, err := tx.Query(ctx, seriesStagesSQL(), args...)
+	rows, err := tx.Query(ctx, seriesStagesSQL(), append(args, rolledUntil(s.Since, s.Until, time.Duration(s.StepSeconds*float64(time.Second))))...)
 	if err != nil {
 		return unavailable(err)
 	}
@@ -210,17 +211,36 @@ func seriesStages(ctx context.Context, tx pgx.Tx, s *api.Series, args []any) err
 	return nil
 }
 
+// rolledUntil is where a series' stage runs stop being read from the
+// per-minute rollup (stage_run_minutes) and start being read row by row:
+// the last whole minute of the window, when every bucket starts on a
+// whole minute (so that no minute straddles two buckets); else the
+// window's start (every stage run read row by row).
+func rolledUntil(since, until time.Time, step time.Duration) time.Time {
+	if step%time.Minute != 0 || !since.Equal(since.Truncate(time.Minute)) { // Truncate counts from year 1, a whole number of minutes before 1970
+		return since
+	}
+	return later(since, until.Truncate(time.Minute))
+}
+
 // seriesStagesSQL counts the window's stage runs and cold starts bucket
-// by bucket (parameters as seriesInvocationsSQL's first six).
+// by bucket: parameters as seriesInvocationsSQL's first six, and $7 where
+// the rollup's minutes end (rolledUntil). Each bucket adds up its whole
+// minutes before $7 from the rollup, and reads the stage runs from $7 on
+// (at most the window's last, partial, minute) through the index.
 func seriesStagesSQL() string {
 	return `
-SELECT b, runs, cold
+SELECT b, coalesce(rolled.runs, 0) + raw.runs, coalesce(rolled.cold, 0) + raw.cold
 FROM (` + bucketsSQL + `) AS buckets
+CROSS JOIN LATERAL (
+    SELECT sum(runs) AS runs, sum(cold) AS cold
+    FROM stage_run_minutes
+    WHERE tenant = $1 AND workflow = $2 AND minute >= bs AND minute < least(be, $7::timestamptz)) AS rolled
 CROSS JOIN LATERAL (
     SELECT count(*) AS runs, count(*) FILTER (WHERE cold) AS cold
     FROM stage_runs
-    WHERE tenant = $1 AND workflow = $2 AND started_at >= bs AND started_at < be) AS figures
-WHERE runs > 0`
+    WHERE tenant = $1 AND workflow = $2 AND started_at >= greatest(bs, $7::timestamptz) AND started_at < be) AS raw
+WHERE coalesce(rolled.runs, 0) + raw.runs > 0`
 }
 
 // seriesPools fills each bucket's warm pool per function and idle cost:

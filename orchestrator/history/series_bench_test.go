@@ -80,6 +80,8 @@ func BenchmarkSeries(b *testing.B) {
 			switch name {
 			case "invocations":
 				args = append(args, 95.0, 150.0)
+			case "stage runs":
+				args = append(args, q.Until)
 			case "sandboxes":
 				args = append(args, 2.4e-5, 2.5e-6)
 			}
