@@ -498,10 +498,10 @@ func choiceKind(c api.Choice) (string, error) {
 		return api.ChangeManual, nil
 	case c.Kind == "":
 		return api.ChangeTune, nil
-	case slices.Contains(api.ChoiceKinds, c.Kind):
+	case slices.Contains(api.ChoiceKinds(), c.Kind):
 		return c.Kind, nil
 	}
-	return "", fmt.Errorf("kind: %q is not a kind of choice; want one of %s", c.Kind, strings.Join(api.ChoiceKinds, ", "))
+	return "", fmt.Errorf("kind: %q is not a kind of choice; want one of %s", c.Kind, strings.Join(api.ChoiceKinds(), ", "))
 }
 
 // recordChange adds a change of d's configuration to history (buffered,

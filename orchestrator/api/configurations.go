@@ -19,7 +19,9 @@ const (
 )
 
 // ChoiceKinds are the kinds a Choice may name.
-var ChoiceKinds = []string{ChangeTune, ChangeRetune, ChangeExplore, ChangeValidate, ChangeManual}
+func ChoiceKinds() []string {
+	return []string{ChangeTune, ChangeRetune, ChangeExplore, ChangeValidate, ChangeManual}
+}
 
 // Settled says whether a change of this kind is meant to stay (a deploy,
 // a tuning's or a re-tuning's result, a choice by hand), as opposed to
