@@ -49,6 +49,7 @@ func (o *Orchestrator) Handler() http.Handler {
 			r.Post("/workflows/{name}/invoke", o.handleInvoke)
 			r.Get("/workflows/{name}/configuration", o.handleGetConfiguration)
 			r.Put("/workflows/{name}/configuration", o.handlePutConfiguration)
+			r.Get("/workflows/{name}/configurations", o.handleConfigurations)
 			r.Post("/workflows/{name}/samples", o.handleSample)
 			r.Get("/invocations", o.handleInvocations)
 			r.Get("/invocations/{id}", o.handleInvocation)

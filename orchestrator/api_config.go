@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -85,4 +86,71 @@ func (o *Orchestrator) handleSample(w http.ResponseWriter, r *http.Request) {
 	cfg, _ := json.Marshal(s.Functions)
 	o.cfg.History.Add(history.Sample{ID: newEventID(), Tenant: tenantOf(r), Workflow: name, At: time.Now(), Config: cfg, LatencyMs: s.LatencyMs, Cost: s.CostUSD})
 	writeJSON(w, http.StatusAccepted, map[string]string{"history": "on"})
+}
+
+// defaultChangeWindow and defaultChanges are GET
+// /v1/workflows/{name}/configurations' window and limit when the request
+// names none.
+const (
+	defaultChangeWindow = time.Hour
+	defaultChanges      = 50
+	maxChangeWindow     = 7 * 24 * time.Hour
+)
+
+// parseConfigurationQuery reads GET /v1/workflows/{name}/configurations'
+// query: window (a duration from 1s to 7 days, default 1h) and limit (1
+// to api.MaxConfigurationChanges, default 50). Each error names its
+// parameter.
+func parseConfigurationQuery(r *http.Request, q *history.ConfigurationQuery) error {
+	q.Window, q.Limit = defaultChangeWindow, defaultChanges
+	if s := r.URL.Query().Get("window"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Second || d > maxChangeWindow {
+			return fmt.Errorf("query parameter window=%q: want a duration from 1s to %s, like 1h", s, maxChangeWindow)
+		}
+		q.Window = d
+	}
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > api.MaxConfigurationChanges {
+			return fmt.Errorf("query parameter limit=%q: want a whole number from 1 to %d", s, api.MaxConfigurationChanges)
+		}
+		q.Limit = n
+	}
+	return nil
+}
+
+// handleConfigurations answers GET /v1/workflows/{name}/configurations:
+// the configuration history of one of the tenant's workflows (deployed,
+// or with history), newest first, with the invocations before and after
+// each change.
+func (o *Orchestrator) handleConfigurations(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	q := history.ConfigurationQuery{Tenant: tenantOf(r), Workflow: name, Percentile: 95, Until: time.Now()}
+	if err := parseConfigurationQuery(r, &q); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !o.knownWorkflow(w, r, q.Tenant, name, fmt.Sprintf("workflow %q", name), "configuration history") {
+		return
+	}
+	if d, ok := o.registry.Get(q.Tenant, name); ok && d.Workflow.Spec.QoS.Latency > 0 {
+		q.Percentile = d.Workflow.Spec.QoS.Percentile
+	}
+	out := api.ConfigurationHistory{History: "on", Workflow: name, Percentile: q.Percentile, WindowSeconds: q.Window.Seconds(), Changes: []api.ConfigurationChange{}}
+	if o.cfg.History == nil {
+		out.History, out.Message = "off", historyOff+", so configuration changes are not kept"
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	changes, err := o.cfg.History.ConfigurationHistory(r.Context(), q)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("configuration history: %v", err))
+		return
+	}
+	if changes != nil {
+		out.Changes = changes
+	}
+	out.Dropped = o.cfg.History.Stats().Dropped
+	writeJSON(w, http.StatusOK, out)
 }

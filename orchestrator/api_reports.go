@@ -180,6 +180,7 @@ func fromHistory(row *history.Invocation, stages []history.StageRun) *api.Invoca
 		ID: row.ID, Tenant: row.Tenant, Workflow: row.Workflow, Async: row.Async, Status: row.Status,
 		Start: row.Start, End: row.End, LatencyMs: row.LatencyMs, Error: row.Error, Stage: row.FailedStage,
 		ColdStarts: row.ColdStarts, Cost: row.Cost, Revision: row.Revision, Stages: []api.StageTiming{},
+		InputBytes: row.InputBytes, OutputBytes: row.OutputBytes,
 	}
 	for _, s := range stages {
 		inv.Stages = append(inv.Stages, api.StageTiming{

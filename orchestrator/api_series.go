@@ -57,30 +57,14 @@ func (o *Orchestrator) handleSeries(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	_, deployed := o.registry.Get(q.Tenant, q.Workflow)
-	// The same answer whether another tenant has a workflow of that name
-	// or none does: the asker learns nothing of other tenants.
-	notFound := fmt.Sprintf("query parameter workflow=%q: workflow not found (it is not deployed and has no history)", q.Workflow)
-	if o.cfg.History == nil {
-		if !deployed {
-			writeError(w, http.StatusNotFound, notFound)
-			return
-		}
-		writeJSON(w, http.StatusOK, api.Series{History: "off", Workflow: q.Workflow, Since: q.Since, Until: q.Until, StepSeconds: q.Step.Seconds(),
-			Functions: []string{}, Buckets: []api.SeriesBucket{},
-			Message: "history is off: this orchestrator runs without Postgres (start it with --postgres URL, or install the Postgres server binaries for `baton up`), so there is no series to plot"})
+	if !o.knownWorkflow(w, r, q.Tenant, q.Workflow, fmt.Sprintf("query parameter workflow=%q", q.Workflow), "series") {
 		return
 	}
-	if !deployed {
-		known, err := o.cfg.History.Exists(r.Context(), q.Tenant, q.Workflow)
-		if err != nil {
-			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("series: %v", err))
-			return
-		}
-		if !known {
-			writeError(w, http.StatusNotFound, notFound)
-			return
-		}
+	if o.cfg.History == nil {
+		writeJSON(w, http.StatusOK, api.Series{History: "off", Workflow: q.Workflow, Since: q.Since, Until: q.Until, StepSeconds: q.Step.Seconds(),
+			Functions: []string{}, Buckets: []api.SeriesBucket{},
+			Message: historyOff + ", so there is no series to plot"})
+		return
 	}
 	s, err := o.cfg.History.Series(r.Context(), q)
 	if err != nil {
@@ -89,4 +73,31 @@ func (o *Orchestrator) handleSeries(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Dropped = o.cfg.History.Stats().Dropped
 	writeJSON(w, http.StatusOK, s)
+}
+
+// historyOff says why an orchestrator has no history.
+const historyOff = "history is off: this orchestrator runs without Postgres (start it with --postgres URL, or install the Postgres server binaries for `baton up`)"
+
+// knownWorkflow answers 404 (or 503 when history cannot say) unless the
+// tenant's workflow is deployed or has history, and reports whether it
+// is known. The answer is the same whether another tenant has a workflow
+// of that name or none does: the asker learns nothing of other tenants.
+// named says where the name came from (a parameter), what what is
+// asked for, both for the messages.
+func (o *Orchestrator) knownWorkflow(w http.ResponseWriter, r *http.Request, tenant, name, named, what string) bool {
+	if _, deployed := o.registry.Get(tenant, name); deployed {
+		return true
+	}
+	if o.cfg.History != nil {
+		known, err := o.cfg.History.Exists(r.Context(), tenant, name)
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("%s: %v", what, err))
+			return false
+		}
+		if known {
+			return true
+		}
+	}
+	writeError(w, http.StatusNotFound, named+": workflow not found (it is not deployed and has no history)")
+	return false
 }

@@ -100,6 +100,8 @@ func (o *Orchestrator) execute(ctx context.Context, d *Deployment, inv *api.Invo
 	} else {
 		done.Status, done.Output = api.StatusSucceeded, res.Output
 	}
+	in, out := int64(len(input)), int64(len(done.Output))
+	done.InputBytes, done.OutputBytes = &in, &out
 	if o.chain != nil {
 		o.chain.observe(d, done.Stages)
 	}
@@ -117,6 +119,7 @@ func historyRecords(d *Deployment, inv *api.Invocation) []history.Record {
 		ID: inv.ID, Tenant: inv.Tenant, Workflow: inv.Workflow, Revision: inv.Revision, Async: inv.Async,
 		Status: inv.Status, Error: inv.Error, FailedStage: inv.Stage, Start: inv.Start, End: inv.End,
 		LatencyMs: inv.LatencyMs, ColdStarts: inv.ColdStarts, Cost: inv.Cost,
+		InputBytes: inv.InputBytes, OutputBytes: inv.OutputBytes,
 	}
 	if q := d.Workflow.Spec.QoS; q.Latency > 0 {
 		row.QoSLatencyMs, row.QoSPercentile = ms(q.Latency), q.Percentile

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -454,6 +455,12 @@ func (o *Orchestrator) Deploy(ctx context.Context, tenant, filename string, sour
 			o.router.Remove(k)
 		}
 	}
+	var before map[string]api.Resources
+	reason := "first deploy"
+	if existed {
+		before, reason = old.resourcesByFunction(), fmt.Sprintf("new revision (was %d)", old.Revision)
+	}
+	o.recordChange(d, history.ConfigurationChange{At: now, Kind: api.ChangeDeploy, Reason: reason, Before: before})
 	o.log.Info("workflow deployed", "tenant", tenant, "workflow", d.Name, "revision", d.Revision, "new", !existed)
 	return d, !existed, nil
 }
@@ -517,6 +524,11 @@ func (o *Orchestrator) Choose(ctx context.Context, tenant, name string, c api.Ch
 	if err := d.CheckChoice(&c); err != nil {
 		return nil, &DeployError{Status: http.StatusBadRequest, Msg: err.Error()}
 	}
+	kind, err := choiceKind(c)
+	if err != nil {
+		return nil, &DeployError{Status: http.StatusBadRequest, Msg: err.Error()}
+	}
+	c.Kind = kind
 	if derr := o.checkPrivileges(name, d.Workflow); derr != nil {
 		return nil, derr // deployed when allowed, no longer allowed
 	}
@@ -535,8 +547,33 @@ func (o *Orchestrator) Choose(ctx context.Context, tenant, name string, c api.Ch
 		cfg, _ := json.Marshal(c.Functions)
 		o.cfg.History.Add(history.Decision{ID: newEventID(), Tenant: tenant, Workflow: name, At: c.At, Policy: c.Policy, Config: cfg, Reason: c.Reason})
 	}
-	o.log.Info("configuration chosen", "tenant", tenant, "workflow", name, "policy", c.Policy, "reason", c.Reason)
+	o.recordChange(&next, history.ConfigurationChange{At: c.At, Kind: c.Kind, Policy: c.Policy, Reason: c.Reason, Before: d.resourcesByFunction()})
+	o.log.Info("configuration chosen", "tenant", tenant, "workflow", name, "policy", c.Policy, "kind", c.Kind, "reason", c.Reason)
 	return &next, nil
+}
+
+// choiceKind is the kind of change a choice makes: as it names it, or
+// manual for the manual policy (or none) and tune for a tuner's.
+func choiceKind(c api.Choice) (string, error) {
+	switch {
+	case c.Kind == "" && (c.Policy == "" || c.Policy == "manual"):
+		return api.ChangeManual, nil
+	case c.Kind == "":
+		return api.ChangeTune, nil
+	case slices.Contains(api.ChoiceKinds(), c.Kind):
+		return c.Kind, nil
+	}
+	return "", fmt.Errorf("kind: %q is not a kind of choice; want one of %s", c.Kind, strings.Join(api.ChoiceKinds(), ", "))
+}
+
+// recordChange adds a change of d's configuration to history (buffered,
+// off any invocation's path), with d's resources as After.
+func (o *Orchestrator) recordChange(d *Deployment, c history.ConfigurationChange) {
+	if o.cfg.History == nil {
+		return
+	}
+	c.ID, c.Tenant, c.Workflow, c.Revision, c.After = newEventID(), d.Tenant, d.Name, d.Revision, d.resourcesByFunction()
+	o.cfg.History.Add(c)
 }
 
 // ErrNotFound is returned for a workflow the tenant does not have.

@@ -95,6 +95,17 @@ func (d *Deployment) CheckChoice(c *api.Choice) error {
 	return nil
 }
 
+// resourcesByFunction is each function's resources, as Functions gives
+// them to its sandboxes.
+func (d *Deployment) resourcesByFunction() map[string]api.Resources {
+	out := make(map[string]api.Resources, len(d.Workflow.Spec.Functions))
+	for n := range d.Workflow.Spec.Functions {
+		r, _ := d.resources(n)
+		out[n] = r
+	}
+	return out
+}
+
 // FunctionKey names a function of a deployed workflow across tenants.
 func FunctionKey(tenant, wf, fn string) string { return tenant + "/" + wf + "/" + fn }
 

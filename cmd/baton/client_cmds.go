@@ -97,7 +97,7 @@ func workflowsCmd() *cobra.Command {
 			}
 			return tw.Flush()
 		})
-	cmd.AddCommand(workflowGetCmd())
+	cmd.AddCommand(workflowGetCmd(), workflowHistoryCmd())
 	cmd.AddCommand(&cobra.Command{
 		Use:   "rm NAME",
 		Short: "Delete a workflow and its sandboxes",
@@ -210,6 +210,9 @@ func invocationsCmd() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "%s  workflow %s  %s  %.1f ms  %d cold\n", inv.ID, inv.Workflow, inv.Status, inv.LatencyMs, inv.ColdStarts)
+			if inv.InputBytes != nil && inv.OutputBytes != nil {
+				fmt.Fprintf(w, "input %d bytes, output %d bytes\n", *inv.InputBytes, *inv.OutputBytes)
+			}
 			if inv.Error != "" {
 				fmt.Fprintf(w, "error: %s\n", inv.Error)
 			}

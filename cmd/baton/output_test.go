@@ -21,6 +21,7 @@ import (
 var jsonOutputs = map[string][]any{
 	"workflows":          {[]api.WorkflowSummary{}},
 	"workflows get":      {&api.WorkflowSummary{}},
+	"workflows history":  {&api.ConfigurationHistory{}},
 	"invoke":             {&api.Invocation{}, asyncAccepted{}},
 	"invocations show":   {&api.Invocation{}},
 	"invocations ls":     {[]api.Invocation{}},

@@ -26,8 +26,8 @@ type liveCluster struct {
 	w     *workflow.Workflow
 }
 
-func (l *liveCluster) Apply(ctx context.Context, cfg scheduler.Config, policy, reason string) error {
-	choice := api.Choice{Functions: map[string]api.Resources{}, Policy: policy, Reason: reason}
+func (l *liveCluster) Apply(ctx context.Context, cfg scheduler.Config, why tune.Change) error {
+	choice := api.Choice{Functions: map[string]api.Resources{}, Policy: why.Policy, Kind: why.Kind, Reason: why.Reason}
 	for fn, s := range cfg {
 		f := l.w.Spec.Functions[fn]
 		if f == nil || (!f.Resources.CPU.Auto && !f.Resources.Memory.Auto) {
@@ -202,7 +202,7 @@ func validateTuned(ctx context.Context, cl *liveCluster, w *workflow.Workflow, r
 		name string
 		cfg  scheduler.Config
 	}{{"static-max", space.Max()}, {"tuned", res.Best}} {
-		if err := cl.Apply(ctx, run.cfg, res.Policy, "validation run: "+run.name); err != nil {
+		if err := cl.Apply(ctx, run.cfg, tune.Change{Policy: res.Policy, Kind: tune.KindValidate, Reason: "validation run: " + run.name}); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(errw, "validating %s with %d invocations ...\n", run.name, n)
@@ -212,7 +212,7 @@ func validateTuned(ctx context.Context, cl *liveCluster, w *workflow.Workflow, r
 		}
 		out[run.name] = s
 	}
-	return out, cl.Apply(ctx, res.Best, res.Policy, fmt.Sprintf("validated over %d invocations against static-max", n))
+	return out, cl.Apply(ctx, res.Best, tune.Change{Policy: res.Policy, Kind: tune.KindTune, Reason: fmt.Sprintf("validated over %d invocations against static-max", n)})
 }
 
 func tuneInput(name, flag string) ([]byte, error) {

@@ -18,6 +18,7 @@ import (
 
 	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/orchestrator/client"
+	"baton.dev/baton/scheduler/stats"
 	"baton.dev/baton/workflow"
 )
 
@@ -220,6 +221,13 @@ func TestConsoleInABrowser(t *testing.T) {
 	sameNumber(t, "QoS percentile's latency", b.value(row+`td[data-field="achievedMs"]`), float64(f.QoS.AchievedMs))
 	b.screenshot("2-workflows")
 
+	// A new revision: a second configuration change, with the n
+	// invocations before it.
+	if _, err := alpha.Deploy(ctx, "hidden-pipeline.yaml", qosYAML("hidden-pipeline")); err != nil {
+		t.Fatal(err)
+	}
+	changes := waitChanges(t, alpha, "hidden-pipeline", 2, n)
+
 	// One workflow: every chart drew, and the latency chart's data are
 	// the series'.
 	b.page("/workflow/hidden-pipeline", "workflow")
@@ -236,6 +244,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	sameNumber(t, "workflow page: cost per invocation", b.value(`#summary td[data-field="costPerInvocation"]`), f.Cost.PerInvocation)
 	sameNumber(t, "workflow page: violation rate", b.value(`#summary td[data-field="violationRate"]`), f.QoS.ViolationRate)
+	compareChanges(t, b, changes)
 	b.screenshot("3-workflow")
 	type pageWeight struct{ Transfer, Decoded, Resources float64 }
 	weight := read(b, "page weight", chromedp.Evaluate[pageWeight](`(() => {
@@ -258,6 +267,12 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameNumber(t, "invocation latency", b.value(`td[data-field="latencyMs"]`), inv.LatencyMs)
+	if inv.InputBytes == nil || inv.OutputBytes == nil || *inv.InputBytes == 0 || *inv.OutputBytes == 0 {
+		t.Errorf("the invocation API gives sizes %v in, %v out; want both known and above 0", inv.InputBytes, inv.OutputBytes)
+	} else {
+		sameNumber(t, "invocation input size", b.value(`td[data-field="inputBytes"]`), float64(*inv.InputBytes))
+		sameNumber(t, "invocation output size", b.value(`td[data-field="outputBytes"]`), float64(*inv.OutputBytes))
+	}
 	stageRows := read(b, "count the timeline's rows", chromedp.Evaluate[int](`document.querySelectorAll('#chart-timeline .bar-row').length`))
 	if stageRows != len(inv.Stages) {
 		t.Errorf("the timeline has %d stages, the invocation %d", stageRows, len(inv.Stages))
@@ -331,6 +346,59 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("signing in with a revoked key says %q", msg)
 	}
 	b.screenshot("8-revoked")
+}
+
+// compareChanges checks that the workflow page's configuration history
+// lists the API's settled changes, newest first, with the API's figures
+// before and after each (empty where the API has none).
+func compareChanges(t *testing.T, b *browser, h *api.ConfigurationHistory) {
+	t.Helper()
+	ids := read(b, "the configuration history's rows", chromedp.Evaluate[[]string](`[...document.querySelectorAll('#configuration-history tbody tr')].map((tr) => tr.dataset.change)`))
+	var want []string
+	for _, c := range h.Changes {
+		if api.Settled(c.Kind) {
+			want = append(want, c.ID)
+		}
+	}
+	if strings.Join(ids, ",") != strings.Join(want, ",") || len(want) == 0 {
+		t.Fatalf("the configuration history shows changes %v, the API %v", ids, want)
+	}
+	shownOrEmpty := func(selector string, want *float64) {
+		got := b.value(selector)
+		if want == nil {
+			if got != "" {
+				t.Errorf("%s shows %q, the API has none", selector, got)
+			}
+			return
+		}
+		sameNumber(t, selector, got, *want)
+	}
+	ms := func(m *stats.Ms) *float64 {
+		if m == nil {
+			return nil
+		}
+		v := float64(*m)
+		return &v
+	}
+	for _, c := range h.Changes {
+		row := `#configuration-history tr[data-change="` + c.ID + `"] `
+		if kind := read(b, "read a change's kind", chromedp.Text(row+`td[data-field="kind"]`)); kind != c.Kind {
+			t.Errorf("change %s shows kind %q, the API %q", c.ID, kind, c.Kind)
+		}
+		for side, w := range map[string]*api.ChangeWindow{"before": c.Before, "after": c.After} {
+			var inv, cost, p *float64
+			if w != nil {
+				n := float64(w.Invocations)
+				inv, cost, p = &n, w.ExecutionCostPerInvocation, ms(w.PercentileMs)
+			}
+			shownOrEmpty(row+`span[data-field="`+side+`Invocations"]`, inv)
+			shownOrEmpty(row+`span[data-field="`+side+`ExecutionCostPerInvocation"]`, cost)
+			shownOrEmpty(row+`span[data-field="`+side+`PercentileMs"]`, p)
+		}
+	}
+	if last := h.Changes[0]; last.Before == nil || last.Before.Invocations == 0 {
+		t.Errorf("the newest change has no invocations before it: %+v", last.Before)
+	}
 }
 
 // compareSeries checks that the latency chart's first line is the

@@ -34,6 +34,11 @@ type Invocation struct {
 	// Cost is the execution cost of the stages, in dollars.
 	Cost     float64 `json:"cost"`
 	Revision uint64  `json:"revision"`
+	// InputBytes and OutputBytes are the sizes of the request body and of
+	// the workflow's response (0 when it failed); absent while it runs,
+	// and for invocations history has from before it kept them.
+	InputBytes  *int64 `json:"inputBytes,omitempty"`
+	OutputBytes *int64 `json:"outputBytes,omitempty"`
 }
 
 // MarshalJSON adds the output: raw when it is JSON, as a string otherwise.

@@ -41,7 +41,10 @@ type Choice struct {
 	Functions map[string]Resources `json:"functions"`
 	Policy    string               `json:"policy"`
 	Reason    string               `json:"reason"`
-	At        time.Time            `json:"at"`
+	// Kind is what the change is for, one of ChoiceKinds(); empty means
+	// manual for policy "manual" (or none), tune for another policy.
+	Kind string    `json:"kind,omitempty"`
+	At   time.Time `json:"at"`
 }
 
 // Resources are one function's CPU and memory.

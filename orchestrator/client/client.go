@@ -383,6 +383,22 @@ func (c *Client) Choose(ctx context.Context, name string, choice api.Choice) (*a
 	return &out, c.getJSON(ctx, http.MethodPut, "/v1/workflows/"+url.PathEscape(name)+"/configuration", body, &out)
 }
 
+// Configurations reads a workflow's configuration history, newest
+// first: window bounds the invocations compared before and after each
+// change (a duration; empty for the server's default, 1h), limit how many
+// changes (0 for the default, 50).
+func (c *Client) Configurations(ctx context.Context, name, window string, limit int) (*api.ConfigurationHistory, error) {
+	q := url.Values{}
+	if window != "" {
+		q.Set("window", window)
+	}
+	if limit != 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out api.ConfigurationHistory
+	return &out, c.getJSON(ctx, http.MethodGet, "/v1/workflows/"+url.PathEscape(name)+"/configurations?"+q.Encode(), nil, &out)
+}
+
 // Sample records a tuner's measurement of a configuration in history.
 func (c *Client) Sample(ctx context.Context, name string, s api.SampleRequest) error {
 	body, err := json.Marshal(s)

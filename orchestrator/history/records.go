@@ -3,6 +3,8 @@ package history
 import (
 	"encoding/json"
 	"time"
+
+	"baton.dev/baton/orchestrator/api"
 )
 
 // Record is one row of history. The writer groups records by table.
@@ -25,12 +27,16 @@ type Invocation struct {
 	QoSPercentile        float64
 	ColdStarts           int
 	Cost                 float64 // execution cost of its stages, dollars
+	// InputBytes and OutputBytes are the sizes of the request body and
+	// of the workflow's response (0 when it failed); nil on rows written
+	// before history kept them.
+	InputBytes, OutputBytes *int64
 }
 
 func (Invocation) table() string { return "invocations" }
 func (Invocation) columns() []string {
 	return []string{"id", "tenant", "workflow", "revision", "async", "status", "error", "failed_stage",
-		"started_at", "ended_at", "latency_ms", "qos_latency_ms", "qos_percentile", "cold_starts", "cost"}
+		"started_at", "ended_at", "latency_ms", "qos_latency_ms", "qos_percentile", "cold_starts", "cost", "input_bytes", "output_bytes"}
 }
 func (r Invocation) values() []any {
 	var qosMs, qosP any
@@ -38,7 +44,7 @@ func (r Invocation) values() []any {
 		qosMs, qosP = r.QoSLatencyMs, r.QoSPercentile
 	}
 	return []any{r.ID, r.Tenant, r.Workflow, int64(r.Revision), r.Async, r.Status, r.Error, r.FailedStage,
-		r.Start, r.End, r.LatencyMs, qosMs, qosP, int32(r.ColdStarts), r.Cost}
+		r.Start, r.End, r.LatencyMs, qosMs, qosP, int32(r.ColdStarts), r.Cost, r.InputBytes, r.OutputBytes}
 }
 
 // StageRun is one stage of one invocation; a foreach stage's calls are
@@ -129,4 +135,33 @@ func (Sample) columns() []string {
 }
 func (r Sample) values() []any {
 	return []any{r.ID, r.Tenant, r.Workflow, r.At, string(r.Config), r.LatencyMs, r.Cost}
+}
+
+// ConfigurationChange is a change of a workflow's configuration: when,
+// why, and each function's resources before and after.
+type ConfigurationChange struct {
+	ID, Tenant, Workflow string
+	At                   time.Time
+	Kind                 string // one of api's Change kinds
+	Revision             uint64
+	Policy, Reason       string
+	// Before is nil for a workflow's first deploy.
+	Before, After map[string]api.Resources
+}
+
+func (ConfigurationChange) table() string { return "configuration_changes" }
+func (ConfigurationChange) columns() []string {
+	return []string{"id", "tenant", "workflow", "at", "kind", "revision", "policy", "reason", "before", "after"}
+}
+func (r ConfigurationChange) values() []any {
+	var before any
+	if r.Before != nil {
+		b, _ := json.Marshal(r.Before) // a map of plain structs always encodes
+		before = string(b)
+	}
+	after, _ := json.Marshal(r.After)
+	if r.After == nil {
+		after = []byte("{}")
+	}
+	return []any{r.ID, r.Tenant, r.Workflow, r.At, r.Kind, int64(r.Revision), r.Policy, r.Reason, before, string(after)}
 }

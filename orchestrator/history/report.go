@@ -184,7 +184,7 @@ func (h *History) Invocations(ctx context.Context, tenant, workflow string, limi
 	}
 	rows, err := h.pool.Query(ctx, `
 SELECT id, tenant, workflow, revision, async, status, error, failed_stage, started_at, ended_at,
-       latency_ms, coalesce(qos_latency_ms, 0), coalesce(qos_percentile, 0), cold_starts, cost
+       latency_ms, coalesce(qos_latency_ms, 0), coalesce(qos_percentile, 0), cold_starts, cost, input_bytes, output_bytes
 FROM invocations WHERE tenant = $1 AND ($2 = '' OR workflow = $2)
 ORDER BY started_at DESC LIMIT $3`, tenant, workflow, limit)
 	if err != nil {
@@ -205,7 +205,7 @@ func (h *History) Timeline(ctx context.Context, tenant, id string) (*Invocation,
 	}
 	rows, err := h.pool.Query(ctx, `
 SELECT id, tenant, workflow, revision, async, status, error, failed_stage, started_at, ended_at,
-       latency_ms, coalesce(qos_latency_ms, 0), coalesce(qos_percentile, 0), cold_starts, cost
+       latency_ms, coalesce(qos_latency_ms, 0), coalesce(qos_percentile, 0), cold_starts, cost, input_bytes, output_bytes
 FROM invocations WHERE tenant = $1 AND id = $2`, tenant, id)
 	if err != nil {
 		return nil, nil, unavailable(err)
@@ -240,7 +240,7 @@ func scanInvocation(row pgx.CollectableRow) (Invocation, error) {
 	var r Invocation
 	var rev int64
 	err := row.Scan(&r.ID, &r.Tenant, &r.Workflow, &rev, &r.Async, &r.Status, &r.Error, &r.FailedStage, &r.Start, &r.End,
-		&r.LatencyMs, &r.QoSLatencyMs, &r.QoSPercentile, &r.ColdStarts, &r.Cost)
+		&r.LatencyMs, &r.QoSLatencyMs, &r.QoSPercentile, &r.ColdStarts, &r.Cost, &r.InputBytes, &r.OutputBytes)
 	r.Revision = uint64(rev)
 	return r, err
 }

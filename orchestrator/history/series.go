@@ -40,34 +40,22 @@ func SeriesWindow(since time.Time, step time.Duration) time.Time {
 	return since.Truncate(step)
 }
 
-// bucketOf is the start of the bucket of a row's time column: date_bin
-// with the step ($5, in microseconds) from the window's start ($3), exact
-// (Postgres keeps times in whole microseconds), so a row at a bucket's
-// edge belongs to the bucket that starts there.
-func bucketOf(column string) string {
-	return "date_bin($5::bigint * interval '1 microsecond', " + column + ", $3::timestamptz)"
-}
+// bucketsSQL lists the window's buckets as rows (b, bs, be): the
+// bucket's index and its [start, end), exact to the microsecond (as
+// Postgres keeps times), so that a row at a bucket's edge belongs to the
+// bucket that starts there. Parameters: $3 and $4 the window, $5 the step
+// in microseconds, $6 the number of buckets.
+const bucketsSQL = `
+    SELECT b, $3::timestamptz + (b::bigint * $5::bigint) * interval '1 microsecond' AS bs,
+           least($3::timestamptz + ((b + 1)::bigint * $5::bigint) * interval '1 microsecond', $4) AS be
+    FROM generate_series(0, $6::int - 1) AS b`
 
-// bucketIndex is the index in s.Buckets of the bucket that starts at
-// start, -1 for none.
-func bucketIndex(s *api.Series, start time.Time) int {
-	if len(s.Buckets) < 2 {
-		if len(s.Buckets) == 1 && start.Equal(s.Buckets[0].Start) {
-			return 0
-		}
-		return -1
-	}
-	i := int(start.Sub(s.Since) / s.Buckets[1].Start.Sub(s.Buckets[0].Start))
-	if i < 0 || i >= len(s.Buckets) || !s.Buckets[i].Start.Equal(start) {
-		return -1
-	}
-	return i
-}
-
-// Series computes q's buckets. Every figure is computed in Postgres, each
-// a GROUP BY over the rows of the window found through the (tenant,
-// workflow, time) indexes, so a series reads its window's rows once per
-// table and sends back one row per bucket.
+// Series computes q's buckets. Every figure is computed in Postgres, and
+// sent back one row per bucket: the invocations bucket by bucket, each
+// bucket an index range of the (tenant, workflow, started_at) index (no
+// sort of the window's rows by bucket, which at a million rows spilled
+// to disk); the stage runs from their per-minute rollup where the buckets
+// are whole minutes; the sandboxes' lives cut by the buckets.
 func (h *History) Series(ctx context.Context, q SeriesQuery) (*api.Series, error) {
 	q.Since, q.Until = q.Since.Truncate(time.Microsecond), q.Until.Truncate(time.Microsecond) // Postgres's precision
 	n := q.Buckets()
@@ -87,7 +75,7 @@ func (h *History) Series(ctx context.Context, q SeriesQuery) (*api.Series, error
 	for i := range s.Buckets {
 		s.Buckets[i].Start = q.Since.Add(time.Duration(i) * q.Step)
 	}
-	args := []any{q.Tenant, q.Workflow, q.Since, q.Until, q.Step.Microseconds()}
+	args := []any{q.Tenant, q.Workflow, q.Since, q.Until, q.Step.Microseconds(), n}
 	// One snapshot for the queries, and room to sort a window's
 	// invocations in memory (a million take about 60 MB; past work_mem
 	// the sort spills to disk).
@@ -158,15 +146,13 @@ func seriesInvocations(ctx context.Context, tx pgx.Tx, s *api.Series, args []any
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var start time.Time
-		var violations int
+		var b, violations int
 		var p50, p95, p99, atTarget float64
 		var r api.SeriesBucket
-		if err := rows.Scan(&start, &r.Invocations, &r.Errors, &p50, &p95, &p99, &atTarget, &violations, &r.Cost.Execution); err != nil {
+		if err := rows.Scan(&b, &r.Invocations, &r.Errors, &p50, &p95, &p99, &atTarget, &violations, &r.Cost.Execution); err != nil {
 			return unavailable(err)
 		}
-		b := bucketIndex(s, start)
-		if b < 0 {
+		if b < 0 || b >= len(s.Buckets) {
 			continue
 		}
 		out := &s.Buckets[b]
@@ -183,40 +169,39 @@ func seriesInvocations(ctx context.Context, tx pgx.Tx, s *api.Series, args []any
 	return nil
 }
 
-// seriesInvocationsSQL groups the window's invocations by bucket, each
-// bucket's latencies sorted in an array (a sort per bucket, not one of the
-// window) that the percentiles index at their nearest rank: $1 tenant, $2
-// workflow, $3 and $4 the window, $5 the step in microseconds, $6 the QoS
-// percentile and $7 its target.
+// seriesInvocationsSQL aggregates the window's invocations bucket by
+// bucket, each bucket's latencies sorted in an array that the
+// percentiles index at their nearest rank: parameters as bucketsSQL's,
+// with $1 tenant, $2 workflow, $7 the QoS percentile and $8 its target.
 func seriesInvocationsSQL() string {
 	at := func(p string) string { return "sorted[" + nearestRank(p) + "::int]" }
 	return `
-SELECT b, n, errors, ` + at("50") + `, ` + at("95") + `, ` + at("99") + `, ` + at("$6::numeric") + `, violations, cost
-FROM (
-    SELECT ` + bucketOf("started_at") + ` AS b, count(*) AS n, count(*) FILTER (WHERE status <> 'succeeded') AS errors,
+SELECT b, n, errors, ` + at("50") + `, ` + at("95") + `, ` + at("99") + `, ` + at("$7::numeric") + `, violations, cost
+FROM (` + bucketsSQL + `) AS buckets
+CROSS JOIN LATERAL (
+    SELECT count(*) AS n, count(*) FILTER (WHERE status <> 'succeeded') AS errors,
            array_agg(` + latencyOrInf + ` ORDER BY ` + latencyOrInf + `) AS sorted,
-           count(*) FILTER (WHERE status <> 'succeeded' OR latency_ms > $7) AS violations,
+           count(*) FILTER (WHERE status <> 'succeeded' OR latency_ms > $8) AS violations,
            sum(cost) AS cost
     FROM invocations
-    WHERE tenant = $1 AND workflow = $2 AND started_at >= $3 AND started_at < $4
-    GROUP BY b) AS buckets
+    WHERE tenant = $1 AND workflow = $2 AND started_at >= bs AND started_at < be) AS figures
+WHERE n > 0
 ORDER BY b`
 }
 
 // seriesStages fills each bucket's stage runs and cold starts.
 func seriesStages(ctx context.Context, tx pgx.Tx, s *api.Series, args []any) error {
-	rows, err := tx.Query(ctx, seriesStagesSQL(), args...)
+	rows, err := tx.Query(ctx, seriesStagesSQL(), append(args, rolledUntil(s.Since, s.Until, time.Duration(s.StepSeconds*float64(time.Second))))...)
 	if err != nil {
 		return unavailable(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var start time.Time
-		var runs, cold int
-		if err := rows.Scan(&start, &runs, &cold); err != nil {
+		var b, runs, cold int
+		if err := rows.Scan(&b, &runs, &cold); err != nil {
 			return unavailable(err)
 		}
-		if b := bucketIndex(s, start); b >= 0 {
+		if b >= 0 && b < len(s.Buckets) {
 			s.Buckets[b].StageRuns, s.Buckets[b].ColdStarts = runs, cold
 		}
 	}
@@ -226,14 +211,36 @@ func seriesStages(ctx context.Context, tx pgx.Tx, s *api.Series, args []any) err
 	return nil
 }
 
-// seriesStagesSQL counts the window's stage runs and cold starts by
-// bucket (parameters as seriesInvocationsSQL's first five).
+// rolledUntil is where a series' stage runs stop being read from the
+// per-minute rollup (stage_run_minutes) and start being read row by row:
+// the last whole minute of the window, when every bucket starts on a
+// whole minute (so that no minute straddles two buckets); else the
+// window's start (every stage run read row by row).
+func rolledUntil(since, until time.Time, step time.Duration) time.Time {
+	if step%time.Minute != 0 || !since.Equal(since.Truncate(time.Minute)) { // Truncate counts from year 1, a whole number of minutes before 1970
+		return since
+	}
+	return later(since, until.Truncate(time.Minute))
+}
+
+// seriesStagesSQL counts the window's stage runs and cold starts bucket
+// by bucket: parameters as seriesInvocationsSQL's first six, and $7 where
+// the rollup's minutes end (rolledUntil). Each bucket adds up its whole
+// minutes before $7 from the rollup, and reads the stage runs from $7 on
+// (at most the window's last, partial, minute) through the index.
 func seriesStagesSQL() string {
 	return `
-SELECT ` + bucketOf("started_at") + ` AS b, count(*), count(*) FILTER (WHERE cold)
-FROM stage_runs
-WHERE tenant = $1 AND workflow = $2 AND started_at >= $3 AND started_at < $4
-GROUP BY b`
+SELECT b, coalesce(rolled.runs, 0) + raw.runs, coalesce(rolled.cold, 0) + raw.cold
+FROM (` + bucketsSQL + `) AS buckets
+CROSS JOIN LATERAL (
+    SELECT sum(runs) AS runs, sum(cold) AS cold
+    FROM stage_run_minutes
+    WHERE tenant = $1 AND workflow = $2 AND minute >= bs AND minute < least(be, $7::timestamptz)) AS rolled
+CROSS JOIN LATERAL (
+    SELECT count(*) AS runs, count(*) FILTER (WHERE cold) AS cold
+    FROM stage_runs
+    WHERE tenant = $1 AND workflow = $2 AND started_at >= greatest(bs, $7::timestamptz) AND started_at < be) AS raw
+WHERE coalesce(rolled.runs, 0) + raw.runs > 0`
 }
 
 // seriesPools fills each bucket's warm pool per function and idle cost:
@@ -241,8 +248,7 @@ GROUP BY b`
 // cut by the buckets it overlaps. The idle cost is, as in the report,
 // the bucket's sandbox-time at the prices less its execution cost.
 func seriesPools(ctx context.Context, tx pgx.Tx, s *api.Series, args []any, prices scheduler.Prices) error {
-	rows, err := tx.Query(ctx, seriesPoolsSQL(),
-		append(args, len(s.Buckets), prices.CPUSecondUSD, prices.GiBSecondUSD)...)
+	rows, err := tx.Query(ctx, seriesPoolsSQL(), append(args, prices.CPUSecondUSD, prices.GiBSecondUSD)...)
 	if err != nil {
 		return unavailable(err)
 	}
@@ -281,9 +287,9 @@ func seriesPools(ctx context.Context, tx pgx.Tx, s *api.Series, args []any, pric
 
 // seriesPoolsSQL cuts each ready sandbox's life by the buckets: the
 // seconds each function's sandboxes were ready in each bucket over the
-// bucket's seconds, and what that time cost. Parameters: the first five
-// of seriesInvocationsSQL's, $6 the number of buckets, $7 and $8 the
-// prices of a CPU-second and a GiB-second.
+// bucket's seconds, and what that time cost. Parameters: the first six
+// of seriesInvocationsSQL's, $7 and $8 the prices of a CPU-second and a
+// GiB-second.
 func seriesPoolsSQL() string {
 	return `
 WITH life AS (
@@ -295,10 +301,7 @@ WITH life AS (
 alive AS (
     SELECT function, cpu, mem, greatest(ready, $3) AS s, least(coalesce(deleted, $4), $4) AS e
     FROM life WHERE ready IS NOT NULL AND ready < $4 AND coalesce(deleted, $4) > $3),
-buckets AS (
-    SELECT b, $3::timestamptz + (b::bigint * $5::bigint) * interval '1 microsecond' AS bs,
-           least($3::timestamptz + ((b + 1)::bigint * $5::bigint) * interval '1 microsecond', $4) AS be
-    FROM generate_series(0, $6::int - 1) AS b),
+buckets AS (` + bucketsSQL + `),
 pieces AS (
     SELECT b, function, cpu, mem, extract(epoch FROM least(e, be) - greatest(s, bs))::float8 AS secs,
            extract(epoch FROM be - bs)::float8 AS span
@@ -309,13 +312,16 @@ FROM pieces GROUP BY b, function ORDER BY b, function`
 
 func ptr[T any](v T) *T { return &v }
 
-// Exists says whether a tenant's workflow has any invocation in history.
+// Exists says whether a tenant's workflow has any invocation or
+// configuration change in history.
 func (h *History) Exists(ctx context.Context, tenant, workflow string) (bool, error) {
 	if err := h.schema(ctx); err != nil {
 		return false, unavailable(err)
 	}
 	var ok bool
-	err := h.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM invocations WHERE tenant = $1 AND workflow = $2)`, tenant, workflow).Scan(&ok)
+	err := h.pool.QueryRow(ctx, `
+SELECT EXISTS (SELECT 1 FROM invocations WHERE tenant = $1 AND workflow = $2)
+    OR EXISTS (SELECT 1 FROM configuration_changes WHERE tenant = $1 AND workflow = $2)`, tenant, workflow).Scan(&ok)
 	if err != nil {
 		return false, unavailable(err)
 	}

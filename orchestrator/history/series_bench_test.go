@@ -76,12 +76,14 @@ func BenchmarkSeries(b *testing.B) {
 			b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
 		})
 		for _, name := range []string{"invocations", "stage runs", "sandboxes"} {
-			args := []any{q.Tenant, q.Workflow, q.Since, q.Until, q.Step.Microseconds()}
+			args := []any{q.Tenant, q.Workflow, q.Since, q.Until, q.Step.Microseconds(), q.Buckets()}
 			switch name {
 			case "invocations":
 				args = append(args, 95.0, 150.0)
+			case "stage runs":
+				args = append(args, q.Until)
 			case "sandboxes":
-				args = append(args, q.Buckets(), 2.4e-5, 2.5e-6)
+				args = append(args, 2.4e-5, 2.5e-6)
 			}
 			plan, err := explain(ctx, pool, history.SeriesSQL()[name], args)
 			if err != nil {

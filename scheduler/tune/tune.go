@@ -21,13 +21,28 @@ import (
 // Cluster is what tuning needs from Baton.
 type Cluster interface {
 	// Apply makes c the workflow's configuration.
-	Apply(ctx context.Context, c scheduler.Config, policy, reason string) error
+	Apply(ctx context.Context, c scheduler.Config, why Change) error
 	// Invoke runs the workflow once and returns its end-to-end latency,
 	// its execution cost and how many stages waited for a cold start.
 	Invoke(ctx context.Context) (latencyMs, costUSD float64, coldStarts int, err error)
 	// Record keeps a measurement in history.
 	Record(ctx context.Context, c scheduler.Config, latencyMs, costUSD float64) error
 }
+
+// Change says who applies a configuration, as what kind of change, and
+// why.
+type Change struct {
+	Policy, Kind, Reason string
+}
+
+// Kinds of change Run, Watch and a validation apply (the names the
+// orchestrator's configuration history uses).
+const (
+	KindExplore  = "explore"  // a configuration tried while exploring
+	KindTune     = "tune"     // the best one, at the end of a run
+	KindRetune   = "re-tune"  // the best one, at the end of a re-tuning run
+	KindValidate = "validate" // one applied to validate a tuned one
+)
 
 // Options configure Run.
 type Options struct {
@@ -41,6 +56,9 @@ type Options struct {
 	// Why, when set, says why this run tunes: it heads the reason recorded
 	// with the configuration applied at the end.
 	Why string
+	// Retune says that this run tunes again (Watch sets it): its result is
+	// applied as KindRetune rather than KindTune.
+	Retune bool
 	// Progress, when set, hears of every evaluation.
 	Progress func(done, budget int, c scheduler.Config, o Summary)
 }
@@ -96,7 +114,7 @@ func Run(ctx context.Context, w *workflow.Workflow, cl Cluster, opts Options) (*
 		if err != nil {
 			return nil, fmt.Errorf("evaluation %d: suggest: %w", res.Evaluations+1, err)
 		}
-		if err := cl.Apply(ctx, c, policy.Name(), fmt.Sprintf("exploring: evaluation %d of at most %d", res.Evaluations+1, budget)); err != nil {
+		if err := cl.Apply(ctx, c, Change{Policy: policy.Name(), Kind: KindExplore, Reason: fmt.Sprintf("exploring: evaluation %d of at most %d", res.Evaluations+1, budget)}); err != nil {
 			return nil, fmt.Errorf("evaluation %d: apply: %w", res.Evaluations+1, err)
 		}
 		obs, sum, err := Measure(ctx, cl, opts.PerEvaluation, target.Percentile)
@@ -124,7 +142,11 @@ func Run(ctx context.Context, w *workflow.Workflow, cl Cluster, opts Options) (*
 	if opts.Why != "" {
 		reason = opts.Why + ": " + reason
 	}
-	if err := cl.Apply(ctx, best, policy.Name(), reason); err != nil {
+	kind := KindTune
+	if opts.Retune {
+		kind = KindRetune
+	}
+	if err := cl.Apply(ctx, best, Change{Policy: policy.Name(), Kind: kind, Reason: reason}); err != nil {
 		return nil, fmt.Errorf("apply the best configuration: %w", err)
 	}
 	res.Best, res.Duration = best, time.Since(start)

@@ -23,15 +23,17 @@ type fakeCluster struct {
 	rng      *rand.Rand
 	applied  []scheduler.Config
 	reasons  []string
+	kinds    []string
 	recorded int
 	fresh    bool // the first invocation after Apply is cold
 	// drift, when > 0, scales every latency: the workload got heavier.
 	drift float64
 }
 
-func (f *fakeCluster) Apply(_ context.Context, c scheduler.Config, _, reason string) error {
+func (f *fakeCluster) Apply(_ context.Context, c scheduler.Config, why tune.Change) error {
 	f.applied = append(f.applied, c)
-	f.reasons = append(f.reasons, reason)
+	f.reasons = append(f.reasons, why.Reason)
+	f.kinds = append(f.kinds, why.Kind)
 	f.fresh = true
 	return nil
 }
@@ -72,6 +74,11 @@ func TestRunAppliesASafeCheaperConfiguration(t *testing.T) {
 	}
 	if res.Evaluations == 0 || fc.recorded != res.Evaluations || len(fc.applied) != res.Evaluations+1 {
 		t.Fatalf("%d evaluations, %d recorded, %d applied; want each evaluation recorded and applied, and the best applied", res.Evaluations, fc.recorded, len(fc.applied))
+	}
+	for i, kind := range fc.kinds {
+		if want := map[bool]string{true: tune.KindTune, false: tune.KindExplore}[i == len(fc.kinds)-1]; kind != want {
+			t.Errorf("application %d of %d was a change of kind %q, want %q", i+1, len(fc.kinds), kind, want)
+		}
 	}
 	last := fc.applied[len(fc.applied)-1]
 	space, err := scheduler.NewSpace(w, scheduler.SpaceOptions{})
@@ -124,7 +131,7 @@ type scriptedCluster struct {
 	next   int
 }
 
-func (s *scriptedCluster) Apply(context.Context, scheduler.Config, string, string) error { return nil }
+func (s *scriptedCluster) Apply(context.Context, scheduler.Config, tune.Change) error { return nil }
 func (s *scriptedCluster) Record(context.Context, scheduler.Config, float64, float64) error {
 	return nil
 }

@@ -186,6 +186,7 @@ func Watch(ctx context.Context, w *workflow.Workflow, cl Cluster, src Source, si
 				retunes++
 				topts := opts.Tune
 				topts.Seed += uint64(retunes)
+				topts.Retune = true
 				topts.Why = fmt.Sprintf("re-tuned after %d windows of %d invocations in a row missed p%g <= %.0f ms", ev.InARow, opts.Window, target.Percentile, target.LatencyMs)
 				res, err := Run(ctx, w, cl, topts)
 				if err != nil {

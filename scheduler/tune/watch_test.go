@@ -181,6 +181,9 @@ func TestWatchRetunesAfterDrift(t *testing.T) {
 	if reason := fc.reasons[len(fc.reasons)-1]; !strings.HasPrefix(reason, "re-tuned after 3 windows of 100 invocations in a row missed p95 <= 3000 ms") {
 		t.Errorf("reason recorded with the new configuration: %q", reason)
 	}
+	if kinds := fc.kinds; kinds[len(kinds)-1] != tune.KindRetune || kinds[len(kinds)-2] != tune.KindExplore {
+		t.Errorf("the re-tuning applied kinds ... %v; want explorations, then %s last", kinds[max(0, len(kinds)-3):], tune.KindRetune)
+	}
 }
 
 // TestWatchLeavesAMetQoSAlone: without drift the tuned configuration keeps

@@ -52,6 +52,8 @@ const fmt = {
   usd: (v) => (v === null || v === undefined) ? '–' : '$' + v.toFixed(8),
   num: (v) => (v === null || v === undefined) ? '–' : Math.abs(v) >= 1 || v === 0 ? (Math.round(v * 100) / 100).toString() : v.toPrecision(2),
   time: (s) => new Date(s * 1000).toISOString().replace('T', ' ').slice(0, 19) + 'Z',
+  bytes: (v) => (v === null || v === undefined) ? 'not recorded' : v < 1024 ? v + ' bytes' : (v / 1024).toFixed(1) + ' KiB (' + v + ' bytes)',
+  resources: (r) => r ? r.cpuMilli + 'm, ' + Math.round(r.memoryBytes / 1048576) + ' MiB' : 'none',
 };
 
 // csvLink offers rows as a CSV download (a Blob URL: nothing leaves the page).
@@ -224,11 +226,12 @@ async function workflowsPage() {
 
 async function workflowPage(name) {
   const span = lastDay();
-  const [summary, report, series, invs] = await Promise.all([
+  const [summary, report, series, invs, changes] = await Promise.all([
     get('/v1/workflows/' + enc(name)).catch((e) => { if (e.status === 404) return null; throw e; }),
     get('/v1/reports?' + span + '&workflow=' + enc(name)),
     get('/v1/reports/series?workflow=' + enc(name) + '&' + span + '&step=5m'),
     get('/v1/invocations?limit=20&workflow=' + enc(name)),
+    get('/v1/workflows/' + enc(name) + '/configurations').catch((e) => { if (e.status === 503) return { error: e.message }; throw e; }),
   ]);
   const wr = report.workflows.find((w) => w.name === name) || {};
   const f = wr.figures || { stages: [] };
@@ -274,6 +277,8 @@ async function workflowPage(name) {
     stageBreakdown(f),
     el('h2', {}, 'Configuration'),
     configurationTable(wr.configuration || []),
+    el('h2', {}, 'Configuration history'),
+    configurationHistory(changes),
     el('h2', {}, 'Latest invocations'),
     invocationsTable(invs.invocations || []),
   ];
@@ -309,6 +314,52 @@ function configurationTable(config) {
       el('td', { class: 'num' }, Math.round(c.memoryBytes / 1048576) + ' MiB'), el('td', {}, c.chosenBy), el('td', {}, c.detail)))));
 }
 
+// configurationHistory is each change of the workflow's configuration,
+// newest first: the settled ones (deploys, tunings, choices by hand) in
+// one table, the tuner's explorations and validation runs in another,
+// each with its invocations in a window before and after it.
+function configurationHistory(h) {
+  if (h.error) return el('p', { class: 'error' }, h.error);
+  if (h.history === 'off') return el('p', { class: 'muted' }, h.message);
+  const settled = h.changes.filter((c) => c.kind !== 'explore' && c.kind !== 'validate');
+  const trials = h.changes.filter((c) => c.kind === 'explore' || c.kind === 'validate');
+  const p = 'p' + h.percentile;
+  const header = ['When (UTC)', 'Kind', 'Why', 'Resources (before → after)', 'Invocations before → after', p + ' before → after', 'p50 before → after', 'Execution cost / invocation before → after'];
+  // side is one window's figure, its API number in data-value (field is
+  // before or after and the window's key with its first letter raised).
+  const side = (c, w, field, text) => {
+    const key = field.replace(/^(before|after)(.)/, (m, s, first) => first.toLowerCase());
+    return el('span', { dataset: { field, value: w ? (w[key] ?? '') : '' } }, w ? text(w) : '–');
+  };
+  const ms = (w) => w.invocations ? fmt.ms(w.percentileMs, w.invocations) : '–';
+  const resources = (c) => {
+    const changed = c.functions.filter((f) => f.changed);
+    return changed.length ? changed.map((f) => f.function + ': ' + fmt.resources(f.before) + ' → ' + fmt.resources(f.after)).join('; ') : 'unchanged';
+  };
+  const table = (id, caption, list) => el('table', { id, class: 'changes' },
+    el('caption', { class: 'visually-hidden' }, caption),
+    el('thead', {}, el('tr', {}, header.map((x) => el('th', { scope: 'col' }, x)))),
+    el('tbody', {}, list.map((c) => el('tr', { dataset: { change: c.id } },
+      el('th', { scope: 'row' }, c.at.replace('T', ' ').slice(0, 19)),
+      el('td', { dataset: { field: 'kind' } }, c.kind),
+      el('td', {}, (c.policy ? c.policy + ': ' : '') + (c.reason || '')),
+      el('td', {}, resources(c)),
+      el('td', { class: 'num' }, side(c, c.before, 'beforeInvocations', (w) => fmt.int(w.invocations)), ' → ', side(c, c.after, 'afterInvocations', (w) => fmt.int(w.invocations))),
+      el('td', { class: 'num' }, side(c, c.before, 'beforePercentileMs', ms), ' → ', side(c, c.after, 'afterPercentileMs', ms)),
+      el('td', { class: 'num' }, side(c, c.before, 'beforeP50Ms', (w) => w.invocations ? fmt.ms(w.p50Ms, w.invocations) : '–'), ' → ', side(c, c.after, 'afterP50Ms', (w) => w.invocations ? fmt.ms(w.p50Ms, w.invocations) : '–')),
+      el('td', { class: 'num' }, side(c, c.before, 'beforeExecutionCostPerInvocation', (w) => fmt.usd(w.executionCostPerInvocation)), ' → ', side(c, c.after, 'afterExecutionCostPerInvocation', (w) => fmt.usd(w.executionCostPerInvocation)))))));
+  const csvRows = h.changes.map((c) => [c.at, c.kind, c.policy || '', c.reason || '', resources(c),
+    c.before ? c.before.invocations : '', c.after.invocations, c.before ? c.before.percentileMs : '', c.after.percentileMs,
+    c.before ? c.before.p50Ms : '', c.after.p50Ms, c.before ? c.before.executionCostPerInvocation : '', c.after.executionCostPerInvocation]);
+  return el('section', { id: 'configuration-changes' },
+    el('p', { class: 'muted' }, 'Each change compares the invocations in up to ' + (h.windowSeconds / 60) + ' minutes before it (of the configuration it replaced; for a tuning, of the one that ran before the tuner started exploring) with those after it, up to the next change.'),
+    settled.length ? table('configuration-history', 'Configuration changes', settled) : el('p', { class: 'muted' }, 'No change recorded.'),
+    trials.length ? el('details', {}, el('summary', {}, trials.length + ' configurations the tuner tried (explorations and validation runs)'),
+      table('configuration-trials', 'Configurations the tuner tried', trials)) : null,
+    el('div', { class: 'tools' }, csvLink('configuration-history-' + h.workflow, ['at', 'kind', 'policy', 'reason', 'resources', 'invocations before', 'invocations after',
+      p + ' before (ms)', p + ' after (ms)', 'p50 before (ms)', 'p50 after (ms)', 'execution cost per invocation before ($)', 'execution cost per invocation after ($)'], csvRows)));
+}
+
 function invocationsTable(invs) {
   if (!invs.length) return el('p', { class: 'muted' }, 'None yet.');
   return el('table', { id: 'invocations' },
@@ -325,7 +376,6 @@ async function invocationPage(id) {
   const pullMs = (s) => s.coldStart ? s.coldStart.pull / 1e6 : 0;
   const header = ['Stage', 'Function', 'Start (ms)', 'Queued (ms)', 'of which pull (ms)', 'of which cold start (ms)', 'Execution (ms)', 'Calls (fan-out)', 'Attempts', 'Cold', 'Error'];
   const rows = inv.stages.map((s) => [s.stage, s.function, (Date.parse(s.start) - t0).toFixed(1), s.queuedMs.toFixed(1), pullMs(s).toFixed(1), coldMs(s).toFixed(1), s.execMs.toFixed(1), s.calls, s.attempts, s.cold ? 'yes' : 'no', s.error || '']);
-  const output = inv.output === undefined ? null : JSON.stringify(inv.output);
   const fig = el('figure', { class: 'chart', id: 'chart-timeline', 'aria-label': 'Timeline of the stages' },
     el('figcaption', {}, 'Timeline: each stage from the invocation’s start, queued (the cold start in red) then executing'),
     el('div', { class: 'legend' }, el('span', {}, el('i', { class: 'seg queued' }), 'queued'), el('span', {}, el('i', { class: 'seg cold' }), 'cold start (incl. pull)'), el('span', {}, el('i', { class: 'seg exec' }), 'execution')),
@@ -345,7 +395,8 @@ async function invocationPage(id) {
       el('tr', {}, el('th', { scope: 'row' }, 'Latency'), el('td', { dataset: { field: 'latencyMs', value: inv.latencyMs } }, fmt.ms(inv.latencyMs, 1))),
       el('tr', {}, el('th', { scope: 'row' }, 'Cold starts'), el('td', {}, inv.coldStarts)),
       el('tr', {}, el('th', { scope: 'row' }, 'Cost'), el('td', {}, fmt.usd(inv.cost))),
-      el('tr', {}, el('th', { scope: 'row' }, 'Output size'), el('td', {}, output === null ? 'not kept (read from history)' : output.length + ' bytes')),
+      el('tr', {}, el('th', { scope: 'row' }, 'Input size'), el('td', { dataset: { field: 'inputBytes', value: inv.inputBytes ?? '' } }, fmt.bytes(inv.inputBytes))),
+      el('tr', {}, el('th', { scope: 'row' }, 'Output size'), el('td', { dataset: { field: 'outputBytes', value: inv.outputBytes ?? '' } }, fmt.bytes(inv.outputBytes))),
       inv.error ? el('tr', {}, el('th', { scope: 'row' }, 'Error'), el('td', { class: 'error' }, (inv.failedStage ? inv.failedStage + ': ' : '') + inv.error)) : null)),
     fig);
 }
