@@ -22,7 +22,7 @@ import (
 	"baton.dev/baton/workflow"
 )
 
-var consoleScreenshots = flag.String("console-screenshots", "", "folder for TestConsoleInABrowser's screenshots (default: a new folder under the system's temporary directory, named in the log)")
+var consoleScreenshots = flag.String("console-screenshots", "", "folder for TestConsoleInABrowser's screenshots (default: baton-console-screenshots under the system's temporary directory, replaced at each run)")
 
 // browser is one headless Chromium tab on the console.
 type browser struct {
@@ -141,12 +141,13 @@ func newBrowser(t *testing.T, base string) *browser {
 	chromium := requireTool(t, "chromium", "chromium")
 	dir := *consoleScreenshots
 	if dir == "" {
-		d, err := os.MkdirTemp("", "baton-console-screenshots-")
-		if err != nil {
+		// One folder, the last run's: runs do not pile folders up.
+		dir = filepath.Join(os.TempDir(), "baton-console-screenshots")
+		if err := os.RemoveAll(dir); err != nil {
 			t.Fatal(err)
 		}
-		dir = d
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("screenshots in %s", dir)
