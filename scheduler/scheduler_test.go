@@ -113,6 +113,8 @@ func (f fakeTruth) ExpectedCostUSD(c Config) float64 {
 
 func (f fakeTruth) LatencyPercentileMs(c Config, _ float64) float64 { return f.latency(c) }
 
+func (f fakeTruth) MeetsLatency(c Config, _, limitMs float64) bool { return f.latency(c) <= limitMs }
+
 // TestOracleIsTrueOptimum compares the oracle with brute force over a fine grid.
 func TestOracleIsTrueOptimum(t *testing.T) {
 	s, target := tinySpace(t)
