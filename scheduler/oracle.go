@@ -30,7 +30,25 @@ type OracleOptions struct {
 // options sorted by its own cost, best first, and the first one that meets
 // the target is the optimum. Only the latency checks cost anything.
 type oracle struct {
+	name string
 	best Config
+}
+
+// newWindowSafeOracle is the oracle judged as validation judges: the
+// cheapest grid configuration whose windows of windowSize invocations miss
+// the target's percentile with probability at most missRate. A window
+// misses when more than its share of invocations exceed the latency
+// target, so, invocations being independent in the simulator, that holds
+// exactly when the true WindowSafePercentile meets the target: the oracle
+// for that percentile.
+func newWindowSafeOracle(space *Space, target Target, truth Truth, windowSize int, missRate float64, opts OracleOptions) (*oracle, error) {
+	safe := Target{LatencyMs: target.LatencyMs, Percentile: WindowSafePercentile(target.Percentile, windowSize, missRate)}
+	o, err := newOracle(space, safe, truth, opts)
+	if err != nil {
+		return nil, fmt.Errorf("window-safe %w", err)
+	}
+	o.name = PolicyWindowSafeOracle
+	return o, nil
 }
 
 func newOracle(space *Space, target Target, truth Truth, opts OracleOptions) (*oracle, error) {
@@ -61,8 +79,8 @@ func newOracle(space *Space, target Target, truth Truth, opts OracleOptions) (*o
 		}
 		n := heap.Pop(h).(costNode)
 		c := next(n.idx)
-		if truth.LatencyPercentileMs(c, target.Percentile) <= target.LatencyMs {
-			return &oracle{best: c}, nil
+		if truth.MeetsLatency(c, target.Percentile, target.LatencyMs) {
+			return &oracle{name: PolicyOracle, best: c}, nil
 		}
 		last := 0
 		for i, v := range n.idx {
@@ -79,7 +97,7 @@ func newOracle(space *Space, target Target, truth Truth, opts OracleOptions) (*o
 			heap.Push(h, costNode{idx: child, cost: sumCost(lists, child)})
 		}
 	}
-	return &oracle{best: space.Max()}, nil
+	return &oracle{name: PolicyOracle, best: space.Max()}, nil
 }
 
 // functionChoices is one auto function's grid of settings, cheapest first.
@@ -180,7 +198,7 @@ func (h *costHeap) Pop() any {
 	return n
 }
 
-func (p *oracle) Name() string { return PolicyOracle }
+func (p *oracle) Name() string { return p.name }
 
 // Suggest has nothing to explore: the oracle knows.
 func (p *oracle) Suggest(context.Context) (Config, error) { return nil, ErrExplorationDone }

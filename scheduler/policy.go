@@ -57,6 +57,9 @@ type Truth interface {
 	ExpectedCostUSD(c Config) float64
 	// LatencyPercentileMs is the p-th percentile of end-to-end latency under c.
 	LatencyPercentileMs(c Config, p float64) float64
+	// MeetsLatency reports whether LatencyPercentileMs(c, p) <= limitMs,
+	// perhaps faster.
+	MeetsLatency(c Config, p, limitMs float64) bool
 }
 
 // PolicyOptions configure NewPolicy.
@@ -67,8 +70,26 @@ type PolicyOptions struct {
 	Budget int
 	// Stages is the workflow's stage count, for the default budget.
 	Stages int
-	// Truth is required by the oracle and ignored by the others.
+	// Truth is required by the oracles and ignored by the others.
 	Truth Truth
+	// WindowSize and WindowMissRate are how production judges the QoS: in
+	// windows of WindowSize invocations (default 100), at most
+	// WindowMissRate of which (default 0.01) may miss the target's
+	// percentile. Aquatope and the window-safe oracle choose for them.
+	WindowSize     int
+	WindowMissRate float64
+}
+
+// windowRule returns the options' window size and miss rate with defaults.
+func (o PolicyOptions) windowRule() (int, float64) {
+	size, miss := o.WindowSize, o.WindowMissRate
+	if size <= 0 {
+		size = 100
+	}
+	if miss <= 0 {
+		miss = 0.01
+	}
+	return size, miss
 }
 
 // DefaultBudget is the evaluation budget: 30 for workflows of up to four
@@ -89,11 +110,15 @@ const (
 	PolicyRandom        = "random"
 	PolicyCherryPick    = "cherrypick"
 	PolicyOracle        = "oracle"
+	// PolicyWindowSafeOracle is the oracle judged as validation judges:
+	// the cheapest grid configuration whose windows meet the QoS as often
+	// as required.
+	PolicyWindowSafeOracle = "oracle-window-safe"
 )
 
 // PolicyNames lists every policy, in report order.
 func PolicyNames() []string {
-	return []string{PolicyAquatope, PolicyCherryPick, PolicyRandom, PolicyStaticMax, PolicyStaticDefault, PolicyOracle}
+	return []string{PolicyAquatope, PolicyCherryPick, PolicyRandom, PolicyStaticMax, PolicyStaticDefault, PolicyOracle, PolicyWindowSafeOracle}
 }
 
 // NewPolicy builds the named policy for space and target.
@@ -108,9 +133,10 @@ func NewPolicy(name string, space *Space, target Target, opts PolicyOptions) (Re
 	if budget <= 0 {
 		budget = DefaultBudget(opts.Stages)
 	}
+	windowSize, missRate := opts.windowRule()
 	switch name {
 	case PolicyAquatope:
-		return newAquatope(space, target, budget, opts.Seed, AquatopeOptions{}), nil
+		return newAquatope(space, target, budget, opts.Seed, AquatopeOptions{WindowSize: windowSize, WindowMissRate: missRate}), nil
 	case PolicyCherryPick:
 		return newCherryPick(space, target, budget, opts.Seed), nil
 	case PolicyRandom:
@@ -119,9 +145,12 @@ func NewPolicy(name string, space *Space, target Target, opts PolicyOptions) (Re
 		return &staticPolicy{name: name, config: space.Max()}, nil
 	case PolicyStaticDefault:
 		return &staticPolicy{name: name, config: defaultConfig(space)}, nil
-	case PolicyOracle:
+	case PolicyOracle, PolicyWindowSafeOracle:
 		if opts.Truth == nil {
-			return nil, errors.New("new policy: oracle needs the simulator's truth (simulation only)")
+			return nil, fmt.Errorf("new policy: %s needs the simulator's truth (simulation only)", name)
+		}
+		if name == PolicyWindowSafeOracle {
+			return newWindowSafeOracle(space, target, opts.Truth, windowSize, missRate, OracleOptions{})
 		}
 		return newOracle(space, target, opts.Truth, OracleOptions{})
 	}

@@ -13,10 +13,7 @@ import "math"
 // p = 95, window = 100 and missRate = 1% it is about the 98.6th percentile:
 // meeting p95 over every window needs far more than meeting p95 on average.
 func WindowSafePercentile(p float64, window int, missRate float64) float64 {
-	k := window - int(math.Ceil(p*float64(window)/100))
-	if k < 0 {
-		k = 0
-	}
+	k := windowSlack(p, window)
 	lo, hi := 0.0, 1-p/100
 	for i := 0; i < 60; i++ {
 		mid := (lo + hi) / 2
@@ -42,4 +39,27 @@ func binomialTail(n, k int, e float64) float64 {
 		cdf += math.Exp(lg - li - lni + float64(i)*math.Log(e) + float64(n-i)*math.Log1p(-e))
 	}
 	return math.Max(0, 1-cdf)
+}
+
+// WindowMissProbability is the probability that a window of `window`
+// invocations misses its p-th (nearest-rank) percentile when each
+// invocation exceeds the target independently with probability exceed.
+func WindowMissProbability(p float64, window int, exceed float64) float64 {
+	return binomialTail(window, windowSlack(p, window), exceed)
+}
+
+// windowSlack is how many of a window's invocations may exceed the target
+// before its p-th percentile does.
+func windowSlack(p float64, window int) int {
+	return max(0, window-int(math.Ceil(p*float64(window)/100)))
+}
+
+// BindingTarget returns the tightest latency target, at percentile p, that
+// configuration c meets by the truth in all but missRate of windows of
+// `window` invocations: the WindowSafePercentile of c's latency, rounded up
+// to a whole millisecond. Run with c every knob at its upper bound, it is
+// the tightest target the workflow can promise, where the QoS binds.
+func BindingTarget(truth Truth, c Config, p float64, window int, missRate float64) Target {
+	q := WindowSafePercentile(p, window, missRate)
+	return Target{LatencyMs: math.Ceil(truth.LatencyPercentileMs(c, q)), Percentile: p}
 }

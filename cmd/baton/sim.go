@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,80 +27,173 @@ func simCmd() *cobra.Command {
 	return cmd
 }
 
+// bindingCheckWindows is how many windows of static-max check a binding target.
+const bindingCheckWindows = 2000
+
 func simTuneCmd() *cobra.Command {
-	var wfFile, profFile, policies, out string
-	var seeds, budget int
-	var qos time.Duration
+	var wfFile, profFile, policies, out, qos, samples string
+	var opts sim.TuneOptions
 	cmd := &cobra.Command{
-		Use:   "tune --workflow FILE --profile FILE",
+		Use:   "tune (--workflow FILE --profile FILE | --samples [DIR])",
 		Short: "Compare resource policies side by side on a simulated workflow",
-		Args:  cobra.NoArgs,
+		Long: `Compare resource policies side by side on a simulated workflow.
+
+By default the latency target is binding (--qos binding): the tightest that
+static-max meets in all but 1% of validation windows, found by the simulator,
+so that the QoS constrains every policy. --qos workflow keeps the workflow's
+own target; --qos 470ms sets one. --samples runs every sample of DIR (default
+dags) that has a profile in DIR/profiles and ends with a table of each
+sample's aquatope against the targets of issue 22.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(out); err != nil {
 				return err
-			}
-			if wfFile == "" || profFile == "" {
-				return fmt.Errorf("flags --workflow and --profile are required")
-			}
-			src, err := os.ReadFile(wfFile)
-			if err != nil {
-				return fmt.Errorf("flag --workflow: %w", err)
-			}
-			w, err := workflow.Parse(wfFile, src)
-			if err != nil {
-				return err
-			}
-			data, err := os.ReadFile(profFile)
-			if err != nil {
-				return fmt.Errorf("flag --profile: %w", err)
-			}
-			p, err := profile.Parse(profFile, data)
-			if err != nil {
-				return fmt.Errorf("flag --profile: %w", err)
 			}
 			names, err := policyList(policies)
 			if err != nil {
 				return err
 			}
-			if seeds <= 0 {
-				return fmt.Errorf("flag --seeds %d: want > 0", seeds)
+			opts.Policies = names
+			if opts.Seeds <= 0 {
+				return fmt.Errorf("flag --seeds %d: want > 0", opts.Seeds)
 			}
-			target, err := scheduler.TargetOf(w)
-			if err != nil {
-				return err
+			if opts.Windows <= 0 {
+				return fmt.Errorf("flag --windows %d: want > 0", opts.Windows)
 			}
-			if qos < 0 {
-				return fmt.Errorf("flag --qos %s: want a positive latency", qos)
+			var pairs [][2]string
+			switch {
+			case samples != "" && (wfFile != "" || profFile != ""):
+				return fmt.Errorf("flag --samples runs every sample: leave --workflow and --profile out")
+			case samples != "":
+				if pairs, err = samplePairs(samples); err != nil {
+					return err
+				}
+			case wfFile == "" || profFile == "":
+				return fmt.Errorf("flags --workflow and --profile are required (or --samples)")
+			default:
+				pairs = [][2]string{{wfFile, profFile}}
 			}
-			if qos > 0 {
-				target.LatencyMs = float64(qos.Microseconds()) / 1000
-			}
-			space, err := scheduler.NewSpace(w, scheduler.SpaceOptions{})
-			if err != nil {
-				return err
-			}
-			s, err := sim.New(w, p, scheduler.DefaultPrices())
-			if err != nil {
-				return fmt.Errorf("flag --profile: %w", err)
-			}
-			rep, err := sim.Tune(cmd.Context(), s, space, target, p.Source, sim.TuneOptions{Policies: names, Seeds: seeds, Budget: budget})
-			if err != nil {
-				return err
+			var reports []*sim.Report
+			var verdicts []sim.Verdict
+			for _, pair := range pairs {
+				rep, err := simTuneOne(cmd.Context(), pair[0], pair[1], qos, opts)
+				if err != nil {
+					return err
+				}
+				reports = append(reports, rep)
+				if v, ok := rep.Judge(scheduler.PolicyAquatope); ok {
+					verdicts = append(verdicts, v)
+				}
+				if out == "table" {
+					if err := rep.WriteTable(cmd.OutOrStdout()); err != nil {
+						return err
+					}
+					fmt.Fprintln(cmd.OutOrStdout())
+				}
 			}
 			if out == "json" {
-				return rep.WriteJSON(cmd.OutOrStdout())
+				if samples == "" {
+					return reports[0].WriteJSON(cmd.OutOrStdout())
+				}
+				return sim.WriteJSONAll(cmd.OutOrStdout(), reports, verdicts)
 			}
-			return rep.WriteTable(cmd.OutOrStdout())
+			return writeVerdicts(cmd.OutOrStdout(), verdicts)
 		},
 	}
 	cmd.Flags().StringVar(&wfFile, "workflow", "", "workflow YAML file")
 	cmd.Flags().StringVar(&profFile, "profile", "", "profile JSON file (baton profile)")
+	cmd.Flags().StringVar(&samples, "samples", "", "run every DIR/NAME.yaml that has DIR/profiles/NAME.json (DIR defaults to dags)")
+	cmd.Flags().Lookup("samples").NoOptDefVal = "dags"
 	cmd.Flags().StringVar(&policies, "policy", "all", "all, or policy names separated by commas: "+strings.Join(scheduler.PolicyNames(), ","))
-	cmd.Flags().IntVar(&seeds, "seeds", 20, "seeds per policy")
-	cmd.Flags().DurationVar(&qos, "qos", 0, "latency target to tune for instead of the workflow's own (its percentile is kept), e.g. to make a slack target binding")
-	cmd.Flags().IntVar(&budget, "budget", 0, "evaluation budget (default 30 for ≤ 4 stages, else 60)")
+	cmd.Flags().IntVar(&opts.Seeds, "seeds", 20, "seeds per policy")
+	cmd.Flags().IntVar(&opts.Windows, "windows", 50, "validation windows per seed")
+	cmd.Flags().StringVar(&qos, "qos", "binding", "latency target: binding (the tightest static-max meets in 99% of windows), workflow (its own), or a latency such as 470ms (the percentile is the workflow's)")
+	cmd.Flags().IntVar(&opts.Budget, "budget", 0, "evaluation budget (default 30 for ≤ 4 stages, else 60)")
 	outputFlag(cmd, &out)
 	return cmd
+}
+
+// writeVerdicts writes the verdicts' table when there is more than one.
+func writeVerdicts(w io.Writer, vs []sim.Verdict) error {
+	if len(vs) < 2 {
+		return nil
+	}
+	fmt.Fprintln(w, "aquatope against the targets (issue 22):")
+	return sim.WriteVerdicts(w, vs)
+}
+
+// samplePairs lists dir's workflows that have a profile, as (workflow, profile) files.
+func samplePairs(dir string) ([][2]string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("flag --samples %s: %w", dir, err)
+	}
+	slices.Sort(files)
+	var pairs [][2]string
+	for _, f := range files {
+		prof := filepath.Join(dir, "profiles", strings.TrimSuffix(filepath.Base(f), ".yaml")+".json")
+		if _, err := os.Stat(prof); err == nil {
+			pairs = append(pairs, [2]string{f, prof})
+		}
+	}
+	if len(pairs) == 0 {
+		return nil, fmt.Errorf("flag --samples %s: no NAME.yaml there has a profiles/NAME.json", dir)
+	}
+	return pairs, nil
+}
+
+// simTuneOne reads a workflow and its profile, sets the target as qos
+// says and compares the policies.
+func simTuneOne(ctx context.Context, wfFile, profFile, qos string, opts sim.TuneOptions) (*sim.Report, error) {
+	src, err := os.ReadFile(wfFile)
+	if err != nil {
+		return nil, fmt.Errorf("flag --workflow: %w", err)
+	}
+	w, err := workflow.Parse(wfFile, src)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(profFile)
+	if err != nil {
+		return nil, fmt.Errorf("flag --profile: %w", err)
+	}
+	p, err := profile.Parse(profFile, data)
+	if err != nil {
+		return nil, fmt.Errorf("flag --profile: %w", err)
+	}
+	target, err := scheduler.TargetOf(w)
+	if err != nil {
+		return nil, err
+	}
+	space, err := scheduler.NewSpace(w, scheduler.SpaceOptions{})
+	if err != nil {
+		return nil, err
+	}
+	s, err := sim.New(w, p, scheduler.DefaultPrices())
+	if err != nil {
+		return nil, fmt.Errorf("flag --profile: %w", err)
+	}
+	var why string
+	switch qos {
+	case "workflow":
+		why = fmt.Sprintf("the workflow's own (%s)", wfFile)
+	case "binding":
+		b := sim.BindingTarget(s, space, target.Percentile, 100, 0.01, bindingCheckWindows, 1)
+		target, why = b.Target, b.Why()
+	default:
+		d, err := time.ParseDuration(qos)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("flag --qos %q: want binding, workflow or a positive latency such as 470ms", qos)
+		}
+		target.LatencyMs = float64(d.Microseconds()) / 1000
+		why = "set by --qos"
+	}
+	rep, err := sim.Tune(ctx, s, space, target, p.Source, opts)
+	if err != nil {
+		return nil, err
+	}
+	rep.TargetWhy = why
+	return rep, nil
 }
 
 // policyList parses --policy.
