@@ -47,6 +47,8 @@ type Workers struct {
 	viewOK    bool
 	viewUntil time.Time
 	viewQuiet bool
+	// placements counts Reserve's decisions: the seed of each one's sample.
+	placements uint64
 	// behind is how much later than usual the latest heartbeat was
 	// handled: the orchestrator's own backlog (a burst of work), not the
 	// worker's lateness. The sweep adds it to a worker's grace, so that
