@@ -208,6 +208,17 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		}
 	}
 	o.hbSub, err = cfg.Conn.Subscribe(protocol.HeartbeatSubjects, func(m *nats.Msg) {
+		if protocol.IsBeat(m.Data) {
+			// A short heartbeat: alive, nothing changed. One from a worker
+			// whose full heartbeat has not come yet waits for it.
+			b, err := protocol.DecodeBeat(m.Subject, m.Data)
+			if err != nil {
+				o.log.Warn("ignoring a heartbeat", "err", err)
+				return
+			}
+			o.workers.ObserveBeat(b, time.Now())
+			return
+		}
 		hb, err := protocol.DecodeHeartbeat(m.Subject, m.Data)
 		if err != nil {
 			o.log.Warn("ignoring a heartbeat", "err", err)

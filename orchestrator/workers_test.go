@@ -355,3 +355,56 @@ func TestObserveSeesARestart(t *testing.T) {
 		}
 	}
 }
+
+// TestObserveBeat: a short heartbeat keeps alive a worker whose full
+// heartbeat the table has, of the same incarnation, and nothing else: a
+// worker unknown, declared dead or restarted waits for its next full
+// heartbeat. A worker heard from only by Beats stays alive and
+// placeable; one that falls silent is declared dead as before.
+func TestObserveBeat(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	const iv = 200 * time.Millisecond
+	full := protocol.Heartbeat{WorkerID: "a", Incarnation: "inc-1", CPUMilli: 1000, MemoryBytes: 1 << 30, Interval: iv, Sent: t0}
+	tests := []struct {
+		name  string
+		setup func(w *Workers)
+		beat  protocol.Beat
+		want  bool
+	}{
+		{"unknown worker", func(*Workers) {}, protocol.Beat{WorkerID: "a", Incarnation: "inc-1"}, false},
+		{"known worker", func(w *Workers) { w.Observe(full, t0) }, protocol.Beat{WorkerID: "a", Incarnation: "inc-1"}, true},
+		{"another incarnation", func(w *Workers) { w.Observe(full, t0) }, protocol.Beat{WorkerID: "a", Incarnation: "inc-2"}, false},
+		{"declared dead", func(w *Workers) { w.Observe(full, t0); w.Sweep(t0.Add(time.Hour)) }, protocol.Beat{WorkerID: "a", Incarnation: "inc-1"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := NewWorkers(nil)
+			tt.setup(w)
+			tt.beat.Sent = t0.Add(time.Second)
+			if got := w.ObserveBeat(tt.beat, t0.Add(time.Second)); got != tt.want {
+				t.Fatalf("ObserveBeat = %v, want %v", got, tt.want)
+			}
+		})
+	}
+
+	// Beats alone keep a worker alive and placeable for as long as they
+	// come; when they stop it is declared dead within the usual bound.
+	w := NewWorkers(nil)
+	w.Observe(full, t0)
+	now := t0
+	for range 50 {
+		now = now.Add(iv)
+		if !w.ObserveBeat(protocol.Beat{WorkerID: "a", Incarnation: "inc-1", Sent: now}, now) {
+			t.Fatal("ObserveBeat refused a known worker's beat")
+		}
+		if dead := w.Sweep(now); len(dead) != 0 {
+			t.Fatalf("%v: %v declared dead while its beats came", now.Sub(t0), dead)
+		}
+	}
+	if id, err := w.Reserve(decide.PlacementRequest{CPUMilli: 100, MemoryBytes: 1 << 20}, now); err != nil || id != "a" {
+		t.Fatalf("Reserve after beats alone = %q, %v; want a", id, err)
+	}
+	if dead := w.Sweep(now.Add(missedHeartbeats*iv + iv/2)); !slices.Equal(dead, []string{"a"}) {
+		t.Fatalf("silent for %v: declared dead %v, want [a]", missedHeartbeats*iv+iv/2, dead)
+	}
+}

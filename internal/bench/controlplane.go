@@ -51,7 +51,8 @@ func RunControlPlane(ctx context.Context, opts ControlPlaneOptions) (rep *Contro
 	if opts.WorkersArgs != nil {
 		spec := fleetSpec{
 			Workers: opts.Cluster.Workers, WorkerCPUMilli: opts.Cluster.WorkerCPUMilli, WorkerMemoryBytes: opts.Cluster.WorkerMemoryBytes,
-			CreateLatency: opts.Cluster.CreateLatency, HeartbeatInterval: opts.Cluster.HeartbeatInterval, Verbose: opts.Verbose,
+			CreateLatency: opts.Cluster.CreateLatency, HeartbeatInterval: opts.Cluster.HeartbeatInterval,
+			FullHeartbeatEvery: opts.Cluster.FullHeartbeatEvery, Verbose: opts.Verbose,
 		}
 		fp, err := startFleetProcess(startCtx, opts.WorkersArgs, spec)
 		if err != nil {
@@ -73,12 +74,12 @@ func RunControlPlane(ctx context.Context, opts ControlPlaneOptions) (rep *Contro
 		return nil, err
 	}
 	defer c.Stop() //nolint:errcheck // the report is what matters
+	rep = &ControlPlaneReport{}
+	rep.before(ctx, opts.Stalls)
 	stopProfile, err := startCPUProfile(opts.CPUProfile)
 	if err != nil {
 		return nil, err
 	}
-	rep = &ControlPlaneReport{}
-	rep.before(ctx, opts.Stalls)
 	rep.ControlPlaneReport, err = simcluster.RunControlPlane(ctx, c, opts.Phases)
 	stopProfile()
 	rep.after(ctx, opts.Stalls)

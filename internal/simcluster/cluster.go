@@ -50,6 +50,9 @@ type Config struct {
 	CreateLatency time.Duration
 	// HeartbeatInterval is the daemons' (default: the daemon's, 200ms).
 	HeartbeatInterval time.Duration
+	// FullHeartbeatEvery is the daemons' (daemon.Config): above 1, short
+	// Beats between full heartbeats while nothing changes.
+	FullHeartbeatEvery int
 	// Images the fake runtimes have (default fake.DefaultImages()).
 	Images map[string]fake.Mode
 	// Logger receives the components' logs (default: discarded).
@@ -161,7 +164,10 @@ func (f *Fleet) URL() string { return f.ns.ClientURL() }
 // this machine more CPU than the control plane it measures (over TCP the
 // paced phase was CPU-bound and its p99 several times higher).
 func (f *Fleet) connect(name string) (*nats.Conn, error) {
-	nc, err := nats.Connect(f.ns.ClientURL(), nats.Name(name), nats.InProcessServer(f.ns))
+	// The handshake's deadline is generous: with thousands of workers
+	// already beating on a loaded machine, the default 2 s was missed
+	// while starting 10,000.
+	nc, err := nats.Connect(f.ns.ClientURL(), nats.Name(name), nats.InProcessServer(f.ns), nats.Timeout(time.Minute))
 	if err != nil {
 		return nil, fmt.Errorf("simcluster: connect %s to NATS: %w", name, err)
 	}
@@ -182,7 +188,7 @@ func (f *Fleet) startWorker(ctx context.Context, id string) error {
 	}
 	d := daemon.New(daemon.Config{
 		ID: id, Conn: nc, Runtime: rt, CPUMilli: f.cfg.WorkerCPUMilli, MemoryBytes: f.cfg.WorkerMemoryBytes,
-		HeartbeatInterval: f.cfg.HeartbeatInterval, Logger: f.cfg.Logger,
+		HeartbeatInterval: f.cfg.HeartbeatInterval, FullHeartbeatEvery: f.cfg.FullHeartbeatEvery, Logger: f.cfg.Logger,
 	})
 	f.wg.Add(1)
 	go func() {
@@ -266,6 +272,12 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	c.memEmpty = measureMemory()
 	if c.hbSub, err = c.nc.Subscribe(protocol.HeartbeatSubjects, func(m *nats.Msg) {
 		c.heartbeats.Add(1)
+		if protocol.IsBeat(m.Data) {
+			if b, err := protocol.DecodeBeat(m.Subject, m.Data); err == nil {
+				c.Workers.ObserveBeat(b, time.Now())
+			}
+			return
+		}
 		hb, err := protocol.DecodeHeartbeat(m.Subject, m.Data)
 		if err != nil {
 			return
