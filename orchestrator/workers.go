@@ -169,11 +169,11 @@ func (w *Workers) Sweep(now time.Time) []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var dead []string
-	for id, e := range w.m {
+	for _, e := range w.list { // the map's entries, as a slice
 		if !e.dead && !e.alive(now, w.behind) {
 			e.dead = true
 			w.viewOK = false
-			dead = append(dead, id)
+			dead = append(dead, e.id)
 		}
 	}
 	sort.Strings(dead)

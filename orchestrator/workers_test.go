@@ -408,3 +408,32 @@ func TestObserveBeat(t *testing.T) {
 		t.Fatalf("silent for %v: declared dead %v, want [a]", missedHeartbeats*iv+iv/2, dead)
 	}
 }
+
+// BenchmarkSweep times one sweep (every 100 ms) of 10,000 live workers,
+// and one heartbeat, full and short, handled by the table.
+func BenchmarkSweep(b *testing.B) {
+	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	w := NewWorkers(nil)
+	for i := range 10000 {
+		w.Observe(protocol.Heartbeat{WorkerID: fmt.Sprintf("w%05d", i), CPUMilli: 16000, MemoryBytes: 64 << 30, Interval: 200 * time.Millisecond, Sent: t0}, t0)
+	}
+	b.Run("sweep", func(b *testing.B) {
+		for range b.N {
+			if dead := w.Sweep(t0); len(dead) > 0 {
+				b.Fatal(dead)
+			}
+		}
+	})
+	b.Run("observe", func(b *testing.B) {
+		hb := protocol.Heartbeat{WorkerID: "w04242", CPUMilli: 16000, MemoryBytes: 64 << 30, Interval: 200 * time.Millisecond, Sent: t0}
+		for range b.N {
+			w.Observe(hb, t0)
+		}
+	})
+	b.Run("observe-beat", func(b *testing.B) {
+		beat := protocol.Beat{WorkerID: "w04242", Sent: t0}
+		for range b.N {
+			w.ObserveBeat(beat, t0)
+		}
+	})
+}

@@ -46,15 +46,17 @@ type ControlPlaneReport struct {
 // this one) and measures sandbox creations through it with
 // simcluster.RunControlPlane.
 func RunControlPlane(ctx context.Context, opts ControlPlaneOptions) (rep *ControlPlaneReport, err error) {
-	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
 	if opts.WorkersArgs != nil {
+		// Starting 10,000 daemons took minutes on this loaded 2-core
+		// machine; the orchestrator's side then has its own bound.
+		fleetCtx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+		defer cancel()
 		spec := fleetSpec{
 			Workers: opts.Cluster.Workers, WorkerCPUMilli: opts.Cluster.WorkerCPUMilli, WorkerMemoryBytes: opts.Cluster.WorkerMemoryBytes,
 			CreateLatency: opts.Cluster.CreateLatency, HeartbeatInterval: opts.Cluster.HeartbeatInterval,
 			FullHeartbeatEvery: opts.Cluster.FullHeartbeatEvery, Verbose: opts.Verbose,
 		}
-		fp, err := startFleetProcess(startCtx, opts.WorkersArgs, spec)
+		fp, err := startFleetProcess(fleetCtx, opts.WorkersArgs, spec)
 		if err != nil {
 			return nil, err
 		}
@@ -69,6 +71,8 @@ func RunControlPlane(ctx context.Context, opts ControlPlaneOptions) (rep *Contro
 		}()
 		opts.Cluster.NATSURL = fp.url
 	}
+	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
 	c, err := simcluster.Start(startCtx, opts.Cluster)
 	if err != nil {
 		return nil, err

@@ -25,6 +25,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"baton.dev/baton/backoff"
 	"baton.dev/baton/internal/natsd"
 	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/orchestrator/history"
@@ -186,15 +187,25 @@ func (f *Fleet) startWorker(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	d := daemon.New(daemon.Config{
+	cfg := daemon.Config{
 		ID: id, Conn: nc, Runtime: rt, CPUMilli: f.cfg.WorkerCPUMilli, MemoryBytes: f.cfg.WorkerMemoryBytes,
 		HeartbeatInterval: f.cfg.HeartbeatInterval, FullHeartbeatEvery: f.cfg.FullHeartbeatEvery, Logger: f.cfg.Logger,
-	})
+	}
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
-		if err := d.Run(ctx); err != nil {
-			f.cfg.Logger.Error("simulated worker stopped", "worker", id, "err", err)
+		// A daemon that stops is started again, as a worker's supervisor
+		// would: starting 10,000 on a loaded machine, some missed the
+		// deadline of their first flush to NATS.
+		for {
+			err := daemon.New(cfg).Run(ctx)
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			f.cfg.Logger.Error("simulated worker stopped; starting it again in a second", "worker", id, "err", err)
+			if backoff.Sleep(ctx, time.Second) != nil {
+				return
+			}
 		}
 	}()
 	return nil
@@ -251,7 +262,17 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		c.closers = append(c.closers, c.fleet.Stop)
 		c.nc, err = c.fleet.connect("baton-sim-orchestrator")
 	} else {
-		c.nc, err = nats.Connect(cfg.NATSURL, nats.Name("baton-sim-orchestrator"))
+		c.nc, err = nats.Connect(cfg.NATSURL, nats.Name("baton-sim-orchestrator"), nats.Timeout(time.Minute),
+			nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+				subject := ""
+				if sub != nil {
+					subject = sub.Subject
+				}
+				cfg.Logger.Warn("orchestrator's NATS connection", "subject", subject, "err", err)
+			}),
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+				cfg.Logger.Warn("orchestrator's NATS connection lost", "err", err)
+			}))
 		if err == nil {
 			c.closers = append(c.closers, func() error { c.nc.Close(); return nil })
 		}
