@@ -237,11 +237,34 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 			o.adoptAsync(hb.WorkerID)
 		}
 	})
+	if err == nil {
+		err = HoldHeartbeatBacklog(o.hbSub)
+	}
 	if err != nil {
 		stop()
 		return nil, fmt.Errorf("orchestrator: subscribe heartbeats: %w", err)
 	}
 	return o, nil
+}
+
+// Heartbeats a heartbeat subscription may hold unhandled (see
+// HoldHeartbeatBacklog).
+const (
+	heartbeatBacklogMessages = 1 << 20   // 20 s of 10,000 workers beating every 200 ms
+	heartbeatBacklogBytes    = 512 << 20 // as many full heartbeats, of a few hundred bytes each
+)
+
+// HoldHeartbeatBacklog raises the pending limits of the heartbeat
+// subscription sub above the NATS client's defaults (65,536 messages,
+// 1.3 s of 10,000 workers' heartbeats): past them the client drops
+// heartbeats, and during a burst of creations at that scale it dropped
+// enough for the sweep to declare live workers dead. A backlog is the
+// sweep's to wait for (SweepWorkers), not the client's to drop.
+func HoldHeartbeatBacklog(sub *nats.Subscription) error {
+	if err := sub.SetPendingLimits(heartbeatBacklogMessages, heartbeatBacklogBytes); err != nil {
+		return fmt.Errorf("heartbeat backlog limits: %w", err)
+	}
+	return nil
 }
 
 // Run drives the autoscaler until ctx is done, then waits for the

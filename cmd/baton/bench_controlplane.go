@@ -78,6 +78,7 @@ Published figures are printed for reference: Dirigent 2,500/s, Knative ~2/s.`,
 	f.IntVar(&opts.Cluster.Workers, "workers", 1000, "simulated workers (each a real daemon on its own NATS connection)")
 	f.Int64Var(&opts.Cluster.WorkerCPUMilli, "worker-cpu", simcluster.DefaultWorkerCPUMilli, "each worker's CPU capacity in millicores")
 	f.DurationVar(&opts.Cluster.HeartbeatInterval, "heartbeat", 0, "workers' heartbeat interval (0: the daemon's default)")
+	f.IntVar(&opts.Cluster.WorkersPerConnection, "workers-per-connection", 1, "simulated workers sharing one NATS connection (1: one each, as on a real cluster; more spares the simulation's process, not the orchestrator's)")
 	f.IntVar(&opts.Cluster.FullHeartbeatEvery, "full-heartbeat-every", 1, "workers send a full heartbeat only when their state changed or every this many beats, short beats between (1: every heartbeat full)")
 	f.DurationVar(&opts.Cluster.CreateLatency, "create-latency", 0, "fake sandbox creation time")
 	f.IntVar(&opts.Phases.Functions, "functions", 10000, "functions; the burst and paced phases create one sandbox for each")

@@ -54,7 +54,7 @@ func RunControlPlane(ctx context.Context, opts ControlPlaneOptions) (rep *Contro
 		spec := fleetSpec{
 			Workers: opts.Cluster.Workers, WorkerCPUMilli: opts.Cluster.WorkerCPUMilli, WorkerMemoryBytes: opts.Cluster.WorkerMemoryBytes,
 			CreateLatency: opts.Cluster.CreateLatency, HeartbeatInterval: opts.Cluster.HeartbeatInterval,
-			FullHeartbeatEvery: opts.Cluster.FullHeartbeatEvery, Verbose: opts.Verbose,
+			FullHeartbeatEvery: opts.Cluster.FullHeartbeatEvery, WorkersPerConnection: opts.Cluster.WorkersPerConnection, Verbose: opts.Verbose,
 		}
 		fp, err := startFleetProcess(fleetCtx, opts.WorkersArgs, spec)
 		if err != nil {

@@ -25,8 +25,9 @@ type fleetSpec struct {
 	CreateLatency     time.Duration `json:"createLatency"`
 	HeartbeatInterval time.Duration `json:"heartbeatInterval"`
 	// FullHeartbeatEvery is the daemons' (simcluster.Config).
-	FullHeartbeatEvery int  `json:"fullHeartbeatEvery"`
-	Verbose            bool `json:"verbose"`
+	FullHeartbeatEvery   int  `json:"fullHeartbeatEvery"`
+	WorkersPerConnection int  `json:"workersPerConnection"`
+	Verbose              bool `json:"verbose"`
 }
 
 // fleetReady is the child's first line on its standard output: where
@@ -59,7 +60,8 @@ func ServeControlPlaneWorkers(ctx context.Context, stdin io.Reader, stdout io.Wr
 	}
 	f, err := simcluster.StartFleet(ctx, simcluster.Config{
 		Workers: spec.Workers, WorkerCPUMilli: spec.WorkerCPUMilli, WorkerMemoryBytes: spec.WorkerMemoryBytes,
-		CreateLatency: spec.CreateLatency, HeartbeatInterval: spec.HeartbeatInterval, FullHeartbeatEvery: spec.FullHeartbeatEvery, Logger: logger, Listen: true,
+		CreateLatency: spec.CreateLatency, HeartbeatInterval: spec.HeartbeatInterval, FullHeartbeatEvery: spec.FullHeartbeatEvery,
+		WorkersPerConnection: spec.WorkersPerConnection, Logger: logger, Listen: true,
 	})
 	if err != nil {
 		return err

@@ -54,6 +54,13 @@ type Config struct {
 	// FullHeartbeatEvery is the daemons' (daemon.Config): above 1, short
 	// Beats between full heartbeats while nothing changes.
 	FullHeartbeatEvery int
+	// WorkersPerConnection is how many daemons share one NATS connection
+	// in the fleet (0 or 1: one each, as on a real cluster). Sharing
+	// changes nothing the orchestrator receives (the same messages on
+	// the same subjects) and spares the simulation's own process the
+	// cost of a connection per worker, which at 10,000 workers starved
+	// it on this 2-core machine.
+	WorkersPerConnection int
 	// Images the fake runtimes have (default fake.DefaultImages()).
 	Images map[string]fake.Mode
 	// Logger receives the components' logs (default: discarded).
@@ -147,8 +154,15 @@ func StartFleet(ctx context.Context, cfg Config) (f *Fleet, err error) {
 		return f, fmt.Errorf("simcluster: %w", err)
 	}
 	f.closers = append(f.closers, func() error { f.ns.Shutdown(); f.ns.WaitForShutdown(); return nil })
+	var nc *nats.Conn
 	for i := range cfg.Workers {
-		if err := f.startWorker(runCtx, fmt.Sprintf("sim-%05d", i)); err != nil {
+		id := fmt.Sprintf("sim-%05d", i)
+		if i%max(1, cfg.WorkersPerConnection) == 0 {
+			if nc, err = f.connect(id); err != nil {
+				return f, err
+			}
+		}
+		if err := f.startWorker(runCtx, id, nc); err != nil {
 			return f, err
 		}
 	}
@@ -176,17 +190,14 @@ func (f *Fleet) connect(name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
-// startWorker runs one daemon with its own connection and fake runtime.
-func (f *Fleet) startWorker(ctx context.Context, id string) error {
+// startWorker runs one daemon on connection nc with its own fake
+// runtime.
+func (f *Fleet) startWorker(ctx context.Context, id string, nc *nats.Conn) error {
 	rt, err := fake.Open(fake.Config{Images: f.cfg.Images, CreateLatency: f.cfg.CreateLatency})
 	if err != nil {
 		return fmt.Errorf("simcluster: worker %s: %w", id, err)
 	}
 	f.closers = append(f.closers, rt.Close)
-	nc, err := f.connect(id)
-	if err != nil {
-		return err
-	}
 	cfg := daemon.Config{
 		ID: id, Conn: nc, Runtime: rt, CPUMilli: f.cfg.WorkerCPUMilli, MemoryBytes: f.cfg.WorkerMemoryBytes,
 		HeartbeatInterval: f.cfg.HeartbeatInterval, FullHeartbeatEvery: f.cfg.FullHeartbeatEvery, Logger: f.cfg.Logger,
@@ -311,6 +322,9 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		}
 	}); err != nil {
 		return c, fmt.Errorf("simcluster: subscribe to heartbeats: %w", err)
+	}
+	if err := orchestrator.HoldHeartbeatBacklog(c.hbSub); err != nil {
+		return c, fmt.Errorf("simcluster: %w", err)
 	}
 	c.closers = append(c.closers, func() error { _ = c.hbSub.Unsubscribe(); return nil })
 
