@@ -106,6 +106,10 @@ func (r *ControlPlaneReport) WriteTable(w io.Writer) error {
 		if p.Baseline {
 			name += " (baseline)"
 		}
+		if p.Error != "" {
+			fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\t\tdid not finish: %s\n", name, p.Error)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%.0f\t%.3f\t%.3f\t%.3f\t%.0f\t%s\n",
 			name, p.Creations, p.Failed, p.Seconds, p.PerSecond, p.Latency.P50Ms, p.Latency.P99Ms, p.Latency.MaxMs, p.CPUMicros, p.What)
 	}

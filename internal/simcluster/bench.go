@@ -120,6 +120,9 @@ type Phase struct {
 	// workers) per creation over the phase: a figure steadier than the
 	// latencies on a noisy machine.
 	CPUMicros float64 `json:"cpuMicrosPerCreation"`
+	// Error says why the phase did not finish (within PhaseTimeout);
+	// its figures are then empty.
+	Error string `json:"error,omitempty"`
 }
 
 // OrchestratorMemory is the process's memory as the cluster grew: once
@@ -231,17 +234,25 @@ func RunControlPlane(ctx context.Context, c *Cluster, opts ControlPlaneOptions) 
 	if rep.Heartbeats, err = heartbeatCost(ctx, c, opts.HeartbeatWindow); err != nil {
 		return rep, err
 	}
-	steps := []func(context.Context, *Cluster, []string, ControlPlaneOptions) (Phase, error){burst, paced, serial, placementOnly}
+	steps := []struct {
+		name string
+		run  func(context.Context, *Cluster, []string, ControlPlaneOptions) (Phase, error)
+	}{{"burst", burst}, {"paced", paced}, {"serial", serial}, {"placement-only", placementOnly}}
 	for _, step := range steps {
 		if err := settle(ctx, opts.Settle); err != nil {
 			return rep, err
 		}
 		pctx, cancel := context.WithTimeout(ctx, opts.PhaseTimeout)
 		cpu0 := processCPU()
-		ph, err := step(pctx, c, keys, opts)
+		ph, err := step.run(pctx, c, keys, opts)
 		cancel()
 		if err != nil {
-			return rep, err
+			if ctx.Err() != nil {
+				return rep, err
+			}
+			// A phase that did not finish is a figure too (how far it
+			// got); the phases after it still measure.
+			ph = Phase{Name: step.name, Error: err.Error()}
 		}
 		if ph.Creations > 0 {
 			ph.CPUMicros = float64((processCPU() - cpu0).Microseconds()) / float64(ph.Creations)
@@ -251,7 +262,7 @@ func RunControlPlane(ctx context.Context, c *Cluster, opts ControlPlaneOptions) 
 	rep.WorkersLost = c.WorkersLost()
 	mem.End = measureMemory()
 	b, p := rep.Phases[0], rep.Phases[1]
-	rep.Met = rep.WorkersLost == 0 && b.Failed == 0 && p.Failed == 0 && b.PerSecond >= TargetPerSecond &&
+	rep.Met = rep.WorkersLost == 0 && b.Error == "" && p.Error == "" && b.Failed == 0 && p.Failed == 0 && b.PerSecond >= TargetPerSecond &&
 		p.PerSecond >= 0.95*p.OfferedPerSecond && p.OfferedPerSecond >= TargetPerSecond && p.Latency.P99Ms <= ms(TargetP99)
 	return rep, nil
 }
