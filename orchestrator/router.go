@@ -144,13 +144,18 @@ type Router struct {
 	skipCheck                atomic.Bool
 	checks, identityFailures atomic.Int64
 
-	mu       sync.Mutex
-	pools    map[string]*pool
-	all      map[string]*sandboxRef // every sandbox in a pool, idle or busy, by ID
-	onWorker map[string]int         // sandboxes in r.all by worker, for CountOn
-	pending  map[string]bool        // IDs being created: not orphans
-	tasks    sync.WaitGroup
-	sending  chan struct{} // maxSending tokens: creations placing and sending
+	mu    sync.Mutex
+	pools map[string]*pool
+	all   map[string]*sandboxRef // every sandbox in a pool, idle or busy, by ID
+	// onWorker counts the sandboxes in r.all by worker, for CountOn. It
+	// has a lock of its own (writers hold r.mu too): CountOn runs for
+	// every full heartbeat, and at 10,000 workers waiting for r.mu behind
+	// a burst of creations put the heartbeats seconds behind.
+	onWorkerMu sync.Mutex
+	onWorker   map[string]int
+	pending    map[string]bool // IDs being created: not orphans
+	tasks      sync.WaitGroup
+	sending    chan struct{} // maxSending tokens: creations placing and sending
 }
 
 type pool struct {
@@ -279,15 +284,19 @@ func NewRouter(bg context.Context, workers WorkerCommands, cfg RouterConfig) *Ro
 func (r *Router) trackLocked(sb *sandboxRef) {
 	sb.life, sb.endLife = context.WithCancelCause(context.WithoutCancel(r.bg))
 	r.all[sb.sb.ID] = sb
+	r.onWorkerMu.Lock()
 	r.onWorker[sb.workerID]++
+	r.onWorkerMu.Unlock()
 }
 
 // forget drops sb from the router's knowledge. The caller holds r.mu.
 func (r *Router) forgetLocked(sb *sandboxRef) {
 	if _, ok := r.all[sb.sb.ID]; ok {
+		r.onWorkerMu.Lock()
 		if r.onWorker[sb.workerID]--; r.onWorker[sb.workerID] <= 0 {
 			delete(r.onWorker, sb.workerID)
 		}
+		r.onWorkerMu.Unlock()
 	}
 	delete(r.all, sb.sb.ID)
 	if sb.endLife != nil {
@@ -1154,7 +1163,9 @@ func (r *Router) DropWorker(workerID string) int {
 			r.signal()
 		}
 	}
+	r.onWorkerMu.Lock()
 	delete(r.onWorker, workerID)
+	r.onWorkerMu.Unlock()
 	return n
 }
 
@@ -1213,7 +1224,7 @@ func unreachable(err error) bool {
 
 // CountOn returns how many sandboxes the router knows on a worker.
 func (r *Router) CountOn(workerID string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.onWorkerMu.Lock()
+	defer r.onWorkerMu.Unlock()
 	return r.onWorker[workerID]
 }
