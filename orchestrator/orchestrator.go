@@ -202,6 +202,17 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		}
 	}
 	o.hbSub, err = cfg.Conn.Subscribe(protocol.HeartbeatSubjects, func(m *nats.Msg) {
+		if protocol.IsBeat(m.Data) {
+			// A short heartbeat: alive, nothing changed. One from a worker
+			// whose full heartbeat has not come yet waits for it.
+			b, err := protocol.DecodeBeat(m.Subject, m.Data)
+			if err != nil {
+				o.log.Warn("ignoring a heartbeat", "err", err)
+				return
+			}
+			o.workers.ObserveBeat(b, time.Now())
+			return
+		}
 		hb, err := protocol.DecodeHeartbeat(m.Subject, m.Data)
 		if err != nil {
 			o.log.Warn("ignoring a heartbeat", "err", err)
@@ -224,6 +235,9 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 			o.adoptAsync(hb.WorkerID)
 		}
 	})
+	if err == nil {
+		err = HoldHeartbeatBacklog(o.hbSub)
+	}
 	if err != nil {
 		o.Close()
 		return nil, fmt.Errorf("orchestrator: subscribe heartbeats: %w", err)
@@ -277,6 +291,26 @@ func (o *Orchestrator) Lead(ctx context.Context, term uint64) error {
 	o.leading.Store(true)
 	for _, id := range o.workers.LiveIDs(now) {
 		o.adoptAsync(id)
+	}
+	return nil
+}
+
+// Heartbeats a heartbeat subscription may hold unhandled (see
+// HoldHeartbeatBacklog).
+const (
+	heartbeatBacklogMessages = 1 << 20   // 20 s of 10,000 workers beating every 200 ms
+	heartbeatBacklogBytes    = 512 << 20 // as many full heartbeats, of a few hundred bytes each
+)
+
+// HoldHeartbeatBacklog raises the pending limits of the heartbeat
+// subscription sub above the NATS client's defaults (65,536 messages,
+// 1.3 s of 10,000 workers' heartbeats): past them the client drops
+// heartbeats, and during a burst of creations at that scale it dropped
+// enough for the sweep to declare live workers dead. A backlog is the
+// sweep's to wait for (SweepWorkers), not the client's to drop.
+func HoldHeartbeatBacklog(sub *nats.Subscription) error {
+	if err := sub.SetPendingLimits(heartbeatBacklogMessages, heartbeatBacklogBytes); err != nil {
+		return fmt.Errorf("heartbeat backlog limits: %w", err)
 	}
 	return nil
 }

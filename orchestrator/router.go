@@ -144,11 +144,20 @@ type Router struct {
 	skipCheck                atomic.Bool
 	checks, identityFailures atomic.Int64
 
-	mu       sync.Mutex
-	pools    map[string]*pool
-	all      map[string]*sandboxRef // every sandbox in a pool, idle or busy, by ID
-	onWorker map[string]int         // sandboxes in r.all by worker, for CountOn
-	pending  map[string]bool        // IDs being created: not orphans
+	mu    sync.Mutex
+	pools map[string]*pool
+	all   map[string]*sandboxRef // every sandbox in a pool, idle or busy, by ID
+	// onWorker counts the sandboxes in r.all by worker, for CountOn. It
+	// has a lock of its own (writers hold r.mu too): CountOn runs for
+	// every full heartbeat, and at 10,000 workers waiting for r.mu behind
+	// a burst of creations put the heartbeats seconds behind.
+	onWorkerMu sync.Mutex
+	onWorker   map[string]int
+	// byWorker holds the sandboxes of r.all by worker, so that dropping a
+	// lost worker's walks its own (r.all has every worker's: at 100,000
+	// sandboxes a scan of it per lost worker held r.mu for seconds).
+	byWorker map[string]map[string]*sandboxRef
+	pending  map[string]bool // IDs being created: not orphans
 	tasks    sync.WaitGroup
 	sending  chan struct{} // maxSending tokens: creations placing and sending
 }
@@ -270,6 +279,7 @@ func NewRouter(bg context.Context, workers WorkerCommands, cfg RouterConfig) *Ro
 		pools:         map[string]*pool{},
 		all:           map[string]*sandboxRef{},
 		onWorker:      map[string]int{},
+		byWorker:      map[string]map[string]*sandboxRef{},
 		pending:       map[string]bool{},
 		sending:       make(chan struct{}, maxSending),
 	}
@@ -279,15 +289,30 @@ func NewRouter(bg context.Context, workers WorkerCommands, cfg RouterConfig) *Ro
 func (r *Router) trackLocked(sb *sandboxRef) {
 	sb.life, sb.endLife = context.WithCancelCause(context.WithoutCancel(r.bg))
 	r.all[sb.sb.ID] = sb
+	on := r.byWorker[sb.workerID]
+	if on == nil {
+		on = map[string]*sandboxRef{}
+		r.byWorker[sb.workerID] = on
+	}
+	on[sb.sb.ID] = sb
+	r.onWorkerMu.Lock()
 	r.onWorker[sb.workerID]++
+	r.onWorkerMu.Unlock()
 }
 
 // forget drops sb from the router's knowledge. The caller holds r.mu.
 func (r *Router) forgetLocked(sb *sandboxRef) {
 	if _, ok := r.all[sb.sb.ID]; ok {
+		if on := r.byWorker[sb.workerID]; on != nil {
+			if delete(on, sb.sb.ID); len(on) == 0 {
+				delete(r.byWorker, sb.workerID)
+			}
+		}
+		r.onWorkerMu.Lock()
 		if r.onWorker[sb.workerID]--; r.onWorker[sb.workerID] <= 0 {
 			delete(r.onWorker, sb.workerID)
 		}
+		r.onWorkerMu.Unlock()
 	}
 	delete(r.all, sb.sb.ID)
 	if sb.endLife != nil {
@@ -1131,10 +1156,7 @@ func (r *Router) DropWorker(workerID string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
-	for _, sb := range r.all {
-		if sb.workerID != workerID {
-			continue
-		}
+	for _, sb := range r.byWorker[workerID] {
 		n++
 		sb.lost = true
 		sb.endLife(errWorkerLost)
@@ -1154,7 +1176,10 @@ func (r *Router) DropWorker(workerID string) int {
 			r.signal()
 		}
 	}
+	delete(r.byWorker, workerID)
+	r.onWorkerMu.Lock()
 	delete(r.onWorker, workerID)
+	r.onWorkerMu.Unlock()
 	return n
 }
 
@@ -1213,7 +1238,7 @@ func unreachable(err error) bool {
 
 // CountOn returns how many sandboxes the router knows on a worker.
 func (r *Router) CountOn(workerID string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.onWorkerMu.Lock()
+	defer r.onWorkerMu.Unlock()
 	return r.onWorker[workerID]
 }

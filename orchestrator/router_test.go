@@ -331,3 +331,45 @@ func TestRouterRetiresSandboxes(t *testing.T) {
 		t.Errorf("releases %v, want one for each deleted sandbox", c)
 	}
 }
+
+// TestRouterDropWorkerDropsOnlyItsSandboxes: with sandboxes on several
+// workers, dropping one worker drops its sandboxes alone (from the pool
+// and the counts), whichever way the others came and went.
+func TestRouterDropWorkerDropsOnlyItsSandboxes(t *testing.T) {
+	r, _ := newTestRouter(t, false)
+	r.mu.Lock()
+	p := r.pools[testKey]
+	var refs []*sandboxRef
+	for i, w := range []string{"a", "b", "a", "c", "a", "b"} {
+		sb := &sandboxRef{pool: p, sb: worker.Sandbox{ID: fmt.Sprintf("sb%d", i), Function: testKey}, workerID: w}
+		r.trackLocked(sb)
+		p.idle = append(p.idle, sb)
+		refs = append(refs, sb)
+	}
+	r.forgetLocked(refs[5]) // b's second goes the ordinary way
+	p.idle = p.idle[:5]
+	r.mu.Unlock()
+	for _, tt := range []struct {
+		drop      string
+		wantDrop  int
+		wantCount map[string]int
+		wantIdle  int
+	}{
+		{"a", 3, map[string]int{"a": 0, "b": 1, "c": 1}, 2},
+		{"a", 0, map[string]int{"a": 0, "b": 1, "c": 1}, 2},
+		{"c", 1, map[string]int{"a": 0, "b": 1, "c": 0}, 1},
+		{"b", 1, map[string]int{"a": 0, "b": 0, "c": 0}, 0},
+	} {
+		if n := r.DropWorker(tt.drop); n != tt.wantDrop {
+			t.Fatalf("DropWorker(%s) = %d, want %d", tt.drop, n, tt.wantDrop)
+		}
+		for w, want := range tt.wantCount {
+			if got := r.CountOn(w); got != want {
+				t.Errorf("after dropping %s: CountOn(%s) = %d, want %d", tt.drop, w, got, want)
+			}
+		}
+		if got := r.idle(testKey); got != tt.wantIdle {
+			t.Errorf("after dropping %s: %d idle, want %d", tt.drop, got, tt.wantIdle)
+		}
+	}
+}

@@ -47,6 +47,8 @@ type Workers struct {
 	viewOK    bool
 	viewUntil time.Time
 	viewQuiet bool
+	// placements counts Reserve's decisions: the seed of each one's sample.
+	placements uint64
 	// behind is how much later than usual the latest heartbeat was
 	// handled: the orchestrator's own backlog (a burst of work), not the
 	// worker's lateness. The sweep adds it to a worker's grace, so that
@@ -117,27 +119,51 @@ func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) (fresh, restarte
 	if len(hb.Reclaimed) > 0 || len(w.stranded) > 0 {
 		w.reclaimLocked(hb)
 	}
+	w.heardLocked(e, hb.Sent, now, fresh)
+	return fresh, restarted
+}
+
+// ObserveBeat records a short heartbeat (protocol.Beat) from a worker
+// whose full heartbeat this table has: the worker is alive, its state
+// the last full heartbeat's. It reports false, and records nothing,
+// for a worker unknown, declared dead or of another incarnation: its
+// next full heartbeat (Observe) brings it in.
+func (w *Workers) ObserveBeat(b protocol.Beat, now time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e, ok := w.m[b.WorkerID]
+	if !ok || e.dead || e.hb.Incarnation != b.Incarnation {
+		return false
+	}
+	e.hb.Sent, e.seen = b.Sent, now
+	w.heardLocked(e, b.Sent, now, false)
+	return true
+}
+
+// heardLocked updates the placement view and the transit baselines for
+// a heartbeat, full or short, sent at sent and handled at now.
+func (w *Workers) heardLocked(e *workerEntry, sent, now time.Time, fresh bool) {
 	if e.slot < 0 {
 		w.viewOK = false
 	} else {
 		w.sync(e)
 	}
-	if !hb.Sent.IsZero() {
-		d := now.Sub(hb.Sent)
-		// The first heartbeat or a faster one sets the baseline; a
-		// later one raises it by a sixteenth of the difference.
-		if fresh || d < e.transit {
-			e.transit = d
-		} else {
-			e.transit += (d - e.transit) / 16
-		}
-		behind := min(d-e.transit, maxBehind)
-		if behind > w.behind && w.viewQuiet {
-			w.viewOK = false
-		}
-		w.behind = behind
+	if sent.IsZero() {
+		return
 	}
-	return fresh, restarted
+	d := now.Sub(sent)
+	// The first heartbeat or a faster one sets the baseline; a later one
+	// raises it by a sixteenth of the difference.
+	if fresh || d < e.transit {
+		e.transit = d
+	} else {
+		e.transit += (d - e.transit) / 16
+	}
+	behind := min(d-e.transit, maxBehind)
+	if behind > w.behind && w.viewQuiet {
+		w.viewOK = false
+	}
+	w.behind = behind
 }
 
 // Sweep declares dead the workers whose heartbeats stopped and returns
@@ -146,11 +172,11 @@ func (w *Workers) Sweep(now time.Time) []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var dead []string
-	for id, e := range w.m {
+	for _, e := range w.list { // the map's entries, as a slice
 		if !e.dead && !e.alive(now, w.behind) {
 			e.dead = true
 			w.viewOK = false
-			dead = append(dead, id)
+			dead = append(dead, e.id)
 		}
 	}
 	sort.Strings(dead)

@@ -96,73 +96,103 @@ func TestSweepAbsorbsAClockStep(t *testing.T) {
 // TestReserveDecidesAsPlaceOverSnapshot drives a worker table through
 // random heartbeats (with varying transit, so the grace for the
 // orchestrator's backlog moves), silences, sweeps, drains, suspicions,
-// capacity changes, reservations and releases, and checks that every
-// Reserve, which places on a view kept between calls, picks the worker
-// (or fails) exactly as the pure Place over a fresh Snapshot would.
+// capacity changes, reservations and releases, and checks every
+// Reserve, which places on a view kept between calls, against the pure
+// Place over a fresh Snapshot: on a cluster no larger than the
+// placement sample it picks the same worker (or fails) exactly; on a
+// larger one it fails exactly when Place does and otherwise picks a
+// worker of the snapshot that can hold the sandbox.
 func TestReserveDecidesAsPlaceOverSnapshot(t *testing.T) {
-	for seed := range uint64(6) {
-		rng := rand.New(rand.NewPCG(seed, 7))
-		w := NewWorkers(nil)
-		now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-		const n = 12
-		up := make([]bool, n)
-		memory := make([]int64, n)
-		beat := func(i int) {
-			transit := time.Duration(1+rng.IntN(200)) * time.Millisecond
-			w.Observe(protocol.Heartbeat{WorkerID: fmt.Sprintf("w%02d", i), CPUMilli: 4000, MemoryBytes: memory[i],
-				Interval: 200 * time.Millisecond, Sent: now.Add(-transit)}, now)
-		}
-		for i := range n {
-			up[i], memory[i] = true, int64(1+rng.IntN(4))<<30
-			beat(i)
-		}
-		type booking struct {
-			id  string
-			req decide.PlacementRequest
-		}
-		var booked []booking
-		reserves, failures := 0, 0
-		for step := range 3000 {
-			now = now.Add(time.Duration(rng.IntN(120)) * time.Millisecond)
-			i := rng.IntN(n)
-			id := fmt.Sprintf("w%02d", i)
-			switch op := rng.IntN(20); {
-			case op < 6:
-				if up[i] {
-					beat(i)
-				}
-			case op == 6:
-				up[i] = !up[i]
-			case op == 7:
-				w.Sweep(now)
-			case op == 8:
-				w.Drain(id, rng.IntN(2) == 0)
-			case op == 9:
-				w.Suspect(id, now.Add(time.Duration(rng.IntN(500))*time.Millisecond))
-			case op == 10:
-				memory[i] = int64(1+rng.IntN(4)) << 30
-			case op < 14 && len(booked) > 0:
-				k := rng.IntN(len(booked))
-				w.Release(booked[k].id, booked[k].req)
-				booked = slices.Delete(booked, k, k+1)
-			default:
-				req := decide.PlacementRequest{CPUMilli: int64(100 * (1 + rng.IntN(10))), MemoryBytes: int64(1+rng.IntN(8)) << 27}
-				want, wantErr := decide.Place(w.Snapshot(now), req)
-				got, err := w.Reserve(req, now)
-				if got != want || (err == nil) != (wantErr == nil) {
-					t.Fatalf("seed %d step %d: Reserve = %q, %v; decide.Place over Snapshot = %q, %v", seed, step, got, err, want, wantErr)
-				}
-				reserves++
-				if err != nil {
-					failures++
-					continue
-				}
-				booked = append(booked, booking{got, req})
+	tests := []struct {
+		name    string
+		workers int
+		same    bool // Reserve must pick Place's worker
+	}{
+		{"cluster within the sample", decide.DefaultPlacementSample - 4, true},
+		{"cluster larger than the sample", 3 * decide.DefaultPlacementSample, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for seed := range uint64(6) {
+				reserveWalk(t, seed, tt.workers, tt.same)
 			}
+		})
+	}
+}
+
+func reserveWalk(t *testing.T, seed uint64, n int, same bool) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	w := NewWorkers(nil)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	up := make([]bool, n)
+	memory := make([]int64, n)
+	beat := func(i int) {
+		transit := time.Duration(1+rng.IntN(200)) * time.Millisecond
+		w.Observe(protocol.Heartbeat{WorkerID: fmt.Sprintf("w%02d", i), CPUMilli: 4000, MemoryBytes: memory[i],
+			Interval: 200 * time.Millisecond, Sent: now.Add(-transit)}, now)
+	}
+	for i := range n {
+		up[i], memory[i] = true, int64(1+rng.IntN(4))<<30
+		beat(i)
+	}
+	type booking struct {
+		id  string
+		req decide.PlacementRequest
+	}
+	var booked []booking
+	reserves, failures, differed := 0, 0, 0
+	for step := range 250 * n {
+		now = now.Add(time.Duration(rng.IntN(120)) * time.Millisecond)
+		i := rng.IntN(n)
+		id := fmt.Sprintf("w%02d", i)
+		switch op := rng.IntN(20); {
+		case op < 6:
+			if up[i] {
+				beat(i)
+			}
+		case op == 6:
+			up[i] = !up[i]
+		case op == 7:
+			w.Sweep(now)
+		case op == 8:
+			w.Drain(id, rng.IntN(2) == 0)
+		case op == 9:
+			w.Suspect(id, now.Add(time.Duration(rng.IntN(500))*time.Millisecond))
+		case op == 10:
+			memory[i] = int64(1+rng.IntN(4)) << 30
+		case op < 14 && len(booked) > 0:
+			k := rng.IntN(len(booked))
+			w.Release(booked[k].id, booked[k].req)
+			booked = slices.Delete(booked, k, k+1)
+		default:
+			req := decide.PlacementRequest{CPUMilli: int64(100 * (1 + rng.IntN(10))), MemoryBytes: int64(1+rng.IntN(8)) << 27}
+			snap := w.Snapshot(now)
+			want, wantErr := decide.Place(snap, req)
+			got, err := w.Reserve(req, now)
+			if (err == nil) != (wantErr == nil) || (same && got != want) {
+				t.Fatalf("seed %d step %d: Reserve = %q, %v; decide.Place over Snapshot = %q, %v", seed, step, got, err, want, wantErr)
+			}
+			reserves++
+			if err != nil {
+				failures++
+				continue
+			}
+			if got != want {
+				differed++
+			}
+			k := slices.IndexFunc(snap, func(s decide.WorkerState) bool { return s.ID == got })
+			if k < 0 || snap[k].Draining || snap[k].ReservedCPUMilli+req.CPUMilli > snap[k].CPUMilli || snap[k].ReservedMemoryBytes+req.MemoryBytes > snap[k].MemoryBytes {
+				t.Fatalf("seed %d step %d: Reserve picked %q, not a worker of the snapshot that can hold %+v", seed, step, got, req)
+			}
+			booked = append(booked, booking{got, req})
 		}
-		if reserves < 500 || failures == 0 || failures == reserves {
-			t.Fatalf("seed %d: %d reservations, %d failed: the walk should exercise both outcomes", seed, reserves, failures)
-		}
+	}
+	if reserves < 500 || failures == 0 || failures == reserves {
+		t.Fatalf("seed %d: %d reservations, %d failed: the walk should exercise both outcomes", seed, reserves, failures)
+	}
+	if !same && differed == 0 {
+		t.Fatalf("seed %d: every pick was Place's: the walk should sample fewer workers than live", seed)
 	}
 }
 
@@ -369,4 +399,86 @@ func TestADrainOutlivesARestart(t *testing.T) {
 			t.Errorf("%s: worker %s is %s, want %s", st.name, st.id, got, st.state)
 		}
 	}
+}
+
+// TestObserveBeat: a short heartbeat keeps alive a worker whose full
+// heartbeat the table has, of the same incarnation, and nothing else: a
+// worker unknown, declared dead or restarted waits for its next full
+// heartbeat. A worker heard from only by Beats stays alive and
+// placeable; one that falls silent is declared dead as before.
+func TestObserveBeat(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	const iv = 200 * time.Millisecond
+	full := protocol.Heartbeat{WorkerID: "a", Incarnation: "inc-1", CPUMilli: 1000, MemoryBytes: 1 << 30, Interval: iv, Sent: t0}
+	tests := []struct {
+		name  string
+		setup func(w *Workers)
+		beat  protocol.Beat
+		want  bool
+	}{
+		{"unknown worker", func(*Workers) {}, protocol.Beat{WorkerID: "a", Incarnation: "inc-1"}, false},
+		{"known worker", func(w *Workers) { w.Observe(full, t0) }, protocol.Beat{WorkerID: "a", Incarnation: "inc-1"}, true},
+		{"another incarnation", func(w *Workers) { w.Observe(full, t0) }, protocol.Beat{WorkerID: "a", Incarnation: "inc-2"}, false},
+		{"declared dead", func(w *Workers) { w.Observe(full, t0); w.Sweep(t0.Add(time.Hour)) }, protocol.Beat{WorkerID: "a", Incarnation: "inc-1"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := NewWorkers(nil)
+			tt.setup(w)
+			tt.beat.Sent = t0.Add(time.Second)
+			if got := w.ObserveBeat(tt.beat, t0.Add(time.Second)); got != tt.want {
+				t.Fatalf("ObserveBeat = %v, want %v", got, tt.want)
+			}
+		})
+	}
+
+	// Beats alone keep a worker alive and placeable for as long as they
+	// come; when they stop it is declared dead within the usual bound.
+	w := NewWorkers(nil)
+	w.Observe(full, t0)
+	now := t0
+	for range 50 {
+		now = now.Add(iv)
+		if !w.ObserveBeat(protocol.Beat{WorkerID: "a", Incarnation: "inc-1", Sent: now}, now) {
+			t.Fatal("ObserveBeat refused a known worker's beat")
+		}
+		if dead := w.Sweep(now); len(dead) != 0 {
+			t.Fatalf("%v: %v declared dead while its beats came", now.Sub(t0), dead)
+		}
+	}
+	if id, err := w.Reserve(decide.PlacementRequest{CPUMilli: 100, MemoryBytes: 1 << 20}, now); err != nil || id != "a" {
+		t.Fatalf("Reserve after beats alone = %q, %v; want a", id, err)
+	}
+	if dead := w.Sweep(now.Add(missedHeartbeats*iv + iv/2)); !slices.Equal(dead, []string{"a"}) {
+		t.Fatalf("silent for %v: declared dead %v, want [a]", missedHeartbeats*iv+iv/2, dead)
+	}
+}
+
+// BenchmarkSweep times one sweep (every 100 ms) of 10,000 live workers,
+// and one heartbeat, full and short, handled by the table.
+func BenchmarkSweep(b *testing.B) {
+	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	w := NewWorkers(nil)
+	for i := range 10000 {
+		w.Observe(protocol.Heartbeat{WorkerID: fmt.Sprintf("w%05d", i), CPUMilli: 16000, MemoryBytes: 64 << 30, Interval: 200 * time.Millisecond, Sent: t0}, t0)
+	}
+	b.Run("sweep", func(b *testing.B) {
+		for range b.N {
+			if dead := w.Sweep(t0); len(dead) > 0 {
+				b.Fatal(dead)
+			}
+		}
+	})
+	b.Run("observe", func(b *testing.B) {
+		hb := protocol.Heartbeat{WorkerID: "w04242", CPUMilli: 16000, MemoryBytes: 64 << 30, Interval: 200 * time.Millisecond, Sent: t0}
+		for range b.N {
+			w.Observe(hb, t0)
+		}
+	})
+	b.Run("observe-beat", func(b *testing.B) {
+		beat := protocol.Beat{WorkerID: "w04242", Sent: t0}
+		for range b.N {
+			w.ObserveBeat(beat, t0)
+		}
+	})
 }

@@ -19,7 +19,7 @@ func benchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure Baton against its baselines: control plane, data plane, cold starts, pre-warming",
 	}
-	cmd.AddCommand(benchControlPlaneCmd(), benchDataPlaneCmd(), benchColdStartCmd(), benchPrewarmCmd(), benchDataPlaneClientCmd(), benchOverloadCmd(), benchOverloadClientCmd(), benchFailoverCmd())
+	cmd.AddCommand(benchControlPlaneCmd(), benchControlPlaneWorkersCmd(), benchDataPlaneCmd(), benchColdStartCmd(), benchPrewarmCmd(), benchDataPlaneClientCmd(), benchOverloadCmd(), benchOverloadClientCmd(), benchFailoverCmd())
 	return cmd
 }
 

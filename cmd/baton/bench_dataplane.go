@@ -87,16 +87,22 @@ container labels), in turn, bypassing the orchestrator. Targets: added p50
 // benchDataPlaneClientCmd is the child of `baton bench dataplane
 // --client-process` (dataPlaneClientArgs); it is not for people.
 func benchDataPlaneClientCmd() *cobra.Command {
-	return benchChildCmd(dataPlaneClientArgs, "dataplane", bench.ServeDataPlaneLoad)
+	return benchChildCmd(dataPlaneClientArgs, loadClientShort("dataplane"), bench.ServeDataPlaneLoad)
 }
 
-// benchChildCmd is a hidden command, the last of args, that serves the
-// load client of `baton bench <name> --client-process`: it reads its load
-// as JSON on stdin and writes what it measured as JSON on stdout.
-func benchChildCmd(args []string, name string, serve func(context.Context, io.Reader, io.Writer) error) *cobra.Command {
+// loadClientShort describes the child of `baton bench <name>
+// --client-process`.
+func loadClientShort(name string) string {
+	return "The load client of `baton bench " + name + " --client-process` (reads its load as JSON on stdin)"
+}
+
+// benchChildCmd is a hidden command, the last of args, that serves a
+// child process of a bench (short says which): it reads its input as
+// JSON on stdin and writes what it measured as JSON on stdout.
+func benchChildCmd(args []string, short string, serve func(context.Context, io.Reader, io.Writer) error) *cobra.Command {
 	return &cobra.Command{
 		Use:    args[len(args)-1],
-		Short:  "The load client of `baton bench " + name + " --client-process` (reads its load as JSON on stdin)",
+		Short:  short,
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

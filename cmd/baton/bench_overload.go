@@ -71,5 +71,5 @@ collapse); the second tenant's p99 beside the flood within 1.5x of alone.`,
 // benchOverloadClientCmd is the child of `baton bench overload
 // --client-process` (overloadClientArgs); it is not for people.
 func benchOverloadClientCmd() *cobra.Command {
-	return benchChildCmd(overloadClientArgs, "overload", bench.ServeOverloadLoad)
+	return benchChildCmd(overloadClientArgs, loadClientShort("overload"), bench.ServeOverloadLoad)
 }

@@ -100,6 +100,7 @@ func workerCmd() *cobra.Command {
 	busFlags(f, &natsURL, &bus)
 	f.StringVar(&cfg.ID, "id", "", "worker ID, unique in the cluster (default: the host name)")
 	f.IntVar(&cfg.MaxConcurrentCreates, "max-concurrent-creates", 32, "sandbox creations this worker runs at once; more wait their turn")
+	f.IntVar(&cfg.FullHeartbeatEvery, "full-heartbeat-every", 1, "send a full heartbeat only when this worker's state changed or every this many beats, short beats between (1: every heartbeat full; more needs orchestrators that take short beats)")
 	f.StringVar(&cfg.Runtime, "runtime", standalone.RuntimeAuto, "sandbox runtime: auto, containerd, process or fake (scale simulation only)")
 	f.StringVar(&cpu, "cpu", "", "CPU offered to sandboxes, like 4 or 3500m (default: every core)")
 	f.Float64Var(&cfg.CPUAllocationRatio, "cpu-allocation-ratio", standalone.DefaultCPUAllocationRatio, "CPU over-commit: sandboxes' CPU limits may sum to this many times --cpu, never more (memory is never over-committed)")

@@ -21,6 +21,13 @@ type ControlPlaneOptions struct {
 	// CPUProfile, when not nil, receives a CPU profile of the measured
 	// phases (not of the cluster's start, nor of the stall probes).
 	CPUProfile io.Writer
+	// WorkersArgs, when not nil, runs the simulated workers and their
+	// NATS server in a process of their own: this executable with these
+	// arguments (a hidden command that calls ServeControlPlaneWorkers),
+	// so that the CPU and memory measured are the orchestrator's alone.
+	WorkersArgs []string
+	// Verbose logs the simulated components' warnings to stderr.
+	Verbose bool
 }
 
 // ControlPlaneReport is what RunControlPlane measured: the simulated
@@ -31,26 +38,55 @@ type ControlPlaneReport struct {
 	// standbys (simcluster.Config.Standbys).
 	Replicas    int `json:"replicas"`
 	MachineLoad `json:",inline"`
+	// Fleet is what the process of the simulated workers used, when
+	// they ran in one of their own.
+	Fleet *FleetUsage `json:"workersProcess,omitempty"`
 }
 
-// RunControlPlane starts a simulated cluster in this process (an embedded
-// NATS server, real worker daemons on the fake runtime, the orchestrator's
-// worker table, placement and router) and measures sandbox creations
-// through it with simcluster.RunControlPlane.
-func RunControlPlane(ctx context.Context, opts ControlPlaneOptions) (*ControlPlaneReport, error) {
-	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+// RunControlPlane starts a simulated cluster (an embedded NATS server and
+// real worker daemons on the fake runtime, in this process or in one of
+// their own; the orchestrator's worker table, placement and router in
+// this one) and measures sandbox creations through it with
+// simcluster.RunControlPlane.
+func RunControlPlane(ctx context.Context, opts ControlPlaneOptions) (rep *ControlPlaneReport, err error) {
+	if opts.WorkersArgs != nil {
+		// Starting 10,000 daemons took minutes on this loaded 2-core
+		// machine; the orchestrator's side then has its own bound.
+		fleetCtx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+		defer cancel()
+		spec := fleetSpec{
+			Workers: opts.Cluster.Workers, WorkerCPUMilli: opts.Cluster.WorkerCPUMilli, WorkerMemoryBytes: opts.Cluster.WorkerMemoryBytes,
+			CreateLatency: opts.Cluster.CreateLatency, HeartbeatInterval: opts.Cluster.HeartbeatInterval,
+			FullHeartbeatEvery: opts.Cluster.FullHeartbeatEvery, WorkersPerConnection: opts.Cluster.WorkersPerConnection, Verbose: opts.Verbose,
+		}
+		fp, err := startFleetProcess(fleetCtx, opts.WorkersArgs, spec)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			usage, stopErr := fp.stop()
+			if rep != nil {
+				rep.Fleet = &usage
+			}
+			if err == nil && stopErr != nil {
+				rep, err = nil, stopErr
+			}
+		}()
+		opts.Cluster.NATSURL = fp.url
+	}
+	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	c, err := simcluster.Start(startCtx, opts.Cluster)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Stop() //nolint:errcheck // the report is what matters
+	rep = &ControlPlaneReport{Replicas: opts.Cluster.Standbys + 1}
+	rep.before(ctx, opts.Stalls)
 	stopProfile, err := startCPUProfile(opts.CPUProfile)
 	if err != nil {
 		return nil, err
 	}
-	rep := &ControlPlaneReport{Replicas: opts.Cluster.Standbys + 1}
-	rep.before(ctx, opts.Stalls)
 	rep.ControlPlaneReport, err = simcluster.RunControlPlane(ctx, c, opts.Phases)
 	stopProfile()
 	rep.after(ctx, opts.Stalls)
@@ -73,6 +109,10 @@ func (r *ControlPlaneReport) WriteTable(w io.Writer) error {
 		if p.Baseline {
 			name += " (baseline)"
 		}
+		if p.Error != "" {
+			fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\t\tdid not finish: %s\n", name, p.Error)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%.0f\t%.3f\t%.3f\t%.3f\t%.0f\t%s\n",
 			name, p.Creations, p.Failed, p.Seconds, p.PerSecond, p.Latency.P50Ms, p.Latency.P99Ms, p.Latency.MaxMs, p.CPUMicros, p.What)
 	}
@@ -82,8 +122,26 @@ func (r *ControlPlaneReport) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	where := "in a process of their own: the figures are the orchestrator's (and its NATS client's)"
+	if r.WorkersInProcess {
+		where = "in this process: the CPU and memory figures count them and the NATS server too"
+	}
+	fmt.Fprintf(w, "\nsimulated workers ran %s\n", where)
+	hb := r.Heartbeats
+	fmt.Fprintf(w, "heartbeats on an idle control plane: %.0f/s, %.1f µs of CPU each, %.3f cores\n", hb.PerSecond, hb.CPUMicrosEach, hb.Cores)
+	m := r.Memory
+	fmt.Fprintf(w, "orchestrator memory: %.0f B resident (%.0f B heap) per worker, %.0f B resident (%.0f B heap) per function with no sandbox; resident %d MiB with workers, %d MiB with functions, peak %d MiB\n",
+		m.RSSPerWorker, m.HeapPerWorker, m.RSSPerFunction, m.HeapPerFunction, m.Workers.RSSBytes>>20, m.Functions.RSSBytes>>20, m.End.PeakRSSBytes>>20)
+	if r.Fleet != nil {
+		fmt.Fprintf(w, "workers' process: %.1f CPU-seconds in all, peak %d MiB resident\n", r.Fleet.CPUSeconds, r.Fleet.PeakRSSBytes>>20)
+	}
 	fmt.Fprintf(w, "\nworkers wrongly declared dead (late heartbeats): %d\n", r.WorkersLost)
 	fmt.Fprintf(w, "target: >= %.0f creations/s with p99 <= %.1f ms at that rate: %s\n", r.TargetPerSecond, r.TargetP99Ms, verdict(r.Met))
+	memVerdict := verdict(r.MemoryMet)
+	if r.WorkersInProcess {
+		memVerdict = "not measured (the workers ran in this process)"
+	}
+	fmt.Fprintf(w, "target: <= %.0f B per function and <= %.0f B per worker, resident: %s\n", r.TargetBytesPerFunction, r.TargetBytesPerWorker, memVerdict)
 	_, err := fmt.Fprintln(w, r.MachineLoad)
 	return err
 }

@@ -46,7 +46,7 @@ func TestReportsTagEveryField(t *testing.T) {
 			walk(path+"."+f.Name, f.Type)
 		}
 	}
-	for _, v := range []any{ColdStartReport{}, DataPlaneReport{}, PrewarmReport{}, ControlPlaneReport{}, DataPlaneLoad{}, DataPlaneLoadResult{}, OverloadReport{}, OverloadLoad{}, FailoverReport{}} {
+	for _, v := range []any{ColdStartReport{}, DataPlaneReport{}, PrewarmReport{}, ControlPlaneReport{}, DataPlaneLoad{}, DataPlaneLoadResult{}, OverloadReport{}, OverloadLoad{}, FailoverReport{}, fleetSpec{}, fleetReady{}} {
 		walk(reflect.TypeOf(v).Name(), reflect.TypeOf(v))
 	}
 }
@@ -63,8 +63,8 @@ func TestReportsKeepTheirJSONKeys(t *testing.T) {
 			"pacedBaton pacedDirect pacedProxy ratePerSecond replicas runtime sandboxes saturatedBaton saturatedDirect targetAddedP50Us targetAddedP99Us " +
 			"targetRatio throughputRatio workersAfter"},
 		{&PrewarmReport{}, "functions invocations minutes policies speedup trace"},
-		{&ControlPlaneReport{ControlPlaneReport: &simcluster.ControlPlaneReport{}}, "cpus functions gomaxprocs loadAverageAfter loadAverageBefore met phases reference " +
-			"targetP99Ms targetPerSecond workers workersLost"},
+		{&ControlPlaneReport{ControlPlaneReport: &simcluster.ControlPlaneReport{}}, "cpus functions gomaxprocs heartbeats loadAverageAfter loadAverageBefore " +
+			"memoryMet met orchestratorMemory phases reference targetBytesPerFunction targetBytesPerWorker targetP99Ms targetPerSecond workers workersInProcess workersLost"},
 	} {
 		data, err := json.Marshal(tt.report)
 		if err != nil {

@@ -26,6 +26,11 @@ const (
 	// Dirigent paper measured it.
 	DirigentPerSecond = 2500
 	KnativePerSecond  = 2
+	// TargetBytesPerFunction and TargetBytesPerWorker are the
+	// orchestrator's memory targets: per deployed function with no
+	// sandbox, and per worker.
+	TargetBytesPerFunction = 2 << 10
+	TargetBytesPerWorker   = 10 << 10
 )
 
 // ControlPlaneOptions configures RunControlPlane; zero fields take the
@@ -52,6 +57,9 @@ type ControlPlaneOptions struct {
 	// collection, so that no phase pays for the one before it: the
 	// heartbeats queued behind a burst, the garbage it left.
 	Settle time.Duration
+	// HeartbeatWindow is how long the heartbeats' cost is measured, on an
+	// idle control plane before the phases (2s).
+	HeartbeatWindow time.Duration
 }
 
 func (o *ControlPlaneOptions) defaults() {
@@ -82,6 +90,9 @@ func (o *ControlPlaneOptions) defaults() {
 	if o.Settle <= 0 {
 		o.Settle = 500 * time.Millisecond
 	}
+	if o.HeartbeatWindow <= 0 {
+		o.HeartbeatWindow = 2 * time.Second
+	}
 }
 
 // Phase is one measured way of creating sandboxes.
@@ -104,10 +115,46 @@ type Phase struct {
 	// sandbox enters its pool).
 	Latency Latency `json:"latency"`
 	// CPUMicros is the process's CPU time (user and system, every
-	// goroutine: the orchestrator's path, NATS and the simulated workers)
-	// per creation over the phase: a figure steadier than the latencies
-	// on a noisy machine.
+	// goroutine: the orchestrator's path and its NATS client, and, when
+	// they run in this process, the NATS server and the simulated
+	// workers) per creation over the phase: a figure steadier than the
+	// latencies on a noisy machine.
 	CPUMicros float64 `json:"cpuMicrosPerCreation"`
+	// Error says why the phase did not finish (within PhaseTimeout);
+	// its figures are then empty.
+	Error string `json:"error,omitempty"`
+}
+
+// OrchestratorMemory is the process's memory as the cluster grew: once
+// the orchestrator's side was up with no worker, once every worker had
+// joined, once every function was configured (deployed, no sandbox),
+// and at the end; and the differences per worker and per function.
+// Where the simulated workers run in this process the per-worker
+// figures count their churn too.
+type OrchestratorMemory struct {
+	Empty     Memory `json:"empty"`
+	Workers   Memory `json:"withWorkers"`
+	Functions Memory `json:"withFunctions"`
+	End       Memory `json:"end"`
+	// RSSPerWorker and HeapPerWorker are bytes per worker;
+	// RSSPerFunction and HeapPerFunction bytes per function.
+	RSSPerWorker    float64 `json:"rssBytesPerWorker"`
+	HeapPerWorker   float64 `json:"heapBytesPerWorker"`
+	RSSPerFunction  float64 `json:"rssBytesPerFunction"`
+	HeapPerFunction float64 `json:"heapBytesPerFunction"`
+}
+
+// HeartbeatCost is what the workers' heartbeats cost the process on an
+// idle control plane (every worker joined, every function configured,
+// no creation): its CPU over the window, per heartbeat handled and in
+// cores. Where the simulated workers run in this process it counts
+// their sending too.
+type HeartbeatCost struct {
+	Seconds       float64 `json:"seconds"`
+	Heartbeats    int64   `json:"heartbeats"`
+	PerSecond     float64 `json:"perSecond"`
+	CPUMicrosEach float64 `json:"cpuMicrosEach"`
+	Cores         float64 `json:"cores"`
 }
 
 // Reference is a published figure printed beside the run's own.
@@ -135,6 +182,19 @@ type ControlPlaneReport struct {
 	// dead during the run: nothing dies in a simulation, so each is a
 	// heartbeat that was processed too late.
 	WorkersLost int64 `json:"workersLost"`
+	// WorkersInProcess: the simulated workers and the NATS server ran in
+	// the orchestrator's process, and its CPU and memory figures count
+	// them.
+	WorkersInProcess bool               `json:"workersInProcess"`
+	Memory           OrchestratorMemory `json:"orchestratorMemory"`
+	Heartbeats       HeartbeatCost      `json:"heartbeats"`
+	// TargetBytesPerFunction and TargetBytesPerWorker are the memory
+	// targets; MemoryMet says whether the resident memory per function
+	// and per worker kept within them (measured with the workers in a
+	// process of their own only).
+	TargetBytesPerFunction float64 `json:"targetBytesPerFunction"`
+	TargetBytesPerWorker   float64 `json:"targetBytesPerWorker"`
+	MemoryMet              bool    `json:"memoryMet"`
 }
 
 // RunControlPlane measures sandbox creations through the cluster's
@@ -145,11 +205,12 @@ type ControlPlaneReport struct {
 // latency at that load), and two in-run baselines: the same path one
 // creation at a time (serial), and placement alone (Workers.Reserve and
 // Release, no NATS).
-func RunControlPlane(ctx context.Context, c *Cluster, opts ControlPlaneOptions) (*ControlPlaneReport, error) {
+func RunControlPlane(ctx context.Context, c *Cluster, opts ControlPlaneOptions) (rep *ControlPlaneReport, err error) {
 	opts.defaults()
-	rep := &ControlPlaneReport{
+	rep = &ControlPlaneReport{
 		Workers: c.Size(), Functions: opts.Functions, CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		TargetPerSecond: TargetPerSecond, TargetP99Ms: ms(TargetP99),
+		TargetPerSecond: TargetPerSecond, TargetP99Ms: ms(TargetP99), WorkersInProcess: c.WorkersInProcess(),
+		TargetBytesPerFunction: TargetBytesPerFunction, TargetBytesPerWorker: TargetBytesPerWorker,
 		Reference: []Reference{
 			{System: "Dirigent", PerSecond: DirigentPerSecond, Source: "published (SOSP'24), 100-node cluster"},
 			{System: "Knative", PerSecond: KnativePerSecond, Source: "published (as measured in the Dirigent paper)"},
@@ -160,17 +221,38 @@ func RunControlPlane(ctx context.Context, c *Cluster, opts ControlPlaneOptions) 
 		keys[i] = orchestrator.FunctionKey("bench", "controlplane", fmt.Sprintf("fn-%05d", i))
 		c.Router.Configure(orchestrator.FunctionConfig{Key: keys[i], Image: opts.Image, CPUMilli: opts.CPUMilli, MemoryBytes: opts.MemoryBytes})
 	}
-	steps := []func(context.Context, *Cluster, []string, ControlPlaneOptions) (Phase, error){burst, paced, serial, placementOnly}
+	mem := &rep.Memory
+	mem.Empty, mem.Workers, mem.Functions = c.memEmpty, c.memWorkers, measureMemory()
+	mem.RSSPerWorker = float64(mem.Workers.RSSBytes-mem.Empty.RSSBytes) / float64(c.Size())
+	mem.HeapPerWorker = float64(mem.Workers.HeapBytes-mem.Empty.HeapBytes) / float64(c.Size())
+	mem.RSSPerFunction = float64(mem.Functions.RSSBytes-mem.Workers.RSSBytes) / float64(opts.Functions)
+	mem.HeapPerFunction = float64(mem.Functions.HeapBytes-mem.Workers.HeapBytes) / float64(opts.Functions)
+	rep.MemoryMet = !rep.WorkersInProcess && mem.RSSPerWorker <= TargetBytesPerWorker && mem.RSSPerFunction <= TargetBytesPerFunction
+	if err := settle(ctx, opts.Settle); err != nil {
+		return rep, err
+	}
+	if rep.Heartbeats, err = heartbeatCost(ctx, c, opts.HeartbeatWindow); err != nil {
+		return rep, err
+	}
+	steps := []struct {
+		name string
+		run  func(context.Context, *Cluster, []string, ControlPlaneOptions) (Phase, error)
+	}{{"burst", burst}, {"paced", paced}, {"serial", serial}, {"placement-only", placementOnly}}
 	for _, step := range steps {
 		if err := settle(ctx, opts.Settle); err != nil {
 			return rep, err
 		}
 		pctx, cancel := context.WithTimeout(ctx, opts.PhaseTimeout)
 		cpu0 := processCPU()
-		ph, err := step(pctx, c, keys, opts)
+		ph, err := step.run(pctx, c, keys, opts)
 		cancel()
 		if err != nil {
-			return rep, err
+			if ctx.Err() != nil {
+				return rep, err
+			}
+			// A phase that did not finish is a figure too (how far it
+			// got); the phases after it still measure.
+			ph = Phase{Name: step.name, Error: err.Error()}
 		}
 		if ph.Creations > 0 {
 			ph.CPUMicros = float64((processCPU() - cpu0).Microseconds()) / float64(ph.Creations)
@@ -178,8 +260,9 @@ func RunControlPlane(ctx context.Context, c *Cluster, opts ControlPlaneOptions) 
 		rep.Phases = append(rep.Phases, ph)
 	}
 	rep.WorkersLost = c.WorkersLost()
+	mem.End = measureMemory()
 	b, p := rep.Phases[0], rep.Phases[1]
-	rep.Met = rep.WorkersLost == 0 && b.Failed == 0 && p.Failed == 0 && b.PerSecond >= TargetPerSecond &&
+	rep.Met = rep.WorkersLost == 0 && b.Error == "" && p.Error == "" && b.Failed == 0 && p.Failed == 0 && b.PerSecond >= TargetPerSecond &&
 		p.PerSecond >= 0.95*p.OfferedPerSecond && p.OfferedPerSecond >= TargetPerSecond && p.Latency.P99Ms <= ms(TargetP99)
 	return rep, nil
 }
@@ -191,6 +274,21 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// heartbeatCost measures the process's CPU over window against the
+// heartbeats it handled meanwhile.
+func heartbeatCost(ctx context.Context, c *Cluster, window time.Duration) (HeartbeatCost, error) {
+	cpu0, n0, t0 := processCPU(), c.heartbeats.Load(), time.Now()
+	if err := backoff.Sleep(ctx, window); err != nil {
+		return HeartbeatCost{}, fmt.Errorf("heartbeat cost: %w", err)
+	}
+	cpu, n, secs := processCPU()-cpu0, c.heartbeats.Load()-n0, time.Since(t0).Seconds()
+	hc := HeartbeatCost{Seconds: secs, Heartbeats: n, PerSecond: float64(n) / secs, Cores: cpu.Seconds() / secs}
+	if n > 0 {
+		hc.CPUMicrosEach = float64(cpu.Microseconds()) / float64(n)
+	}
+	return hc, nil
 }
 
 // settle collects garbage and waits d, as testing.B collects before

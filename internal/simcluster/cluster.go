@@ -1,11 +1,14 @@
-// Package simcluster runs a simulated Baton cluster in one process, FOR
-// SCALE SIMULATION ONLY: one embedded NATS server, N real worker daemons
-// (worker/daemon) each on its own NATS connection and its own fake
-// runtime (worker/fake), and the orchestrator's real control-plane path
-// (orchestrator.Workers fed by the daemons' heartbeats, and an
-// orchestrator.Router whose creations go through placement, NATS
-// request/reply and its in-memory pools). Only the sandboxes are fake. It
-// backs `baton bench controlplane`.
+// Package simcluster runs a simulated Baton cluster, FOR SCALE SIMULATION
+// ONLY: a fleet of simulated workers (one embedded NATS server, N real
+// worker daemons (worker/daemon) each on its own NATS connection and its
+// own fake runtime (worker/fake)), and the orchestrator's real
+// control-plane path (orchestrator.Workers fed by the daemons'
+// heartbeats, and an orchestrator.Router whose creations go through
+// placement, NATS request/reply and its in-memory pools). Only the
+// sandboxes are fake. The fleet runs in the orchestrator's process
+// (Start) or in a process of its own (StartFleet there, Start with
+// Config.NATSURL here), so that what is measured is the orchestrator's
+// alone. It backs `baton bench controlplane`.
 package simcluster
 
 import (
@@ -22,6 +25,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"baton.dev/baton/backoff"
 	"baton.dev/baton/internal/natsd"
 	"baton.dev/baton/orchestrator"
 	"baton.dev/baton/orchestrator/history"
@@ -45,45 +49,40 @@ type Config struct {
 	WorkerMemoryBytes int64
 	// CreateLatency is each fake sandbox creation's sleep (default 0).
 	CreateLatency time.Duration
-	// HeartbeatInterval is the daemons' (default: the daemon's, 250ms).
+	// HeartbeatInterval is the daemons' (default: the daemon's, 200ms).
 	HeartbeatInterval time.Duration
+	// FullHeartbeatEvery is the daemons' (daemon.Config): above 1, short
+	// Beats between full heartbeats while nothing changes.
+	FullHeartbeatEvery int
+	// WorkersPerConnection is how many daemons share one NATS connection
+	// in the fleet (0 or 1: one each, as on a real cluster). Sharing
+	// changes nothing the orchestrator receives (the same messages on
+	// the same subjects) and spares the simulation's own process the
+	// cost of a connection per worker, which at 10,000 workers starved
+	// it on this 2-core machine.
+	WorkersPerConnection int
 	// Images the fake runtimes have (default fake.DefaultImages()).
 	Images map[string]fake.Mode
 	// Logger receives the components' logs (default: discarded).
 	Logger *slog.Logger
 	// Standbys, above 0, makes the control plane the leader of that many
-	// more orchestrator replicas, warm standbys (startStandbys).
+	// more orchestrator replicas, warm standbys (startStandbys) in the
+	// orchestrator's process.
 	Standbys int
+	// NATSURL, when set, is the NATS server of a fleet of Workers
+	// simulated workers running elsewhere (StartFleet, in another
+	// process): Start then runs only the orchestrator's side, connected
+	// to it over TCP, and the fields above but Workers and Logger are the
+	// fleet's business.
+	NATSURL string
+	// Listen has StartFleet's NATS server take TCP connections (on a
+	// free port of 127.0.0.1), for an orchestrator in another process.
+	Listen bool
 }
 
-// Cluster is a running simulated cluster.
-type Cluster struct {
-	// Workers is the orchestrator's worker table and placement.
-	Workers *orchestrator.Workers
-	// Router is the orchestrator's data plane; its Apply starts sandbox
-	// creations through placement and NATS.
-	Router *orchestrator.Router
-
-	cfg     Config
-	dir     string
-	ns      *server.Server
-	nc      *nats.Conn
-	hbSub   *nats.Subscription
-	events  atomic.Pointer[func(history.SandboxEvent)]
-	unknown atomic.Int64 // heartbeats that would have started an adoption
-	lost    atomic.Int64 // workers declared dead by the sweep
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	closers []func() error // run in reverse by Stop
-	stop    sync.Once
-	stopErr error
-}
-
-// Start runs NATS, the workers and the orchestrator's control plane, and
-// returns once every worker's heartbeat has been seen. Stop ends it all.
-func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
+func (cfg *Config) defaults() error {
 	if cfg.Workers < 1 {
-		return nil, fmt.Errorf("simcluster: %d workers: want at least 1", cfg.Workers)
+		return fmt.Errorf("simcluster: %d workers: want at least 1", cfg.Workers)
 	}
 	if cfg.WorkerCPUMilli <= 0 {
 		cfg.WorkerCPUMilli = DefaultWorkerCPUMilli
@@ -94,24 +93,207 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	return nil
+}
+
+// stopper runs a component's closers in reverse, once.
+type stopper struct {
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closers []func() error // run in reverse by stop
+	once    sync.Once
+	err     error
+}
+
+// stop cancels the component's goroutines, waits for them, and runs the
+// closers in reverse; before, if not nil, runs first.
+func (s *stopper) stop(before func()) error {
+	s.once.Do(func() {
+		if before != nil {
+			before()
+		}
+		if s.cancel != nil {
+			s.cancel()
+		}
+		s.wg.Wait()
+		var errs []error
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			if err := s.closers[i](); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		s.err = errors.Join(errs...)
+	})
+	return s.err
+}
+
+// Fleet is a running fleet of simulated workers: a NATS server and the
+// worker daemons on their fake runtimes, FOR SCALE SIMULATION ONLY.
+type Fleet struct {
+	cfg Config
+	dir string
+	ns  *server.Server
+	stopper
+}
+
+// StartFleet runs NATS and cfg.Workers worker daemons, which start to
+// send heartbeats at once. Stop ends them.
+func StartFleet(ctx context.Context, cfg Config) (f *Fleet, err error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c = &Cluster{cfg: cfg, cancel: cancel}
+	f = &Fleet{cfg: cfg, stopper: stopper{cancel: cancel}}
+	defer func() {
+		if err != nil {
+			_ = f.Stop()
+			f = nil
+		}
+	}()
+	if f.dir, err = os.MkdirTemp("", "baton-simcluster-"); err != nil {
+		return f, fmt.Errorf("simcluster: %w", err)
+	}
+	f.closers = append(f.closers, func() error { return os.RemoveAll(f.dir) })
+	if f.ns, err = natsd.Start(natsd.Config{Dir: f.dir, Port: -1, Private: !cfg.Listen}); err != nil {
+		return f, fmt.Errorf("simcluster: %w", err)
+	}
+	f.closers = append(f.closers, func() error { f.ns.Shutdown(); f.ns.WaitForShutdown(); return nil })
+	var nc *nats.Conn
+	for i := range cfg.Workers {
+		id := fmt.Sprintf("sim-%05d", i)
+		if i%max(1, cfg.WorkersPerConnection) == 0 {
+			if nc, err = f.connect(id); err != nil {
+				return f, err
+			}
+		}
+		if err := f.startWorker(runCtx, id, nc); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+// URL is where an orchestrator in another process reaches the fleet's
+// NATS server (with Config.Listen).
+func (f *Fleet) URL() string { return f.ns.ClientURL() }
+
+// connect opens one in-process NATS connection (no socket) to the
+// fleet's server, closed by Stop: on a real cluster each worker's socket
+// calls are made on its own machine, and 1000 loopback sockets here cost
+// this machine more CPU than the control plane it measures (over TCP the
+// paced phase was CPU-bound and its p99 several times higher).
+func (f *Fleet) connect(name string) (*nats.Conn, error) {
+	// The handshake's deadline is generous: with thousands of workers
+	// already beating on a loaded machine, the default 2 s was missed
+	// while starting 10,000.
+	nc, err := nats.Connect(f.ns.ClientURL(), nats.Name(name), nats.InProcessServer(f.ns), nats.Timeout(time.Minute))
+	if err != nil {
+		return nil, fmt.Errorf("simcluster: connect %s to NATS: %w", name, err)
+	}
+	f.closers = append(f.closers, func() error { nc.Close(); return nil })
+	return nc, nil
+}
+
+// startWorker runs one daemon on connection nc with its own fake
+// runtime.
+func (f *Fleet) startWorker(ctx context.Context, id string, nc *nats.Conn) error {
+	rt, err := fake.Open(fake.Config{Images: f.cfg.Images, CreateLatency: f.cfg.CreateLatency})
+	if err != nil {
+		return fmt.Errorf("simcluster: worker %s: %w", id, err)
+	}
+	f.closers = append(f.closers, rt.Close)
+	cfg := daemon.Config{
+		ID: id, Conn: nc, Runtime: rt, CPUMilli: f.cfg.WorkerCPUMilli, MemoryBytes: f.cfg.WorkerMemoryBytes,
+		HeartbeatInterval: f.cfg.HeartbeatInterval, FullHeartbeatEvery: f.cfg.FullHeartbeatEvery, Logger: f.cfg.Logger,
+	}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		// A daemon that stops is started again, as a worker's supervisor
+		// would: starting 10,000 on a loaded machine, some missed the
+		// deadline of their first flush to NATS.
+		for {
+			err := daemon.New(cfg).Run(ctx)
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			f.cfg.Logger.Error("simulated worker stopped; starting it again in a second", "worker", id, "err", err)
+			if backoff.Sleep(ctx, time.Second) != nil {
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// Stop ends the workers (after their requests in flight) and NATS, and
+// removes the fleet's temporary directory. Stopping twice is not an
+// error.
+func (f *Fleet) Stop() error { return f.stop(nil) }
+
+// Cluster is a running simulated cluster: the orchestrator's side, and
+// the fleet when it runs in this process.
+type Cluster struct {
+	// Workers is the orchestrator's worker table and placement.
+	Workers *orchestrator.Workers
+	// Router is the orchestrator's data plane; its Apply starts sandbox
+	// creations through placement and NATS.
+	Router *orchestrator.Router
+
+	cfg        Config
+	fleet      *Fleet // nil: the fleet runs in another process
+	nc         *nats.Conn
+	hbSub      *nats.Subscription
+	events     atomic.Pointer[func(history.SandboxEvent)]
+	unknown    atomic.Int64 // heartbeats that would have started an adoption
+	lost       atomic.Int64 // workers declared dead by the sweep
+	heartbeats atomic.Int64 // heartbeats handled
+	// memEmpty and memWorkers are the process's memory once the
+	// orchestrator's side was up but had heard no heartbeat, and once
+	// every worker had joined.
+	memEmpty, memWorkers Memory
+	stopper
+}
+
+// Start runs the orchestrator's control plane, and the fleet of workers
+// in this process unless cfg.NATSURL names one running elsewhere, and
+// returns once every worker's heartbeat has been seen. Stop ends it all.
+func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c = &Cluster{cfg: cfg, stopper: stopper{cancel: cancel}}
 	defer func() {
 		if err != nil {
 			_ = c.Stop()
 			c = nil
 		}
 	}()
-	if c.dir, err = os.MkdirTemp("", "baton-simcluster-"); err != nil {
-		return c, fmt.Errorf("simcluster: %w", err)
+	if cfg.NATSURL == "" {
+		if c.fleet, err = StartFleet(ctx, cfg); err != nil {
+			return c, err
+		}
+		c.closers = append(c.closers, c.fleet.Stop)
+		c.nc, err = c.fleet.connect("baton-sim-orchestrator")
+	} else {
+		c.nc, err = nats.Connect(cfg.NATSURL, nats.Name("baton-sim-orchestrator"), nats.Timeout(time.Minute),
+			nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+				subject := ""
+				if sub != nil {
+					subject = sub.Subject
+				}
+				cfg.Logger.Warn("orchestrator's NATS connection", "subject", subject, "err", err)
+			}),
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+				cfg.Logger.Warn("orchestrator's NATS connection lost", "err", err)
+			}))
+		if err == nil {
+			c.closers = append(c.closers, func() error { c.nc.Close(); return nil })
+		}
 	}
-	c.closers = append(c.closers, func() error { return os.RemoveAll(c.dir) })
-	if c.ns, err = natsd.Start(natsd.Config{Dir: c.dir}); err != nil {
-		return c, fmt.Errorf("simcluster: %w", err)
-	}
-	c.closers = append(c.closers, func() error { c.ns.Shutdown(); c.ns.WaitForShutdown(); return nil })
-	if c.nc, err = c.connect("baton-sim-orchestrator"); err != nil {
-		return c, err
+	if err != nil {
+		return c, fmt.Errorf("simcluster: connect the orchestrator to NATS: %w", err)
 	}
 
 	c.Workers = orchestrator.NewWorkers(c.nc)
@@ -123,7 +305,15 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 			}
 		},
 	})
+	c.memEmpty = measureMemory()
 	if c.hbSub, err = c.nc.Subscribe(protocol.HeartbeatSubjects, func(m *nats.Msg) {
+		c.heartbeats.Add(1)
+		if protocol.IsBeat(m.Data) {
+			if b, err := protocol.DecodeBeat(m.Subject, m.Data); err == nil {
+				c.Workers.ObserveBeat(b, time.Now())
+			}
+			return
+		}
 		hb, err := protocol.DecodeHeartbeat(m.Subject, m.Data)
 		if err != nil {
 			return
@@ -137,6 +327,10 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	}); err != nil {
 		return c, fmt.Errorf("simcluster: subscribe to heartbeats: %w", err)
 	}
+	if err := orchestrator.HoldHeartbeatBacklog(c.hbSub); err != nil {
+		return c, fmt.Errorf("simcluster: %w", err)
+	}
+	c.closers = append(c.closers, func() error { _ = c.hbSub.Unsubscribe(); return nil })
 
 	c.wg.Add(1)
 	go func() {
@@ -151,52 +345,11 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 			return c, err
 		}
 	}
-	for i := range cfg.Workers {
-		if err := c.startWorker(runCtx, fmt.Sprintf("sim-%05d", i)); err != nil {
-			return c, err
-		}
+	if err := c.waitForWorkers(ctx); err != nil {
+		return c, err
 	}
-	return c, c.waitForWorkers(ctx)
-}
-
-// connect opens one NATS connection to the embedded server, closed by
-// Stop. It is in-process (no socket), as `baton up` connects to its
-// embedded server: on a real cluster each worker's socket calls are made
-// on its own machine, and 1000 loopback sockets here cost this machine
-// more CPU than the control plane it measures (over TCP the paced phase
-// was CPU-bound and its p99 several times higher).
-func (c *Cluster) connect(name string) (*nats.Conn, error) {
-	nc, err := nats.Connect(c.ns.ClientURL(), nats.Name(name), nats.InProcessServer(c.ns))
-	if err != nil {
-		return nil, fmt.Errorf("simcluster: connect %s to NATS: %w", name, err)
-	}
-	c.closers = append(c.closers, func() error { nc.Close(); return nil })
-	return nc, nil
-}
-
-// startWorker runs one daemon with its own connection and fake runtime.
-func (c *Cluster) startWorker(ctx context.Context, id string) error {
-	rt, err := fake.Open(fake.Config{Images: c.cfg.Images, CreateLatency: c.cfg.CreateLatency})
-	if err != nil {
-		return fmt.Errorf("simcluster: worker %s: %w", id, err)
-	}
-	c.closers = append(c.closers, rt.Close)
-	nc, err := c.connect(id)
-	if err != nil {
-		return err
-	}
-	d := daemon.New(daemon.Config{
-		ID: id, Conn: nc, Runtime: rt, CPUMilli: c.cfg.WorkerCPUMilli, MemoryBytes: c.cfg.WorkerMemoryBytes,
-		HeartbeatInterval: c.cfg.HeartbeatInterval, Logger: c.cfg.Logger,
-	})
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		if err := d.Run(ctx); err != nil {
-			c.cfg.Logger.Error("simulated worker stopped", "worker", id, "err", err)
-		}
-	}()
-	return nil
+	c.memWorkers = measureMemory()
+	return c, nil
 }
 
 // waitForWorkers blocks until the orchestrator's table has every worker.
@@ -223,25 +376,16 @@ func (c *Cluster) WorkersLost() int64 { return c.lost.Load() }
 // Size is the number of workers the cluster runs.
 func (c *Cluster) Size() int { return c.cfg.Workers }
 
-// Stop ends the workers, the control plane and NATS, and removes the
-// cluster's temporary directory. Stopping twice is not an error.
+// WorkersInProcess reports whether the fleet runs in this process.
+func (c *Cluster) WorkersInProcess() bool { return c.fleet != nil }
+
+// Stop ends the control plane, and the workers and NATS when they run in
+// this process, and removes the cluster's temporary directory. Stopping
+// twice is not an error.
 func (c *Cluster) Stop() error {
-	c.stop.Do(func() {
+	return c.stop(func() {
 		if c.Router != nil {
 			c.Router.Wait() // creations and deletions end while the workers still answer
 		}
-		c.cancel()
-		c.wg.Wait() // daemons end after their requests in flight
-		var errs []error
-		if c.hbSub != nil {
-			_ = c.hbSub.Unsubscribe()
-		}
-		for i := len(c.closers) - 1; i >= 0; i-- {
-			if err := c.closers[i](); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		c.stopErr = errors.Join(errs...)
 	})
-	return c.stopErr
 }

@@ -3,6 +3,7 @@ package simcluster
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,7 +45,7 @@ func (c *Cluster) startStandbys(ctx context.Context) error {
 	}
 	for i := range c.cfg.Standbys {
 		id := fmt.Sprintf("sim-standby-%d", i)
-		nc, err := c.connect(id)
+		nc, err := c.connectStandby(id)
 		if err != nil {
 			return err
 		}
@@ -58,4 +59,18 @@ func (c *Cluster) startStandbys(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// connectStandby opens a standby's own NATS connection to the fleet's
+// server, closed by Stop.
+func (c *Cluster) connectStandby(id string) (*nats.Conn, error) {
+	if c.fleet != nil {
+		return c.fleet.connect(id)
+	}
+	nc, err := nats.Connect(c.cfg.NATSURL, nats.Name(id), nats.Timeout(time.Minute))
+	if err != nil {
+		return nil, fmt.Errorf("simcluster: connect %s to NATS: %w", id, err)
+	}
+	c.closers = append(c.closers, func() error { nc.Close(); return nil })
+	return nc, nil
 }

@@ -50,6 +50,10 @@ type WorkerConfig struct {
 	// MaxConcurrentCreates bounds the sandbox creations the worker runs
 	// at once (default 32); more wait their turn.
 	MaxConcurrentCreates int
+	// FullHeartbeatEvery, above 1, sends short Beats between full
+	// heartbeats while the worker's state does not change (see
+	// daemon.Config); only for orchestrators that take Beats.
+	FullHeartbeatEvery int
 	// Registry is the machine's registry of worker incarnations
 	// (machine.DefaultDir when empty).
 	Registry string
@@ -105,6 +109,9 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (w *Worker, err error) {
 	if cfg.MaxConcurrentCreates < 0 {
 		return nil, fmt.Errorf("worker %s: max concurrent creates %d: want at least 1 (0: the default, 32)", cfg.ID, cfg.MaxConcurrentCreates)
 	}
+	if cfg.FullHeartbeatEvery < 0 {
+		return nil, fmt.Errorf("worker %s: flag --full-heartbeat-every %d: want 1 (every heartbeat full) or more", cfg.ID, cfg.FullHeartbeatEvery)
+	}
 	if cfg.CPUAllocationRatio != 0 && cfg.CPUAllocationRatio < 1 {
 		return nil, fmt.Errorf("worker %s: flag --cpu-allocation-ratio %g: want 1 (no over-commit) or more", cfg.ID, cfg.CPUAllocationRatio)
 	}
@@ -159,7 +166,7 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (w *Worker, err error) {
 		reclaimed[i] = sw.Incarnation.ID
 	}
 	w.daemon = daemon.New(daemon.Config{ID: cfg.ID, Conn: cfg.Conn, Runtime: rt, CPUMilli: int64(float64(cpu) * ratio), CPUAllocationRatio: ratio, MemoryBytes: mem,
-		MaxConcurrentCreates: cfg.MaxConcurrentCreates, Logger: cfg.Logger,
+		MaxConcurrentCreates: cfg.MaxConcurrentCreates, FullHeartbeatEvery: cfg.FullHeartbeatEvery, Logger: cfg.Logger,
 		// Deleting the sandboxes while the daemon still served left the
 		// ones whose creation was in flight (with their network
 		// namespaces); the daemon deletes them once it has stopped.

@@ -38,8 +38,9 @@ type Fit struct {
 	Yield map[string]int
 }
 
-// FitPlan cuts plan's creations to what the workers hold (Place's choice:
-// reservations never exceed a worker's capacity), and
+// FitPlan cuts plan's creations to what the workers hold (the
+// orchestrator's placement, PlaceSampledIndex: reservations never exceed
+// a worker's capacity), and
 // shares the room between tenants by weighted dominant resource fairness:
 // each creation goes to the pool whose tenant has the smallest dominant
 // share (the larger of its CPU and its memory over the live workers'
@@ -126,6 +127,7 @@ func FitPlan(now time.Time, plan ScalePlan, pools []PoolState, workers []WorkerS
 		heap.Init(pq)
 	}
 	heap.Init(tq)
+	var decisions uint64 // placements made, each one's seed
 	for tq.Len() > 0 {
 		tenant := tq.names[0]
 		pq := byTenant[tenant]
@@ -138,7 +140,8 @@ func FitPlan(now time.Time, plan ScalePlan, pools []PoolState, workers []WorkerS
 			}
 			continue
 		}
-		i, ok := placeIndex(ws, req)
+		decisions++
+		i, ok := placeIndex(ws, req, decisions)
 		reorder := false // other tenants' shares fell: the heap is made again
 		if !ok && ps.Waiting > 0 {
 			i, ok = makeRoom(now, ws, pools, ps, req, deleted, &out.Plan, &out.Evicted, used, share)
@@ -318,9 +321,12 @@ func yieldFor(pools []PoolState, forPool *PoolState, used map[string]usage, shar
 	yield[donor.Function]++
 }
 
-// placeIndex is PlaceIndex as a found flag.
-func placeIndex(ws []WorkerState, req PlacementRequest) (int, bool) {
-	i, err := PlaceIndex(ws, req)
+// placeIndex is the orchestrator's placement (PlaceSampledIndex with the
+// default sample, the seed-th decision) as a found flag: it finds room
+// exactly where PlaceIndex would, at a cost that does not grow with the
+// workers.
+func placeIndex(ws []WorkerState, req PlacementRequest, seed uint64) (int, bool) {
+	i, err := PlaceSampledIndex(ws, req, DefaultPlacementSample, seed)
 	return i, err == nil
 }
 

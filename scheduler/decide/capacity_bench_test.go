@@ -2,6 +2,7 @@ package decide
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -26,6 +27,30 @@ func BenchmarkFitPlan(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				FitPlan(now, plan, pools, workers, nil)
+			}
+		})
+	}
+}
+
+// BenchmarkPlace times one placement decision, exhaustive and sampled,
+// on n workers half allocated at random: the sampled one's cost should
+// not grow with n.
+func BenchmarkPlace(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		ws := mixedWorkers(rand.New(rand.NewPCG(4, uint64(n))), n, 1, 0)
+		req := PlacementRequest{CPUMilli: 250, MemoryBytes: 128 << 20}
+		b.Run(fmt.Sprintf("exhaustive/%d", n), func(b *testing.B) {
+			for range b.N {
+				if _, err := PlaceIndex(ws, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("sampled/%d", n), func(b *testing.B) {
+			for i := range b.N {
+				if _, err := PlaceSampledIndex(ws, req, DefaultPlacementSample, uint64(i)); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

@@ -4,9 +4,12 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"baton.dev/baton/worker"
@@ -40,6 +43,57 @@ func DecodeHeartbeat(subject string, data []byte) (Heartbeat, error) {
 		return Heartbeat{}, fmt.Errorf("heartbeat on %s names worker %q: a worker's heartbeats go on its own subject", subject, hb.WorkerID)
 	}
 	return hb, nil
+}
+
+// Beat is the short form of a heartbeat, sent between full ones by a
+// worker whose state has not changed since the last (see
+// daemon.Config.FullHeartbeatEvery): it says the worker is alive, which
+// incarnation, and when it was sent; the rest is the last full
+// heartbeat's. An orchestrator that has not had that one ignores it
+// until the next. On the wire it is "~", the send time in Unix
+// nanoseconds, a space and the incarnation: decoding it costs a
+// fraction of a JSON heartbeat's, which dominates an orchestrator's
+// idle work at 10,000 workers (50,000 heartbeats a second).
+type Beat struct {
+	WorkerID    string
+	Incarnation string
+	Sent        time.Time
+}
+
+// beatMark starts a Beat on the wire; a full heartbeat starts with '{'.
+const beatMark = '~'
+
+// IsBeat reports whether a message on a heartbeat subject is a Beat.
+func IsBeat(data []byte) bool { return len(data) > 0 && data[0] == beatMark }
+
+// EncodeBeat appends b's wire form to dst. The worker ID is the
+// subject's.
+func EncodeBeat(dst []byte, b Beat) []byte {
+	dst = append(dst, beatMark)
+	dst = strconv.AppendInt(dst, b.Sent.UnixNano(), 10)
+	dst = append(dst, ' ')
+	return append(dst, b.Incarnation...)
+}
+
+// DecodeBeat reads a Beat received on subject, whose last token names
+// the worker (the bus lets a worker publish on its own subject only).
+func DecodeBeat(subject string, data []byte) (Beat, error) {
+	id, ok := strings.CutPrefix(subject, heartbeatPrefix)
+	if !ok || id == "" {
+		return Beat{}, fmt.Errorf("beat on %s: not a heartbeat subject", subject)
+	}
+	if !IsBeat(data) {
+		return Beat{}, fmt.Errorf("beat on %s: does not start with %q", subject, beatMark)
+	}
+	sent, inc, ok := bytes.Cut(data[1:], []byte{' '})
+	if !ok {
+		return Beat{}, fmt.Errorf("beat on %s: no space after the send time", subject)
+	}
+	ns, err := strconv.ParseInt(string(sent), 10, 64)
+	if err != nil {
+		return Beat{}, fmt.Errorf("beat on %s: send time: %w", subject, err)
+	}
+	return Beat{WorkerID: id, Incarnation: string(inc), Sent: time.Unix(0, ns)}, nil
 }
 
 // workerIDRE is what a worker ID may be: one NATS subject token (no '.',

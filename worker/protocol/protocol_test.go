@@ -119,3 +119,46 @@ func TestCheckWorkerID(t *testing.T) {
 		}
 	}
 }
+
+func TestBeatRoundTrip(t *testing.T) {
+	for _, b := range []Beat{
+		{WorkerID: "w1", Incarnation: "0123abcd", Sent: time.Unix(1764900000, 123456789)},
+		{WorkerID: "sim-00042", Sent: time.Unix(0, 1)}, // no incarnation
+	} {
+		data := EncodeBeat(nil, b)
+		if !IsBeat(data) {
+			t.Fatalf("IsBeat(%q) = false", data)
+		}
+		got, err := DecodeBeat(HeartbeatSubject(b.WorkerID), data)
+		if err != nil || got.WorkerID != b.WorkerID || got.Incarnation != b.Incarnation || !got.Sent.Equal(b.Sent) {
+			t.Fatalf("DecodeBeat(%q) = %+v, %v; want %+v", data, got, err, b)
+		}
+	}
+	full, err := json.Marshal(Heartbeat{WorkerID: "w1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if IsBeat(full) || IsBeat(nil) {
+		t.Fatalf("IsBeat takes a full heartbeat %q or nothing for a Beat", full)
+	}
+}
+
+func TestDecodeBeat(t *testing.T) {
+	tests := []struct {
+		name, subject, data, wantErr string
+	}{
+		{"not a heartbeat subject", "baton.worker.w1.create", "~1 inc", "not a heartbeat subject"},
+		{"no worker in the subject", "baton.heartbeat.", "~1 inc", "not a heartbeat subject"},
+		{"a full heartbeat", "baton.heartbeat.w1", `{"workerId":"w1"}`, "does not start with"},
+		{"no space", "baton.heartbeat.w1", "~123", "no space"},
+		{"bad time", "baton.heartbeat.w1", "~12x3 inc", "send time"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := DecodeBeat(tc.subject, []byte(tc.data))
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("DecodeBeat = %+v, %v; want an error saying %q", b, err, tc.wantErr)
+			}
+		})
+	}
+}
