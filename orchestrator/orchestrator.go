@@ -79,8 +79,8 @@ type Config struct {
 	// deletion it sends workers; zero when it runs alone.
 	Term uint64
 	// Standby makes New build a replica's warm standby: it follows the
-	// definitions and logins the leader writes and observes the workers'
-	// heartbeats, keeping its registry and worker views current, but
+	// definitions and logins the leader writes and keeps the workers'
+	// last heartbeats (heardWhileStandingBy), keeping its views current, but
 	// adopts, creates and deletes nothing, until Lead. Without it New
 	// leads at once, at Term.
 	Standby bool
@@ -104,7 +104,8 @@ type Orchestrator struct {
 	stopBg      context.CancelFunc
 	async       chan struct{} // bounds async invocations in flight
 	hbSub       *nats.Subscription
-	leading     atomic.Bool // Lead ran: the orchestrator acts on workers
+	standingBy  heardWhileStandingBy // the heartbeats, until Lead
+	leading     atomic.Bool          // Lead ran: the orchestrator acts on workers
 	adoptions   sync.WaitGroup
 	adoptMu     sync.Mutex
 	adopting    map[string]time.Time // zero while a listing runs, else when the last ended
@@ -202,6 +203,9 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		}
 	}
 	o.hbSub, err = cfg.Conn.Subscribe(protocol.HeartbeatSubjects, func(m *nats.Msg) {
+		if o.standingBy.keep(m.Subject, m.Data, time.Now()) {
+			return // a standby decodes them when it leads
+		}
 		if protocol.IsBeat(m.Data) {
 			// A short heartbeat: alive, nothing changed. One from a worker
 			// whose full heartbeat has not come yet waits for it.
@@ -221,7 +225,8 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		// A worker new to us, or one that runs sandboxes we do not know
 		// (created for an orchestrator that died before it heard back),
 		// is asked for its list; Adopt leaves known and pending ones be.
-		// A standby only keeps its view: Lead adopts from every worker.
+		// While Lead runs, the worker is only observed: Lead adopts from
+		// every worker.
 		fresh, restarted := o.workers.Observe(hb, time.Now())
 		if !o.leading.Load() {
 			return
@@ -284,6 +289,7 @@ func (o *Orchestrator) Lead(ctx context.Context, term uint64) error {
 	for _, id := range o.registry.Drained() {
 		o.workers.Drain(id, true)
 	}
+	o.standingBy.replay(o.workers, o.log)
 	// Workers that stopped while this replica stood by are dead before
 	// anything is placed; the live ones are asked for their sandboxes.
 	now := time.Now()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 
 // TestAStandbyKeepsWarm: a warm standby (Config.Standby) follows what the
 // leader writes (deployments made and removed, tenants and their keys,
-// registry logins, drained workers) and the workers' heartbeats, and acts on none of it:
+// registry logins, drained workers) and keeps the workers' heartbeats, and acts on none of it:
 // it asks no worker for its sandboxes and takes no tenant's key. Lead
 // takes in even a write made just before it, without a reload; then the
 // tenant's key works and the standby asks the worker it knows for its
@@ -104,7 +105,7 @@ func TestAStandbyKeepsWarm(t *testing.T) {
 	waitFor(t, "the standby sees the leader's writes and the worker", func() bool {
 		_, during := sb.registry.Get("acme", "during")
 		_, removed := sb.registry.Get("acme", "removed")
-		return during && !removed && len(sb.registry.Drained()) == 1 && len(sb.registry.Tenants()) == 1 && len(sb.logins.List("acme")) == 1 && sb.workers.Live(time.Now()) == 1
+		return during && !removed && len(sb.registry.Drained()) == 1 && len(sb.registry.Tenants()) == 1 && len(sb.logins.List("acme")) == 1 && sb.standingBy.holds("heartbeat of w1")
 	})
 	if _, ok := sb.registry.Get("acme", "before"); !ok {
 		t.Fatal("the deployment stored before the standby started is not in its registry")
@@ -122,8 +123,14 @@ func TestAStandbyKeepsWarm(t *testing.T) {
 
 	// A write just before the takeover is taken in by Lead itself.
 	put("acme", "last")
+	if n := sb.workers.Live(time.Now()); n != 0 {
+		t.Fatalf("a standby decoded heartbeats into its worker table (%d live): it keeps them as they came until it leads", n)
+	}
 	if err := sb.Lead(ctx, 7); err != nil {
 		t.Fatal(err)
+	}
+	if n := sb.workers.Live(time.Now()); n != 1 {
+		t.Fatalf("after Lead %d workers are live, want w1 from the heartbeat kept while standing by", n)
 	}
 	if _, ok := sb.registry.Get("acme", "last"); !ok {
 		t.Fatal("Lead did not take in the leader's last write")
@@ -145,4 +152,14 @@ func TestAStandbyKeepsWarm(t *testing.T) {
 	if err := sb.Lead(ctx, 8); err == nil {
 		t.Fatal("a second Lead was accepted")
 	}
+}
+
+// holds reports whether a heartbeat was kept on subject "heartbeat of ID"
+// (the test's shorthand for protocol.HeartbeatSubject(ID)).
+func (s *heardWhileStandingBy) holds(what string) bool {
+	id := strings.TrimPrefix(what, "heartbeat of ")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.m[protocol.HeartbeatSubject(id)]
+	return h != nil && h.full != nil
 }
