@@ -41,6 +41,17 @@ func TestSimPrewarmCommand(t *testing.T) {
 				t.Errorf("table:\n%s", out)
 			}
 		}},
+		{"frontier with a plot", []string{"--trace", "synthetic", "--functions", "20", "--hours", "1", "--instances", "1", "--frontier", "--plot", filepath.Join(t.TempDir(), "f.svg")}, "", func(t *testing.T, out string) {
+			if !strings.Contains(out, "aquatope-q0.5") || !strings.Contains(out, "keepalive-10m's cold-start rate") || !strings.Contains(out, "f.svg") {
+				t.Errorf("table:\n%s", out)
+			}
+			plot, _, _ := strings.Cut(out[strings.LastIndex(out, "plot: ")+len("plot: "):], "\n")
+			if data, err := os.ReadFile(plot); err != nil || !strings.Contains(string(data), "<polyline") {
+				t.Errorf("plot %s: %v", plot, err)
+			}
+		}},
+		{"frontier with policies", []string{"--trace", "synthetic", "--frontier", "--policy", "none"}, "flag --policy: --frontier simulates its own sweep", nil},
+		{"plot without frontier", []string{"--trace", "synthetic", "--plot", "x.svg"}, "flag --plot: the plot is of the frontiers", nil},
 		{"missing trace", []string{"--policy", "all"}, "flag --trace is required", nil},
 		{"unknown policy", []string{"--trace", "synthetic", "--policy", "bogus"}, `flag --policy: unknown pre-warm policy "bogus"`, nil},
 		{"bad hours", []string{"--trace", "synthetic", "--hours", "0"}, "flag --hours 0", nil},

@@ -2,6 +2,7 @@ package prewarm
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"baton.dev/baton/bayes/forecast"
@@ -48,13 +49,26 @@ const AquatopeKeepAlive = 2 * time.Minute
 // aquatope's and the oracle's floors cover.
 const defaultConcurrency = 0.99
 
-// Name implements PrewarmPolicy.
+// Name implements PrewarmPolicy: aquatope (aquatope-nochain without
+// chain warming), followed by its keep-alive and floor quantile where
+// they are not the defaults (aquatope-1m-q0.8; see New).
 func (a Aquatope) Name() string {
-	if a.Chain {
-		return "aquatope"
+	name := "aquatope"
+	if !a.Chain {
+		name += "-nochain"
 	}
-	return "aquatope-nochain"
+	if a.KeepAlive != 0 && a.KeepAlive != AquatopeKeepAlive {
+		name += "-" + shortDuration(a.KeepAlive)
+	}
+	if a.Quantile != 0 && a.Quantile != defaultQuantile {
+		name += "-q" + strconv.FormatFloat(a.Quantile, 'f', -1, 64)
+	}
+	return name
 }
+
+// defaultQuantile is the default predictive quantile of arrivals that
+// aquatope's floor covers.
+const defaultQuantile = 0.95
 
 // ChainWarming implements PrewarmPolicy.
 func (a Aquatope) ChainWarming() bool { return a.Chain }
@@ -62,7 +76,7 @@ func (a Aquatope) ChainWarming() bool { return a.Chain }
 // NewPlanner implements PrewarmPolicy.
 func (a Aquatope) NewPlanner(f Function) (Planner, error) {
 	if a.Quantile == 0 {
-		a.Quantile = 0.95
+		a.Quantile = defaultQuantile
 	}
 	if a.Concurrency == 0 {
 		a.Concurrency = defaultConcurrency
