@@ -35,6 +35,15 @@ type Aquatope struct {
 	// hybrid-histogram; 5 minutes had fewer cold starts still (0.170%
 	// against 0.257%) for 17% more idle sandbox-seconds.
 	KeepAlive time.Duration
+	// ColdStartCost is the idle sandbox-time a cold start is worth: with
+	// it, the first sandbox of a function follows the window of its idle
+	// times that costs least at that price (idleWindow: kept after a call
+	// as long as the next call is likely enough, or unloaded at once and
+	// warmed just before the next call of a timer-like function) instead
+	// of the forecast, whose floor then counts only from two sandboxes up
+	// (the concurrency of busy functions). Zero leaves the first sandbox
+	// to the forecast.
+	ColdStartCost time.Duration
 	// Chain turns on workflow-aware chain warming.
 	Chain bool
 	// Forecast overrides the forecaster's settings; Horizon is always 2
@@ -63,6 +72,9 @@ func (a Aquatope) Name() string {
 	if a.Quantile != 0 && a.Quantile != defaultQuantile {
 		name += "-q" + strconv.FormatFloat(a.Quantile, 'f', -1, 64)
 	}
+	if a.ColdStartCost > 0 {
+		name += "-c" + shortDuration(a.ColdStartCost)
+	}
 	return name
 }
 
@@ -84,7 +96,7 @@ func (a Aquatope) NewPlanner(f Function) (Planner, error) {
 	if a.KeepAlive == 0 {
 		a.KeepAlive = AquatopeKeepAlive
 	}
-	if !(a.Quantile > 0 && a.Quantile < 1) || !(a.Concurrency > 0 && a.Concurrency < 1) || a.KeepAlive < 0 {
+	if !(a.Quantile > 0 && a.Quantile < 1) || !(a.Concurrency > 0 && a.Concurrency < 1) || a.KeepAlive < 0 || a.ColdStartCost < 0 {
 		return nil, fmt.Errorf("aquatope policy for %s: quantile %v, concurrency quantile %v, keep-alive %v: want both quantiles in (0, 1) and a keep-alive ≥ 0",
 			f.Name, a.Quantile, a.Concurrency, a.KeepAlive)
 	}
@@ -97,15 +109,29 @@ func (a Aquatope) NewPlanner(f Function) (Planner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aquatope policy for %s: %w", f.Name, err)
 	}
-	return &aquatopePlanner{cfg: a, f: f, forecaster: fc}, nil
+	p := &aquatopePlanner{cfg: a, f: f, forecaster: fc}
+	if a.ColdStartCost > 0 {
+		interval := intervalOrMinute(f)
+		bins := min(max(int(idleWindowRange/interval), 1), idleWindowMaxBins)
+		p.window = newIdleWindow(bins, float64(a.ColdStartCost)/float64(interval))
+	}
+	return p, nil
 }
+
+// idleWindowRange is the span of the idle times aquatope's window weighs,
+// at most idleWindowMaxBins intervals.
+const (
+	idleWindowRange   = 2 * time.Hour
+	idleWindowMaxBins = 720
+)
 
 type aquatopePlanner struct {
 	cfg        Aquatope
 	f          Function
 	forecaster *forecast.BayesLinear
-	observed   int  // intervals observed
-	called     bool // an interval with arrivals has been observed
+	observed   int         // intervals observed
+	called     bool        // an interval with arrivals has been observed
+	window     *idleWindow // nil without a cold-start cost
 }
 
 // Observe feeds the forecaster; a skipped interval counts as no arrivals.
@@ -118,6 +144,9 @@ func (p *aquatopePlanner) Observe(i, arrivals int) {
 		p.forecaster.Observe(arrivals)
 		p.observed++
 		p.called = p.called || arrivals > 0
+		if p.window != nil && arrivals > 0 {
+			p.window.observe(i)
+		}
 	}
 }
 
@@ -125,12 +154,34 @@ func (p *aquatopePlanner) Observe(i, arrivals int) {
 // function never called keeps no floor: the prior alone (wide, since
 // nothing is known) would otherwise warm a sandbox for every function as
 // soon as it is deployed, most of which are rarely called.
-func (p *aquatopePlanner) Plan(int) Decision {
+//
+// With a cold-start cost, once the idle window is chosen the first
+// sandbox follows it rather than the forecast, whose floor counts from two
+// up (the concurrency of busy functions): under a keep window, a floor of
+// one while the last interval with arrivals seen is at most the window's
+// keep ago, and a keep-alive of at least two intervals when the forecast
+// floor is under two (the floor cannot know of a call in the interval
+// before the one planned: the keep-alive bridges it); under a pre-warm
+// window, a floor of one inside it, and a sandbox outside it goes within
+// half an interval of its last call.
+func (p *aquatopePlanner) Plan(i int) Decision {
 	if !p.called {
 		return Decision{KeepAlive: p.cfg.KeepAlive}
 	}
 	q := p.forecaster.Predict().Quantile(p.cfg.Quantile)
-	return Decision{Floor: concurrencyFloor(float64(q), p.f, p.cfg.Concurrency), KeepAlive: p.cfg.KeepAlive}
+	d := Decision{Floor: concurrencyFloor(float64(q), p.f, p.cfg.Concurrency), KeepAlive: p.cfg.KeepAlive}
+	w := p.window
+	if w == nil || !w.fitted || d.Floor >= 2 {
+		return d
+	}
+	d.Floor = w.floor(i)
+	interval := intervalOrMinute(p.f)
+	if w.prewarm > 0 || w.keep == 0 {
+		d.KeepAlive = min(d.KeepAlive, interval/2)
+	} else {
+		d.KeepAlive = max(d.KeepAlive, 2*interval)
+	}
+	return d
 }
 
 func (p *aquatopePlanner) Lead() time.Duration { return p.f.ColdStart }

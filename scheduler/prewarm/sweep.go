@@ -100,9 +100,24 @@ func parseParameterised(name string) (p PrewarmPolicy, ok bool, err error) {
 }
 
 // parseAquatope reads aquatope's parameters from the rest of its name:
-// DURATION, qQ or DURATION-qQ.
+// DURATION, qQ or DURATION-qQ, each optionally followed by -cDURATION
+// (its cold-start cost), or cDURATION alone.
 func parseAquatope(rest string) (Aquatope, error) {
 	a := Aquatope{Chain: true}
+	if strings.HasPrefix(rest, "c") {
+		rest = "-" + rest
+	}
+	if head, cost, ok := strings.Cut(rest, "-c"); ok {
+		d, err := time.ParseDuration(cost)
+		if err != nil || d <= 0 {
+			return a, fmt.Errorf("want a positive cold-start cost after -c, such as aquatope-c10m")
+		}
+		a.ColdStartCost = d
+		rest = head
+		if rest == "" {
+			return a, nil
+		}
+	}
 	ka, q, hasQ := strings.Cut(rest, "-q")
 	if strings.HasPrefix(rest, "q") {
 		ka, q, hasQ = "", rest[1:], true
