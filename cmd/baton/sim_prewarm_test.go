@@ -42,7 +42,7 @@ func TestSimPrewarmCommand(t *testing.T) {
 			}
 		}},
 		{"frontier with a plot", []string{"--trace", "synthetic", "--functions", "20", "--hours", "1", "--instances", "1", "--frontier", "--plot", filepath.Join(t.TempDir(), "f.svg")}, "", func(t *testing.T, out string) {
-			if !strings.Contains(out, "aquatope-q0.5") || !strings.Contains(out, "keepalive-10m's cold-start rate") || !strings.Contains(out, "f.svg") {
+			if !strings.Contains(out, "aquatope-30s-c1m") || !strings.Contains(out, "keepalive-10m's cold-start rate") || !strings.Contains(out, "f.svg") {
 				t.Errorf("table:\n%s", out)
 			}
 			plot, _, _ := strings.Cut(out[strings.LastIndex(out, "plot: ")+len("plot: "):], "\n")

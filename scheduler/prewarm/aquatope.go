@@ -20,20 +20,13 @@ import (
 // time when it starts.
 type Aquatope struct {
 	// Quantile is the predictive quantile of arrivals the floor covers
-	// (default 0.95).
+	// (default AquatopeQuantile).
 	Quantile float64
 	// Concurrency is the quantile of the calls in flight at an instant
 	// that the floor covers (default 0.99).
 	Concurrency float64
 	// KeepAlive is the keep-alive above the floor (default
 	// AquatopeKeepAlive).
-	// Chosen on the synthetic trace (1,000 functions, 24 hours), where
-	// with Concurrency 0.99 it had fewer cold starts and fewer idle
-	// sandbox-seconds than keepalive-10m on two seeds (13% and 27% fewer
-	// cold starts, 3% and 4% fewer idle sandbox-seconds, with short calls
-	// queueing behind busy sandboxes as the autoscaler lets them) and than
-	// hybrid-histogram; 5 minutes had fewer cold starts still (0.170%
-	// against 0.257%) for 17% more idle sandbox-seconds.
 	KeepAlive time.Duration
 	// ColdStartCost is the idle sandbox-time a cold start is worth: with
 	// it, the first sandbox of a function follows the window of its idle
@@ -42,7 +35,8 @@ type Aquatope struct {
 	// warmed just before the next call of a timer-like function) instead
 	// of the forecast, whose floor then counts only from two sandboxes up
 	// (the concurrency of busy functions). Zero leaves the first sandbox
-	// to the forecast.
+	// to the forecast (aquatope-c0); New's aquatope has
+	// AquatopeColdStartCost.
 	ColdStartCost time.Duration
 	// Chain turns on workflow-aware chain warming.
 	Chain bool
@@ -51,16 +45,31 @@ type Aquatope struct {
 	Forecast forecast.BayesLinearConfig
 }
 
-// AquatopeKeepAlive is Aquatope's default keep-alive above the floor.
-const AquatopeKeepAlive = 2 * time.Minute
+// The settings of New's aquatope. Chosen on the synthetic trace (1,000
+// functions, 24 hours, seed 1), where with a 0.99 concurrency quantile
+// they had 0.296% cold starts and 78.6 M idle sandbox-seconds, 0.87× the
+// keepalive frontier's idle at that cold-start rate (keepalive-10m:
+// 0.294%, 90.9 M); the earlier settings (a 2-minute keep-alive, the
+// 0.95 quantile, no cold-start cost) had 0.255% and 88.5 M, 0.94×; with
+// the cost, 2-minute and 0.95 had 0.311% and 77.8 M (0.87×), 5-minute
+// and 0.95 0.235% and 86.3 M (0.91×), 5-minute and 0.8 0.272% and 81.1 M
+// (0.88×). With the cold-start cost, the arrival quantile only sizes
+// floors of two and more: the median forecast with a 0.99 quantile of
+// the calls in flight still covers the concurrency's upper tail.
+const (
+	AquatopeKeepAlive     = 5 * time.Minute
+	AquatopeQuantile      = 0.5
+	AquatopeColdStartCost = 10 * time.Minute
+)
 
 // defaultConcurrency is the default quantile of the calls in flight that
 // aquatope's and the oracle's floors cover.
 const defaultConcurrency = 0.99
 
 // Name implements PrewarmPolicy: aquatope (aquatope-nochain without
-// chain warming), followed by its keep-alive and floor quantile where
-// they are not the defaults (aquatope-1m-q0.8; see New).
+// chain warming), followed by its keep-alive, floor quantile and
+// cold-start cost where they are not New's (aquatope-1m-q0.8-c20m; see
+// New).
 func (a Aquatope) Name() string {
 	name := "aquatope"
 	if !a.Chain {
@@ -69,18 +78,14 @@ func (a Aquatope) Name() string {
 	if a.KeepAlive != 0 && a.KeepAlive != AquatopeKeepAlive {
 		name += "-" + shortDuration(a.KeepAlive)
 	}
-	if a.Quantile != 0 && a.Quantile != defaultQuantile {
+	if a.Quantile != 0 && a.Quantile != AquatopeQuantile {
 		name += "-q" + strconv.FormatFloat(a.Quantile, 'f', -1, 64)
 	}
-	if a.ColdStartCost > 0 {
+	if a.ColdStartCost != AquatopeColdStartCost {
 		name += "-c" + shortDuration(a.ColdStartCost)
 	}
 	return name
 }
-
-// defaultQuantile is the default predictive quantile of arrivals that
-// aquatope's floor covers.
-const defaultQuantile = 0.95
 
 // ChainWarming implements PrewarmPolicy.
 func (a Aquatope) ChainWarming() bool { return a.Chain }
@@ -88,7 +93,7 @@ func (a Aquatope) ChainWarming() bool { return a.Chain }
 // NewPlanner implements PrewarmPolicy.
 func (a Aquatope) NewPlanner(f Function) (Planner, error) {
 	if a.Quantile == 0 {
-		a.Quantile = defaultQuantile
+		a.Quantile = AquatopeQuantile
 	}
 	if a.Concurrency == 0 {
 		a.Concurrency = defaultConcurrency

@@ -73,8 +73,17 @@ func TestAquatopeWithColdStartCost(t *testing.T) {
 			t.Fatalf("interval %d (%d after the last call seen): %+v, want %+v", i, since, ds[i], want)
 		}
 	}
-	if got := (Aquatope{Chain: true, ColdStartCost: 10 * time.Minute}).Name(); got != "aquatope-c10m" {
-		t.Errorf("name %s", got)
+	for _, tt := range []struct {
+		a    Aquatope
+		want string
+	}{
+		{Aquatope{Chain: true, ColdStartCost: AquatopeColdStartCost}, "aquatope"},
+		{Aquatope{Chain: true}, "aquatope-c0"},
+		{Aquatope{ColdStartCost: 20 * time.Minute, KeepAlive: time.Minute, Quantile: 0.9}, "aquatope-nochain-1m-q0.9-c20m"},
+	} {
+		if got := tt.a.Name(); got != tt.want {
+			t.Errorf("%+v named %s, want %s", tt.a, got, tt.want)
+		}
 	}
 	if _, err := (Aquatope{ColdStartCost: -time.Second}).NewPlanner(f); err == nil {
 		t.Error("a negative cold-start cost accepted")

@@ -69,16 +69,17 @@ func Names() []string {
 // the names of Names, keepalive-DURATION (keepalive-2m, keepalive-90s) is
 // a fixed keep-alive of that duration and oracle-DURATION the oracle with
 // that keep-alive above its floors, hybrid-histogram-DURATION the hybrid
-// histogram over that range, and aquatope-DURATION, aquatope-qQUANTILE or
-// aquatope-DURATION-qQUANTILE aquatope with that keep-alive above its
-// floor and that floor quantile: the points of the frontiers of cold
-// starts against idle time (see Sweeps).
+// histogram over that range, and aquatope-DURATION, aquatope-qQUANTILE,
+// aquatope-cDURATION or any of them in that order
+// (aquatope-1m-q0.8-c20m) aquatope with that keep-alive above its floor,
+// floor quantile and cold-start cost (c0: none): the points of the
+// frontiers of cold starts against idle time (see Sweeps).
 func New(name string) (PrewarmPolicy, error) {
 	switch name {
 	case "aquatope":
-		return Aquatope{Chain: true}, nil
+		return Aquatope{Chain: true, ColdStartCost: AquatopeColdStartCost}, nil
 	case "aquatope-nochain":
-		return Aquatope{}, nil
+		return Aquatope{ColdStartCost: AquatopeColdStartCost}, nil
 	case "hybrid-histogram":
 		return HybridHistogram{}, nil
 	case "keepalive-10m":

@@ -29,8 +29,8 @@ type SweepPoint struct {
 
 // Sweeps returns the default sweeps of the frontier: keepalive-N and the
 // oracle across keep-alives, hybrid-histogram across histogram ranges, and
-// aquatope across its keep-alive above the floor (at its default floor
-// quantile) and across its floor quantile (at its default keep-alive).
+// aquatope across its keep-alive above the floor, floor quantile and
+// cold-start cost, moved together and one at a time from New's settings.
 func Sweeps() []Sweep {
 	keepAlives := []time.Duration{time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 30 * time.Minute, time.Hour}
 	ka := Sweep{Family: "keepalive", Parameter: "keep-alive"}
@@ -45,12 +45,27 @@ func Sweeps() []Sweep {
 	for _, d := range []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour} {
 		hybrid.Points = append(hybrid.Points, SweepPoint{Label: shortDuration(d), Policy: HybridHistogram{Range: d}})
 	}
-	aquatope := Sweep{Family: "aquatope", Parameter: "keep-alive; floor quantile (q)"}
-	for _, d := range []time.Duration{30 * time.Second, time.Minute, AquatopeKeepAlive, 5 * time.Minute, 10 * time.Minute} {
-		aquatope.Points = append(aquatope.Points, SweepPoint{Label: shortDuration(d), Policy: Aquatope{Chain: true, KeepAlive: d}})
-	}
-	for _, q := range []float64{0.5, 0.8, 0.99} {
-		aquatope.Points = append(aquatope.Points, SweepPoint{Label: "q" + strconv.FormatFloat(q, 'f', -1, 64), Policy: Aquatope{Chain: true, Quantile: q}})
+	// Aquatope's keep-alive, floor quantile and cold-start cost move
+	// together from frugal to lavish, New's settings fourth; then each
+	// moved alone from New's.
+	aquatope := Sweep{Family: "aquatope", Parameter: "keep-alive, quantile, cold-start cost"}
+	for _, a := range []Aquatope{
+		{KeepAlive: 30 * time.Second, Quantile: 0.5, ColdStartCost: time.Minute},
+		{KeepAlive: 30 * time.Second, Quantile: 0.5, ColdStartCost: 2 * time.Minute},
+		{KeepAlive: time.Minute, Quantile: 0.5, ColdStartCost: 5 * time.Minute},
+		{KeepAlive: AquatopeKeepAlive, Quantile: AquatopeQuantile, ColdStartCost: AquatopeColdStartCost},
+		{KeepAlive: 5 * time.Minute, Quantile: 0.95, ColdStartCost: time.Hour},
+		{KeepAlive: 10 * time.Minute, Quantile: 0.95, ColdStartCost: time.Hour},
+		{KeepAlive: 15 * time.Minute, Quantile: 0.95, ColdStartCost: 2 * time.Hour},
+		{KeepAlive: 2 * time.Minute, Quantile: AquatopeQuantile, ColdStartCost: AquatopeColdStartCost},
+		{KeepAlive: AquatopeKeepAlive, Quantile: 0.95, ColdStartCost: AquatopeColdStartCost},
+		{KeepAlive: AquatopeKeepAlive, Quantile: AquatopeQuantile, ColdStartCost: 20 * time.Minute},
+	} {
+		a.Chain = true
+		aquatope.Points = append(aquatope.Points, SweepPoint{
+			Label:  fmt.Sprintf("%s q%s c%s", shortDuration(a.KeepAlive), strconv.FormatFloat(a.Quantile, 'f', -1, 64), shortDuration(a.ColdStartCost)),
+			Policy: a,
+		})
 	}
 	return []Sweep{ka, oracle, hybrid, aquatope}
 }
@@ -58,6 +73,8 @@ func Sweeps() []Sweep {
 // shortDuration writes d as 90s, 2m or 4h: the largest whole unit.
 func shortDuration(d time.Duration) string {
 	switch {
+	case d == 0:
+		return "0"
 	case d%time.Hour == 0:
 		return fmt.Sprintf("%dh", int(d/time.Hour))
 	case d%time.Minute == 0:
@@ -107,10 +124,11 @@ func parseAquatope(rest string) (Aquatope, error) {
 	if strings.HasPrefix(rest, "c") {
 		rest = "-" + rest
 	}
+	a.ColdStartCost = AquatopeColdStartCost
 	if head, cost, ok := strings.Cut(rest, "-c"); ok {
 		d, err := time.ParseDuration(cost)
-		if err != nil || d <= 0 {
-			return a, fmt.Errorf("want a positive cold-start cost after -c, such as aquatope-c10m")
+		if err != nil || d < 0 {
+			return a, fmt.Errorf("want a cold-start cost ≥ 0 after -c, such as aquatope-c20m (c0: none)")
 		}
 		a.ColdStartCost = d
 		rest = head

@@ -73,7 +73,7 @@ type FrontierVersus struct {
 	WorstRatio OptionalFloat `json:"worstRatio"`
 	WorstAt    float64       `json:"worstAt"`
 	// Below is whether aquatope's idle is under the other's at every rate
-	// checked (WorstRatio < 1).
+	// checked (WorstRatio < 1), false when the other reaches none of them.
 	Below bool `json:"below"`
 }
 
@@ -286,6 +286,9 @@ func versus(fs []Frontier) []FrontierVersus {
 			if ratio > float64(v.WorstRatio) {
 				v.WorstRatio, v.WorstAt = OptionalFloat(ratio), c
 			}
+		}
+		if math.IsInf(float64(v.WorstRatio), -1) {
+			v.WorstRatio = OptionalFloat(math.NaN()) // the other reaches none of the rates
 		}
 		v.Below = float64(v.WorstRatio) < 1
 		out = append(out, v)

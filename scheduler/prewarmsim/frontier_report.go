@@ -72,6 +72,9 @@ func (r *FrontierReport) WriteTable(w io.Writer) error {
 	fmt.Fprintln(w)
 	for _, v := range r.Versus {
 		verdict := "not below everywhere"
+		if math.IsNaN(float64(v.WorstRatio)) {
+			verdict = "not compared: " + v.Family + " reaches none of those rates"
+		}
 		if v.Below {
 			verdict = "below everywhere"
 		}

@@ -143,7 +143,7 @@ func TestFrontierReportWriters(t *testing.T) {
 		}
 	}
 	var table, js, svg bytes.Buffer
-	if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "aquatope-q0.5") || !strings.Contains(table.String(), "AQUATOPE/KEEPALIVE") {
+	if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "aquatope-30s-c1m") || !strings.Contains(table.String(), "AQUATOPE/KEEPALIVE") {
 		t.Errorf("table: %v\n%s", err, table.String())
 	}
 	if err := rep.WriteJSON(&js); err != nil || !strings.Contains(js.String(), `"efficient"`) {
