@@ -21,7 +21,7 @@ func TestParse(t *testing.T) {
 		{"aquatope-1m,aquatope-q0.8,aquatope-30s-q0.99,aquatope-5m-q0.5-c10m", []string{"aquatope-1m", "aquatope-q0.8", "aquatope-30s-q0.99", "aquatope"}, ""},
 		{"aquatope-c0,aquatope-2m-q0.95-c0,aquatope-c1h", []string{"aquatope-c0", "aquatope-2m-q0.95-c0", "aquatope-c1h"}, ""},
 		{"aquatope-c-1m", nil, `pre-warm policy "aquatope-c-1m": want a cold-start cost ≥ 0`},
-		{"aquatope-nochain", []string{"aquatope-nochain"}, ""},
+		{"aquatope-nochain,aquatope-nochain-2m-q0.95-c0", []string{"aquatope-nochain", "aquatope-nochain-2m-q0.95-c0"}, ""},
 		{"aquatope-q1", nil, `pre-warm policy "aquatope-q1": want aquatope-DURATION`},
 		{"aquatope-soon", nil, `pre-warm policy "aquatope-soon": want aquatope-DURATION`},
 		{"hybrid-histogram-0s", nil, `pre-warm policy "hybrid-histogram-0s": want hybrid-histogram- and a positive duration`},

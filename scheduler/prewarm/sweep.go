@@ -118,9 +118,13 @@ func parseParameterised(name string) (p PrewarmPolicy, ok bool, err error) {
 
 // parseAquatope reads aquatope's parameters from the rest of its name:
 // DURATION, qQ or DURATION-qQ, each optionally followed by -cDURATION
-// (its cold-start cost), or cDURATION alone.
+// (its cold-start cost), or cDURATION alone; after nochain- for
+// aquatope-nochain.
 func parseAquatope(rest string) (Aquatope, error) {
 	a := Aquatope{Chain: true}
+	if after, ok := strings.CutPrefix(rest, "nochain-"); ok {
+		a.Chain, rest = false, after
+	}
 	if strings.HasPrefix(rest, "c") {
 		rest = "-" + rest
 	}
