@@ -48,7 +48,7 @@ func Sweeps() []Sweep {
 	// Aquatope's keep-alive, floor quantile and cold-start cost move
 	// together from frugal to lavish, New's settings fourth; then each
 	// moved alone from New's.
-	aquatope := Sweep{Family: "aquatope", Parameter: "keep-alive, quantile, cold-start cost"}
+	aquatope := Sweep{Family: "aquatope", Parameter: "keep-alive, q quantile, c cost"}
 	for _, a := range []Aquatope{
 		{KeepAlive: 30 * time.Second, Quantile: 0.5, ColdStartCost: time.Minute},
 		{KeepAlive: 30 * time.Second, Quantile: 0.5, ColdStartCost: 2 * time.Minute},

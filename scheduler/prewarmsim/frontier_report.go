@@ -113,8 +113,8 @@ func frontierColors() []string {
 // hollow; keepalive-10m's cold-start rate and 0.8× its idle dashed.
 func (r *FrontierReport) WriteSVG(w io.Writer) error {
 	const (
-		width, height            = 960.0, 600.0
-		left, right, top, bottom = 90.0, 210.0, 50.0, 60.0
+		width, height            = 1000.0, 600.0
+		left, right, top, bottom = 90.0, 230.0, 50.0, 60.0
 	)
 	minC, maxC, maxI := math.Inf(1), 0.0, 0.0
 	for _, f := range r.Frontiers {
