@@ -22,7 +22,7 @@ import (
 func simPrewarmCmd() *cobra.Command {
 	var traceArg, policies, dagsDir, out, plot string
 	var functions, hours, instances int
-	var frontier bool
+	var frontier, coarse bool
 	var seed uint64
 	cmd := &cobra.Command{
 		Use:   "prewarm --trace DIR|synthetic",
@@ -59,8 +59,8 @@ same cold-start rates, and draws them as an SVG plot (--plot).`,
 			if frontier && cmd.Flags().Changed("policy") {
 				return fmt.Errorf("flag --policy: --frontier simulates its own sweep of every policy; leave --policy out")
 			}
-			if !frontier && cmd.Flags().Changed("plot") {
-				return fmt.Errorf("flag --plot: the plot is of the frontiers; add --frontier")
+			if !frontier && (cmd.Flags().Changed("plot") || coarse) {
+				return fmt.Errorf("flags --plot and --coarse: they are for the frontiers; add --frontier")
 			}
 			pols, err := prewarm.Parse(policies)
 			if err != nil {
@@ -81,7 +81,11 @@ same cold-start rates, and draws them as an SVG plot (--plot).`,
 			defer debug.SetMemoryLimit(debug.SetMemoryLimit(512 << 20))
 			cfg := prewarmsim.Config{Stream: tr, Workflows: wfs, InstancesPerWorkflow: instances, Seed: seed}
 			if frontier {
-				return runFrontier(cmd, cfg, plot, out)
+				sweeps := prewarm.Sweeps()
+				if coarse {
+					sweeps = prewarm.CoarseSweeps()
+				}
+				return runFrontier(cmd, cfg, sweeps, plot, out)
 			}
 			rep, err := prewarmsim.Run(cmd.Context(), cfg, pols)
 			if err != nil {
@@ -101,15 +105,16 @@ same cold-start rates, and draws them as an SVG plot (--plot).`,
 	cmd.Flags().StringVar(&dagsDir, "dags", "", "directory of workflow YAML files to run on top (default: the sample workflows)")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the synthetic trace, the sample and the stage durations")
 	cmd.Flags().BoolVar(&frontier, "frontier", false, "simulate each policy along its free parameter and report the frontiers of cold starts against idle time")
+	cmd.Flags().BoolVar(&coarse, "coarse", false, "with --frontier: four or five points a policy (17 in all, not 28), for long traces")
 	cmd.Flags().StringVar(&plot, "plot", "prewarm-frontier.svg", "with --frontier: the SVG file the frontiers are drawn in (- for none)")
 	outputFlag(cmd, &out)
 	return cmd
 }
 
-// runFrontier runs the default sweeps on cfg, writes the report to the
+// runFrontier runs sweeps on cfg, writes the report to the
 // command's output and the plot to the file plot (none for -).
-func runFrontier(cmd *cobra.Command, cfg prewarmsim.Config, plot, out string) error {
-	rep, err := prewarmsim.RunFrontier(cmd.Context(), cfg, prewarm.Sweeps())
+func runFrontier(cmd *cobra.Command, cfg prewarmsim.Config, sweeps []prewarm.Sweep, plot, out string) error {
+	rep, err := prewarmsim.RunFrontier(cmd.Context(), cfg, sweeps)
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,7 @@ func TestSimPrewarmCommand(t *testing.T) {
 			}
 		}},
 		{"frontier with policies", []string{"--trace", "synthetic", "--frontier", "--policy", "none"}, "flag --policy: --frontier simulates its own sweep", nil},
-		{"plot without frontier", []string{"--trace", "synthetic", "--plot", "x.svg"}, "flag --plot: the plot is of the frontiers", nil},
+		{"plot without frontier", []string{"--trace", "synthetic", "--plot", "x.svg"}, "flags --plot and --coarse: they are for the frontiers", nil},
 		{"missing trace", []string{"--policy", "all"}, "flag --trace is required", nil},
 		{"unknown policy", []string{"--trace", "synthetic", "--policy", "bogus"}, `flag --policy: unknown pre-warm policy "bogus"`, nil},
 		{"bad hours", []string{"--trace", "synthetic", "--hours", "0"}, "flag --hours 0", nil},

@@ -2,6 +2,7 @@ package prewarm
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,23 @@ func Sweeps() []Sweep {
 		})
 	}
 	return []Sweep{ka, oracle, hybrid, aquatope}
+}
+
+// CoarseSweeps returns four or five points of each of Sweeps, those
+// about keepalive-10m's cold-start rate on the synthetic traces: for a
+// trace so long that every point costs minutes.
+func CoarseSweeps() []Sweep {
+	keep := map[string]bool{
+		"keepalive-2m": true, "keepalive-5m": true, "keepalive-10m": true, "keepalive-20m": true,
+		"oracle-1m": true, "oracle-2m": true, "oracle": true, "oracle-10m": true,
+		"hybrid-histogram-30m": true, "hybrid-histogram-1h": true, "hybrid-histogram": true, "hybrid-histogram-8h": true,
+		"aquatope-30s-c2m": true, "aquatope-1m-c5m": true, "aquatope": true, "aquatope-q0.95-c1h": true, "aquatope-10m-q0.95-c1h": true,
+	}
+	out := Sweeps()
+	for i := range out {
+		out[i].Points = slices.DeleteFunc(out[i].Points, func(p SweepPoint) bool { return !keep[p.Policy.Name()] })
+	}
+	return out
 }
 
 // shortDuration writes d as 90s, 2m or 4h: the largest whole unit.
