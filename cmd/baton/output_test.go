@@ -32,7 +32,7 @@ var jsonOutputs = map[string][]any{
 	"registries ls":      {[]api.RegistryLoginView{}},
 	"tune":               {tuneReport{}},
 	"sim tune":           {&sim.Report{}},
-	"sim prewarm":        {&prewarmsim.Report{}},
+	"sim prewarm":        {&prewarmsim.Report{}, &prewarmsim.FrontierReport{}},
 	"sim trace":          {&trace.WriteSummary{}},
 	"bench coldstart":    {&bench.ColdStartReport{}, &bench.PullReport{}},
 	"bench controlplane": {&bench.ControlPlaneReport{}},

@@ -20,8 +20,9 @@ import (
 // simPrewarmCmd is `baton sim prewarm`: the pre-warm policies side by side
 // on a trace, by discrete-event simulation with the real autoscaler.
 func simPrewarmCmd() *cobra.Command {
-	var traceArg, policies, dagsDir, out string
+	var traceArg, policies, dagsDir, out, plot string
 	var functions, hours, instances int
+	var frontier, coarse bool
 	var seed uint64
 	cmd := &cobra.Command{
 		Use:   "prewarm --trace DIR|synthetic",
@@ -31,7 +32,13 @@ format read from DIR, or a synthetic trace shaped on it) under each pre-warm
 policy, with the orchestrator's real autoscaler deciding creations and
 deletions, and the sample workflows invoked as some of the trace's functions.
 Per policy it reports the cold-start rate, the idle sandbox-seconds, the
-workflows' QoS violations and end-to-end p99, and the policy's time per decision.`,
+workflows' QoS violations and end-to-end p99, and the policy's time per decision.
+
+With --frontier it simulates each policy along its free parameter instead
+(keep-alive for keepalive and the oracle, the histogram range for
+hybrid-histogram, keep-alive and floor quantile for aquatope), prints each
+frontier of cold-start rate against idle sandbox-seconds, reads them at the
+same cold-start rates, and draws them as an SVG plot (--plot).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(out); err != nil {
@@ -48,6 +55,12 @@ workflows' QoS violations and end-to-end p99, and the policy's time per decision
 			}
 			if instances < 0 {
 				return fmt.Errorf("flag --instances %d: want ≥ 0", instances)
+			}
+			if frontier && cmd.Flags().Changed("policy") {
+				return fmt.Errorf("flag --policy: --frontier simulates its own sweep of every policy; leave --policy out")
+			}
+			if !frontier && (cmd.Flags().Changed("plot") || coarse) {
+				return fmt.Errorf("flags --plot and --coarse: they are for the frontiers; add --frontier")
 			}
 			pols, err := prewarm.Parse(policies)
 			if err != nil {
@@ -66,7 +79,15 @@ workflows' QoS violations and end-to-end p99, and the policy's time per decision
 			// soft limit well under a gigabyte.
 			defer debug.SetGCPercent(debug.SetGCPercent(400))
 			defer debug.SetMemoryLimit(debug.SetMemoryLimit(512 << 20))
-			rep, err := prewarmsim.Run(cmd.Context(), prewarmsim.Config{Stream: tr, Workflows: wfs, InstancesPerWorkflow: instances, Seed: seed}, pols)
+			cfg := prewarmsim.Config{Stream: tr, Workflows: wfs, InstancesPerWorkflow: instances, Seed: seed}
+			if frontier {
+				sweeps := prewarm.Sweeps()
+				if coarse {
+					sweeps = prewarm.CoarseSweeps()
+				}
+				return runFrontier(cmd, cfg, sweeps, plot, out)
+			}
+			rep, err := prewarmsim.Run(cmd.Context(), cfg, pols)
 			if err != nil {
 				return err
 			}
@@ -83,8 +104,43 @@ workflows' QoS violations and end-to-end p99, and the policy's time per decision
 	cmd.Flags().IntVar(&instances, "instances", 10, "instances of each sample workflow, each invoked as one trace function")
 	cmd.Flags().StringVar(&dagsDir, "dags", "", "directory of workflow YAML files to run on top (default: the sample workflows)")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the synthetic trace, the sample and the stage durations")
+	cmd.Flags().BoolVar(&frontier, "frontier", false, "simulate each policy along its free parameter and report the frontiers of cold starts against idle time")
+	cmd.Flags().BoolVar(&coarse, "coarse", false, "with --frontier: four or five points a policy (17 in all, not 28), for long traces")
+	cmd.Flags().StringVar(&plot, "plot", "prewarm-frontier.svg", "with --frontier: the SVG file the frontiers are drawn in (- for none)")
 	outputFlag(cmd, &out)
 	return cmd
+}
+
+// runFrontier runs sweeps on cfg, writes the report to the
+// command's output and the plot to the file plot (none for -).
+func runFrontier(cmd *cobra.Command, cfg prewarmsim.Config, sweeps []prewarm.Sweep, plot, out string) error {
+	rep, err := prewarmsim.RunFrontier(cmd.Context(), cfg, sweeps)
+	if err != nil {
+		return err
+	}
+	if plot != "-" {
+		f, err := os.Create(plot)
+		if err != nil {
+			return fmt.Errorf("flag --plot: %w", err)
+		}
+		if err := rep.WriteSVG(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("flag --plot: %w", err)
+		}
+	}
+	if out == "json" {
+		return rep.WriteJSON(cmd.OutOrStdout())
+	}
+	if err := rep.WriteTable(cmd.OutOrStdout()); err != nil {
+		return err
+	}
+	if plot != "-" {
+		fmt.Fprintf(cmd.OutOrStdout(), "\nplot: %s\n", plot)
+	}
+	return nil
 }
 
 // loadTrace reads the --trace flag into memory (see openTrace).

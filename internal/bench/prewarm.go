@@ -84,6 +84,7 @@ func ScaledPrewarmPolicy(name string, speedup float64) (prewarm.PrewarmPolicy, e
 		var a prewarm.Aquatope
 		a.Chain = name == "aquatope"
 		a.KeepAlive = scale(prewarm.AquatopeKeepAlive)
+		a.ColdStartCost = scale(prewarm.AquatopeColdStartCost)
 		a.Forecast.IntervalsPerDay = 24 * 60 // the trace's minutes, not the live intervals
 		return a, nil
 	case "hybrid-histogram", "none":

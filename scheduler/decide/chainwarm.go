@@ -1,6 +1,7 @@
 package decide
 
 import (
+	"math"
 	"time"
 
 	"baton.dev/baton/scheduler/prewarm"
@@ -34,6 +35,8 @@ type ChainWarm struct {
 // function's cold start before that (prewarm.ChainWarmAt, the simulator's
 // rule). N is the stage's expected width: 1, or for a foreach stage the
 // calls it made last time (fanOut, by stage), bounded by its maxParallel.
+// Only an invocation that arrives cold, some first stage's pool without an
+// idle sandbox, warms ahead (prewarm.ChainWarms, the simulator's rule).
 // A stage whose function has no measured cold start yet is warmed at once;
 // one whose pool has N idle sandboxes free of claims now is left out
 // (ClaimWarm checks again when the time comes).
@@ -41,12 +44,18 @@ func PlanChainWarming(w *workflow.Workflow, pools map[string]ChainPool, fanOut m
 	stages := w.Spec.Stages
 	offset := make(map[string]time.Duration, len(stages))
 	var delay time.Duration
+	minRootIdle := math.MaxInt
 	for _, st := range stages {
 		if len(st.Needs) == 0 {
-			if p := pools[st.Function]; p.Idle == 0 {
+			p := pools[st.Function]
+			minRootIdle = min(minRootIdle, p.Idle)
+			if p.Idle == 0 {
 				delay = max(delay, p.ColdStart)
 			}
 		}
+	}
+	if !prewarm.ChainWarms(minRootIdle) {
+		return nil // arrived warm: the later stages' pools are warm as often
 	}
 	// Offsets in dependency order: a validated workflow is acyclic, so
 	// every pass settles at least one stage.

@@ -56,8 +56,9 @@ func TestPlanChainWarming(t *testing.T) {
 			want: "sd:d@900ms×1 sb:b@400ms×1 sc:c@800ms×1",
 		},
 		{
-			name: "a warm first stage: downstream cold starts longer than the wait start at once", pools: warmA,
-			want: "sd:d@0s×1 sb:b@0s×1 sc:c@0s×1",
+			// prewarm.ChainWarms: the later stages' pools are warm as often.
+			name: "a warm first stage: no chain warming", pools: warmA,
+			want: "",
 		},
 		{
 			name: "foreach width from the last invocation, bounded by maxParallel", pools: measured,

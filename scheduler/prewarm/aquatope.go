@@ -2,6 +2,7 @@ package prewarm
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"baton.dev/baton/bayes/forecast"
@@ -19,21 +20,24 @@ import (
 // time when it starts.
 type Aquatope struct {
 	// Quantile is the predictive quantile of arrivals the floor covers
-	// (default 0.95).
+	// (default AquatopeQuantile).
 	Quantile float64
 	// Concurrency is the quantile of the calls in flight at an instant
 	// that the floor covers (default 0.99).
 	Concurrency float64
 	// KeepAlive is the keep-alive above the floor (default
 	// AquatopeKeepAlive).
-	// Chosen on the synthetic trace (1,000 functions, 24 hours), where
-	// with Concurrency 0.99 it had fewer cold starts and fewer idle
-	// sandbox-seconds than keepalive-10m on two seeds (13% and 27% fewer
-	// cold starts, 3% and 4% fewer idle sandbox-seconds, with short calls
-	// queueing behind busy sandboxes as the autoscaler lets them) and than
-	// hybrid-histogram; 5 minutes had fewer cold starts still (0.170%
-	// against 0.257%) for 17% more idle sandbox-seconds.
 	KeepAlive time.Duration
+	// ColdStartCost is the idle sandbox-time a cold start is worth: with
+	// it, the first sandbox of a function follows the window of its idle
+	// times that costs least at that price (idleWindow: kept after a call
+	// as long as the next call is likely enough, or unloaded at once and
+	// warmed just before the next call of a timer-like function) instead
+	// of the forecast, whose floor then counts only from two sandboxes up
+	// (the concurrency of busy functions). Zero leaves the first sandbox
+	// to the forecast (aquatope-c0); New's aquatope has
+	// AquatopeColdStartCost.
+	ColdStartCost time.Duration
 	// Chain turns on workflow-aware chain warming.
 	Chain bool
 	// Forecast overrides the forecaster's settings; Horizon is always 2
@@ -41,19 +45,51 @@ type Aquatope struct {
 	Forecast forecast.BayesLinearConfig
 }
 
-// AquatopeKeepAlive is Aquatope's default keep-alive above the floor.
-const AquatopeKeepAlive = 2 * time.Minute
+// The settings of New's aquatope. Chosen on the synthetic trace (1,000
+// functions, 24 hours, seed 1), where with a 0.99 concurrency quantile
+// they had 0.296% cold starts and 78.6 M idle sandbox-seconds, 0.87× the
+// keepalive frontier's idle at that cold-start rate (keepalive-10m:
+// 0.294%, 90.9 M); the earlier settings (a 2-minute keep-alive, the
+// 0.95 quantile, no cold-start cost) had 0.255% and 88.5 M, 0.94×; with
+// the cost, 2-minute and 0.95 had 0.311% and 77.8 M (0.87×), 5-minute
+// and 0.95 0.235% and 86.3 M (0.91×), 5-minute and 0.8 0.272% and 81.1 M
+// (0.88×). With the cold-start cost, the arrival quantile only sizes
+// floors of two and more: the median forecast with a 0.99 quantile of
+// the calls in flight still covers the concurrency's upper tail.
+// On the heavy trace (baton sim trace: 1,000 functions, all called 10,000
+// times a day or more, 220.6 M invocations) they had 0.100% and 719 M,
+// 1.04× the keepalive frontier there (keepalive-10m: 0.076%, 767 M); the
+// earlier settings 0.045% and 1,316 M (1.4×): the 0.95 quantile's floors
+// are dear on hot functions whose counts swing from minute to minute.
+const (
+	AquatopeKeepAlive     = 5 * time.Minute
+	AquatopeQuantile      = 0.5
+	AquatopeColdStartCost = 10 * time.Minute
+)
 
 // defaultConcurrency is the default quantile of the calls in flight that
 // aquatope's and the oracle's floors cover.
 const defaultConcurrency = 0.99
 
-// Name implements PrewarmPolicy.
+// Name implements PrewarmPolicy: aquatope (aquatope-nochain without
+// chain warming), followed by its keep-alive, floor quantile and
+// cold-start cost where they are not New's (aquatope-1m-q0.8-c20m; see
+// New).
 func (a Aquatope) Name() string {
-	if a.Chain {
-		return "aquatope"
+	name := "aquatope"
+	if !a.Chain {
+		name += "-nochain"
 	}
-	return "aquatope-nochain"
+	if a.KeepAlive != 0 && a.KeepAlive != AquatopeKeepAlive {
+		name += "-" + shortDuration(a.KeepAlive)
+	}
+	if a.Quantile != 0 && a.Quantile != AquatopeQuantile {
+		name += "-q" + strconv.FormatFloat(a.Quantile, 'f', -1, 64)
+	}
+	if a.ColdStartCost != AquatopeColdStartCost {
+		name += "-c" + shortDuration(a.ColdStartCost)
+	}
+	return name
 }
 
 // ChainWarming implements PrewarmPolicy.
@@ -62,7 +98,7 @@ func (a Aquatope) ChainWarming() bool { return a.Chain }
 // NewPlanner implements PrewarmPolicy.
 func (a Aquatope) NewPlanner(f Function) (Planner, error) {
 	if a.Quantile == 0 {
-		a.Quantile = 0.95
+		a.Quantile = AquatopeQuantile
 	}
 	if a.Concurrency == 0 {
 		a.Concurrency = defaultConcurrency
@@ -70,7 +106,7 @@ func (a Aquatope) NewPlanner(f Function) (Planner, error) {
 	if a.KeepAlive == 0 {
 		a.KeepAlive = AquatopeKeepAlive
 	}
-	if !(a.Quantile > 0 && a.Quantile < 1) || !(a.Concurrency > 0 && a.Concurrency < 1) || a.KeepAlive < 0 {
+	if !(a.Quantile > 0 && a.Quantile < 1) || !(a.Concurrency > 0 && a.Concurrency < 1) || a.KeepAlive < 0 || a.ColdStartCost < 0 {
 		return nil, fmt.Errorf("aquatope policy for %s: quantile %v, concurrency quantile %v, keep-alive %v: want both quantiles in (0, 1) and a keep-alive ≥ 0",
 			f.Name, a.Quantile, a.Concurrency, a.KeepAlive)
 	}
@@ -83,15 +119,29 @@ func (a Aquatope) NewPlanner(f Function) (Planner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aquatope policy for %s: %w", f.Name, err)
 	}
-	return &aquatopePlanner{cfg: a, f: f, forecaster: fc}, nil
+	p := &aquatopePlanner{cfg: a, f: f, forecaster: fc}
+	if a.ColdStartCost > 0 {
+		interval := intervalOrMinute(f)
+		bins := min(max(int(idleWindowRange/interval), 1), idleWindowMaxBins)
+		p.window = newIdleWindow(bins, float64(a.ColdStartCost)/float64(interval))
+	}
+	return p, nil
 }
+
+// idleWindowRange is the span of the idle times aquatope's window weighs,
+// at most idleWindowMaxBins intervals.
+const (
+	idleWindowRange   = 2 * time.Hour
+	idleWindowMaxBins = 720
+)
 
 type aquatopePlanner struct {
 	cfg        Aquatope
 	f          Function
 	forecaster *forecast.BayesLinear
-	observed   int  // intervals observed
-	called     bool // an interval with arrivals has been observed
+	observed   int         // intervals observed
+	called     bool        // an interval with arrivals has been observed
+	window     *idleWindow // nil without a cold-start cost
 }
 
 // Observe feeds the forecaster; a skipped interval counts as no arrivals.
@@ -104,6 +154,9 @@ func (p *aquatopePlanner) Observe(i, arrivals int) {
 		p.forecaster.Observe(arrivals)
 		p.observed++
 		p.called = p.called || arrivals > 0
+		if p.window != nil && arrivals > 0 {
+			p.window.observe(i)
+		}
 	}
 }
 
@@ -111,12 +164,34 @@ func (p *aquatopePlanner) Observe(i, arrivals int) {
 // function never called keeps no floor: the prior alone (wide, since
 // nothing is known) would otherwise warm a sandbox for every function as
 // soon as it is deployed, most of which are rarely called.
-func (p *aquatopePlanner) Plan(int) Decision {
+//
+// With a cold-start cost, once the idle window is chosen the first
+// sandbox follows it rather than the forecast, whose floor counts from two
+// up (the concurrency of busy functions): under a keep window, a floor of
+// one while the last interval with arrivals seen is at most the window's
+// keep ago, and a keep-alive of at least two intervals when the forecast
+// floor is under two (the floor cannot know of a call in the interval
+// before the one planned: the keep-alive bridges it); under a pre-warm
+// window, a floor of one inside it, and a sandbox outside it goes within
+// half an interval of its last call.
+func (p *aquatopePlanner) Plan(i int) Decision {
 	if !p.called {
 		return Decision{KeepAlive: p.cfg.KeepAlive}
 	}
 	q := p.forecaster.Predict().Quantile(p.cfg.Quantile)
-	return Decision{Floor: concurrencyFloor(float64(q), p.f, p.cfg.Concurrency), KeepAlive: p.cfg.KeepAlive}
+	d := Decision{Floor: concurrencyFloor(float64(q), p.f, p.cfg.Concurrency), KeepAlive: p.cfg.KeepAlive}
+	w := p.window
+	if w == nil || !w.fitted || d.Floor >= 2 {
+		return d
+	}
+	d.Floor = w.floor(i)
+	interval := intervalOrMinute(p.f)
+	if w.prewarm > 0 || w.keep == 0 {
+		d.KeepAlive = min(d.KeepAlive, interval/2)
+	} else {
+		d.KeepAlive = max(d.KeepAlive, 2*interval)
+	}
+	return d
 }
 
 func (p *aquatopePlanner) Lead() time.Duration { return p.f.ColdStart }

@@ -22,3 +22,15 @@ func ChainWarmAt(delay, offset, coldStart time.Duration) time.Duration {
 func ChainNeed(want, idle, creating, waiting, claimed int) int {
 	return max(0, want-(idle+creating-waiting-claimed))
 }
+
+// ChainWarms reports whether an invocation warms its downstream stages
+// ahead: only when it arrives cold, when some first stage's pool has no
+// idle sandbox (minRootIdle, the fewest idle among the first stages'
+// pools, is zero). An invocation that finds its first stages warm finds
+// its later ones warm too, as often as not: their pools follow the same
+// arrivals. On the synthetic trace (1000 functions, 24 h, seed 1)
+// warming for every invocation cost aquatope 88.5 M idle sandbox-seconds
+// and 22,908 cold starts, warming for cold arrivals 84.6 M and 21,634
+// (workflows' own share 27.2 M -> 23.3 M, the cold-arrival p99 the same
+// 2,705 ms; QoS violations 8.8% -> 9.7%, keepalive-10m's 9.8%).
+func ChainWarms(minRootIdle int) bool { return minRootIdle == 0 }

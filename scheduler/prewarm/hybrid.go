@@ -41,8 +41,17 @@ type HybridHistogram struct {
 	Margin float64
 }
 
-// Name implements PrewarmPolicy.
-func (HybridHistogram) Name() string { return "hybrid-histogram" }
+// Name implements PrewarmPolicy: hybrid-histogram, followed by its range
+// where it is not the default (hybrid-histogram-1h).
+func (h HybridHistogram) Name() string {
+	if h.Range == 0 || h.Range == defaultHybridRange {
+		return "hybrid-histogram"
+	}
+	return "hybrid-histogram-" + shortDuration(h.Range)
+}
+
+// defaultHybridRange is the hybrid histogram's default range.
+const defaultHybridRange = 4 * time.Hour
 
 // ChainWarming implements PrewarmPolicy.
 func (HybridHistogram) ChainWarming() bool { return false }
@@ -50,7 +59,7 @@ func (HybridHistogram) ChainWarming() bool { return false }
 // NewPlanner implements PrewarmPolicy.
 func (h HybridHistogram) NewPlanner(f Function) (Planner, error) {
 	if h.Range == 0 {
-		h.Range = 4 * time.Hour
+		h.Range = defaultHybridRange
 	}
 	if h.MinSamples == 0 {
 		h.MinSamples = 10

@@ -68,15 +68,18 @@ func Names() []string {
 // New returns the policy named name with its default settings. Besides
 // the names of Names, keepalive-DURATION (keepalive-2m, keepalive-90s) is
 // a fixed keep-alive of that duration and oracle-DURATION the oracle with
-// that keep-alive above its floors, to draw the trade-offs between cold
-// starts and idle time that keep-alives give, alone or above perfect
-// per-interval floors.
+// that keep-alive above its floors, hybrid-histogram-DURATION the hybrid
+// histogram over that range, and aquatope-DURATION, aquatope-qQUANTILE,
+// aquatope-cDURATION or any of them in that order
+// (aquatope-1m-q0.8-c20m) aquatope with that keep-alive above its floor,
+// floor quantile and cold-start cost (c0: none): the points of the
+// frontiers of cold starts against idle time (see Sweeps).
 func New(name string) (PrewarmPolicy, error) {
 	switch name {
 	case "aquatope":
-		return Aquatope{Chain: true}, nil
+		return Aquatope{Chain: true, ColdStartCost: AquatopeColdStartCost}, nil
 	case "aquatope-nochain":
-		return Aquatope{}, nil
+		return Aquatope{ColdStartCost: AquatopeColdStartCost}, nil
 	case "hybrid-histogram":
 		return HybridHistogram{}, nil
 	case "keepalive-10m":
@@ -86,21 +89,10 @@ func New(name string) (PrewarmPolicy, error) {
 	case "oracle":
 		return Oracle{}, nil
 	}
-	for _, prefix := range []string{"keepalive-", "oracle-"} {
-		rest, ok := strings.CutPrefix(name, prefix)
-		if !ok {
-			continue
-		}
-		d, err := time.ParseDuration(rest)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("pre-warm policy %q: want %s and a positive duration, such as %s5m or %s90s", name, prefix, prefix, prefix)
-		}
-		if prefix == "oracle-" {
-			return Oracle{KeepAlive: d}, nil
-		}
-		return KeepAlive{Duration: d}, nil
+	if p, ok, err := parseParameterised(name); ok {
+		return p, err
 	}
-	return nil, fmt.Errorf("unknown pre-warm policy %q: want one of %s, keepalive-DURATION or oracle-DURATION", name, strings.Join(Names(), ", "))
+	return nil, fmt.Errorf("unknown pre-warm policy %q: want one of %s, or keepalive-, oracle-, hybrid-histogram- or aquatope- with parameters (see --frontier)", name, strings.Join(Names(), ", "))
 }
 
 // Parse turns a --policy value, "all" or names separated by commas, into

@@ -11,8 +11,9 @@ import (
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // startInvocation starts an invocation of the group's workflow: its first
-// stages get their requests and, with chain warming, each later stage's
-// sandboxes are started its cold start before the stage is expected.
+// stages get their requests and, with chain warming and when it arrives
+// cold (prewarm.ChainWarms), each later stage's sandboxes are started its
+// cold start before the stage is expected.
 func (r *runner) startInvocation(now float64) {
 	wf := r.spec.wf
 	idx := r.newInvocation()
@@ -23,9 +24,10 @@ func (r *runner) startInvocation(now float64) {
 		inv.pending[i] = int8(len(wf.stages[i].needs))
 	}
 	// A first stage with no warm sandbox is expected to wait a cold start.
-	delay := 0.0
+	delay, minRootIdle := 0.0, math.MaxInt
 	for _, s := range wf.roots {
 		p := &r.pools[wf.stages[s].pool]
+		minRootIdle = min(minRootIdle, len(p.idle))
 		if len(p.idle) == 0 {
 			delay = math.Max(delay, p.spec.coldStart)
 		}
@@ -33,7 +35,7 @@ func (r *runner) startInvocation(now float64) {
 	for _, s := range wf.roots {
 		r.startStage(idx, s, now)
 	}
-	if !r.policy.ChainWarming() {
+	if !r.policy.ChainWarming() || !prewarm.ChainWarms(minRootIdle) {
 		return
 	}
 	for i := range wf.stages {
