@@ -64,7 +64,7 @@ func TestReportsKeepTheirJSONKeys(t *testing.T) {
 			"targetRatio throughputRatio workersAfter"},
 		{&PrewarmReport{}, "functions invocations minutes policies speedup trace"},
 		{&ControlPlaneReport{ControlPlaneReport: &simcluster.ControlPlaneReport{}}, "cpus functions gomaxprocs heartbeats loadAverageAfter loadAverageBefore " +
-			"memoryMet met orchestratorMemory phases reference targetBytesPerFunction targetBytesPerWorker targetP99Ms targetPerSecond workers workersInProcess workersLost"},
+			"memoryMet met orchestratorMemory phases reference replicas targetBytesPerFunction targetBytesPerWorker targetP99Ms targetPerSecond workers workersInProcess workersLost"},
 	} {
 		data, err := json.Marshal(tt.report)
 		if err != nil {
