@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/containerd/errdefs"
@@ -43,6 +44,11 @@ func (p *Pinner) Pin(ctx context.Context, ref string, cred *Credential) (Pinned,
 	return pin(ref, desc.Digest.String())
 }
 
+// status401 finds the status code 401 in an error's words, not the
+// digits of a port or an address that contain it (127.0.0.1:40151 was
+// taken for a refused login).
+var status401 = regexp.MustCompile(`\b401\b`)
+
 // explain keeps the registry's answer and adds what it means where the
 // resolver's own words are terse.
 func explain(err error) error {
@@ -50,7 +56,7 @@ func explain(err error) error {
 	switch {
 	case errdefs.IsNotFound(err):
 		return fmt.Errorf("the registry has no such repository or tag: %w", err)
-	case strings.Contains(msg, "401") || strings.Contains(strings.ToLower(msg), "unauthorized") || strings.Contains(msg, "authorization failed"):
+	case status401.MatchString(msg) || strings.Contains(strings.ToLower(msg), "unauthorized") || strings.Contains(msg, "authorization failed"):
 		return fmt.Errorf("the registry refused the login (no credentials for it, or wrong ones): %w", err)
 	case strings.Contains(msg, "x509") || strings.Contains(msg, "certificate"):
 		return fmt.Errorf("the registry's TLS certificate is not trusted (give its CA with --registry-ca): %w", err)

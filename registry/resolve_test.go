@@ -122,3 +122,22 @@ func TestPin(t *testing.T) {
 		}
 	})
 }
+
+// TestExplainTakesPortsForNoStatus: a 401 in the registry's answer is a
+// refused login; the digits 401 in a port (127.0.0.1:40151) are not,
+// and a certificate error there still says to give the CA.
+func TestExplainTakesPortsForNoStatus(t *testing.T) {
+	tests := []struct {
+		err  string
+		want string
+	}{
+		{`GET https://127.0.0.1:5000/v2/: 401 Unauthorized`, "refused the login"},
+		{`Get "https://127.0.0.1:40151/v2/": tls: failed to verify certificate: x509: certificate signed by unknown authority`, "--registry-ca"},
+		{`Get "https://10.0.4.1:4010/v2/": x509: certificate signed by unknown authority`, "--registry-ca"},
+	}
+	for _, tt := range tests {
+		if got := registry.ExplainForTest(errors.New(tt.err)).Error(); !strings.Contains(got, tt.want) {
+			t.Errorf("explain(%q) = %q, want it to say %q", tt.err, got, tt.want)
+		}
+	}
+}

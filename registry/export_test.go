@@ -1,0 +1,4 @@
+package registry
+
+// ExplainForTest is explain, for the external tests.
+var ExplainForTest = explain
