@@ -100,8 +100,8 @@ func (o *Orchestrator) execute(ctx context.Context, d *Deployment, inv *api.Invo
 	} else {
 		done.Status, done.Output = api.StatusSucceeded, res.Output
 	}
-	in, out := int64(len(input)), int64(len(done.Output))
-	done.InputBytes, done.OutputBytes = &in, &out
+	sizes := &[2]int64{int64(len(input)), int64(len(done.Output))} // one allocation for both
+	done.InputBytes, done.OutputBytes = &sizes[0], &sizes[1]
 	if o.chain != nil {
 		o.chain.observe(d, done.Stages)
 	}

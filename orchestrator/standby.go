@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"baton.dev/baton/worker/protocol"
@@ -15,9 +16,11 @@ import (
 // little beside the leader's (measured in `baton bench controlplane
 // --replicas`).
 type heardWhileStandingBy struct {
-	mu       sync.Mutex
-	replayed bool              // Lead took them in: heartbeats go to the table
-	m        map[string]*heard // by subject
+	// done is set, under mu, once replay ran: heartbeats go to the table
+	// then, and a leader's pass by without taking the lock.
+	done atomic.Bool
+	mu   sync.Mutex
+	m    map[string]*heard // by subject
 }
 
 type heard struct {
@@ -28,9 +31,12 @@ type heard struct {
 // keep holds a heartbeat's message while the orchestrator stands by; it
 // reports false once replay ran, when the caller handles it itself.
 func (s *heardWhileStandingBy) keep(subject string, data []byte, now time.Time) bool {
+	if s.done.Load() {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.replayed {
+	if s.done.Load() { // replay ran while this one waited for the lock
 		return false
 	}
 	if s.m == nil {
@@ -71,5 +77,6 @@ func (s *heardWhileStandingBy) replay(w *Workers, log *slog.Logger) {
 			}
 		}
 	}
-	s.m, s.replayed = nil, true
+	s.m = nil
+	s.done.Store(true)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
@@ -105,7 +104,7 @@ func TestAStandbyKeepsWarm(t *testing.T) {
 	waitFor(t, "the standby sees the leader's writes and the worker", func() bool {
 		_, during := sb.registry.Get("acme", "during")
 		_, removed := sb.registry.Get("acme", "removed")
-		return during && !removed && len(sb.registry.Drained()) == 1 && len(sb.registry.Tenants()) == 1 && len(sb.logins.List("acme")) == 1 && sb.standingBy.holds("heartbeat of w1")
+		return during && !removed && len(sb.registry.Drained()) == 1 && len(sb.registry.Tenants()) == 1 && len(sb.logins.List("acme")) == 1 && sb.standingBy.holds("w1")
 	})
 	if _, ok := sb.registry.Get("acme", "before"); !ok {
 		t.Fatal("the deployment stored before the standby started is not in its registry")
@@ -154,10 +153,8 @@ func TestAStandbyKeepsWarm(t *testing.T) {
 	}
 }
 
-// holds reports whether a heartbeat was kept on subject "heartbeat of ID"
-// (the test's shorthand for protocol.HeartbeatSubject(ID)).
-func (s *heardWhileStandingBy) holds(what string) bool {
-	id := strings.TrimPrefix(what, "heartbeat of ")
+// holds reports whether a full heartbeat of worker id was kept.
+func (s *heardWhileStandingBy) holds(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.m[protocol.HeartbeatSubject(id)]

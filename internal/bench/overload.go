@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -362,19 +360,7 @@ func (l *lineCounter) Write(p []byte) (int, error) {
 
 // processRSS is this process's resident memory, from /proc (0 when it
 // cannot be read).
-func processRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func processRSS() int64 { return simcluster.ProcStatusBytes("VmRSS:") }
 
 // WriteTable prints the report: a row per load, the collapse ratio and
 // the two tenants' isolation.

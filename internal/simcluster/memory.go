@@ -30,13 +30,13 @@ func measureMemory() Memory {
 	if sample[0].Value.Kind() == metrics.KindUint64 {
 		m.HeapBytes = int64(sample[0].Value.Uint64())
 	}
-	m.RSSBytes, m.PeakRSSBytes = procStatus("VmRSS:"), procStatus("VmHWM:")
+	m.RSSBytes, m.PeakRSSBytes = ProcStatusBytes("VmRSS:"), ProcStatusBytes("VmHWM:")
 	return m
 }
 
-// procStatus reads one "kB" field of /proc/self/status, in bytes (0
-// where there is none: not Linux).
-func procStatus(field string) int64 {
+// ProcStatusBytes reads one "kB" field of /proc/self/status ("VmRSS:"),
+// in bytes (0 where there is none: not Linux).
+func ProcStatusBytes(field string) int64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0

@@ -46,9 +46,6 @@ type ControlPlaneConfig struct {
 	Postgres string
 	// Orchestration is how the orchestrator scales sandboxes.
 	Orchestration
-	// Term is the leadership term of a replica that leads (StartReplica);
-	// zero for an orchestrator that runs alone.
-	Term   uint64
 	Logger *slog.Logger
 	// sharedKeys: DataDir's keys were made by another replica sharing it;
 	// none is made here.
@@ -150,7 +147,7 @@ func startOrchestrator(ctx context.Context, cfg ControlPlaneConfig) (c *ControlP
 		AutoscaleTick: cfg.AutoscaleTick, MaxSandboxesPerFunction: cfg.MaxSandboxesPerFunction,
 		MaxQueue: cfg.MaxQueue, MaxQueueWait: cfg.MaxQueueWait,
 		History: hist, Prewarm: live, Registries: cfg.Registries, SecretKey: secret, Logger: cfg.Logger,
-		Privileges: cfg.Allow, Term: cfg.Term, Standby: cfg.standby,
+		Privileges: cfg.Allow, Standby: cfg.standby,
 	})
 	if err != nil {
 		return c, err
