@@ -255,7 +255,20 @@ func (e *Elector) release() {
 	b, _ := json.Marshal(h)
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.TTL)
 	defer cancel()
-	if _, err := e.kv.Update(ctx, Key, b, e.view.Revision); err != nil {
+	_, err := e.kv.Update(ctx, Key, b, e.view.Revision)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		// A renewal cut off by Run's end may have been written without
+		// its answer: the lease is still this term's at a newer
+		// revision. Release that one; never another replica's.
+		var entry jetstream.KeyValueEntry
+		if entry, err = e.kv.Get(ctx, Key); err == nil {
+			var cur Holder
+			if json.Unmarshal(entry.Value(), &cur) == nil && cur.ID == h.ID && cur.Term == h.Term && !cur.Released {
+				_, err = e.kv.Update(ctx, Key, b, entry.Revision())
+			}
+		}
+	}
+	if err != nil {
 		e.cfg.Logger.Warn("leader lease: could not release it; a standby takes over once it expires", "err", err)
 	}
 }

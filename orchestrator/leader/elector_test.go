@@ -2,6 +2,7 @@ package leader
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -141,5 +142,38 @@ func TestTooShortALeaseIsRefused(t *testing.T) {
 		if _, err := New(t.Context(), Config{ID: "a", TTL: ttl}); err == nil || !strings.Contains(err.Error(), "--lease-ttl") {
 			t.Errorf("TTL %s: %v, want an error naming --lease-ttl", ttl, err)
 		}
+	}
+}
+
+// TestReleaseAfterAnUnansweredRenewal: a renewal written to the bucket
+// whose answer never reached the leader (Run's context ended while it
+// was in flight) leaves the leader a revision behind; releasing still
+// hands the lease over at once, instead of leaving it to expire.
+func TestReleaseAfterAnUnansweredRenewal(t *testing.T) {
+	a := startElectors(t, 5*time.Second, nil, "a")[0]
+	ctx := t.Context()
+	if err := a.step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !a.leading {
+		t.Fatal("a did not take the lease")
+	}
+	entry, err := a.kv.Get(ctx, Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.kv.Update(ctx, Key, entry.Value(), entry.Revision()); err != nil { // the unanswered renewal
+		t.Fatal(err)
+	}
+	a.Resign()
+	if entry, err = a.kv.Get(ctx, Key); err != nil {
+		t.Fatal(err)
+	}
+	var h Holder
+	if err := json.Unmarshal(entry.Value(), &h); err != nil {
+		t.Fatal(err)
+	}
+	if h.ID != "a" || !h.Released {
+		t.Fatalf("after a resigned the lease holds %+v; want a's, released", h)
 	}
 }
