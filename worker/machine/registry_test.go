@@ -1,6 +1,8 @@
 package machine
 
 import (
+	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -127,6 +129,17 @@ func TestSweepDead(t *testing.T) {
 	}
 	go oldContainerd.Wait() //nolint:errcheck
 	t.Cleanup(func() { _ = oldContainerd.Process.Kill() })
+	// The sweep counts sh and its sleep: wait for sh to have started it
+	// (a sweep that ran first counted one process, and the test failed).
+	children := fmt.Sprintf("/proc/%d/task/%d/children", oldContainerd.Process.Pid, oldContainerd.Process.Pid)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if b, err := os.ReadFile(children); err == nil && len(bytes.TrimSpace(b)) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the predecessor's sh did not start its sleep within 5s")
+		}
+	}
 
 	const bridge = "baton-mtest0"
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridge}}
