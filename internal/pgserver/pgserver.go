@@ -111,19 +111,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			}
 		}
 	}
-	if s.port == 0 {
-		port, err := localport.Free()
-		if err != nil {
-			return nil, err
-		}
-		s.port = port
-	}
 	if _, err := os.Stat(filepath.Join(s.dataDir(), "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
 		if err := s.run(ctx, "initdb", "-D", s.dataDir(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"); err != nil {
 			return nil, fmt.Errorf("initdb: %w", err)
 		}
 	}
-	if err := s.start(ctx); err != nil {
+	if err := s.startOnAPort(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.createDatabase(ctx); err != nil {
@@ -156,6 +149,37 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	s.cfg.Logger.Info("postgres started", "dir", s.cfg.Dir, "port", s.port)
 	return nil
+}
+
+// portTries is how many free ports startOnAPort tries.
+const portTries = 5
+
+// startOnAPort starts the server on the configured port or, with none, on
+// a free one: a port found free may be taken by another process before
+// the server binds it (parallel tests starting servers of their own), so
+// a start that failed for want of its port tries the next free one.
+func (s *Server) startOnAPort(ctx context.Context) error {
+	if s.cfg.Port != 0 {
+		return s.start(ctx)
+	}
+	var err error
+	for range portTries {
+		if s.port, err = localport.Free(); err != nil {
+			return err
+		}
+		if err = s.start(ctx); err == nil || !portTaken(err) {
+			return err
+		}
+		s.cfg.Logger.Info("postgres port taken before the server bound it; trying another", "port", s.port)
+	}
+	return err
+}
+
+// portTaken reports whether a start failed because its port was in use:
+// the server's log, quoted in the error, says so.
+func portTaken(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Address already in use") || strings.Contains(msg, "could not create any TCP/IP sockets")
 }
 
 // Restart starts a stopped server again on the same cluster and port.
