@@ -40,6 +40,11 @@ type Aquatope struct {
 	ColdStartCost time.Duration
 	// Chain turns on workflow-aware chain warming.
 	Chain bool
+	// QoSAware takes a workflow function's settings (Quantile, KeepAlive,
+	// ColdStartCost) from its workflow's QoS (Function.QoS, see PlanQoS)
+	// and chain-warms only the stages the plan says (ChainWarmsStage);
+	// functions outside workflows keep the ones above.
+	QoSAware bool
 	// Forecast overrides the forecaster's settings; Horizon is always 2
 	// (see Planner: interval i is planned before interval i−1 is over).
 	Forecast forecast.BayesLinearConfig
@@ -77,6 +82,9 @@ const defaultConcurrency = 0.99
 // New).
 func (a Aquatope) Name() string {
 	name := "aquatope"
+	if a.QoSAware {
+		name += "-qos"
+	}
 	if !a.Chain {
 		name += "-nochain"
 	}
@@ -97,6 +105,9 @@ func (a Aquatope) ChainWarming() bool { return a.Chain }
 
 // NewPlanner implements PrewarmPolicy.
 func (a Aquatope) NewPlanner(f Function) (Planner, error) {
+	if a.QoSAware && f.QoS != nil {
+		a.Quantile, a.KeepAlive, a.ColdStartCost = f.QoS.Quantile, f.QoS.KeepAlive, f.QoS.ColdStartCost
+	}
 	if a.Quantile == 0 {
 		a.Quantile = AquatopeQuantile
 	}
