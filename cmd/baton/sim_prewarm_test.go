@@ -125,6 +125,15 @@ func TestSimPrewarmSameFiguresAsBefore(t *testing.T) {
 				t.Fatal(err)
 			}
 			delete(after, "wallSeconds") // the report's total time is new
+			// So are the workflows' QoS plans and their figures against the QoS.
+			delete(after, "qosPlans")
+			for _, r := range after["results"].([]any) {
+				for _, w := range r.(map[string]any)["perWorkflow"].([]any) {
+					for _, k := range []string{"warmViolationRate", "allowedViolationRate", "idleSandboxSeconds", "idleUsd", "execUsd", "costUsd", "idleToKeepalive10m", "meetsQoS", "meetsTarget"} {
+						delete(w.(map[string]any), k)
+					}
+				}
+			}
 			var kept []any
 			for _, r := range before["results"].([]any) {
 				if r.(map[string]any)["policy"] != "aquatope" {

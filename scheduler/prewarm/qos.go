@@ -231,10 +231,12 @@ func budgetCost(added, budget float64) float64 {
 
 // qosSettings are aquatope's settings for a function whose cold start
 // costs cost (see FunctionQoS.Cost): the cold-start cost scaled by it
-// within its bounds, and from that a keep-alive of half of it (between
-// 30 s and 15 minutes) and the arrival quantile moving from aquatope's
-// median to 0.95 as the cold-start cost moves from aquatope's own to its
-// maximum: the settings of aquatope's frontier, from frugal to lavish.
+// within its bounds, and from that a keep-alive of half of it (aquatope's
+// own ratio, between 30 s and an hour: until its idle-time window has seen
+// enough calls, the keep-alive alone keeps a function warm between them)
+// and the arrival quantile moving from aquatope's median to 0.95 as the
+// cold-start cost moves from aquatope's own to its maximum: the settings
+// of aquatope's frontier, from frugal to lavish.
 func qosSettings(cost float64) (coldStartCost, keepAlive time.Duration, quantile float64) {
 	c := float64(qosMaxColdStartCost)
 	if cost < qosNoCost {
@@ -243,7 +245,7 @@ func qosSettings(cost float64) (coldStartCost, keepAlive time.Duration, quantile
 		c = max(v, float64(qosMinColdStartCost))
 	}
 	coldStartCost = time.Duration(c).Round(time.Second)
-	keepAlive = min(max(coldStartCost/2, 30*time.Second), 15*time.Minute)
+	keepAlive = min(max(coldStartCost/2, 30*time.Second), time.Hour)
 	quantile = AquatopeQuantile
 	if coldStartCost > AquatopeColdStartCost {
 		x := math.Log(float64(coldStartCost)/float64(AquatopeColdStartCost)) / math.Log(float64(qosMaxColdStartCost)/float64(AquatopeColdStartCost))
@@ -276,13 +278,8 @@ func (w WorkflowShape) validate() error {
 			return fmt.Errorf("QoS-aware pre-warming of %s: stage %d (%s): function %q, width %d, parallel %d, median %v, sigma %v, cold start %v: want a function, width ≥ 1, parallel ≥ 0 and the times ≥ 0",
 				w.Name, i, s.Name, s.Function, s.Width, s.Parallel, s.Median, s.Sigma, s.ColdStart)
 		}
-		for _, k := range s.Needs {
-			if k < 0 || k >= len(w.Stages) || k == i {
-				return fmt.Errorf("QoS-aware pre-warming of %s: stage %d (%s) needs stage %d: want another of the %d stages", w.Name, i, s.Name, k, len(w.Stages))
-			}
-		}
 	}
-	return nil
+	return w.checkNeeds()
 }
 
 // topoOrder returns the stages in an order where every stage comes after
@@ -333,10 +330,40 @@ func (w WorkflowShape) drawElements() [][][]float64 {
 	return out
 }
 
+// Order returns the indexes of w's stages in an order where every stage
+// comes after its needs, for WarmLatency; an error names a cycle or a bad
+// need.
+func (w WorkflowShape) Order() ([]int, error) {
+	if err := w.checkNeeds(); err != nil {
+		return nil, err
+	}
+	return w.topoOrder()
+}
+
+// checkNeeds checks that every need is another stage of w.
+func (w WorkflowShape) checkNeeds() error {
+	for i, s := range w.Stages {
+		for _, k := range s.Needs {
+			if k < 0 || k >= len(w.Stages) || k == i {
+				return fmt.Errorf("QoS-aware pre-warming of %s: stage %d (%s) needs stage %d: want another of the %d stages", w.Name, i, s.Name, k, len(w.Stages))
+			}
+		}
+	}
+	return nil
+}
+
+// WarmLatency is the end-to-end latency, in seconds, of an invocation
+// whose stage i's elements take elements[i] seconds, with every sandbox
+// warm and free (no cold start, no queueing): the bound of PlanQoS, for
+// a simulator to measure on its own invocations. order is Order's.
+func (w WorkflowShape) WarmLatency(order []int, elements [][]float64) float64 {
+	return w.latency(order, elements, scenario{})
+}
+
 // scenario says when each stage's sandboxes are there: stage i starts
 // delay[i] after its needs are done (a cold start on its arrival), and
 // not before readyAt[i] after the invocation starts (a chain-warmed
-// sandbox).
+// sandbox); the zero scenario has every sandbox warm.
 type scenario struct{ delay, readyAt []float64 }
 
 // latencies are the end-to-end latencies of the drawn invocations under sc.
@@ -412,7 +439,9 @@ func (w WorkflowShape) latency(order []int, elements [][]float64, sc scenario) f
 		for _, k := range s.Needs {
 			start = max(start, finish[k])
 		}
-		start = max(start+sc.delay[i], sc.readyAt[i])
+		if sc.delay != nil {
+			start = max(start+sc.delay[i], sc.readyAt[i])
+		}
 		slots = slots[:0]
 		for range s.parallel() {
 			slots = append(slots, start)

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"time"
 
+	"baton.dev/baton/scheduler"
 	"baton.dev/baton/scheduler/trace"
 	"baton.dev/baton/workflow"
 )
@@ -39,6 +40,9 @@ type Config struct {
 	// Parallelism is how many functions are simulated at once (default
 	// GOMAXPROCS).
 	Parallelism int
+	// Prices are the cost model's rates for the workflows' costs (default
+	// scheduler.DefaultPrices).
+	Prices scheduler.Prices
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -62,6 +66,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Interval == 0 {
 		c.Interval = time.Minute
+	}
+	if c.Prices == (scheduler.Prices{}) {
+		c.Prices = scheduler.DefaultPrices()
 	}
 	if c.Parallelism <= 0 {
 		c.Parallelism = runtime.GOMAXPROCS(0)

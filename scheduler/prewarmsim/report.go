@@ -74,5 +74,5 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write pre-warm report: %w", err)
 	}
-	return nil
+	return r.writeQoSTable(w)
 }
