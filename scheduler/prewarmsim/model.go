@@ -161,6 +161,10 @@ func workflowGroup(cfg Config, w *workflow.Workflow, instance int, plans map[*wo
 			})
 		}
 		s := stageModel{name: st.Name, pool: p, width: 1, parallel: 1, median: cfg.StageMedian.Seconds(), sigma: cfg.StageSigma}
+		if times, ok := cfg.StageTimes[w.Metadata.Name]; ok {
+			t := times.Stages[len(m.stages)]
+			s.median, s.sigma = t.Median.Seconds(), t.Sigma
+		}
 		if st.Foreach != "" {
 			s.width = cfg.Fanout
 			s.parallel = s.width

@@ -161,6 +161,9 @@ type Report struct {
 	// many instances of them were driven by trace functions.
 	Workflows []string `json:"workflows"`
 	Instances int      `json:"workflowInstances"`
+	// StageModels says, per workflow of Workflows, where its stages'
+	// element times come from: its profile, or the uniform model.
+	StageModels []string `json:"stageModels"`
 	// Results has one entry per policy, in the order asked.
 	Results []Result `json:"results"`
 	// QoSPlans are the workflows' QoS-aware pre-warm decisions (the
@@ -198,6 +201,11 @@ func Run(ctx context.Context, cfg Config, policies []prewarm.PrewarmPolicy) (*Re
 	}
 	for _, w := range cfg.Workflows {
 		rep.Workflows = append(rep.Workflows, w.Metadata.Name)
+		model := fmt.Sprintf("uniform: median %v, sigma %g", cfg.StageMedian, cfg.StageSigma)
+		if st, ok := cfg.StageTimes[w.Metadata.Name]; ok {
+			model = st.Source
+		}
+		rep.StageModels = append(rep.StageModels, model)
 	}
 	for _, g := range groups {
 		if g.wf != nil {
