@@ -44,8 +44,15 @@ func ChainWarmsStage(policy PrewarmPolicy, plan *QoSPlan, stage int) bool {
 	if !policy.ChainWarming() {
 		return false
 	}
-	if a, ok := policy.(Aquatope); ok && a.QoSAware && plan != nil && stage >= 0 && stage < len(plan.ChainWarm) {
+	if QoSAware(policy) && plan != nil && stage >= 0 && stage < len(plan.ChainWarm) {
 		return plan.ChainWarm[stage]
 	}
 	return true
+}
+
+// QoSAware reports whether policy plans a workflow's functions from its
+// QoS plan (Function.QoS): aquatope-qos.
+func QoSAware(policy PrewarmPolicy) bool {
+	a, ok := policy.(Aquatope)
+	return ok && a.QoSAware
 }
