@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,7 +25,7 @@ import (
 // simPrewarmCmd is `baton sim prewarm`: the pre-warm policies side by side
 // on a trace, by discrete-event simulation with the real autoscaler.
 func simPrewarmCmd() *cobra.Command {
-	var traceArg, policies, dagsDir, out, plot, stageModel string
+	var traceArg, policies, dagsDir, out, plot, stageModel, qos string
 	var functions, hours, instances int
 	var frontier, coarse bool
 	var seed uint64
@@ -77,6 +79,9 @@ same cold-start rates, and draws them as an SVG plot (--plot).`,
 			if err != nil {
 				return fmt.Errorf("flag --dags: %w", err)
 			}
+			if err := overrideQoS(wfs, qos); err != nil {
+				return fmt.Errorf("flag --qos: %w", err)
+			}
 			var stageTimes map[string]prewarmsim.StageTimes
 			switch stageModel {
 			case "profile":
@@ -117,6 +122,7 @@ same cold-start rates, and draws them as an SVG plot (--plot).`,
 	cmd.Flags().IntVar(&instances, "instances", 10, "instances of each sample workflow, each invoked as one trace function")
 	cmd.Flags().StringVar(&dagsDir, "dags", "", "directory of workflow YAML files to run on top (default: the sample workflows)")
 	cmd.Flags().StringVar(&stageModel, "stage-model", "profile", "workflow stage times: profile (fitted to each workflow's measured profile, DAGS/profiles/NAME.json, at its functions' fixed or upper-bound resources; the uniform model for a workflow without one) or uniform (200 ms median, sigma 0.3, every stage)")
+	cmd.Flags().StringVar(&qos, "qos", "", "latency targets in place of the workflows' own, as NAME=DURATION separated by commas (ml-pipeline=1s,wordcount=260ms); the percentiles stay the workflows'")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the synthetic trace, the sample and the stage durations")
 	cmd.Flags().BoolVar(&frontier, "frontier", false, "simulate each policy along its free parameter and report the frontiers of cold starts against idle time")
 	cmd.Flags().BoolVar(&coarse, "coarse", false, "with --frontier: four or five points a policy (17 in all, not 28), for long traces")
@@ -184,6 +190,30 @@ func openTrace(arg string, functions, minutes int, seed uint64) (trace.Stream, e
 		return nil, fmt.Errorf("flag --trace: %w", err)
 	}
 	return tr, nil
+}
+
+// overrideQoS sets the latency targets list names (NAME=DURATION,…) on
+// the workflows of wfs.
+func overrideQoS(wfs []*workflow.Workflow, list string) error {
+	for _, item := range strings.Split(list, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(item, "=")
+		d, err := time.ParseDuration(value)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%q: want NAME=DURATION with a positive duration, such as wordcount=260ms", item)
+		}
+		i := slices.IndexFunc(wfs, func(w *workflow.Workflow) bool { return w.Metadata.Name == name })
+		if i < 0 {
+			return fmt.Errorf("%q: no workflow %s among the simulated ones", item, name)
+		}
+		if wfs[i].Spec.QoS.Percentile == 0 {
+			return fmt.Errorf("%q: workflow %s has no QoS percentile to keep", item, name)
+		}
+		wfs[i].Spec.QoS.Latency = d
+	}
+	return nil
 }
 
 // profileStageTimes fits the stage times of each workflow of wfs that has
