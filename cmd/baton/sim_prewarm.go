@@ -38,6 +38,11 @@ policy, with the orchestrator's real autoscaler deciding creations and
 deletions, and the sample workflows invoked as some of the trace's functions.
 Per policy it reports the cold-start rate, the idle sandbox-seconds, the
 workflows' QoS violations and end-to-end p99, and the policy's time per decision.
+Per workflow it reports each policy's QoS violations against the warm bound
+(the violations with every sandbox warm and free: what no pre-warm policy
+beats), the idle sandbox-seconds and cost of the workflow's functions against
+keepalive-10m's, and the QoS-aware plans aquatope-qos runs with. The
+workflows' stage times come from their measured profiles (--stage-model).
 
 With --frontier it simulates each policy along its free parameter instead
 (keep-alive for keepalive and the oracle, the histogram range for

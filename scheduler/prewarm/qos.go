@@ -128,13 +128,20 @@ const (
 // push past the QoS on top of that. For each function it draws the same
 // invocations with its stages started a cold start late: the violations
 // that adds, over the budget, is the function's cost (zero when its cold
-// start fits in the slack). The settings follow the cost: a function
-// whose cold starts break the QoS keeps sandboxes longer, covers a
-// higher arrival quantile and has its stages chain-warmed; one whose
-// cold starts the QoS absorbs is pre-warmed frugally and not
-// chain-warmed. An unattainable QoS (the warm violation rate past 1 −
-// percentile) is reported as such, with no budget: every cold start that
-// adds violations is then as dear as it gets.
+// start fits in the slack). A later stage whose function costs anything
+// is chain-warmed. Then it draws them arriving cold (every pool empty):
+// when that costs violations with the chain warming so far, every later
+// stage is chain-warmed, and the first stages' functions carry the cost
+// of a cold arrival that is left. The settings follow the cost
+// (qosSettings): a function whose cold starts break the QoS keeps
+// sandboxes longer and covers a higher arrival quantile; one whose cold
+// starts the QoS absorbs is pre-warmed frugally.
+//
+// An unattainable QoS (the warm violation rate past 1 − percentile) is
+// reported as such, with no budget: a cold start that adds violations is
+// then as dear as it gets, and one that adds none (every invocation late
+// already) costs nothing. The model knows no queueing: a burst of calls
+// waiting for busy sandboxes is the policy's concurrency floor's concern.
 func PlanQoS(w WorkflowShape) (QoSPlan, error) {
 	if err := w.validate(); err != nil {
 		return QoSPlan{}, err
