@@ -41,7 +41,7 @@ type Aquatope struct {
 	// Chain turns on workflow-aware chain warming.
 	Chain bool
 	// QoSAware takes a workflow function's settings (Quantile, KeepAlive,
-	// ColdStartCost) from its workflow's QoS (Function.QoS, see PlanQoS)
+	// ColdStartCost, Concurrency) from its workflow's QoS (Function.QoS, see PlanQoS)
 	// and chain-warms only the stages the plan says (ChainWarmsStage);
 	// functions outside workflows keep the ones above.
 	QoSAware bool
@@ -106,7 +106,7 @@ func (a Aquatope) ChainWarming() bool { return a.Chain }
 // NewPlanner implements PrewarmPolicy.
 func (a Aquatope) NewPlanner(f Function) (Planner, error) {
 	if a.QoSAware && f.QoS != nil {
-		a.Quantile, a.KeepAlive, a.ColdStartCost = f.QoS.Quantile, f.QoS.KeepAlive, f.QoS.ColdStartCost
+		a.Quantile, a.KeepAlive, a.ColdStartCost, a.Concurrency = f.QoS.Quantile, f.QoS.KeepAlive, f.QoS.ColdStartCost, f.QoS.Concurrency
 	}
 	if a.Quantile == 0 {
 		a.Quantile = AquatopeQuantile

@@ -86,13 +86,15 @@ type FunctionQoS struct {
 	// Budget, +Inf with no budget and some added.
 	ColdViolationRate float64
 	Cost              float64
-	// ColdStartCost, KeepAlive and Quantile are aquatope's settings for
-	// the function (see Aquatope): the idle sandbox-time a cold start is
-	// worth, the keep-alive above the floor, and the arrival quantile the
-	// floor covers.
+	// ColdStartCost, KeepAlive, Quantile and Concurrency are aquatope's
+	// settings for the function (see Aquatope): the idle sandbox-time a
+	// cold start is worth, the keep-alive above the floor, the arrival
+	// quantile the floor covers and the quantile of the calls in flight at
+	// an instant it covers.
 	ColdStartCost time.Duration
 	KeepAlive     time.Duration
 	Quantile      float64
+	Concurrency   float64
 }
 
 // The scale of the QoS-aware settings. A cold start that would use up a
@@ -209,7 +211,7 @@ func PlanQoS(w WorkflowShape) (QoSPlan, error) {
 	}
 	for i := range plan.Functions {
 		f := &plan.Functions[i]
-		f.ColdStartCost, f.KeepAlive, f.Quantile = qosSettings(f.Cost)
+		f.ColdStartCost, f.KeepAlive, f.Quantile, f.Concurrency = qosSettings(f.Cost)
 	}
 	return plan, nil
 }
@@ -240,11 +242,15 @@ func budgetCost(added, budget float64) float64 {
 // costs cost (see FunctionQoS.Cost): the cold-start cost scaled by it
 // within its bounds, and from that a keep-alive of half of it (aquatope's
 // own ratio, between 30 s and an hour: until its idle-time window has seen
-// enough calls, the keep-alive alone keeps a function warm between them)
-// and the arrival quantile moving from aquatope's median to 0.95 as the
-// cold-start cost moves from aquatope's own to its maximum: the settings
-// of aquatope's frontier, from frugal to lavish.
-func qosSettings(cost float64) (coldStartCost, keepAlive time.Duration, quantile float64) {
+// enough calls, the keep-alive alone keeps a function warm between them),
+// the arrival quantile moving from aquatope's median to 0.95 as the
+// cold-start cost moves from aquatope's own to its maximum (the settings
+// of aquatope's frontier, from frugal to lavish), and the quantile of the
+// calls in flight moving from their median, where a cold start costs the
+// QoS nothing (a call past the floor may wait for a sandbox to start), to
+// aquatope's 0.99 at aquatope's own cold-start cost and above (both in log
+// cold-start cost).
+func qosSettings(cost float64) (coldStartCost, keepAlive time.Duration, quantile, concurrency float64) {
 	c := float64(qosMaxColdStartCost)
 	if cost < qosNoCost {
 		c = float64(qosMinColdStartCost)
@@ -253,12 +259,17 @@ func qosSettings(cost float64) (coldStartCost, keepAlive time.Duration, quantile
 	}
 	coldStartCost = time.Duration(c).Round(time.Second)
 	keepAlive = min(max(coldStartCost/2, 30*time.Second), time.Hour)
-	quantile = AquatopeQuantile
-	if coldStartCost > AquatopeColdStartCost {
-		x := math.Log(float64(coldStartCost)/float64(AquatopeColdStartCost)) / math.Log(float64(qosMaxColdStartCost)/float64(AquatopeColdStartCost))
-		quantile += min(x, 1) * (0.95 - AquatopeQuantile)
+	quantile = AquatopeQuantile + (0.95-AquatopeQuantile)*logShare(coldStartCost, AquatopeColdStartCost, qosMaxColdStartCost)
+	concurrency = 0.5 + (defaultConcurrency-0.5)*logShare(coldStartCost, qosMinColdStartCost, AquatopeColdStartCost)
+	return coldStartCost, keepAlive, math.Round(quantile*100) / 100, math.Round(concurrency*100) / 100
+}
+
+// logShare is where d stands between lo and hi in log scale, in [0, 1].
+func logShare(d, lo, hi time.Duration) float64 {
+	if d <= lo {
+		return 0
 	}
-	return coldStartCost, keepAlive, math.Round(quantile*100) / 100
+	return min(1, math.Log(float64(d)/float64(lo))/math.Log(float64(hi)/float64(lo)))
 }
 
 // violationRate is the share of latencies above qos.

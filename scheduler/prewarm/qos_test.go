@@ -44,10 +44,10 @@ func TestPlanQoSSpendsWhereTheQoSIsTight(t *testing.T) {
 	}
 	for k, f := range slack.Functions {
 		g := tight.Functions[k]
-		if f.Cost != 0 || f.ColdStartCost != qosMinColdStartCost || f.Quantile != AquatopeQuantile {
-			t.Errorf("slack QoS, %s: cost %v, cold-start cost %v, quantile %v: want the frugal settings", f.Function, f.Cost, f.ColdStartCost, f.Quantile)
+		if f.Cost != 0 || f.ColdStartCost != qosMinColdStartCost || f.Quantile != AquatopeQuantile || f.Concurrency != 0.5 {
+			t.Errorf("slack QoS, %s: cost %v, cold-start cost %v, quantile %v, in-flight quantile %v: want the frugal settings", f.Function, f.Cost, f.ColdStartCost, f.Quantile, f.Concurrency)
 		}
-		if !(g.Cost > 1) || g.ColdStartCost <= f.ColdStartCost || g.KeepAlive <= f.KeepAlive || g.Quantile <= f.Quantile {
+		if !(g.Cost > 1) || g.ColdStartCost <= f.ColdStartCost || g.KeepAlive <= f.KeepAlive || g.Quantile <= f.Quantile || g.Concurrency != defaultConcurrency {
 			t.Errorf("tight QoS, %s: %+v against the slack QoS's %+v: want a cost past the budget and every setting more lavish", g.Function, g, f)
 		}
 	}
@@ -68,7 +68,7 @@ func TestPlanQoSMoreAggressiveAsTheQoSTightens(t *testing.T) {
 		}
 		if k > 0 {
 			f, g := prev.Functions[0], p.Functions[0]
-			if g.Cost < f.Cost || g.ColdStartCost < f.ColdStartCost || g.KeepAlive < f.KeepAlive || g.Quantile < f.Quantile {
+			if g.Cost < f.Cost || g.ColdStartCost < f.ColdStartCost || g.KeepAlive < f.KeepAlive || g.Quantile < f.Quantile || g.Concurrency < f.Concurrency {
 				t.Errorf("QoS %v: first function %+v, less lavish than at the looser QoS (%+v)", latency, g, f)
 			}
 			if p.Budget > prev.Budget {
@@ -104,8 +104,8 @@ func TestPlanQoSUnattainable(t *testing.T) {
 		t.Fatalf("QoS at about the warm p90: attainable %v, budget %v (warm violations %v): want unattainable", p.Attainable, p.Budget, p.WarmViolationRate)
 	}
 	for _, f := range p.Functions {
-		if !math.IsInf(f.Cost, 1) || f.ColdStartCost != qosMaxColdStartCost || f.Quantile != 0.95 {
-			t.Errorf("%s: cost %v, cold-start cost %v, quantile %v: want the most lavish settings", f.Function, f.Cost, f.ColdStartCost, f.Quantile)
+		if !math.IsInf(f.Cost, 1) || f.ColdStartCost != qosMaxColdStartCost || f.Quantile != 0.95 || f.Concurrency != defaultConcurrency {
+			t.Errorf("%s: cost %v, cold-start cost %v, quantile %v, in-flight quantile %v: want the most lavish settings", f.Function, f.Cost, f.ColdStartCost, f.Quantile, f.Concurrency)
 		}
 	}
 }

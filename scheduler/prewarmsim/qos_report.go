@@ -43,6 +43,7 @@ type FunctionQoSPlan struct {
 	ColdStartCostSec float64 `json:"coldStartCostSec"`
 	KeepAliveSec     float64 `json:"keepAliveSec"`
 	Quantile         float64 `json:"quantile"`
+	Concurrency      float64 `json:"concurrencyQuantile"`
 }
 
 // summarisePlans returns the QoS plans of the groups' workflows, one per
@@ -69,7 +70,7 @@ func summarisePlans(groups []groupSpec) []QoSPlanSummary {
 		for _, f := range p.Functions {
 			s.Functions = append(s.Functions, FunctionQoSPlan{
 				Function: f.Function, ColdViolationRate: f.ColdViolationRate, Cost: strconv.FormatFloat(f.Cost, 'g', 3, 64),
-				ColdStartCostSec: f.ColdStartCost.Seconds(), KeepAliveSec: f.KeepAlive.Seconds(), Quantile: f.Quantile,
+				ColdStartCostSec: f.ColdStartCost.Seconds(), KeepAliveSec: f.KeepAlive.Seconds(), Quantile: f.Quantile, Concurrency: f.Concurrency,
 			})
 		}
 		out = append(out, s)
@@ -139,13 +140,13 @@ func (r *Report) writeQoSTable(w io.Writer) error {
 	if len(r.QoSPlans) == 0 {
 		return nil
 	}
-	fmt.Fprintln(w, "\nQoS-aware plans (aquatope-qos): warm latency at the percentile, slack, budget of violations for cold starts; per function: cost of a cold start over the budget -> cold-start cost / keep-alive / arrival quantile")
+	fmt.Fprintln(w, "\nQoS-aware plans (aquatope-qos): warm latency at the percentile, slack, budget of violations for cold starts; per function: cost of a cold start over the budget -> cold-start cost / keep-alive / arrival quantile / in-flight quantile")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, p := range r.QoSPlans {
 		fmt.Fprintf(tw, "%s\tQoS %.0f ms at p%g\twarm %.0f ms (bound %.2f%%)\tslack %.0f ms\tbudget %.2f%%\tattainable %v\tcold arrival %.2f%%\tchain-warmed %v\t\n",
 			p.Workflow, p.QoSMs, p.Percentile, p.WarmMs, 100*p.WarmViolationRate, p.SlackMs, 100*p.Budget, p.Attainable, 100*p.ColdArrivalViolationRate, p.ChainWarmed)
 		for _, f := range p.Functions {
-			fmt.Fprintf(tw, "\t%s\tcost %s\t%gs / %gs / q%g\t\n", f.Function, f.Cost, f.ColdStartCostSec, f.KeepAliveSec, f.Quantile)
+			fmt.Fprintf(tw, "\t%s\tcost %s\t%gs / %gs / q%g / c%g\t\n", f.Function, f.Cost, f.ColdStartCostSec, f.KeepAliveSec, f.Quantile, f.Concurrency)
 		}
 	}
 	if err := tw.Flush(); err != nil {
