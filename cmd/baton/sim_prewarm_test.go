@@ -162,7 +162,7 @@ func TestSimPrewarmSameFiguresAsBefore(t *testing.T) {
 			delete(after, "stageModels")
 			for _, r := range after["results"].([]any) {
 				for _, w := range r.(map[string]any)["perWorkflow"].([]any) {
-					for _, k := range []string{"warmViolationRate", "allowedViolationRate", "idleSandboxSeconds", "idleUsd", "execUsd", "costUsd", "idleToKeepalive10m", "meetsQoS", "meetsTarget"} {
+					for _, k := range []string{"warmViolationRate", "allowedViolationRate", "idleSandboxSeconds", "idleUsd", "execUsd", "costUsd", "startupSandboxSeconds", "idleToKeepalive10m", "meetsQoS", "meetsTarget"} {
 						delete(w.(map[string]any), k)
 					}
 				}

@@ -2,6 +2,7 @@ package prewarmsim
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,15 @@ func TestQoSAwareSpendsWhereTheQoSBinds(t *testing.T) {
 			w := get(policy, wf)
 			t.Logf("%s %s: %d invocations, violations %.3f (warm bound %.3f), idle %.0f s (%.2fx keepalive-10m), cost $%.6f",
 				policy, wf, w.Invocations, w.QoSViolationRate, w.WarmViolationRate, w.IdleSandboxSeconds, w.IdleToKeepalive10m, w.CostUSD)
+		}
+	}
+	for _, r := range rep.Results {
+		for _, w := range r.PerWorkflow {
+			// Every sandbox of these workflows starts in 352.4 ms.
+			n := w.StartupSandboxSeconds / trace.ColdStartFor(128).Seconds()
+			if n < 1 || math.Abs(n-math.Round(n)) > 1e-6 {
+				t.Errorf("%s, %s: %v s spent starting sandboxes, want a whole number of cold starts", r.Policy, w.Workflow, w.StartupSandboxSeconds)
+			}
 		}
 	}
 	if len(rep.QoSPlans) != 2 || !rep.QoSPlans[0].Attainable || !rep.QoSPlans[1].Attainable {

@@ -94,6 +94,10 @@ type WorkflowResult struct {
 	IdleUSD            float64 `json:"idleUsd"`
 	ExecUSD            float64 `json:"execUsd"`
 	CostUSD            float64 `json:"costUsd"`
+	// StartupSandboxSeconds is the time its functions' sandboxes spent
+	// starting: reserved, neither idle nor serving, and outside the cost
+	// model; what a policy that keeps fewer sandboxes warm pays instead.
+	StartupSandboxSeconds float64 `json:"startupSandboxSeconds"`
 	// IdleToKeepalive10m is IdleSandboxSeconds over keepalive-10m's for the
 	// same workflow (0 when keepalive-10m was not simulated).
 	IdleToKeepalive10m float64 `json:"idleToKeepalive10m"`
@@ -369,6 +373,7 @@ func summarise(cfg Config, groups []groupSpec, stats []groupStats, policy string
 			w.violations += s.violations
 			w.warmViolations += s.warmViolations
 			w.idleSeconds += s.idleSeconds
+			w.startupSeconds += s.startupSeconds
 			w.idleUSD += s.idleUSD
 			w.execUSD += s.execUSD
 			w.allowed = 1 - wf.shape.Percentile/100
@@ -414,7 +419,8 @@ func summarise(cfg Config, groups []groupSpec, stats []groupStats, policy string
 		w := byWorkflow[name]
 		wr := WorkflowResult{Workflow: name, Stages: w.stages, Invocations: w.latencies.count(), ColdArrivals: w.coldLatencies.count(),
 			P99Ms: w.latencies.percentile(99) * 1000, ColdArrivalP99Ms: w.coldLatencies.percentile(99) * 1000,
-			AllowedViolationRate: w.allowed, IdleSandboxSeconds: w.idleSeconds, IdleUSD: w.idleUSD, ExecUSD: w.execUSD, CostUSD: w.idleUSD + w.execUSD}
+			AllowedViolationRate: w.allowed, IdleSandboxSeconds: w.idleSeconds, IdleUSD: w.idleUSD, ExecUSD: w.execUSD, CostUSD: w.idleUSD + w.execUSD,
+			StartupSandboxSeconds: w.startupSeconds}
 		if wr.Invocations > 0 {
 			wr.QoSViolationRate = float64(w.violations) / float64(wr.Invocations)
 			wr.WarmViolationRate = float64(w.warmViolations) / float64(wr.Invocations)

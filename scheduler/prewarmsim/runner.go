@@ -61,17 +61,19 @@ type groupStats struct {
 	// group's idle sandbox-seconds and of its requests' execution.
 	warmViolations   int
 	idleUSD, execUSD float64
+	// startupSeconds is the time the group's sandboxes spent starting.
+	startupSeconds float64
 }
 
 // workflowStats are the invocation figures of one sample workflow, summed
 // over its instances.
 type workflowStats struct {
-	stages                     int
-	latencies, coldLatencies   latencySketch
-	violations, warmViolations int
-	idleSeconds                float64
-	idleUSD, execUSD           float64
-	allowed                    float64 // 1 − the QoS percentile
+	stages                      int
+	latencies, coldLatencies    latencySketch
+	violations, warmViolations  int
+	idleSeconds, startupSeconds float64
+	idleUSD, execUSD            float64
+	allowed                     float64 // 1 − the QoS percentile
 }
 
 // runner simulates one group under one policy.
@@ -346,6 +348,7 @@ func (r *runner) create(pi int, now float64) {
 	}
 	p.creating++
 	r.stats.created++
+	r.stats.startupSeconds += math.Max(0, math.Min(sb.readyAt, r.horizon)-now)
 	r.h.push(event{t: sb.readyAt, kind: evReady, pool: int32(pi), a: slot})
 }
 
