@@ -13,6 +13,12 @@ type Timed interface {
 	SetTimes(coldStart, meanDuration time.Duration)
 }
 
+// QoSSettable is implemented by planners that take new QoS settings
+// (Live.SetQoS) without starting again; Live makes the others again.
+type QoSSettable interface {
+	SetQoS(q *FunctionQoS)
+}
+
 // Stats is what the orchestrator knows of a function's pool when it asks
 // for a decision.
 type Stats struct {
@@ -90,8 +96,10 @@ func NewLive(policy PrewarmPolicy, opts LiveOptions) (*Live, error) {
 
 // SetQoS sets function's pre-warm settings under its workflow's QoS
 // (PlanQoS; nil: none), which QoS-aware policies (aquatope-qos) plan it
-// with. A planner made with other settings is made again at the
-// function's next decision, its intervals counted afresh.
+// with. At the function's next decision a planner made with other
+// settings takes them (QoSSettable), keeping what it has learnt; one that
+// cannot, or whose settings are taken away, is made again, its intervals
+// counted afresh.
 func (l *Live) SetQoS(function string, q *FunctionQoS) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -123,7 +131,12 @@ func (l *Live) Decide(function string, now time.Time, st Stats) (Decision, error
 	}
 	f := l.fns[function]
 	if f != nil && !sameQoS(f.qos, qos) {
-		f = nil
+		if t, ok := f.planner.(QoSSettable); ok && qos != nil {
+			t.SetQoS(qos)
+			f.qos = qos
+		} else {
+			f = nil
+		}
 	}
 	if f == nil {
 		pl, err := l.policy.NewPlanner(Function{Name: function, ColdStart: times[0], MeanDuration: times[1], Interval: l.opts.Interval, QoS: qos})
