@@ -1,6 +1,7 @@
 // Package dags holds Baton's sample workflows: for each sample NAME, the
 // workflow NAME.yaml, an example request NAME.input.json and the exact
-// response NAME.output.json that request gets. The functions the samples
+// response NAME.output.json that request gets, and most have their measured
+// profile profiles/NAME.json (see Profile). The functions the samples
 // run live under dags/functions, one main package per function image
 // (baton.local/fn-NAME:v1). `baton up` deploys these samples.
 package dags
@@ -14,7 +15,7 @@ import (
 	"strings"
 )
 
-//go:embed *.yaml *.input.json *.output.json
+//go:embed *.yaml *.input.json *.output.json profiles/*.json
 var files embed.FS
 
 // Sample is one sample workflow with an example invocation.
@@ -48,4 +49,11 @@ func Samples() ([]Sample, error) {
 		samples = append(samples, s)
 	}
 	return samples, nil
+}
+
+// Profile returns the measured profile of sample name (profiles/NAME.json,
+// written by `baton profile`), and false when it has none.
+func Profile(name string) ([]byte, bool) {
+	data, err := files.ReadFile(path.Join("profiles", name+".json"))
+	return data, err == nil
 }

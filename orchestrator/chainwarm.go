@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -70,6 +71,13 @@ type chainWarmer struct {
 	mu     sync.Mutex
 	fanOut map[string]map[string]int
 	warmed func(n int)
+	// policy is the pre-warm policy; under a QoS-aware one, live is its
+	// planner and qos each workflow's QoS plan by tenant/workflow (see
+	// qosPlan), else live is nil.
+	policy prewarm.PrewarmPolicy
+	live   *prewarm.Live
+	qos    map[string]*qosPlanEntry
+	log    *slog.Logger
 }
 
 // start plans the warming of one invocation of d and schedules it. The
@@ -80,9 +88,15 @@ func (c *chainWarmer) start(d *Deployment) *chainClaims {
 	c.mu.Lock()
 	fan := maps.Clone(c.fanOut[key]) // observe writes the map meanwhile
 	c.mu.Unlock()
-	plan := decide.PlanChainWarming(d.Workflow, c.router.chainPools(d.Tenant, d.Name, d.Workflow), fan)
+	pools := c.router.chainPools(d.Tenant, d.Name, d.Workflow)
+	qos := c.qosPlan(d, pools, fan)
+	plan := decide.PlanChainWarming(d.Workflow, pools, fan)
 	cc := &chainClaims{stages: make(map[string]*stageClaim, len(plan))}
 	for _, cw := range plan {
+		stage := slices.IndexFunc(d.Workflow.Spec.Stages, func(st *workflow.Stage) bool { return st.Name == cw.Stage })
+		if c.policy != nil && !prewarm.ChainWarmsStage(c.policy, qos, stage) {
+			continue // its cold start fits in the workflow's QoS
+		}
 		sc := &stageClaim{}
 		cc.stages[cw.Stage] = sc
 		pool := FunctionKey(d.Tenant, d.Name, cw.Function)
@@ -93,6 +107,68 @@ func (c *chainWarmer) start(d *Deployment) *chainClaims {
 		sc.timer = time.AfterFunc(cw.At, func() { c.warm(cc, sc, pool, cw.N) })
 	}
 	return cc
+}
+
+// qosPlanEntry is one workflow's QoS plan, as of a revision.
+type qosPlanEntry struct {
+	plan     *prewarm.QoSPlan // nil until planned, or when planning failed
+	revision uint64
+	at       time.Time
+	busy     bool // a refresh is under way
+}
+
+// qosPlanRefresh is how often a workflow's QoS plan is made again from
+// its pools' measurements.
+const qosPlanRefresh = time.Minute
+
+// qosPlan returns d's QoS-aware pre-warm plan (prewarm.PlanQoS) for its
+// revision, nil when there is none yet or the policy is not QoS-aware.
+// When the plan is missing, of another revision or older than
+// qosPlanRefresh, it is made again in the background from the pools'
+// measurements (pools, fan) and its functions' settings handed to the live
+// planner (prewarm.Live.SetQoS): the invocation never waits for it.
+func (c *chainWarmer) qosPlan(d *Deployment, pools map[string]decide.ChainPool, fan map[string]int) *prewarm.QoSPlan {
+	if c.live == nil || d.Workflow.Spec.QoS.IsZero() {
+		return nil
+	}
+	key := d.Tenant + "/" + d.Name
+	now := time.Now()
+	c.mu.Lock()
+	e := c.qos[key]
+	if e == nil {
+		e = &qosPlanEntry{}
+		c.qos[key] = e
+	}
+	stale := !e.busy && (e.at.IsZero() || e.revision != d.Revision || now.Sub(e.at) > qosPlanRefresh)
+	e.busy = e.busy || stale
+	var plan *prewarm.QoSPlan
+	if e.revision == d.Revision {
+		plan = e.plan
+	}
+	c.mu.Unlock()
+	if stale {
+		go c.refreshQoSPlan(d, pools, fan, e)
+	}
+	return plan
+}
+
+// refreshQoSPlan makes d's QoS plan into e and hands its functions'
+// settings to the live planner.
+func (c *chainWarmer) refreshQoSPlan(d *Deployment, pools map[string]decide.ChainPool, fan map[string]int, e *qosPlanEntry) {
+	p, err := prewarm.PlanQoS(decide.QoSShape(d.Workflow, pools, fan))
+	c.mu.Lock()
+	e.busy, e.at, e.revision, e.plan = false, time.Now(), d.Revision, nil
+	if err == nil {
+		e.plan = &p
+	}
+	c.mu.Unlock()
+	if err != nil {
+		c.log.Warn("QoS-aware pre-warm plan failed: the workflow's functions keep the policy's own settings", "tenant", d.Tenant, "workflow", d.Name, "err", err)
+		return
+	}
+	for i := range p.Functions {
+		c.live.SetQoS(FunctionKey(d.Tenant, d.Name, p.Functions[i].Function), &p.Functions[i])
+	}
 }
 
 // warm claims n warm sandboxes of pool for a stage, unless the stage has

@@ -199,7 +199,11 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		o.autoscaler.SetFloorPlanner(livePrewarm{live: cfg.Prewarm, log: cfg.Logger})
 		if cfg.Prewarm.Policy().ChainWarming() {
 			o.chain = &chainWarmer{router: o.router, bg: bg, maxSandboxes: cfg.MaxSandboxesPerFunction,
-				fanOut: map[string]map[string]int{}, warmed: func(n int) { o.metrics.chainWarmed.Add(float64(n)) }}
+				fanOut: map[string]map[string]int{}, warmed: func(n int) { o.metrics.chainWarmed.Add(float64(n)) },
+				policy: cfg.Prewarm.Policy(), qos: map[string]*qosPlanEntry{}, log: cfg.Logger}
+			if prewarm.QoSAware(cfg.Prewarm.Policy()) {
+				o.chain.live = cfg.Prewarm
+			}
 		}
 	}
 	o.hbSub, err = cfg.Conn.Subscribe(protocol.HeartbeatSubjects, func(m *nats.Msg) {

@@ -1,18 +1,23 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"baton.dev/baton/dags"
 	"baton.dev/baton/scheduler/prewarm"
 	"baton.dev/baton/scheduler/prewarmsim"
+	"baton.dev/baton/scheduler/profile"
 	"baton.dev/baton/scheduler/trace"
 	"baton.dev/baton/workflow"
 )
@@ -20,7 +25,7 @@ import (
 // simPrewarmCmd is `baton sim prewarm`: the pre-warm policies side by side
 // on a trace, by discrete-event simulation with the real autoscaler.
 func simPrewarmCmd() *cobra.Command {
-	var traceArg, policies, dagsDir, out, plot string
+	var traceArg, policies, dagsDir, out, plot, stageModel, qos string
 	var functions, hours, instances int
 	var frontier, coarse bool
 	var seed uint64
@@ -33,6 +38,11 @@ policy, with the orchestrator's real autoscaler deciding creations and
 deletions, and the sample workflows invoked as some of the trace's functions.
 Per policy it reports the cold-start rate, the idle sandbox-seconds, the
 workflows' QoS violations and end-to-end p99, and the policy's time per decision.
+Per workflow it reports each policy's QoS violations against the warm bound
+(the violations with every sandbox warm and free: what no pre-warm policy
+beats), the idle sandbox-seconds and cost of the workflow's functions against
+keepalive-10m's, and the QoS-aware plans aquatope-qos runs with. The
+workflows' stage times come from their measured profiles (--stage-model).
 
 With --frontier it simulates each policy along its free parameter instead
 (keep-alive for keepalive and the oracle, the histogram range for
@@ -74,12 +84,25 @@ same cold-start rates, and draws them as an SVG plot (--plot).`,
 			if err != nil {
 				return fmt.Errorf("flag --dags: %w", err)
 			}
+			if err := overrideQoS(wfs, qos); err != nil {
+				return fmt.Errorf("flag --qos: %w", err)
+			}
+			var stageTimes map[string]prewarmsim.StageTimes
+			switch stageModel {
+			case "profile":
+				if stageTimes, err = profileStageTimes(dagsDir, wfs); err != nil {
+					return fmt.Errorf("flag --stage-model profile: %w", err)
+				}
+			case "uniform":
+			default:
+				return fmt.Errorf("flag --stage-model %q: want profile or uniform", stageModel)
+			}
 			// The simulation's live heap is small and its garbage (the
 			// autoscaler's plans) plentiful: collect less often, up to a
 			// soft limit well under a gigabyte.
 			defer debug.SetGCPercent(debug.SetGCPercent(400))
 			defer debug.SetMemoryLimit(debug.SetMemoryLimit(512 << 20))
-			cfg := prewarmsim.Config{Stream: tr, Workflows: wfs, InstancesPerWorkflow: instances, Seed: seed}
+			cfg := prewarmsim.Config{Stream: tr, Workflows: wfs, InstancesPerWorkflow: instances, Seed: seed, StageTimes: stageTimes}
 			if frontier {
 				sweeps := prewarm.Sweeps()
 				if coarse {
@@ -103,6 +126,8 @@ same cold-start rates, and draws them as an SVG plot (--plot).`,
 	cmd.Flags().IntVar(&hours, "hours", 24, "hours of the trace to simulate")
 	cmd.Flags().IntVar(&instances, "instances", 10, "instances of each sample workflow, each invoked as one trace function")
 	cmd.Flags().StringVar(&dagsDir, "dags", "", "directory of workflow YAML files to run on top (default: the sample workflows)")
+	cmd.Flags().StringVar(&stageModel, "stage-model", "profile", "workflow stage times: profile (fitted to each workflow's measured profile, DAGS/profiles/NAME.json, at its functions' fixed or upper-bound resources; the uniform model for a workflow without one) or uniform (200 ms median, sigma 0.3, every stage)")
+	cmd.Flags().StringVar(&qos, "qos", "", "latency targets in place of the workflows' own, as NAME=DURATION separated by commas (ml-pipeline=1s,wordcount=260ms); the percentiles stay the workflows'")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the synthetic trace, the sample and the stage durations")
 	cmd.Flags().BoolVar(&frontier, "frontier", false, "simulate each policy along its free parameter and report the frontiers of cold starts against idle time")
 	cmd.Flags().BoolVar(&coarse, "coarse", false, "with --frontier: four or five points a policy (17 in all, not 28), for long traces")
@@ -170,6 +195,63 @@ func openTrace(arg string, functions, minutes int, seed uint64) (trace.Stream, e
 		return nil, fmt.Errorf("flag --trace: %w", err)
 	}
 	return tr, nil
+}
+
+// overrideQoS sets the latency targets list names (NAME=DURATION,…) on
+// the workflows of wfs.
+func overrideQoS(wfs []*workflow.Workflow, list string) error {
+	for _, item := range strings.Split(list, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(item, "=")
+		d, err := time.ParseDuration(value)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%q: want NAME=DURATION with a positive duration, such as wordcount=260ms", item)
+		}
+		i := slices.IndexFunc(wfs, func(w *workflow.Workflow) bool { return w.Metadata.Name == name })
+		if i < 0 {
+			return fmt.Errorf("%q: no workflow %s among the simulated ones", item, name)
+		}
+		if wfs[i].Spec.QoS.Percentile == 0 {
+			return fmt.Errorf("%q: workflow %s has no QoS percentile to keep", item, name)
+		}
+		wfs[i].Spec.QoS.Latency = d
+	}
+	return nil
+}
+
+// profileStageTimes fits the stage times of each workflow of wfs that has
+// a profile: dir/profiles/NAME.json, or the built-in sample's when dir is
+// empty.
+func profileStageTimes(dir string, wfs []*workflow.Workflow) (map[string]prewarmsim.StageTimes, error) {
+	out := map[string]prewarmsim.StageTimes{}
+	for _, w := range wfs {
+		name := w.Metadata.Name
+		file := filepath.Join(dir, "profiles", name+".json")
+		var data []byte
+		if dir == "" {
+			var ok bool
+			if data, ok = dags.Profile(name); !ok {
+				continue
+			}
+		} else {
+			var err error
+			if data, err = os.ReadFile(file); errors.Is(err, fs.ErrNotExist) {
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+		}
+		p, err := profile.Parse(file, data)
+		if err != nil {
+			return nil, err
+		}
+		if out[name], err = prewarmsim.StageTimesFromProfile(w, p); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+	}
+	return out, nil
 }
 
 // prewarmWorkflows parses the workflows of dir (*.yaml), or the built-in

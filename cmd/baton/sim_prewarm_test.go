@@ -50,6 +50,38 @@ func TestSimPrewarmCommand(t *testing.T) {
 				t.Errorf("plot %s: %v", plot, err)
 			}
 		}},
+		{"QoS plans and a QoS set by flag", []string{"--trace", "synthetic", "--functions", "30", "--hours", "1", "--instances", "1", "--policy", "keepalive-10m,aquatope-qos", "--qos", "wordcount=150ms", "-o", "json"}, "", func(t *testing.T, out string) {
+			var rep struct {
+				StageModels []string `json:"stageModels"`
+				QoSPlans    []struct {
+					Workflow   string  `json:"workflow"`
+					QoSMs      float64 `json:"qosMs"`
+					Attainable bool    `json:"attainable"`
+				} `json:"qosPlans"`
+				Results []struct {
+					PerWorkflow []struct {
+						Workflow           string  `json:"workflow"`
+						IdleToKeepalive10m float64 `json:"idleToKeepalive10m"`
+					} `json:"perWorkflow"`
+				} `json:"results"`
+			}
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if len(rep.QoSPlans) != 4 || len(rep.StageModels) != 4 || !strings.HasPrefix(rep.StageModels[0], "profile: measured") {
+				t.Fatalf("plans %+v, stage models %v: want the four samples', from their profiles", rep.QoSPlans, rep.StageModels)
+			}
+			for _, p := range rep.QoSPlans {
+				if p.Workflow == "wordcount" && (p.QoSMs != 150 || p.Attainable) {
+					t.Errorf("wordcount's plan %+v: want the QoS of the flag, 150 ms, out of reach", p)
+				}
+			}
+			if w := rep.Results[0].PerWorkflow; len(w) == 0 || w[0].IdleToKeepalive10m != 1 {
+				t.Errorf("keepalive-10m's per-workflow figures %+v: want its idle ratio 1", w)
+			}
+		}},
+		{"QoS of an unknown workflow", []string{"--trace", "synthetic", "--qos", "nope=1s"}, `flag --qos: "nope=1s": no workflow nope`, nil},
+		{"bad stage model", []string{"--trace", "synthetic", "--stage-model", "exact"}, `flag --stage-model "exact"`, nil},
 		{"frontier with policies", []string{"--trace", "synthetic", "--frontier", "--policy", "none"}, "flag --policy: --frontier simulates its own sweep", nil},
 		{"plot without frontier", []string{"--trace", "synthetic", "--plot", "x.svg"}, "flags --plot and --coarse: they are for the frontiers", nil},
 		{"missing trace", []string{"--policy", "all"}, "flag --trace is required", nil},
@@ -107,8 +139,8 @@ func TestSimPrewarmSameFiguresAsBefore(t *testing.T) {
 		name string
 		args []string
 	}{
-		{"heavy2019", []string{"--trace", "../../scheduler/trace/testdata/heavy2019", "--hours", "3", "--instances", "2", "--policy", policies, "-o", "json"}},
-		{"synthetic", []string{"--trace", "synthetic", "--functions", "40", "--hours", "2", "--instances", "2", "--policy", policies, "-o", "json"}},
+		{"heavy2019", []string{"--trace", "../../scheduler/trace/testdata/heavy2019", "--hours", "3", "--instances", "2", "--policy", policies, "--stage-model", "uniform", "-o", "json"}},
+		{"synthetic", []string{"--trace", "synthetic", "--functions", "40", "--hours", "2", "--instances", "2", "--policy", policies, "--stage-model", "uniform", "-o", "json"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,6 +157,16 @@ func TestSimPrewarmSameFiguresAsBefore(t *testing.T) {
 				t.Fatal(err)
 			}
 			delete(after, "wallSeconds") // the report's total time is new
+			// So are the workflows' QoS plans and their figures against the QoS.
+			delete(after, "qosPlans")
+			delete(after, "stageModels")
+			for _, r := range after["results"].([]any) {
+				for _, w := range r.(map[string]any)["perWorkflow"].([]any) {
+					for _, k := range []string{"warmViolationRate", "allowedViolationRate", "idleSandboxSeconds", "idleUsd", "execUsd", "costUsd", "startupSandboxSeconds", "idleToKeepalive10m", "meetsQoS", "meetsTarget"} {
+						delete(w.(map[string]any), k)
+					}
+				}
+			}
 			var kept []any
 			for _, r := range before["results"].([]any) {
 				if r.(map[string]any)["policy"] != "aquatope" {

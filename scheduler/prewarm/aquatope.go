@@ -40,6 +40,11 @@ type Aquatope struct {
 	ColdStartCost time.Duration
 	// Chain turns on workflow-aware chain warming.
 	Chain bool
+	// QoSAware takes a workflow function's settings (Quantile, KeepAlive,
+	// ColdStartCost, Concurrency) from its workflow's QoS (Function.QoS, see PlanQoS)
+	// and chain-warms only the stages the plan says (ChainWarmsStage);
+	// functions outside workflows keep the ones above.
+	QoSAware bool
 	// Forecast overrides the forecaster's settings; Horizon is always 2
 	// (see Planner: interval i is planned before interval i−1 is over).
 	Forecast forecast.BayesLinearConfig
@@ -77,6 +82,9 @@ const defaultConcurrency = 0.99
 // New).
 func (a Aquatope) Name() string {
 	name := "aquatope"
+	if a.QoSAware {
+		name += "-qos"
+	}
 	if !a.Chain {
 		name += "-nochain"
 	}
@@ -97,18 +105,9 @@ func (a Aquatope) ChainWarming() bool { return a.Chain }
 
 // NewPlanner implements PrewarmPolicy.
 func (a Aquatope) NewPlanner(f Function) (Planner, error) {
-	if a.Quantile == 0 {
-		a.Quantile = AquatopeQuantile
-	}
-	if a.Concurrency == 0 {
-		a.Concurrency = defaultConcurrency
-	}
-	if a.KeepAlive == 0 {
-		a.KeepAlive = AquatopeKeepAlive
-	}
-	if !(a.Quantile > 0 && a.Quantile < 1) || !(a.Concurrency > 0 && a.Concurrency < 1) || a.KeepAlive < 0 || a.ColdStartCost < 0 {
-		return nil, fmt.Errorf("aquatope policy for %s: quantile %v, concurrency quantile %v, keep-alive %v: want both quantiles in (0, 1) and a keep-alive ≥ 0",
-			f.Name, a.Quantile, a.Concurrency, a.KeepAlive)
+	a, err := a.settingsFor(f.Name, f.QoS)
+	if err != nil {
+		return nil, err
 	}
 	cfg := a.Forecast
 	cfg.Horizon = 2
@@ -120,12 +119,59 @@ func (a Aquatope) NewPlanner(f Function) (Planner, error) {
 		return nil, fmt.Errorf("aquatope policy for %s: %w", f.Name, err)
 	}
 	p := &aquatopePlanner{cfg: a, f: f, forecaster: fc}
-	if a.ColdStartCost > 0 {
-		interval := intervalOrMinute(f)
-		bins := min(max(int(idleWindowRange/interval), 1), idleWindowMaxBins)
-		p.window = newIdleWindow(bins, float64(a.ColdStartCost)/float64(interval))
-	}
+	p.setColdStartCost(a.ColdStartCost)
 	return p, nil
+}
+
+// settingsFor returns a's settings for function name: under a QoS-aware
+// policy those of q when there is one, the defaults for those unset.
+func (a Aquatope) settingsFor(name string, q *FunctionQoS) (Aquatope, error) {
+	if a.QoSAware && q != nil {
+		a.Quantile, a.KeepAlive, a.ColdStartCost, a.Concurrency = q.Quantile, q.KeepAlive, q.ColdStartCost, q.Concurrency
+	}
+	if a.Quantile == 0 {
+		a.Quantile = AquatopeQuantile
+	}
+	if a.Concurrency == 0 {
+		a.Concurrency = defaultConcurrency
+	}
+	if a.KeepAlive == 0 {
+		a.KeepAlive = AquatopeKeepAlive
+	}
+	if !(a.Quantile > 0 && a.Quantile < 1) || !(a.Concurrency > 0 && a.Concurrency < 1) || a.KeepAlive < 0 || a.ColdStartCost < 0 {
+		return a, fmt.Errorf("aquatope policy for %s: quantile %v, concurrency quantile %v, keep-alive %v, cold-start cost %v: want both quantiles in (0, 1), a keep-alive and a cost ≥ 0",
+			name, a.Quantile, a.Concurrency, a.KeepAlive, a.ColdStartCost)
+	}
+	return a, nil
+}
+
+// setColdStartCost sets the idle window's price of a cold start, making
+// the window if there is none (a cost of zero keeps one made before).
+func (p *aquatopePlanner) setColdStartCost(c time.Duration) {
+	p.cfg.ColdStartCost = c
+	interval := intervalOrMinute(p.f)
+	switch {
+	case p.window != nil:
+		if c > 0 {
+			p.window.setColdCost(float64(c) / float64(interval))
+		}
+	case c > 0:
+		bins := min(max(int(idleWindowRange/interval), 1), idleWindowMaxBins)
+		p.window = newIdleWindow(bins, float64(c)/float64(interval))
+	}
+}
+
+// SetQoS implements QoSSettable: a QoS-aware planner takes new settings
+// from its workflow's QoS plan and keeps what it has learnt (the
+// forecaster's and the idle window's observations).
+// Settings that are not valid are ignored.
+func (p *aquatopePlanner) SetQoS(q *FunctionQoS) {
+	a, err := p.cfg.settingsFor(p.f.Name, q)
+	if err != nil || !p.cfg.QoSAware || q == nil {
+		return
+	}
+	p.cfg.Quantile, p.cfg.KeepAlive, p.cfg.Concurrency = a.Quantile, a.KeepAlive, a.Concurrency
+	p.setColdStartCost(a.ColdStartCost)
 }
 
 // idleWindowRange is the span of the idle times aquatope's window weighs,

@@ -34,3 +34,25 @@ func ChainNeed(want, idle, creating, waiting, claimed int) int {
 // (workflows' own share 27.2 M -> 23.3 M, the cold-arrival p99 the same
 // 2,705 ms; QoS violations 8.8% -> 9.7%, keepalive-10m's 9.8%).
 func ChainWarms(minRootIdle int) bool { return minRootIdle == 0 }
+
+// ChainWarmsStage reports whether, under policy, stage (its index in the
+// workflow) is chain-warmed when an invocation warms ahead: never without
+// chain warming; under a QoS-aware policy with the workflow's plan (nil
+// when it has none), only where the plan says its cold start would cost
+// violations; otherwise every stage with needs.
+func ChainWarmsStage(policy PrewarmPolicy, plan *QoSPlan, stage int) bool {
+	if !policy.ChainWarming() {
+		return false
+	}
+	if QoSAware(policy) && plan != nil && stage >= 0 && stage < len(plan.ChainWarm) {
+		return plan.ChainWarm[stage]
+	}
+	return true
+}
+
+// QoSAware reports whether policy plans a workflow's functions from its
+// QoS plan (Function.QoS): aquatope-qos.
+func QoSAware(policy PrewarmPolicy) bool {
+	a, ok := policy.(Aquatope)
+	return ok && a.QoSAware
+}

@@ -6,7 +6,11 @@
 // The policies are aquatope (the floor from an upper quantile of the
 // concurrency predicted by a Bayesian arrival forecaster, warmed ahead by
 // the function's cold start, with just-in-time warming of a workflow's
-// downstream stages) and the baselines it is measured against:
+// downstream stages), aquatope-qos (aquatope whose aggressiveness for a
+// workflow's functions — cold-start cost, keep-alive, floor quantile,
+// which stages are chain-warmed — is decided against the workflow's QoS by
+// PlanQoS: idle spent where cold starts would break the QoS, saved where
+// it has room) and the baselines they are measured against:
 // keepalive-10m (a fixed ten-minute keep-alive, as public clouds do),
 // hybrid-histogram (the per-function idle-time histogram policy of Shahrad
 // et al., "Serverless in the Wild", ATC'20), none (scale to zero at once)

@@ -48,6 +48,18 @@ func newIdleWindow(rangeIntervals int, coldCost float64) *idleWindow {
 	return &idleWindow{bins: make([]int, rangeIntervals+1), last: -1, coldCost: coldCost, nextFit: idleWindowMinSamples}
 }
 
+// setColdCost changes the price of a cold start: the window is chosen
+// again from the ITs seen, at once when it had been chosen already.
+func (w *idleWindow) setColdCost(c float64) {
+	if c == w.coldCost {
+		return
+	}
+	w.coldCost = c
+	if w.fitted {
+		w.fit()
+	}
+}
+
 // observe records that interval i had arrivals (intervals in order).
 func (w *idleWindow) observe(i int) {
 	if w.last >= 0 && i > w.last {

@@ -89,3 +89,23 @@ func TestAquatopeWithColdStartCost(t *testing.T) {
 		t.Error("a negative cold-start cost accepted")
 	}
 }
+
+// TestIdleWindowNewColdCost: a new price of a cold start chooses the
+// window again from the idle times seen (the bursts of four every 20 of
+// TestIdleWindowFit, first at 10, then at 100).
+func TestIdleWindowNewColdCost(t *testing.T) {
+	w := newIdleWindow(30, 10)
+	i := 0
+	w.observe(i)
+	for k := range 40 {
+		i += []int{1, 1, 1, 20}[k%4]
+		w.observe(i)
+	}
+	if !w.fitted || w.prewarm != 0 || w.keep != 1 {
+		t.Fatalf("at 10: window (%d, %d), want (0, 1)", w.prewarm, w.keep)
+	}
+	w.setColdCost(100)
+	if w.prewarm != 0 || w.keep != 20 {
+		t.Errorf("at 100: window (%d, %d), want (0, 20)", w.prewarm, w.keep)
+	}
+}

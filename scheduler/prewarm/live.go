@@ -13,6 +13,12 @@ type Timed interface {
 	SetTimes(coldStart, meanDuration time.Duration)
 }
 
+// QoSSettable is implemented by planners that take new QoS settings
+// (Live.SetQoS) without starting again; Live makes the others again.
+type QoSSettable interface {
+	SetQoS(q *FunctionQoS)
+}
+
 // Stats is what the orchestrator knows of a function's pool when it asks
 // for a decision.
 type Stats struct {
@@ -50,6 +56,7 @@ type Live struct {
 
 	mu        sync.Mutex
 	fns       map[string]*liveFunction
+	qos       map[string]FunctionQoS // by function, see SetQoS
 	decisions int
 	spent     time.Duration
 }
@@ -58,6 +65,7 @@ type liveFunction struct {
 	planner Planner
 	lead    time.Duration
 	times   [2]time.Duration // cold start and mean exec the planner was told
+	qos     *FunctionQoS     // the QoS settings the planner was made with
 	first   int              // the interval the function was first seen in: the planner's interval 0
 	cur     int              // the interval in force
 	base    uint64           // arrivals counted when cur started
@@ -83,7 +91,23 @@ func NewLive(policy PrewarmPolicy, opts LiveOptions) (*Live, error) {
 	if opts.MeanExec == 0 {
 		opts.MeanExec = 100 * time.Millisecond
 	}
-	return &Live{policy: policy, opts: opts, fns: map[string]*liveFunction{}}, nil
+	return &Live{policy: policy, opts: opts, fns: map[string]*liveFunction{}, qos: map[string]FunctionQoS{}}, nil
+}
+
+// SetQoS sets function's pre-warm settings under its workflow's QoS
+// (PlanQoS; nil: none), which QoS-aware policies (aquatope-qos) plan it
+// with. At the function's next decision a planner made with other
+// settings takes them (QoSSettable), keeping what it has learnt; one that
+// cannot, or whose settings are taken away, is made again, its intervals
+// counted afresh.
+func (l *Live) SetQoS(function string, q *FunctionQoS) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if q == nil {
+		delete(l.qos, function)
+		return
+	}
+	l.qos[function] = *q
 }
 
 // Policy returns the policy Live drives.
@@ -101,13 +125,25 @@ func (l *Live) Decide(function string, now time.Time, st Stats) (Decision, error
 	}
 	idx := l.index(now)
 	times := l.times(st)
+	var qos *FunctionQoS
+	if q, ok := l.qos[function]; ok {
+		qos = &q
+	}
 	f := l.fns[function]
+	if f != nil && !sameQoS(f.qos, qos) {
+		if t, ok := f.planner.(QoSSettable); ok && qos != nil {
+			t.SetQoS(qos)
+			f.qos = qos
+		} else {
+			f = nil
+		}
+	}
 	if f == nil {
-		pl, err := l.policy.NewPlanner(Function{Name: function, ColdStart: times[0], MeanDuration: times[1], Interval: l.opts.Interval})
+		pl, err := l.policy.NewPlanner(Function{Name: function, ColdStart: times[0], MeanDuration: times[1], Interval: l.opts.Interval, QoS: qos})
 		if err != nil {
 			return Decision{}, err
 		}
-		f = &liveFunction{planner: pl, lead: min(max(pl.Lead(), 0), l.opts.Interval-time.Millisecond), times: times, first: idx, cur: idx, base: st.Arrivals}
+		f = &liveFunction{planner: pl, lead: min(max(pl.Lead(), 0), l.opts.Interval-time.Millisecond), times: times, qos: qos, first: idx, cur: idx, base: st.Arrivals}
 		f.now = pl.Plan(0)
 		l.fns[function] = f
 	}
@@ -171,4 +207,12 @@ func (l *Live) times(st Stats) [2]time.Duration {
 		out[1] = l.opts.MeanExec
 	}
 	return out
+}
+
+// sameQoS reports whether a and b are the same settings (or both none).
+func sameQoS(a, b *FunctionQoS) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }

@@ -138,3 +138,38 @@ func TestLiveAquatopeFollowsMeasuredTimes(t *testing.T) {
 		t.Errorf("floor %d at 20 arrivals/s of 1 s, want 31-38", long)
 	}
 }
+
+// TestLiveTakesTheQoSSettings: aquatope-qos plans a function with the
+// settings SetQoS gives it, from the next interval it plans on.
+func TestLiveTakesTheQoSSettings(t *testing.T) {
+	pol, err := New("aquatope-qos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	l, err := NewLive(pol, LiveOptions{Interval: 10 * time.Second, Epoch: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frugal := &FunctionQoS{Function: "t/wf/f", ColdStartCost: time.Minute, KeepAlive: 30 * time.Second, Quantile: 0.5}
+	lavish := &FunctionQoS{Function: "t/wf/f", ColdStartCost: 2 * time.Hour, KeepAlive: time.Hour, Quantile: 0.95}
+	for k, step := range []struct {
+		qos  *FunctionQoS
+		want time.Duration
+	}{
+		{nil, AquatopeKeepAlive}, // no QoS: aquatope's own
+		{frugal, 30 * time.Second},
+		{frugal, 30 * time.Second},
+		{lavish, time.Hour},
+		{nil, AquatopeKeepAlive},
+	} {
+		l.SetQoS("t/wf/f", step.qos)
+		d, err := l.Decide("t/wf/f", t0.Add(time.Duration(k)*10*time.Second+500*time.Millisecond), Stats{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.KeepAlive != step.want {
+			t.Errorf("step %d: keep-alive %v, want %v", k, d.KeepAlive, step.want)
+		}
+	}
+}

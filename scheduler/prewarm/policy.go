@@ -29,6 +29,10 @@ type Function struct {
 	// Future is the number of arrivals in each interval, known in advance:
 	// only the oracle reads it, and only the simulator can fill it in.
 	Future []int
+	// QoS is the function's pre-warm aggressiveness under its workflow's
+	// QoS (PlanQoS); nil for a function outside a workflow with a QoS.
+	// Only QoS-aware policies (aquatope-qos) read it.
+	QoS *FunctionQoS
 }
 
 // Planner plans one function interval by interval. The caller calls
@@ -62,7 +66,7 @@ type PrewarmPolicy interface {
 
 // Names returns the names of the policies New knows, in report order.
 func Names() []string {
-	return []string{"aquatope", "aquatope-nochain", "hybrid-histogram", "keepalive-10m", "none", "oracle"}
+	return []string{"aquatope", "aquatope-qos", "aquatope-nochain", "hybrid-histogram", "keepalive-10m", "none", "oracle"}
 }
 
 // New returns the policy named name with its default settings. Besides
@@ -78,6 +82,8 @@ func New(name string) (PrewarmPolicy, error) {
 	switch name {
 	case "aquatope":
 		return Aquatope{Chain: true, ColdStartCost: AquatopeColdStartCost}, nil
+	case "aquatope-qos":
+		return Aquatope{Chain: true, ColdStartCost: AquatopeColdStartCost, QoSAware: true}, nil
 	case "aquatope-nochain":
 		return Aquatope{ColdStartCost: AquatopeColdStartCost}, nil
 	case "hybrid-histogram":

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"time"
 
+	"baton.dev/baton/scheduler"
 	"baton.dev/baton/scheduler/trace"
 	"baton.dev/baton/workflow"
 )
@@ -26,9 +27,13 @@ type Config struct {
 	// Fanout is the number of elements of a foreach stage (default 4).
 	Fanout int
 	// StageMedian and StageSigma model a workflow stage's execution time
-	// per element, log-normal (defaults 200 ms and 0.3).
+	// per element, log-normal (defaults 200 ms and 0.3), for every stage
+	// of a workflow without StageTimes.
 	StageMedian time.Duration
 	StageSigma  float64
+	// StageTimes are the stage models of the workflows that have their
+	// own, by workflow name (see StageTimesFromProfile).
+	StageTimes map[string]StageTimes
 	// Interval is the planning interval (default one minute).
 	Interval time.Duration
 	// MaxCreatesPerFunction is the autoscaler's cap on creations per
@@ -39,6 +44,9 @@ type Config struct {
 	// Parallelism is how many functions are simulated at once (default
 	// GOMAXPROCS).
 	Parallelism int
+	// Prices are the cost model's rates for the workflows' costs (default
+	// scheduler.DefaultPrices).
+	Prices scheduler.Prices
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -63,6 +71,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Interval == 0 {
 		c.Interval = time.Minute
 	}
+	if c.Prices == (scheduler.Prices{}) {
+		c.Prices = scheduler.DefaultPrices()
+	}
 	if c.Parallelism <= 0 {
 		c.Parallelism = runtime.GOMAXPROCS(0)
 	}
@@ -73,6 +84,9 @@ func (c Config) withDefaults() (Config, error) {
 	for _, w := range c.Workflows {
 		if w == nil || len(w.Spec.Stages) == 0 {
 			return c, fmt.Errorf("simulate pre-warming: a workflow has no stages")
+		}
+		if st, ok := c.StageTimes[w.Metadata.Name]; ok && len(st.Stages) != len(w.Spec.Stages) {
+			return c, fmt.Errorf("simulate pre-warming: workflow %s has %d stages and %d stage times", w.Metadata.Name, len(w.Spec.Stages), len(st.Stages))
 		}
 	}
 	return c, nil

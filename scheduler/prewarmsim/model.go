@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"baton.dev/baton/scheduler/prewarm"
 	"baton.dev/baton/scheduler/trace"
 	"baton.dev/baton/workflow"
 )
@@ -21,6 +22,13 @@ type poolSpec struct {
 	// workflow's function.
 	perArrival int
 	future     []int // arrivals per interval, for the oracle: filled in by prepare
+	// usdPerSecond is what a second of one of its sandboxes costs (the
+	// cost model's rate at the function's CPU and memory; 0 for a trace
+	// function, whose resources the trace does not give).
+	usdPerSecond float64
+	// qos is the function's share of its workflow's QoS plan (nil for a
+	// trace function or a workflow without a QoS).
+	qos *prewarm.FunctionQoS
 }
 
 // groupSpec is a set of pools simulated together: one trace function, or
@@ -41,6 +49,12 @@ type workflowModel struct {
 	qos    float64 // end-to-end latency target in seconds; 0: none
 	stages []stageModel
 	roots  []int
+	// shape is the DAG as prewarm.PlanQoS sees it, order its stages in
+	// dependency order (for the warm latency of an invocation), and plan
+	// the QoS-aware decision on it (nil without a QoS).
+	shape prewarm.WorkflowShape
+	order []int
+	plan  *prewarm.QoSPlan
 }
 
 // stageModel is one stage of a workflow.
@@ -69,10 +83,11 @@ func buildGroups(cfg Config, calls []int) ([]groupSpec, error) {
 	drivers := chooseDrivers(calls, tr.Minutes(), len(cfg.Workflows)*cfg.InstancesPerWorkflow)
 	driven := map[int]bool{}
 	var groups []groupSpec
+	plans := map[*workflow.Workflow]*prewarm.QoSPlan{} // the same for every instance
 	for k, fi := range drivers {
 		w := cfg.Workflows[k%len(cfg.Workflows)]
 		instance := k / len(cfg.Workflows)
-		g, err := workflowGroup(cfg, w, instance)
+		g, err := workflowGroup(cfg, w, instance, plans)
 		if err != nil {
 			return nil, err
 		}
@@ -119,8 +134,9 @@ func chooseDrivers(calls []int, minutes, n int) []int {
 	return out
 }
 
-// workflowGroup builds instance instance of w.
-func workflowGroup(cfg Config, w *workflow.Workflow, instance int) (groupSpec, error) {
+// workflowGroup builds instance instance of w; plans caches the QoS plans
+// of the workflows by definition.
+func workflowGroup(cfg Config, w *workflow.Workflow, instance int, plans map[*workflow.Workflow]*prewarm.QoSPlan) (groupSpec, error) {
 	m := &workflowModel{name: w.Metadata.Name, qos: w.Spec.QoS.Latency.Seconds()}
 	g := groupSpec{wf: m}
 	poolOf := map[string]int{}
@@ -139,11 +155,16 @@ func workflowGroup(cfg Config, w *workflow.Workflow, instance int) (groupSpec, e
 			p = len(g.pools)
 			poolOf[st.Function] = p
 			g.pools = append(g.pools, poolSpec{
-				name:      fmt.Sprintf("%s#%d/%s", w.Metadata.Name, instance, st.Function),
-				coldStart: trace.ColdStartFor(mem).Seconds(),
+				name:         fmt.Sprintf("%s#%d/%s", w.Metadata.Name, instance, st.Function),
+				coldStart:    trace.ColdStartFor(mem).Seconds(),
+				usdPerSecond: cfg.Prices.Rate(fn.DefaultCPUMilli(), int64(mem*(1<<20))),
 			})
 		}
 		s := stageModel{name: st.Name, pool: p, width: 1, parallel: 1, median: cfg.StageMedian.Seconds(), sigma: cfg.StageSigma}
+		if times, ok := cfg.StageTimes[w.Metadata.Name]; ok {
+			t := times.Stages[len(m.stages)]
+			s.median, s.sigma = t.Median.Seconds(), t.Sigma
+		}
 		if st.Foreach != "" {
 			s.width = cfg.Fanout
 			s.parallel = s.width
@@ -170,6 +191,14 @@ func workflowGroup(cfg Config, w *workflow.Workflow, instance int) (groupSpec, e
 	}
 	if err := m.computeOffsets(); err != nil {
 		return g, err
+	}
+	if err := m.planQoS(w, g.pools, plans); err != nil {
+		return g, err
+	}
+	if m.plan != nil {
+		for fn, p := range poolOf {
+			g.pools[p].qos = m.plan.Function(fn)
+		}
 	}
 	// Per pool: the mean duration of its elements and the elements each
 	// invocation sends it (for the oracle's arrivals per interval: the
@@ -259,5 +288,39 @@ func (m *workflowModel) computeOffsets() error {
 			return fmt.Errorf("workflow %s: stage %s is on a cycle", m.name, m.stages[i].name)
 		}
 	}
+	return nil
+}
+
+// planQoS describes the workflow to prewarm.PlanQoS (shape and order) and
+// plans it, once per definition (plans): the QoS-aware policies' settings
+// for its functions, and the warm bound the report shows. pools are the
+// instance's, for the cold starts.
+func (m *workflowModel) planQoS(w *workflow.Workflow, pools []poolSpec, plans map[*workflow.Workflow]*prewarm.QoSPlan) error {
+	m.shape = prewarm.WorkflowShape{Name: m.name, Latency: w.Spec.QoS.Latency, Percentile: w.Spec.QoS.Percentile}
+	for i, st := range m.stages {
+		m.shape.Stages = append(m.shape.Stages, prewarm.StageShape{
+			Name: st.name, Function: w.Spec.Stages[i].Function, Needs: st.needs,
+			Width: st.width, Parallel: st.parallel,
+			Median: seconds(st.median), Sigma: st.sigma,
+			ColdStart: seconds(pools[st.pool].coldStart),
+		})
+	}
+	order, err := m.shape.Order()
+	if err != nil {
+		return err
+	}
+	m.order = order
+	if w.Spec.QoS.IsZero() {
+		return nil
+	}
+	if p, ok := plans[w]; ok {
+		m.plan = p
+		return nil
+	}
+	p, err := prewarm.PlanQoS(m.shape)
+	if err != nil {
+		return fmt.Errorf("simulate pre-warming: %w", err)
+	}
+	plans[w], m.plan = &p, &p
 	return nil
 }

@@ -23,8 +23,12 @@ func writeJSON(w io.Writer, v any, what string) error {
 
 // WriteTable writes the report as a table, one policy a row.
 func (r *Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "trace: %s — %d functions, %d minutes, %d invocations; workflows %v × %d instances in all\n\n",
+	fmt.Fprintf(w, "trace: %s — %d functions, %d minutes, %d invocations; workflows %v × %d instances in all\n",
 		r.Trace, r.Functions, r.Minutes, r.Invocations, r.Workflows, r.Instances)
+	for i, m := range r.StageModels {
+		fmt.Fprintf(w, "stage times of %s: %s\n", r.Workflows[i], m)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "POLICY\tREQUESTS\tCOLD%\tQUEUED% (MEAN MS)\tIDLE SANDBOX-S\tCREATED\tWF INVOC.\tQOS VIOL%\tWF P99 MS\tCOLD-ARRIVAL P99 MS\tUS/DECISION\tSIM S\t")
 	for _, x := range r.Results {
@@ -74,5 +78,5 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write pre-warm report: %w", err)
 	}
-	return nil
+	return r.writeQoSTable(w)
 }

@@ -76,10 +76,45 @@ type WorkflowResult struct {
 	Stages           int     `json:"stages"`
 	Invocations      int     `json:"invocations"`
 	QoSViolationRate float64 `json:"qosViolationRate"`
-	P99Ms            float64 `json:"p99Ms"`
-	ColdArrivals     int     `json:"coldArrivals"`
-	ColdArrivalP99Ms float64 `json:"coldArrivalP99Ms"`
+	// WarmViolationRate is the share of the same invocations that would
+	// have been slower than the QoS with every sandbox warm and free: the
+	// bound no pre-warm policy beats (the same under every policy).
+	WarmViolationRate float64 `json:"warmViolationRate"`
+	// AllowedViolationRate is 1 − the QoS percentile.
+	AllowedViolationRate float64 `json:"allowedViolationRate"`
+	P99Ms                float64 `json:"p99Ms"`
+	ColdArrivals         int     `json:"coldArrivals"`
+	ColdArrivalP99Ms     float64 `json:"coldArrivalP99Ms"`
+	// IdleSandboxSeconds is the idle time of the workflow's functions'
+	// sandboxes; IdleUSD its price and ExecUSD that of the requests'
+	// execution in the cost model (DESIGN.md: the functions' CPU and
+	// memory, fixed or, for auto, their upper bounds), CostUSD the two
+	// together.
+	IdleSandboxSeconds float64 `json:"idleSandboxSeconds"`
+	IdleUSD            float64 `json:"idleUsd"`
+	ExecUSD            float64 `json:"execUsd"`
+	CostUSD            float64 `json:"costUsd"`
+	// StartupSandboxSeconds is the time its functions' sandboxes spent
+	// starting: reserved, neither idle nor serving, and outside the cost
+	// model; what a policy that keeps fewer sandboxes warm pays instead.
+	StartupSandboxSeconds float64 `json:"startupSandboxSeconds"`
+	// IdleToKeepalive10m is IdleSandboxSeconds over keepalive-10m's for the
+	// same workflow (0 when keepalive-10m was not simulated).
+	IdleToKeepalive10m float64 `json:"idleToKeepalive10m"`
+	// MeetsQoS says whether QoSViolationRate is within
+	// AllowedViolationRate; MeetsTarget whether, besides, the idle is at
+	// most QoSTargetIdleRatio of keepalive-10m's (issue 22 §3).
+	MeetsQoS    bool `json:"meetsQoS"`
+	MeetsTarget bool `json:"meetsTarget"`
 }
+
+// QoSTargetIdleRatio is the most idle sandbox-time, as a share of
+// keepalive-10m's on the same workflow's functions, with which a policy
+// meets the QoS-aware target.
+const QoSTargetIdleRatio = 0.6
+
+// baselinePolicy is the policy the workflows' idle is measured against.
+const baselinePolicy = "keepalive-10m"
 
 // ClassResult is one class of functions' figures under a policy.
 type ClassResult struct {
@@ -130,8 +165,14 @@ type Report struct {
 	// many instances of them were driven by trace functions.
 	Workflows []string `json:"workflows"`
 	Instances int      `json:"workflowInstances"`
+	// StageModels says, per workflow of Workflows, where its stages'
+	// element times come from: its profile, or the uniform model.
+	StageModels []string `json:"stageModels"`
 	// Results has one entry per policy, in the order asked.
 	Results []Result `json:"results"`
+	// QoSPlans are the workflows' QoS-aware pre-warm decisions (the
+	// settings aquatope-qos gives their functions), in Workflows' order.
+	QoSPlans []QoSPlanSummary `json:"qosPlans"`
 	// WallSeconds is how long the whole simulation took.
 	WallSeconds float64 `json:"wallSeconds"`
 }
@@ -164,6 +205,11 @@ func Run(ctx context.Context, cfg Config, policies []prewarm.PrewarmPolicy) (*Re
 	}
 	for _, w := range cfg.Workflows {
 		rep.Workflows = append(rep.Workflows, w.Metadata.Name)
+		model := fmt.Sprintf("uniform: median %v, sigma %g", cfg.StageMedian, cfg.StageSigma)
+		if st, ok := cfg.StageTimes[w.Metadata.Name]; ok {
+			model = st.Source
+		}
+		rep.StageModels = append(rep.StageModels, model)
 	}
 	for _, g := range groups {
 		if g.wf != nil {
@@ -179,6 +225,8 @@ func Run(ctx context.Context, cfg Config, policies []prewarm.PrewarmPolicy) (*Re
 		res.WallSeconds = busy[k].Seconds()
 		rep.Results = append(rep.Results, res)
 	}
+	compareWorkflows(rep.Results)
+	rep.QoSPlans = summarisePlans(groups)
 	rep.WallSeconds = time.Since(start).Seconds()
 	return rep, nil
 }
@@ -323,6 +371,12 @@ func summarise(cfg Config, groups []groupSpec, stats []groupStats, policy string
 			w.latencies.merge(s.latencies)
 			w.coldLatencies.merge(s.coldLatencies)
 			w.violations += s.violations
+			w.warmViolations += s.warmViolations
+			w.idleSeconds += s.idleSeconds
+			w.startupSeconds += s.startupSeconds
+			w.idleUSD += s.idleUSD
+			w.execUSD += s.execUSD
+			w.allowed = 1 - wf.shape.Percentile/100
 		}
 		total.requests += s.requests
 		total.cold += s.cold
@@ -364,10 +418,14 @@ func summarise(cfg Config, groups []groupSpec, stats []groupStats, policy string
 	for _, name := range names {
 		w := byWorkflow[name]
 		wr := WorkflowResult{Workflow: name, Stages: w.stages, Invocations: w.latencies.count(), ColdArrivals: w.coldLatencies.count(),
-			P99Ms: w.latencies.percentile(99) * 1000, ColdArrivalP99Ms: w.coldLatencies.percentile(99) * 1000}
+			P99Ms: w.latencies.percentile(99) * 1000, ColdArrivalP99Ms: w.coldLatencies.percentile(99) * 1000,
+			AllowedViolationRate: w.allowed, IdleSandboxSeconds: w.idleSeconds, IdleUSD: w.idleUSD, ExecUSD: w.execUSD, CostUSD: w.idleUSD + w.execUSD,
+			StartupSandboxSeconds: w.startupSeconds}
 		if wr.Invocations > 0 {
 			wr.QoSViolationRate = float64(w.violations) / float64(wr.Invocations)
+			wr.WarmViolationRate = float64(w.warmViolations) / float64(wr.Invocations)
 		}
+		wr.MeetsQoS = wr.QoSViolationRate <= wr.AllowedViolationRate
 		res.PerWorkflow = append(res.PerWorkflow, wr)
 	}
 	for k, c := range classes {

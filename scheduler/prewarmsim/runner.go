@@ -55,14 +55,25 @@ type groupStats struct {
 	// trace function).
 	latencies, coldLatencies *latencySketch
 	violations               int
+	// warmViolations counts the workflow invocations that would have been
+	// slower than the QoS with every sandbox warm and free (the bound no
+	// policy beats); idleUSD and execUSD are the cost model's price of the
+	// group's idle sandbox-seconds and of its requests' execution.
+	warmViolations   int
+	idleUSD, execUSD float64
+	// startupSeconds is the time the group's sandboxes spent starting.
+	startupSeconds float64
 }
 
 // workflowStats are the invocation figures of one sample workflow, summed
 // over its instances.
 type workflowStats struct {
-	stages                   int
-	latencies, coldLatencies latencySketch
-	violations               int
+	stages                      int
+	latencies, coldLatencies    latencySketch
+	violations, warmViolations  int
+	idleSeconds, startupSeconds float64
+	idleUSD, execUSD            float64
+	allowed                     float64 // 1 − the QoS percentile
 }
 
 // runner simulates one group under one policy.
@@ -83,6 +94,7 @@ type runner struct {
 
 	removeBuf []idRef // scratch of remove
 	foundBuf  []int
+	elements  [][]float64 // scratch of warmLatency
 }
 
 // newRunner returns a runner of the group spec, whose pools (spec's with
@@ -106,6 +118,7 @@ func newRunner(cfg Config, spec *groupSpec, pools []poolSpec, policy prewarm.Pre
 			MeanDuration: time.Duration(ps.meanDuration * float64(time.Second)),
 			Interval:     cfg.Interval,
 			Future:       ps.future,
+			QoS:          ps.qos,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("policy %s: %w", policy.Name(), err)
@@ -158,7 +171,7 @@ func (r *runner) finish() groupStats {
 	for i := range r.pools {
 		p := &r.pools[i]
 		for _, s := range p.idle {
-			r.stats.idleSeconds += math.Max(0, r.horizon-p.sbs[s].idleSince)
+			r.addIdle(p, r.horizon-p.sbs[s].idleSince)
 		}
 	}
 	return r.stats
@@ -335,6 +348,7 @@ func (r *runner) create(pi int, now float64) {
 	}
 	p.creating++
 	r.stats.created++
+	r.stats.startupSeconds += math.Max(0, math.Min(sb.readyAt, r.horizon)-now)
 	r.h.push(event{t: sb.readyAt, kind: evReady, pool: int32(pi), a: slot})
 }
 
@@ -387,7 +401,7 @@ func (r *runner) remove(pi int, ids []string, now float64) {
 			continue
 		}
 		s := p.idle[k]
-		r.stats.idleSeconds += math.Max(0, math.Min(now, r.horizon)-p.sbs[s].idleSince)
+		r.addIdle(p, math.Min(now, r.horizon)-p.sbs[s].idleSince)
 		p.idle[k] = gone
 		p.sbs[s] = sandbox{}
 		p.free = append(p.free, s)
@@ -420,6 +434,13 @@ func closeUp(stack []int32, gone int32) []int32 {
 // idRef is a sandbox number to delete and its place in the plan.
 type idRef struct{ num, at int }
 
+// addIdle counts seconds (none when negative) of an idle sandbox of p.
+func (r *runner) addIdle(p *pool, seconds float64) {
+	seconds = math.Max(0, seconds)
+	r.stats.idleSeconds += seconds
+	r.stats.idleUSD += seconds * p.spec.usdPerSecond
+}
+
 // makeIdle puts sandbox s of pool pi on the idle stack.
 func (r *runner) makeIdle(pi int, s int32, now float64) {
 	p := &r.pools[pi]
@@ -438,6 +459,7 @@ func (r *runner) serve(pi int, s int32, req request, now float64) {
 	p.busy++
 	p.recordDemand(now)
 	r.stats.requests++
+	r.stats.execUSD += req.dur * p.spec.usdPerSecond
 	if sb.readyAt > req.arrival+1e-6 { // a microsecond of slack for rounding
 		r.stats.cold++
 		r.stats.coldWait += now - req.arrival
@@ -460,7 +482,7 @@ func (r *runner) arrive(pi int, req request, now float64) {
 		s := p.idle[n-1]
 		p.idle = p.idle[:n-1]
 		p.dropViewTop(p.sbs[s].id)
-		r.stats.idleSeconds += math.Max(0, math.Min(now, r.horizon)-p.sbs[s].idleSince)
+		r.addIdle(p, math.Min(now, r.horizon)-p.sbs[s].idleSince)
 		r.serve(pi, s, req, now)
 		return
 	}

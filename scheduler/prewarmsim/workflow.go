@@ -23,6 +23,9 @@ func (r *runner) startInvocation(now float64) {
 	for i := range wf.stages {
 		inv.pending[i] = int8(len(wf.stages[i].needs))
 	}
+	if wf.qos > 0 && r.warmLatency(idx) > wf.qos {
+		r.stats.warmViolations++
+	}
 	// A first stage with no warm sandbox is expected to wait a cold start.
 	delay, minRootIdle := 0.0, math.MaxInt
 	for _, s := range wf.roots {
@@ -40,13 +43,29 @@ func (r *runner) startInvocation(now float64) {
 	}
 	for i := range wf.stages {
 		st := &wf.stages[i]
-		if len(st.needs) == 0 {
+		if len(st.needs) == 0 || !prewarm.ChainWarmsStage(r.policy, wf.plan, i) {
 			continue
 		}
 		at := now + prewarm.ChainWarmAt(seconds(delay), seconds(st.offset), seconds(r.pools[st.pool].spec.coldStart)).Seconds()
 		r.h.push(event{t: at, kind: evChainWarm, pool: int32(st.pool), a: int32(min(st.parallel, st.width)), inv: idx, st: int16(i)})
 		r.invs[idx].warms++
 	}
+}
+
+// warmLatency is invocation idx's end-to-end latency with every sandbox
+// warm and free, from the element durations it will be given.
+func (r *runner) warmLatency(idx int32) float64 {
+	wf := r.spec.wf
+	if r.elements == nil {
+		r.elements = make([][]float64, len(wf.stages))
+	}
+	for s := range wf.stages {
+		r.elements[s] = r.elements[s][:0]
+		for e := range wf.stages[s].width {
+			r.elements[s] = append(r.elements[s], r.elementDuration(idx, s, e))
+		}
+	}
+	return wf.shape.WarmLatency(wf.order, r.elements)
 }
 
 // newInvocation returns a free slot of invs with its per-stage counters
