@@ -161,7 +161,11 @@ func (c *chainWarmer) refreshQoSPlan(d *Deployment, pools map[string]decide.Chai
 	if err == nil {
 		e.plan = &p
 	}
+	current := c.qos[d.Tenant+"/"+d.Name] == e // not forgotten meanwhile
 	c.mu.Unlock()
+	if !current {
+		return
+	}
 	if err != nil {
 		c.log.Warn("QoS-aware pre-warm plan failed: the workflow's functions keep the policy's own settings", "tenant", d.Tenant, "workflow", d.Name, "err", err)
 		return
@@ -235,6 +239,16 @@ func (sc *stageClaim) stop() {
 	if sc.release != nil {
 		sc.release()
 	}
+}
+
+// forget drops what the warmer remembers of tenant's workflow name (its
+// stages' widths, its QoS plan), which has been removed.
+func (c *chainWarmer) forget(tenant, name string) {
+	key := tenant + "/" + name
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.fanOut, key)
+	delete(c.qos, key)
 }
 
 // observe remembers the width of each foreach stage of a finished

@@ -70,4 +70,14 @@ spec:
 	if p := c.qosPlan(&d2, pools, nil); p != nil {
 		t.Errorf("new revision: plan of the old one")
 	}
+	// A removed workflow leaves nothing behind, even with its plan being
+	// made as it goes: a plan made after forget is dropped.
+	c.forget("t", "two")
+	c.refreshQoSPlan(&d2, pools, nil, &qosPlanEntry{})
+	c.mu.Lock()
+	held := len(c.qos)
+	c.mu.Unlock()
+	if held != 0 {
+		t.Errorf("after forget: %d plans held", held)
+	}
 }

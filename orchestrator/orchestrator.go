@@ -519,6 +519,12 @@ func (o *Orchestrator) Undeploy(ctx context.Context, tenant, name string) (bool,
 	}
 	for _, k := range o.router.Keys(FunctionKey(tenant, name, "")) {
 		o.router.Remove(k)
+		if o.cfg.Prewarm != nil {
+			o.cfg.Prewarm.Forget(k)
+		}
+	}
+	if o.chain != nil {
+		o.chain.forget(tenant, name)
 	}
 	return true, nil
 }

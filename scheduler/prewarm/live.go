@@ -110,6 +110,15 @@ func (l *Live) SetQoS(function string, q *FunctionQoS) {
 	l.qos[function] = *q
 }
 
+// Forget drops function's planner and settings: its workflow has been
+// removed. A function of that name deployed again starts afresh.
+func (l *Live) Forget(function string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.fns, function)
+	delete(l.qos, function)
+}
+
 // Policy returns the policy Live drives.
 func (l *Live) Policy() PrewarmPolicy { return l.policy }
 

@@ -173,3 +173,28 @@ func TestLiveTakesTheQoSSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveForgetsARemovedFunction: after Forget, a function is planned
+// afresh, without the settings it had, and Live holds nothing of it.
+func TestLiveForgetsARemovedFunction(t *testing.T) {
+	pol, err := New("aquatope-qos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	l, err := NewLive(pol, LiveOptions{Interval: 10 * time.Second, Epoch: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetQoS("t/wf/f", &FunctionQoS{Function: "t/wf/f", ColdStartCost: time.Minute, KeepAlive: 30 * time.Second, Quantile: 0.5})
+	if d, err := l.Decide("t/wf/f", t0.Add(time.Second), Stats{}); err != nil || d.KeepAlive != 30*time.Second {
+		t.Fatalf("before: %+v, %v; want the QoS keep-alive", d, err)
+	}
+	l.Forget("t/wf/f")
+	if n, q := len(l.fns), len(l.qos); n != 0 || q != 0 {
+		t.Errorf("after Forget: %d planners, %d settings held", n, q)
+	}
+	if d, err := l.Decide("t/wf/f", t0.Add(11*time.Second), Stats{}); err != nil || d.KeepAlive != AquatopeKeepAlive {
+		t.Errorf("after Forget: %+v, %v; want aquatope's own keep-alive", d, err)
+	}
+}
