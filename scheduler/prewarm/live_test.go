@@ -142,15 +142,7 @@ func TestLiveAquatopeFollowsMeasuredTimes(t *testing.T) {
 // TestLiveTakesTheQoSSettings: aquatope-qos plans a function with the
 // settings SetQoS gives it, from the next interval it plans on.
 func TestLiveTakesTheQoSSettings(t *testing.T) {
-	pol, err := New("aquatope-qos")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	l, err := NewLive(pol, LiveOptions{Interval: 10 * time.Second, Epoch: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, t0 := newQoSLive(t)
 	frugal := &FunctionQoS{Function: "t/wf/f", ColdStartCost: time.Minute, KeepAlive: 30 * time.Second, Quantile: 0.5}
 	lavish := &FunctionQoS{Function: "t/wf/f", ColdStartCost: 2 * time.Hour, KeepAlive: time.Hour, Quantile: 0.95}
 	for k, step := range []struct {
@@ -177,15 +169,7 @@ func TestLiveTakesTheQoSSettings(t *testing.T) {
 // TestLiveForgetsARemovedFunction: after Forget, a function is planned
 // afresh, without the settings it had, and Live holds nothing of it.
 func TestLiveForgetsARemovedFunction(t *testing.T) {
-	pol, err := New("aquatope-qos")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	l, err := NewLive(pol, LiveOptions{Interval: 10 * time.Second, Epoch: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, t0 := newQoSLive(t)
 	l.SetQoS("t/wf/f", &FunctionQoS{Function: "t/wf/f", ColdStartCost: time.Minute, KeepAlive: 30 * time.Second, Quantile: 0.5})
 	if d, err := l.Decide("t/wf/f", t0.Add(time.Second), Stats{}); err != nil || d.KeepAlive != 30*time.Second {
 		t.Fatalf("before: %+v, %v; want the QoS keep-alive", d, err)
@@ -197,4 +181,19 @@ func TestLiveForgetsARemovedFunction(t *testing.T) {
 	if d, err := l.Decide("t/wf/f", t0.Add(11*time.Second), Stats{}); err != nil || d.KeepAlive != AquatopeKeepAlive {
 		t.Errorf("after Forget: %+v, %v; want aquatope's own keep-alive", d, err)
 	}
+}
+
+// newQoSLive is a Live over aquatope-qos, planning 10 s intervals from t0.
+func newQoSLive(t *testing.T) (*Live, time.Time) {
+	t.Helper()
+	pol, err := New("aquatope-qos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	l, err := NewLive(pol, LiveOptions{Interval: 10 * time.Second, Epoch: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, t0
 }
