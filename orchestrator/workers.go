@@ -17,9 +17,17 @@ import (
 // worker is noticed within 900 ms by a sweep every 100 ms.
 const missedHeartbeats = 4
 
-// maxBehind caps the grace the sweep gives for the orchestrator's own
-// backlog of heartbeats (see Workers.behind).
-const maxBehind = time.Second
+// maxBehind caps the grace the sweep gives for heartbeats arriving late
+// (heartbeatLag): a worker that stops while the orchestrator is behind
+// on heartbeats is declared dead at most this much later than within a
+// second.
+const maxBehind = 5 * time.Second
+
+// transitCreep is how slowly a worker's transit baseline rises towards
+// its later heartbeats' transit: by 1/transitCreep of the difference per
+// heartbeat, so that a worker whose clock stepped back is absorbed
+// within seconds (two thirds of the step in 16 beats).
+const transitCreep = 16
 
 // Workers tracks the workers that send heartbeats and the resources the
 // orchestrator has reserved on each, and sends them sandbox commands.
@@ -40,7 +48,7 @@ type Workers struct {
 	// out) clears viewOK and the next Reserve builds it again; a worker
 	// gone quiet since is caught when chosen. viewUntil is when the first
 	// worker left out as suspect comes back; viewQuiet says a worker was
-	// left out as quiet but not dead, whom more grace (behind) may bring
+	// left out as quiet but not dead, whom more grace (heartbeatLag) may bring
 	// back.
 	view      []decide.WorkerState
 	viewOf    []*workerEntry
@@ -49,12 +57,10 @@ type Workers struct {
 	viewQuiet bool
 	// placements counts Reserve's decisions: the seed of each one's sample.
 	placements uint64
-	// behind is how much later than usual the latest heartbeat was
-	// handled: the orchestrator's own backlog (a burst of work), not the
-	// worker's lateness. The sweep adds it to a worker's grace, so that
-	// an orchestrator behind on its heartbeats declares no live worker
-	// dead. At most maxBehind.
-	behind time.Duration
+	// lag is how late heartbeats arrive as a whole; the sweep adds it to
+	// a worker's grace (grace), so that an orchestrator behind on its
+	// heartbeats declares no live worker dead.
+	lag heartbeatLag
 	// stranded are the sandboxes of dead workers, by the incarnation that
 	// ran them, until a worker starting on the same machine reports that
 	// it removed them (Heartbeat.Reclaimed) or the incarnation comes back.
@@ -77,7 +83,7 @@ type workerEntry struct {
 	draining    bool      // takes no new sandboxes
 	suspectTill time.Time // left out of placement until then (did not answer)
 	// transit is the usual time from a heartbeat's Sent to its handling
-	// (network plus the clock offset), the baseline of behind: the
+	// (network plus the clock offset), the baseline of its lateness: the
 	// shortest seen, creeping up towards later ones so that a worker
 	// clock stepped back is absorbed within seconds instead of granting
 	// every worker extra grace for good.
@@ -153,18 +159,24 @@ func (w *Workers) heardLocked(e *workerEntry, sent, now time.Time, fresh bool) {
 	}
 	d := now.Sub(sent)
 	// The first heartbeat or a faster one sets the baseline; a later one
-	// raises it by a sixteenth of the difference.
+	// is late by the difference, and raises it by a transitCreep-th of it.
+	var late time.Duration
 	if fresh || d < e.transit {
 		e.transit = d
 	} else {
-		e.transit += (d - e.transit) / 16
+		late = d - e.transit
+		e.transit += late / transitCreep
 	}
-	behind := min(d-e.transit, maxBehind)
-	if behind > w.behind && w.viewQuiet {
-		w.viewOK = false
+	before := w.lag.grace(now)
+	w.lag.observe(late, now)
+	if w.viewQuiet && w.lag.grace(now) > before {
+		w.viewOK = false // a worker left out as quiet may be back
 	}
-	w.behind = behind
 }
+
+// grace is how much longer than its beats allow a worker may be silent
+// at now before it is taken for dead: how late heartbeats arrive now.
+func (w *Workers) grace(now time.Time) time.Duration { return w.lag.grace(now) }
 
 // Sweep declares dead the workers whose heartbeats stopped and returns
 // them.
@@ -172,8 +184,9 @@ func (w *Workers) Sweep(now time.Time) []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var dead []string
+	grace := w.grace(now)
 	for _, e := range w.list { // the map's entries, as a slice
-		if !e.dead && !e.alive(now, w.behind) {
+		if !e.dead && !e.alive(now, grace) {
 			e.dead = true
 			w.viewOK = false
 			dead = append(dead, e.id)
@@ -234,9 +247,9 @@ func (e *workerEntry) alive(now time.Time, grace time.Duration) bool {
 func (w *Workers) Live(now time.Time) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	n := 0
+	n, grace := 0, w.grace(now)
 	for _, e := range w.m {
-		if !e.dead && e.alive(now, w.behind) {
+		if !e.dead && e.alive(now, grace) {
 			n++
 		}
 	}
@@ -248,8 +261,9 @@ func (w *Workers) LiveIDs(now time.Time) []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var ids []string
+	grace := w.grace(now)
 	for id, e := range w.m {
-		if !e.dead && e.alive(now, w.behind) {
+		if !e.dead && e.alive(now, grace) {
 			ids = append(ids, id)
 		}
 	}
@@ -263,8 +277,9 @@ func (w *Workers) HasImage(image string, now time.Time) (bool, []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var all []string
+	grace := w.grace(now)
 	for _, e := range w.m {
-		if e.dead || !e.alive(now, w.behind) {
+		if e.dead || !e.alive(now, grace) {
 			continue
 		}
 		if slices.Contains(e.hb.Images, image) {
