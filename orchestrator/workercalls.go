@@ -35,7 +35,13 @@ type PendingCreate struct {
 // reply. Sending (encoding, publishing) and reading the answer (Result)
 // are the creation's work on the orchestrator's CPU; waiting is not.
 func (w *Workers) SendCreate(workerID string, spec worker.SandboxSpec) (CreateCall, error) {
-	p, err := w.send(protocol.CreateSubject(workerID), protocol.CreateRequest{Spec: spec, Term: w.term})
+	subject := protocol.CreateSubject(workerID)
+	// By hand, not encoding/json: the same bytes at a sixth of the CPU.
+	data, err := protocol.AppendCreateRequest(nil, protocol.CreateRequest{Spec: spec, Term: w.term})
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", subject, err)
+	}
+	p, err := w.replies.send(subject, data)
 	if err != nil {
 		return nil, err
 	}
@@ -56,8 +62,8 @@ func (pc *PendingCreate) Result() (worker.Sandbox, error) {
 		return worker.Sandbox{}, fmt.Errorf("worker %s: no answer to %s yet", workerID, pc.reply.subject)
 	}
 	var reply protocol.CreateReply
-	if err := decodeReply(pc.msg, pc.reply.subject, &reply); err != nil {
-		return worker.Sandbox{}, err
+	if err := protocol.DecodeCreateReply(pc.msg.Data, &reply); err != nil {
+		return worker.Sandbox{}, fmt.Errorf("decode reply to %s: %w", pc.reply.subject, err)
 	}
 	if reply.Error != nil {
 		return worker.Sandbox{}, fmt.Errorf("worker %s: %w", workerID, reply.Error)
