@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"encoding/json"
-	"errors"
 	"maps"
 	"slices"
 	"strconv"
@@ -21,9 +20,6 @@ import (
 // other. Whatever the hand-written path does not cover (a string that
 // needs escaping, a field it does not know, another shape) goes through
 // encoding/json, and so comes out exactly as before.
-
-// errNotPlain sends a message down encoding/json's path.
-var errNotPlain = errors.New("not on the hand-written path")
 
 // AppendCreateRequest appends req as JSON to dst: the bytes
 // json.Marshal(req) gives.
@@ -119,120 +115,7 @@ func plainByte(c byte) bool {
 
 // DecodeCreateReply reads a CreateReply as json.Unmarshal does.
 func DecodeCreateReply(data []byte, reply *CreateReply) error {
-	d := wireDecoder{data: data}
-	var r CreateReply
-	if err := d.createReply(&r); err == nil && d.end() {
-		*reply = r
-		return nil
-	}
-	*reply = CreateReply{}
-	return json.Unmarshal(data, reply)
-}
-
-// wireDecoder reads the JSON of the creation's reply on the hand-written
-// path; any error sends it to encoding/json.
-type wireDecoder struct {
-	data []byte
-	i    int
-}
-
-func (d *wireDecoder) ws() {
-	for d.i < len(d.data) && (d.data[d.i] == ' ' || d.data[d.i] == '\t' || d.data[d.i] == '\n' || d.data[d.i] == '\r') {
-		d.i++
-	}
-}
-
-// end reports whether nothing but white space is left.
-func (d *wireDecoder) end() bool {
-	d.ws()
-	return d.i == len(d.data)
-}
-
-// next skips white space and takes c if it comes next.
-func (d *wireDecoder) next(c byte) bool {
-	d.ws()
-	if d.i < len(d.data) && d.data[d.i] == c {
-		d.i++
-		return true
-	}
-	return false
-}
-
-// object calls field for every key of an object, which must read the
-// value (or fail).
-func (d *wireDecoder) object(field func(key []byte) error) error {
-	if !d.next('{') {
-		return errNotPlain
-	}
-	if d.next('}') {
-		return nil
-	}
-	for {
-		key, err := d.rawString()
-		if err != nil {
-			return err
-		}
-		if !d.next(':') {
-			return errNotPlain
-		}
-		if err := field(key); err != nil {
-			return err
-		}
-		if d.next('}') {
-			return nil
-		}
-		if !d.next(',') {
-			return errNotPlain
-		}
-	}
-}
-
-// rawString reads a string with nothing to unescape, without its
-// quotes.
-func (d *wireDecoder) rawString() ([]byte, error) {
-	if !d.next('"') {
-		return nil, errNotPlain
-	}
-	start := d.i
-	for d.i < len(d.data) {
-		c := d.data[d.i]
-		if c == '"' {
-			d.i++
-			return d.data[start : d.i-1], nil
-		}
-		if c < 0x20 || c >= 0x7f || c == '\\' {
-			return nil, errNotPlain
-		}
-		d.i++
-	}
-	return nil, errNotPlain
-}
-
-func (d *wireDecoder) string() (string, error) {
-	b, err := d.rawString()
-	return string(b), err
-}
-
-// int reads an integer (no fraction, no exponent).
-func (d *wireDecoder) int() (int64, error) {
-	d.ws()
-	start := d.i
-	if d.i < len(d.data) && d.data[d.i] == '-' {
-		d.i++
-	}
-	for d.i < len(d.data) && d.data[d.i] >= '0' && d.data[d.i] <= '9' {
-		d.i++
-	}
-	n, err := strconv.ParseInt(string(d.data[start:d.i]), 10, 64)
-	if err != nil || (d.i < len(d.data) && (d.data[d.i] == '.' || d.data[d.i] == 'e' || d.data[d.i] == 'E')) {
-		return 0, errNotPlain
-	}
-	return n, nil
-}
-
-func (d *wireDecoder) duration() (time.Duration, error) {
-	n, err := d.int()
-	return time.Duration(n), err
+	return decodeWire(data, reply, (*wireDecoder).createReply)
 }
 
 func (d *wireDecoder) createReply(r *CreateReply) error {
@@ -281,11 +164,7 @@ func (d *wireDecoder) sandbox(sb *worker.Sandbox) error {
 		case "coldStart":
 			err = d.coldStart(&sb.ColdStart)
 		case "created":
-			d.ws()
-			start := d.i
-			if _, err = d.rawString(); err == nil {
-				err = sb.Created.UnmarshalJSON(d.data[start:d.i])
-			}
+			err = d.time(&sb.Created)
 		default:
 			err = errNotPlain
 		}

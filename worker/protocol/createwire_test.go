@@ -70,17 +70,10 @@ func TestDecodeCreateReplyAsJSON(t *testing.T) {
 	sb := worker.Sandbox{ID: "sb-1", Function: "acme/wf/fn", Image: "baton.local/fn:v1", CPUMilli: 250, MemoryBytes: 128 << 20,
 		Endpoint: "http://10.177.0.5:8080", Created: created,
 		ColdStart: worker.ColdStart{Pull: 1, Image: 2, Create: 3, Network: 4, Start: 5, Healthy: 6, Total: 21, PullBytes: 1 << 33}}
-	marshal := func(r CreateReply) string {
-		data, err := json.Marshal(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(data)
-	}
 	tests := []struct{ name, data string }{
-		{"a sandbox, as a worker sends it", marshal(CreateReply{Sandbox: &sb})},
-		{"a zero sandbox", marshal(CreateReply{Sandbox: &worker.Sandbox{}})},
-		{"an error", marshal(CreateReply{Error: &Error{Code: CodeImageNotFound, Message: "no image baton.local/x"}})},
+		{"a sandbox, as a worker sends it", mustMarshal(t, CreateReply{Sandbox: &sb})},
+		{"a zero sandbox", mustMarshal(t, CreateReply{Sandbox: &worker.Sandbox{}})},
+		{"an error", mustMarshal(t, CreateReply{Error: &Error{Code: CodeImageNotFound, Message: "no image baton.local/x"}})},
 		{"empty", `{}`},
 		{"white space", " { \"sandbox\" : { \"id\" : \"a\" , \"cpuMilli\" : -3 } }\n"},
 		{"a key twice", `{"sandbox":{"id":"a","image":"i"},"sandbox":{"id":"b"}}`},
@@ -99,17 +92,32 @@ func TestDecodeCreateReplyAsJSON(t *testing.T) {
 		{"nothing", ``},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var want, got CreateReply
-			wantErr := json.Unmarshal([]byte(tt.data), &want)
-			gotErr := DecodeCreateReply([]byte(tt.data), &got)
-			if (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) {
-				t.Fatalf("DecodeCreateReply error %v, json.Unmarshal's %v", gotErr, wantErr)
-			}
-			if wantErr == nil && !reflect.DeepEqual(got, want) {
-				t.Fatalf("DecodeCreateReply = %+v (sandbox %+v), json.Unmarshal's %+v (sandbox %+v)", got, got.Sandbox, want, want.Sandbox)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkAsJSON(t, tt.data, DecodeCreateReply) })
+	}
+}
+
+// mustMarshal is v as json.Marshal writes it.
+func mustMarshal(t *testing.T, v any) string {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// checkAsJSON fails t unless decode reads data as json.Unmarshal does:
+// the same value, or the same error.
+func checkAsJSON[T any](t *testing.T, data string, decode func([]byte, *T) error) {
+	t.Helper()
+	var want, got T
+	wantErr := json.Unmarshal([]byte(data), &want)
+	gotErr := decode([]byte(data), &got)
+	if (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) {
+		t.Fatalf("decoded with error %v, json.Unmarshal's %v", gotErr, wantErr)
+	}
+	if wantErr == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("decoded %#v, json.Unmarshal's %#v", got, want)
 	}
 }
 
