@@ -72,6 +72,49 @@ func TestSweep(t *testing.T) {
 	}
 }
 
+// TestSweepMassSilence: when most of the cluster falls silent at once,
+// the sweep takes it for the path's stall and waits maxBehind more
+// before declaring them dead; a worker silent alone, or one of two, is
+// declared dead after its four beats as ever.
+func TestSweepMassSilence(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	const iv = 200 * time.Millisecond
+	tests := []struct {
+		name            string
+		workers, silent int
+		at              time.Duration // after the silent ones' last beat
+		wantDead        int
+	}{
+		{"one of one, past four beats", 1, 1, 810 * time.Millisecond, 1},
+		{"one of two", 2, 1, 810 * time.Millisecond, 1},
+		{"half of ten", 10, 5, 810 * time.Millisecond, 5},
+		{"six of ten: held", 10, 6, 810 * time.Millisecond, 0},
+		{"all ten: held", 10, 10, missedHeartbeats*iv + maxBehind - 10*time.Millisecond, 0},
+		{"all ten: dead past the cap", 10, 10, missedHeartbeats*iv + maxBehind + 10*time.Millisecond, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := NewWorkers(nil)
+			beat := func(i int, at time.Time) {
+				w.Observe(protocol.Heartbeat{WorkerID: fmt.Sprintf("w%02d", i), CPUMilli: 1000, MemoryBytes: 1 << 30, Interval: iv, Sent: at}, at)
+			}
+			for i := range tt.workers {
+				beat(i, t0)
+			}
+			sweep := t0.Add(tt.at)
+			// The others beat on, on time, up to the sweep.
+			for at := t0.Add(iv); !at.After(sweep); at = at.Add(iv) {
+				for i := tt.silent; i < tt.workers; i++ {
+					beat(i, at)
+				}
+			}
+			if got := w.Sweep(sweep); len(got) != tt.wantDead {
+				t.Fatalf("Sweep %v after %d of %d workers fell silent: dead %v, want %d", tt.at, tt.silent, tt.workers, got, tt.wantDead)
+			}
+		})
+	}
+}
+
 // TestSweepAbsorbsAClockStep: a worker whose clock steps back 3 s makes
 // its heartbeats look late. That grants extra grace for a while (capped),
 // but within seconds the baseline absorbs the step, and a dead worker is
