@@ -77,6 +77,14 @@ func TestReplyMux(t *testing.T) {
 	if _, err := p.wait(short); !errors.Is(err, context.DeadlineExceeded) || !unreachable(err) {
 		t.Errorf("no answer: %v, want a deadline the router takes for unreachable", err)
 	}
+	// A creation's own timeout, with no deadline on its context.
+	p, err = m.send("silent", []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.waitFor(context.Background(), time.After(50*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) || !unreachable(err) {
+		t.Errorf("no answer within the timeout: %v, want a deadline the router takes for unreachable", err)
+	}
 	m.mu.Lock()
 	left := len(m.waiting)
 	m.mu.Unlock()

@@ -1033,9 +1033,7 @@ func (r *Router) create(cfg FunctionConfig, id string) (*sandboxRef, error) {
 		pc, err := r.workers.SendCreate(workerID, spec)
 		<-r.sending
 		if err == nil {
-			ctx, cancel := context.WithTimeout(r.bg, r.healthTimeout+5*time.Second)
-			err = pc.Wait(ctx)
-			cancel()
+			err = pc.Wait(r.bg, r.healthTimeout+5*time.Second)
 		}
 		r.sending <- struct{}{}
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -48,9 +49,12 @@ func (w *Workers) SendCreate(workerID string, spec worker.SandboxSpec) (CreateCa
 	return &PendingCreate{workerID: workerID, reply: p}, nil
 }
 
-// Wait waits for the worker's answer to a creation.
-func (pc *PendingCreate) Wait(ctx context.Context) error {
-	msg, err := pc.reply.wait(ctx)
+// Wait waits for the worker's answer to a creation, until ctx ends or at
+// most timeout.
+func (pc *PendingCreate) Wait(ctx context.Context, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	msg, err := pc.reply.waitFor(ctx, t.C)
 	pc.msg = msg
 	return err
 }
