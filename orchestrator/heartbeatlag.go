@@ -7,8 +7,8 @@ const lagWindow = 500 * time.Millisecond
 
 // heartbeatLag is how late the workers' heartbeats are arriving now, as
 // a whole: the largest lateness (transit past each worker's own usual)
-// among the heartbeats handled in the current window of lagWindow and
-// the one before. It is the grace the sweep gives a silent worker: while
+// among the heartbeats handled in the last lagWindows windows of
+// lagWindow. It is the grace the sweep gives a silent worker: while
 // heartbeats sent on time reach the orchestrator up to a second late (a
 // burst of work in this process, on the NATS server, or on the path
 // between), a worker silent for a second longer than its beats allow is
@@ -20,32 +20,39 @@ const lagWindow = 500 * time.Millisecond
 // late, and the sweep declared their workers dead (bench controlplane,
 // 10,000 workers: 121,401 false deaths in one run).
 type heartbeatLag struct {
-	slot      int64         // the current window: Unix time / lagWindow
-	slotMax   time.Duration // the largest lateness in it
-	beforeMax time.Duration // the largest in the window before it
+	// slots keeps the largest lateness of the last lagWindows windows,
+	// by window number (Unix time / lagWindow) modulo lagWindows; of is
+	// each one's window number.
+	slots [lagWindows]time.Duration
+	of    [lagWindows]int64
 }
+
+// lagWindows is how many windows of lagWindow the lag remembers: two
+// seconds. One second was too short: at 10,000 workers the evidence of
+// a stall came, then a window passed with heartbeats only from workers
+// just back (fresh, so on time by their new baseline), and the next
+// sweep took the stall's other workers for dead.
+const lagWindows = 4
 
 // observe counts a heartbeat late by lateness, handled at now.
 func (l *heartbeatLag) observe(lateness time.Duration, now time.Time) {
-	if s := lagSlot(now); s != l.slot {
-		l.beforeMax = 0
-		if s == l.slot+1 {
-			l.beforeMax = l.slotMax
-		}
-		l.slot, l.slotMax = s, 0
+	s := lagSlot(now)
+	i := s % lagWindows
+	if l.of[i] != s {
+		l.of[i], l.slots[i] = s, 0
 	}
-	l.slotMax = max(l.slotMax, lateness)
+	l.slots[i] = max(l.slots[i], lateness)
 }
 
 // grace is the lateness the sweep allows for at now, at most maxBehind:
-// none once two windows passed with no heartbeat.
+// none once lagWindows windows passed with no heartbeat.
 func (l *heartbeatLag) grace(now time.Time) time.Duration {
+	s := lagSlot(now)
 	var g time.Duration
-	switch lagSlot(now) {
-	case l.slot:
-		g = max(l.slotMax, l.beforeMax)
-	case l.slot + 1:
-		g = l.slotMax
+	for i := range lagWindows {
+		if of := l.of[i]; of <= s && of > s-lagWindows {
+			g = max(g, l.slots[i])
+		}
 	}
 	return min(g, maxBehind)
 }

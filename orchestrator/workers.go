@@ -88,7 +88,8 @@ type workerEntry struct {
 	// clock stepped back is absorbed within seconds instead of granting
 	// every worker extra grace for good.
 	transit time.Duration
-	slot    int // index in Workers.view, or -1
+	known   bool // transit is set: a heartbeat was handled before
+	slot    int  // index in Workers.view, or -1
 }
 
 // NewWorkers returns an empty table that talks to workers over nc.
@@ -118,14 +119,17 @@ func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) (fresh, restarte
 		// Reservations start from nothing: the router forgot the
 		// sandboxes of a dead worker and re-reserves what it adopts.
 		restarted = !e.dead
-		*e = workerEntry{id: hb.WorkerID, slot: -1, draining: w.drained[hb.WorkerID]}
+		// The transit baseline stays: it is the path's and the clock's,
+		// not the incarnation's, and a worker back after a stall judged
+		// against a baseline taken late would show no lateness.
+		*e = workerEntry{id: hb.WorkerID, slot: -1, draining: w.drained[hb.WorkerID], transit: e.transit, known: e.known}
 		fresh = true
 	}
 	e.hb, e.seen = hb, now
 	if len(hb.Reclaimed) > 0 || len(w.stranded) > 0 {
 		w.reclaimLocked(hb)
 	}
-	w.heardLocked(e, hb.Sent, now, fresh)
+	w.heardLocked(e, hb.Sent, now)
 	return fresh, restarted
 }
 
@@ -142,13 +146,13 @@ func (w *Workers) ObserveBeat(b protocol.Beat, now time.Time) bool {
 		return false
 	}
 	e.hb.Sent, e.seen = b.Sent, now
-	w.heardLocked(e, b.Sent, now, false)
+	w.heardLocked(e, b.Sent, now)
 	return true
 }
 
 // heardLocked updates the placement view and the transit baselines for
 // a heartbeat, full or short, sent at sent and handled at now.
-func (w *Workers) heardLocked(e *workerEntry, sent, now time.Time, fresh bool) {
+func (w *Workers) heardLocked(e *workerEntry, sent, now time.Time) {
 	if e.slot < 0 {
 		w.viewOK = false
 	} else {
@@ -161,8 +165,8 @@ func (w *Workers) heardLocked(e *workerEntry, sent, now time.Time, fresh bool) {
 	// The first heartbeat or a faster one sets the baseline; a later one
 	// is late by the difference, and raises it by a transitCreep-th of it.
 	var late time.Duration
-	if fresh || d < e.transit {
-		e.transit = d
+	if !e.known || d < e.transit {
+		e.transit, e.known = d, true
 	} else {
 		late = d - e.transit
 		e.transit += late / transitCreep
