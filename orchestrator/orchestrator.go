@@ -207,21 +207,11 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		}
 	}
 	o.hbSub, err = cfg.Conn.Subscribe(protocol.HeartbeatSubjects, func(m *nats.Msg) {
-		if o.standingBy.keep(m.Subject, m.Data, time.Now()) {
+		received := time.Now()
+		if o.standingBy.keep(m.Subject, m.Data, received) {
 			return // a standby decodes them when it leads
 		}
-		if protocol.IsBeat(m.Data) {
-			// A short heartbeat: alive, nothing changed. One from a worker
-			// whose full heartbeat has not come yet waits for it.
-			b, err := protocol.DecodeBeat(m.Subject, m.Data)
-			if err != nil {
-				o.log.Warn("ignoring a heartbeat", "err", err)
-				return
-			}
-			o.workers.ObserveBeat(b, time.Now())
-			return
-		}
-		hb, err := protocol.DecodeHeartbeat(m.Subject, m.Data)
+		h, err := o.workers.Heard(m.Subject, m.Data, received)
 		if err != nil {
 			o.log.Warn("ignoring a heartbeat", "err", err)
 			return
@@ -231,16 +221,16 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		// is asked for its list; Adopt leaves known and pending ones be.
 		// While Lead runs, the worker is only observed: Lead adopts from
 		// every worker.
-		fresh, restarted := o.workers.Observe(hb, time.Now())
-		if !o.leading.Load() {
+		if !h.Full || !o.leading.Load() {
 			return
 		}
-		if restarted {
+		hb := h.Heartbeat
+		if h.Restarted {
 			n := o.router.DropWorker(hb.WorkerID)
 			o.log.Warn("worker restarted before it was declared dead: its sandboxes left the routing table; the ones it still runs are adopted again",
 				"worker", hb.WorkerID, "incarnation", hb.Incarnation, "sandboxes", n)
 		}
-		if fresh || hb.Sandboxes > o.router.CountOn(hb.WorkerID) {
+		if h.Fresh || hb.Sandboxes > o.router.CountOn(hb.WorkerID) {
 			o.adoptAsync(hb.WorkerID)
 		}
 	})

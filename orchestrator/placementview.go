@@ -29,8 +29,9 @@ func (w *Workers) Snapshot(now time.Time) []decide.WorkerState {
 }
 
 func (w *Workers) appendLiveLocked(out []decide.WorkerState, now time.Time) []decide.WorkerState {
+	grace := w.grace(now)
 	for _, e := range w.list {
-		if e.placeable(now, w.behind) {
+		if e.placeable(now, grace) {
 			out = append(out, e.state())
 		}
 	}
@@ -55,15 +56,16 @@ func (e *workerEntry) state() decide.WorkerState {
 func (w *Workers) buildView(now time.Time) {
 	w.view, w.viewOf = w.view[:0], w.viewOf[:0]
 	w.viewUntil, w.viewQuiet = time.Time{}, false
+	grace := w.grace(now)
 	for _, e := range w.list {
 		e.slot = -1
 		switch {
-		case e.placeable(now, w.behind):
+		case e.placeable(now, grace):
 			e.slot = len(w.view)
 			w.view = append(w.view, e.state())
 			w.viewOf = append(w.viewOf, e)
 		case e.dead:
-		case !e.alive(now, w.behind):
+		case !e.alive(now, grace):
 			w.viewQuiet = true
 		case w.viewUntil.IsZero() || e.suspectTill.Before(w.viewUntil):
 			w.viewUntil = e.suspectTill
@@ -98,7 +100,7 @@ func (w *Workers) Reserve(req decide.PlacementRequest, now time.Time) (string, e
 		}
 		w.placements++
 		i, err := decide.PlaceSampledIndex(w.view, req, decide.DefaultPlacementSample, w.placements)
-		if err == nil && w.viewOf[i].placeable(now, w.behind) {
+		if err == nil && w.viewOf[i].placeable(now, w.grace(now)) {
 			e := w.viewOf[i]
 			e.reservedCPU += req.CPUMilli
 			e.reservedMem += req.MemoryBytes

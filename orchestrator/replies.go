@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -84,7 +85,11 @@ func (m *replyMux) send(subject string, data []byte) (*pendingReply, error) {
 // wait returns the reply, or an error as nats.go's Request gives it:
 // nats.ErrNoResponders when nothing listens on the subject, the context's
 // error when it ends first.
-func (p *pendingReply) wait(ctx context.Context) (*nats.Msg, error) {
+func (p *pendingReply) wait(ctx context.Context) (*nats.Msg, error) { return p.waitFor(ctx, nil) }
+
+// waitFor is wait, ending also when expired fires (nil: never), with an
+// error wrapping context.DeadlineExceeded.
+func (p *pendingReply) waitFor(ctx context.Context, expired <-chan time.Time) (*nats.Msg, error) {
 	select {
 	case msg := <-p.ch:
 		if len(msg.Data) == 0 && msg.Header.Get("Status") == "503" {
@@ -94,6 +99,9 @@ func (p *pendingReply) wait(ctx context.Context) (*nats.Msg, error) {
 	case <-ctx.Done():
 		p.forget()
 		return nil, fmt.Errorf("request %s: %w", p.subject, ctx.Err())
+	case <-expired:
+		p.forget()
+		return nil, fmt.Errorf("request %s: %w", p.subject, context.DeadlineExceeded)
 	}
 }
 

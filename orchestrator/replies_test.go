@@ -77,6 +77,14 @@ func TestReplyMux(t *testing.T) {
 	if _, err := p.wait(short); !errors.Is(err, context.DeadlineExceeded) || !unreachable(err) {
 		t.Errorf("no answer: %v, want a deadline the router takes for unreachable", err)
 	}
+	// A creation's own timeout, with no deadline on its context.
+	p, err = m.send("silent", []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.waitFor(context.Background(), time.After(50*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) || !unreachable(err) {
+		t.Errorf("no answer within the timeout: %v, want a deadline the router takes for unreachable", err)
+	}
 	m.mu.Lock()
 	left := len(m.waiting)
 	m.mu.Unlock()
@@ -133,4 +141,53 @@ func TestStoppingRouterSendsNoCreation(t *testing.T) {
 	if n := sent.Load(); n != 0 {
 		t.Errorf("%d create requests reached the workers, want none", n)
 	}
+}
+
+// BenchmarkReplyMux is the ceiling of the creation's transport on this
+// machine: requests through replyMux to an embedded NATS server and a
+// responder on a connection of its own answering at once with a
+// creation's reply, 64 in flight (the router's maxSending), over TCP as
+// the orchestrator reaches the fleet's server in bench controlplane.
+// Nothing else runs: no placement, no workers, no heartbeats.
+func BenchmarkReplyMux(b *testing.B) {
+	nc := testenv.NATS(b)
+	responder, err := nats.Connect(nc.ConnectedUrl())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer responder.Close()
+	reply := make([]byte, 330) // a CreateReply's size
+	if _, err := responder.Subscribe("create", func(m *nats.Msg) { _ = m.Respond(reply) }); err != nil {
+		b.Fatal(err)
+	}
+	if err := responder.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	m := &replyMux{nc: nc}
+	request := make([]byte, 230) // a CreateRequest's size
+	var next atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	done := make(chan error, maxSending)
+	for range maxSending {
+		go func() {
+			for next.Add(1) <= int64(b.N) {
+				p, err := m.send("create", request)
+				if err == nil {
+					_, err = p.wait(context.Background())
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range maxSending {
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "requests/s")
 }

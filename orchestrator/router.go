@@ -769,6 +769,16 @@ func (r *Router) PoolStates() []decide.PoolState {
 // Apply carries out a ScalePlan: creations start in the background, idle
 // sandboxes named for deletion are deleted if they are still idle.
 func (r *Router) Apply(plan decide.ScalePlan) {
+	// The creations' goroutines start once the lock is let go: a burst
+	// of thousands held it, and every creation finishing waited.
+	for _, c := range r.applyLocked(plan) {
+		go r.runCreation(c)
+	}
+}
+
+// applyLocked does Apply's work under the router's lock and returns the
+// creations to run.
+func (r *Router) applyLocked(plan decide.ScalePlan) []creation {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	// Deletions first: a creation the plan made room for waits for them.
@@ -787,6 +797,7 @@ func (r *Router) Apply(plan decide.ScalePlan) {
 			}
 		}
 	}
+	var cs []creation
 	for key, n := range plan.Create {
 		p := r.pools[key]
 		if p == nil {
@@ -794,9 +805,10 @@ func (r *Router) Apply(plan decide.ScalePlan) {
 		}
 		for range n {
 			p.creating++
-			r.createAsync(p)
+			cs = append(cs, r.newCreationLocked(p))
 		}
 	}
+	return cs
 }
 
 // Refuse fails the queued requests of the pools named, which nothing
@@ -898,69 +910,88 @@ func (r *Router) Wait() { r.tasks.Wait() }
 // createAsync starts a sandbox for p in the background and hands it to
 // the first queued request, or makes it idle. The caller holds r.mu.
 func (r *Router) createAsync(p *pool) {
-	cfg, gen := p.cfg, p.gen
-	id := newSandboxID()
-	r.pending[id] = true
+	go r.runCreation(r.newCreationLocked(p))
+}
+
+// creation is a sandbox to create for a pool, with the pool's
+// configuration when it was decided.
+type creation struct {
+	p   *pool
+	cfg FunctionConfig
+	gen int
+	id  string
+}
+
+// newCreationLocked counts a creation for p as pending; runCreation runs
+// it. The caller holds r.mu.
+func (r *Router) newCreationLocked(p *pool) creation {
+	c := creation{p: p, cfg: p.cfg, gen: p.gen, id: newSandboxID()}
+	r.pending[c.id] = true
 	r.tasks.Add(1)
-	go func() {
-		defer r.tasks.Done()
-		start := time.Now()
-		sb, err := r.create(cfg, id)
-		defer func() { <-r.sending }() // after the pool is updated
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		delete(r.pending, id)
-		p.creating--
-		if err != nil {
-			if errors.Is(err, worker.ErrIdentity) {
-				// Something else held the new sandbox's address: the
-				// worker removed it, and the next creation gets another
-				// address. The queue waits for that one.
-				r.identityFailures.Add(1)
-				r.log.Error("a new sandbox failed its identity check: something else answers at its address; creating another",
-					"function", cfg.Key, "err", err)
-				if len(p.waiters) > 0 {
-					r.signal()
-				}
-				return
-			}
-			if errors.Is(err, decide.ErrNoCapacity) {
-				// Room taken between the plan and the placement: the
-				// queue waits for the next plan (which says when a
-				// function has no room, once), within its bounds.
-				r.log.Debug("sandbox creation found no room", "function", cfg.Key, "err", err)
-				if len(p.waiters) > 0 {
-					r.signal()
-				}
-				return
-			}
-			r.log.Warn("sandbox creation failed", "function", cfg.Key, "err", err)
-			// Queued requests fail only when nothing else can serve
-			// them: a busy sandbox or another creation will.
-			if len(p.waiters) > 0 && p.busy == 0 && p.creating == 0 {
-				w := p.waiters[0]
-				p.waiters = p.waiters[1:]
-				w.ch <- grant{err: err}
+	return c
+}
+
+// runCreation creates c's sandbox and hands it to the first queued
+// request of its pool, or makes it idle.
+func (r *Router) runCreation(c creation) {
+	p, cfg, gen, id := c.p, c.cfg, c.gen, c.id
+	defer r.tasks.Done()
+	start := time.Now()
+	sb, err := r.create(cfg, id)
+	defer func() { <-r.sending }() // after the pool is updated
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.pending, id)
+	p.creating--
+	if err != nil {
+		if errors.Is(err, worker.ErrIdentity) {
+			// Something else held the new sandbox's address: the
+			// worker removed it, and the next creation gets another
+			// address. The queue waits for that one.
+			r.identityFailures.Add(1)
+			r.log.Error("a new sandbox failed its identity check: something else answers at its address; creating another",
+				"function", cfg.Key, "err", err)
+			if len(p.waiters) > 0 {
+				r.signal()
 			}
 			return
 		}
-		p.coldStart = ewma(p.coldStart, time.Since(start))
-		sb.pool, sb.gen = p, gen
-		r.trackLocked(sb)
-		if p.removed || p.gen != gen {
-			r.deleteAsync(sb)
+		if errors.Is(err, decide.ErrNoCapacity) {
+			// Room taken between the plan and the placement: the
+			// queue waits for the next plan (which says when a
+			// function has no room, once), within its bounds.
+			r.log.Debug("sandbox creation found no room", "function", cfg.Key, "err", err)
+			if len(p.waiters) > 0 {
+				r.signal()
+			}
 			return
 		}
-		if len(p.waiters) > 0 {
+		r.log.Warn("sandbox creation failed", "function", cfg.Key, "err", err)
+		// Queued requests fail only when nothing else can serve
+		// them: a busy sandbox or another creation will.
+		if len(p.waiters) > 0 && p.busy == 0 && p.creating == 0 {
 			w := p.waiters[0]
 			p.waiters = p.waiters[1:]
-			p.busy++
-			w.ch <- grant{sb: sb, cold: true}
-			return
+			w.ch <- grant{err: err}
 		}
-		sb.lastUsed = time.Now()
-		p.idle = append(p.idle, sb)
-	}()
+		return
+	}
+	p.coldStart = ewma(p.coldStart, time.Since(start))
+	sb.pool, sb.gen = p, gen
+	r.trackLocked(sb)
+	if p.removed || p.gen != gen {
+		r.deleteAsync(sb)
+		return
+	}
+	if len(p.waiters) > 0 {
+		w := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		p.busy++
+		w.ch <- grant{sb: sb, cold: true}
+		return
+	}
+	sb.lastUsed = time.Now()
+	p.idle = append(p.idle, sb)
 }
 
 // maxSending bounds the creations that run on the orchestrator's CPU at
@@ -1002,9 +1033,7 @@ func (r *Router) create(cfg FunctionConfig, id string) (*sandboxRef, error) {
 		pc, err := r.workers.SendCreate(workerID, spec)
 		<-r.sending
 		if err == nil {
-			ctx, cancel := context.WithTimeout(r.bg, r.healthTimeout+5*time.Second)
-			err = pc.Wait(ctx)
-			cancel()
+			err = pc.Wait(r.bg, r.healthTimeout+5*time.Second)
 		}
 		r.sending <- struct{}{}
 		if err != nil {

@@ -121,7 +121,7 @@ type doneCreate struct {
 	err error
 }
 
-func (d doneCreate) Wait(context.Context) error { return nil }
+func (d doneCreate) Wait(context.Context, time.Duration) error { return nil }
 func (d doneCreate) Result() (worker.Sandbox, error) {
 	if d.err != nil {
 		return worker.Sandbox{}, d.err

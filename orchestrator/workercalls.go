@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -35,16 +36,25 @@ type PendingCreate struct {
 // reply. Sending (encoding, publishing) and reading the answer (Result)
 // are the creation's work on the orchestrator's CPU; waiting is not.
 func (w *Workers) SendCreate(workerID string, spec worker.SandboxSpec) (CreateCall, error) {
-	p, err := w.send(protocol.CreateSubject(workerID), protocol.CreateRequest{Spec: spec, Term: w.term})
+	subject := protocol.CreateSubject(workerID)
+	// By hand, not encoding/json: the same bytes at a sixth of the CPU.
+	data, err := protocol.AppendCreateRequest(nil, protocol.CreateRequest{Spec: spec, Term: w.term})
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", subject, err)
+	}
+	p, err := w.replies.send(subject, data)
 	if err != nil {
 		return nil, err
 	}
 	return &PendingCreate{workerID: workerID, reply: p}, nil
 }
 
-// Wait waits for the worker's answer to a creation.
-func (pc *PendingCreate) Wait(ctx context.Context) error {
-	msg, err := pc.reply.wait(ctx)
+// Wait waits for the worker's answer to a creation, until ctx ends or at
+// most timeout.
+func (pc *PendingCreate) Wait(ctx context.Context, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	msg, err := pc.reply.waitFor(ctx, t.C)
 	pc.msg = msg
 	return err
 }
@@ -56,8 +66,8 @@ func (pc *PendingCreate) Result() (worker.Sandbox, error) {
 		return worker.Sandbox{}, fmt.Errorf("worker %s: no answer to %s yet", workerID, pc.reply.subject)
 	}
 	var reply protocol.CreateReply
-	if err := decodeReply(pc.msg, pc.reply.subject, &reply); err != nil {
-		return worker.Sandbox{}, err
+	if err := protocol.DecodeCreateReply(pc.msg.Data, &reply); err != nil {
+		return worker.Sandbox{}, fmt.Errorf("decode reply to %s: %w", pc.reply.subject, err)
 	}
 	if reply.Error != nil {
 		return worker.Sandbox{}, fmt.Errorf("worker %s: %w", workerID, reply.Error)

@@ -13,9 +13,10 @@ import (
 )
 
 // TestSweep checks when Sweep declares a worker dead: after missing four
-// beats, later by as much as the orchestrator is behind on handling
-// heartbeats (measured from the other workers' Sent times), at most
-// maxBehind later.
+// beats, later by as much as heartbeats arrive late (their transit past
+// each worker's usual, the largest in the last two windows of
+// heartbeatLag), at most maxBehind later; a heartbeat on time handled
+// after a late one does not take the grace back.
 func TestSweep(t *testing.T) {
 	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	const iv = 200 * time.Millisecond
@@ -24,35 +25,91 @@ func TestSweep(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		// lag is how late the last heartbeat of the live worker "b" was
-		// handled, past the usual 1 ms transit.
-		lag  time.Duration
-		at   time.Duration // when the sweep runs, after a's last beat
-		want []string
+		// lag is how late a heartbeat of the live worker "b" is handled,
+		// past the usual 1 ms transit, just before the sweep.
+		lag time.Duration
+		// onTimeAfter: the live worker "c" beats on time after b's late
+		// heartbeat, just before the sweep.
+		onTimeAfter bool
+		at          time.Duration // when the sweep runs, after a's last beat
+		want        []string
 	}{
-		{"within four beats: alive", 0, 790 * time.Millisecond, nil},
-		{"past four beats: dead", 0, 810 * time.Millisecond, []string{"a"}},
-		{"the orchestrator 300 ms behind: alive 300 ms longer", 300 * time.Millisecond, 1050 * time.Millisecond, nil},
-		{"the orchestrator 300 ms behind: dead after that", 300 * time.Millisecond, 1110 * time.Millisecond, []string{"a"}},
-		{"grace is capped", 5 * time.Second, 1810 * time.Millisecond, []string{"a"}},
+		{"within four beats: alive", 0, false, 790 * time.Millisecond, nil},
+		{"past four beats: dead", 0, false, 810 * time.Millisecond, []string{"a"}},
+		{"heartbeats 300 ms late: alive 300 ms longer", 300 * time.Millisecond, false, 1090 * time.Millisecond, nil},
+		{"heartbeats 300 ms late: dead after that", 300 * time.Millisecond, false, 1110 * time.Millisecond, []string{"a"}},
+		{"one on time after a late one: still alive", 300 * time.Millisecond, true, 1090 * time.Millisecond, nil},
+		{"grace is capped", 8 * time.Second, false, missedHeartbeats*iv + maxBehind - 10*time.Millisecond, nil},
+		{"grace is capped: dead past the cap", 8 * time.Second, false, missedHeartbeats*iv + maxBehind + 10*time.Millisecond, []string{"a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := NewWorkers(nil)
-			// Both workers beat with 1 ms transit; then a stops and b's
-			// next beat is handled tt.lag late.
+			// Every worker beats with 1 ms transit; then a stops, and b
+			// and c beat on until the sweep.
 			for i := range 3 {
 				sent := t0.Add(time.Duration(i) * iv)
-				beat(w, "a", sent, sent.Add(time.Millisecond))
-				beat(w, "b", sent, sent.Add(time.Millisecond))
+				for _, id := range []string{"a", "b", "c"} {
+					beat(w, id, sent, sent.Add(time.Millisecond))
+				}
 			}
 			last := t0.Add(2*iv + time.Millisecond)
-			sent := t0.Add(3 * iv)
-			beat(w, "b", sent, sent.Add(time.Millisecond+tt.lag))
-			beat(w, "b", sent.Add(iv), sent.Add(iv+time.Millisecond+tt.lag)) // keeps b itself alive
-			got := w.Sweep(last.Add(tt.at))
+			sweep := last.Add(tt.at)
+			for sent := t0.Add(3 * iv); sent.Add(20 * time.Millisecond).Before(sweep); sent = sent.Add(iv) {
+				beat(w, "b", sent, sent.Add(time.Millisecond))
+				beat(w, "c", sent, sent.Add(time.Millisecond))
+			}
+			handled := sweep.Add(-10 * time.Millisecond)
+			beat(w, "b", handled.Add(-time.Millisecond-tt.lag), handled)
+			if tt.onTimeAfter {
+				beat(w, "c", handled.Add(4*time.Millisecond), handled.Add(5*time.Millisecond))
+			}
+			got := w.Sweep(sweep)
 			if !reflect.DeepEqual(got, tt.want) && !(len(got) == 0 && len(tt.want) == 0) {
 				t.Fatalf("Sweep %v after a's last beat = %v, want %v", tt.at, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSweepMassSilence: when most of the cluster falls silent at once,
+// the sweep takes it for the path's stall and waits maxBehind more
+// before declaring them dead; a worker silent alone, or one of two, is
+// declared dead after its four beats as ever.
+func TestSweepMassSilence(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	const iv = 200 * time.Millisecond
+	tests := []struct {
+		name            string
+		workers, silent int
+		at              time.Duration // after the silent ones' last beat
+		wantDead        int
+	}{
+		{"one of one, past four beats", 1, 1, 810 * time.Millisecond, 1},
+		{"one of two", 2, 1, 810 * time.Millisecond, 1},
+		{"half of ten", 10, 5, 810 * time.Millisecond, 5},
+		{"six of ten: held", 10, 6, 810 * time.Millisecond, 0},
+		{"all ten: held", 10, 10, missedHeartbeats*iv + maxBehind - 10*time.Millisecond, 0},
+		{"all ten: dead past the cap", 10, 10, missedHeartbeats*iv + maxBehind + 10*time.Millisecond, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := NewWorkers(nil)
+			beat := func(i int, at time.Time) {
+				w.Observe(protocol.Heartbeat{WorkerID: fmt.Sprintf("w%02d", i), CPUMilli: 1000, MemoryBytes: 1 << 30, Interval: iv, Sent: at}, at)
+			}
+			for i := range tt.workers {
+				beat(i, t0)
+			}
+			sweep := t0.Add(tt.at)
+			// The others beat on, on time, up to the sweep.
+			for at := t0.Add(iv); !at.After(sweep); at = at.Add(iv) {
+				for i := tt.silent; i < tt.workers; i++ {
+					beat(i, at)
+				}
+			}
+			if got := w.Sweep(sweep); len(got) != tt.wantDead {
+				t.Fatalf("Sweep %v after %d of %d workers fell silent: dead %v, want %d", tt.at, tt.silent, tt.workers, got, tt.wantDead)
 			}
 		})
 	}
@@ -78,12 +135,12 @@ func TestSweepAbsorbsAClockStep(t *testing.T) {
 	for i := 3; i < 100; i++ {
 		beat("a", at(i), at(i).Add(time.Millisecond))
 		beat("skewed", at(i).Add(-3*time.Second), at(i).Add(time.Millisecond))
-		if i == 3 && w.behind != maxBehind {
-			t.Fatalf("right after the step: grace %v, want the cap %v", w.behind, maxBehind)
+		if g := w.grace(at(i).Add(time.Millisecond)); i == 3 && g != 3*time.Second {
+			t.Fatalf("right after the step: grace %v, want the step, 3s", g)
 		}
 	}
-	if w.behind > 100*time.Millisecond {
-		t.Fatalf("19 s after the step: grace %v, want the step absorbed (< 100ms)", w.behind)
+	if g := w.grace(at(99).Add(time.Millisecond)); g > 100*time.Millisecond {
+		t.Fatalf("19 s after the step: grace %v, want the step absorbed (< 100ms)", g)
 	}
 	last := at(99).Add(time.Millisecond)
 	// skewed keeps beating; a is silent since its beat 99.

@@ -12,6 +12,7 @@ func (w *Workers) Views(now time.Time) []api.WorkerView {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := make([]api.WorkerView, 0, len(w.m))
+	grace := w.grace(now)
 	for id, e := range w.m {
 		v := api.WorkerView{ID: id, Runtime: e.hb.Runtime, State: "ready", CPUMilli: e.hb.CPUMilli, CPUAllocationRatio: e.hb.CPUAllocationRatio, MemoryBytes: e.hb.MemoryBytes,
 			ReservedCPUMilli: e.reservedCPU, ReservedMemoryBytes: e.reservedMem, Sandboxes: e.hb.Sandboxes, LastHeartbeat: e.seen,
@@ -22,7 +23,7 @@ func (w *Workers) Views(now time.Time) []api.WorkerView {
 			}
 		}
 		switch {
-		case e.dead || !e.alive(now, w.behind):
+		case e.dead || !e.alive(now, grace):
 			v.State = "dead"
 		case e.draining:
 			v.State = "draining"

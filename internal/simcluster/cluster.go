@@ -307,21 +307,13 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	})
 	c.memEmpty = measureMemory()
 	if c.hbSub, err = c.nc.Subscribe(protocol.HeartbeatSubjects, func(m *nats.Msg) {
+		received := time.Now()
 		c.heartbeats.Add(1)
-		if protocol.IsBeat(m.Data) {
-			if b, err := protocol.DecodeBeat(m.Subject, m.Data); err == nil {
-				c.Workers.ObserveBeat(b, time.Now())
-			}
-			return
-		}
-		hb, err := protocol.DecodeHeartbeat(m.Subject, m.Data)
-		if err != nil {
-			return
-		}
+		h, err := c.Workers.Heard(m.Subject, m.Data, received)
 		// As the orchestrator's own handler does: a new worker, or one
 		// with sandboxes the router does not know, would be asked for its
 		// list (the simulation only counts them: a fresh fake has none).
-		if fresh, _ := c.Workers.Observe(hb, time.Now()); fresh || hb.Sandboxes > c.Router.CountOn(hb.WorkerID) {
+		if err == nil && h.Full && (h.Fresh || h.Heartbeat.Sandboxes > c.Router.CountOn(h.Heartbeat.WorkerID)) {
 			c.unknown.Add(1)
 		}
 	}); err != nil {

@@ -5,7 +5,6 @@ package protocol
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -33,7 +32,7 @@ func HeartbeatSubject(workerID string) string { return heartbeatPrefix + workerI
 // speak only for itself (the bus lets it publish on its own subject only).
 func DecodeHeartbeat(subject string, data []byte) (Heartbeat, error) {
 	var hb Heartbeat
-	if err := json.Unmarshal(data, &hb); err != nil {
+	if err := unmarshalHeartbeat(data, &hb); err != nil {
 		return Heartbeat{}, fmt.Errorf("heartbeat on %s: %w", subject, err)
 	}
 	if hb.WorkerID == "" {
