@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,7 +44,15 @@ static-max meets in all but 1% of validation windows, found by the simulator,
 so that the QoS constrains every policy. --qos workflow keeps the workflow's
 own target; --qos 470ms sets one. --samples runs every sample of DIR (default
 dags) that has a profile in DIR/profiles and ends with a table of each
-sample's aquatope against the targets of issue 22.`,
+sample's aquatope against the targets of issue 22.
+
+--rate N (invocations a minute, Poisson) adds the pre-warm plan's idle cost:
+each choice is priced (execution, idle and start-up cost per invocation) and
+validated with the cold starts its QoS-aware pre-warm plan lets through, and
+every policy that explores runs again choosing resources and pre-warm
+settings together, its objective the total. --rate 0 (the default) leaves it
+out and gives the figures of execution cost alone; 1 is a workflow invoked
+once a minute, where idle dominates, 100 a busy one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(out); err != nil {
@@ -59,6 +68,9 @@ sample's aquatope against the targets of issue 22.`,
 			}
 			if opts.Windows <= 0 {
 				return fmt.Errorf("flag --windows %d: want > 0", opts.Windows)
+			}
+			if !(opts.ArrivalsPerMinute >= 0) || math.IsInf(opts.ArrivalsPerMinute, 0) {
+				return fmt.Errorf("flag --rate %v: want invocations a minute, ≥ 0 (0: no pre-warm cost)", opts.ArrivalsPerMinute)
 			}
 			var pairs [][2]string
 			switch {
@@ -109,6 +121,7 @@ sample's aquatope against the targets of issue 22.`,
 	cmd.Flags().IntVar(&opts.Windows, "windows", 50, "validation windows per seed")
 	cmd.Flags().StringVar(&qos, "qos", "binding", "latency target: binding (the tightest static-max meets in 99% of windows), workflow (its own), or a latency such as 470ms (the percentile is the workflow's)")
 	cmd.Flags().IntVar(&opts.Budget, "budget", 0, "evaluation budget (default 30 for ≤ 4 stages, else 60)")
+	cmd.Flags().Float64Var(&opts.ArrivalsPerMinute, "rate", 0, "invocations a minute: choose resources and pre-warm settings together, with idle cost (0: execution cost only, as before)")
 	outputFlag(cmd, &out)
 	return cmd
 }

@@ -44,6 +44,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
+	if r.Prewarm != nil {
+		return r.Prewarm.writeTable(w, r.TargetMs, r.Percentile)
+	}
 	return nil
 }
 

@@ -106,7 +106,9 @@ func setting(c scheduler.Config, fn string) (scheduler.Setting, float64, float64
 // invoke runs one invocation: every call's latency is an empirical quantile
 // drawn with u(), a foreach stage's calls run in parallel (the stage takes
 // its slowest call), and the end-to-end latency is the critical path.
-func (s *Simulator) invoke(c scheduler.Config, u func() float64, finish []float64) (latencyMs, costUSD float64) {
+// Stage i starts delayMs[i] after its needs are done (a cold start; nil:
+// every sandbox warm).
+func (s *Simulator) invoke(c scheduler.Config, u func() float64, finish, delayMs []float64) (latencyMs, costUSD float64) {
 	for i, st := range s.stages {
 		set, cpu, mem := setting(c, st.function)
 		var stageMs float64
@@ -119,6 +121,9 @@ func (s *Simulator) invoke(c scheduler.Config, u func() float64, finish []float6
 		for _, n := range st.needs {
 			start = max(start, finish[n])
 		}
+		if delayMs != nil {
+			start += delayMs[i]
+		}
 		finish[i] = start + stageMs
 		latencyMs = max(latencyMs, finish[i])
 	}
@@ -130,7 +135,7 @@ func (s *Simulator) Run(c scheduler.Config, n int, rng *rand.Rand) scheduler.Obs
 	o := scheduler.Observation{LatencyMs: make([]float64, n), CostUSD: make([]float64, n)}
 	finish := make([]float64, len(s.stages))
 	for i := 0; i < n; i++ {
-		o.LatencyMs[i], o.CostUSD[i] = s.invoke(c, rng.Float64, finish)
+		o.LatencyMs[i], o.CostUSD[i] = s.invoke(c, rng.Float64, finish, nil)
 	}
 	return o
 }
@@ -162,7 +167,7 @@ func (s *Simulator) MeetsLatency(c scheduler.Config, p, limitMs float64) bool {
 	finish := make([]float64, len(s.stages))
 	over := 0
 	for range truthSamples {
-		if l, _ := s.invoke(c, rng.Float64, finish); l > limitMs {
+		if l, _ := s.invoke(c, rng.Float64, finish, nil); l > limitMs {
 			if over++; over > allowed {
 				return false
 			}

@@ -35,6 +35,14 @@ type TuneOptions struct {
 	WindowMissRate float64
 	// Parallel bounds concurrent runs (default GOMAXPROCS).
 	Parallel int
+	// ArrivalsPerMinute, when > 0, is the workflow's invocation rate: every
+	// choice is then also priced and validated pre-warmed by the QoS plan
+	// its configuration implies (Prewarmed), and every policy that
+	// explores runs a second time choosing resources and pre-warm settings
+	// together, its objective the total cost (execution, idle and
+	// start-up) and its latencies those with the plan's cold starts. Zero
+	// leaves the pre-warm plan out, as before.
+	ArrivalsPerMinute float64
 }
 
 func (o TuneOptions) withDefaults() TuneOptions {
@@ -80,6 +88,15 @@ type Run struct {
 	// Decisions and DecisionTime are the Suggest and Best calls and their total time.
 	Decisions    int
 	DecisionTime time.Duration
+	// Together says the run chose resources and pre-warm settings
+	// together (TuneOptions.ArrivalsPerMinute); it is then left out of
+	// the policies' Results, which are the execution-only choices'.
+	Together bool
+	// Prewarm is the choice's cost under its pre-warm plan and
+	// PrewarmWindowViolations the validation windows, with the plan's cold
+	// starts, that missed (with an arrival rate only).
+	Prewarm                 *PrewarmCost
+	PrewarmWindowViolations int
 }
 
 // PolicyResult is a policy's means over its seeds.
@@ -132,6 +149,8 @@ type Report struct {
 	Runs                    []Run            `json:"-"`
 	OracleConfig            scheduler.Config `json:"oracleConfig"`
 	WindowSafeOracleConfig  scheduler.Config `json:"windowSafeOracleConfig"`
+	// Prewarm compares the choices pre-warmed (with an arrival rate only).
+	Prewarm *PrewarmReport `json:"prewarm,omitempty"`
 }
 
 // Tune runs every policy with every seed on the simulator: explore with the
@@ -168,15 +187,28 @@ func Tune(ctx context.Context, s *Simulator, space *scheduler.Space, target sche
 		OracleConfig:            oracles[scheduler.PolicyOracle],
 		WindowSafeOracleConfig:  oracles[scheduler.PolicyWindowSafeOracle],
 	}
+	var pw *Prewarmed
+	if opts.ArrivalsPerMinute > 0 {
+		var err error
+		if pw, err = NewPrewarmed(s, space, target, opts.ArrivalsPerMinute); err != nil {
+			return nil, fmt.Errorf("tune: %w", err)
+		}
+	}
 	type job struct {
-		policy string
-		seed   uint64
-		slot   int
+		policy   string
+		seed     uint64
+		slot     int
+		together bool
 	}
 	var jobs []job
 	for _, name := range opts.Policies {
 		for seed := 1; seed <= opts.Seeds; seed++ {
-			jobs = append(jobs, job{name, uint64(seed), len(jobs)})
+			jobs = append(jobs, job{name, uint64(seed), len(jobs), false})
+		}
+	}
+	for _, name := range opts.Policies {
+		for seed := 1; seed <= opts.Seeds && pw != nil && explores(name); seed++ {
+			jobs = append(jobs, job{name, uint64(seed), len(jobs), true})
 		}
 	}
 	runs := make([]Run, len(jobs))
@@ -188,7 +220,7 @@ func Tune(ctx context.Context, s *Simulator, space *scheduler.Space, target sche
 		go func() {
 			defer wg.Done()
 			for j := range ch {
-				runs[j.slot], errs[j.slot] = runOne(ctx, s, space, target, j.policy, j.seed, budget, opts, oracles)
+				runs[j.slot], errs[j.slot] = runOne(ctx, s, space, target, j.policy, j.seed, budget, opts, oracles, pw, j.together)
 			}
 		}()
 	}
@@ -204,7 +236,21 @@ func Tune(ctx context.Context, s *Simulator, space *scheduler.Space, target sche
 	for _, name := range opts.Policies {
 		rep.Results = append(rep.Results, summariseRuns(name, runs, rep, opts))
 	}
+	if pw != nil {
+		rep.Prewarm = summarisePrewarm(runs, opts)
+	}
 	return rep, nil
+}
+
+// explores says whether policy name measures configurations (and so can
+// choose with the pre-warm plan's cost): not the oracles nor the static
+// policies, whose choice is the same either way.
+func explores(name string) bool {
+	switch name {
+	case scheduler.PolicyOracle, scheduler.PolicyWindowSafeOracle, scheduler.PolicyStaticMax, scheduler.PolicyStaticDefault:
+		return false
+	}
+	return true
 }
 
 // policyOptions are the options every policy of a Tune is built with.
@@ -214,8 +260,10 @@ func policyOptions(s *Simulator, seed uint64, budget int, opts TuneOptions) sche
 }
 
 // runOne explores with one policy and seed, then validates its choice; an
-// oracle's choice, searched once, is taken from oracles.
-func runOne(ctx context.Context, s *Simulator, space *scheduler.Space, target scheduler.Target, name string, seed uint64, budget int, opts TuneOptions, oracles map[string]scheduler.Config) (Run, error) {
+// oracle's choice, searched once, is taken from oracles. With pw, the
+// choice is also priced and validated pre-warmed, and together explores
+// pre-warmed: total cost, cold starts included.
+func runOne(ctx context.Context, s *Simulator, space *scheduler.Space, target scheduler.Target, name string, seed uint64, budget int, opts TuneOptions, oracles map[string]scheduler.Config, pw *Prewarmed, together bool) (Run, error) {
 	var p scheduler.ResourcePolicy
 	if c, ok := oracles[name]; ok {
 		p = scheduler.Fixed(name, c)
@@ -225,8 +273,14 @@ func runOne(ctx context.Context, s *Simulator, space *scheduler.Space, target sc
 			return Run{}, err
 		}
 	}
-	run := Run{Policy: name, Seed: seed}
+	run := Run{Policy: name, Seed: seed, Together: together}
 	explore := rand.New(rand.NewPCG(seed, 1))
+	evaluate := func(c scheduler.Config) (scheduler.Observation, error) {
+		if together {
+			return pw.Run(c, opts.EvalInvocations, explore)
+		}
+		return s.Run(c, opts.EvalInvocations, explore), nil
+	}
 	for run.Evaluations < budget {
 		t0 := time.Now()
 		c, err := p.Suggest(ctx)
@@ -241,7 +295,10 @@ func runOne(ctx context.Context, s *Simulator, space *scheduler.Space, target sc
 		if err := space.Contains(c); err != nil {
 			return Run{}, fmt.Errorf("%s seed %d: suggestion outside the space: %w", name, seed, err)
 		}
-		o := s.Run(c, opts.EvalInvocations, explore)
+		o, err := evaluate(c)
+		if err != nil {
+			return Run{}, fmt.Errorf("%s seed %d: %w", name, seed, err)
+		}
 		for _, l := range o.LatencyMs {
 			if l > target.LatencyMs {
 				run.ExploreViolations++
@@ -273,6 +330,23 @@ func runOne(ctx context.Context, s *Simulator, space *scheduler.Space, target sc
 			run.WindowViolations++
 		}
 	}
+	if pw == nil {
+		return run, nil
+	}
+	if run.Prewarm, err = pw.At(best); err != nil {
+		return Run{}, fmt.Errorf("%s seed %d: %w", name, seed, err)
+	}
+	// The same windows for both choices (common random numbers).
+	cold := rand.New(rand.NewPCG(seed, 4))
+	for w := 0; w < opts.Windows; w++ {
+		o, err := pw.Run(best, opts.WindowSize, cold)
+		if err != nil {
+			return Run{}, fmt.Errorf("%s seed %d: %w", name, seed, err)
+		}
+		if stats.Percentile(o.LatencyMs, target.Percentile) > target.LatencyMs {
+			run.PrewarmWindowViolations++
+		}
+	}
 	return run, nil
 }
 
@@ -282,7 +356,7 @@ func summariseRuns(name string, runs []Run, rep *Report, opts TuneOptions) Polic
 	var explInv, explViol, windows, winViol, decisions int
 	var decTime time.Duration
 	for _, run := range runs {
-		if run.Policy != name {
+		if run.Policy != name || run.Together {
 			continue
 		}
 		r.Seeds++
