@@ -140,12 +140,16 @@ func (s *Server) start(ctx context.Context) error {
 	if nice == 0 {
 		nice = 10
 	}
+	var from int64 // the log's size before this start: its error quotes only this start's lines
+	if fi, err := os.Stat(s.logPath()); err == nil {
+		from = fi.Size()
+	}
 	var wrap []string
 	if path, err := exec.LookPath("nice"); err == nil && nice > 0 {
 		wrap = []string{path, "-n", strconv.Itoa(min(nice, 19))}
 	}
 	if err := s.runWrapped(ctx, wrap, "pg_ctl", "start", "-w", "-t", "60", "-D", s.dataDir(), "-l", s.logPath(), "-o", opts); err != nil {
-		return fmt.Errorf("start postgres: %w; its log %s ends with:\n%s", err, s.logPath(), tail(s.logPath()))
+		return fmt.Errorf("start postgres: %w; its log %s ends with:\n%s", err, s.logPath(), tail(s.logPath(), from))
 	}
 	s.cfg.Logger.Info("postgres started", "dir", s.cfg.Dir, "port", s.port)
 	return nil
@@ -176,7 +180,8 @@ func (s *Server) startOnAPort(ctx context.Context) error {
 }
 
 // portTaken reports whether a start failed because its port was in use:
-// the server's log, quoted in the error, says so.
+// the lines this start wrote to the server's log, quoted in the error,
+// say so.
 func portTaken(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "Address already in use") || strings.Contains(msg, "could not create any TCP/IP sockets")
@@ -251,10 +256,15 @@ func serverUser() (*syscall.Credential, error) {
 	return nil, errors.New("postgres cannot run as root and neither user postgres nor nobody exists")
 }
 
-func tail(path string) string {
+// tail is the last 2 KiB of what the log at path has from offset from on:
+// what one start wrote, not earlier starts' lines.
+func tail(path string, from int64) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
+	}
+	if from > 0 && from <= int64(len(b)) {
+		b = b[from:]
 	}
 	if len(b) > 2048 {
 		b = b[len(b)-2048:]

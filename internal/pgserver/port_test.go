@@ -2,7 +2,10 @@ package pgserver
 
 import (
 	"context"
+	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -23,5 +26,23 @@ func TestATakenPortIsRecognised(t *testing.T) {
 	}
 	if !portTaken(err) {
 		t.Errorf("the failure is not recognised as a taken port: %v", err)
+	}
+}
+
+// TestTailQuotesOneStart: a failed start quotes the log from where it
+// began, so an earlier start's "Address already in use" is not taken for
+// its own.
+func TestTailQuotesOneStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "postgres.log")
+	earlier := "FATAL: could not create any TCP/IP sockets\n"
+	if err := os.WriteFile(path, []byte(earlier+"FATAL: data directory has wrong ownership\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := tail(path, int64(len(earlier)))
+	if got != "FATAL: data directory has wrong ownership\n" {
+		t.Errorf("tail from this start: %q", got)
+	}
+	if portTaken(errors.New(got)) {
+		t.Error("an earlier start's taken port counted as this one's")
 	}
 }
