@@ -41,9 +41,7 @@ func writeConfigurationHistory(w io.Writer, h *api.ConfigurationHistory) error {
 		_, err := fmt.Fprintln(w, h.Message)
 		return err
 	}
-	if h.Dropped > 0 {
-		fmt.Fprintf(w, "WARNING: %d history records were dropped (buffer full while Postgres was down); figures miss them\n", h.Dropped)
-	}
+	warnDropped(w, h.Dropped)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "AT\tKIND\tINVOCATIONS\tP%g(ms)\tEXEC COST/INV($)\tRESOURCES\tWHY\n", h.Percentile)
 	for _, c := range h.Changes {

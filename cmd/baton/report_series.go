@@ -21,9 +21,7 @@ func (s seriesTable) WriteTable(w io.Writer) error {
 		fmt.Fprintln(w, s.Message)
 		return nil
 	}
-	if s.Dropped > 0 {
-		fmt.Fprintf(w, "WARNING: %d history records were dropped (buffer full while Postgres was down); figures miss them\n", s.Dropped)
-	}
+	warnDropped(w, s.Dropped)
 	qosHeader := "QOS\tVIOLATIONS"
 	if s.QoS != nil {
 		fmt.Fprintf(w, "QoS: p%g <= %g ms\n", s.QoS.Percentile, s.QoS.TargetMs)
@@ -53,6 +51,14 @@ func seriesMs(m stats.Ms) string {
 		return "failed"
 	}
 	return fmt.Sprintf("%.1f", float64(m))
+}
+
+// warnDropped warns, above a table of history's figures, of the records
+// the orchestrator dropped (none: nothing).
+func warnDropped(w io.Writer, dropped uint64) {
+	if dropped > 0 {
+		fmt.Fprintf(w, "WARNING: %d history records were dropped (buffer full while Postgres was down); figures miss them\n", dropped)
+	}
 }
 
 func percent(p *float64) string {
