@@ -13,7 +13,6 @@ import (
 
 	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/orchestrator/client"
-	"baton.dev/baton/scheduler/stats"
 )
 
 // workflowHistoryCmd is `baton workflows history NAME`: a workflow's
@@ -79,13 +78,6 @@ func beforeAfter(c api.ConfigurationChange, figure func(*api.ChangeWindow) strin
 		after = figure(c.After)
 	}
 	return before + " -> " + after
-}
-
-func windowMs(m *stats.Ms) string {
-	if m == nil {
-		return "-"
-	}
-	return seriesMs(*m)
 }
 
 func resources(r *api.Resources) string {

@@ -34,12 +34,8 @@ func (s seriesTable) WriteTable(w io.Writer) error {
 		if b.LatencyMs != nil {
 			p50, p99 = seriesMs(b.LatencyMs.P50), seriesMs(b.LatencyMs.P99)
 		}
-		qos := "-"
-		if b.QoSMs != nil {
-			qos = seriesMs(*b.QoSMs)
-		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Start.Local().Format(time.DateTime), b.Invocations, b.Errors, p50, p99,
-			qos, percent(b.ViolationRate), dollars(b.Cost.ExecutionPerInvocation), dollars(b.Cost.IdlePerInvocation), percent(b.ColdStartRate))
+			windowMs(b.QoSMs), percent(b.ViolationRate), dollars(b.Cost.ExecutionPerInvocation), dollars(b.Cost.IdlePerInvocation), percent(b.ColdStartRate))
 	}
 	return tw.Flush()
 }
@@ -51,6 +47,14 @@ func seriesMs(m stats.Ms) string {
 		return "failed"
 	}
 	return fmt.Sprintf("%.1f", float64(m))
+}
+
+// windowMs is seriesMs of a figure that may be absent ("-").
+func windowMs(m *stats.Ms) string {
+	if m == nil {
+		return "-"
+	}
+	return seriesMs(*m)
 }
 
 // warnDropped warns, above a table of history's figures, of the records
