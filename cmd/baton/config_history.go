@@ -13,7 +13,6 @@ import (
 
 	"baton.dev/baton/orchestrator/api"
 	"baton.dev/baton/orchestrator/client"
-	"baton.dev/baton/scheduler/stats"
 )
 
 // workflowHistoryCmd is `baton workflows history NAME`: a workflow's
@@ -41,9 +40,7 @@ func writeConfigurationHistory(w io.Writer, h *api.ConfigurationHistory) error {
 		_, err := fmt.Fprintln(w, h.Message)
 		return err
 	}
-	if h.Dropped > 0 {
-		fmt.Fprintf(w, "WARNING: %d history records were dropped (buffer full while Postgres was down); figures miss them\n", h.Dropped)
-	}
+	warnDropped(w, h.Dropped)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "AT\tKIND\tINVOCATIONS\tP%g(ms)\tEXEC COST/INV($)\tRESOURCES\tWHY\n", h.Percentile)
 	for _, c := range h.Changes {
@@ -81,13 +78,6 @@ func beforeAfter(c api.ConfigurationChange, figure func(*api.ChangeWindow) strin
 		after = figure(c.After)
 	}
 	return before + " -> " + after
-}
-
-func windowMs(m *stats.Ms) string {
-	if m == nil {
-		return "-"
-	}
-	return seriesMs(*m)
 }
 
 func resources(r *api.Resources) string {

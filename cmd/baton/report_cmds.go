@@ -57,9 +57,7 @@ func reportCmd() *cobra.Command {
 			if rep.History == "off" {
 				fmt.Fprintln(w, rep.Message)
 			}
-			if rep.Dropped > 0 {
-				fmt.Fprintf(w, "WARNING: %d history records were dropped (buffer full while Postgres was down); figures miss them\n", rep.Dropped)
-			}
+			warnDropped(w, rep.Dropped)
 			for _, r := range rep.Workflows {
 				fmt.Fprintf(w, "\n%s\n", r.Name)
 				if f := r.Figures; f != nil {

@@ -21,9 +21,7 @@ func (s seriesTable) WriteTable(w io.Writer) error {
 		fmt.Fprintln(w, s.Message)
 		return nil
 	}
-	if s.Dropped > 0 {
-		fmt.Fprintf(w, "WARNING: %d history records were dropped (buffer full while Postgres was down); figures miss them\n", s.Dropped)
-	}
+	warnDropped(w, s.Dropped)
 	qosHeader := "QOS\tVIOLATIONS"
 	if s.QoS != nil {
 		fmt.Fprintf(w, "QoS: p%g <= %g ms\n", s.QoS.Percentile, s.QoS.TargetMs)
@@ -36,12 +34,8 @@ func (s seriesTable) WriteTable(w io.Writer) error {
 		if b.LatencyMs != nil {
 			p50, p99 = seriesMs(b.LatencyMs.P50), seriesMs(b.LatencyMs.P99)
 		}
-		qos := "-"
-		if b.QoSMs != nil {
-			qos = seriesMs(*b.QoSMs)
-		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Start.Local().Format(time.DateTime), b.Invocations, b.Errors, p50, p99,
-			qos, percent(b.ViolationRate), dollars(b.Cost.ExecutionPerInvocation), dollars(b.Cost.IdlePerInvocation), percent(b.ColdStartRate))
+			windowMs(b.QoSMs), percent(b.ViolationRate), dollars(b.Cost.ExecutionPerInvocation), dollars(b.Cost.IdlePerInvocation), percent(b.ColdStartRate))
 	}
 	return tw.Flush()
 }
@@ -53,6 +47,22 @@ func seriesMs(m stats.Ms) string {
 		return "failed"
 	}
 	return fmt.Sprintf("%.1f", float64(m))
+}
+
+// windowMs is seriesMs of a figure that may be absent ("-").
+func windowMs(m *stats.Ms) string {
+	if m == nil {
+		return "-"
+	}
+	return seriesMs(*m)
+}
+
+// warnDropped warns, above a table of history's figures, of the records
+// the orchestrator dropped (none: nothing).
+func warnDropped(w io.Writer, dropped uint64) {
+	if dropped > 0 {
+		fmt.Fprintf(w, "WARNING: %d history records were dropped (buffer full while Postgres was down); figures miss them\n", dropped)
+	}
 }
 
 func percent(p *float64) string {

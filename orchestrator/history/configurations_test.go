@@ -92,7 +92,6 @@ func TestConfigurationHistory(t *testing.T) {
 	}
 	waitWritten(t, h, 30*time.Second)
 
-	nan := math.NaN()
 	inf := math.Inf(1)
 	m := time.Minute
 	want := map[string][2]*wantWindow{ // before, after
@@ -128,8 +127,8 @@ func TestConfigurationHistory(t *testing.T) {
 					continue
 				}
 				w := want[c.ids[i]]
-				checkWindow(t, t0, id+" before", ch.Before, w[0], nan)
-				checkWindow(t, t0, id+" after", ch.After, w[1], nan)
+				checkWindow(t, t0, id+" before", ch.Before, w[0])
+				checkWindow(t, t0, id+" after", ch.After, w[1])
 			}
 			first := got[len(got)-1]
 			if c.ids[len(c.ids)-1] == "c1" {
@@ -156,7 +155,7 @@ func TestConfigurationHistory(t *testing.T) {
 	}
 }
 
-func checkWindow(t *testing.T, t0 time.Time, what string, got *api.ChangeWindow, want *wantWindow, nan float64) {
+func checkWindow(t *testing.T, t0 time.Time, what string, got *api.ChangeWindow, want *wantWindow) {
 	t.Helper()
 	if (got == nil) != (want == nil) {
 		t.Errorf("%s: got %+v, want %+v", what, got, want)
@@ -165,6 +164,7 @@ func checkWindow(t *testing.T, t0 time.Time, what string, got *api.ChangeWindow,
 	if got == nil {
 		return
 	}
+	nan := math.NaN()
 	ms := func(p *stats.Ms) float64 {
 		if p == nil {
 			return nan

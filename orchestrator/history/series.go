@@ -103,7 +103,7 @@ ORDER BY started_at DESC LIMIT 1`, args[:4]...).Scan(&targetMs, &percentile)
 	if err := seriesInvocations(ctx, tx, s, args); err != nil {
 		return nil, err
 	}
-	if err := seriesStages(ctx, tx, s, args); err != nil {
+	if err := seriesStages(ctx, tx, s, args, q.Step); err != nil {
 		return nil, err
 	}
 	if err := seriesPools(ctx, tx, s, args, h.prices); err != nil {
@@ -189,9 +189,10 @@ WHERE n > 0
 ORDER BY b`
 }
 
-// seriesStages fills each bucket's stage runs and cold starts.
-func seriesStages(ctx context.Context, tx pgx.Tx, s *api.Series, args []any) error {
-	rows, err := tx.Query(ctx, seriesStagesSQL(), append(args, rolledUntil(s.Since, s.Until, time.Duration(s.StepSeconds*float64(time.Second))))...)
+// seriesStages fills each bucket's stage runs and cold starts, the
+// buckets step long.
+func seriesStages(ctx context.Context, tx pgx.Tx, s *api.Series, args []any, step time.Duration) error {
+	rows, err := tx.Query(ctx, seriesStagesSQL(), append(args, rolledUntil(s.Since, s.Until, step))...)
 	if err != nil {
 		return unavailable(err)
 	}
