@@ -183,7 +183,6 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		pinner:      pinner,
 		logins:      logins,
 	}
-	o.workers.term = cfg.Term
 	rcfg := RouterConfig{HealthTimeout: cfg.HealthTimeout, Logger: cfg.Logger, MaxQueue: cfg.MaxQueue, MaxQueueWait: cfg.MaxQueueWait, PullAuth: func(key, image string) *worker.PullAuth {
 		tenant, _, _ := strings.Cut(key, "/")
 		return logins.PullAuth(tenant, image)
