@@ -93,7 +93,10 @@ func (c *chainWarmer) start(d *Deployment) *chainClaims {
 	plan := decide.PlanChainWarming(d.Workflow, pools, fan)
 	cc := &chainClaims{stages: make(map[string]*stageClaim, len(plan))}
 	for _, cw := range plan {
-		stage := slices.IndexFunc(d.Workflow.Spec.Stages, func(st *workflow.Stage) bool { return st.Name == cw.Stage })
+		stage := -1 // looked up only for a QoS plan, which alone reads it
+		if qos != nil {
+			stage = slices.IndexFunc(d.Workflow.Spec.Stages, func(st *workflow.Stage) bool { return st.Name == cw.Stage })
+		}
 		if c.policy != nil && !prewarm.ChainWarmsStage(c.policy, qos, stage) {
 			continue // its cold start fits in the workflow's QoS
 		}

@@ -77,13 +77,15 @@ func (f *follower) catchUp(ctx context.Context) error {
 		return fmt.Errorf("bucket %s: status of type %T has no stream sequence", f.kv.Bucket(), st)
 	}
 	last := bs.StreamInfo().State.LastSeq
+	t := time.NewTicker(time.Millisecond) // one timer for the whole wait
+	defer t.Stop()
 	for f.applied.Load() < last {
 		select {
 		case <-f.done:
 			return fmt.Errorf("bucket %s: the watch ended at revision %d of %d", f.kv.Bucket(), f.applied.Load(), last)
 		case <-ctx.Done():
 			return fmt.Errorf("bucket %s: caught up to revision %d of %d: %w", f.kv.Bucket(), f.applied.Load(), last, ctx.Err())
-		case <-time.After(time.Millisecond):
+		case <-t.C:
 		}
 	}
 	f.stop()

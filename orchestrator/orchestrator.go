@@ -159,10 +159,13 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 	}
 	logins, err := OpenLogins(ctx, js, cfg.SecretKey, cfg.Logger)
 	if err != nil {
+		reg.Close() // its bucket's watch
 		return nil, fmt.Errorf("orchestrator: %w", err)
 	}
 	asyncQ, err := openAsyncQueue(ctx, js, cfg.MaxInputBytes)
 	if err != nil {
+		reg.Close()
+		logins.Close()
 		return nil, fmt.Errorf("orchestrator: %w", err)
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -180,7 +183,6 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 		pinner:      pinner,
 		logins:      logins,
 	}
-	o.workers.term = cfg.Term
 	rcfg := RouterConfig{HealthTimeout: cfg.HealthTimeout, Logger: cfg.Logger, MaxQueue: cfg.MaxQueue, MaxQueueWait: cfg.MaxQueueWait, PullAuth: func(key, image string) *worker.PullAuth {
 		tenant, _, _ := strings.Cut(key, "/")
 		return logins.PullAuth(tenant, image)

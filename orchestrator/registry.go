@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -188,11 +190,7 @@ func (r *Registry) apply(e jetstream.KeyValueEntry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if id, ok := strings.CutPrefix(key, drainPrefix); ok {
-		if e.Operation() == jetstream.KeyValuePut {
-			r.drained[id] = true
-		} else {
-			delete(r.drained, id)
-		}
+		r.setDrainedLocked(id, e.Operation() == jetstream.KeyValuePut)
 		return
 	}
 	if e.Operation() != jetstream.KeyValuePut {
@@ -249,24 +247,25 @@ func (r *Registry) SetDrained(ctx context.Context, id string, drain bool) error 
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.setDrainedLocked(id, drain)
+	return nil
+}
+
+// setDrainedLocked records in memory that a worker is drained, or no
+// longer. The caller holds r.mu.
+func (r *Registry) setDrainedLocked(id string, drain bool) {
 	if drain {
 		r.drained[id] = true
 	} else {
 		delete(r.drained, id)
 	}
-	return nil
 }
 
 // Drained names the drained workers, sorted.
 func (r *Registry) Drained() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	ids := make([]string, 0, len(r.drained))
-	for id := range r.drained {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
+	return slices.Sorted(maps.Keys(r.drained))
 }
 
 func deploymentKey(tenant, name string) string { return "wf." + tenant + "." + name }

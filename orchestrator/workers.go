@@ -171,11 +171,14 @@ func (w *Workers) heardLocked(e *workerEntry, sent, now time.Time) {
 		late = d - e.transit
 		e.transit += late / transitCreep
 	}
-	before := w.lag.grace(now)
-	w.lag.observe(late, now)
-	if w.viewQuiet && w.lag.grace(now) > before {
-		w.viewOK = false // a worker left out as quiet may be back
+	// The grace rises, and a worker left out as quiet may be back, when
+	// this heartbeat is later than the grace (up to its cap): observe
+	// raises only the windows grace reads, to their largest lateness.
+	// Asked only while one is left out, not on every heartbeat.
+	if w.viewQuiet && min(late, maxBehind) > w.lag.grace(now) {
+		w.viewOK = false
 	}
+	w.lag.observe(late, now)
 }
 
 // grace is how much longer than its beats allow a worker may be silent

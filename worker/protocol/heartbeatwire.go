@@ -1,9 +1,5 @@
 package protocol
 
-import (
-	"time"
-)
-
 // unmarshalHeartbeat reads a full heartbeat's JSON as json.Unmarshal
 // does, on the hand-written path where it can (wireDecoder): at 10,000
 // workers an orchestrator reads up to 50,000 a second, and encoding/json
@@ -38,9 +34,7 @@ func (d *wireDecoder) heartbeat(h *Heartbeat) error {
 		case "sent":
 			err = d.time(&h.Sent)
 		case "interval":
-			var n int64
-			n, err = d.int()
-			h.Interval = time.Duration(n)
+			h.Interval, err = d.duration()
 		case "incarnation":
 			h.Incarnation, err = d.string()
 		case "machine":
