@@ -71,13 +71,28 @@ spec:
 		t.Errorf("new revision: plan of the old one")
 	}
 	// A removed workflow leaves nothing behind, even with its plan being
-	// made as it goes: a plan made after forget is dropped.
+	// made as it goes (Undeploy forgets it in the warmer and the live
+	// planner): a plan finished after that is dropped, not handed to the
+	// live planner.
+	c.mu.Lock()
+	e := c.qos["t/two"]
+	c.mu.Unlock()
 	c.forget("t", "two")
-	c.refreshQoSPlan(&d2, pools, nil, &qosPlanEntry{})
+	for _, fn := range []string{"a", "b"} {
+		live.Forget(FunctionKey("t", "two", fn))
+	}
+	c.refreshQoSPlan(&d2, pools, nil, e)
 	c.mu.Lock()
 	held := len(c.qos)
 	c.mu.Unlock()
 	if held != 0 {
 		t.Errorf("after forget: %d plans held", held)
+	}
+	got, err = live.Decide(FunctionKey("t", "two", "a"), time.Now(), prewarm.Stats{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.KeepAlive != prewarm.AquatopeKeepAlive {
+		t.Errorf("after forget, live keep-alive of a %v: a plan finished late was handed to the live planner", got.KeepAlive)
 	}
 }
