@@ -155,3 +155,23 @@ func BenchmarkCreateWire(b *testing.B) {
 		}
 	})
 }
+
+// TestTheBusiestMessagesStayOnTheHandPath: a creation's reply and a full
+// heartbeat as workers send them are read on the hand-written path, not
+// left to encoding/json (which the other tests could not tell apart).
+func TestTheBusiestMessagesStayOnTheHandPath(t *testing.T) {
+	reply := mustMarshal(t, CreateReply{Sandbox: &worker.Sandbox{ID: "sb-1", Function: "acme/wf/fn", Image: "baton.local/fn:v1", CPUMilli: 250,
+		MemoryBytes: 128 << 20, Endpoint: "http://10.177.0.5:8080", Created: time.Now(), ColdStart: worker.ColdStart{Create: 3, Total: 21}}})
+	d := wireDecoder{data: []byte(reply)}
+	var r CreateReply
+	if err := d.createReply(&r); err != nil || !d.end() {
+		t.Errorf("reply %s left the hand-written path: %v", reply, err)
+	}
+	hb := mustMarshal(t, Heartbeat{WorkerID: "w-1", Runtime: "containerd", CPUMilli: 2000, MemoryBytes: 4 << 30, CPUAllocationRatio: 1.5,
+		Images: []string{"baton.local/fn:v1"}, Sent: time.Now(), Interval: 200 * time.Millisecond, Incarnation: "inc", Machine: "m", Reclaimed: []string{"old"}})
+	d = wireDecoder{data: []byte(hb)}
+	var h Heartbeat
+	if err := d.heartbeat(&h); err != nil || !d.end() {
+		t.Errorf("heartbeat %s left the hand-written path: %v", hb, err)
+	}
+}
