@@ -203,11 +203,16 @@ func (w WorkflowShape) expectedOffsets(order []int) []float64 {
 		for _, k := range w.Stages[i].Needs {
 			n := &w.Stages[k]
 			rounds := math.Ceil(float64(n.Width) / float64(n.parallel()))
-			mean := n.Median.Seconds() * math.Exp(n.Sigma*n.Sigma/2)
-			offsets[i] = max(offsets[i], offsets[k]+rounds*mean)
+			offsets[i] = max(offsets[i], offsets[k]+rounds*n.meanElement())
 		}
 	}
 	return offsets
+}
+
+// meanElement is the mean of the stage's log-normal element time, in
+// seconds.
+func (s *StageShape) meanElement() float64 {
+	return s.Median.Seconds() * math.Exp(s.Sigma*s.Sigma/2)
 }
 
 // parallel is how many of the stage's elements run at once.
