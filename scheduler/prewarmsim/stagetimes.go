@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"baton.dev/baton/scheduler/profile"
+	"baton.dev/baton/scheduler/stats"
 	"baton.dev/baton/workflow"
 )
 
@@ -50,11 +51,7 @@ func StageTimesFromProfile(w *workflow.Workflow, p *profile.Profile) (StageTimes
 		if len(logs) == 0 {
 			return StageTimes{}, fmt.Errorf("profile of %s: stage %s has no latencies at %dm, %dMi", w.Metadata.Name, st.Name, cpu, mem)
 		}
-		var mean, ss float64
-		for _, l := range logs {
-			mean += l
-		}
-		mean /= float64(len(logs))
+		mean, ss := stats.Mean(logs), 0.0
 		for _, l := range logs {
 			ss += (l - mean) * (l - mean)
 		}
