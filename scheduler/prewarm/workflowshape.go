@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"baton.dev/baton/scheduler/stats"
 )
 
 // WorkflowShape is what the QoS-aware pre-warm decision (PlanQoS) knows of
@@ -207,6 +209,17 @@ func (w WorkflowShape) expectedOffsets(order []int) []float64 {
 		}
 	}
 	return offsets
+}
+
+// FitLogNormal fits a stage's log-normal element time to the logs of
+// measured times in seconds (at least one): the median e^mean and the
+// sigma the standard deviation (population) of the logs.
+func FitLogNormal(logSeconds []float64) (median time.Duration, sigma float64) {
+	mean, ss := stats.Mean(logSeconds), 0.0
+	for _, l := range logSeconds {
+		ss += (l - mean) * (l - mean)
+	}
+	return seconds(math.Exp(mean)), math.Sqrt(ss / float64(len(logSeconds)))
 }
 
 // meanElement is the mean of the stage's log-normal element time, in
