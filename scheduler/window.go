@@ -1,6 +1,10 @@
 package scheduler
 
-import "math"
+import (
+	"math"
+
+	"baton.dev/baton/scheduler/stats"
+)
 
 // WindowSafePercentile returns the latency percentile that must meet the
 // target so that a window of `window` invocations misses its p-th
@@ -49,9 +53,10 @@ func WindowMissProbability(p float64, window int, exceed float64) float64 {
 }
 
 // windowSlack is how many of a window's invocations may exceed the target
-// before its p-th percentile does.
+// before its p-th percentile does: those ranked past the percentile's
+// (stats.Rank, as validation judges a window).
 func windowSlack(p float64, window int) int {
-	return max(0, window-int(math.Ceil(p*float64(window)/100)))
+	return max(0, window-stats.Rank(window, p))
 }
 
 // BindingTarget returns the tightest latency target, at percentile p, that

@@ -76,10 +76,6 @@ same cold-start rates, and draws them as an SVG plot (--plot).`,
 			if err != nil {
 				return fmt.Errorf("flag --policy: %w", err)
 			}
-			tr, err := openTrace(traceArg, functions, hours*60, seed)
-			if err != nil {
-				return err
-			}
 			wfs, err := prewarmWorkflows(dagsDir)
 			if err != nil {
 				return fmt.Errorf("flag --dags: %w", err)
@@ -96,6 +92,12 @@ same cold-start rates, and draws them as an SVG plot (--plot).`,
 			case "uniform":
 			default:
 				return fmt.Errorf("flag --stage-model %q: want profile or uniform", stageModel)
+			}
+			// The trace last: a synthetic one takes a while to draw, and
+			// the flags above are answered without it.
+			tr, err := openTrace(traceArg, functions, hours*60, seed)
+			if err != nil {
+				return err
 			}
 			// The simulation's live heap is small and its garbage (the
 			// autoscaler's plans) plentiful: collect less often, up to a

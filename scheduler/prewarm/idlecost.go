@@ -96,7 +96,7 @@ func IdleCost(w WorkflowShape, p QoSPlan, arrivalsPerSecond float64, usdPerSecon
 			}
 			f.Calls += s.Width
 			f.Sandboxes = max(f.Sandboxes, s.parallel())
-			busy += float64(s.Width) * s.Median.Seconds() * math.Exp(s.Sigma*s.Sigma/2)
+			busy += float64(s.Width) * s.meanElement()
 			coldStart = max(coldStart, s.ColdStart.Seconds())
 			chained = chained && p.ChainWarm[i]
 			root = root || len(s.Needs) == 0

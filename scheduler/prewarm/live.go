@@ -56,7 +56,7 @@ type Live struct {
 
 	mu        sync.Mutex
 	fns       map[string]*liveFunction
-	qos       map[string]FunctionQoS // by function, see SetQoS
+	qos       map[string]*FunctionQoS // by function, see SetQoS; never changed in place
 	decisions int
 	spent     time.Duration
 }
@@ -91,7 +91,7 @@ func NewLive(policy PrewarmPolicy, opts LiveOptions) (*Live, error) {
 	if opts.MeanExec == 0 {
 		opts.MeanExec = 100 * time.Millisecond
 	}
-	return &Live{policy: policy, opts: opts, fns: map[string]*liveFunction{}, qos: map[string]FunctionQoS{}}, nil
+	return &Live{policy: policy, opts: opts, fns: map[string]*liveFunction{}, qos: map[string]*FunctionQoS{}}, nil
 }
 
 // SetQoS sets function's pre-warm settings under its workflow's QoS
@@ -107,7 +107,8 @@ func (l *Live) SetQoS(function string, q *FunctionQoS) {
 		delete(l.qos, function)
 		return
 	}
-	l.qos[function] = *q
+	c := *q
+	l.qos[function] = &c
 }
 
 // Forget drops function's planner and settings: its workflow has been
@@ -134,10 +135,7 @@ func (l *Live) Decide(function string, now time.Time, st Stats) (Decision, error
 	}
 	idx := l.index(now)
 	times := l.times(st)
-	var qos *FunctionQoS
-	if q, ok := l.qos[function]; ok {
-		qos = &q
-	}
+	qos := l.qos[function]
 	f := l.fns[function]
 	if f != nil && !sameQoS(f.qos, qos) {
 		if t, ok := f.planner.(QoSSettable); ok && qos != nil {

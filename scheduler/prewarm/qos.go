@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"baton.dev/baton/scheduler/stats"
 )
 
 // QoSPlan is the QoS-aware pre-warm decision for one workflow: how much of
@@ -133,7 +135,7 @@ func PlanQoS(w WorkflowShape) (QoSPlan, error) {
 	warm := w.latencies(order, draws, sc)
 	plan.WarmViolationRate = violationRate(warm, qos)
 	slices.Sort(warm)
-	plan.WarmLatency = seconds(warm[min(len(warm)-1, max(0, int(math.Ceil(w.Percentile/100*float64(len(warm))))-1))])
+	plan.WarmLatency = seconds(stats.Sorted(warm, w.Percentile))
 	plan.Slack = w.Latency - plan.WarmLatency
 	plan.Attainable = plan.WarmViolationRate <= allowed
 	plan.Budget = max(0, allowed-plan.WarmViolationRate)

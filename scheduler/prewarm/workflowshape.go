@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"baton.dev/baton/scheduler/stats"
 )
 
 // WorkflowShape is what the QoS-aware pre-warm decision (PlanQoS) knows of
@@ -203,11 +205,27 @@ func (w WorkflowShape) expectedOffsets(order []int) []float64 {
 		for _, k := range w.Stages[i].Needs {
 			n := &w.Stages[k]
 			rounds := math.Ceil(float64(n.Width) / float64(n.parallel()))
-			mean := n.Median.Seconds() * math.Exp(n.Sigma*n.Sigma/2)
-			offsets[i] = max(offsets[i], offsets[k]+rounds*mean)
+			offsets[i] = max(offsets[i], offsets[k]+rounds*n.meanElement())
 		}
 	}
 	return offsets
+}
+
+// FitLogNormal fits a stage's log-normal element time to the logs of
+// measured times in seconds (at least one): the median e^mean and the
+// sigma the standard deviation (population) of the logs.
+func FitLogNormal(logSeconds []float64) (median time.Duration, sigma float64) {
+	mean, ss := stats.Mean(logSeconds), 0.0
+	for _, l := range logSeconds {
+		ss += (l - mean) * (l - mean)
+	}
+	return seconds(math.Exp(mean)), math.Sqrt(ss / float64(len(logSeconds)))
+}
+
+// meanElement is the mean of the stage's log-normal element time, in
+// seconds.
+func (s *StageShape) meanElement() float64 {
+	return s.Median.Seconds() * math.Exp(s.Sigma*s.Sigma/2)
 }
 
 // parallel is how many of the stage's elements run at once.

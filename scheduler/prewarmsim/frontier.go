@@ -1,6 +1,7 @@
 package prewarmsim
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -202,22 +203,9 @@ func (f *Frontier) Efficient() []FrontierPoint {
 		}
 	}
 	slices.SortFunc(out, func(a, b FrontierPoint) int {
-		if a.ColdStartRate != b.ColdStartRate {
-			return cmpFloat(a.ColdStartRate, b.ColdStartRate)
-		}
-		return cmpFloat(a.IdleSandboxSeconds, b.IdleSandboxSeconds)
+		return cmp.Or(cmp.Compare(a.ColdStartRate, b.ColdStartRate), cmp.Compare(a.IdleSandboxSeconds, b.IdleSandboxSeconds))
 	})
 	return out
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // IdleAt is the frontier's idle sandbox-seconds at cold-start rate c:

@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"baton.dev/baton/scheduler/prewarm"
 	"baton.dev/baton/scheduler/profile"
 	"baton.dev/baton/workflow"
 )
@@ -50,15 +51,8 @@ func StageTimesFromProfile(w *workflow.Workflow, p *profile.Profile) (StageTimes
 		if len(logs) == 0 {
 			return StageTimes{}, fmt.Errorf("profile of %s: stage %s has no latencies at %dm, %dMi", w.Metadata.Name, st.Name, cpu, mem)
 		}
-		var mean, ss float64
-		for _, l := range logs {
-			mean += l
-		}
-		mean /= float64(len(logs))
-		for _, l := range logs {
-			ss += (l - mean) * (l - mean)
-		}
-		out.Stages = append(out.Stages, StageTime{Median: seconds(math.Exp(mean)), Sigma: math.Sqrt(ss / float64(len(logs)))})
+		median, sigma := prewarm.FitLogNormal(logs)
+		out.Stages = append(out.Stages, StageTime{Median: median, Sigma: sigma})
 	}
 	return out, nil
 }

@@ -122,19 +122,14 @@ func (p *Prewarmed) Shape(c scheduler.Config) prewarm.WorkflowShape {
 	logs := make([]float64, quantiles)
 	for _, st := range p.s.stages {
 		_, cpu, mem := setting(c, st.function)
-		var mean, ss float64
 		for k := range logs {
 			logs[k] = math.Log(max(st.model.sample(cpu, mem, (float64(k)+0.5)/quantiles), 1e-3) / 1000)
-			mean += logs[k]
 		}
-		mean /= quantiles
-		for _, l := range logs {
-			ss += (l - mean) * (l - mean)
-		}
+		median, sigma := prewarm.FitLogNormal(logs)
 		shape.Stages = append(shape.Stages, prewarm.StageShape{
 			Name: st.name, Function: st.function, Needs: slices.Clone(st.needs),
 			Width: st.items, Parallel: st.items,
-			Median: time.Duration(math.Exp(mean) * float64(time.Second)), Sigma: math.Sqrt(ss / quantiles),
+			Median: median, Sigma: sigma,
 			ColdStart: trace.ColdStartFor(mem),
 		})
 	}
