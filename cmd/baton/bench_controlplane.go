@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -55,6 +57,15 @@ Published figures are printed for reference: Dirigent 2,500/s, Knative ~2/s.`,
 				return fmt.Errorf("flag --functions %d: want at least 1", opts.Phases.Functions)
 			case opts.Phases.Rate <= 0:
 				return fmt.Errorf("flag --rate %v: want > 0", opts.Phases.Rate)
+			case opts.WorkersCPUProfile != "" && !workersProcess:
+				return errors.New("flag --workers-cpuprofile: needs --workers-process (with the workers in this process, --cpuprofile profiles them)")
+			}
+			if opts.WorkersCPUProfile != "" {
+				abs, err := filepath.Abs(opts.WorkersCPUProfile)
+				if err != nil {
+					return fmt.Errorf("flag --workers-cpuprofile: %w", err)
+				}
+				opts.WorkersCPUProfile = abs // the child's directory may differ
 			}
 			if workersProcess {
 				opts.WorkersArgs = controlPlaneWorkersArgs
@@ -92,6 +103,7 @@ Published figures are printed for reference: Dirigent 2,500/s, Knative ~2/s.`,
 	f.IntVar(&opts.Phases.Serial, "serial", 1000, "creations in the serial baseline")
 	f.IntVar(&opts.Phases.PlacementOps, "placements", 10000, "placements in the placement-only baseline")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phases to this file")
+	f.StringVar(&opts.WorkersCPUProfile, "workers-cpuprofile", "", "with --workers-process, have the workers' process write a CPU profile of its whole run (its NATS server and the simulated daemons) to this file")
 	stallsFlag(cmd, &opts.Stalls)
 	f.BoolVar(&opts.Verbose, "verbose", false, "log the simulated components' warnings to stderr")
 	f.BoolVar(&workersProcess, "workers-process", true, "run the simulated workers and their NATS server in a process of their own, so that the CPU and memory measured are the orchestrator's alone")

@@ -69,6 +69,9 @@ func TestRunControlPlaneWorkersProcess(t *testing.T) {
 			if (rep.Fleet != nil) != (tt.args != nil) || (rep.Fleet != nil && rep.Fleet.CPUSeconds <= 0) {
 				t.Errorf("workers' process usage %+v: want one, with CPU, exactly when they ran in a process of their own", rep.Fleet)
 			}
+			if b, ok := rep.Bound(); ok != (tt.args != nil) || (rep.BurstBound != nil) != ok || (ok && (b.OrchestratorCores <= 0 || b.MachinePerSecond > b.OrchestratorPerSecond)) {
+				t.Errorf("burst bound %+v (%v), in the report %+v: want one exactly when the workers ran apart, the machine's rate within the orchestrator's alone", b, ok, rep.BurstBound)
+			}
 			m := rep.Memory
 			if m.Empty.RSSBytes <= 0 || m.Functions.HeapBytes <= m.Workers.HeapBytes || m.End.PeakRSSBytes < m.End.RSSBytes {
 				t.Errorf("orchestrator memory %+v: want it read, and the heap grown by the functions", m)

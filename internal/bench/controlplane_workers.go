@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -28,6 +29,9 @@ type fleetSpec struct {
 	FullHeartbeatEvery   int  `json:"fullHeartbeatEvery"`
 	WorkersPerConnection int  `json:"workersPerConnection"`
 	Verbose              bool `json:"verbose"`
+	// CPUProfile, when set, is a file the child writes a CPU profile of
+	// itself to, from its fleet's start to its stop.
+	CPUProfile string `json:"cpuProfile,omitempty"`
 }
 
 // fleetReady is the child's first line on its standard output: where
@@ -66,6 +70,12 @@ func ServeControlPlaneWorkers(ctx context.Context, stdin io.Reader, stdout io.Wr
 	if err != nil {
 		return err
 	}
+	stopProfile, err := profileTo(spec.CPUProfile)
+	if err != nil {
+		_ = f.Stop()
+		return fmt.Errorf("workers process: %w", err)
+	}
+	defer stopProfile()
 	enc := json.NewEncoder(stdout)
 	if err := enc.Encode(fleetReady{URL: f.URL()}); err != nil {
 		_ = f.Stop()
@@ -85,6 +95,23 @@ func ServeControlPlaneWorkers(ctx context.Context, stdin io.Reader, stdout io.Wr
 		PeakRSSBytes: ru.Maxrss << 10, // Linux: kilobytes
 	}
 	return errors.Join(stopErr, enc.Encode(usage))
+}
+
+// profileTo starts a CPU profile of this process written to path, and
+// returns what stops it; with no path, nothing.
+func profileTo(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	fh, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(fh); err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("CPU profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); fh.Close() }, nil
 }
 
 // fleetProcess is the child that runs the simulated workers.

@@ -60,6 +60,12 @@ type ControlPlaneOptions struct {
 	// HeartbeatWindow is how long the heartbeats' cost is measured, on an
 	// idle control plane before the phases (2s).
 	HeartbeatWindow time.Duration
+	// WorkersCPU, when not nil, reads the CPU time used so far by the
+	// process that runs the simulated workers and their NATS server,
+	// where it is not this one: each phase then reports that process's
+	// CPU per creation beside the orchestrator's, and so the machine's
+	// bound on the phase's rate.
+	WorkersCPU func() (time.Duration, error)
 }
 
 func (o *ControlPlaneOptions) defaults() {
@@ -120,6 +126,10 @@ type Phase struct {
 	// workers) per creation over the phase: a figure steadier than the
 	// latencies on a noisy machine.
 	CPUMicros float64 `json:"cpuMicrosPerCreation"`
+	// WorkersCPUMicros is the CPU time per creation over the phase of the
+	// simulated workers' process (its daemons, their NATS client and
+	// the NATS server), where it runs apart (ControlPlaneOptions.WorkersCPU).
+	WorkersCPUMicros float64 `json:"workersCpuMicrosPerCreation,omitempty"`
 	// Error says why the phase did not finish (within PhaseTimeout);
 	// its figures are then empty.
 	Error string `json:"error,omitempty"`
@@ -243,7 +253,10 @@ func RunControlPlane(ctx context.Context, c *Cluster, opts ControlPlaneOptions) 
 			return rep, err
 		}
 		pctx, cancel := context.WithTimeout(ctx, opts.PhaseTimeout)
-		cpu0 := processCPU()
+		cpu0, wcpu0, werr := processCPU(), time.Duration(0), error(nil)
+		if opts.WorkersCPU != nil {
+			wcpu0, werr = opts.WorkersCPU()
+		}
 		ph, err := step.run(pctx, c, keys, opts)
 		cancel()
 		if err != nil {
@@ -256,6 +269,11 @@ func RunControlPlane(ctx context.Context, c *Cluster, opts ControlPlaneOptions) 
 		}
 		if ph.Creations > 0 {
 			ph.CPUMicros = float64((processCPU() - cpu0).Microseconds()) / float64(ph.Creations)
+			if opts.WorkersCPU != nil && werr == nil {
+				if wcpu, err := opts.WorkersCPU(); err == nil {
+					ph.WorkersCPUMicros = float64((wcpu - wcpu0).Microseconds()) / float64(ph.Creations)
+				}
+			}
 		}
 		rep.Phases = append(rep.Phases, ph)
 	}
