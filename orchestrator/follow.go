@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,11 +24,13 @@ type follower struct {
 	applied atomic.Uint64 // the newest revision handed to apply
 	done    chan struct{} // closed when the watch has ended
 	once    sync.Once
+	stopped atomic.Bool // stop ended the watch
 }
 
 // follow reads every value in kv into apply and returns once it has; it
-// goes on applying changes until stop.
-func follow(ctx context.Context, kv jetstream.KeyValue, apply func(jetstream.KeyValueEntry)) (*follower, error) {
+// goes on applying changes until stop. A watch that ends before stop is
+// logged at once: the view is then stale, and catchUp will fail.
+func follow(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger, apply func(jetstream.KeyValueEntry)) (*follower, error) {
 	// The watch outlives ctx (it follows until stop); ctx bounds the read.
 	w, err := kv.WatchAll(context.WithoutCancel(ctx))
 	if err != nil {
@@ -59,6 +62,9 @@ func follow(ctx context.Context, kv jetstream.KeyValue, apply func(jetstream.Key
 			}
 			apply(e)
 			f.applied.Store(e.Revision())
+		}
+		if !f.stopped.Load() {
+			log.Error("the watch of a bucket ended: this replica no longer follows the leader's writes there, and cannot lead until it restarts", "bucket", kv.Bucket(), "revision", f.applied.Load())
 		}
 	}()
 	return f, nil
@@ -94,6 +100,9 @@ func (f *follower) catchUp(ctx context.Context) error {
 
 // stop ends the watch and waits for the last change to be applied.
 func (f *follower) stop() {
-	f.once.Do(func() { _ = f.w.Stop() }) // an error means the watch had ended
+	f.once.Do(func() {
+		f.stopped.Store(true)
+		_ = f.w.Stop() // an error means the watch had ended
+	})
 	<-f.done
 }

@@ -91,7 +91,7 @@ func OpenLogins(ctx context.Context, js jetstream.JetStream, key []byte, log *sl
 	if err := l.checkKey(ctx, key); err != nil {
 		return nil, err
 	}
-	if l.follow, err = follow(ctx, kv, l.apply); err != nil {
+	if l.follow, err = follow(ctx, kv, l.log, l.apply); err != nil {
 		return nil, err
 	}
 	return l, nil

@@ -289,7 +289,7 @@ func (o *Orchestrator) Lead(ctx context.Context, term uint64) error {
 	// Workers that stopped while this replica stood by are dead before
 	// anything is placed; the live ones are asked for their sandboxes.
 	now := time.Now()
-	o.workers.Sweep(now)
+	sweepOnce(o.workers, o.router, now, o.workerLost)
 	o.leading.Store(true)
 	for _, id := range o.workers.LiveIDs(now) {
 		o.adoptAsync(id)
@@ -358,10 +358,15 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 
 // sweepWorkers declares dead the workers whose heartbeats stopped.
 func (o *Orchestrator) sweepWorkers(ctx context.Context) {
-	SweepWorkers(ctx, o.workers, o.router, o.hbSub, func(id string, sandboxes int) {
-		o.metrics.workersLost.Inc()
-		o.log.Warn("worker lost: no heartbeat; its sandboxes left the routing table and are stranded until a worker starts on its machine", "worker", id, "sandboxes", sandboxes)
-	})
+	SweepWorkers(ctx, o.workers, o.router, o.hbSub, o.workerLost)
+}
+
+// workerLost counts and logs a worker the sweep declared dead, with the
+// sandboxes it held in the routing table (none for one that stopped while
+// this replica stood by: a standby routes nothing).
+func (o *Orchestrator) workerLost(id string, sandboxes int) {
+	o.metrics.workersLost.Inc()
+	o.log.Warn("worker lost: no heartbeat; its sandboxes left the routing table and are stranded until a worker starts on its machine", "worker", id, "sandboxes", sandboxes)
 }
 
 // SweepWorkers declares dead, every 100 ms until ctx is done, the workers
@@ -384,12 +389,19 @@ func SweepWorkers(ctx context.Context, workers *Workers, router *Router, hb *nat
 				continue
 			}
 			deferred = false
-			for _, id := range workers.Sweep(now) {
-				n := router.DropWorker(id)
-				workers.Strand(id, n)
-				lost(id, n)
-			}
+			sweepOnce(workers, router, now, lost)
 		}
+	}
+}
+
+// sweepOnce declares dead the workers whose heartbeats stopped by now:
+// drops their sandboxes from router, records what they left running as
+// stranded, and calls lost for each.
+func sweepOnce(workers *Workers, router *Router, now time.Time, lost func(id string, sandboxes int)) {
+	for _, id := range workers.Sweep(now) {
+		n := router.DropWorker(id)
+		workers.Strand(id, n)
+		lost(id, n)
 	}
 }
 

@@ -171,7 +171,7 @@ func OpenRegistry(ctx context.Context, js jetstream.JetStream, log *slog.Logger)
 		return nil, fmt.Errorf("open key-value bucket %s: %w", definitionsBucket, err)
 	}
 	r := &Registry{kv: kv, log: log, m: map[string]map[string]*Deployment{}, tenants: map[string]*Tenant{}, drained: map[string]bool{}}
-	if r.follow, err = follow(ctx, kv, r.apply); err != nil {
+	if r.follow, err = follow(ctx, kv, log, r.apply); err != nil {
 		return nil, err
 	}
 	return r, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/registry"
@@ -84,6 +85,13 @@ func TestAStandbyKeepsWarm(t *testing.T) {
 	if err := nc.Publish(protocol.HeartbeatSubject("w1"), hb); err != nil {
 		t.Fatal(err)
 	}
+	// w2 beats once, with three sandboxes, and stops while the replica
+	// stands by: Lead finds it dead, counts it lost and its sandboxes
+	// stranded.
+	hb2, _ := json.Marshal(protocol.Heartbeat{WorkerID: "w2", Runtime: "process", CPUMilli: 1000, MemoryBytes: 1 << 30, Sent: time.Now(), Interval: 20 * time.Millisecond, Incarnation: "i2", Sandboxes: 3})
+	if err := nc.Publish(protocol.HeartbeatSubject("w2"), hb2); err != nil {
+		t.Fatal(err)
+	}
 	put("acme", "during")
 	put("acme", "removed")
 	if err := reg.Delete(ctx, "acme", "removed"); err != nil {
@@ -104,7 +112,7 @@ func TestAStandbyKeepsWarm(t *testing.T) {
 	waitFor(t, "the standby sees the leader's writes and the worker", func() bool {
 		_, during := sb.registry.Get("acme", "during")
 		_, removed := sb.registry.Get("acme", "removed")
-		return during && !removed && len(sb.registry.Drained()) == 1 && len(sb.registry.Tenants()) == 1 && len(sb.logins.List("acme")) == 1 && sb.standingBy.holds("w1")
+		return during && !removed && len(sb.registry.Drained()) == 1 && len(sb.registry.Tenants()) == 1 && len(sb.logins.List("acme")) == 1 && sb.standingBy.holds("w1") && sb.standingBy.holds("w2")
 	})
 	if _, ok := sb.registry.Get("acme", "before"); !ok {
 		t.Fatal("the deployment stored before the standby started is not in its registry")
@@ -115,7 +123,7 @@ func TestAStandbyKeepsWarm(t *testing.T) {
 	if err := sb.Run(ctx); err == nil {
 		t.Fatal("a standby ran before it led")
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // w2 misses its heartbeats meanwhile
 	if n := len(lists); n != 0 {
 		t.Fatalf("the standby asked the worker for its sandboxes %d times: it acts on nothing until it leads", n)
 	}
@@ -131,14 +139,17 @@ func TestAStandbyKeepsWarm(t *testing.T) {
 	if n := sb.workers.Live(time.Now()); n != 1 {
 		t.Fatalf("after Lead %d workers are live, want w1 from the heartbeat kept while standing by", n)
 	}
+	if lost, stranded := counterValue(t, sb.metrics.workersLost), sb.workers.Stranded(); lost != 1 || stranded != 3 {
+		t.Fatalf("after Lead %v workers lost and %d sandboxes stranded; want w2, which stopped while the replica stood by, and its 3", lost, stranded)
+	}
 	if _, ok := sb.registry.Get("acme", "last"); !ok {
 		t.Fatal("Lead did not take in the leader's last write")
 	}
 	if p, ok := keys.Lookup(apiKey); !ok || p.Tenant != "acme" {
 		t.Fatalf("after Lead the tenant's key is %+v, %v; want acme's", p, ok)
 	}
-	if v := sb.workers.Views(time.Now()); len(v) != 1 || v[0].State != "draining" {
-		t.Fatalf("after Lead the workers are %+v; want w1 draining, as the leader left it", v)
+	if v := sb.workers.Views(time.Now()); len(v) != 2 || v[0].State != "draining" || v[1].State != "dead" {
+		t.Fatalf("after Lead the workers are %+v; want w1 draining, as the leader left it, and w2 dead", v)
 	}
 	if sb.workers.term != 7 {
 		t.Fatalf("term %d after Lead at 7", sb.workers.term)
@@ -159,4 +170,16 @@ func (s *heardWhileStandingBy) holds(id string) bool {
 	defer s.mu.Unlock()
 	h := s.m[protocol.HeartbeatSubject(id)]
 	return h != nil && h.full != nil
+}
+
+// counterValue reads counter c.
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	fams, err := reg.Gather()
+	if err != nil || len(fams) != 1 || len(fams[0].GetMetric()) != 1 {
+		t.Fatalf("gather counter: %v families, %v", len(fams), err)
+	}
+	return fams[0].GetMetric()[0].GetCounter().GetValue()
 }
