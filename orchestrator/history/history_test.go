@@ -229,7 +229,8 @@ func TestReportPercentilesAreTheStatsPackages(t *testing.T) {
 
 // TestOutageLosesNothingWithinTheBuffer stops Postgres, adds records,
 // starts it again, and finds every record written; past the buffer,
-// records are dropped and counted.
+// records are dropped and counted, but for a configuration change, which
+// has a room of its own.
 func TestOutageLosesNothingWithinTheBuffer(t *testing.T) {
 	srv := testenv.Postgres(t)
 	ctx := context.Background()
@@ -248,20 +249,26 @@ func TestOutageLosesNothingWithinTheBuffer(t *testing.T) {
 	for i := 1; i <= 350; i++ {
 		h.Add(inv(i))
 	}
+	h.Add(history.ConfigurationChange{ID: "c1", Tenant: "t", Workflow: "wf", At: start.Add(time.Second), Kind: api.ChangeTune, Revision: 1,
+		After: map[string]api.Resources{"f": {CPUMilli: 500, MemoryBytes: 128 << 20}}})
 	time.Sleep(500 * time.Millisecond) // some failed writes
 	st := h.Stats()
-	if st.Pending != 300 || st.Dropped != 50 || st.Failures == 0 {
-		t.Fatalf("during the outage: %+v; want 300 pending, 50 dropped, failures > 0", st)
+	if st.Pending != 301 || st.Dropped != 50 || st.Failures == 0 {
+		t.Fatalf("during the outage: %+v; want 301 pending (the change beyond the full buffer), 50 dropped, failures > 0", st)
 	}
 	if err := srv.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
 	st = waitWritten(t, h, 30*time.Second)
-	if st.Written != 301 || st.Dropped != 50 {
-		t.Errorf("after the outage: %+v; want 301 written, 50 dropped", st)
+	if st.Written != 302 || st.Dropped != 50 {
+		t.Errorf("after the outage: %+v; want 302 written, 50 dropped", st)
 	}
 	n, err := h.Count(ctx, "t", "wf", start.Add(-time.Hour), time.Now())
 	if err != nil || n != 301 {
 		t.Errorf("invocations in Postgres = %d, %v; want 301", n, err)
+	}
+	changes, err := h.ConfigurationHistory(ctx, history.ConfigurationQuery{Tenant: "t", Workflow: "wf", Window: time.Hour, Limit: 10})
+	if err != nil || len(changes) != 1 || changes[0].ID != "c1" {
+		t.Errorf("configuration changes in Postgres = %+v, %v; want c1, added when the buffer was full", changes, err)
 	}
 }

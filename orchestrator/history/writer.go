@@ -16,8 +16,13 @@ import (
 // WriterConfig sizes the writer.
 type WriterConfig struct {
 	// Buffer is how many records wait at most; past it new ones are
-	// dropped and counted (default 200,000).
+	// dropped and counted (default 200,000), but for configuration
+	// changes, which have a room of their own beyond it (Reserved).
 	Buffer int
+	// Reserved is how many configuration changes may wait beyond Buffer
+	// (default 10,000): they are rare, and the record of a configuration
+	// applied should outlive an outage that drops invocations.
+	Reserved int
 	// Batch is how many records one write takes at most (default 5,000).
 	Batch int
 	// Flush is how long a record waits for a batch to fill (default 200ms).
@@ -57,6 +62,9 @@ func newWriter(pool *pgxpool.Pool, cfg WriterConfig, prepare func(context.Contex
 	if cfg.Buffer <= 0 {
 		cfg.Buffer = 200_000
 	}
+	if cfg.Reserved <= 0 {
+		cfg.Reserved = 10_000
+	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 5_000
 	}
@@ -72,16 +80,27 @@ func newWriter(pool *pgxpool.Pool, cfg WriterConfig, prepare func(context.Contex
 	return &writer{pool: pool, cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), prepare: prepare}
 }
 
-// add queues records; those that do not fit are dropped and counted.
+// add queues records; those that do not fit are dropped and counted. A
+// configuration change fits while the buffer holds fewer than Buffer +
+// Reserved.
 func (w *writer) add(recs ...Record) {
 	w.mu.Lock()
-	room := w.cfg.Buffer - len(w.buf)
-	n := min(max(room, 0), len(recs))
-	w.buf = append(w.buf, recs[:n]...)
+	dropped := 0
+	for _, r := range recs {
+		limit := w.cfg.Buffer
+		if _, ok := r.(ConfigurationChange); ok {
+			limit += w.cfg.Reserved
+		}
+		if len(w.buf) >= limit {
+			dropped++
+			continue
+		}
+		w.buf = append(w.buf, r)
+	}
 	full := len(w.buf) >= w.cfg.Batch
 	w.mu.Unlock()
-	if n < len(recs) {
-		w.dropped.Add(uint64(len(recs) - n))
+	if dropped > 0 {
+		w.dropped.Add(uint64(dropped))
 	}
 	if full {
 		select {
