@@ -4,10 +4,14 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"baton.dev/baton/scheduler"
+	"baton.dev/baton/scheduler/trace"
 	"baton.dev/baton/scheduler/tune"
 	"baton.dev/baton/workflow"
 )
@@ -164,4 +168,65 @@ func atLeast(ms []int64, lo int64) []int64 {
 		}
 	}
 	return out
+}
+
+// TestShape describes wordcount (split, a foreach map of at most 2 at once,
+// reduce) from measured stages: structure, widths, element times fitted
+// over warm runs only, and cold starts measured or from memory.
+func TestShape(t *testing.T) {
+	doc, err := os.ReadFile("../../dags/wordcount.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := workflow.Parse("wordcount.yaml", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	space, err := scheduler.NewSpace(w, scheduler.SpaceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := space.Max()
+	// Two warm invocations, the map 4 calls of 100 ms then 6 of 400 ms
+	// (mean per call 100 and 400 ms), and a cold one whose map took far
+	// longer and whose split and map were measured starting.
+	warm := func(mapMs float64, calls int) []tune.StageRun {
+		return []tune.StageRun{
+			{Stage: "split", Calls: 1, ExecMs: 50},
+			{Stage: "map", Calls: calls, ExecMs: mapMs * float64(calls)},
+			{Stage: "reduce", Calls: 1, ExecMs: 20},
+		}
+	}
+	cold := warm(5000, 4)
+	cold[0].Cold, cold[0].ColdStartMs = true, 700
+	cold[1].Cold = true // cold, its start not measured
+	runs := [][]tune.StageRun{cold, warm(100, 4), warm(400, 6)}
+	shape, measured, err := tune.Shape(w, c, runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shape.Stages) != 3 || shape.Latency != 2*time.Second || shape.Percentile != 95 {
+		t.Fatalf("shape %+v: want wordcount's three stages within 2 s at p95", shape)
+	}
+	split, mapStage, reduce := shape.Stages[0], shape.Stages[1], shape.Stages[2]
+	if mapStage.Width != 6 || mapStage.Parallel != 2 || !slices.Equal(mapStage.Needs, []int{0}) || !slices.Equal(reduce.Needs, []int{1}) {
+		t.Errorf("map %+v, reduce %+v: want map 6 wide, 2 at once, after split; reduce after map", mapStage, reduce)
+	}
+	// Warm runs only: the geometric mean of 100 and 400 ms, sigma ln(4)/2.
+	if math.Abs(mapStage.Median.Seconds()-0.2) > 1e-6 || math.Abs(mapStage.Sigma-math.Log(4)/2) > 1e-9 {
+		t.Errorf("map's element time: median %v, sigma %.4f; want 200ms and %.4f (its warm runs')", mapStage.Median, mapStage.Sigma, math.Log(4)/2)
+	}
+	if split.ColdStart != 700*time.Millisecond {
+		t.Errorf("split's cold start %v, want the 700ms measured", split.ColdStart)
+	}
+	mem := float64(c["count-words"].MemoryBytes) / scheduler.MiB
+	if want := trace.ColdStartFor(mem); mapStage.ColdStart != want {
+		t.Errorf("map's cold start %v, want %v from its %.0f MiB (not measured)", mapStage.ColdStart, want, mem)
+	}
+	if !slices.Equal(measured, []string{"split-text"}) {
+		t.Errorf("measured cold starts of %v, want [split-text]", measured)
+	}
+	if _, _, err := tune.Shape(w, c, [][]tune.StageRun{warm(100, 4)[:2]}); err == nil || !strings.Contains(err.Error(), "reduce") {
+		t.Errorf("a stage never measured: error %v, want one naming it", err)
+	}
 }

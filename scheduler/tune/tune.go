@@ -68,8 +68,10 @@ type Options struct {
 	// invocation of the QoS-aware pre-warm plan it implies (Shape from the
 	// stages of its invocations, prewarm.PlanQoS and prewarm.IdleCost), the
 	// policy's objective is execution plus idle cost, and a configuration
-	// whose plan cannot meet the QoS is judged unsafe. Zero prices
-	// execution alone.
+	// whose plan cannot meet the QoS is judged unsafe. The latencies stay
+	// the measured, warm, ones (the simulator draws the plan's cold starts
+	// into them instead): the plan's cold starts count through its
+	// feasibility. Zero prices execution alone.
 	ArrivalsPerMinute float64
 	// Prices are the cost model's, for idle sandboxes (zero:
 	// scheduler.DefaultPrices, the orchestrator's default).
