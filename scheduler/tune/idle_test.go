@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -174,14 +173,7 @@ func atLeast(ms []int64, lo int64) []int64 {
 // reduce) from measured stages: structure, widths, element times fitted
 // over warm runs only, and cold starts measured or from memory.
 func TestShape(t *testing.T) {
-	doc, err := os.ReadFile("../../dags/wordcount.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := workflow.Parse("wordcount.yaml", doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := sample(t, "wordcount")
 	space, err := scheduler.NewSpace(w, scheduler.SpaceOptions{})
 	if err != nil {
 		t.Fatal(err)

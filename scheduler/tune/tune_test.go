@@ -101,14 +101,7 @@ func TestRunAppliesASafeCheaperConfiguration(t *testing.T) {
 // simulator.
 func mlPipeline(t *testing.T) (*workflow.Workflow, *sim.Simulator) {
 	t.Helper()
-	doc, err := os.ReadFile("../../dags/ml-pipeline.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := workflow.Parse("ml-pipeline.yaml", doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := sample(t, "ml-pipeline")
 	data, err := os.ReadFile("../testdata/ml-pipeline.synthetic.json")
 	if err != nil {
 		t.Fatal(err)
@@ -178,4 +171,18 @@ func TestMeasureAndJudgeAgree(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sample parses the sample workflow dags/NAME.yaml.
+func sample(t *testing.T, name string) *workflow.Workflow {
+	t.Helper()
+	doc, err := os.ReadFile("../../dags/" + name + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := workflow.Parse(name+".yaml", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
