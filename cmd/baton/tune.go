@@ -183,8 +183,12 @@ func tuneCmd() *cobra.Command {
 			wo := cmd.OutOrStdout()
 			fmt.Fprintf(wo, "%s: %s chose %s (%d evaluations)\n", name, res.Policy, describe(res.Best), res.Evaluations)
 			if id := res.Idle; id != nil {
-				fmt.Fprintf(wo, "  at %.3g invocations a minute: $%.4g execution + $%.4g idle = $%.4g per invocation; pre-warm plan's expected violation rate %.2f%% (allowed %.2f%%)\n",
-					id.ArrivalsPerMinute, id.ExecUSD, id.IdleUSD, id.TotalUSD, 100*id.ViolationRate, 100*id.Allowed)
+				verdict := ""
+				if !id.Feasible {
+					verdict = ": it cannot meet the QoS"
+				}
+				fmt.Fprintf(wo, "  at %.3g invocations a minute: $%.4g execution + $%.4g idle = $%.4g per invocation; pre-warm plan's expected violation rate %.2f%% (allowed %.2f%%)%s\n",
+					id.ArrivalsPerMinute, id.ExecUSD, id.IdleUSD, id.TotalUSD, 100*id.ViolationRate, 100*id.Allowed, verdict)
 			} else if opts.ArrivalsPerMinute > 0 {
 				fmt.Fprintf(wo, "  idle not priced: the chosen configuration was not measured (no safe one was)\n")
 			}
