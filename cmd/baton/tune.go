@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +27,9 @@ type liveCluster struct {
 	name  string
 	input []byte
 	w     *workflow.Workflow
+	// stages says to read every invocation's stages from its record (for
+	// pricing idle: tune.Options.ArrivalsPerMinute).
+	stages bool
 }
 
 func (l *liveCluster) Apply(ctx context.Context, cfg scheduler.Config, why tune.Change) error {
@@ -39,12 +45,33 @@ func (l *liveCluster) Apply(ctx context.Context, cfg scheduler.Config, why tune.
 	return err
 }
 
-func (l *liveCluster) Invoke(ctx context.Context) (float64, float64, int, error) {
+func (l *liveCluster) Invoke(ctx context.Context) (tune.Invocation, error) {
 	res, err := l.c.Invoke(ctx, l.name, l.input)
 	if err != nil {
-		return 0, 0, 0, err
+		return tune.Invocation{}, err
 	}
-	return res.LatencyMs, res.CostUSD, res.ColdStarts, nil
+	inv := tune.Invocation{LatencyMs: res.LatencyMs, CostUSD: res.CostUSD, ColdStarts: res.ColdStarts}
+	if !l.stages {
+		return inv, nil
+	}
+	// The record has each stage's calls and measured cold start (the
+	// Server-Timing header has neither). A record another replica keeps
+	// and history has not written yet is missed: the invocation still
+	// counts, without its stages.
+	rec, err := l.c.Invocation(ctx, res.InvocationID)
+	if err != nil {
+		slog.DebugContext(ctx, "an invocation's stages are not readable", "invocation", res.InvocationID, "err", err)
+		return inv, nil
+	}
+	for _, st := range rec.Stages {
+		r := tune.StageRun{Stage: st.Stage, Calls: st.Calls, ExecMs: st.ExecMs, Cold: st.Cold}
+		if st.ColdStart != nil {
+			// Pulling an image is once per worker, not per cold start.
+			r.ColdStartMs = float64((st.ColdStart.Total - st.ColdStart.Pull).Microseconds()) / 1000
+		}
+		inv.Stages = append(inv.Stages, r)
+	}
+	return inv, nil
 }
 
 func (l *liveCluster) Record(ctx context.Context, cfg scheduler.Config, latencyMs, costUSD float64) error {
@@ -88,6 +115,7 @@ func tuneCmd() *cobra.Command {
 		out      string
 		watch    bool
 		wopts    tune.WatchOptions
+		rate     string
 	)
 	cmd := &cobra.Command{
 		Use:   "tune WORKFLOW",
@@ -99,6 +127,10 @@ func tuneCmd() *cobra.Command {
 			}
 			if watch && (wopts.Window <= 0 || wopts.Misses <= 0 || wopts.Poll <= 0) { // before minutes of tuning
 				return fmt.Errorf("flags --watch-window %d, --watch-misses %d, --watch-poll %v: want them positive", wopts.Window, wopts.Misses, wopts.Poll)
+			}
+			perMinute, window, err := parseTuneRate(rate)
+			if err != nil {
+				return err
 			}
 			ctx, name := cmd.Context(), args[0]
 			c, err := apiClient()
@@ -117,10 +149,16 @@ func tuneCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl := &liveCluster{c: c, name: name, input: body, w: w}
 			errw := cmd.ErrOrStderr()
+			if window > 0 {
+				if perMinute, err = historyRate(ctx, c, name, window, errw); err != nil {
+					return err
+				}
+			}
+			opts.ArrivalsPerMinute = perMinute
+			cl := &liveCluster{c: c, name: name, input: body, w: w, stages: perMinute > 0}
 			opts.Progress = func(done, budget int, cfg scheduler.Config, s tune.Summary) {
-				fmt.Fprintf(errw, "[%3d/%d] %s  p%g %.0f ms  $%.3g/inv  %d errors\n", done, budget, describe(cfg), w.Spec.QoS.Percentile, s.LatencyMs, s.MeanCostUSD, s.Errors)
+				fmt.Fprintf(errw, "[%3d/%d] %s  p%g %.0f ms  $%.3g/inv%s  %d errors\n", done, budget, describe(cfg), w.Spec.QoS.Percentile, s.LatencyMs, s.MeanCostUSD, idleProgress(s.Idle), s.Errors)
 			}
 			res, err := tune.Run(ctx, w, cl, opts)
 			if err != nil {
@@ -144,6 +182,16 @@ func tuneCmd() *cobra.Command {
 			}
 			wo := cmd.OutOrStdout()
 			fmt.Fprintf(wo, "%s: %s chose %s (%d evaluations)\n", name, res.Policy, describe(res.Best), res.Evaluations)
+			if id := res.Idle; id != nil {
+				verdict := ""
+				if !id.Feasible {
+					verdict = ": it cannot meet the QoS"
+				}
+				fmt.Fprintf(wo, "  at %.3g invocations a minute: $%.4g execution + $%.4g idle = $%.4g per invocation; pre-warm plan's expected violation rate %.2f%% (allowed %.2f%%)%s\n",
+					id.ArrivalsPerMinute, id.ExecUSD, id.IdleUSD, id.TotalUSD, 100*id.ViolationRate, 100*id.Allowed, verdict)
+			} else if opts.ArrivalsPerMinute > 0 {
+				fmt.Fprintf(wo, "  idle not priced: the chosen configuration was not measured (no safe one was)\n")
+			}
 			if rep.Validation != nil {
 				for _, k := range []string{"tuned", "static-max"} {
 					v := rep.Validation[k]
@@ -168,6 +216,7 @@ func tuneCmd() *cobra.Command {
 	f.IntVar(&wopts.Window, "watch-window", 100, "invocations per watched window")
 	f.IntVar(&wopts.Misses, "watch-misses", 3, "missed windows in a row that trigger re-tuning")
 	f.DurationVar(&wopts.Poll, "watch-poll", 5*time.Second, "how often the watcher reads the invocations")
+	f.StringVar(&rate, "rate", "", "invocations a minute: choose resources and pre-warm settings together, pricing the idle of each configuration's pre-warm plan; or history[:WINDOW], the rate over the last WINDOW (default 24h) of the workflow's history (default: execution cost only)")
 	outputFlag(cmd, &out)
 	return cmd
 }
@@ -213,6 +262,70 @@ func validateTuned(ctx context.Context, cl *liveCluster, w *workflow.Workflow, r
 		out[run.name] = s
 	}
 	return out, cl.Apply(ctx, res.Best, tune.Change{Policy: res.Policy, Kind: tune.KindTune, Reason: fmt.Sprintf("validated over %d invocations against static-max", n)})
+}
+
+// parseTuneRate reads --rate: "" or 0 (idle not priced), invocations a
+// minute, or history[:WINDOW] (window > 0: measure the rate over it).
+func parseTuneRate(v string) (perMinute float64, window time.Duration, err error) {
+	if v == "" {
+		return 0, 0, nil
+	}
+	if rest, ok := strings.CutPrefix(v, "history"); ok {
+		if rest == "" {
+			return 0, 24 * time.Hour, nil
+		}
+		if d, ok := strings.CutPrefix(rest, ":"); ok {
+			if window, err = time.ParseDuration(d); err == nil && window > 0 {
+				return 0, window, nil
+			}
+		}
+		return 0, 0, fmt.Errorf("flag --rate %q: want history or history:WINDOW, WINDOW a positive duration such as 6h", v)
+	}
+	perMinute, err = strconv.ParseFloat(v, 64)
+	if err != nil || !(perMinute >= 0) || math.IsInf(perMinute, 0) {
+		return 0, 0, fmt.Errorf("flag --rate %q: want invocations a minute (a number ≥ 0; 0: execution cost only) or history[:WINDOW]", v)
+	}
+	return perMinute, 0, nil
+}
+
+// historyRate is the workflow's invocations a minute over the last window
+// of the orchestrator's history; an error when there is no history or no
+// invocation in it.
+func historyRate(ctx context.Context, c *client.Client, name string, window time.Duration, errw io.Writer) (float64, error) {
+	rep, err := c.Reports(ctx, name, window.String())
+	if err != nil {
+		return 0, fmt.Errorf("flag --rate history: %w", err)
+	}
+	if rep.History != "on" {
+		return 0, fmt.Errorf("flag --rate history: the orchestrator keeps no history (%s): give --rate N invocations a minute", rep.Message)
+	}
+	n := 0
+	for _, wr := range rep.Workflows {
+		if wr.Name == name && wr.Figures != nil {
+			n = wr.Figures.Invocations
+		}
+	}
+	minutes := rep.Until.Sub(rep.Since).Minutes()
+	if n == 0 || !(minutes > 0) {
+		return 0, fmt.Errorf("flag --rate history: no invocation of %s in the last %s of history: give --rate N invocations a minute", name, window)
+	}
+	perMinute := float64(n) / minutes
+	short := strings.TrimSuffix(strings.TrimSuffix(window.String(), "0s"), "0m")
+	fmt.Fprintf(errw, "arrival rate %.3g invocations a minute: %d invocations of %s in the last %s of history (earlier tuning's own count too)\n", perMinute, n, name, short)
+	return perMinute, nil
+}
+
+// idleProgress is an evaluation's idle cost for the progress line ("" when
+// idle is not priced).
+func idleProgress(id *tune.IdleCost) string {
+	if id == nil {
+		return ""
+	}
+	verdict := ""
+	if !id.Feasible {
+		verdict = ", cannot meet the QoS"
+	}
+	return fmt.Sprintf(" + idle $%.3g = $%.3g/inv (plan: %.2f%% late%s)", id.IdleUSD, id.TotalUSD, 100*id.ViolationRate, verdict)
 }
 
 func tuneInput(name, flag string) ([]byte, error) {

@@ -22,9 +22,10 @@ import (
 type Cluster interface {
 	// Apply makes c the workflow's configuration.
 	Apply(ctx context.Context, c scheduler.Config, why Change) error
-	// Invoke runs the workflow once and returns its end-to-end latency,
-	// its execution cost and how many stages waited for a cold start.
-	Invoke(ctx context.Context) (latencyMs, costUSD float64, coldStarts int, err error)
+	// Invoke runs the workflow once and returns what it measured: its
+	// end-to-end latency, its execution cost, how many stages waited for a
+	// cold start and, when tuning prices idle, how its stages ran.
+	Invoke(ctx context.Context) (Invocation, error)
 	// Record keeps a measurement in history.
 	Record(ctx context.Context, c scheduler.Config, latencyMs, costUSD float64) error
 }
@@ -61,6 +62,20 @@ type Options struct {
 	Retune bool
 	// Progress, when set, hears of every evaluation.
 	Progress func(done, budget int, c scheduler.Config, o Summary)
+	// ArrivalsPerMinute, when > 0, is the workflow's invocation rate:
+	// tuning then chooses resources and pre-warm settings together. Each
+	// configuration is priced with the idle and start-up cost per
+	// invocation of the QoS-aware pre-warm plan it implies (Shape from the
+	// stages of its invocations, prewarm.PlanQoS and prewarm.IdleCost), the
+	// policy's objective is execution plus idle cost, and a configuration
+	// whose plan cannot meet the QoS is judged unsafe. The latencies stay
+	// the measured, warm, ones (the simulator draws the plan's cold starts
+	// into them instead): the plan's cold starts count through its
+	// feasibility. Zero prices execution alone.
+	ArrivalsPerMinute float64
+	// Prices are the cost model's, for idle sandboxes (zero:
+	// scheduler.DefaultPrices, the orchestrator's default).
+	Prices scheduler.Prices
 }
 
 // Summary is what one run of invocations measured.
@@ -69,6 +84,9 @@ type Summary struct {
 	LatencyMs   stats.Ms `json:"latencyMs"` // at the QoS percentile; +Inf (JSON null) when failures reach it
 	MeanCostUSD float64  `json:"meanCostUsd"`
 	Errors      int      `json:"errors"`
+	// Idle is the cost with the pre-warm plan's idle, when tuning prices
+	// it (Options.ArrivalsPerMinute).
+	Idle *IdleCost `json:"idle,omitempty"`
 }
 
 // Result is a tuning run's outcome.
@@ -78,6 +96,9 @@ type Result struct {
 	Best        scheduler.Config `json:"best"`
 	Target      scheduler.Target `json:"target"`
 	Duration    time.Duration    `json:"duration"`
+	// Idle is the best configuration's cost with its pre-warm plan's idle,
+	// when tuning prices it and measured the best configuration.
+	Idle *IdleCost `json:"idle,omitempty"`
 }
 
 // Run tunes w on cl and applies the best configuration.
@@ -104,6 +125,11 @@ func Run(ctx context.Context, w *workflow.Workflow, cl Cluster, opts Options) (*
 	if budget <= 0 {
 		budget = scheduler.DefaultBudget(len(w.Spec.Stages))
 	}
+	pricer, err := newIdlePricer(w, opts.ArrivalsPerMinute, opts.Prices)
+	if err != nil {
+		return nil, fmt.Errorf("tune %s: %w", w.Metadata.Name, err)
+	}
+	idle := map[string]*IdleCost{} // by configuration key
 	start := time.Now()
 	res := &Result{Policy: policy.Name(), Target: target}
 	for res.Evaluations < budget {
@@ -117,16 +143,25 @@ func Run(ctx context.Context, w *workflow.Workflow, cl Cluster, opts Options) (*
 		if err := cl.Apply(ctx, c, Change{Policy: policy.Name(), Kind: KindExplore, Reason: fmt.Sprintf("exploring: evaluation %d of at most %d", res.Evaluations+1, budget)}); err != nil {
 			return nil, fmt.Errorf("evaluation %d: apply: %w", res.Evaluations+1, err)
 		}
-		obs, sum, err := Measure(ctx, cl, opts.PerEvaluation, target.Percentile)
+		obs, sum, runs, err := measure(ctx, cl, opts.PerEvaluation, target.Percentile)
 		if err != nil {
 			return nil, fmt.Errorf("evaluation %d: %w", res.Evaluations+1, err)
+		}
+		// The sample recorded is the optimizer's (finite: a failure as
+		// twice the worst success), which history can store: execution
+		// cost only, as every sample of history.
+		recorded := stats.Percentile(obs.LatencyMs, target.Percentile)
+		if pricer != nil {
+			if sum.Idle, err = pricer.price(c, sum.MeanCostUSD, runs); err != nil {
+				return nil, fmt.Errorf("evaluation %d: idle cost: %w", res.Evaluations+1, err)
+			}
+			idle[space.Key(c)] = sum.Idle
+			obs = withIdle(obs, sum.Idle, target)
 		}
 		if err := policy.Observe(ctx, c, obs); err != nil {
 			return nil, fmt.Errorf("evaluation %d: observe: %w", res.Evaluations+1, err)
 		}
-		// The sample recorded is the optimizer's (finite: a failure as
-		// twice the worst success), which history can store.
-		if err := cl.Record(ctx, c, stats.Percentile(obs.LatencyMs, target.Percentile), sum.MeanCostUSD); err != nil {
+		if err := cl.Record(ctx, c, recorded, sum.MeanCostUSD); err != nil {
 			return nil, fmt.Errorf("evaluation %d: record: %w", res.Evaluations+1, err)
 		}
 		res.Evaluations++
@@ -149,7 +184,7 @@ func Run(ctx context.Context, w *workflow.Workflow, cl Cluster, opts Options) (*
 	if err := cl.Apply(ctx, best, Change{Policy: policy.Name(), Kind: kind, Reason: reason}); err != nil {
 		return nil, fmt.Errorf("apply the best configuration: %w", err)
 	}
-	res.Best, res.Duration = best, time.Since(start)
+	res.Best, res.Idle, res.Duration = best, idle[space.Key(best)], time.Since(start)
 	return res, nil
 }
 
@@ -159,32 +194,44 @@ func Run(ctx context.Context, w *workflow.Workflow, cl Cluster, opts Options) (*
 // +Inf-like misses (twice the worst seen) so a configuration that breaks
 // the workflow is not taken for a fast one.
 func Measure(ctx context.Context, cl Cluster, n int, p float64) (scheduler.Observation, Summary, error) {
+	obs, sum, _, err := measure(ctx, cl, n, p)
+	return obs, sum, err
+}
+
+// measure is Measure that also returns the stages of every invocation
+// that succeeded, the warm-up's too (their cold starts are measured).
+func measure(ctx context.Context, cl Cluster, n int, p float64) (scheduler.Observation, Summary, [][]StageRun, error) {
+	var runs [][]StageRun
 	for range 5 {
-		_, _, cold, err := cl.Invoke(ctx)
-		if err == nil && cold == 0 {
-			break
-		}
+		inv, err := cl.Invoke(ctx)
 		if ctx.Err() != nil {
-			return scheduler.Observation{}, Summary{}, ctx.Err()
+			return scheduler.Observation{}, Summary{}, nil, ctx.Err()
+		}
+		if err == nil {
+			runs = append(runs, inv.Stages)
+			if inv.ColdStarts == 0 {
+				break
+			}
 		}
 	}
 	var obs scheduler.Observation
 	sum := Summary{Invocations: n}
 	var failures int
 	for range n {
-		lat, cost, _, err := cl.Invoke(ctx)
+		inv, err := cl.Invoke(ctx)
 		if ctx.Err() != nil {
-			return obs, sum, ctx.Err()
+			return obs, sum, nil, ctx.Err()
 		}
 		if err != nil {
 			failures++
 			continue
 		}
-		obs.LatencyMs = append(obs.LatencyMs, lat)
-		obs.CostUSD = append(obs.CostUSD, cost)
+		obs.LatencyMs = append(obs.LatencyMs, inv.LatencyMs)
+		obs.CostUSD = append(obs.CostUSD, inv.CostUSD)
+		runs = append(runs, inv.Stages)
 	}
 	if len(obs.LatencyMs) == 0 {
-		return obs, sum, fmt.Errorf("all %d invocations failed", n)
+		return obs, sum, nil, fmt.Errorf("all %d invocations failed", n)
 	}
 	// The summary judges as Judge does (package stats: nearest rank, a
 	// failure slower than any success), so a configuration measured as
@@ -205,5 +252,5 @@ func Measure(ctx context.Context, cl Cluster, n int, p float64) (scheduler.Obser
 		sum.MeanCostUSD += c
 	}
 	sum.MeanCostUSD /= float64(len(obs.CostUSD))
-	return obs, sum, nil
+	return obs, sum, runs, nil
 }

@@ -38,13 +38,13 @@ func (f *fakeCluster) Apply(_ context.Context, c scheduler.Config, why tune.Chan
 	return nil
 }
 
-func (f *fakeCluster) Invoke(context.Context) (float64, float64, int, error) {
+func (f *fakeCluster) Invoke(context.Context) (tune.Invocation, error) {
 	cold := 0
 	if f.fresh {
 		cold, f.fresh = 1, false
 	}
 	lat, cost := f.draw()
-	return lat, cost, cold, nil
+	return tune.Invocation{LatencyMs: lat, CostUSD: cost, ColdStarts: cold}, nil
 }
 
 // draw is one invocation under the configuration applied last.
@@ -101,14 +101,7 @@ func TestRunAppliesASafeCheaperConfiguration(t *testing.T) {
 // simulator.
 func mlPipeline(t *testing.T) (*workflow.Workflow, *sim.Simulator) {
 	t.Helper()
-	doc, err := os.ReadFile("../../dags/ml-pipeline.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := workflow.Parse("ml-pipeline.yaml", doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := sample(t, "ml-pipeline")
 	data, err := os.ReadFile("../testdata/ml-pipeline.synthetic.json")
 	if err != nil {
 		t.Fatal(err)
@@ -135,13 +128,13 @@ func (s *scriptedCluster) Apply(context.Context, scheduler.Config, tune.Change) 
 func (s *scriptedCluster) Record(context.Context, scheduler.Config, float64, float64) error {
 	return nil
 }
-func (s *scriptedCluster) Invoke(context.Context) (float64, float64, int, error) {
+func (s *scriptedCluster) Invoke(context.Context) (tune.Invocation, error) {
 	l := s.script[s.next%len(s.script)]
 	s.next++
 	if l < 0 {
-		return 0, 0, 0, errors.New("failed")
+		return tune.Invocation{}, errors.New("failed")
 	}
-	return l, 0.001, 0, nil
+	return tune.Invocation{LatencyMs: l, CostUSD: 0.001}, nil
 }
 
 // TestMeasureAndJudgeAgree: the same invocations, measured while tuning
@@ -178,4 +171,18 @@ func TestMeasureAndJudgeAgree(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sample parses the sample workflow dags/NAME.yaml.
+func sample(t *testing.T, name string) *workflow.Workflow {
+	t.Helper()
+	doc, err := os.ReadFile("../../dags/" + name + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := workflow.Parse(name+".yaml", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
