@@ -1,6 +1,7 @@
 package history
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -27,11 +28,6 @@ type ConfigurationQuery struct {
 	Until            time.Time
 }
 
-// maxChangesRead is how many of a workflow's newest changes are read to
-// place the windows of those listed: a settled change's Before window
-// can lie behind many explored ones.
-const maxChangesRead = 10_000
-
 // ConfigurationHistory returns q's changes, newest first. A change's
 // After window runs from it to the next change (or Until), at most
 // q.Window; its Before window is the last q.Window of the configuration
@@ -53,17 +49,10 @@ func (h *History) ConfigurationHistory(ctx context.Context, q ConfigurationQuery
 		return nil, unavailable(err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	rows, err := tx.Query(ctx, `
-SELECT id, at, kind, revision, policy, reason, before, after FROM configuration_changes
-WHERE tenant = $1 AND workflow = $2 ORDER BY at DESC, id DESC LIMIT $3`, q.Tenant, q.Workflow, maxChangesRead)
+	changes, err := readChanges(ctx, tx, q)
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	changes, err := pgx.CollectRows(rows, scanChange)
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	slices.Reverse(changes) // oldest first
 	windows := placeWindows(changes, q.Window, q.Until)
 	if len(changes) > q.Limit {
 		changes, windows = changes[len(changes)-q.Limit:], windows[len(windows)-2*q.Limit:]
@@ -76,6 +65,61 @@ WHERE tenant = $1 AND workflow = $2 ORDER BY at DESC, id DESC LIMIT $3`, q.Tenan
 	}
 	slices.Reverse(changes) // newest first
 	return changes, nil
+}
+
+// changeColumns are what scanChange reads.
+const changeColumns = `id, at, kind, revision, policy, reason, before, after`
+
+// readChanges reads, oldest first, the changes placeWindows needs to place
+// q's newest q.Limit: those, the one before them (an explored or
+// validated change is compared with the configuration right before it),
+// and, when there are older ones, the newest settled change before them
+// and the change that followed it (a settled change is compared with the
+// previous settled one, until the change that followed it). What lies
+// between is never read: placeWindows sees the settled one and its
+// follower as if they came right before the rest, which changes only the
+// windows of the oldest change read, and that one is not listed.
+func readChanges(ctx context.Context, tx pgx.Tx, q ConfigurationQuery) ([]api.ConfigurationChange, error) {
+	rows, err := tx.Query(ctx, `
+SELECT `+changeColumns+` FROM configuration_changes
+WHERE tenant = $1 AND workflow = $2 ORDER BY at DESC, id DESC LIMIT $3`, q.Tenant, q.Workflow, q.Limit+1)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := pgx.CollectRows(rows, scanChange)
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(changes) // oldest first
+	if len(changes) <= q.Limit {
+		return changes, nil // every change is read
+	}
+	oldest := changes[0]
+	rows, err = tx.Query(ctx, `
+WITH settled AS (
+    SELECT `+changeColumns+` FROM configuration_changes
+    WHERE tenant = $1 AND workflow = $2 AND (at, id) < ($3, $4) AND kind <> ALL($5)
+    ORDER BY at DESC, id DESC LIMIT 1)
+SELECT `+changeColumns+` FROM settled
+UNION ALL
+(SELECT c.id, c.at, c.kind, c.revision, c.policy, c.reason, c.before, c.after
+ FROM configuration_changes c, settled s
+ WHERE c.tenant = $1 AND c.workflow = $2 AND (c.at, c.id) > (s.at, s.id)
+ ORDER BY c.at, c.id LIMIT 1)`, q.Tenant, q.Workflow, oldest.At, oldest.ID, []string{api.ChangeExplore, api.ChangeValidate})
+	if err != nil {
+		return nil, err
+	}
+	base, err := pgx.CollectRows(rows, scanChange)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(base, func(a, b api.ConfigurationChange) int { // UNION ALL keeps no order
+		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.ID, b.ID))
+	})
+	if len(base) == 2 && base[1].ID == oldest.ID { // it followed right on
+		base = base[:1]
+	}
+	return append(base, changes...), nil
 }
 
 func scanChange(row pgx.CollectableRow) (api.ConfigurationChange, error) {

@@ -153,6 +153,43 @@ func TestConfigurationHistory(t *testing.T) {
 	if known, err := h.Exists(ctx, "t3", "wf"); err != nil || known {
 		t.Errorf("tenant t3's wf exists = %v, %v", known, err)
 	}
+
+	// A tuning run with many explorations: listing its last two changes
+	// reads the settled change behind all of them (the deploy) and the one
+	// that followed it, not every change between.
+	nan := math.NaN()
+	for i, c := range []struct {
+		at   time.Duration
+		kind string
+	}{{0, api.ChangeDeploy}, {10 * m, api.ChangeExplore}, {20 * m, api.ChangeExplore}, {30 * m, api.ChangeExplore}, {40 * m, api.ChangeExplore}, {50 * m, api.ChangeTune}, {55 * m, api.ChangeValidate}} {
+		h.Add(history.ConfigurationChange{ID: fmt.Sprintf("r%d", i), Tenant: "t4", Workflow: "wf", At: t0.Add(c.at), Kind: c.kind, Revision: 1, After: res(250)})
+	}
+	waitWritten(t, h, 30*time.Second)
+	for _, c := range []struct {
+		name  string
+		limit int
+		want  map[string][2]*wantWindow
+	}{
+		{"the newest, its base the one read before it", 1, map[string][2]*wantWindow{
+			"r6": {{50 * m, 55 * m, 0, 0, nan, nan, nan}, {55 * m, 60 * m, 0, 0, nan, nan, nan}}}},
+		{"a settled one behind four explorations", 2, map[string][2]*wantWindow{
+			"r6": {{50 * m, 55 * m, 0, 0, nan, nan, nan}, {55 * m, 60 * m, 0, 0, nan, nan, nan}},
+			"r5": {{0, 10 * m, 0, 0, nan, nan, nan}, {50 * m, 55 * m, 0, 0, nan, nan, nan}}}},
+	} {
+		got, err := h.ConfigurationHistory(ctx, history.ConfigurationQuery{Tenant: "t4", Workflow: "wf", Window: 30 * m, Limit: c.limit, Percentile: 90, Until: t0.Add(60 * m)})
+		if err != nil || len(got) != c.limit {
+			t.Fatalf("%s: %d changes, %v; want %d", c.name, len(got), err, c.limit)
+		}
+		for _, ch := range got {
+			w, ok := c.want[ch.ID]
+			if !ok {
+				t.Errorf("%s: change %s listed", c.name, ch.ID)
+				continue
+			}
+			checkWindow(t, t0, c.name+" "+ch.ID+" before", ch.Before, w[0])
+			checkWindow(t, t0, c.name+" "+ch.ID+" after", ch.After, w[1])
+		}
+	}
 }
 
 func checkWindow(t *testing.T, t0 time.Time, what string, got *api.ChangeWindow, want *wantWindow) {
