@@ -94,7 +94,6 @@ func (o *Orchestrator) handleSample(w http.ResponseWriter, r *http.Request) {
 const (
 	defaultChangeWindow = time.Hour
 	defaultChanges      = 50
-	maxChangeWindow     = 7 * 24 * time.Hour
 )
 
 // parseConfigurationQuery reads GET /v1/workflows/{name}/configurations'
@@ -104,15 +103,18 @@ const (
 func parseConfigurationQuery(r *http.Request, q *history.ConfigurationQuery) error {
 	q.Window, q.Limit = defaultChangeWindow, defaultChanges
 	if s := r.URL.Query().Get("window"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d < time.Second || d > maxChangeWindow {
-			return fmt.Errorf("query parameter window=%q: want a duration from 1s to %s, like 1h", s, maxChangeWindow)
+		d, err := api.ParseChangeWindow(s)
+		if err != nil {
+			return fmt.Errorf("query parameter window=%w", err)
 		}
 		q.Window = d
 	}
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > api.MaxConfigurationChanges {
+		if err == nil {
+			err = api.CheckChangeLimit(n)
+		}
+		if err != nil {
 			return fmt.Errorf("query parameter limit=%q: want a whole number from 1 to %d", s, api.MaxConfigurationChanges)
 		}
 		q.Limit = n

@@ -26,6 +26,16 @@ func workflowHistoryCmd() *cobra.Command {
 		Short: "Show a workflow's configuration history: each deploy, tuning and choice, resources before and after, latency and cost before and after",
 		Args:  cobra.ExactArgs(1),
 	}, apiClient, func(ctx context.Context, c *client.Client, args []string) (*api.ConfigurationHistory, error) {
+		if window != "" {
+			if _, err := api.ParseChangeWindow(window); err != nil {
+				return nil, fmt.Errorf("flag --window %w", err)
+			}
+		}
+		if limit != 0 {
+			if err := api.CheckChangeLimit(limit); err != nil {
+				return nil, fmt.Errorf("flag --limit %w", err)
+			}
+		}
 		return c.Configurations(ctx, args[0], window, limit)
 	}, writeConfigurationHistory)
 	cmd.Flags().StringVar(&window, "window", "", "longest window of invocations compared before and after a change (default 1h)")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -48,5 +49,31 @@ func TestConfigurationHistoryTable(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWorkflowHistoryRefusesBadFlags: a bad --window or --limit is refused
+// before any request, naming the flag (not the query parameter it
+// becomes).
+func TestWorkflowHistoryRefusesBadFlags(t *testing.T) {
+	t.Setenv("BATON_URL", "http://127.0.0.1:1") // nothing listens: no request may be needed
+	for _, tt := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--window", "fast"}, "flag --window"},
+		{[]string{"--window", "0s"}, "flag --window"},
+		{[]string{"--window", "720h"}, "flag --window"},
+		{[]string{"--limit", "-1"}, "flag --limit"},
+		{[]string{"--limit", "1001"}, "flag --limit"},
+	} {
+		cmd := workflowHistoryCmd()
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetArgs(append([]string{"wf"}, tt.args...))
+		if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), tt.flag) {
+			t.Errorf("%v: error %v, want %s named", tt.args, err, tt.flag)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"time"
 
 	"baton.dev/baton/scheduler/stats"
@@ -29,8 +30,32 @@ func ChoiceKinds() []string {
 func Settled(kind string) bool { return kind != ChangeExplore && kind != ChangeValidate }
 
 // MaxConfigurationChanges is the most changes one answer of
-// GET /v1/workflows/{name}/configurations lists.
-const MaxConfigurationChanges = 1000
+// GET /v1/workflows/{name}/configurations lists, and MaxChangeWindow the
+// longest window it compares before and after a change.
+const (
+	MaxConfigurationChanges = 1000
+	MaxChangeWindow         = 7 * 24 * time.Hour
+)
+
+// ParseChangeWindow reads GET /v1/workflows/{name}/configurations' window:
+// a duration from 1s to MaxChangeWindow. The error says what is wanted;
+// the caller names the parameter or flag.
+func ParseChangeWindow(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Second || d > MaxChangeWindow {
+		return 0, fmt.Errorf("%q: want a duration from 1s to %s, like 1h", s, MaxChangeWindow)
+	}
+	return d, nil
+}
+
+// CheckChangeLimit checks GET /v1/workflows/{name}/configurations' limit:
+// from 1 to MaxConfigurationChanges.
+func CheckChangeLimit(n int) error {
+	if n < 1 || n > MaxConfigurationChanges {
+		return fmt.Errorf("%d: want a whole number from 1 to %d", n, MaxConfigurationChanges)
+	}
+	return nil
+}
 
 // ConfigurationHistory is GET /v1/workflows/{name}/configurations: the
 // workflow's configuration changes, newest first, each with what the
