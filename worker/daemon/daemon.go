@@ -61,12 +61,17 @@ type Config struct {
 
 // Daemon serves one worker's sandboxes over NATS.
 type Daemon struct {
-	cfg    Config
-	log    *slog.Logger
-	sem    chan struct{}
-	mu     sync.Mutex
-	live   map[string]worker.Sandbox // sandboxes this worker runs
-	images []string
+	cfg  Config
+	log  *slog.Logger
+	sem  chan struct{}
+	mu   sync.Mutex
+	live map[string]worker.Sandbox // sandboxes this worker runs
+	// allocated sums live's CPU and memory limits, kept with live (see
+	// track and forget), so that a heartbeat reads it without walking
+	// live: at 10,000 workers of a simulated cluster that walk, over
+	// memory long out of cache, was a third of their process's CPU.
+	allocatedCPUMilli, allocatedMemoryBytes int64
+	images                                  []string
 	// wg counts the requests in flight; once stopping is set (under mu)
 	// no more are counted, so Wait is not raced by a late Add.
 	wg       sync.WaitGroup
@@ -120,7 +125,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}
 	d.mu.Lock()
 	for _, sb := range existing {
-		d.live[sb.ID] = sb
+		d.trackLocked(sb)
 	}
 	d.mu.Unlock()
 
@@ -266,10 +271,7 @@ func (d *Daemon) heartbeat() {
 	}
 	d.mu.Lock()
 	hb.Images = d.images
-	for _, sb := range d.live {
-		hb.AllocatedCPUMilli += sb.CPUMilli
-		hb.AllocatedMemoryBytes += sb.MemoryBytes
-	}
+	hb.AllocatedCPUMilli, hb.AllocatedMemoryBytes = d.allocatedCPUMilli, d.allocatedMemoryBytes
 	hb.Sandboxes = len(d.live)
 	d.mu.Unlock()
 	if d.cfg.FullHeartbeatEvery > 1 && d.lastFull != nil && d.sinceFull+1 < d.cfg.FullHeartbeatEvery && sameState(*d.lastFull, hb) {
@@ -325,7 +327,7 @@ func (d *Daemon) handleCreate(ctx context.Context, m *nats.Msg) {
 		return
 	}
 	d.mu.Lock()
-	d.live[sb.ID] = sb
+	d.trackLocked(sb)
 	d.mu.Unlock()
 	d.log.Debug("sandbox created", "id", sb.ID, "function", sb.Function, "coldStart", sb.ColdStart.Total)
 	d.reply(m, protocol.CreateReply{Sandbox: &sb})
@@ -393,9 +395,28 @@ func (d *Daemon) handleExit(ctx context.Context, m *nats.Msg) {
 	d.reply(m, protocol.ExitReply{Reason: reason, Error: protocol.ToError(err)})
 }
 
+// trackLocked adds sb to the live sandboxes (in place of one of the same
+// ID) and to what they are allocated.
+func (d *Daemon) trackLocked(sb worker.Sandbox) {
+	d.untrackLocked(sb.ID)
+	d.live[sb.ID] = sb
+	d.allocatedCPUMilli += sb.CPUMilli
+	d.allocatedMemoryBytes += sb.MemoryBytes
+}
+
+// untrackLocked removes sandbox id from the live ones and from what they
+// are allocated.
+func (d *Daemon) untrackLocked(id string) {
+	if old, ok := d.live[id]; ok {
+		delete(d.live, id)
+		d.allocatedCPUMilli -= old.CPUMilli
+		d.allocatedMemoryBytes -= old.MemoryBytes
+	}
+}
+
 func (d *Daemon) forget(id string) {
 	d.mu.Lock()
-	delete(d.live, id)
+	d.untrackLocked(id)
 	d.mu.Unlock()
 }
 
