@@ -62,6 +62,17 @@ type FunctionQoS struct {
 	KeepAlive     time.Duration
 	Quantile      float64
 	Concurrency   float64
+	// AllowedCold is the share of the function's calls that may find no
+	// warm sandbox with the workflow within its QoS (see
+	// WorkflowShape.allowColdStarts), in (0, 1]; zero when the QoS leaves
+	// no budget for cold starts (or is unattainable). With it, aquatope's
+	// planner keeps the fewest idle sandboxes that by its own history meet
+	// it (see coldFractionChoice), instead of pricing each cold start at
+	// ColdStartCost.
+	AllowedCold float64
+	// Batch is how many calls of the function an invocation sends at once
+	// (the most elements of one of its stages running at once).
+	Batch int
 }
 
 // The scale of the QoS-aware settings. A cold start that would use up a
@@ -176,6 +187,11 @@ func PlanQoS(w WorkflowShape) (QoSPlan, error) {
 			f.Cost = max(f.Cost, cost(arrival))
 		}
 	}
+	for _, s := range w.Stages {
+		f := plan.Function(s.Function)
+		f.Batch = max(f.Batch, s.parallel())
+	}
+	w.allowColdStarts(&plan, order, draws)
 	for i := range plan.Functions {
 		f := &plan.Functions[i]
 		f.ColdStartCost, f.KeepAlive, f.Quantile, f.Concurrency = qosSettings(f.Cost)

@@ -103,11 +103,8 @@ func (w WorkflowShape) topoOrder() ([]int, error) {
 func (w WorkflowShape) drawElements() [][][]float64 {
 	state := uint64(qosSeed)
 	next := func() float64 {
+		z := splitmix64(state)
 		state += 0x9e3779b97f4a7c15
-		z := state
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-		z ^= z >> 31
 		return (float64(z>>11) + 0.5) / (1 << 53)
 	}
 	out := make([][][]float64, qosSamples)

@@ -1,0 +1,97 @@
+package prewarm
+
+import (
+	"testing"
+	"time"
+)
+
+// TestPlanQoSAllowsColdStartsWithinTheBudget: each function's allowed cold
+// share is the most the QoS takes: every call cold when the slack absorbs
+// any cold start, less the tighter the QoS, none without a budget; and at
+// the shares allowed, the violations the plan's model adds stay within
+// its share of the budget under both models of going cold together.
+func TestPlanQoSAllowsColdStartsWithinTheBudget(t *testing.T) {
+	tests := []struct {
+		name     string
+		shape    WorkflowShape
+		min, max float64 // bounds on every function's share
+	}{
+		// 5 s absorbs three cold starts of 500 ms on 650 ms.
+		{"slack", pipeline(3, 5*time.Second, 500*time.Millisecond), 1, 1},
+		// 1.2 s absorbs one cold start, not two: some, not all.
+		{"one cold start fits", pipeline(3, 1200*time.Millisecond, 500*time.Millisecond), 0.005, 0.5},
+		// 1 s absorbs none: a few.
+		{"none fits", pipeline(3, time.Second, 500*time.Millisecond), 1e-4, 0.1},
+		// Ten stages never make 1 s: no budget, no share.
+		{"unattainable", pipeline(10, time.Second, 500*time.Millisecond), 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := PlanQoS(tt.shape)
+			if err != nil {
+				t.Fatal(err)
+			}
+			share := make([]float64, len(p.Functions))
+			stageFn := make([]int, len(tt.shape.Stages))
+			for k, f := range p.Functions {
+				share[k] = f.AllowedCold
+				if f.AllowedCold < tt.min || f.AllowedCold > tt.max {
+					t.Errorf("%s: allowed cold %v, want in [%v, %v]", f.Function, f.AllowedCold, tt.min, tt.max)
+				}
+				if f.Batch != 1 {
+					t.Errorf("%s: batch %d, want 1", f.Function, f.Batch)
+				}
+				for i, s := range tt.shape.Stages {
+					if s.Function == f.Function {
+						stageFn[i] = k
+					}
+				}
+			}
+			if p.Budget == 0 {
+				return
+			}
+			order, err := tt.shape.Order()
+			if err != nil {
+				t.Fatal(err)
+			}
+			draws := tt.shape.drawElements()
+			for _, together := range []bool{false, true} {
+				v := violationRate(tt.shape.coldLatencies(order, draws, p.ChainWarm, stageFn, share, together), tt.shape.Latency.Seconds())
+				if added := v - p.WarmViolationRate; added > p.Budget*qosColdMargin {
+					t.Errorf("together %v: the allowed shares add %v violations, over %v of the budget %v", together, added, qosColdMargin, p.Budget)
+				}
+			}
+		})
+	}
+}
+
+// TestColdLatenciesChainWarmsOnAColdFirstStage: with every call cold, a
+// chain-warmed pipeline waits one cold start (its first stage's; the rest
+// are started ahead), one that is not chain-warmed waits all three.
+func TestColdLatenciesChainWarmsOnAColdFirstStage(t *testing.T) {
+	w := pipeline(3, 5*time.Second, 500*time.Millisecond)
+	order, err := w.Order()
+	if err != nil {
+		t.Fatal(err)
+	}
+	draws := w.drawElements()
+	warm := w.latencies(order, draws, scenario{})
+	for _, tt := range []struct {
+		chain []bool
+		wait  float64
+	}{
+		{[]bool{false, true, true}, 0.5},
+		{[]bool{false, false, false}, 1.5},
+	} {
+		for _, together := range []bool{false, true} {
+			got := w.coldLatencies(order, draws, tt.chain, []int{0, 1, 2}, []float64{1, 1, 1}, together)
+			for k := range got {
+				// A chain-warmed stage may wait for its sandbox a little
+				// past its expected start (its need was quick).
+				if d := got[k] - warm[k]; d < tt.wait-1e-9 || d > tt.wait+0.5 {
+					t.Fatalf("chain %v, together %v, invocation %d: %.3f s over warm, want about %v", tt.chain, together, k, d, tt.wait)
+				}
+			}
+		}
+	}
+}
