@@ -2,6 +2,7 @@ package prewarm
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -48,6 +49,11 @@ type Aquatope struct {
 	// Forecast overrides the forecaster's settings; Horizon is always 2
 	// (see Planner: interval i is planned before interval i−1 is over).
 	Forecast forecast.BayesLinearConfig
+
+	// allowedCold and batch are a QoS-aware function's FunctionQoS
+	// AllowedCold and Batch (see settingsFor).
+	allowedCold float64
+	batch       int
 }
 
 // The settings of New's aquatope. Chosen on the synthetic trace (1,000
@@ -120,6 +126,7 @@ func (a Aquatope) NewPlanner(f Function) (Planner, error) {
 	}
 	p := &aquatopePlanner{cfg: a, f: f, forecaster: fc}
 	p.setColdStartCost(a.ColdStartCost)
+	p.setAllowedCold(a.allowedCold, a.batch)
 	return p, nil
 }
 
@@ -128,6 +135,7 @@ func (a Aquatope) NewPlanner(f Function) (Planner, error) {
 func (a Aquatope) settingsFor(name string, q *FunctionQoS) (Aquatope, error) {
 	if a.QoSAware && q != nil {
 		a.Quantile, a.KeepAlive, a.ColdStartCost, a.Concurrency = q.Quantile, q.KeepAlive, q.ColdStartCost, q.Concurrency
+		a.allowedCold, a.batch = q.AllowedCold, q.Batch
 	}
 	if a.Quantile == 0 {
 		a.Quantile = AquatopeQuantile
@@ -138,9 +146,9 @@ func (a Aquatope) settingsFor(name string, q *FunctionQoS) (Aquatope, error) {
 	if a.KeepAlive == 0 {
 		a.KeepAlive = AquatopeKeepAlive
 	}
-	if !(a.Quantile > 0 && a.Quantile < 1) || !(a.Concurrency > 0 && a.Concurrency < 1) || a.KeepAlive < 0 || a.ColdStartCost < 0 {
-		return a, fmt.Errorf("aquatope policy for %s: quantile %v, concurrency quantile %v, keep-alive %v, cold-start cost %v: want both quantiles in (0, 1), a keep-alive and a cost ≥ 0",
-			name, a.Quantile, a.Concurrency, a.KeepAlive, a.ColdStartCost)
+	if !(a.Quantile > 0 && a.Quantile < 1) || !(a.Concurrency > 0 && a.Concurrency < 1) || a.KeepAlive < 0 || a.ColdStartCost < 0 || !(a.allowedCold >= 0 && a.allowedCold <= 1) || a.batch < 0 {
+		return a, fmt.Errorf("aquatope policy for %s: quantile %v, concurrency quantile %v, keep-alive %v, cold-start cost %v, allowed cold share %v, batch %d: want both quantiles in (0, 1), a keep-alive and a cost ≥ 0, a share in [0, 1] and a batch ≥ 0",
+			name, a.Quantile, a.Concurrency, a.KeepAlive, a.ColdStartCost, a.allowedCold, a.batch)
 	}
 	return a, nil
 }
@@ -153,7 +161,7 @@ func (p *aquatopePlanner) setColdStartCost(c time.Duration) {
 	switch {
 	case p.window != nil:
 		if c > 0 {
-			p.window.setColdCost(float64(c) / float64(interval))
+			p.window.setChoice(float64(c)/float64(interval), p.window.missShare)
 		}
 	case c > 0:
 		bins := min(max(int(idleWindowRange/interval), 1), idleWindowMaxBins)
@@ -172,6 +180,25 @@ func (p *aquatopePlanner) SetQoS(q *FunctionQoS) {
 	}
 	p.cfg.Quantile, p.cfg.KeepAlive, p.cfg.Concurrency = a.Quantile, a.KeepAlive, a.Concurrency
 	p.setColdStartCost(a.ColdStartCost)
+	p.setAllowedCold(a.allowedCold, a.batch)
+}
+
+// setAllowedCold sets the share of calls that may find no warm sandbox
+// and the calls sent at once (see FunctionQoS): half the share is the idle
+// window's to miss (see idleWindow.missShare), the rest the keep-alive's
+// and floor's (coldFractionChoice). Zero plans by the cold-start cost.
+func (p *aquatopePlanner) setAllowedCold(share float64, batch int) {
+	if share == p.cfg.allowedCold && batch == p.cfg.batch && (share == 0 || p.choices != nil) {
+		return
+	}
+	p.cfg.allowedCold, p.cfg.batch = share, batch
+	p.choices = nil
+	if share > 0 {
+		p.choices = map[[2]int]floorKeep{}
+	}
+	if p.window != nil {
+		p.window.setChoice(p.window.coldCost, share/2)
+	}
 }
 
 // idleWindowRange is the span of the idle times aquatope's window weighs,
@@ -188,6 +215,17 @@ type aquatopePlanner struct {
 	observed   int         // intervals observed
 	called     bool        // an interval with arrivals has been observed
 	window     *idleWindow // nil without a cold-start cost
+	// choices are the floors and keep-alives chosen for an allowed cold
+	// share (see planAllowedCold), by calls in flight and share, each in
+	// steps of a quarter of a doubling (see floorKeepKey); nil without
+	// an allowed cold share.
+	choices map[[2]int]floorKeep
+}
+
+// floorKeep is a floor and a keep-alive.
+type floorKeep struct {
+	floor     int
+	keepAlive time.Duration
 }
 
 // Observe feeds the forecaster; a skipped interval counts as no arrivals.
@@ -201,6 +239,7 @@ func (p *aquatopePlanner) Observe(i, arrivals int) {
 		p.observed++
 		p.called = p.called || arrivals > 0
 		if p.window != nil && arrivals > 0 {
+			p.window.calls += arrivals
 			p.window.observe(i)
 		}
 	}
@@ -225,6 +264,9 @@ func (p *aquatopePlanner) Plan(i int) Decision {
 		return Decision{KeepAlive: p.cfg.KeepAlive}
 	}
 	q := p.forecaster.Predict().Quantile(p.cfg.Quantile)
+	if p.choices != nil {
+		return p.planAllowedCold(i, float64(q))
+	}
 	d := Decision{Floor: concurrencyFloor(float64(q), p.f, p.cfg.Concurrency), KeepAlive: p.cfg.KeepAlive}
 	w := p.window
 	if w == nil || !w.fitted || d.Floor >= 2 {
@@ -240,10 +282,55 @@ func (p *aquatopePlanner) Plan(i int) Decision {
 	return d
 }
 
+// planAllowedCold plans interval i, forecast to have arrivals calls, so
+// that the function's calls find no warm sandbox at most its allowed
+// share of the time at the least idle: the idle window's floor for calls
+// after whole intervals without any (within half the share, see
+// setAllowedCold), and the floor and keep-alive that by the level model
+// keep the cold starts within an interval and the next within the share
+// the window leaves (coldFractionChoice, at the calls in flight the
+// forecast gives). A keep window also keeps idle sandboxes two intervals,
+// as in Plan.
+func (p *aquatopePlanner) planAllowedCold(i int, arrivals float64) Decision {
+	interval := intervalOrMinute(p.f)
+	share := p.cfg.allowedCold
+	var d Decision
+	w := p.window
+	if w != nil && w.fitted {
+		d.Floor = w.floor(i)
+		if w.calls > 0 {
+			share -= w.missed / float64(w.calls)
+		}
+	}
+	inFlight := arrivals * p.f.MeanDuration.Seconds() / interval.Seconds()
+	key := floorKeepKey(inFlight, share)
+	c, ok := p.choices[key]
+	if !ok {
+		c.floor, c.keepAlive = coldFractionChoice(math.Exp2(float64(key[0])/4), max(p.cfg.batch, 1), p.f.MeanDuration, 2*interval, math.Exp2(float64(key[1])/4))
+		p.choices[key] = c
+	}
+	d.Floor, d.KeepAlive = max(d.Floor, c.floor), c.keepAlive
+	if w != nil && w.fitted && w.prewarm == 0 && w.keep > 0 {
+		d.KeepAlive = max(d.KeepAlive, 2*interval)
+	}
+	return d
+}
+
+// floorKeepKey are the calls in flight, rounded up, and the allowed share,
+// rounded down, to quarters of a doubling (the calls in flight at least
+// 2⁻¹⁶, the share at least 2⁻²⁰): a choice made for them holds for the
+// values they round.
+func floorKeepKey(inFlight, share float64) [2]int {
+	return [2]int{int(math.Ceil(4 * math.Log2(max(inFlight, 0x1p-16)))), int(math.Floor(4 * math.Log2(max(share, 0x1p-20))))}
+}
+
 func (p *aquatopePlanner) Lead() time.Duration { return p.f.ColdStart }
 
 // SetTimes implements Timed: live, the floor follows the measured mean
 // duration and the lead the measured cold start.
 func (p *aquatopePlanner) SetTimes(coldStart, meanDuration time.Duration) {
+	if meanDuration != p.f.MeanDuration && p.choices != nil {
+		clear(p.choices) // chosen in units of the mean duration
+	}
 	p.f.ColdStart, p.f.MeanDuration = coldStart, meanDuration
 }
