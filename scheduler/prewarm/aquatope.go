@@ -51,9 +51,10 @@ type Aquatope struct {
 	Forecast forecast.BayesLinearConfig
 
 	// allowedCold and batch are a QoS-aware function's FunctionQoS
-	// AllowedCold and Batch (see settingsFor).
-	allowedCold float64
-	batch       int
+	// AllowedCold and Batch, missShare its AllowedColdArrivals per call
+	// (see settingsFor).
+	allowedCold, missShare float64
+	batch                  int
 }
 
 // The settings of New's aquatope. Chosen on the synthetic trace (1,000
@@ -126,7 +127,7 @@ func (a Aquatope) NewPlanner(f Function) (Planner, error) {
 	}
 	p := &aquatopePlanner{cfg: a, f: f, forecaster: fc}
 	p.setColdStartCost(a.ColdStartCost)
-	p.setAllowedCold(a.allowedCold, a.batch)
+	p.setAllowedCold(a.allowedCold, a.missShare, a.batch)
 	return p, nil
 }
 
@@ -136,6 +137,10 @@ func (a Aquatope) settingsFor(name string, q *FunctionQoS) (Aquatope, error) {
 	if a.QoSAware && q != nil {
 		a.Quantile, a.KeepAlive, a.ColdStartCost, a.Concurrency = q.Quantile, q.KeepAlive, q.ColdStartCost, q.Concurrency
 		a.allowedCold, a.batch = q.AllowedCold, q.Batch
+		a.missShare = 0
+		if q.AllowedCold > 0 {
+			a.missShare = q.AllowedColdArrivals / float64(max(q.Calls, 1))
+		}
 	}
 	if a.Quantile == 0 {
 		a.Quantile = AquatopeQuantile
@@ -146,9 +151,9 @@ func (a Aquatope) settingsFor(name string, q *FunctionQoS) (Aquatope, error) {
 	if a.KeepAlive == 0 {
 		a.KeepAlive = AquatopeKeepAlive
 	}
-	if !(a.Quantile > 0 && a.Quantile < 1) || !(a.Concurrency > 0 && a.Concurrency < 1) || a.KeepAlive < 0 || a.ColdStartCost < 0 || !(a.allowedCold >= 0 && a.allowedCold <= 1) || a.batch < 0 {
-		return a, fmt.Errorf("aquatope policy for %s: quantile %v, concurrency quantile %v, keep-alive %v, cold-start cost %v, allowed cold share %v, batch %d: want both quantiles in (0, 1), a keep-alive and a cost ≥ 0, a share in [0, 1] and a batch ≥ 0",
-			name, a.Quantile, a.Concurrency, a.KeepAlive, a.ColdStartCost, a.allowedCold, a.batch)
+	if !(a.Quantile > 0 && a.Quantile < 1) || !(a.Concurrency > 0 && a.Concurrency < 1) || a.KeepAlive < 0 || a.ColdStartCost < 0 || !(a.allowedCold >= 0 && a.allowedCold <= 1) || !(a.missShare >= 0 && a.missShare <= 1) || a.batch < 0 {
+		return a, fmt.Errorf("aquatope policy for %s: quantile %v, concurrency quantile %v, keep-alive %v, cold-start cost %v, allowed cold shares %v and %v, batch %d: want both quantiles in (0, 1), a keep-alive and a cost ≥ 0, shares in [0, 1] and a batch ≥ 0",
+			name, a.Quantile, a.Concurrency, a.KeepAlive, a.ColdStartCost, a.allowedCold, a.missShare, a.batch)
 	}
 	return a, nil
 }
@@ -180,24 +185,26 @@ func (p *aquatopePlanner) SetQoS(q *FunctionQoS) {
 	}
 	p.cfg.Quantile, p.cfg.KeepAlive, p.cfg.Concurrency = a.Quantile, a.KeepAlive, a.Concurrency
 	p.setColdStartCost(a.ColdStartCost)
-	p.setAllowedCold(a.allowedCold, a.batch)
+	p.setAllowedCold(a.allowedCold, a.missShare, a.batch)
 }
 
-// setAllowedCold sets the share of calls that may find no warm sandbox
-// and the calls sent at once (see FunctionQoS): half the share is the idle
-// window's to miss (see idleWindow.missShare), the rest the keep-alive's
-// and floor's (coldFractionChoice). Zero plans by the cold-start cost.
-func (p *aquatopePlanner) setAllowedCold(share float64, batch int) {
-	if share == p.cfg.allowedCold && batch == p.cfg.batch && (share == 0 || p.choices != nil) {
+// setAllowedCold sets the share of calls that may find no warm sandbox,
+// that of calls the idle window may miss (cold arrivals, see
+// FunctionQoS.AllowedColdArrivals and idleWindow.missShare) and the calls
+// sent at once: the floor and keep-alive keep the other cold starts within
+// the first (coldFractionChoice). A share of zero plans by the cold-start
+// cost.
+func (p *aquatopePlanner) setAllowedCold(share, missShare float64, batch int) {
+	if share == p.cfg.allowedCold && missShare == p.cfg.missShare && batch == p.cfg.batch && (share == 0 || p.choices != nil) {
 		return
 	}
-	p.cfg.allowedCold, p.cfg.batch = share, batch
+	p.cfg.allowedCold, p.cfg.missShare, p.cfg.batch = share, missShare, batch
 	p.choices = nil
 	if share > 0 {
 		p.choices = map[[2]int]floorKeep{}
 	}
 	if p.window != nil {
-		p.window.setChoice(p.window.coldCost, share/2)
+		p.window.setChoice(p.window.coldCost, missShare)
 	}
 }
 
@@ -284,33 +291,34 @@ func (p *aquatopePlanner) Plan(i int) Decision {
 
 // planAllowedCold plans interval i, forecast to have arrivals calls, so
 // that the function's calls find no warm sandbox at most its allowed
-// share of the time at the least idle: the idle window's floor for calls
-// after whole intervals without any (within half the share, see
-// setAllowedCold), and the floor and keep-alive that by the level model
-// keep the cold starts within an interval and the next within the share
-// the window leaves (coldFractionChoice, at the calls in flight the
-// forecast gives). A keep window also keeps idle sandboxes two intervals,
-// as in Plan.
+// shares of the time at the least idle: the idle window's floor for calls
+// after whole intervals without any (cold arrivals, see setAllowedCold),
+// and the floor and keep-alive that by the level model keep the cold
+// starts within an interval and the next within the function's share
+// (coldFractionChoice, at the calls in flight the forecast gives). Until the window is chosen, idle sandboxes are kept
+// the settings' keep-alive at least, and under a keep window two
+// intervals, as in Plan.
 func (p *aquatopePlanner) planAllowedCold(i int, arrivals float64) Decision {
 	interval := intervalOrMinute(p.f)
-	share := p.cfg.allowedCold
 	var d Decision
 	w := p.window
 	if w != nil && w.fitted {
 		d.Floor = w.floor(i)
-		if w.calls > 0 {
-			share -= w.missed / float64(w.calls)
-		}
 	}
 	inFlight := arrivals * p.f.MeanDuration.Seconds() / interval.Seconds()
-	key := floorKeepKey(inFlight, share)
+	key := floorKeepKey(inFlight, p.cfg.allowedCold)
 	c, ok := p.choices[key]
 	if !ok {
 		c.floor, c.keepAlive = coldFractionChoice(math.Exp2(float64(key[0])/4), max(p.cfg.batch, 1), p.f.MeanDuration, 2*interval, math.Exp2(float64(key[1])/4))
 		p.choices[key] = c
 	}
 	d.Floor, d.KeepAlive = max(d.Floor, c.floor), c.keepAlive
-	if w != nil && w.fitted && w.prewarm == 0 && w.keep > 0 {
+	switch {
+	case w == nil || !w.fitted:
+		// Until the window is chosen, the settings' keep-alive bridges
+		// the gaps between calls, as in Plan.
+		d.KeepAlive = max(d.KeepAlive, p.cfg.KeepAlive)
+	case w.prewarm == 0 && w.keep > 0:
 		d.KeepAlive = max(d.KeepAlive, 2*interval)
 	}
 	return d

@@ -25,9 +25,15 @@ const (
 // element times: the same invocations, cold in different places).
 const qosColdSeed = 0xd1b54a32d192ed03
 
-// allowColdStarts sets each function's AllowedCold in plan: the share of
-// its calls that may find no warm sandbox with the workflow still within
-// its QoS. Each function's share is a common scale over its cost
+// allowColdStarts sets each function's AllowedColdArrivals and
+// AllowedCold in plan, from qosColdMargin of the budget. Cold arrivals (the
+// plan's ColdArrivalViolationRate over the warm one, per invocation) may
+// take half of it at most, and their share is the most they may; what they
+// take at that share is gone from the budget of the functions' shares.
+//
+// AllowedCold is the share of a function's calls that may find no warm
+// sandbox with the workflow still within its QoS, besides the cold
+// arrivals. Each function's share is a common scale over its cost
 // (cheaper cold starts may be more frequent: a function whose cold start
 // costs nothing gets the most, its share reaching 1 first), and the scale
 // is the largest that, from the least up, keeps the violations that cold
@@ -82,6 +88,11 @@ func (w WorkflowShape) allowColdStarts(plan *QoSPlan, order []int, draws [][][]f
 		last = max(last, top/wt)
 	}
 	qos, target := w.Latency.Seconds(), plan.Budget*qosColdMargin
+	arrivals, arrivalCost := 1.0, plan.ColdArrivalViolationRate-plan.WarmViolationRate
+	if arrivalCost > 0 {
+		arrivals = min(1, target/2/arrivalCost)
+		target -= arrivals * arrivalCost
+	}
 	best := 0.0
 	for scale := qosColdMinScale; ; scale = min(scale*qosColdStep, last) {
 		p := shares(scale)
@@ -99,6 +110,9 @@ func (w WorkflowShape) allowColdStarts(plan *QoSPlan, order []int, draws [][][]f
 	}
 	for k, p := range shares(best) {
 		plan.Functions[k].AllowedCold = p
+		if p > 0 {
+			plan.Functions[k].AllowedColdArrivals = arrivals
+		}
 	}
 }
 

@@ -76,7 +76,7 @@ func TestAquatopeQoSPlansByTheAllowedColdShare(t *testing.T) {
 		t.Fatal(err)
 	}
 	counts := series(200, func(int) int { return 120 }) // 2 a second, 100 ms each
-	settings := FunctionQoS{Function: "f", ColdStartCost: time.Minute, KeepAlive: 30 * time.Second, Quantile: 0.5, Concurrency: 0.5, Batch: 1}
+	settings := FunctionQoS{Function: "f", ColdStartCost: time.Minute, KeepAlive: 30 * time.Second, Quantile: 0.5, Concurrency: 0.5, AllowedColdArrivals: 1, Batch: 1, Calls: 1}
 	kept := func(d Decision) float64 { return float64(d.Floor) + d.KeepAlive.Seconds() }
 	prev := -1.0
 	for _, tt := range []struct {

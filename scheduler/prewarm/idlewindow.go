@@ -35,7 +35,6 @@ type idleWindow struct {
 	// (calls, counted by the planner).
 	missShare float64
 	calls     int
-	missed    float64 // the chosen window's misses under missShare
 	// nextFit is the number of ITs at which the window is chosen again.
 	nextFit int
 	// prewarm and keep are the chosen window, in intervals; fitted says
@@ -115,7 +114,7 @@ func (w *idleWindow) fit() {
 			bestIdle, bestMisses, w.prewarm, w.keep = idle, misses, prewarm, keep
 		}
 	})
-	w.missed, w.fitted = bestMisses, true
+	w.fitted = true
 }
 
 // windows shows visit every window, keep nothing first, then keep windows

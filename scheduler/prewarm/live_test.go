@@ -204,7 +204,7 @@ func newQoSLive(t *testing.T) (*Live, time.Time) {
 // settings' keep-alive.
 func TestLiveTakesTheAllowedColdShare(t *testing.T) {
 	l, t0 := newQoSLive(t)
-	q := &FunctionQoS{Function: "t/wf/f", ColdStartCost: time.Minute, KeepAlive: 30 * time.Second, Quantile: 0.5, Concurrency: 0.5, AllowedCold: 1, Batch: 1}
+	q := &FunctionQoS{Function: "t/wf/f", ColdStartCost: time.Minute, KeepAlive: 30 * time.Second, Quantile: 0.5, Concurrency: 0.5, AllowedCold: 1, AllowedColdArrivals: 1, Batch: 1, Calls: 1}
 	l.SetQoS("t/wf/f", q)
 	var arrivals uint64
 	decide := func(k int) Decision {
@@ -216,16 +216,18 @@ func TestLiveTakesTheAllowedColdShare(t *testing.T) {
 		}
 		return d
 	}
-	for k := range 4 {
+	// Once its idle window is chosen (after idleWindowMinSamples idle
+	// times); before, the settings' keep-alive bridges the calls.
+	for k := range idleWindowMinSamples + 2 {
 		decide(k)
 	}
-	if d := decide(4); d != (Decision{}) {
+	if d := decide(idleWindowMinSamples + 2); d != (Decision{}) {
 		t.Errorf("every call may be cold: %+v, want nothing kept", d)
 	}
 	frugal := *q
 	frugal.AllowedCold = 0
 	l.SetQoS("t/wf/f", &frugal)
-	if d := decide(5); d.KeepAlive != 30*time.Second {
+	if d := decide(idleWindowMinSamples + 3); d.KeepAlive != 30*time.Second {
 		t.Errorf("no share: %+v, want the 30 s keep-alive", d)
 	}
 }

@@ -70,9 +70,18 @@ type FunctionQoS struct {
 	// it (see coldFractionChoice), instead of pricing each cold start at
 	// ColdStartCost.
 	AllowedCold float64
+	// AllowedColdArrivals is the share of the workflow's invocations that
+	// may arrive cold (the plan's ColdArrivalViolationRate) within the
+	// budget: a function with no call for a whole planning interval had
+	// no invocation reach it, nor, then, the workflow's first stages, and
+	// its next call comes with theirs to a cold workflow (chain-warmed).
+	// The planner's idle window may miss that share of the invocations.
+	// Zero with AllowedCold.
+	AllowedColdArrivals float64
 	// Batch is how many calls of the function an invocation sends at once
-	// (the most elements of one of its stages running at once).
-	Batch int
+	// (the most elements of one of its stages running at once), Calls how
+	// many it sends in all (its stages' elements).
+	Batch, Calls int
 }
 
 // The scale of the QoS-aware settings. A cold start that would use up a
@@ -190,6 +199,7 @@ func PlanQoS(w WorkflowShape) (QoSPlan, error) {
 	for _, s := range w.Stages {
 		f := plan.Function(s.Function)
 		f.Batch = max(f.Batch, s.parallel())
+		f.Calls += s.Width
 	}
 	w.allowColdStarts(&plan, order, draws)
 	for i := range plan.Functions {
