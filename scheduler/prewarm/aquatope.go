@@ -44,7 +44,9 @@ type Aquatope struct {
 	// QoSAware takes a workflow function's settings (Quantile, KeepAlive,
 	// ColdStartCost, Concurrency) from its workflow's QoS (Function.QoS, see PlanQoS)
 	// and chain-warms only the stages the plan says (ChainWarmsStage);
-	// functions outside workflows keep the ones above.
+	// with an allowed cold share (FunctionQoS.AllowedCold), the planner
+	// meets it at the least idle instead (planAllowedCold). Functions
+	// outside workflows keep the settings above.
 	QoSAware bool
 	// Forecast overrides the forecaster's settings; Horizon is always 2
 	// (see Planner: interval i is planned before interval i−1 is over).
@@ -270,10 +272,10 @@ func (p *aquatopePlanner) Plan(i int) Decision {
 	if !p.called {
 		return Decision{KeepAlive: p.cfg.KeepAlive}
 	}
-	q := p.forecaster.Predict().Quantile(p.cfg.Quantile)
 	if p.choices != nil {
-		return p.planAllowedCold(i, float64(q))
+		return p.planAllowedCold(i)
 	}
+	q := p.forecaster.Predict().Quantile(p.cfg.Quantile)
 	d := Decision{Floor: concurrencyFloor(float64(q), p.f, p.cfg.Concurrency), KeepAlive: p.cfg.KeepAlive}
 	w := p.window
 	if w == nil || !w.fitted || d.Floor >= 2 {
@@ -289,17 +291,20 @@ func (p *aquatopePlanner) Plan(i int) Decision {
 	return d
 }
 
-// planAllowedCold plans interval i, forecast to have arrivals calls, so
-// that the function's calls find no warm sandbox at most its allowed
-// shares of the time at the least idle: the idle window's floor for calls
-// after whole intervals without any (cold arrivals, see setAllowedCold),
-// and the floor and keep-alive that by the level model keep the cold
-// starts within an interval and the next within the function's share
-// (coldFractionChoice, at the calls in flight the forecast gives). Until the window is chosen, idle sandboxes are kept
+// planAllowedCold plans interval i so that the function's calls find no
+// warm sandbox at most its allowed shares of the time at the least idle:
+// the idle window's floor for calls after whole intervals without any
+// (cold arrivals, see setAllowedCold), and the floor and keep-alive that
+// by the level model keep the cold starts within an interval and the next
+// within the function's share (coldFractionChoice, at the calls in flight
+// of the median forecast: the share is an average over the calls, and the
+// median forecast errs as often above as below; the settings' upper
+// quantile is the hedge of a floor priced per interval). Until the window is chosen, idle sandboxes are kept
 // the settings' keep-alive at least, and under a keep window two
 // intervals, as in Plan.
-func (p *aquatopePlanner) planAllowedCold(i int, arrivals float64) Decision {
+func (p *aquatopePlanner) planAllowedCold(i int) Decision {
 	interval := intervalOrMinute(p.f)
+	arrivals := float64(p.forecaster.Predict().Quantile(AquatopeQuantile))
 	var d Decision
 	w := p.window
 	if w != nil && w.fitted {

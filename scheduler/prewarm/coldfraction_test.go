@@ -105,5 +105,11 @@ func TestAquatopeQoSPlansByTheAllowedColdShare(t *testing.T) {
 		} else {
 			prev = k
 		}
+		// The share is an average over the calls: the median forecast's
+		// calls in flight, whatever the settings' arrival quantile.
+		q.Quantile = 0.99
+		if hedged := drive(t, pol, f, counts); hedged[len(hedged)-1] != got {
+			t.Errorf("allowed %v, arrival quantile 0.99: %+v, want %+v as at the median", tt.allowed, hedged[len(hedged)-1], got)
+		}
 	}
 }

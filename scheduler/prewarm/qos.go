@@ -118,7 +118,12 @@ const qosNoCost = 0.05
 // of a cold arrival that is left. The settings follow the cost
 // (qosSettings): a function whose cold starts break the QoS keeps
 // sandboxes longer and covers a higher arrival quantile; one whose cold
-// starts the QoS absorbs is pre-warmed frugally.
+// starts the QoS absorbs is pre-warmed frugally. Last, the budget is
+// shared out as allowed cold shares (allowColdStarts): of the
+// invocations that may arrive cold, and of each function's calls that may
+// find no warm sandbox otherwise; with them, the planner meets the shares
+// at the least idle by its own history, and the settings rule only until
+// its idle window is chosen (or when there is no budget to share).
 //
 // An unattainable QoS (the warm violation rate past 1 − percentile) is
 // reported as such, with no budget (a cold start that adds violations
