@@ -52,11 +52,12 @@ type Aquatope struct {
 	// (see Planner: interval i is planned before interval i−1 is over).
 	Forecast forecast.BayesLinearConfig
 
-	// allowedCold and batch are a QoS-aware function's FunctionQoS
-	// AllowedCold and Batch, missShare its AllowedColdArrivals per call
-	// (see settingsFor).
+	// allowedCold, batch and chainHold are a QoS-aware function's
+	// FunctionQoS AllowedCold, Batch and ChainHold, missShare its
+	// AllowedColdArrivals per call (see settingsFor).
 	allowedCold, missShare float64
 	batch                  int
+	chainHold              time.Duration
 }
 
 // The settings of New's aquatope. Chosen on the synthetic trace (1,000
@@ -138,7 +139,7 @@ func (a Aquatope) NewPlanner(f Function) (Planner, error) {
 func (a Aquatope) settingsFor(name string, q *FunctionQoS) (Aquatope, error) {
 	if a.QoSAware && q != nil {
 		a.Quantile, a.KeepAlive, a.ColdStartCost, a.Concurrency = q.Quantile, q.KeepAlive, q.ColdStartCost, q.Concurrency
-		a.allowedCold, a.batch = q.AllowedCold, q.Batch
+		a.allowedCold, a.batch, a.chainHold = q.AllowedCold, q.Batch, q.ChainHold
 		a.missShare = 0
 		if q.AllowedCold > 0 {
 			a.missShare = q.AllowedColdArrivals / float64(max(q.Calls, 1))
@@ -185,7 +186,7 @@ func (p *aquatopePlanner) SetQoS(q *FunctionQoS) {
 	if err != nil || !p.cfg.QoSAware || q == nil {
 		return
 	}
-	p.cfg.Quantile, p.cfg.KeepAlive, p.cfg.Concurrency = a.Quantile, a.KeepAlive, a.Concurrency
+	p.cfg.Quantile, p.cfg.KeepAlive, p.cfg.Concurrency, p.cfg.chainHold = a.Quantile, a.KeepAlive, a.Concurrency, a.chainHold
 	p.setColdStartCost(a.ColdStartCost)
 	p.setAllowedCold(a.allowedCold, a.missShare, a.batch)
 }
@@ -299,7 +300,8 @@ func (p *aquatopePlanner) Plan(i int) Decision {
 // within the function's share (coldFractionChoice, at the calls in flight
 // of the median forecast: the share is an average over the calls, and the
 // median forecast errs as often above as below; the settings' upper
-// quantile is the hedge of a floor priced per interval). Until the window is chosen, idle sandboxes are kept
+// quantile is the hedge of a floor priced per interval). Idle sandboxes
+// are kept the chain hold at least (see FunctionQoS.ChainHold). Until the window is chosen, idle sandboxes are kept
 // the settings' keep-alive at least, and under a keep window two
 // intervals, as in Plan.
 func (p *aquatopePlanner) planAllowedCold(i int) Decision {
@@ -317,7 +319,7 @@ func (p *aquatopePlanner) planAllowedCold(i int) Decision {
 		c.floor, c.keepAlive = coldFractionChoice(math.Exp2(float64(key[0])/4), max(p.cfg.batch, 1), p.f.MeanDuration, 2*interval, math.Exp2(float64(key[1])/4))
 		p.choices[key] = c
 	}
-	d.Floor, d.KeepAlive = max(d.Floor, c.floor), c.keepAlive
+	d.Floor, d.KeepAlive = max(d.Floor, c.floor), max(c.keepAlive, p.cfg.chainHold)
 	switch {
 	case w == nil || !w.fitted:
 		// Until the window is chosen, the settings' keep-alive bridges

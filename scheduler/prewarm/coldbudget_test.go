@@ -104,3 +104,27 @@ func TestColdLatenciesChainWarmsOnAColdFirstStage(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanQoSChainHold: a chain-warmed stage's function keeps idle
+// sandboxes for as long as its stage may start after it was expected
+// (stages of 200 ms, sigma 0.3: well under a second late); a function
+// with no chain-warmed stage holds none.
+func TestPlanQoSChainHold(t *testing.T) {
+	p, err := PlanQoS(pipeline(3, 1500*time.Millisecond, 500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range p.Functions {
+		switch {
+		case p.ChainWarm[i] && f.AllowedCold > 0:
+			if f.ChainHold <= 0 || f.ChainHold > time.Second {
+				t.Errorf("%s, chain-warmed: hold %v, want in (0, 1s]", f.Function, f.ChainHold)
+			}
+		case f.ChainHold != 0:
+			t.Errorf("%s, not chain-warmed: hold %v, want none", f.Function, f.ChainHold)
+		}
+	}
+	if !p.ChainWarm[1] || p.ChainWarm[0] {
+		t.Fatalf("chain-warms %v, want the later stages", p.ChainWarm)
+	}
+}

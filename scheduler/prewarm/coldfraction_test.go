@@ -79,18 +79,22 @@ func TestAquatopeQoSPlansByTheAllowedColdShare(t *testing.T) {
 	settings := FunctionQoS{Function: "f", ColdStartCost: time.Minute, KeepAlive: 30 * time.Second, Quantile: 0.5, Concurrency: 0.5, AllowedColdArrivals: 1, Batch: 1, Calls: 1}
 	kept := func(d Decision) float64 { return float64(d.Floor) + d.KeepAlive.Seconds() }
 	prev := -1.0
-	for _, tt := range []struct {
+	for k, tt := range []struct {
 		allowed float64
 		want    *Decision
 	}{
 		{1, &Decision{}},
+		{1, &Decision{KeepAlive: 800 * time.Millisecond}}, // with a chain hold of 800 ms
 		{0.3, nil},
 		{0.05, nil},
 		{0.005, nil},
 		{0, &Decision{KeepAlive: 30 * time.Second}},
 	} {
 		q := settings
-		q.AllowedCold = tt.allowed
+		q.AllowedCold, q.ChainHold = tt.allowed, 0
+		if k == 1 {
+			q.ChainHold = 800 * time.Millisecond
+		}
 		f := Function{Name: "f", ColdStart: time.Second, MeanDuration: 100 * time.Millisecond, Interval: time.Minute, QoS: &q}
 		ds := drive(t, pol, f, counts)
 		got := ds[len(ds)-1]

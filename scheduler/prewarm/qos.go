@@ -78,6 +78,12 @@ type FunctionQoS struct {
 	// The planner's idle window may miss that share of the invocations.
 	// Zero with AllowedCold.
 	AllowedColdArrivals float64
+	// ChainHold is how long, at the most, a sandbox chain warming readies
+	// for one of the function's chain-warmed stages waits idle for it
+	// (zero when none is chain-warmed): with an allowed cold share, the
+	// planner keeps idle sandboxes at least that long, or chain warming
+	// would start sandboxes the autoscaler deletes before their stage.
+	ChainHold time.Duration
 	// Batch is how many calls of the function an invocation sends at once
 	// (the most elements of one of its stages running at once), Calls how
 	// many it sends in all (its stages' elements).
@@ -207,6 +213,12 @@ func PlanQoS(w WorkflowShape) (QoSPlan, error) {
 		f.Calls += s.Width
 	}
 	w.allowColdStarts(&plan, order, draws)
+	holds := w.chainHolds(order, draws)
+	for i, s := range w.Stages {
+		if f := plan.Function(s.Function); plan.ChainWarm[i] && f.AllowedCold > 0 {
+			f.ChainHold = max(f.ChainHold, seconds(holds[i]).Round(time.Millisecond))
+		}
+	}
 	for i := range plan.Functions {
 		f := &plan.Functions[i]
 		f.ColdStartCost, f.KeepAlive, f.Quantile, f.Concurrency = qosSettings(f.Cost)
