@@ -2,6 +2,7 @@ package prewarm
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -43,11 +44,20 @@ type Aquatope struct {
 	// QoSAware takes a workflow function's settings (Quantile, KeepAlive,
 	// ColdStartCost, Concurrency) from its workflow's QoS (Function.QoS, see PlanQoS)
 	// and chain-warms only the stages the plan says (ChainWarmsStage);
-	// functions outside workflows keep the ones above.
+	// with an allowed cold share (FunctionQoS.AllowedCold), the planner
+	// meets it at the least idle instead (planAllowedCold). Functions
+	// outside workflows keep the settings above.
 	QoSAware bool
 	// Forecast overrides the forecaster's settings; Horizon is always 2
 	// (see Planner: interval i is planned before interval i−1 is over).
 	Forecast forecast.BayesLinearConfig
+
+	// allowedCold, batch and chainHold are a QoS-aware function's
+	// FunctionQoS AllowedCold, Batch and ChainHold, missShare its
+	// AllowedColdArrivals per call (see settingsFor).
+	allowedCold, missShare float64
+	batch                  int
+	chainHold              time.Duration
 }
 
 // The settings of New's aquatope. Chosen on the synthetic trace (1,000
@@ -120,6 +130,7 @@ func (a Aquatope) NewPlanner(f Function) (Planner, error) {
 	}
 	p := &aquatopePlanner{cfg: a, f: f, forecaster: fc}
 	p.setColdStartCost(a.ColdStartCost)
+	p.setAllowedCold(a.allowedCold, a.missShare, a.batch)
 	return p, nil
 }
 
@@ -128,6 +139,11 @@ func (a Aquatope) NewPlanner(f Function) (Planner, error) {
 func (a Aquatope) settingsFor(name string, q *FunctionQoS) (Aquatope, error) {
 	if a.QoSAware && q != nil {
 		a.Quantile, a.KeepAlive, a.ColdStartCost, a.Concurrency = q.Quantile, q.KeepAlive, q.ColdStartCost, q.Concurrency
+		a.allowedCold, a.batch, a.chainHold = q.AllowedCold, q.Batch, q.ChainHold
+		a.missShare = 0
+		if q.AllowedCold > 0 {
+			a.missShare = q.AllowedColdArrivals / float64(max(q.Calls, 1))
+		}
 	}
 	if a.Quantile == 0 {
 		a.Quantile = AquatopeQuantile
@@ -138,9 +154,9 @@ func (a Aquatope) settingsFor(name string, q *FunctionQoS) (Aquatope, error) {
 	if a.KeepAlive == 0 {
 		a.KeepAlive = AquatopeKeepAlive
 	}
-	if !(a.Quantile > 0 && a.Quantile < 1) || !(a.Concurrency > 0 && a.Concurrency < 1) || a.KeepAlive < 0 || a.ColdStartCost < 0 {
-		return a, fmt.Errorf("aquatope policy for %s: quantile %v, concurrency quantile %v, keep-alive %v, cold-start cost %v: want both quantiles in (0, 1), a keep-alive and a cost ≥ 0",
-			name, a.Quantile, a.Concurrency, a.KeepAlive, a.ColdStartCost)
+	if !(a.Quantile > 0 && a.Quantile < 1) || !(a.Concurrency > 0 && a.Concurrency < 1) || a.KeepAlive < 0 || a.ColdStartCost < 0 || !(a.allowedCold >= 0 && a.allowedCold <= 1) || !(a.missShare >= 0 && a.missShare <= 1) || a.batch < 0 {
+		return a, fmt.Errorf("aquatope policy for %s: quantile %v, concurrency quantile %v, keep-alive %v, cold-start cost %v, allowed cold shares %v and %v, batch %d: want both quantiles in (0, 1), a keep-alive and a cost ≥ 0, shares in [0, 1] and a batch ≥ 0",
+			name, a.Quantile, a.Concurrency, a.KeepAlive, a.ColdStartCost, a.allowedCold, a.missShare, a.batch)
 	}
 	return a, nil
 }
@@ -153,7 +169,7 @@ func (p *aquatopePlanner) setColdStartCost(c time.Duration) {
 	switch {
 	case p.window != nil:
 		if c > 0 {
-			p.window.setColdCost(float64(c) / float64(interval))
+			p.window.setChoice(float64(c)/float64(interval), p.window.missShare)
 		}
 	case c > 0:
 		bins := min(max(int(idleWindowRange/interval), 1), idleWindowMaxBins)
@@ -170,8 +186,29 @@ func (p *aquatopePlanner) SetQoS(q *FunctionQoS) {
 	if err != nil || !p.cfg.QoSAware || q == nil {
 		return
 	}
-	p.cfg.Quantile, p.cfg.KeepAlive, p.cfg.Concurrency = a.Quantile, a.KeepAlive, a.Concurrency
+	p.cfg.Quantile, p.cfg.KeepAlive, p.cfg.Concurrency, p.cfg.chainHold = a.Quantile, a.KeepAlive, a.Concurrency, a.chainHold
 	p.setColdStartCost(a.ColdStartCost)
+	p.setAllowedCold(a.allowedCold, a.missShare, a.batch)
+}
+
+// setAllowedCold sets the share of calls that may find no warm sandbox,
+// that of calls the idle window may miss (cold arrivals, see
+// FunctionQoS.AllowedColdArrivals and idleWindow.missShare) and the calls
+// sent at once: the floor and keep-alive keep the other cold starts within
+// the first (coldFractionChoice). A share of zero plans by the cold-start
+// cost.
+func (p *aquatopePlanner) setAllowedCold(share, missShare float64, batch int) {
+	if share == p.cfg.allowedCold && missShare == p.cfg.missShare && batch == p.cfg.batch && (share == 0 || p.choices != nil) {
+		return
+	}
+	p.cfg.allowedCold, p.cfg.missShare, p.cfg.batch = share, missShare, batch
+	p.choices = nil
+	if share > 0 {
+		p.choices = map[[2]int]floorKeep{}
+	}
+	if p.window != nil {
+		p.window.setChoice(p.window.coldCost, missShare)
+	}
 }
 
 // idleWindowRange is the span of the idle times aquatope's window weighs,
@@ -188,6 +225,17 @@ type aquatopePlanner struct {
 	observed   int         // intervals observed
 	called     bool        // an interval with arrivals has been observed
 	window     *idleWindow // nil without a cold-start cost
+	// choices are the floors and keep-alives chosen for an allowed cold
+	// share (see planAllowedCold), by calls in flight and share, each in
+	// steps of a quarter of a doubling (see floorKeepKey); nil without
+	// an allowed cold share.
+	choices map[[2]int]floorKeep
+}
+
+// floorKeep is a floor and a keep-alive.
+type floorKeep struct {
+	floor     int
+	keepAlive time.Duration
 }
 
 // Observe feeds the forecaster; a skipped interval counts as no arrivals.
@@ -201,6 +249,7 @@ func (p *aquatopePlanner) Observe(i, arrivals int) {
 		p.observed++
 		p.called = p.called || arrivals > 0
 		if p.window != nil && arrivals > 0 {
+			p.window.calls += arrivals
 			p.window.observe(i)
 		}
 	}
@@ -224,6 +273,9 @@ func (p *aquatopePlanner) Plan(i int) Decision {
 	if !p.called {
 		return Decision{KeepAlive: p.cfg.KeepAlive}
 	}
+	if p.choices != nil {
+		return p.planAllowedCold(i)
+	}
 	q := p.forecaster.Predict().Quantile(p.cfg.Quantile)
 	d := Decision{Floor: concurrencyFloor(float64(q), p.f, p.cfg.Concurrency), KeepAlive: p.cfg.KeepAlive}
 	w := p.window
@@ -240,10 +292,60 @@ func (p *aquatopePlanner) Plan(i int) Decision {
 	return d
 }
 
+// planAllowedCold plans interval i so that the function's calls find no
+// warm sandbox at most its allowed shares of the time at the least idle:
+// the idle window's floor for calls after whole intervals without any
+// (cold arrivals, see setAllowedCold), and the floor and keep-alive that
+// by the level model keep the cold starts within an interval and the next
+// within the function's share (coldFractionChoice, at the calls in flight
+// of the median forecast: the share is an average over the calls, and the
+// median forecast errs as often above as below; the settings' upper
+// quantile is the hedge of a floor priced per interval). Idle sandboxes
+// are kept the chain hold at least (see FunctionQoS.ChainHold). Until the window is chosen, idle sandboxes are kept
+// the settings' keep-alive at least, and under a keep window two
+// intervals, as in Plan.
+func (p *aquatopePlanner) planAllowedCold(i int) Decision {
+	interval := intervalOrMinute(p.f)
+	arrivals := float64(p.forecaster.Predict().Quantile(AquatopeQuantile))
+	var d Decision
+	w := p.window
+	if w != nil && w.fitted {
+		d.Floor = w.floor(i)
+	}
+	inFlight := arrivals * p.f.MeanDuration.Seconds() / interval.Seconds()
+	key := floorKeepKey(inFlight, p.cfg.allowedCold)
+	c, ok := p.choices[key]
+	if !ok {
+		c.floor, c.keepAlive = coldFractionChoice(math.Exp2(float64(key[0])/4), max(p.cfg.batch, 1), p.f.MeanDuration, 2*interval, math.Exp2(float64(key[1])/4))
+		p.choices[key] = c
+	}
+	d.Floor, d.KeepAlive = max(d.Floor, c.floor), max(c.keepAlive, p.cfg.chainHold)
+	switch {
+	case w == nil || !w.fitted:
+		// Until the window is chosen, the settings' keep-alive bridges
+		// the gaps between calls, as in Plan.
+		d.KeepAlive = max(d.KeepAlive, p.cfg.KeepAlive)
+	case w.prewarm == 0 && w.keep > 0:
+		d.KeepAlive = max(d.KeepAlive, 2*interval)
+	}
+	return d
+}
+
+// floorKeepKey are the calls in flight, rounded up, and the allowed share,
+// rounded down, to quarters of a doubling (the calls in flight at least
+// 2⁻¹⁶, the share at least 2⁻²⁰): a choice made for them holds for the
+// values they round.
+func floorKeepKey(inFlight, share float64) [2]int {
+	return [2]int{int(math.Ceil(4 * math.Log2(max(inFlight, 0x1p-16)))), int(math.Floor(4 * math.Log2(max(share, 0x1p-20))))}
+}
+
 func (p *aquatopePlanner) Lead() time.Duration { return p.f.ColdStart }
 
 // SetTimes implements Timed: live, the floor follows the measured mean
 // duration and the lead the measured cold start.
 func (p *aquatopePlanner) SetTimes(coldStart, meanDuration time.Duration) {
+	if meanDuration != p.f.MeanDuration && p.choices != nil {
+		clear(p.choices) // chosen in units of the mean duration
+	}
 	p.f.ColdStart, p.f.MeanDuration = coldStart, meanDuration
 }

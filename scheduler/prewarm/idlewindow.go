@@ -1,5 +1,7 @@
 package prewarm
 
+import "math"
+
 // idleWindow chooses, from a function's idle times (ITs: intervals from
 // one interval with arrivals to the next), when its first sandbox should
 // be warm after a call: the window of lowest expected cost, counting an
@@ -27,6 +29,12 @@ type idleWindow struct {
 	n        int   // ITs counted
 	last     int   // last interval with arrivals; −1 before the first
 	coldCost float64
+	// missShare, when positive, chooses the window differently: the one
+	// of least idle whose misses, leaving out ITs of one interval (the
+	// keep-alive's concern), are at most missShare of the calls seen
+	// (calls, counted by the planner).
+	missShare float64
+	calls     int
 	// nextFit is the number of ITs at which the window is chosen again.
 	nextFit int
 	// prewarm and keep are the chosen window, in intervals; fitted says
@@ -48,13 +56,15 @@ func newIdleWindow(rangeIntervals int, coldCost float64) *idleWindow {
 	return &idleWindow{bins: make([]int, rangeIntervals+1), last: -1, coldCost: coldCost, nextFit: idleWindowMinSamples}
 }
 
-// setColdCost changes the price of a cold start: the window is chosen
-// again from the ITs seen, at once when it had been chosen already.
-func (w *idleWindow) setColdCost(c float64) {
-	if c == w.coldCost {
+// setChoice changes the price of a cold start and the share of calls the
+// window may miss (zero: choose by the price; see missShare): the window
+// is chosen again from the ITs seen, at once when it had been chosen
+// already.
+func (w *idleWindow) setChoice(coldCost, missShare float64) {
+	if coldCost == w.coldCost && missShare == w.missShare {
 		return
 	}
-	w.coldCost = c
+	w.coldCost, w.missShare = coldCost, missShare
 	if w.fitted {
 		w.fit()
 	}
@@ -79,9 +89,41 @@ func (w *idleWindow) observe(i int) {
 	}
 }
 
-// fit chooses the window of lowest total cost over the ITs seen, by prefix
-// sums: O(range²).
+// fit chooses the window over the ITs seen: of lowest total cost or, with
+// a miss share, of least idle within it (see missShare; with none within
+// it, of fewest misses).
 func (w *idleWindow) fit() {
+	if w.missShare <= 0 {
+		c := w.coldCost
+		bestCost := math.Inf(1)
+		w.windows(func(early float64) bool { return early*c >= bestCost }, func(prewarm, keep int, idle, misses, _ float64) {
+			if cost := idle + misses*c; cost < bestCost {
+				bestCost, w.prewarm, w.keep = cost, prewarm, keep
+			}
+		})
+		w.fitted = true
+		return
+	}
+	allowed := w.missShare * float64(w.calls)
+	bestIdle, bestMisses := math.Inf(1), math.Inf(1)
+	w.windows(func(float64) bool { return false }, func(prewarm, keep int, idle, misses, missedOnes float64) {
+		misses -= missedOnes
+		switch ok := misses <= allowed; {
+		case ok && (bestMisses > allowed || idle < bestIdle),
+			!ok && bestMisses > allowed && (misses < bestMisses || misses == bestMisses && idle < bestIdle):
+			bestIdle, bestMisses, w.prewarm, w.keep = idle, misses, prewarm, keep
+		}
+	})
+	w.fitted = true
+}
+
+// windows shows visit every window, keep nothing first, then keep windows
+// and pre-warm windows, with the idle intervals it costs over the ITs
+// seen, the ITs it misses and how many of those are ITs of one interval,
+// by prefix sums: O(range²). Pre-warm windows from one on stop being
+// shown once stop says so of the ITs they miss before the window (later
+// ones only miss more).
+func (w *idleWindow) windows(stop func(early float64) bool, visit func(prewarm, keep int, idle, misses, missedOnes float64)) {
 	b := len(w.bins) - 1
 	count := make([]float64, b+2) // count[t]: ITs of fewer than t intervals
 	sum := make([]float64, b+2)   // sum[t]: their total length
@@ -92,30 +134,24 @@ func (w *idleWindow) fit() {
 	total := count[b+1] + float64(w.over)
 	n := func(lo, hi int) float64 { return count[hi+1] - count[lo] } // ITs in [lo, hi]
 	s := func(lo, hi int) float64 { return sum[hi+1] - sum[lo] }
-	c := w.coldCost
-	bestCost, bestPrewarm, bestKeep := total*c, 0, 0 // keep nothing: every call cold
+	ones := float64(w.bins[min(1, b)])
+	visit(0, 0, 0, total, ones) // keep nothing: every call cold
 	for keep := 1; keep <= b; keep++ {
 		beyond := total - n(1, keep)
-		if cost := s(1, keep) + beyond*(float64(keep)+c); cost < bestCost {
-			bestCost, bestPrewarm, bestKeep = cost, 0, keep
-		}
+		visit(0, keep, s(1, keep)+beyond*float64(keep), beyond, 0)
 	}
 	for prewarm := idleWindowMinPrewarm; prewarm <= b; prewarm++ {
 		early := n(1, prewarm-1)
-		if early*c >= bestCost {
-			break // later windows only miss more
+		if stop(early) {
+			break
 		}
 		for keep := 0; prewarm+keep <= b; keep++ {
 			hi := prewarm + keep
 			warm := n(prewarm, hi)
 			beyond := total - early - warm
-			cost := early*c + s(prewarm, hi) - (float64(prewarm)-0.5)*warm + beyond*(float64(keep)+1+c)
-			if cost < bestCost {
-				bestCost, bestPrewarm, bestKeep = cost, prewarm, keep
-			}
+			visit(prewarm, keep, s(prewarm, hi)-(float64(prewarm)-0.5)*warm+beyond*(float64(keep)+1), early+beyond, ones)
 		}
 	}
-	w.prewarm, w.keep, w.fitted = bestPrewarm, bestKeep, true
 }
 
 // floor is the first sandbox's floor for interval i: one inside the

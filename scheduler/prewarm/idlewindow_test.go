@@ -104,8 +104,52 @@ func TestIdleWindowNewColdCost(t *testing.T) {
 	if !w.fitted || w.prewarm != 0 || w.keep != 1 {
 		t.Fatalf("at 10: window (%d, %d), want (0, 1)", w.prewarm, w.keep)
 	}
-	w.setColdCost(100)
+	w.setChoice(100, 0)
 	if w.prewarm != 0 || w.keep != 20 {
 		t.Errorf("at 100: window (%d, %d), want (0, 20)", w.prewarm, w.keep)
+	}
+}
+
+// TestIdleWindowMissShare: with a share of calls it may miss, the window
+// is the one of least idle that misses no more (ITs of one interval left
+// to the keep-alive), whatever a cold start's price.
+func TestIdleWindowMissShare(t *testing.T) {
+	tests := []struct {
+		name        string
+		its         []int // repeated in turn
+		calls       int   // a call interval
+		share       float64
+		wantPrewarm int
+		wantKeep    int
+	}{
+		// A timer every 5, one call each: missing none, warm from 5
+		// after (½ idle a call); missing them all, keep nothing.
+		{"timer every 5, miss none", []int{5}, 1, 0.001, 5, 0},
+		{"timer every 5, miss all", []int{5}, 1, 1, 0, 0},
+		// Ten calls an interval: missing one call in ten misses every
+		// gap, for nothing idle.
+		{"timer every 5, ten calls each", []int{5}, 10, 0.1, 0, 0},
+		// Bursts 1, 1, 1, 20 apart: the three gaps of one are the
+		// keep-alive's; missing the 20s costs nothing, missing none of
+		// them warms from 20 after (or keeps for 20: more idle).
+		{"bursts, miss a quarter", []int{1, 1, 1, 20}, 1, 0.25, 0, 0},
+		{"bursts, miss none", []int{1, 1, 1, 20}, 1, 0.01, 20, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newIdleWindow(30, 1)
+			w.setChoice(1, tt.share)
+			i := 0
+			w.calls += tt.calls
+			w.observe(i)
+			for k := 0; k < 200; k++ {
+				i += tt.its[k%len(tt.its)]
+				w.calls += tt.calls
+				w.observe(i)
+			}
+			if !w.fitted || w.prewarm != tt.wantPrewarm || w.keep != tt.wantKeep {
+				t.Errorf("window prewarm %d keep %d (fitted %v), want %d, %d", w.prewarm, w.keep, w.fitted, tt.wantPrewarm, tt.wantKeep)
+			}
+		})
 	}
 }

@@ -197,3 +197,37 @@ func newQoSLive(t *testing.T) (*Live, time.Time) {
 	}
 	return l, t0
 }
+
+// TestLiveTakesTheAllowedColdShare: live, aquatope-qos plans a function
+// by its allowed cold share as the simulator does (the same planner):
+// every call may be cold, nothing kept; the share taken away, its
+// settings' keep-alive.
+func TestLiveTakesTheAllowedColdShare(t *testing.T) {
+	l, t0 := newQoSLive(t)
+	q := &FunctionQoS{Function: "t/wf/f", ColdStartCost: time.Minute, KeepAlive: 30 * time.Second, Quantile: 0.5, Concurrency: 0.5, AllowedCold: 1, AllowedColdArrivals: 1, Batch: 1, Calls: 1}
+	l.SetQoS("t/wf/f", q)
+	var arrivals uint64
+	decide := func(k int) Decision {
+		t.Helper()
+		arrivals += 20
+		d, err := l.Decide("t/wf/f", t0.Add(time.Duration(k)*10*time.Second+500*time.Millisecond), Stats{Arrivals: arrivals})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	// Once its idle window is chosen (after idleWindowMinSamples idle
+	// times); before, the settings' keep-alive bridges the calls.
+	for k := range idleWindowMinSamples + 2 {
+		decide(k)
+	}
+	if d := decide(idleWindowMinSamples + 2); d != (Decision{}) {
+		t.Errorf("every call may be cold: %+v, want nothing kept", d)
+	}
+	frugal := *q
+	frugal.AllowedCold = 0
+	l.SetQoS("t/wf/f", &frugal)
+	if d := decide(idleWindowMinSamples + 3); d.KeepAlive != 30*time.Second {
+		t.Errorf("no share: %+v, want the 30 s keep-alive", d)
+	}
+}

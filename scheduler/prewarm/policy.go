@@ -151,7 +151,12 @@ func concurrencyFloor(arrivals float64, f Function, q float64) int {
 	if arrivals <= 0 {
 		return 0
 	}
-	mean := arrivals * f.MeanDuration.Seconds() / intervalOrMinute(f).Seconds()
+	return max(1, poissonQuantile(arrivals*f.MeanDuration.Seconds()/intervalOrMinute(f).Seconds(), q))
+}
+
+// poissonQuantile is the q-quantile of a Poisson of the given mean: summed
+// term by term up to poissonExactMax, the normal approximation past it.
+func poissonQuantile(mean, q float64) int {
 	if mean > poissonExactMax {
 		return max(1, int(math.Ceil(mean+normalQuantile(q)*math.Sqrt(mean))))
 	}
@@ -162,7 +167,7 @@ func concurrencyFloor(arrivals float64, f Function, q float64) int {
 		p *= mean / float64(k)
 		cum += p
 	}
-	return max(1, k)
+	return k
 }
 
 // poissonExactMax is the largest mean concurrencyFloor sums the Poisson

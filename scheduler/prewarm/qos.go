@@ -62,6 +62,32 @@ type FunctionQoS struct {
 	KeepAlive     time.Duration
 	Quantile      float64
 	Concurrency   float64
+	// AllowedCold is the share of the function's calls that may find no
+	// warm sandbox with the workflow within its QoS (see
+	// WorkflowShape.allowColdStarts), in (0, 1]; zero when the QoS leaves
+	// no budget for cold starts (or is unattainable). With it, aquatope's
+	// planner keeps the fewest idle sandboxes that by its own history meet
+	// it (see coldFractionChoice), instead of pricing each cold start at
+	// ColdStartCost.
+	AllowedCold float64
+	// AllowedColdArrivals is the share of the workflow's invocations that
+	// may arrive cold (the plan's ColdArrivalViolationRate) within the
+	// budget: a function with no call for a whole planning interval had
+	// no invocation reach it, nor, then, the workflow's first stages, and
+	// its next call comes with theirs to a cold workflow (chain-warmed).
+	// The planner's idle window may miss that share of the invocations.
+	// Zero with AllowedCold.
+	AllowedColdArrivals float64
+	// ChainHold is how long, at the most, a sandbox chain warming readies
+	// for one of the function's chain-warmed stages waits idle for it
+	// (zero when none is chain-warmed): with an allowed cold share, the
+	// planner keeps idle sandboxes at least that long, or chain warming
+	// would start sandboxes the autoscaler deletes before their stage.
+	ChainHold time.Duration
+	// Batch is how many calls of the function an invocation sends at once
+	// (the most elements of one of its stages running at once), Calls how
+	// many it sends in all (its stages' elements).
+	Batch, Calls int
 }
 
 // The scale of the QoS-aware settings. A cold start that would use up a
@@ -98,7 +124,12 @@ const qosNoCost = 0.05
 // of a cold arrival that is left. The settings follow the cost
 // (qosSettings): a function whose cold starts break the QoS keeps
 // sandboxes longer and covers a higher arrival quantile; one whose cold
-// starts the QoS absorbs is pre-warmed frugally.
+// starts the QoS absorbs is pre-warmed frugally. Last, the budget is
+// shared out as allowed cold shares (allowColdStarts): of the
+// invocations that may arrive cold, and of each function's calls that may
+// find no warm sandbox otherwise; with them, the planner meets the shares
+// at the least idle by its own history, and the settings rule only until
+// its idle window is chosen (or when there is no budget to share).
 //
 // An unattainable QoS (the warm violation rate past 1 − percentile) is
 // reported as such, with no budget (a cold start that adds violations
@@ -174,6 +205,18 @@ func PlanQoS(w WorkflowShape) (QoSPlan, error) {
 	for _, s := range w.Stages {
 		if f := plan.Function(s.Function); len(s.Needs) == 0 {
 			f.Cost = max(f.Cost, cost(arrival))
+		}
+	}
+	for _, s := range w.Stages {
+		f := plan.Function(s.Function)
+		f.Batch = max(f.Batch, s.parallel())
+		f.Calls += s.Width
+	}
+	w.allowColdStarts(&plan, order, draws)
+	holds := w.chainHolds(order, draws)
+	for i, s := range w.Stages {
+		if f := plan.Function(s.Function); plan.ChainWarm[i] && f.AllowedCold > 0 {
+			f.ChainHold = max(f.ChainHold, seconds(holds[i]).Round(time.Millisecond))
 		}
 	}
 	for i := range plan.Functions {

@@ -113,7 +113,7 @@ func TestPlanQoSUnattainable(t *testing.T) {
 	for _, plan := range []QoSPlan{p, q} {
 		for _, f := range plan.Functions {
 			got := f
-			got.Function, got.ColdViolationRate, got.Cost = "", 0, 0
+			got.Function, got.ColdViolationRate, got.Cost, got.Batch, got.Calls = "", 0, 0, 0, 0
 			if got != aquatope {
 				t.Errorf("%s: settings %+v, want aquatope's %+v", f.Function, got, aquatope)
 			}

@@ -103,11 +103,8 @@ func (w WorkflowShape) topoOrder() ([]int, error) {
 func (w WorkflowShape) drawElements() [][][]float64 {
 	state := uint64(qosSeed)
 	next := func() float64 {
+		z := splitmix64(state)
 		state += 0x9e3779b97f4a7c15
-		z := state
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-		z ^= z >> 31
 		return (float64(z>>11) + 0.5) / (1 << 53)
 	}
 	out := make([][][]float64, qosSamples)
@@ -241,6 +238,12 @@ func (s *StageShape) parallel() int {
 // runs its elements in order on its parallel slots, each element on the
 // first slot free.
 func (w WorkflowShape) latency(order []int, elements [][]float64, sc scenario) float64 {
+	return w.run(order, elements, sc, nil)
+}
+
+// run is latency, and sets starts[i] (when starts is not nil) to when
+// stage i started.
+func (w WorkflowShape) run(order []int, elements [][]float64, sc scenario, starts []float64) float64 {
 	finish := make([]float64, len(w.Stages))
 	var slots []float64
 	end := 0.0
@@ -252,6 +255,9 @@ func (w WorkflowShape) latency(order []int, elements [][]float64, sc scenario) f
 		}
 		if sc.delay != nil {
 			start = max(start+sc.delay[i], sc.readyAt[i])
+		}
+		if starts != nil {
+			starts[i] = start
 		}
 		slots = slots[:0]
 		for range s.parallel() {
@@ -271,3 +277,21 @@ func (w WorkflowShape) latency(order []int, elements [][]float64, sc scenario) f
 
 // seconds turns float seconds into a duration.
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// chainHolds are, per stage, how long a sandbox chain warming readies
+// for it may wait idle before the stage starts, at the most over the
+// drawn invocations: it is ready at the stage's expected start (the
+// first stages' cold start later, see ChainWarmAt), and the stage starts
+// when its needs are done, later when they are slower than their means.
+func (w WorkflowShape) chainHolds(order []int, draws [][][]float64) []float64 {
+	offsets := w.expectedOffsets(order)
+	holds := make([]float64, len(w.Stages))
+	starts := make([]float64, len(w.Stages))
+	for _, d := range draws {
+		w.run(order, d, scenario{}, starts)
+		for i := range holds {
+			holds[i] = max(holds[i], starts[i]-offsets[i])
+		}
+	}
+	return holds
+}

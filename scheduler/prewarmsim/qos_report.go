@@ -28,6 +28,10 @@ type QoSPlanSummary struct {
 	// among invocations arriving to a cold workflow, under its chain
 	// warming.
 	ColdArrivalViolationRate float64 `json:"coldArrivalViolationRate"`
+	// AllowedColdArrivals is the share of invocations that may arrive
+	// cold (to the idle windows: see prewarm.FunctionQoS; 0: none planned
+	// for, the settings rule).
+	AllowedColdArrivals float64 `json:"allowedColdArrivals"`
 	// ChainWarmed names the stages chain-warmed.
 	ChainWarmed []string          `json:"chainWarmed"`
 	Functions   []FunctionQoSPlan `json:"functions"`
@@ -44,6 +48,9 @@ type FunctionQoSPlan struct {
 	KeepAliveSec     float64 `json:"keepAliveSec"`
 	Quantile         float64 `json:"quantile"`
 	Concurrency      float64 `json:"concurrencyQuantile"`
+	// AllowedCold is the share of its calls that may find no warm
+	// sandbox (0: none planned for, the settings above rule).
+	AllowedCold float64 `json:"allowedCold"`
 }
 
 // summarisePlans returns the QoS plans of the groups' workflows, one per
@@ -68,9 +75,11 @@ func summarisePlans(groups []groupSpec) []QoSPlanSummary {
 			}
 		}
 		for _, f := range p.Functions {
+			s.AllowedColdArrivals = max(s.AllowedColdArrivals, f.AllowedColdArrivals)
 			s.Functions = append(s.Functions, FunctionQoSPlan{
 				Function: f.Function, ColdViolationRate: f.ColdViolationRate, Cost: strconv.FormatFloat(f.Cost, 'g', 3, 64),
 				ColdStartCostSec: f.ColdStartCost.Seconds(), KeepAliveSec: f.KeepAlive.Seconds(), Quantile: f.Quantile, Concurrency: f.Concurrency,
+				AllowedCold: f.AllowedCold,
 			})
 		}
 		out = append(out, s)
@@ -140,13 +149,13 @@ func (r *Report) writeQoSTable(w io.Writer) error {
 	if len(r.QoSPlans) == 0 {
 		return nil
 	}
-	fmt.Fprintln(w, "\nQoS-aware plans (aquatope-qos): warm latency at the percentile, slack, budget of violations for cold starts; per function: cost of a cold start over the budget -> cold-start cost / keep-alive / arrival quantile / in-flight quantile")
+	fmt.Fprintln(w, "\nQoS-aware plans (aquatope-qos): warm latency at the percentile, slack, budget of violations for cold starts, violations of cold arrivals and the share of invocations allowed to arrive cold; per function: cost of a cold start over the budget -> cold-start cost / keep-alive / arrival quantile / in-flight quantile, and the share of its calls allowed to find no warm sandbox (the planner keeps the least idle that meets it by its own history; 0: none, the settings rule)")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, p := range r.QoSPlans {
-		fmt.Fprintf(tw, "%s\tQoS %.0f ms at p%g\twarm %.0f ms (bound %.2f%%)\tslack %.0f ms\tbudget %.2f%%\tattainable %v\tcold arrival %.2f%%\tchain-warmed %v\t\n",
-			p.Workflow, p.QoSMs, p.Percentile, p.WarmMs, 100*p.WarmViolationRate, p.SlackMs, 100*p.Budget, p.Attainable, 100*p.ColdArrivalViolationRate, p.ChainWarmed)
+		fmt.Fprintf(tw, "%s\tQoS %.0f ms at p%g\twarm %.0f ms (bound %.2f%%)\tslack %.0f ms\tbudget %.2f%%\tattainable %v\tcold arrival %.2f%% (allowed %.3g%%)\tchain-warmed %v\t\n",
+			p.Workflow, p.QoSMs, p.Percentile, p.WarmMs, 100*p.WarmViolationRate, p.SlackMs, 100*p.Budget, p.Attainable, 100*p.ColdArrivalViolationRate, 100*p.AllowedColdArrivals, p.ChainWarmed)
 		for _, f := range p.Functions {
-			fmt.Fprintf(tw, "\t%s\tcost %s\t%gs / %gs / q%g / c%g\t\n", f.Function, f.Cost, f.ColdStartCostSec, f.KeepAliveSec, f.Quantile, f.Concurrency)
+			fmt.Fprintf(tw, "\t%s\tcost %s\t%gs / %gs / q%g / c%g\tallowed cold %.3g%%\t\n", f.Function, f.Cost, f.ColdStartCostSec, f.KeepAliveSec, f.Quantile, f.Concurrency, 100*f.AllowedCold)
 		}
 	}
 	if err := tw.Flush(); err != nil {
