@@ -316,7 +316,8 @@ func (p *aquatopePlanner) planAllowedCold(i int) Decision {
 	key := floorKeepKey(inFlight, p.cfg.allowedCold)
 	c, ok := p.choices[key]
 	if !ok {
-		c.floor, c.keepAlive = coldFractionChoice(math.Exp2(float64(key[0])/4), max(p.cfg.batch, 1), p.f.MeanDuration, 2*interval, math.Exp2(float64(key[1])/4))
+		choice := coldFractionChoice(math.Exp2(float64(key[0])/4), max(p.cfg.batch, 1), p.f.MeanDuration, 2*interval, math.Exp2(float64(key[1])/4))
+		c = floorKeep{floor: choice.floor, keepAlive: choice.keepAlive}
 		p.choices[key] = c
 	}
 	d.Floor, d.KeepAlive = max(d.Floor, c.floor), max(c.keepAlive, p.cfg.chainHold)

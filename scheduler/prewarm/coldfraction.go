@@ -121,6 +121,25 @@ func (lm *levelModel) coldAndIdle(floor int, keep, horizon float64) (cold, idle 
 	return float64(misses) / float64(len(lm.hits)), idle
 }
 
+// perCall is coldAndIdle per call at a floor and a keep-alive, with
+// horizon, in time: the share of the counted calls that find no warm
+// sandbox and the idle sandbox-seconds per call, for calls of mean
+// duration meanDuration.
+func (lm *levelModel) perCall(floor int, keepAlive, meanDuration, horizon time.Duration) (cold, idle float64) {
+	unit := max(meanDuration, time.Millisecond).Seconds()
+	cold, idle = lm.coldAndIdle(floor, keepAlive.Seconds()/unit, horizon.Seconds()/unit)
+	return cold, idle / float64(len(lm.hits)) * unit
+}
+
+// coldFraction is coldFractionChoice's choice: a floor and a keep-alive,
+// and by the level model the share of the calls that find no warm sandbox
+// under them (see coldAndIdle) and the idle sandbox-seconds per call.
+type coldFraction struct {
+	floor      int
+	keepAlive  time.Duration
+	cold, idle float64
+}
+
 // coldFractionChoice is the floor and keep-alive that keep a pool's cold
 // starts within allowed (a share of its calls) at the least idle
 // sandbox-time, by levelModel at m calls in flight on average, batch at a
@@ -129,8 +148,9 @@ func (lm *levelModel) coldAndIdle(floor int, keep, horizon float64) (cold, idle 
 // no floor and the floors that cover the 0.5, 0.9, 0.99 and 0.999
 // quantiles of the calls in flight (Poisson), and keep-alives from none
 // to ten minutes, up to horizon. When none meets allowed, the one with
-// the fewest cold starts.
-func coldFractionChoice(m float64, batch int, meanDuration, horizon time.Duration, allowed float64) (floor int, keepAlive time.Duration) {
+// the fewest cold starts. It returns the choice with its cold share and
+// idle per call (see perCall).
+func coldFractionChoice(m float64, batch int, meanDuration, horizon time.Duration, allowed float64) coldFraction {
 	keepAlives := [...]time.Duration{0, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 20 * time.Second,
 		30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute}
 	lm := newLevelModel(m, batch)
@@ -140,14 +160,14 @@ func coldFractionChoice(m float64, batch int, meanDuration, horizon time.Duratio
 			floors = append(floors, f)
 		}
 	}
-	unit := max(meanDuration, time.Millisecond).Seconds()
+	var best coldFraction
 	bestCold, bestIdle, met := math.Inf(1), math.Inf(1), false
 	for _, f := range floors {
 		for _, k := range keepAlives {
 			if k > horizon {
 				break
 			}
-			cold, idle := lm.coldAndIdle(f, k.Seconds()/unit, horizon.Seconds()/unit)
+			cold, idle := lm.perCall(f, k, meanDuration, horizon)
 			ok := cold <= allowed
 			better := false
 			switch {
@@ -159,11 +179,11 @@ func coldFractionChoice(m float64, batch int, meanDuration, horizon time.Duratio
 				better = cold < bestCold || cold == bestCold && idle < bestIdle
 			}
 			if better {
-				floor, keepAlive, bestCold, bestIdle, met = f, k, cold, idle, ok
+				best, bestCold, bestIdle, met = coldFraction{floor: f, keepAlive: k, cold: cold, idle: idle}, cold, idle, ok
 			}
 		}
 	}
-	return floor, keepAlive
+	return best
 }
 
 // departures is a min-heap of departure times.

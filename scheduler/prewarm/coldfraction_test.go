@@ -50,7 +50,8 @@ func TestColdFractionChoice(t *testing.T) {
 		lm := newLevelModel(m, 1)
 		prevIdle := -1.0
 		for _, allowed := range []float64{1, 0.3, 0.1, 0.03, 0.01} {
-			floor, keep := coldFractionChoice(m, 1, d, 2*time.Minute, allowed)
+			c := coldFractionChoice(m, 1, d, 2*time.Minute, allowed)
+			floor, keep := c.floor, c.keepAlive
 			if allowed == 1 && (floor != 0 || keep != 0) {
 				t.Errorf("m %v: every call may be cold, got floor %d keep-alive %v", m, floor, keep)
 			}
@@ -61,7 +62,103 @@ func TestColdFractionChoice(t *testing.T) {
 			if idle < prevIdle {
 				t.Errorf("m %v, allowed %v: idle %v, less than %v with a larger share", m, allowed, idle, prevIdle)
 			}
+			// The choice's own cold share and idle are the model's at it.
+			if c.cold != cold || math.Abs(c.idle-idle/float64(len(lm.hits))*d.Seconds()) > 1e-9*c.idle {
+				t.Errorf("m %v, allowed %v: choice says cold %v idle %v s a call, the model %v and %v", m, allowed, c.cold, c.idle, cold, idle/float64(len(lm.hits))*d.Seconds())
+			}
 			prevIdle = idle
+		}
+	}
+}
+
+// TestColdFractionChoicePinned pins the floors and keep-alives chosen
+// before coldFractionChoice returned its cold share and idle: the
+// planner chooses as it did.
+func TestColdFractionChoicePinned(t *testing.T) {
+	for _, tt := range []struct {
+		m        float64
+		batch    int
+		duration time.Duration
+		allowed  float64
+		floor    int
+		keep     time.Duration
+	}{
+		{0.001, 1, 50 * time.Millisecond, 0.5, 0, 30 * time.Second},
+		{0.001, 1, 50 * time.Millisecond, 0.05, 0, 120 * time.Second},
+		{0.001, 1, 50 * time.Millisecond, 0.005, 0, 120 * time.Second},
+		{0.001, 1, 1000 * time.Millisecond, 0.5, 0, 0 * time.Second},
+		{0.001, 1, 1000 * time.Millisecond, 0.05, 0, 120 * time.Second},
+		{0.001, 1, 1000 * time.Millisecond, 0.005, 0, 120 * time.Second},
+		{0.001, 3, 50 * time.Millisecond, 0.5, 0, 10 * time.Second},
+		{0.001, 3, 50 * time.Millisecond, 0.05, 0, 120 * time.Second},
+		{0.001, 3, 50 * time.Millisecond, 0.005, 0, 120 * time.Second},
+		{0.001, 3, 1000 * time.Millisecond, 0.5, 0, 0 * time.Second},
+		{0.001, 3, 1000 * time.Millisecond, 0.05, 0, 0 * time.Second},
+		{0.001, 3, 1000 * time.Millisecond, 0.005, 0, 120 * time.Second},
+		{0.05, 1, 50 * time.Millisecond, 0.5, 0, 1 * time.Second},
+		{0.05, 1, 50 * time.Millisecond, 0.05, 1, 1 * time.Second},
+		{0.05, 1, 50 * time.Millisecond, 0.005, 1, 60 * time.Second},
+		{0.05, 1, 1000 * time.Millisecond, 0.5, 0, 20 * time.Second},
+		{0.05, 1, 1000 * time.Millisecond, 0.05, 1, 0 * time.Second},
+		{0.05, 1, 1000 * time.Millisecond, 0.005, 0, 120 * time.Second},
+		{0.05, 3, 50 * time.Millisecond, 0.5, 1, 1 * time.Second},
+		{0.05, 3, 50 * time.Millisecond, 0.05, 0, 10 * time.Second},
+		{0.05, 3, 50 * time.Millisecond, 0.005, 2, 60 * time.Second},
+		{0.05, 3, 1000 * time.Millisecond, 0.5, 0, 30 * time.Second},
+		{0.05, 3, 1000 * time.Millisecond, 0.05, 0, 120 * time.Second},
+		{0.05, 3, 1000 * time.Millisecond, 0.005, 0, 120 * time.Second},
+		{0.3, 1, 50 * time.Millisecond, 0.5, 1, 0 * time.Second},
+		{0.3, 1, 50 * time.Millisecond, 0.05, 2, 0 * time.Second},
+		{0.3, 1, 50 * time.Millisecond, 0.005, 3, 0 * time.Second},
+		{0.3, 1, 1000 * time.Millisecond, 0.5, 1, 0 * time.Second},
+		{0.3, 1, 1000 * time.Millisecond, 0.05, 2, 0 * time.Second},
+		{0.3, 1, 1000 * time.Millisecond, 0.005, 1, 120 * time.Second},
+		{0.3, 3, 50 * time.Millisecond, 0.5, 2, 0 * time.Second},
+		{0.3, 3, 50 * time.Millisecond, 0.05, 3, 5 * time.Second},
+		{0.3, 3, 50 * time.Millisecond, 0.005, 3, 30 * time.Second},
+		{0.3, 3, 1000 * time.Millisecond, 0.5, 1, 5 * time.Second},
+		{0.3, 3, 1000 * time.Millisecond, 0.05, 3, 5 * time.Second},
+		{0.3, 3, 1000 * time.Millisecond, 0.005, 3, 120 * time.Second},
+		{1, 1, 50 * time.Millisecond, 0.5, 2, 0 * time.Second},
+		{1, 1, 50 * time.Millisecond, 0.05, 1, 1 * time.Second},
+		{1, 1, 50 * time.Millisecond, 0.005, 5, 1 * time.Second},
+		{1, 1, 1000 * time.Millisecond, 0.5, 0, 1 * time.Second},
+		{1, 1, 1000 * time.Millisecond, 0.05, 1, 20 * time.Second},
+		{1, 1, 1000 * time.Millisecond, 0.005, 4, 60 * time.Second},
+		{1, 3, 50 * time.Millisecond, 0.5, 4, 0 * time.Second},
+		{1, 3, 50 * time.Millisecond, 0.05, 5, 1 * time.Second},
+		{1, 3, 50 * time.Millisecond, 0.005, 2, 20 * time.Second},
+		{1, 3, 1000 * time.Millisecond, 0.5, 2, 1 * time.Second},
+		{1, 3, 1000 * time.Millisecond, 0.05, 5, 5 * time.Second},
+		{1, 3, 1000 * time.Millisecond, 0.005, 2, 120 * time.Second},
+		{4, 1, 50 * time.Millisecond, 0.5, 7, 0 * time.Second},
+		{4, 1, 50 * time.Millisecond, 0.05, 9, 0 * time.Second},
+		{4, 1, 50 * time.Millisecond, 0.005, 11, 0 * time.Second},
+		{4, 1, 1000 * time.Millisecond, 0.5, 0, 1 * time.Second},
+		{4, 1, 1000 * time.Millisecond, 0.05, 7, 2 * time.Second},
+		{4, 1, 1000 * time.Millisecond, 0.005, 0, 60 * time.Second},
+		{4, 3, 50 * time.Millisecond, 0.5, 7, 0 * time.Second},
+		{4, 3, 50 * time.Millisecond, 0.05, 11, 0 * time.Second},
+		{4, 3, 50 * time.Millisecond, 0.005, 11, 5 * time.Second},
+		{4, 3, 1000 * time.Millisecond, 0.5, 0, 1 * time.Second},
+		{4, 3, 1000 * time.Millisecond, 0.05, 11, 0 * time.Second},
+		{4, 3, 1000 * time.Millisecond, 0.005, 11, 60 * time.Second},
+		{30, 1, 50 * time.Millisecond, 0.5, 37, 0 * time.Second},
+		{30, 1, 50 * time.Millisecond, 0.05, 43, 0 * time.Second},
+		{30, 1, 50 * time.Millisecond, 0.005, 0, 1 * time.Second},
+		{30, 1, 1000 * time.Millisecond, 0.5, 0, 1 * time.Second},
+		{30, 1, 1000 * time.Millisecond, 0.05, 0, 2 * time.Second},
+		{30, 1, 1000 * time.Millisecond, 0.005, 43, 1 * time.Second},
+		{30, 3, 50 * time.Millisecond, 0.5, 37, 0 * time.Second},
+		{30, 3, 50 * time.Millisecond, 0.05, 43, 0 * time.Second},
+		{30, 3, 50 * time.Millisecond, 0.005, 43, 1 * time.Second},
+		{30, 3, 1000 * time.Millisecond, 0.5, 37, 0 * time.Second},
+		{30, 3, 1000 * time.Millisecond, 0.05, 37, 2 * time.Second},
+		{30, 3, 1000 * time.Millisecond, 0.005, 48, 1 * time.Second},
+	} {
+		c := coldFractionChoice(tt.m, tt.batch, tt.duration, 2*time.Minute, tt.allowed)
+		if c.floor != tt.floor || c.keepAlive != tt.keep {
+			t.Errorf("m %v, batch %d, duration %v, allowed %v: floor %d keep-alive %v, want %d and %v", tt.m, tt.batch, tt.duration, tt.allowed, c.floor, c.keepAlive, tt.floor, tt.keep)
 		}
 	}
 }

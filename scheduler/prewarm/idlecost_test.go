@@ -2,6 +2,7 @@ package prewarm
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,16 @@ func prices(w WorkflowShape, usd float64) map[string]float64 {
 		out[s.Function] = usd
 	}
 	return out
+}
+
+// costBased is p with no allowed cold shares: its functions planned by
+// their cost-based settings (qosSettings), IdleCost's formula for them.
+func costBased(p QoSPlan) QoSPlan {
+	p.Functions = append([]FunctionQoS(nil), p.Functions...)
+	for k := range p.Functions {
+		p.Functions[k].AllowedCold, p.Functions[k].AllowedColdArrivals = 0, 0
+	}
+	return p
 }
 
 func TestIdleCost(t *testing.T) {
@@ -53,7 +64,7 @@ func TestIdleCost(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			est, err := IdleCost(tt.w, plan, tt.rate, prices(tt.w, tt.usd))
+			est, err := IdleCost(tt.w, costBased(plan), tt.rate, prices(tt.w, tt.usd))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +89,7 @@ func TestIdleCostCoupling(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		est, err := IdleCost(w, plan, rate, prices(w, usd))
+		est, err := IdleCost(w, costBased(plan), rate, prices(w, usd))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +132,7 @@ func TestIdleCostFloor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	est, err := IdleCost(w, plan, 100, prices(w, 1e-5))
+	est, err := IdleCost(w, costBased(plan), 100, prices(w, 1e-5))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +140,134 @@ func TestIdleCostFloor(t *testing.T) {
 	if f.Floor < 400 || f.IdleSeconds <= 0 || f.ColdProbability != 0 {
 		t.Errorf("floor %d, idle %.4f s, cold probability %v: want a floor above 400 busy sandboxes, some idle and no cold start", f.Floor, f.IdleSeconds, f.ColdProbability)
 	}
+}
+
+// TestIdleCostAllowedCold: a function with an allowed cold share is priced
+// at the floor and keep-alive its planner chooses (coldFractionChoice at
+// the calls in flight, the keep-alive at least the chain hold) and the
+// idle window of its cold arrivals (poissonWindow), for less idle than
+// its cost-based settings would keep.
+func TestIdleCostAllowedCold(t *testing.T) {
+	const perMinute = 1.0 / 60
+	tight := pipeline(3, time.Second, 500*time.Millisecond)
+	for _, tt := range []struct {
+		name            string
+		rate            float64
+		allowed, arrive float64 // override the plan's shares when > 0
+		hold            time.Duration
+		// wantIdle is the idle per invocation, within 1%, when ≥ 0.
+		wantIdle float64
+	}{
+		// Every call and arrival may be cold: nothing kept, all cold.
+		{"all cold 1/min", perMinute, 1, 1, 0, 0},
+		{"all cold 100/min", 100 * perMinute, 1, 1, 0, 0},
+		// The plan's own shares, at a low rate and a high one.
+		{"plan 1/min", perMinute, 0, 0, 0, -1},
+		{"plan 100/min", 100 * perMinute, 0, 0, 0, -1},
+		// A chain hold longer than the choice's keep-alive rules.
+		{"hold 1/min", perMinute, 1, 1, 90 * time.Second, -1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			plan, err := PlanQoS(tight)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := range plan.Functions {
+				if tt.allowed > 0 {
+					plan.Functions[k].AllowedCold, plan.Functions[k].AllowedColdArrivals = tt.allowed, tt.arrive
+				}
+				plan.Functions[k].ChainHold = tt.hold
+			}
+			if plan.Functions[0].AllowedCold <= 0 {
+				t.Fatalf("plan of %s: no allowed cold share", tight.Name)
+			}
+			est, err := IdleCost(tight, plan, tt.rate, prices(tight, 1e-5))
+			if err != nil {
+				t.Fatal(err)
+			}
+			old, err := IdleCost(tight, costBased(plan), tt.rate, prices(tight, 1e-5))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.allowed == 1 && !(est.IdleSeconds < old.IdleSeconds) {
+				t.Errorf("idle %.2f s an invocation, cost-based %.2f: want less", est.IdleSeconds, old.IdleSeconds)
+			}
+			// One sandbox (no floor, one call an invocation) idles at
+			// most the time between invocations.
+			for _, f := range est.Functions {
+				if f.Floor == 0 && f.IdleSeconds > 1/tt.rate {
+					t.Errorf("%s: idle %.2f s an invocation with no floor, more than the %.2f s between them", f.Function, f.IdleSeconds, 1/tt.rate)
+				}
+			}
+			if tt.wantIdle >= 0 && math.Abs(est.IdleSeconds-tt.wantIdle) > 0.01*tt.wantIdle+1e-9 {
+				t.Errorf("idle %.3f s an invocation, want %.3f", est.IdleSeconds, tt.wantIdle)
+			}
+			for k, f := range est.Functions {
+				q := plan.Functions[k]
+				busy := tight.Stages[k].meanElement()
+				key := floorKeepKey(float64(poissonQuantile(60*tt.rate, 0.5))*busy/60, q.AllowedCold)
+				c := coldFractionChoice(math.Exp2(float64(key[0])/4), 1, seconds(busy), 2*time.Minute, math.Exp2(float64(key[1])/4))
+				if f.Floor != c.floor || f.KeepAlive != max(c.keepAlive, tt.hold) {
+					t.Errorf("%s: floor %d keep-alive %v, want the planner's %d and %v", f.Function, f.Floor, f.KeepAlive, c.floor, max(c.keepAlive, tt.hold))
+				}
+				// Every call cold: the two models count nine in ten of
+				// them (see IdleCost).
+				if tt.allowed == 1 && tt.hold == 0 && f.ColdProbability < 0.85 {
+					t.Errorf("%s: cold probability %.3f, want about every call cold", f.Function, f.ColdProbability)
+				}
+			}
+		})
+	}
+}
+
+// TestPoissonWindowMatchesFit feeds idleWindow a long Poisson sequence of
+// intervals and checks that the window it fits idles and misses, by its
+// own accounts per invocation, what poissonWindow derives: within 5% of
+// the idle and of the cold arrivals (plus 0.002 a invocation for
+// sampling) over 300,000 intervals.
+func TestPoissonWindowMatchesFit(t *testing.T) {
+	const intervals = 300000
+	for _, tt := range []struct {
+		perMinute, allowed float64
+	}{
+		{0.2, 0.5}, {0.2, 0.05}, {0.5, 0.05}, {0.5, 0.005}, {1, 0.05}, {1, 0.01}, {2, 0.01}, {2, 0.001}, {5, 0.5},
+	} {
+		lambda := tt.perMinute / 60
+		want := poissonWindow(lambda, time.Minute, tt.allowed, 120)
+		w := newIdleWindow(120, 10)
+		w.missShare = tt.allowed // one call an invocation
+		r := rand.New(rand.NewPCG(7, uint64(tt.perMinute*1000)))
+		invocations := 0
+		for i := range intervals {
+			n := poissonDraw(r, tt.perMinute)
+			if n > 0 {
+				invocations += n
+				w.calls += n
+				w.observe(i)
+			}
+		}
+		w.fit()
+		var idle, misses float64
+		w.windows(func(float64) bool { return false }, func(prewarm, keep int, i, m, ones float64) {
+			if prewarm == w.prewarm && keep == w.keep {
+				idle, misses = i*60/float64(invocations), (m-ones)/float64(invocations)
+			}
+		})
+		if math.Abs(idle-want.idle) > 0.05*want.idle+0.002*60 || math.Abs(misses-want.coldArrivals) > 0.05*want.coldArrivals+0.002 {
+			t.Errorf("%v a minute, %v may arrive cold: fit (%d, %d) idles %.2f s and misses %.4f an invocation, derived (%d, %d) %.2f s and %.4f",
+				tt.perMinute, tt.allowed, w.prewarm, w.keep, idle, misses, want.prewarm, want.keep, want.idle, want.coldArrivals)
+		}
+	}
+}
+
+// poissonDraw is a Poisson count of the given mean.
+func poissonDraw(r *rand.Rand, mean float64) int {
+	n, l, p := 0, math.Exp(-mean), r.Float64()
+	for p > l {
+		n++
+		p *= r.Float64()
+	}
+	return n
 }
 
 func TestIdleCostErrors(t *testing.T) {

@@ -58,7 +58,9 @@ func scalableSim(t *testing.T) (*Simulator, *scheduler.Space, scheduler.Target, 
 }
 
 // TestTuneTogetherAtALowRate: invoked once a minute, keeping a sandbox
-// warm costs about a thousand times its execution, so choosing with the
+// warm costs more than its execution (with the plan's allowed cold share,
+// about one and a half times: the planner keeps a sandbox only between
+// close calls), so choosing with the
 // idle cost picks a small CPU where execution cost alone picks a large one,
 // and costs less in total. It fails if the joint objective is not used.
 func TestTuneTogetherAtALowRate(t *testing.T) {
@@ -75,8 +77,8 @@ func TestTuneTogetherAtALowRate(t *testing.T) {
 	if two.Mode != ModeTwoStep || together.Mode != ModeTogether {
 		t.Fatalf("modes %s, %s", two.Mode, together.Mode)
 	}
-	if !(together.TotalUSD < two.TotalUSD) || !(together.IdleShare > 0.9) {
-		t.Errorf("total $%.4g together against $%.4g two-step (idle share %.1f%%): want less together, idle dominating",
+	if !(together.TotalUSD < two.TotalUSD) || !(together.IdleShare > 0.5) {
+		t.Errorf("total $%.4g together against $%.4g two-step (idle share %.1f%%): want less together, idle the larger part",
 			together.TotalUSD*1000, two.TotalUSD*1000, together.IdleShare*100)
 	}
 	for _, run := range rep.Runs {
@@ -125,11 +127,17 @@ func TestPrewarmedPricesAndColdStarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Slack absorbs the cold start at both: the same keep, idle priced at
-	// the sandbox's rate.
+	// Idle and start-up priced at the sandbox's rate. (The sandbox-seconds
+	// differ a little: with an allowed cold share the idle between calls
+	// is the level model's, which depends on the calls' duration.)
 	rs, rb := s.prices.Rate(250, 1<<30), s.prices.Rate(2000, 1<<30)
-	if got, want := pb.IdleUSD/ps.IdleUSD, rb/rs; math.Abs(got-want) > 0.01*want {
-		t.Errorf("idle at 2000m / idle at 250m = %.3f, want the price ratio %.3f", got, want)
+	for _, c := range []struct {
+		pc   *PrewarmCost
+		rate float64
+	}{{ps, rs}, {pb, rb}} {
+		if want := (c.pc.Idle.IdleSeconds + c.pc.Idle.StartSeconds) * c.rate; math.Abs(c.pc.IdleUSD-want) > 1e-9*want || want <= 0 {
+			t.Errorf("idle $%g, want (idle + start-up s) × rate = $%g > 0", c.pc.IdleUSD, want)
+		}
 	}
 	if ps.ExecUSD <= pb.ExecUSD {
 		t.Errorf("execution $%g at 250m, $%g at 2000m: want the small CPU dearer to run", ps.ExecUSD, pb.ExecUSD)
