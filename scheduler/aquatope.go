@@ -22,7 +22,9 @@ type AquatopeOptions struct {
 	// p98 for p95 over windows of 100), so a wider bound (1.645 before)
 	// stacked a second margin: at binding targets it left half the saving
 	// on social-compose (1.97x the window-safe oracle's cost, 0.5% of
-	// windows missed; at 1, 1.60x and 0.6% over 10 seeds).
+	// windows missed; at 1, 1.60x and 0.6% over 10 seeds). It sets which
+	// evaluated configurations count as the incumbent while exploring, and
+	// the final choice only with FinalOnUCB.
 	ConfidenceSigmas float64
 	// WindowSize is the number of invocations over which the QoS percentile
 	// is judged in production (default 100).
@@ -398,8 +400,9 @@ func (p *aquatope) Observe(ctx context.Context, c Config, o Observation) error {
 }
 
 // Best returns the cheapest evaluated configuration (by posterior mean
-// cost) that meets the target on the latency upper confidence bound, or
-// every knob at its maximum when none does.
+// cost) that is acceptable (expected to miss no more windows than allowed,
+// or with FinalOnUCB meeting the target on the latency upper confidence
+// bound), or every knob at its maximum when none is.
 func (p *aquatope) Best(ctx context.Context) (Config, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
