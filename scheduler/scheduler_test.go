@@ -231,7 +231,7 @@ func TestAquatopeFinalChoiceFeasibleOnUCB(t *testing.T) {
 	s, target := tinySpace(t)
 	ctx := context.Background()
 	run := func() (*aquatope, Config) {
-		p := newAquatope(s, target, 20, 5, AquatopeOptions{})
+		p := newAquatope(s, target, 20, 5, AquatopeOptions{FinalOnUCB: true})
 		rng := rand.New(rand.NewPCG(2, 2))
 		for {
 			c, err := p.Suggest(ctx)
