@@ -37,6 +37,9 @@ type wfInvocation struct {
 	// claimed marks the stages chain warming warmed sandboxes for that
 	// have not started: their pools' claims (nil without chain warming).
 	claimed []bool
+	// durations are its elements' execution times, in stage order (see
+	// invocationTimes).
+	durations []float64
 }
 
 // groupStats are one group's figures.
@@ -92,9 +95,12 @@ type runner struct {
 	started  int     // workflow invocations started
 	stats    groupStats
 
+	// times are the durations of the invocations being fed, shared by
+	// the group's runners (nil for a trace function).
+	times *invocationTimes
+
 	removeBuf []idRef // scratch of remove
 	foundBuf  []int
-	elements  [][]float64 // scratch of warmLatency
 }
 
 // newRunner returns a runner of the group spec, whose pools (spec's with
@@ -148,8 +154,10 @@ func (r *runner) start() {
 }
 
 // feed simulates up to and including arrivals, the group's next ones in
-// start order: an arrival goes before the events due at its start.
-func (r *runner) feed(arrivals []trace.Invocation) {
+// start order: an arrival goes before the events due at its start. For a
+// workflow group, times holds the arrivals' invocations.
+func (r *runner) feed(arrivals []trace.Invocation, times *invocationTimes) {
+	r.times = times
 	for _, a := range arrivals {
 		for r.h.len() > 0 && r.h.peek().t < a.Start {
 			r.handle(r.h.pop())
