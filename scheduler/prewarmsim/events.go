@@ -21,70 +21,95 @@ const (
 )
 
 // event is one scheduled event; seq breaks ties in scheduling order.
+// Its fields are ordered to pack it in 32 bytes.
 type event struct {
 	t    float64
 	seq  uint64
-	kind eventKind
 	pool int32
 	a    int32
 	inv  int32 // evChainWarm only
 	st   int16 // evChainWarm only
+	kind eventKind
+}
+
+// before orders events by (t, seq).
+func (e *event) before(o *event) bool {
+	if e.t != o.t {
+		return e.t < o.t
+	}
+	return e.seq < o.seq
 }
 
 // eventHeap is a 4-ary min-heap of events by (t, seq), without the
 // interface boxing of container/heap: half the levels of a binary heap,
 // and a node's children share a cache line or two. (t, seq) is a total
-// order, so events come out in the same order whatever the heap's arity.
+// order, so events come out in the same order whatever the heap's arity
+// or the way it sifts.
 type eventHeap struct {
 	items []event
 	seq   uint64
 }
 
-func (h *eventHeap) less(i, j int) bool {
-	a, b := &h.items[i], &h.items[j]
-	if a.t != b.t {
-		return a.t < b.t
-	}
-	return a.seq < b.seq
-}
-
+// push adds e, moving the hole up from the bottom to its place.
 func (h *eventHeap) push(e event) {
 	h.seq++
 	e.seq = h.seq
 	h.items = append(h.items, e)
-	i := len(h.items) - 1
+	items := h.items
+	i := len(items) - 1
 	for i > 0 {
 		parent := (i - 1) / 4
-		if !h.less(i, parent) {
+		if !e.before(&items[parent]) {
 			break
 		}
-		h.items[i], h.items[parent] = h.items[parent], h.items[i]
+		items[i] = items[parent]
 		i = parent
 	}
+	items[i] = e
 }
 
 func (h *eventHeap) len() int { return len(h.items) }
 
 func (h *eventHeap) peek() *event { return &h.items[0] }
 
+// pop removes and returns the earliest event. It sifts bottom-up: the
+// hole left at the root goes down along the earliest children to a leaf,
+// then the last event, which mostly belongs near the bottom (events are
+// pushed later than those due), moves up from there to its place; about
+// half the comparisons of sifting the last event down from the root.
 func (h *eventHeap) pop() event {
-	top := h.items[0]
-	last := len(h.items) - 1
-	h.items[0] = h.items[last]
-	h.items = h.items[:last]
+	items := h.items
+	top := items[0]
+	last := len(items) - 1
+	x := items[last]
+	items = items[:last]
+	h.items = items
+	if last == 0 {
+		return top
+	}
 	i := 0
 	for {
-		m := i
-		for c := 4*i + 1; c <= 4*i+4 && c < last; c++ {
-			if h.less(c, m) {
-				m = c
-			}
-		}
-		if m == i {
+		c := 4*i + 1
+		if c >= last {
 			break
 		}
-		h.items[i], h.items[m] = h.items[m], h.items[i]
+		m := c
+		for j := c + 1; j < c+4 && j < last; j++ {
+			if items[j].before(&items[m]) {
+				m = j
+			}
+		}
+		items[i] = items[m]
 		i = m
 	}
+	for i > 0 {
+		parent := (i - 1) / 4
+		if !x.before(&items[parent]) {
+			break
+		}
+		items[i] = items[parent]
+		i = parent
+	}
+	items[i] = x
 	return top
 }
