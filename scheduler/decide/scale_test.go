@@ -1,7 +1,12 @@
 package decide
 
 import (
+	"cmp"
+	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -163,5 +168,53 @@ func TestScaleSandboxCap(t *testing.T) {
 				t.Fatalf("Scale().Create = %v, want %v", got.Create, tt.want)
 			}
 		})
+	}
+}
+
+// TestScalePoolDeletesOldestExpired checks the deletions of ScalePool,
+// which sorts only the idle sandboxes past the keep-alive, against sorting
+// them all and taking the oldest past it down to the desired count, on
+// random pools with many ties of LastUsed, in and out of order.
+func TestScalePoolDeletesOldestExpired(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	policy := AutoscalerPolicy{KeepAlive: 10 * time.Second}
+	reference := func(ps PoolState, desired int) []string {
+		idle := slices.Clone(ps.Idle)
+		slices.SortFunc(idle, func(a, b IdleSandbox) int {
+			return cmp.Or(a.LastUsed.Compare(b.LastUsed), strings.Compare(a.ID, b.ID))
+		})
+		total := len(ps.Idle) + ps.Busy
+		var del []string
+		for _, sb := range idle {
+			if total <= desired || now.Sub(sb.LastUsed) < policy.KeepAlive {
+				break
+			}
+			del = append(del, sb.ID)
+			total--
+		}
+		return del
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		ps := PoolState{Function: "f", Busy: rng.IntN(3)}
+		for i := range rng.IntN(12) {
+			ago := time.Duration(rng.IntN(20)) * time.Second
+			ps.Idle = append(ps.Idle, IdleSandbox{ID: fmt.Sprintf("s%02d", i), LastUsed: now.Add(-ago)})
+		}
+		ps.Floor = rng.IntN(len(ps.Idle) + ps.Busy + 1) // no creation
+		if rng.IntN(2) == 0 {
+			slices.SortFunc(ps.Idle, func(a, b IdleSandbox) int { return a.LastUsed.Compare(b.LastUsed) })
+		}
+		idle := slices.Clone(ps.Idle)
+		create, del := ScalePool(now, ps, policy)
+		if create != 0 {
+			t.Fatalf("%+v: create %d, want 0", ps, create)
+		}
+		if want := reference(ps, ps.Floor); !slices.Equal(del, want) {
+			t.Fatalf("%+v: delete %v, want %v", ps, del, want)
+		}
+		if !slices.Equal(ps.Idle, idle) {
+			t.Fatalf("ScalePool changed its input: %v, was %v", ps.Idle, idle)
+		}
 	}
 }
