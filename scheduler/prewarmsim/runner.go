@@ -263,7 +263,7 @@ func (r *runner) scale(pi int, now float64) {
 		return // nothing the autoscaler could do: no sandbox, no demand, no floor
 	}
 	ka := keepAliveOf(d)
-	window := math.Min(ka.Seconds(), maxDemandWindow)
+	window := min(ka.Seconds(), maxDemandWindow)
 	ps := decide.PoolState{
 		Function:          p.spec.name,
 		Idle:              p.idleView,
