@@ -159,7 +159,7 @@ func (r *runner) start() {
 func (r *runner) feed(arrivals []trace.Invocation, times *invocationTimes) {
 	r.times = times
 	for _, a := range arrivals {
-		for r.h.len() > 0 && r.h.peek().t < a.Start {
+		for r.h.len() > 0 && r.h.peekTime() < a.Start {
 			r.handle(r.h.pop())
 		}
 		if r.spec.wf == nil {
@@ -213,9 +213,9 @@ func (r *runner) scheduleInterval(pi, i int) {
 	}
 	t := float64(i) * r.interval
 	if lead := r.pools[pi].lead; lead > 0 {
-		r.h.push(event{t: t - lead, kind: evDecide, pool: int32(pi), a: int32(i)})
+		r.h.push(t-lead, eventBody{kind: evDecide, pool: int32(pi), a: int32(i)})
 	}
-	r.h.push(event{t: t, kind: evBoundary, pool: int32(pi), a: int32(i)})
+	r.h.push(t, eventBody{kind: evBoundary, pool: int32(pi), a: int32(i)})
 }
 
 // decide plans interval i a lead before it: both decisions hold until it
@@ -309,7 +309,7 @@ func (r *runner) checkBy(pi int, at float64) {
 		return
 	}
 	p.checkAt = at
-	r.h.push(event{t: at, kind: evCheck, pool: int32(pi)})
+	r.h.push(at, eventBody{kind: evCheck, pool: int32(pi)})
 }
 
 // scheduleCheck makes sure the autoscaler looks at the pool again when its
@@ -332,7 +332,7 @@ func (r *runner) scheduleCheck(pi int, now float64, d prewarm.Decision, ka time.
 		return
 	}
 	p.checkAt = at
-	r.h.push(event{t: at, kind: evCheck, pool: int32(pi)})
+	r.h.push(at, eventBody{kind: evCheck, pool: int32(pi)})
 }
 
 func (r *runner) recheck(pi int, now float64) {
@@ -357,7 +357,7 @@ func (r *runner) create(pi int, now float64) {
 	p.creating++
 	r.stats.created++
 	r.stats.startupSeconds += math.Max(0, math.Min(sb.readyAt, r.horizon)-now)
-	r.h.push(event{t: sb.readyAt, kind: evReady, pool: int32(pi), a: slot})
+	r.h.push(sb.readyAt, eventBody{kind: evReady, pool: int32(pi), a: slot})
 }
 
 // sandboxID is the ID of a pool's sandbox number n: its decimal digits,
@@ -478,7 +478,7 @@ func (r *runner) serve(pi int, s int32, req request, now float64) {
 		r.stats.queued++
 		r.stats.queueWait += now - req.arrival
 	}
-	r.h.push(event{t: now + req.dur, kind: evFinish, pool: int32(pi), a: s})
+	r.h.push(now+req.dur, eventBody{kind: evFinish, pool: int32(pi), a: s})
 }
 
 // arrive hands req to a warm sandbox of pool pi or queues it and wakes the

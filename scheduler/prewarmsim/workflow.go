@@ -51,7 +51,7 @@ func (r *runner) startInvocation(now float64) {
 			continue
 		}
 		at := now + prewarm.ChainWarmAt(seconds(delay), seconds(st.offset), seconds(r.pools[st.pool].spec.coldStart)).Seconds()
-		r.h.push(event{t: at, kind: evChainWarm, pool: int32(st.pool), a: int32(min(st.parallel, st.width)), inv: idx, st: int16(i)})
+		r.h.push(at, eventBody{kind: evChainWarm, pool: int32(st.pool), a: int32(min(st.parallel, st.width)), inv: idx, st: int16(i)})
 		r.invs[idx].warms++
 	}
 }
