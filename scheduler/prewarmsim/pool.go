@@ -17,13 +17,18 @@ type request struct {
 
 // sandbox is one simulated sandbox of a pool.
 type sandbox struct {
-	id        string
-	num       int     // the number in id
-	readyAt   float64 // when it finished (or will finish) starting
-	lastUsed  float64 // when it last became idle
-	idleSince float64
-	req       request // while busy
-	alive     bool
+	id      string
+	num     int     // the number in id
+	readyAt float64 // when it finished (or will finish) starting
+	req     request // while busy
+}
+
+// idleSlot is an idle sandbox on its pool's stack: its slot in sbs and
+// when it became idle (its last use), kept here so that the stack's
+// bottom and top need no look-up of the sandbox.
+type idleSlot struct {
+	s     int32
+	since float64
 }
 
 // pool is one simulated function: its sandboxes, its queue and its planner.
@@ -33,8 +38,8 @@ type pool struct {
 	lead    float64 // seconds before an interval its plan is in force
 
 	sbs  []sandbox
-	free []int32 // unused slots of sbs
-	idle []int32 // idle sandboxes, a stack: the most recently used on top
+	free []int32    // unused slots of sbs
+	idle []idleSlot // idle sandboxes, a stack: the most recently used on top
 	// idleView is idle as the autoscaler sees it, kept in its order (by
 	// LastUsed, then ID) so that its sort of them is a pass (see addView).
 	idleView []decide.IdleSandbox

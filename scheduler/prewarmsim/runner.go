@@ -178,8 +178,8 @@ func (r *runner) finish() groupStats {
 	}
 	for i := range r.pools {
 		p := &r.pools[i]
-		for _, s := range p.idle {
-			r.addIdle(p, r.horizon-p.sbs[s].idleSince)
+		for _, e := range p.idle {
+			r.addIdle(p, r.horizon-e.since)
 		}
 	}
 	return r.stats
@@ -321,7 +321,7 @@ func (r *runner) scheduleCheck(pi int, now float64, d prewarm.Decision, ka time.
 	if len(p.idle) == 0 {
 		return
 	}
-	at := p.sbs[p.idle[0]].lastUsed + ka.Seconds()
+	at := p.idle[0].since + ka.Seconds()
 	if at <= now {
 		if p.total() <= d.Floor {
 			return
@@ -343,7 +343,7 @@ func (r *runner) recheck(pi int, now float64) {
 // create starts a sandbox in pool pi.
 func (r *runner) create(pi int, now float64) {
 	p := &r.pools[pi]
-	sb := sandbox{id: sandboxID(p.nextID), num: p.nextID, readyAt: now + p.spec.coldStart, alive: true}
+	sb := sandbox{id: sandboxID(p.nextID), num: p.nextID, readyAt: now + p.spec.coldStart}
 	p.nextID++
 	var slot int32
 	if n := len(p.free); n > 0 {
@@ -397,7 +397,7 @@ func (r *runner) remove(pi int, ids []string, now float64) {
 	}
 	left := len(want)
 	for k := 0; k < len(p.idle) && left > 0; k++ {
-		if j, ok := slices.BinarySearchFunc(want, p.sbs[p.idle[k]].num, func(a idRef, num int) int { return cmp.Compare(a.num, num) }); ok {
+		if j, ok := slices.BinarySearchFunc(want, p.sbs[p.idle[k].s].num, func(a idRef, num int) int { return cmp.Compare(a.num, num) }); ok {
 			found[want[j].at] = k
 			left--
 		}
@@ -408,9 +408,9 @@ func (r *runner) remove(pi int, ids []string, now float64) {
 		if k < 0 {
 			continue
 		}
-		s := p.idle[k]
-		r.addIdle(p, math.Min(now, r.horizon)-p.sbs[s].idleSince)
-		p.idle[k] = gone
+		s := p.idle[k].s
+		r.addIdle(p, math.Min(now, r.horizon)-p.idle[k].since)
+		p.idle[k].s = gone
 		p.sbs[s] = sandbox{}
 		p.free = append(p.free, s)
 	}
@@ -420,18 +420,18 @@ func (r *runner) remove(pi int, ids []string, now float64) {
 
 // closeUp drops the gone entries of stack, keeping the others' order: a
 // gone bottom is sliced off, the rest closed up from the first gone left.
-func closeUp(stack []int32, gone int32) []int32 {
+func closeUp(stack []idleSlot, gone int32) []idleSlot {
 	lo := 0
-	for lo < len(stack) && stack[lo] == gone {
+	for lo < len(stack) && stack[lo].s == gone {
 		lo++
 	}
 	stack = stack[lo:]
-	n := slices.Index(stack, gone)
+	n := slices.IndexFunc(stack, func(e idleSlot) bool { return e.s == gone })
 	if n < 0 {
 		return stack
 	}
 	for _, s := range stack[n:] {
-		if s != gone {
+		if s.s != gone {
 			stack[n] = s
 			n++
 		}
@@ -453,8 +453,7 @@ func (r *runner) addIdle(p *pool, seconds float64) {
 func (r *runner) makeIdle(pi int, s int32, now float64) {
 	p := &r.pools[pi]
 	sb := &p.sbs[s]
-	sb.lastUsed, sb.idleSince = now, now
-	p.idle = append(p.idle, s)
+	p.idle = append(p.idle, idleSlot{s: s, since: now})
 	p.addView(decide.IdleSandbox{ID: sb.id, LastUsed: r.at(now)})
 	r.recheck(pi, now)
 }
@@ -487,10 +486,11 @@ func (r *runner) arrive(pi int, req request, now float64) {
 	p := &r.pools[pi]
 	p.arrivals++
 	if n := len(p.idle); n > 0 {
-		s := p.idle[n-1]
+		top := p.idle[n-1]
+		s := top.s
 		p.idle = p.idle[:n-1]
 		p.dropViewTop(p.sbs[s].id)
-		r.addIdle(p, math.Min(now, r.horizon)-p.sbs[s].idleSince)
+		r.addIdle(p, math.Min(now, r.horizon)-top.since)
 		r.serve(pi, s, req, now)
 		return
 	}
