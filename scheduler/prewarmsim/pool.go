@@ -2,6 +2,7 @@ package prewarmsim
 
 import (
 	"slices"
+	"time"
 
 	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/scheduler/prewarm"
@@ -55,9 +56,23 @@ type pool struct {
 	overlap   bool // between next's lead and its interval: both in force
 	arrivals  int  // in the current interval
 
+	// ka and kaSeconds are the last keep-alive in force and its seconds
+	// (see keepAliveSeconds).
+	ka        time.Duration
+	kaSeconds float64
+
 	checkAt    float64 // the pending autoscaler check, 0 when none
 	panickedAt float64
 	nextID     int
+}
+
+// keepAliveSeconds is keep-alive ka in seconds; the last one is kept, as the
+// keep-alive in force changes once an interval at most.
+func (p *pool) keepAliveSeconds(ka time.Duration) float64 {
+	if ka != p.ka {
+		p.ka, p.kaSeconds = ka, ka.Seconds()
+	}
+	return p.kaSeconds
 }
 
 func (p *pool) waiting() int { return len(p.queue) - p.qhead }

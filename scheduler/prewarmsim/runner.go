@@ -99,6 +99,11 @@ type runner struct {
 	// the group's runners (nil for a trace function).
 	times *invocationTimes
 
+	// lastNow and lastAt are the last time at converted (0 and epoch to
+	// start with).
+	lastNow float64
+	lastAt  time.Time
+
 	removeBuf []idRef // scratch of remove
 	foundBuf  []int
 }
@@ -111,6 +116,7 @@ func newRunner(cfg Config, spec *groupSpec, pools []poolSpec, policy prewarm.Pre
 		horizon:  float64(cfg.Stream.Minutes()) * 60,
 		interval: cfg.Interval.Seconds(),
 		pools:    make([]pool, len(pools)),
+		lastAt:   epoch,
 	}
 	if spec.wf != nil {
 		r.stats.latencies, r.stats.coldLatencies = &latencySketch{}, &latencySketch{}
@@ -135,8 +141,13 @@ func newRunner(cfg Config, spec *groupSpec, pools []poolSpec, policy prewarm.Pre
 	return r, nil
 }
 
+// at is the wall-clock time of simulation time now. The last one is
+// kept: the events of an instant ask for it several times.
 func (r *runner) at(now float64) time.Time {
-	return epoch.Add(time.Duration(now * float64(time.Second)))
+	if now != r.lastNow {
+		r.lastNow, r.lastAt = now, epoch.Add(time.Duration(now*float64(time.Second)))
+	}
+	return r.lastAt
 }
 
 // start plans the first interval: the simulation stands at time 0, ready
@@ -263,7 +274,7 @@ func (r *runner) scale(pi int, now float64) {
 		return // nothing the autoscaler could do: no sandbox, no demand, no floor
 	}
 	ka := keepAliveOf(d)
-	window := min(ka.Seconds(), maxDemandWindow)
+	window := min(p.keepAliveSeconds(ka), maxDemandWindow)
 	ps := decide.PoolState{
 		Function:          p.spec.name,
 		Idle:              p.idleView,
@@ -321,7 +332,7 @@ func (r *runner) scheduleCheck(pi int, now float64, d prewarm.Decision, ka time.
 	if len(p.idle) == 0 {
 		return
 	}
-	at := p.idle[0].since + ka.Seconds()
+	at := p.idle[0].since + p.keepAliveSeconds(ka)
 	if at <= now {
 		if p.total() <= d.Floor {
 			return
