@@ -5,7 +5,10 @@ package prewarmsim
 // over any window up to maxDemandWindow ending now costs a binary search:
 // the continuous-time version of the live autoscaler's sampled windows.
 type demandWindow struct {
-	steps []demandStep // by time; those before head are past every window
+	// steps are the changes by time; those before head are past every
+	// window (head is at most the last step at or before
+	// maxDemandWindow before the latest step, or the first step).
+	steps []demandStep
 	head  int
 }
 
@@ -28,6 +31,12 @@ func (d *demandWindow) record(now, level float64) {
 		cum = last.cum + last.level*(now-last.t)
 	}
 	d.steps = append(d.steps, demandStep{t: now, cum: cum, level: level})
+	if len(d.steps)%64 != 0 {
+		// The history is dropped 64 steps at a time: a window ending at
+		// or after now, at most maxDemandWindow long, starts at or after
+		// the step at head however far behind it is.
+		return
+	}
 	for d.head+1 < len(d.steps) && d.steps[d.head+1].t <= now-maxDemandWindow {
 		d.head++
 	}
