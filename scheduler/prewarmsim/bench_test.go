@@ -2,6 +2,7 @@ package prewarmsim
 
 import (
 	"context"
+	"math/rand/v2"
 	"testing"
 
 	"baton.dev/baton/dags"
@@ -47,4 +48,19 @@ func BenchmarkRun(b *testing.B) {
 		b.Run(pol.Name(), func(b *testing.B) { run(b, []prewarm.PrewarmPolicy{pol}) })
 	}
 	b.Run("all", func(b *testing.B) { run(b, all) })
+}
+
+// BenchmarkEventHeap pops the earliest of about 1,000 pending events and
+// pushes one due a random time later, as a busy pool's finishing requests
+// do.
+func BenchmarkEventHeap(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var h eventHeap
+	for range 1000 {
+		h.push(rng.Float64()*10, eventBody{kind: evFinish})
+	}
+	for b.Loop() {
+		e := h.pop()
+		h.push(e.t+rng.Float64()*10, e.eventBody)
+	}
 }
