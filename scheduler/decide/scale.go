@@ -140,7 +140,7 @@ func Scale(now time.Time, pools []PoolState, p AutoscalerPolicy) ScalePlan {
 	plan := ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}
 	for i := range pools {
 		ps := &pools[i]
-		create, del := scalePool(now, ps, &p)
+		create, del, _ := scalePool(now, ps, &p)
 		if create > 0 {
 			plan.Create[ps.Function] = create
 		}
@@ -156,11 +156,22 @@ func Scale(now time.Time, pools []PoolState, p AutoscalerPolicy) ScalePlan {
 // simulator calls it for every event).
 func ScalePool(now time.Time, ps PoolState, p AutoscalerPolicy) (create int, del []string) {
 	p = p.WithDefaults()
+	create, del, _ = scalePool(now, &ps, &p)
+	return create, del
+}
+
+// ScalePoolBurst is ScalePool's decision and Desired's verdict on a burst
+// at once, for a caller that keeps a pool panicking a while after each
+// burst: ps.Panicking may say whether an earlier burst does, as a burst
+// now decides the same (a pool in a burst deletes nothing).
+func ScalePoolBurst(now time.Time, ps PoolState, p AutoscalerPolicy) (create int, del []string, burst bool) {
+	p = p.WithDefaults()
 	return scalePool(now, &ps, &p)
 }
 
-// scalePool is ScalePool under a policy with its defaults filled in.
-func scalePool(now time.Time, ps *PoolState, p *AutoscalerPolicy) (create int, del []string) {
+// scalePool is ScalePool under a policy with its defaults filled in;
+// panicking is Desired's.
+func scalePool(now time.Time, ps *PoolState, p *AutoscalerPolicy) (create int, del []string, panicking bool) {
 	total := len(ps.Idle) + ps.Busy + ps.Creating
 	desired, panicking := desiredOf(ps, p)
 	create = queueNeed(ps)
@@ -174,10 +185,10 @@ func scalePool(now time.Time, ps *PoolState, p *AutoscalerPolicy) (create int, d
 		create = p.MaxSandboxesPerFunction - total
 	}
 	if create > 0 {
-		return create, nil // a pool that grows deletes nothing
+		return create, nil, panicking // a pool that grows deletes nothing
 	}
 	if panicking || ps.Panicking || total <= desired {
-		return 0, nil
+		return 0, nil, panicking
 	}
 	keepAlive := p.KeepAlive
 	if ps.KeepAlive > 0 {
@@ -188,7 +199,7 @@ func scalePool(now time.Time, ps *PoolState, p *AutoscalerPolicy) (create int, d
 	// are the oldest, so sorting them alone gives the deletion order.
 	k := slices.IndexFunc(ps.Idle, func(sb IdleSandbox) bool { return now.Sub(sb.LastUsed) >= keepAlive })
 	if k < 0 {
-		return 0, nil // none has outlived the keep-alive
+		return 0, nil, false // none has outlived the keep-alive
 	}
 	var expired []IdleSandbox
 	for _, sb := range ps.Idle[k:] {
@@ -206,7 +217,7 @@ func scalePool(now time.Time, ps *PoolState, p *AutoscalerPolicy) (create int, d
 	for i := range del {
 		del[i] = expired[i].ID
 	}
-	return 0, del
+	return 0, del, false
 }
 
 // queueNeed is how many queued requests need a new sandbox: those that

@@ -218,3 +218,38 @@ func TestScalePoolDeletesOldestExpired(t *testing.T) {
 		}
 	}
 }
+
+// TestScalePoolBurst checks that ScalePoolBurst gives Desired's burst and
+// ScalePool's decision, which with a burst does not depend on Panicking.
+func TestScalePoolBurst(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	policy := AutoscalerPolicy{KeepAlive: 10 * time.Second}
+	rng := rand.New(rand.NewPCG(5, 6))
+	bursts := 0
+	for range 2000 {
+		ps := PoolState{Function: "f", Busy: rng.IntN(4), Creating: rng.IntN(2), Waiting: rng.IntN(3), Floor: rng.IntN(3),
+			StableConcurrency: rng.Float64() * 4, PanicConcurrency: rng.Float64() * 12, Panicking: rng.IntN(2) == 0}
+		for i := range rng.IntN(6) {
+			ps.Idle = append(ps.Idle, IdleSandbox{ID: fmt.Sprintf("s%02d", i), LastUsed: now.Add(-time.Duration(rng.IntN(20)) * time.Second)})
+		}
+		create, del, burst := ScalePoolBurst(now, ps, policy)
+		if _, want := Desired(ps, policy); burst != want {
+			t.Fatalf("%+v: burst %v, want %v", ps, burst, want)
+		}
+		for _, panicking := range []bool{ps.Panicking, true} {
+			if !burst && panicking != ps.Panicking {
+				continue
+			}
+			ps.Panicking = panicking
+			if c, d := ScalePool(now, ps, policy); c != create || !slices.Equal(d, del) {
+				t.Fatalf("%+v: ScalePoolBurst %d %v, ScalePool %d %v", ps, create, del, c, d)
+			}
+		}
+		if burst {
+			bursts++
+		}
+	}
+	if bursts == 0 || bursts == 2000 {
+		t.Errorf("%d bursts in 2000 pools: want some, not all", bursts)
+	}
+}

@@ -282,8 +282,8 @@ func (r *runner) scale(pi int, now float64) {
 		Creating:          p.creating,
 		Waiting:           p.waiting(),
 		Floor:             d.Floor,
-		StableConcurrency: p.demand.mean(now, window),
-		PanicConcurrency:  p.demand.mean(now, 6),
+		StableConcurrency: p.demand.mean(now, window, stableWindow),
+		PanicConcurrency:  p.demand.mean(now, 6, panicWindow),
 		MeanExec:          seconds(p.spec.meanDuration),
 		ColdStart:         seconds(p.spec.coldStart),
 	}
@@ -291,11 +291,13 @@ func (r *runner) scale(pi int, now float64) {
 		ps.OldestWait = seconds(now - p.queue[p.qhead].arrival)
 	}
 	policy := decide.AutoscalerPolicy{KeepAlive: ka, MaxCreatesPerFunction: r.cfg.MaxCreatesPerFunction}
-	if _, burst := decide.Desired(ps, policy); burst {
+	// A burst now keeps the pool panicking a stable window: the
+	// decision is the same whether Panicking says so or not.
+	ps.Panicking = now-p.panickedAt < window
+	create, del, burst := decide.ScalePoolBurst(r.at(now), ps, policy) // Scale's decision for this pool
+	if burst {
 		p.panickedAt = now
 	}
-	ps.Panicking = now-p.panickedAt < window
-	create, del := decide.ScalePool(r.at(now), ps, policy) // Scale's decision for this pool
 	r.stats.scaleCalls++
 	for range create {
 		r.create(pi, now)
