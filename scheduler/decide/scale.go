@@ -108,6 +108,11 @@ func (p AutoscalerPolicy) WithDefaults() AutoscalerPolicy {
 // whether the panic window drives it (a burst: never scale down then).
 func Desired(ps PoolState, p AutoscalerPolicy) (n int, panicking bool) {
 	p = p.WithDefaults()
+	return desiredOf(&ps, &p)
+}
+
+// desiredOf is Desired under a policy with its defaults filled in.
+func desiredOf(ps *PoolState, p *AutoscalerPolicy) (n int, panicking bool) {
 	stable := int(math.Ceil(ps.StableConcurrency/p.TargetConcurrency - 1e-9))
 	burst := int(math.Ceil(ps.PanicConcurrency/p.TargetConcurrency - 1e-9))
 	current := len(ps.Idle) + ps.Busy + ps.Creating
@@ -133,8 +138,9 @@ func Desired(ps PoolState, p AutoscalerPolicy) (n int, panicking bool) {
 func Scale(now time.Time, pools []PoolState, p AutoscalerPolicy) ScalePlan {
 	p = p.WithDefaults()
 	plan := ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}
-	for _, ps := range pools {
-		create, del := scalePool(now, ps, p)
+	for i := range pools {
+		ps := &pools[i]
+		create, del, _ := scalePool(now, ps, &p)
 		if create > 0 {
 			plan.Create[ps.Function] = create
 		}
@@ -149,13 +155,25 @@ func Scale(now time.Time, pools []PoolState, p AutoscalerPolicy) ScalePlan {
 // or the idle ones to delete. It allocates only for deletions (the
 // simulator calls it for every event).
 func ScalePool(now time.Time, ps PoolState, p AutoscalerPolicy) (create int, del []string) {
-	return scalePool(now, ps, p.WithDefaults())
+	p = p.WithDefaults()
+	create, del, _ = scalePool(now, &ps, &p)
+	return create, del
 }
 
-// scalePool is ScalePool under a policy with its defaults filled in.
-func scalePool(now time.Time, ps PoolState, p AutoscalerPolicy) (create int, del []string) {
+// ScalePoolBurst is ScalePool's decision and Desired's verdict on a burst
+// at once, for a caller that keeps a pool panicking a while after each
+// burst: ps.Panicking may say whether an earlier burst does, as a burst
+// now decides the same (a pool in a burst deletes nothing).
+func ScalePoolBurst(now time.Time, ps PoolState, p AutoscalerPolicy) (create int, del []string, burst bool) {
+	p = p.WithDefaults()
+	return scalePool(now, &ps, &p)
+}
+
+// scalePool is ScalePool under a policy with its defaults filled in;
+// panicking is Desired's.
+func scalePool(now time.Time, ps *PoolState, p *AutoscalerPolicy) (create int, del []string, panicking bool) {
 	total := len(ps.Idle) + ps.Busy + ps.Creating
-	desired, panicking := Desired(ps, p)
+	desired, panicking := desiredOf(ps, p)
 	create = queueNeed(ps)
 	if lack := desired - total; lack > create {
 		create = lack
@@ -167,36 +185,39 @@ func scalePool(now time.Time, ps PoolState, p AutoscalerPolicy) (create int, del
 		create = p.MaxSandboxesPerFunction - total
 	}
 	if create > 0 {
-		return create, nil // a pool that grows deletes nothing
+		return create, nil, panicking // a pool that grows deletes nothing
 	}
 	if panicking || ps.Panicking || total <= desired {
-		return 0, nil
+		return 0, nil, panicking
 	}
 	keepAlive := p.KeepAlive
 	if ps.KeepAlive > 0 {
 		keepAlive = ps.KeepAlive
 	}
-	if !slices.ContainsFunc(ps.Idle, func(sb IdleSandbox) bool { return now.Sub(sb.LastUsed) >= keepAlive }) {
-		return 0, nil // none has outlived the keep-alive
+	// The oldest idle sandboxes that have outlived the keep-alive go, down
+	// to what the demand and the floor need: those past the keep-alive
+	// are the oldest, so sorting them alone gives the deletion order.
+	k := slices.IndexFunc(ps.Idle, func(sb IdleSandbox) bool { return now.Sub(sb.LastUsed) >= keepAlive })
+	if k < 0 {
+		return 0, nil, false // none has outlived the keep-alive
 	}
-	idle := slices.Clone(ps.Idle)
-	slices.SortFunc(idle, func(a, b IdleSandbox) int {
+	var expired []IdleSandbox
+	for _, sb := range ps.Idle[k:] {
+		if now.Sub(sb.LastUsed) >= keepAlive {
+			expired = append(expired, sb)
+		}
+	}
+	slices.SortFunc(expired, func(a, b IdleSandbox) int {
 		if c := a.LastUsed.Compare(b.LastUsed); c != 0 {
 			return c
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	for _, sb := range idle {
-		if total <= desired {
-			break
-		}
-		if now.Sub(sb.LastUsed) < keepAlive {
-			break // sorted oldest first: the rest are younger
-		}
-		del = append(del, sb.ID)
-		total--
+	del = make([]string, min(len(expired), total-desired))
+	for i := range del {
+		del[i] = expired[i].ID
 	}
-	return 0, del
+	return 0, del, false
 }
 
 // queueNeed is how many queued requests need a new sandbox: those that
@@ -208,7 +229,7 @@ func scalePool(now time.Time, ps PoolState, p AutoscalerPolicy) (create int, del
 // measured, or once a request has waited a whole cold start (the busy
 // sandboxes are slower than their mean: a call hangs), every waiter
 // counts.
-func queueNeed(ps PoolState) int {
+func queueNeed(ps *PoolState) int {
 	waiting := ps.Waiting
 	if ps.Busy > 0 && ps.MeanExec > 0 && ps.ColdStart > 0 && ps.OldestWait < ps.ColdStart {
 		turns := int64(ps.ColdStart / ps.MeanExec)

@@ -1,7 +1,12 @@
 package decide
 
 import (
+	"cmp"
+	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -163,5 +168,88 @@ func TestScaleSandboxCap(t *testing.T) {
 				t.Fatalf("Scale().Create = %v, want %v", got.Create, tt.want)
 			}
 		})
+	}
+}
+
+// TestScalePoolDeletesOldestExpired checks the deletions of ScalePool,
+// which sorts only the idle sandboxes past the keep-alive, against sorting
+// them all and taking the oldest past it down to the desired count, on
+// random pools with many ties of LastUsed, in and out of order.
+func TestScalePoolDeletesOldestExpired(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	policy := AutoscalerPolicy{KeepAlive: 10 * time.Second}
+	reference := func(ps PoolState, desired int) []string {
+		idle := slices.Clone(ps.Idle)
+		slices.SortFunc(idle, func(a, b IdleSandbox) int {
+			return cmp.Or(a.LastUsed.Compare(b.LastUsed), strings.Compare(a.ID, b.ID))
+		})
+		total := len(ps.Idle) + ps.Busy
+		var del []string
+		for _, sb := range idle {
+			if total <= desired || now.Sub(sb.LastUsed) < policy.KeepAlive {
+				break
+			}
+			del = append(del, sb.ID)
+			total--
+		}
+		return del
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		ps := PoolState{Function: "f", Busy: rng.IntN(3)}
+		for i := range rng.IntN(12) {
+			ago := time.Duration(rng.IntN(20)) * time.Second
+			ps.Idle = append(ps.Idle, IdleSandbox{ID: fmt.Sprintf("s%02d", i), LastUsed: now.Add(-ago)})
+		}
+		ps.Floor = rng.IntN(len(ps.Idle) + ps.Busy + 1) // no creation
+		if rng.IntN(2) == 0 {
+			slices.SortFunc(ps.Idle, func(a, b IdleSandbox) int { return a.LastUsed.Compare(b.LastUsed) })
+		}
+		idle := slices.Clone(ps.Idle)
+		create, del := ScalePool(now, ps, policy)
+		if create != 0 {
+			t.Fatalf("%+v: create %d, want 0", ps, create)
+		}
+		if want := reference(ps, ps.Floor); !slices.Equal(del, want) {
+			t.Fatalf("%+v: delete %v, want %v", ps, del, want)
+		}
+		if !slices.Equal(ps.Idle, idle) {
+			t.Fatalf("ScalePool changed its input: %v, was %v", ps.Idle, idle)
+		}
+	}
+}
+
+// TestScalePoolBurst checks that ScalePoolBurst gives Desired's burst and
+// ScalePool's decision, which with a burst does not depend on Panicking.
+func TestScalePoolBurst(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	policy := AutoscalerPolicy{KeepAlive: 10 * time.Second}
+	rng := rand.New(rand.NewPCG(5, 6))
+	bursts := 0
+	for range 2000 {
+		ps := PoolState{Function: "f", Busy: rng.IntN(4), Creating: rng.IntN(2), Waiting: rng.IntN(3), Floor: rng.IntN(3),
+			StableConcurrency: rng.Float64() * 4, PanicConcurrency: rng.Float64() * 12, Panicking: rng.IntN(2) == 0}
+		for i := range rng.IntN(6) {
+			ps.Idle = append(ps.Idle, IdleSandbox{ID: fmt.Sprintf("s%02d", i), LastUsed: now.Add(-time.Duration(rng.IntN(20)) * time.Second)})
+		}
+		create, del, burst := ScalePoolBurst(now, ps, policy)
+		if _, want := Desired(ps, policy); burst != want {
+			t.Fatalf("%+v: burst %v, want %v", ps, burst, want)
+		}
+		for _, panicking := range []bool{ps.Panicking, true} {
+			if !burst && panicking != ps.Panicking {
+				continue
+			}
+			ps.Panicking = panicking
+			if c, d := ScalePool(now, ps, policy); c != create || !slices.Equal(d, del) {
+				t.Fatalf("%+v: ScalePoolBurst %d %v, ScalePool %d %v", ps, create, del, c, d)
+			}
+		}
+		if burst {
+			bursts++
+		}
+	}
+	if bursts == 0 || bursts == 2000 {
+		t.Errorf("%d bursts in 2000 pools: want some, not all", bursts)
 	}
 }

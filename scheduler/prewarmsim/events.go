@@ -22,69 +22,108 @@ const (
 
 // event is one scheduled event; seq breaks ties in scheduling order.
 type event struct {
-	t    float64
-	seq  uint64
-	kind eventKind
+	t   float64
+	seq uint64
+	eventBody
+}
+
+// eventBody is what an event does, apart from when.
+type eventBody struct {
 	pool int32
 	a    int32
 	inv  int32 // evChainWarm only
 	st   int16 // evChainWarm only
+	kind eventKind
+}
+
+// eventKey is when an event is due: (t, seq) orders events.
+type eventKey struct {
+	t   float64
+	seq uint64
+}
+
+func (k *eventKey) before(o *eventKey) bool {
+	if k.t != o.t {
+		return k.t < o.t
+	}
+	return k.seq < o.seq
 }
 
 // eventHeap is a 4-ary min-heap of events by (t, seq), without the
-// interface boxing of container/heap: half the levels of a binary heap,
-// and a node's children share a cache line or two. (t, seq) is a total
-// order, so events come out in the same order whatever the heap's arity.
+// interface boxing of container/heap: half the levels of a binary heap.
+// Keys and bodies are kept apart so that a node's four children's keys,
+// all a sift compares, share a cache line. (t, seq) is a total order, so
+// events come out in the same order whatever the heap's arity or the way
+// it sifts.
 type eventHeap struct {
-	items []event
-	seq   uint64
+	keys   []eventKey
+	bodies []eventBody
+	seq    uint64
 }
 
-func (h *eventHeap) less(i, j int) bool {
-	a, b := &h.items[i], &h.items[j]
-	if a.t != b.t {
-		return a.t < b.t
-	}
-	return a.seq < b.seq
-}
-
-func (h *eventHeap) push(e event) {
+// push adds the event b due at t, moving the hole up from the bottom to
+// its place.
+func (h *eventHeap) push(t float64, b eventBody) {
 	h.seq++
-	e.seq = h.seq
-	h.items = append(h.items, e)
-	i := len(h.items) - 1
+	key := eventKey{t: t, seq: h.seq}
+	h.keys = append(h.keys, key)
+	h.bodies = append(h.bodies, b)
+	keys, bodies := h.keys, h.bodies
+	i := len(keys) - 1
 	for i > 0 {
 		parent := (i - 1) / 4
-		if !h.less(i, parent) {
+		if !key.before(&keys[parent]) {
 			break
 		}
-		h.items[i], h.items[parent] = h.items[parent], h.items[i]
+		keys[i], bodies[i] = keys[parent], bodies[parent]
 		i = parent
 	}
+	keys[i], bodies[i] = key, b
 }
 
-func (h *eventHeap) len() int { return len(h.items) }
+func (h *eventHeap) len() int { return len(h.keys) }
 
-func (h *eventHeap) peek() *event { return &h.items[0] }
+// peekTime is when the earliest event is due.
+func (h *eventHeap) peekTime() float64 { return h.keys[0].t }
 
+// pop removes and returns the earliest event. It sifts bottom-up: the
+// hole left at the root goes down along the earliest children to a leaf,
+// then the last event, which mostly belongs near the bottom (events are
+// pushed later than those due), moves up from there to its place; about
+// half the comparisons of sifting the last event down from the root.
 func (h *eventHeap) pop() event {
-	top := h.items[0]
-	last := len(h.items) - 1
-	h.items[0] = h.items[last]
-	h.items = h.items[:last]
+	keys, bodies := h.keys, h.bodies
+	top := event{t: keys[0].t, seq: keys[0].seq, eventBody: bodies[0]}
+	last := len(keys) - 1
+	xk, xb := keys[last], bodies[last]
+	keys, bodies = keys[:last], bodies[:last]
+	h.keys, h.bodies = keys, bodies
+	if last == 0 {
+		return top
+	}
 	i := 0
 	for {
-		m := i
-		for c := 4*i + 1; c <= 4*i+4 && c < last; c++ {
-			if h.less(c, m) {
-				m = c
-			}
-		}
-		if m == i {
+		c := 4*i + 1
+		if c >= last {
 			break
 		}
-		h.items[i], h.items[m] = h.items[m], h.items[i]
+		m := c
+		for j := c + 1; j < c+4 && j < last; j++ {
+			if keys[j].before(&keys[m]) {
+				m = j
+			}
+		}
+		keys[i], bodies[i] = keys[m], bodies[m]
 		i = m
 	}
+	for i > 0 {
+		parent := (i - 1) / 4
+		if !xk.before(&keys[parent]) {
+			break
+		}
+		keys[i], bodies[i] = keys[parent], bodies[parent]
+		i = parent
+	}
+	keys[i], bodies[i] = xk, xb
 	return top
 }

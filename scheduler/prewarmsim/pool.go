@@ -2,6 +2,7 @@ package prewarmsim
 
 import (
 	"slices"
+	"time"
 
 	"baton.dev/baton/scheduler/decide"
 	"baton.dev/baton/scheduler/prewarm"
@@ -17,13 +18,18 @@ type request struct {
 
 // sandbox is one simulated sandbox of a pool.
 type sandbox struct {
-	id        string
-	num       int     // the number in id
-	readyAt   float64 // when it finished (or will finish) starting
-	lastUsed  float64 // when it last became idle
-	idleSince float64
-	req       request // while busy
-	alive     bool
+	id      string
+	num     int     // the number in id
+	readyAt float64 // when it finished (or will finish) starting
+	req     request // while busy
+}
+
+// idleSlot is an idle sandbox on its pool's stack: its slot in sbs and
+// when it became idle (its last use), kept here so that the stack's
+// bottom and top need no look-up of the sandbox.
+type idleSlot struct {
+	s     int32
+	since float64
 }
 
 // pool is one simulated function: its sandboxes, its queue and its planner.
@@ -33,8 +39,8 @@ type pool struct {
 	lead    float64 // seconds before an interval its plan is in force
 
 	sbs  []sandbox
-	free []int32 // unused slots of sbs
-	idle []int32 // idle sandboxes, a stack: the most recently used on top
+	free []int32    // unused slots of sbs
+	idle []idleSlot // idle sandboxes, a stack: the most recently used on top
 	// idleView is idle as the autoscaler sees it, kept in its order (by
 	// LastUsed, then ID) so that its sort of them is a pass (see addView).
 	idleView []decide.IdleSandbox
@@ -50,9 +56,23 @@ type pool struct {
 	overlap   bool // between next's lead and its interval: both in force
 	arrivals  int  // in the current interval
 
+	// ka and kaSeconds are the last keep-alive in force and its seconds
+	// (see keepAliveSeconds).
+	ka        time.Duration
+	kaSeconds float64
+
 	checkAt    float64 // the pending autoscaler check, 0 when none
 	panickedAt float64
 	nextID     int
+}
+
+// keepAliveSeconds is keep-alive ka in seconds; the last one is kept, as the
+// keep-alive in force changes once an interval at most.
+func (p *pool) keepAliveSeconds(ka time.Duration) float64 {
+	if ka != p.ka {
+		p.ka, p.kaSeconds = ka, ka.Seconds()
+	}
+	return p.kaSeconds
 }
 
 func (p *pool) waiting() int { return len(p.queue) - p.qhead }

@@ -311,10 +311,17 @@ func simulateGroup(ctx context.Context, cfg Config, g *groupSpec, policies []pre
 		runners[k] = r
 		busy[k] += time.Since(start)
 	}
+	var times *invocationTimes
+	if g.wf != nil {
+		times = newInvocationTimes(cfg.Seed, g)
+	}
 	feed := func(chunk []trace.Invocation) {
+		if times != nil {
+			times.draw(len(chunk))
+		}
 		for k, r := range runners {
 			start := time.Now()
-			r.feed(chunk)
+			r.feed(chunk, times)
 			busy[k] += time.Since(start)
 		}
 	}

@@ -37,6 +37,9 @@ type wfInvocation struct {
 	// claimed marks the stages chain warming warmed sandboxes for that
 	// have not started: their pools' claims (nil without chain warming).
 	claimed []bool
+	// durations are its elements' execution times, in stage order (see
+	// invocationTimes).
+	durations []float64
 }
 
 // groupStats are one group's figures.
@@ -92,9 +95,17 @@ type runner struct {
 	started  int     // workflow invocations started
 	stats    groupStats
 
+	// times are the durations of the invocations being fed, shared by
+	// the group's runners (nil for a trace function).
+	times *invocationTimes
+
+	// lastNow and lastAt are the last time at converted (0 and epoch to
+	// start with).
+	lastNow float64
+	lastAt  time.Time
+
 	removeBuf []idRef // scratch of remove
 	foundBuf  []int
-	elements  [][]float64 // scratch of warmLatency
 }
 
 // newRunner returns a runner of the group spec, whose pools (spec's with
@@ -105,6 +116,7 @@ func newRunner(cfg Config, spec *groupSpec, pools []poolSpec, policy prewarm.Pre
 		horizon:  float64(cfg.Stream.Minutes()) * 60,
 		interval: cfg.Interval.Seconds(),
 		pools:    make([]pool, len(pools)),
+		lastAt:   epoch,
 	}
 	if spec.wf != nil {
 		r.stats.latencies, r.stats.coldLatencies = &latencySketch{}, &latencySketch{}
@@ -129,8 +141,13 @@ func newRunner(cfg Config, spec *groupSpec, pools []poolSpec, policy prewarm.Pre
 	return r, nil
 }
 
+// at is the wall-clock time of simulation time now. The last one is
+// kept: the events of an instant ask for it several times.
 func (r *runner) at(now float64) time.Time {
-	return epoch.Add(time.Duration(now * float64(time.Second)))
+	if now != r.lastNow {
+		r.lastNow, r.lastAt = now, epoch.Add(time.Duration(now*float64(time.Second)))
+	}
+	return r.lastAt
 }
 
 // start plans the first interval: the simulation stands at time 0, ready
@@ -148,10 +165,12 @@ func (r *runner) start() {
 }
 
 // feed simulates up to and including arrivals, the group's next ones in
-// start order: an arrival goes before the events due at its start.
-func (r *runner) feed(arrivals []trace.Invocation) {
+// start order: an arrival goes before the events due at its start. For a
+// workflow group, times holds the arrivals' invocations.
+func (r *runner) feed(arrivals []trace.Invocation, times *invocationTimes) {
+	r.times = times
 	for _, a := range arrivals {
-		for r.h.len() > 0 && r.h.peek().t < a.Start {
+		for r.h.len() > 0 && r.h.peekTime() < a.Start {
 			r.handle(r.h.pop())
 		}
 		if r.spec.wf == nil {
@@ -170,8 +189,8 @@ func (r *runner) finish() groupStats {
 	}
 	for i := range r.pools {
 		p := &r.pools[i]
-		for _, s := range p.idle {
-			r.addIdle(p, r.horizon-p.sbs[s].idleSince)
+		for _, e := range p.idle {
+			r.addIdle(p, r.horizon-e.since)
 		}
 	}
 	return r.stats
@@ -205,9 +224,9 @@ func (r *runner) scheduleInterval(pi, i int) {
 	}
 	t := float64(i) * r.interval
 	if lead := r.pools[pi].lead; lead > 0 {
-		r.h.push(event{t: t - lead, kind: evDecide, pool: int32(pi), a: int32(i)})
+		r.h.push(t-lead, eventBody{kind: evDecide, pool: int32(pi), a: int32(i)})
 	}
-	r.h.push(event{t: t, kind: evBoundary, pool: int32(pi), a: int32(i)})
+	r.h.push(t, eventBody{kind: evBoundary, pool: int32(pi), a: int32(i)})
 }
 
 // decide plans interval i a lead before it: both decisions hold until it
@@ -255,7 +274,7 @@ func (r *runner) scale(pi int, now float64) {
 		return // nothing the autoscaler could do: no sandbox, no demand, no floor
 	}
 	ka := keepAliveOf(d)
-	window := math.Min(ka.Seconds(), maxDemandWindow)
+	window := min(p.keepAliveSeconds(ka), maxDemandWindow)
 	ps := decide.PoolState{
 		Function:          p.spec.name,
 		Idle:              p.idleView,
@@ -263,8 +282,8 @@ func (r *runner) scale(pi int, now float64) {
 		Creating:          p.creating,
 		Waiting:           p.waiting(),
 		Floor:             d.Floor,
-		StableConcurrency: p.demand.mean(now, window),
-		PanicConcurrency:  p.demand.mean(now, 6),
+		StableConcurrency: p.demand.mean(now, window, stableWindow),
+		PanicConcurrency:  p.demand.mean(now, 6, panicWindow),
 		MeanExec:          seconds(p.spec.meanDuration),
 		ColdStart:         seconds(p.spec.coldStart),
 	}
@@ -272,11 +291,13 @@ func (r *runner) scale(pi int, now float64) {
 		ps.OldestWait = seconds(now - p.queue[p.qhead].arrival)
 	}
 	policy := decide.AutoscalerPolicy{KeepAlive: ka, MaxCreatesPerFunction: r.cfg.MaxCreatesPerFunction}
-	if _, burst := decide.Desired(ps, policy); burst {
+	// A burst now keeps the pool panicking a stable window: the
+	// decision is the same whether Panicking says so or not.
+	ps.Panicking = now-p.panickedAt < window
+	create, del, burst := decide.ScalePoolBurst(r.at(now), ps, policy) // Scale's decision for this pool
+	if burst {
 		p.panickedAt = now
 	}
-	ps.Panicking = now-p.panickedAt < window
-	create, del := decide.ScalePool(r.at(now), ps, policy) // Scale's decision for this pool
 	r.stats.scaleCalls++
 	for range create {
 		r.create(pi, now)
@@ -301,7 +322,7 @@ func (r *runner) checkBy(pi int, at float64) {
 		return
 	}
 	p.checkAt = at
-	r.h.push(event{t: at, kind: evCheck, pool: int32(pi)})
+	r.h.push(at, eventBody{kind: evCheck, pool: int32(pi)})
 }
 
 // scheduleCheck makes sure the autoscaler looks at the pool again when its
@@ -313,7 +334,7 @@ func (r *runner) scheduleCheck(pi int, now float64, d prewarm.Decision, ka time.
 	if len(p.idle) == 0 {
 		return
 	}
-	at := p.sbs[p.idle[0]].lastUsed + ka.Seconds()
+	at := p.idle[0].since + p.keepAliveSeconds(ka)
 	if at <= now {
 		if p.total() <= d.Floor {
 			return
@@ -324,7 +345,7 @@ func (r *runner) scheduleCheck(pi int, now float64, d prewarm.Decision, ka time.
 		return
 	}
 	p.checkAt = at
-	r.h.push(event{t: at, kind: evCheck, pool: int32(pi)})
+	r.h.push(at, eventBody{kind: evCheck, pool: int32(pi)})
 }
 
 func (r *runner) recheck(pi int, now float64) {
@@ -335,7 +356,7 @@ func (r *runner) recheck(pi int, now float64) {
 // create starts a sandbox in pool pi.
 func (r *runner) create(pi int, now float64) {
 	p := &r.pools[pi]
-	sb := sandbox{id: sandboxID(p.nextID), num: p.nextID, readyAt: now + p.spec.coldStart, alive: true}
+	sb := sandbox{id: sandboxID(p.nextID), num: p.nextID, readyAt: now + p.spec.coldStart}
 	p.nextID++
 	var slot int32
 	if n := len(p.free); n > 0 {
@@ -349,7 +370,7 @@ func (r *runner) create(pi int, now float64) {
 	p.creating++
 	r.stats.created++
 	r.stats.startupSeconds += math.Max(0, math.Min(sb.readyAt, r.horizon)-now)
-	r.h.push(event{t: sb.readyAt, kind: evReady, pool: int32(pi), a: slot})
+	r.h.push(sb.readyAt, eventBody{kind: evReady, pool: int32(pi), a: slot})
 }
 
 // sandboxID is the ID of a pool's sandbox number n: its decimal digits,
@@ -389,7 +410,7 @@ func (r *runner) remove(pi int, ids []string, now float64) {
 	}
 	left := len(want)
 	for k := 0; k < len(p.idle) && left > 0; k++ {
-		if j, ok := slices.BinarySearchFunc(want, p.sbs[p.idle[k]].num, func(a idRef, num int) int { return cmp.Compare(a.num, num) }); ok {
+		if j, ok := slices.BinarySearchFunc(want, p.sbs[p.idle[k].s].num, func(a idRef, num int) int { return cmp.Compare(a.num, num) }); ok {
 			found[want[j].at] = k
 			left--
 		}
@@ -400,9 +421,9 @@ func (r *runner) remove(pi int, ids []string, now float64) {
 		if k < 0 {
 			continue
 		}
-		s := p.idle[k]
-		r.addIdle(p, math.Min(now, r.horizon)-p.sbs[s].idleSince)
-		p.idle[k] = gone
+		s := p.idle[k].s
+		r.addIdle(p, math.Min(now, r.horizon)-p.idle[k].since)
+		p.idle[k].s = gone
 		p.sbs[s] = sandbox{}
 		p.free = append(p.free, s)
 	}
@@ -412,18 +433,18 @@ func (r *runner) remove(pi int, ids []string, now float64) {
 
 // closeUp drops the gone entries of stack, keeping the others' order: a
 // gone bottom is sliced off, the rest closed up from the first gone left.
-func closeUp(stack []int32, gone int32) []int32 {
+func closeUp(stack []idleSlot, gone int32) []idleSlot {
 	lo := 0
-	for lo < len(stack) && stack[lo] == gone {
+	for lo < len(stack) && stack[lo].s == gone {
 		lo++
 	}
 	stack = stack[lo:]
-	n := slices.Index(stack, gone)
+	n := slices.IndexFunc(stack, func(e idleSlot) bool { return e.s == gone })
 	if n < 0 {
 		return stack
 	}
 	for _, s := range stack[n:] {
-		if s != gone {
+		if s.s != gone {
 			stack[n] = s
 			n++
 		}
@@ -445,8 +466,7 @@ func (r *runner) addIdle(p *pool, seconds float64) {
 func (r *runner) makeIdle(pi int, s int32, now float64) {
 	p := &r.pools[pi]
 	sb := &p.sbs[s]
-	sb.lastUsed, sb.idleSince = now, now
-	p.idle = append(p.idle, s)
+	p.idle = append(p.idle, idleSlot{s: s, since: now})
 	p.addView(decide.IdleSandbox{ID: sb.id, LastUsed: r.at(now)})
 	r.recheck(pi, now)
 }
@@ -470,7 +490,7 @@ func (r *runner) serve(pi int, s int32, req request, now float64) {
 		r.stats.queued++
 		r.stats.queueWait += now - req.arrival
 	}
-	r.h.push(event{t: now + req.dur, kind: evFinish, pool: int32(pi), a: s})
+	r.h.push(now+req.dur, eventBody{kind: evFinish, pool: int32(pi), a: s})
 }
 
 // arrive hands req to a warm sandbox of pool pi or queues it and wakes the
@@ -479,10 +499,11 @@ func (r *runner) arrive(pi int, req request, now float64) {
 	p := &r.pools[pi]
 	p.arrivals++
 	if n := len(p.idle); n > 0 {
-		s := p.idle[n-1]
+		top := p.idle[n-1]
+		s := top.s
 		p.idle = p.idle[:n-1]
 		p.dropViewTop(p.sbs[s].id)
-		r.addIdle(p, math.Min(now, r.horizon)-p.sbs[s].idleSince)
+		r.addIdle(p, math.Min(now, r.horizon)-top.since)
 		r.serve(pi, s, req, now)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -259,9 +260,44 @@ func TestDemandWindow(t *testing.T) {
 		now, window, want float64
 	}{{20, 10, 2}, {25, 10, 1}, {30, 20, 1}, {40, 10, 0}, {25, 1e-6, 0}}
 	for _, tt := range tests {
-		if got := d.mean(tt.now, tt.window); math.Abs(got-tt.want) > 1e-12 {
+		if got := d.mean(tt.now, tt.window, stableWindow); math.Abs(got-tt.want) > 1e-12 {
 			t.Errorf("mean(%v, %v) = %v, want %v", tt.now, tt.window, got, tt.want)
 		}
+	}
+}
+
+// TestDemandWindowHints checks the means found from the hints, as the
+// autoscaler asks for them (now moving on, demand changing at random,
+// several changes at an instant, the stable window changing now and then),
+// against those found by binary search alone: the same, exactly.
+func TestDemandWindowHints(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var d demandWindow
+	now, stable := 0.0, 60.0
+	for range 20000 {
+		if rng.IntN(4) > 0 {
+			now += rng.ExpFloat64() * 0.05
+		}
+		d.record(now, float64(rng.IntN(20)))
+		if rng.IntN(500) == 0 {
+			stable = []float64{60, 30, 10, 1e-9}[rng.IntN(4)]
+		}
+		for _, w := range []struct {
+			which  int
+			window float64
+		}{{stableWindow, stable}, {panicWindow, 6}} {
+			got := d.mean(now, w.window, w.which)
+			want := d.steps[len(d.steps)-1].level
+			if w.window >= 1e-3 {
+				want = (d.integral(now, nil) - d.integral(now-w.window, nil)) / w.window
+			}
+			if got != want {
+				t.Fatalf("at %v, window %v: mean %v from the hint, %v by search", now, w.window, got, want)
+			}
+		}
+	}
+	if d.head == 0 {
+		t.Errorf("the history was never dropped")
 	}
 }
 

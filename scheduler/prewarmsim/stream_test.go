@@ -85,8 +85,8 @@ func TestEventHeapOrder(t *testing.T) {
 				}
 			}
 			for k := range tt.n {
-				e := event{t: float64(rng.IntN(tt.times)), a: int32(k)}
-				h.push(e)
+				e := event{t: float64(rng.IntN(tt.times)), eventBody: eventBody{a: int32(k)}}
+				h.push(e.t, e.eventBody)
 				e.seq = h.seq
 				i, _ := slices.BinarySearchFunc(pending, e, byTimeThenSeq)
 				pending = slices.Insert(pending, i, e)

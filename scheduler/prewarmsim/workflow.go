@@ -2,6 +2,7 @@ package prewarmsim
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"baton.dev/baton/scheduler/prewarm"
@@ -23,7 +24,10 @@ func (r *runner) startInvocation(now float64) {
 	for i := range wf.stages {
 		inv.pending[i] = int8(len(wf.stages[i].needs))
 	}
-	if wf.qos > 0 && r.warmLatency(idx) > wf.qos {
+	k := inv.num - r.times.from
+	n := len(inv.durations)
+	copy(inv.durations, r.times.durations[k*n:(k+1)*n])
+	if r.times.warmViolates[k] {
 		r.stats.warmViolations++
 	}
 	// A first stage with no warm sandbox is expected to wait a cold start.
@@ -47,25 +51,9 @@ func (r *runner) startInvocation(now float64) {
 			continue
 		}
 		at := now + prewarm.ChainWarmAt(seconds(delay), seconds(st.offset), seconds(r.pools[st.pool].spec.coldStart)).Seconds()
-		r.h.push(event{t: at, kind: evChainWarm, pool: int32(st.pool), a: int32(min(st.parallel, st.width)), inv: idx, st: int16(i)})
+		r.h.push(at, eventBody{kind: evChainWarm, pool: int32(st.pool), a: int32(min(st.parallel, st.width)), inv: idx, st: int16(i)})
 		r.invs[idx].warms++
 	}
-}
-
-// warmLatency is invocation idx's end-to-end latency with every sandbox
-// warm and free, from the element durations it will be given.
-func (r *runner) warmLatency(idx int32) float64 {
-	wf := r.spec.wf
-	if r.elements == nil {
-		r.elements = make([][]float64, len(wf.stages))
-	}
-	for s := range wf.stages {
-		r.elements[s] = r.elements[s][:0]
-		for e := range wf.stages[s].width {
-			r.elements[s] = append(r.elements[s], r.elementDuration(idx, s, e))
-		}
-	}
-	return wf.shape.WarmLatency(wf.order, r.elements)
 }
 
 // newInvocation returns a free slot of invs with its per-stage counters
@@ -82,7 +70,7 @@ func (r *runner) newInvocation() int32 {
 		return idx
 	}
 	n := len(r.spec.wf.stages)
-	inv := wfInvocation{pending: make([]int8, n), issued: make([]int16, n), done: make([]int16, n)}
+	inv := wfInvocation{pending: make([]int8, n), issued: make([]int16, n), done: make([]int16, n), durations: make([]float64, r.times.perInvocation())}
 	if r.policy.ChainWarming() {
 		inv.claimed = make([]bool, n)
 	}
@@ -152,18 +140,90 @@ func (r *runner) elementDone(req request, now float64) {
 }
 
 // elementDuration is the execution time of element e of stage s of
-// invocation idx: log-normal around the stage's median, drawn from a hash
-// of the seed, the group, the invocation's number and the element so that
-// every policy sees the same durations.
+// invocation idx (see invocationTimes).
 func (r *runner) elementDuration(idx int32, s, e int) float64 {
-	h := splitmix(r.cfg.Seed)
-	h = splitmix(h ^ uint64(r.spec.index))
-	h = splitmix(h ^ uint64(r.invs[idx].num))
+	return r.invs[idx].durations[r.times.first[s]+e]
+}
+
+// invocationTimes are what a stretch of a workflow group's invocations
+// bring that is the same under every policy, drawn once for all of them:
+// each element's execution time and whether the invocation would be
+// slower than the QoS with every sandbox warm and free.
+type invocationTimes struct {
+	seed uint64
+	spec *groupSpec
+	// first is each stage's first element among an invocation's
+	// durations, in stage order.
+	first []int
+	// from is the number of the first invocation held; durations has
+	// perInvocation elements per invocation, warmViolates one flag.
+	from         int
+	durations    []float64
+	warmViolates []bool
+	elements     [][]float64 // scratch of warmLatency
+}
+
+// newInvocationTimes returns the invocation times of workflow group g,
+// none drawn yet.
+func newInvocationTimes(seed uint64, g *groupSpec) *invocationTimes {
+	t := &invocationTimes{seed: seed, spec: g, first: make([]int, len(g.wf.stages)), elements: make([][]float64, len(g.wf.stages))}
+	n := 0
+	for s, st := range g.wf.stages {
+		t.first[s] = n
+		n += st.width
+	}
+	return t
+}
+
+// perInvocation is how many elements an invocation runs.
+func (t *invocationTimes) perInvocation() int {
+	last := len(t.spec.wf.stages) - 1
+	return t.first[last] + t.spec.wf.stages[last].width
+}
+
+// draw replaces the invocations held by the next n, those numbered from
+// on after them.
+func (t *invocationTimes) draw(n int) {
+	t.from += len(t.warmViolates)
+	per := t.perInvocation()
+	t.durations = slices.Grow(t.durations[:0], n*per)[:n*per]
+	t.warmViolates = slices.Grow(t.warmViolates[:0], n)[:n]
+	wf := t.spec.wf
+	for k := range n {
+		num := t.from + k
+		d := t.durations[k*per : (k+1)*per]
+		for s, st := range wf.stages {
+			for e := range st.width {
+				d[t.first[s]+e] = t.elementDuration(num, s, e)
+			}
+		}
+		t.warmViolates[k] = wf.qos > 0 && t.warmLatency(d) > wf.qos
+	}
+}
+
+// warmLatency is the end-to-end latency with every sandbox warm and free
+// of an invocation whose elements take d.
+func (t *invocationTimes) warmLatency(d []float64) float64 {
+	wf := t.spec.wf
+	for s, st := range wf.stages {
+		t.elements[s] = d[t.first[s] : t.first[s]+st.width]
+	}
+	return wf.shape.WarmLatency(wf.order, t.elements)
+}
+
+// elementDuration is the execution time of element e of stage s of
+// invocation number num: log-normal around the stage's median, drawn from
+// a hash of the seed, the group, the invocation's number and the element
+// so that every policy sees the same durations.
+func (t *invocationTimes) elementDuration(num, s, e int) float64 {
+	h := splitmix(t.seed)
+	h = splitmix(h ^ uint64(t.spec.index))
+	h = splitmix(h ^ uint64(num))
 	h = splitmix(h ^ uint64(s)<<20 ^ uint64(e))
 	u1 := (float64(h>>11) + 0.5) / (1 << 53)
 	u2 := float64(splitmix(h)>>11) / (1 << 53)
 	z := math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
-	st := &r.spec.wf.stages[s]
+	st := &t.spec.wf.stages[s]
 	return st.median * math.Exp(st.sigma*z)
 }
 
