@@ -310,9 +310,20 @@ func historyRate(ctx context.Context, c *client.Client, name string, window time
 		return 0, fmt.Errorf("flag --rate history: no invocation of %s in the last %s of history: give --rate N invocations a minute", name, window)
 	}
 	perMinute := float64(n) / minutes
-	short := strings.TrimSuffix(strings.TrimSuffix(window.String(), "0s"), "0m")
-	fmt.Fprintf(errw, "arrival rate %.3g invocations a minute: %d invocations of %s in the last %s of history (earlier tuning's own count too)\n", perMinute, n, name, short)
+	fmt.Fprintf(errw, "arrival rate %.3g invocations a minute: %d invocations of %s in the last %s of history (earlier tuning's own count too)\n", perMinute, n, name, shortWindow(window))
 	return perMinute, nil
+}
+
+// shortWindow writes d without its zero trailing units: 24h, 1h30m, 10m.
+func shortWindow(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // idleProgress is an evaluation's idle cost for the progress line ("" when

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"baton.dev/baton/internal/imagebuild"
 	"baton.dev/baton/internal/standalone"
 	"baton.dev/baton/internal/testenv"
 	"baton.dev/baton/orchestrator/client"
@@ -46,16 +45,9 @@ func TestTuneRatePricesIdleLive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a standalone Baton")
 	}
-	root, err := testenv.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	images := t.TempDir()
+	images := testenv.Images(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := imagebuild.BuildTestFunctions(ctx, root, images); err != nil {
-		t.Fatal(err)
-	}
 	cl, err := standalone.Start(ctx, standalone.Config{
 		DataDir: testenv.RunDir(t, "baton-tune-"), ImagesDir: images, Listen: "127.0.0.1:0",
 		Runtime: standalone.RuntimeProcess, Postgres: "off",

@@ -59,3 +59,12 @@ func TestParseTuneRate(t *testing.T) {
 		}
 	}
 }
+
+// TestShortWindow drops only zero trailing units (10m is not 1).
+func TestShortWindow(t *testing.T) {
+	for d, want := range map[time.Duration]string{24 * time.Hour: "24h", 90 * time.Minute: "1h30m", 10 * time.Minute: "10m", 90 * time.Second: "1m30s", 10 * time.Second: "10s"} {
+		if got := shortWindow(d); got != want {
+			t.Errorf("shortWindow(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
