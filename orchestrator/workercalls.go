@@ -38,7 +38,9 @@ type PendingCreate struct {
 func (w *Workers) SendCreate(workerID string, spec worker.SandboxSpec) (CreateCall, error) {
 	subject := protocol.CreateSubject(workerID)
 	// By hand, not encoding/json: the same bytes at a sixth of the CPU.
-	data, err := protocol.AppendCreateRequest(nil, protocol.CreateRequest{Spec: spec, Term: w.term})
+	// Into a buffer sized for a usual request (about 200 bytes), so that
+	// it is one allocation rather than one per doubling from nothing.
+	data, err := protocol.AppendCreateRequest(make([]byte, 0, createRequestSize), protocol.CreateRequest{Spec: spec, Term: w.term})
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", subject, err)
 	}
@@ -48,6 +50,10 @@ func (w *Workers) SendCreate(workerID string, spec worker.SandboxSpec) (CreateCa
 	}
 	return &PendingCreate{workerID: workerID, reply: p}, nil
 }
+
+// createRequestSize is the room SendCreate gives a creation request up
+// front: one with a few environment variables fits.
+const createRequestSize = 512
 
 // Wait waits for the worker's answer to a creation, until ctx ends or at
 // most timeout.
