@@ -124,20 +124,21 @@ type Bound struct {
 }
 
 // Bound computes the burst's Bound; ok is false where it cannot be
-// known: the workers ran in this process, or the burst did not finish.
+// known: the workers ran in this process, their CPU could not be read,
+// or the burst did not finish.
 func (r *ControlPlaneReport) Bound() (b Bound, ok bool) {
 	if r.Fleet == nil || r.ControlPlaneReport == nil || len(r.Phases) == 0 {
 		return b, false
 	}
 	p := r.Phases[0]
-	if p.Error != "" || p.Creations == 0 || p.Seconds <= 0 || p.CPUMicros <= 0 {
+	if p.Error != "" || p.Creations == 0 || p.Seconds <= 0 || p.CPUMicros <= 0 || p.WorkersCPUMicros == nil {
 		return b, false
 	}
 	cores := float64(r.CPUs)
 	b.OrchestratorCPUMicros = p.CPUMicros
-	b.CPUMicros = p.CPUMicros + p.WorkersCPUMicros
+	b.CPUMicros = p.CPUMicros + *p.WorkersCPUMicros
 	b.OrchestratorCores = p.CPUMicros * p.PerSecond / 1e6
-	b.WorkersCores = p.WorkersCPUMicros * p.PerSecond / 1e6
+	b.WorkersCores = *p.WorkersCPUMicros * p.PerSecond / 1e6
 	b.Cores = b.OrchestratorCores + b.WorkersCores
 	b.MachinePerSecond = cores * 1e6 / b.CPUMicros
 	b.OrchestratorPerSecond = cores * 1e6 / b.OrchestratorCPUMicros
@@ -162,8 +163,8 @@ func (r *ControlPlaneReport) WriteTable(w io.Writer) error {
 			continue
 		}
 		workers := "-"
-		if r.Fleet != nil {
-			workers = fmt.Sprintf("%.0f", p.WorkersCPUMicros)
+		if p.WorkersCPUMicros != nil {
+			workers = fmt.Sprintf("%.0f", *p.WorkersCPUMicros)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%.0f\t%.3f\t%.3f\t%.3f\t%.0f\t%s\t%s\n",
 			name, p.Creations, p.Failed, p.Seconds, p.PerSecond, p.Latency.P50Ms, p.Latency.P99Ms, p.Latency.MaxMs, p.CPUMicros, workers, p.What)

@@ -128,8 +128,9 @@ type Phase struct {
 	CPUMicros float64 `json:"cpuMicrosPerCreation"`
 	// WorkersCPUMicros is the CPU time per creation over the phase of the
 	// simulated workers' process (its daemons, their NATS client and
-	// the NATS server), where it runs apart (ControlPlaneOptions.WorkersCPU).
-	WorkersCPUMicros float64 `json:"workersCpuMicrosPerCreation,omitempty"`
+	// the NATS server), where it runs apart (ControlPlaneOptions.WorkersCPU);
+	// nil where it was not read.
+	WorkersCPUMicros *float64 `json:"workersCpuMicrosPerCreation,omitempty"`
 	// Error says why the phase did not finish (within PhaseTimeout);
 	// its figures are then empty.
 	Error string `json:"error,omitempty"`
@@ -271,7 +272,8 @@ func RunControlPlane(ctx context.Context, c *Cluster, opts ControlPlaneOptions) 
 			ph.CPUMicros = float64((processCPU() - cpu0).Microseconds()) / float64(ph.Creations)
 			if opts.WorkersCPU != nil && werr == nil {
 				if wcpu, err := opts.WorkersCPU(); err == nil {
-					ph.WorkersCPUMicros = float64((wcpu - wcpu0).Microseconds()) / float64(ph.Creations)
+					us := float64((wcpu - wcpu0).Microseconds()) / float64(ph.Creations)
+					ph.WorkersCPUMicros = &us
 				}
 			}
 		}
