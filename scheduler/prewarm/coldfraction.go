@@ -1,7 +1,6 @@
 package prewarm
 
 import (
-	"container/heap"
 	"math"
 	"slices"
 	"time"
@@ -66,8 +65,8 @@ func newLevelModel(m float64, batch int) *levelModel {
 	}
 	for calls := 0; calls < levelModelWarmUp+levelModelCalls; {
 		t := now + draw()/rate
-		for deps.Len() > 0 && (*deps)[0] <= t {
-			d := heap.Pop(deps).(float64)
+		for len(*deps) > 0 && (*deps)[0] <= t {
+			d := deps.pop()
 			advance(d)
 			release[n-1] = d
 			n--
@@ -89,7 +88,7 @@ func newLevelModel(m float64, batch int) *levelModel {
 				lm.hits = append(lm.hits, levelHit{level: n, gap: gap})
 			}
 			calls++
-			heap.Push(deps, t+draw())
+			deps.push(t + draw())
 		}
 	}
 	lm.span = now - start
@@ -186,16 +185,44 @@ func coldFractionChoice(m float64, batch int, meanDuration, horizon time.Duratio
 	return best
 }
 
-// departures is a min-heap of departure times.
+// departures is a min-heap of departure times, typed: newLevelModel
+// pushes and pops one per call, and container/heap would box each.
 type departures []float64
 
-func (d departures) Len() int           { return len(d) }
-func (d departures) Less(i, j int) bool { return d[i] < d[j] }
-func (d departures) Swap(i, j int)      { d[i], d[j] = d[j], d[i] }
-func (d *departures) Push(x any)        { *d = append(*d, x.(float64)) }
-func (d *departures) Pop() any {
-	old := *d
-	x := old[len(old)-1]
-	*d = old[:len(old)-1]
-	return x
+// push adds departure time t.
+func (d *departures) push(t float64) {
+	h := append(*d, t)
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if h[parent] <= h[i] {
+			break
+		}
+		h[parent], h[i] = h[i], h[parent]
+		i = parent
+	}
+	*d = h
+}
+
+// pop removes and returns the earliest departure time (d is not empty).
+func (d *departures) pop() float64 {
+	h := *d
+	top, last := h[0], len(h)-1
+	h[0] = h[last]
+	h = h[:last]
+	for i := 0; ; {
+		m := 2*i + 1
+		if m >= len(h) {
+			break
+		}
+		if r := m + 1; r < len(h) && h[r] < h[m] {
+			m = r
+		}
+		if h[i] <= h[m] {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	*d = h
+	return top
 }

@@ -136,48 +136,44 @@ func IdleCost(w WorkflowShape, p QoSPlan, arrivalsPerSecond float64, usdPerSecon
 			chained = chained && p.ChainWarm[i]
 			root = root || len(s.Needs) == 0
 		}
+		// coldCalls is the chance its cold starts cost the QoS: for a
+		// function with an allowed cold share, that of a call finding no
+		// warm sandbox other than on a cold arrival (counted once for the
+		// workflow, below).
+		var coldCalls float64
 		if q.AllowedCold > 0 {
-			arrivals, others := allowedColdIdle(&f, q, lambda, busy, coldStart)
+			var arrivals float64
+			arrivals, coldCalls = allowedColdIdle(&f, q, lambda, busy, coldStart)
 			coldArrivals = max(coldArrivals, arrivals)
-			cold := q.ColdViolationRate
-			if root {
-				cold = max(cold, p.ColdArrivalViolationRate)
+		} else {
+			// The floor at the rate: calls in flight Poisson with mean
+			// λ·busy (the forecast taken as exact: a steady rate is what
+			// it learns).
+			inFlight := lambda * busy
+			if floor := concurrencyFloor(inFlight, Function{MeanDuration: time.Minute, Interval: time.Minute}, q.Concurrency); floor >= 2 {
+				f.Floor = floor
 			}
-			if !chained || root {
-				est.ViolationRate += others * max(0, cold-p.WarmViolationRate)
+			first, others := math.Exp(-lambda*f.Keep.Seconds()), math.Exp(-lambda*f.KeepAlive.Seconds())
+			if f.Floor >= 1 {
+				first = 0
 			}
-			f.USD = (f.IdleSeconds + f.StartSeconds) * price
-			est.IdleSeconds += f.IdleSeconds
-			est.StartSeconds += f.StartSeconds
-			est.USD += f.USD
-			est.Functions = append(est.Functions, f)
-			continue
+			if f.Floor >= f.Sandboxes {
+				others = 0
+			}
+			extra := float64(f.Sandboxes - 1)
+			keepIdle := (1-math.Exp(-lambda*f.Keep.Seconds()))/lambda + extra*(1-math.Exp(-lambda*f.KeepAlive.Seconds()))/lambda
+			f.IdleSeconds = max(keepIdle, (float64(f.Floor)-inFlight)/lambda)
+			f.StartSeconds = coldStart * (first + extra*others)
+			f.ColdProbability = 1 - (1-first)*math.Pow(1-others, extra)
+			coldCalls = f.ColdProbability
 		}
-		// The floor at the rate: calls in flight Poisson with mean λ·busy
-		// (the forecast taken as exact: a steady rate is what it learns).
-		inFlight := lambda * busy
-		if floor := concurrencyFloor(inFlight, Function{MeanDuration: time.Minute, Interval: time.Minute}, q.Concurrency); floor >= 2 {
-			f.Floor = floor
-		}
-		first, others := math.Exp(-lambda*f.Keep.Seconds()), math.Exp(-lambda*f.KeepAlive.Seconds())
-		if f.Floor >= 1 {
-			first = 0
-		}
-		if f.Floor >= f.Sandboxes {
-			others = 0
-		}
-		extra := float64(f.Sandboxes - 1)
-		keepIdle := (1-math.Exp(-lambda*f.Keep.Seconds()))/lambda + extra*(1-math.Exp(-lambda*f.KeepAlive.Seconds()))/lambda
-		f.IdleSeconds = max(keepIdle, (float64(f.Floor)-inFlight)/lambda)
-		f.StartSeconds = coldStart * (first + extra*others)
-		f.ColdProbability = 1 - (1-first)*math.Pow(1-others, extra)
 		f.USD = (f.IdleSeconds + f.StartSeconds) * price
 		cold := q.ColdViolationRate
 		if root {
 			cold = max(cold, p.ColdArrivalViolationRate)
 		}
 		if !chained || root {
-			est.ViolationRate += f.ColdProbability * max(0, cold-p.WarmViolationRate)
+			est.ViolationRate += coldCalls * max(0, cold-p.WarmViolationRate)
 		}
 		est.IdleSeconds += f.IdleSeconds
 		est.StartSeconds += f.StartSeconds
