@@ -233,7 +233,7 @@ func New(ctx context.Context, cfg Config) (*Orchestrator, error) {
 				"worker", hb.WorkerID, "incarnation", hb.Incarnation, "sandboxes", n)
 		}
 		if h.Fresh || hb.Sandboxes > o.router.CountOn(hb.WorkerID) {
-			o.adoptAsync(hb.WorkerID)
+			o.adoptAsync(hb.WorkerID, h.Fresh)
 		}
 	})
 	if err == nil {
@@ -292,7 +292,7 @@ func (o *Orchestrator) Lead(ctx context.Context, term uint64) error {
 	sweepOnce(o.workers, o.router, now, o.workerLost)
 	o.leading.Store(true)
 	for _, id := range o.workers.LiveIDs(now) {
-		o.adoptAsync(id)
+		o.adoptAsync(id, true)
 	}
 	return nil
 }
@@ -405,13 +405,22 @@ func sweepOnce(workers *Workers, router *Router, now time.Time, lost func(id str
 	}
 }
 
+// adoptionWait bounds an adoption: the listing's wait for the worker's
+// answer, and how long a worker that came with sandboxes is left out of
+// placement waiting for it (Workers.Observe).
+const adoptionWait = 15 * time.Second
+
 // adoptAsync asks a worker that is new to this orchestrator (it started,
-// or the worker came back) for its sandboxes and adopts or removes them.
-func (o *Orchestrator) adoptAsync(workerID string) {
+// or the worker came back) for its sandboxes and adopts or removes them;
+// the worker is placeable again once that is done (Workers.Adopted).
+// Adoptions run one at a time per worker and, unless the worker is fresh
+// (it came (back), and waits out of placement for one), at most one a
+// second.
+func (o *Orchestrator) adoptAsync(workerID string, fresh bool) {
 	o.adoptMu.Lock()
-	if last, busy := o.adopting[workerID]; busy && (last.IsZero() || time.Since(last) < time.Second) {
+	if last, busy := o.adopting[workerID]; busy && (last.IsZero() || !fresh && time.Since(last) < time.Second) {
 		o.adoptMu.Unlock()
-		return // one at a time per worker, at most one a second
+		return // the one running lets the worker back into placement
 	}
 	o.adopting[workerID] = time.Time{}
 	o.adoptMu.Unlock()
@@ -419,11 +428,12 @@ func (o *Orchestrator) adoptAsync(workerID string) {
 	go func() {
 		defer o.adoptions.Done()
 		defer func() {
+			o.workers.Adopted(workerID)
 			o.adoptMu.Lock()
 			o.adopting[workerID] = time.Now()
 			o.adoptMu.Unlock()
 		}()
-		ctx, cancel := context.WithTimeout(o.bg, 15*time.Second)
+		ctx, cancel := context.WithTimeout(o.bg, adoptionWait)
 		defer cancel()
 		list, err := o.workers.List(ctx, workerID)
 		if err != nil {

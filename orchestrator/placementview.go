@@ -31,6 +31,7 @@ func (w *Workers) Snapshot(now time.Time) []decide.WorkerState {
 func (w *Workers) appendLiveLocked(out []decide.WorkerState, now time.Time) []decide.WorkerState {
 	grace := w.grace(now)
 	for _, e := range w.list {
+		e.endAdoptionWait(now)
 		if e.placeable(now, grace) {
 			out = append(out, e.state())
 		}
@@ -44,11 +45,29 @@ func (e *workerEntry) placeable(now time.Time, grace time.Duration) bool {
 	return !e.dead && e.alive(now, grace) && !now.Before(e.suspectTill)
 }
 
-// state is the worker as placement sees it.
+// state is the worker as placement sees it. A worker waiting for the
+// adoption of the sandboxes it came with (adoptTill) has no room: what
+// they hold is not known yet, and a sandbox created there meanwhile would
+// duplicate one of them. Its capacity still counts, so that requests
+// queued for a sandbox only it can hold wait for the adoption instead of
+// being refused as fitting on no worker.
 func (e *workerEntry) state() decide.WorkerState {
-	return decide.WorkerState{
+	s := decide.WorkerState{
 		ID: e.id, CPUMilli: e.hb.CPUMilli, MemoryBytes: e.hb.MemoryBytes,
 		ReservedCPUMilli: e.reservedCPU, ReservedMemoryBytes: e.reservedMem, Draining: e.draining,
+	}
+	if !e.adoptTill.IsZero() {
+		s.ReservedCPUMilli = max(s.ReservedCPUMilli, s.CPUMilli)
+		s.ReservedMemoryBytes = max(s.ReservedMemoryBytes, s.MemoryBytes)
+	}
+	return s
+}
+
+// endAdoptionWait ends, at adoptTill, a wait for an adoption that never
+// said it was done (Workers.Adopted).
+func (e *workerEntry) endAdoptionWait(now time.Time) {
+	if !e.adoptTill.IsZero() && !now.Before(e.adoptTill) {
+		e.adoptTill = time.Time{}
 	}
 }
 
@@ -59,19 +78,30 @@ func (w *Workers) buildView(now time.Time) {
 	grace := w.grace(now)
 	for _, e := range w.list {
 		e.slot = -1
+		e.endAdoptionWait(now)
 		switch {
 		case e.placeable(now, grace):
 			e.slot = len(w.view)
 			w.view = append(w.view, e.state())
 			w.viewOf = append(w.viewOf, e)
+			if !e.adoptTill.IsZero() {
+				w.rebuildBy(e.adoptTill)
+			}
 		case e.dead:
 		case !e.alive(now, grace):
 			w.viewQuiet = true
-		case w.viewUntil.IsZero() || e.suspectTill.Before(w.viewUntil):
-			w.viewUntil = e.suspectTill
+		default:
+			w.rebuildBy(e.suspectTill)
 		}
 	}
 	w.viewOK = true
+}
+
+// rebuildBy has the view built again by t (viewUntil).
+func (w *Workers) rebuildBy(t time.Time) {
+	if w.viewUntil.IsZero() || t.Before(w.viewUntil) {
+		w.viewUntil = t
+	}
 }
 
 // sync copies a changed entry into the placement view.

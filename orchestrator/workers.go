@@ -47,7 +47,8 @@ type Workers struct {
 	// (a worker new, dead, revived, suspect, or heard from while left
 	// out) clears viewOK and the next Reserve builds it again; a worker
 	// gone quiet since is caught when chosen. viewUntil is when the first
-	// worker left out as suspect comes back; viewQuiet says a worker was
+	// worker left out as suspect comes back, or one awaiting adoption
+	// shows its room; viewQuiet says a worker was
 	// left out as quiet but not dead, whom more grace (heartbeatLag) may bring
 	// back.
 	view      []decide.WorkerState
@@ -82,6 +83,10 @@ type workerEntry struct {
 	dead        bool      // declared dead by Sweep; a heartbeat revives it
 	draining    bool      // takes no new sandboxes
 	suspectTill time.Time // left out of placement until then (did not answer)
+	// adoptTill: the worker came (back) with sandboxes, and shows no
+	// room to placement (state) until the orchestrator has adopted them
+	// (Adopted), at most until then.
+	adoptTill time.Time
 	// transit is the usual time from a heartbeat's Sent to its handling
 	// (network plus the clock offset), the baseline of its lateness: the
 	// shortest seen, creeping up towards later ones so that a worker
@@ -124,6 +129,9 @@ func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) (fresh, restarte
 		// against a baseline taken late would show no lateness.
 		*e = workerEntry{id: hb.WorkerID, slot: -1, draining: w.drained[hb.WorkerID], transit: e.transit, known: e.known}
 		fresh = true
+	}
+	if fresh && hb.Sandboxes > 0 {
+		e.adoptTill = now.Add(adoptionWait)
 	}
 	e.hb, e.seen = hb, now
 	if len(hb.Reclaimed) > 0 || len(w.stranded) > 0 {
@@ -245,6 +253,18 @@ func (w *Workers) Drain(id string, drain bool) bool {
 		w.sync(e)
 	}
 	return ok
+}
+
+// Adopted ends a worker's wait for the adoption of the sandboxes it came
+// with (Observe): the adoption is done, or failed. Placement sees its room
+// again.
+func (w *Workers) Adopted(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e, ok := w.m[id]; ok && !e.adoptTill.IsZero() {
+		e.adoptTill = time.Time{}
+		w.sync(e)
+	}
 }
 
 // Known reports whether a worker has been heard from.

@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -538,4 +539,86 @@ func BenchmarkSweep(b *testing.B) {
 			w.ObserveBeat(beat, t0)
 		}
 	})
+}
+
+// TestAWorkerWithSandboxesWaitsForTheirAdoption: a worker that comes (back)
+// running sandboxes shows no room until they are adopted (Adopted), or
+// until adoptionWait has passed, so that no creation duplicates one of
+// them; its capacity still counts in the autoscaler's snapshot. A worker
+// that comes with none is placeable at once.
+func TestAWorkerWithSandboxesWaitsForTheirAdoption(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	const iv = 200 * time.Millisecond
+	hb := func(inc string, sandboxes int, sent time.Time) protocol.Heartbeat {
+		return protocol.Heartbeat{WorkerID: "a", Incarnation: inc, CPUMilli: 1000, MemoryBytes: 1 << 30,
+			Sandboxes: sandboxes, Interval: iv, Sent: sent}
+	}
+	req := decide.PlacementRequest{CPUMilli: 100, MemoryBytes: 1 << 20}
+	tests := []struct {
+		name string
+		// run brings worker a into w and returns when Reserve is tried.
+		run       func(w *Workers) time.Time
+		wantPlace bool
+	}{
+		{"new, no sandboxes", func(w *Workers) time.Time {
+			w.Observe(hb("inc-1", 0, t0), t0)
+			return t0
+		}, true},
+		{"new, with sandboxes", func(w *Workers) time.Time {
+			w.Observe(hb("inc-1", 2, t0), t0)
+			return t0
+		}, false},
+		{"new, with sandboxes, adopted", func(w *Workers) time.Time {
+			w.Observe(hb("inc-1", 2, t0), t0)
+			w.Adopted("a")
+			return t0
+		}, true},
+		{"back from dead, with sandboxes", func(w *Workers) time.Time {
+			w.Observe(hb("inc-1", 2, t0), t0)
+			w.Adopted("a")
+			w.Sweep(t0.Add(time.Hour))
+			t1 := t0.Add(time.Hour)
+			w.Observe(hb("inc-1", 2, t1), t1)
+			return t1
+		}, false},
+		{"a later heartbeat does not end the wait", func(w *Workers) time.Time {
+			w.Observe(hb("inc-1", 2, t0), t0)
+			t1 := t0.Add(iv)
+			w.Observe(hb("inc-1", 2, t1), t1)
+			return t1
+		}, false},
+		{"the wait ends at adoptionWait", func(w *Workers) time.Time {
+			w.Observe(hb("inc-1", 2, t0), t0)
+			for at := t0; !at.After(t0.Add(adoptionWait)); at = at.Add(iv) {
+				w.Observe(hb("inc-1", 2, at), at)
+			}
+			return t0.Add(adoptionWait)
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := NewWorkers(nil)
+			at := tt.run(w)
+			snap := w.Snapshot(at)
+			if len(snap) != 1 || snap[0].CPUMilli != 1000 {
+				t.Fatalf("the autoscaler's snapshot is %+v, want worker a with its capacity", snap)
+			}
+			id, err := w.Reserve(req, at)
+			if tt.wantPlace != (err == nil) {
+				t.Fatalf("Reserve = %q, %v; want placed %v", id, err, tt.wantPlace)
+			}
+			if !tt.wantPlace {
+				if !errors.Is(err, decide.ErrNoCapacity) {
+					t.Errorf("Reserve's error is %v, want ErrNoCapacity", err)
+				}
+				if s := snap[0]; s.ReservedCPUMilli < s.CPUMilli {
+					t.Errorf("a worker waiting for adoption shows room in the snapshot: %+v", s)
+				}
+				w.Adopted("a")
+				if _, err := w.Reserve(req, at); err != nil {
+					t.Errorf("after the adoption: Reserve: %v", err)
+				}
+			}
+		})
+	}
 }
