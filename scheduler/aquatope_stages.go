@@ -15,14 +15,19 @@ import (
 // defaults.
 type StagesOptions struct {
 	// InitialPoints is the size of the initial design, the first point
-	// every knob at its maximum, the others a Latin hypercube (default 8:
-	// each stage is modelled over its own one or two knobs, which every
-	// evaluation informs).
+	// every knob at its maximum, the others a Latin hypercube, CPU in log
+	// scale (default: the knobs, at least 8; each stage is modelled over
+	// its own one or two knobs, which every evaluation informs).
 	InitialPoints int
 	// WindowSize and WindowMissRate are the window rule the final choice
 	// keeps (defaults 100 and 0.01), as aquatope's.
 	WindowSize     int
 	WindowMissRate float64
+	// ExploitShare is the share of the budget, at its end, spent on
+	// pure exploitation: each of those evaluations measures the cheapest
+	// configuration the model finds acceptable as a final choice would be
+	// (default 1/6).
+	ExploitShare float64
 	// Draws is how many invocations the Monte Carlo composition of the
 	// stages simulates per forecast while exploring (default 2,000), and
 	// FinalDraws for the final choice (default 20,000: a window-safe tail,
@@ -31,15 +36,18 @@ type StagesOptions struct {
 }
 
 // withDefaults fills zero fields.
-func (o StagesOptions) withDefaults() StagesOptions {
+func (o StagesOptions) withDefaults(knobs int) StagesOptions {
 	if o.InitialPoints <= 0 {
-		o.InitialPoints = 8
+		o.InitialPoints = max(8, knobs)
 	}
 	if o.WindowSize <= 0 {
 		o.WindowSize = 100
 	}
 	if o.WindowMissRate <= 0 {
 		o.WindowMissRate = 0.01
+	}
+	if o.ExploitShare <= 0 {
+		o.ExploitShare = 1.0 / 6
 	}
 	if o.Draws <= 0 {
 		o.Draws = 2000
@@ -102,7 +110,7 @@ func newAquatopeStages(space *Space, target Target, budget int, seed uint64, nod
 	if err != nil {
 		return nil, fmt.Errorf("new policy: aquatope-stages: %w", err)
 	}
-	opts = opts.withDefaults()
+	opts = opts.withDefaults(space.Dims())
 	rng := rand.New(rand.NewPCG(seed, 0x7374_6167))
 	p := &aquatopeStages{space: space, target: target, budget: budget, opts: opts, rng: rng, graph: g,
 		knobs: make([][]int, len(g.nodes)), bounds: make([][]bayes.Interval, len(g.nodes)),
@@ -121,7 +129,7 @@ func newAquatopeStages(space *Space, target Target, budget int, seed uint64, nod
 	}
 	p.design = [][]float64{space.Point(space.Max())}
 	if opts.InitialPoints > 1 {
-		p.design = append(p.design, space.Bayes().LatinHypercube(opts.InitialPoints-1, rng)...)
+		p.design = append(p.design, logCPUDesign(space, opts.InitialPoints-1, rng)...)
 	}
 	bins := func(n int) []uint8 {
 		out := make([]uint8, n*len(g.nodes))
@@ -132,6 +140,22 @@ func newAquatopeStages(space *Space, target Target, budget int, seed uint64, nod
 	}
 	p.draws, p.finalDraws = bins(opts.Draws), bins(opts.FinalDraws)
 	return p, nil
+}
+
+// logCPUDesign is a Latin hypercube of n points with the CPU knobs spread
+// evenly in log scale: a stage's latency changes most at low CPU, where
+// the cheap configurations are, and the stage models are fitted in log
+// scale.
+func logCPUDesign(space *Space, n int, rng *rand.Rand) [][]float64 {
+	pts := space.Bayes().LatinHypercube(n, rng)
+	for _, x := range pts {
+		for i, k := range space.Knobs {
+			if k.Resource == ResourceCPU && k.Hi > k.Lo {
+				x[i] = k.Lo * math.Pow(k.Hi/k.Lo, (x[i]-k.Lo)/(k.Hi-k.Lo))
+			}
+		}
+	}
+	return pts
 }
 
 func (p *aquatopeStages) Name() string { return PolicyAquatopeStages }
@@ -159,7 +183,7 @@ func (p *aquatopeStages) Observe(ctx context.Context, c Config, o Observation) e
 		if stageSamples[s], err = newStageSample(z, lat, cost); err != nil {
 			return fmt.Errorf("aquatope-stages: stage %q: %w", n.Name, err)
 		}
-		stageCost += math.Exp(stageSamples[s].y[outCost])
+		stageCost += math.Exp(stageSamples[s].logCost)
 	}
 	for s := range stageSamples {
 		p.samples[s] = append(p.samples[s], stageSamples[s])
@@ -194,6 +218,17 @@ func (p *aquatopeStages) Suggest(ctx context.Context) (Config, error) {
 		}
 	}
 	maxCost := f.at(p.space.Point(p.space.Max()), p.draws).logCost
+	if float64(p.budget-len(p.evals)) <= p.opts.ExploitShare*float64(p.budget) {
+		exploit := func(x []float64) float64 {
+			if fc := f.at(x, p.draws); p.acceptable(fc) {
+				return -fc.logCost
+			}
+			return math.Inf(-1)
+		}
+		if x, v := bayes.Maximize(exploit, p.space.Bayes(), bayes.MaximizeOptions{RandomStarts: 256, Refine: 3, Sweeps: 20, Seeds: seeds}, p.rng); !math.IsInf(v, -1) {
+			return p.space.Config(x), nil
+		}
+	}
 	acq := func(x []float64) float64 {
 		fc := f.at(x, p.draws)
 		pf := bayes.ProbabilityBelow(fc.logLatency, fc.latencySD, logT)
