@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -101,24 +100,7 @@ func TestAquatopeStagesChoosesSafely(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rng := rand.New(rand.NewPCG(2, 2))
-		for {
-			c, err := p.Suggest(ctx)
-			if errors.Is(err, ErrExplorationDone) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := p.Observe(ctx, c, observe(c, 100, rng)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		best, err := p.Best(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return best
+		return drive(t, p, rand.New(rand.NewPCG(2, 2)))
 	}
 	best := run()
 	var f fakeTruth

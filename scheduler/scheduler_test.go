@@ -162,6 +162,30 @@ func observe(c Config, n int, rng *rand.Rand) Observation {
 	return o
 }
 
+// drive explores with p on the tiny workflow's fake truth until it is
+// done (each evaluation 100 invocations) and returns its best.
+func drive(t *testing.T, p ResourcePolicy, rng *rand.Rand) Config {
+	t.Helper()
+	ctx := context.Background()
+	for {
+		c, err := p.Suggest(ctx)
+		if errors.Is(err, ErrExplorationDone) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Observe(ctx, c, observe(c, 100, rng)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	best, err := p.Best(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return best
+}
+
 // tinyGraph is the tiny workflow's stages.
 func tinyGraph(t testing.TB) []StageNode {
 	t.Helper()
@@ -245,27 +269,9 @@ func TestStaticPolicies(t *testing.T) {
 // the target on its latency upper confidence bound, and is deterministic.
 func TestAquatopeFinalChoiceFeasibleOnUCB(t *testing.T) {
 	s, target := tinySpace(t)
-	ctx := context.Background()
 	run := func() (*aquatope, Config) {
 		p := newAquatope(s, target, 20, 5, AquatopeOptions{FinalOnUCB: true})
-		rng := rand.New(rand.NewPCG(2, 2))
-		for {
-			c, err := p.Suggest(ctx)
-			if errors.Is(err, ErrExplorationDone) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := p.Observe(ctx, c, observe(c, 100, rng)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		best, err := p.Best(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p, best
+		return p, drive(t, p, rand.New(rand.NewPCG(2, 2)))
 	}
 	p, best := run()
 	m, err := p.fit(3)
