@@ -16,8 +16,11 @@ import (
 type StagesOptions struct {
 	// InitialPoints is the size of the initial design, the first point
 	// every knob at its maximum, the others a Latin hypercube, CPU in log
-	// scale (default: the knobs, at least 8; each stage is modelled over
-	// its own one or two knobs, which every evaluation informs).
+	// scale (default: two and a half a knob, at least 8, at most half the
+	// budget; each stage is modelled over its own one or two knobs, which
+	// every evaluation informs, and a stage's cheap corner the design
+	// leaves unmeasured is forecast from its average: on social-compose, 12
+	// knobs, 12 points left 1.17x the window-safe oracle's cost, 30 1.05x).
 	InitialPoints int
 	// WindowSize and WindowMissRate are the window rule the final choice
 	// keeps (defaults 100 and 0.01), as aquatope's.
@@ -38,7 +41,7 @@ type StagesOptions struct {
 // withDefaults fills zero fields.
 func (o StagesOptions) withDefaults(knobs int) StagesOptions {
 	if o.InitialPoints <= 0 {
-		o.InitialPoints = max(8, knobs)
+		o.InitialPoints = max(8, knobs*5/2)
 	}
 	if o.WindowSize <= 0 {
 		o.WindowSize = 100
@@ -128,8 +131,8 @@ func newAquatopeStages(space *Space, target Target, budget int, seed uint64, nod
 		}
 	}
 	p.design = [][]float64{space.Point(space.Max())}
-	if opts.InitialPoints > 1 {
-		p.design = append(p.design, logCPUDesign(space, opts.InitialPoints-1, rng)...)
+	if n := min(opts.InitialPoints, max(2, budget/2)); n > 1 {
+		p.design = append(p.design, logCPUDesign(space, n-1, rng)...)
 	}
 	bins := func(n int) []uint8 {
 		out := make([]uint8, n*len(g.nodes))
@@ -219,14 +222,8 @@ func (p *aquatopeStages) Suggest(ctx context.Context) (Config, error) {
 	}
 	maxCost := f.at(p.space.Point(p.space.Max()), p.draws).logCost
 	if float64(p.budget-len(p.evals)) <= p.opts.ExploitShare*float64(p.budget) {
-		exploit := func(x []float64) float64 {
-			if fc := f.at(x, p.draws); p.acceptable(fc) {
-				return -fc.logCost
-			}
-			return math.Inf(-1)
-		}
-		if x, v := bayes.Maximize(exploit, p.space.Bayes(), bayes.MaximizeOptions{RandomStarts: 256, Refine: 3, Sweeps: 20, Seeds: seeds}, p.rng); !math.IsInf(v, -1) {
-			return p.space.Config(x), nil
+		if c, ok := p.modelOptimum(f); ok {
+			return c, nil
 		}
 	}
 	acq := func(x []float64) float64 {
@@ -239,6 +236,44 @@ func (p *aquatopeStages) Suggest(ctx context.Context) (Config, error) {
 	}
 	x, _ := bayes.Maximize(acq, p.space.Bayes(), bayes.MaximizeOptions{RandomStarts: 256, Refine: 3, Sweeps: 20, Seeds: seeds}, p.rng)
 	return p.space.Config(x), nil
+}
+
+// modelOptimum returns the cheapest configuration of the oracle's grid
+// that the model finds acceptable, searched as the oracle searches the
+// truth (cost is additive over functions, so configurations come out
+// cheapest first): a local search that keeps the constraint cannot trade
+// one stage's slack for another's, and stops at the first configuration
+// where every single change breaks it. ok is false when none of the
+// cheapest few thousand is acceptable.
+func (p *aquatopeStages) modelOptimum(f *forecaster) (Config, bool) {
+	o, err := newOracle(p.space, p.target, modelTruth{p: p, f: f}, OracleOptions{MaxChecks: modelOptimumChecks})
+	if err != nil {
+		return nil, false
+	}
+	return o.best, true
+}
+
+// modelOptimumChecks bounds the configurations modelOptimum forecasts.
+const modelOptimumChecks = 5000
+
+// modelTruth is the stage models as the oracle's Truth: costs and
+// latencies forecast, a configuration meeting the latency when it is
+// acceptable as a final choice.
+type modelTruth struct {
+	p *aquatopeStages
+	f *forecaster
+}
+
+func (t modelTruth) ExpectedCostUSD(c Config) float64 {
+	return math.Exp(t.f.at(t.p.space.Point(c), t.p.draws).logCost)
+}
+
+func (t modelTruth) LatencyPercentileMs(c Config, _ float64) float64 {
+	return math.Exp(t.f.at(t.p.space.Point(c), t.p.draws).logLatency)
+}
+
+func (t modelTruth) MeetsLatency(c Config, _, _ float64) bool {
+	return t.p.acceptable(t.f.at(t.p.space.Point(c), t.p.draws))
 }
 
 // Best returns the cheapest evaluated configuration (by forecast cost)
