@@ -495,29 +495,8 @@ func (p *aquatope) tailSlope() float64 {
 }
 
 // expectedMiss is the expected share of windows missed by a configuration
-// whose log window-safe latency, less the log target, is d ~ N(mean, sd²):
-// each invocation exceeds the target with probability e*·e^(κd) (e* the
-// window-safe exceedance, 1 − quantile/100), and a window misses as
-// WindowMissProbability says. The expectation is over a 41-point
-// trapezoid grid on ±5 sd.
+// whose log window-safe latency, less the log target, is d ~ N(mean, sd²)
+// (expectedWindowMiss).
 func (p *aquatope) expectedMiss(mean, sd, kappa float64) float64 {
-	eStar := 1 - p.quantile/100
-	miss := func(d float64) float64 {
-		return WindowMissProbability(p.target.Percentile, p.opts.WindowSize, math.Min(1, eStar*math.Exp(kappa*d)))
-	}
-	if sd <= 0 {
-		return miss(mean)
-	}
-	const n, span = 41, 5.0
-	var sum, wsum float64
-	for k := 0; k < n; k++ {
-		z := -span + 2*span*float64(k)/(n-1)
-		w := math.Exp(-z * z / 2)
-		if k == 0 || k == n-1 {
-			w /= 2
-		}
-		sum += w * miss(mean+sd*z)
-		wsum += w
-	}
-	return sum / wsum
+	return expectedWindowMiss(p.target.Percentile, p.quantile, p.opts.WindowSize, mean, sd, kappa)
 }

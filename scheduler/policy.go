@@ -16,10 +16,18 @@ import (
 var ErrExplorationDone = errors.New("exploration done")
 
 // Observation is what one evaluation of a configuration measured: the
-// end-to-end latency and cost of each invocation run with it.
+// end-to-end latency and cost of each invocation run with it and, when the
+// measurer knows them, the same broken down by stage.
 type Observation struct {
 	LatencyMs []float64
 	CostUSD   []float64
+	// StageLatencyMs and StageCostUSD, when set, hold by stage name each
+	// stage's latency (from its needs done to its last call's end, a
+	// foreach's calls in parallel) and cost in the invocations that
+	// reported their stages (perhaps fewer than len(LatencyMs)). Policies
+	// that model the workflow stage by stage need them; the others ignore them.
+	StageLatencyMs map[string][]float64
+	StageCostUSD   map[string][]float64
 }
 
 // Target is the end-to-end QoS: Percentile percent of invocations within LatencyMs.
@@ -78,6 +86,9 @@ type PolicyOptions struct {
 	// percentile. Aquatope and the window-safe oracle choose for them.
 	WindowSize     int
 	WindowMissRate float64
+	// Graph is the workflow's stages (GraphOf), required by the policies
+	// that model stages (UsesStages) and ignored by the others.
+	Graph []StageNode
 }
 
 // windowRule returns the options' window size and miss rate with defaults.
@@ -104,12 +115,15 @@ func DefaultBudget(stages int) int {
 
 // Policy names.
 const (
-	PolicyAquatope      = "aquatope"
-	PolicyStaticMax     = "static-max"
-	PolicyStaticDefault = "static-default"
-	PolicyRandom        = "random"
-	PolicyCherryPick    = "cherrypick"
-	PolicyOracle        = "oracle"
+	PolicyAquatope = "aquatope"
+	// PolicyAquatopeStages is aquatope modelling each stage on its own
+	// resources and composing them through the workflow's DAG.
+	PolicyAquatopeStages = "aquatope-stages"
+	PolicyStaticMax      = "static-max"
+	PolicyStaticDefault  = "static-default"
+	PolicyRandom         = "random"
+	PolicyCherryPick     = "cherrypick"
+	PolicyOracle         = "oracle"
 	// PolicyWindowSafeOracle is the oracle judged as validation judges:
 	// the cheapest grid configuration whose windows meet the QoS as often
 	// as required.
@@ -118,8 +132,12 @@ const (
 
 // PolicyNames lists every policy, in report order.
 func PolicyNames() []string {
-	return []string{PolicyAquatope, PolicyCherryPick, PolicyRandom, PolicyStaticMax, PolicyStaticDefault, PolicyOracle, PolicyWindowSafeOracle}
+	return []string{PolicyAquatope, PolicyAquatopeStages, PolicyCherryPick, PolicyRandom, PolicyStaticMax, PolicyStaticDefault, PolicyOracle, PolicyWindowSafeOracle}
 }
+
+// UsesStages reports whether the named policy needs observations broken
+// down by stage (Observation.StageLatencyMs) and the workflow's Graph.
+func UsesStages(name string) bool { return name == PolicyAquatopeStages }
 
 // NewPolicy builds the named policy for space and target.
 func NewPolicy(name string, space *Space, target Target, opts PolicyOptions) (ResourcePolicy, error) {
@@ -137,6 +155,12 @@ func NewPolicy(name string, space *Space, target Target, opts PolicyOptions) (Re
 	switch name {
 	case PolicyAquatope:
 		return newAquatope(space, target, budget, opts.Seed, AquatopeOptions{WindowSize: windowSize, WindowMissRate: missRate}), nil
+	case PolicyAquatopeStages:
+		p, err := newAquatopeStages(space, target, budget, opts.Seed, opts.Graph, StagesOptions{WindowSize: windowSize, WindowMissRate: missRate})
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
 	case PolicyCherryPick:
 		return newCherryPick(space, target, budget, opts.Seed), nil
 	case PolicyRandom:

@@ -144,16 +144,56 @@ func TestOracleIsTrueOptimum(t *testing.T) {
 	}
 }
 
-// observe runs n fake invocations of c with lognormal noise.
+// observe runs n fake invocations of c with lognormal noise, broken down
+// by stage: a takes all but 100 ms, b (fixed) the rest and 1% of the cost.
 func observe(c Config, n int, rng *rand.Rand) Observation {
 	var f fakeTruth
-	o := Observation{}
+	o := Observation{StageLatencyMs: map[string][]float64{}, StageCostUSD: map[string][]float64{}}
 	for i := 0; i < n; i++ {
 		l := f.latency(c) * math.Exp(0.05*rng.NormFloat64())
+		cost := DefaultPrices().CallUSD(c["a"], l)
 		o.LatencyMs = append(o.LatencyMs, l)
-		o.CostUSD = append(o.CostUSD, DefaultPrices().CallUSD(c["a"], l))
+		o.CostUSD = append(o.CostUSD, cost)
+		o.StageLatencyMs["a"] = append(o.StageLatencyMs["a"], l-100)
+		o.StageLatencyMs["b"] = append(o.StageLatencyMs["b"], 100)
+		o.StageCostUSD["a"] = append(o.StageCostUSD["a"], 0.99*cost)
+		o.StageCostUSD["b"] = append(o.StageCostUSD["b"], 0.01*cost)
 	}
 	return o
+}
+
+// drive explores with p on the tiny workflow's fake truth until it is
+// done (each evaluation 100 invocations) and returns its best.
+func drive(t *testing.T, p ResourcePolicy, rng *rand.Rand) Config {
+	t.Helper()
+	ctx := context.Background()
+	for {
+		c, err := p.Suggest(ctx)
+		if errors.Is(err, ErrExplorationDone) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Observe(ctx, c, observe(c, 100, rng)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	best, err := p.Best(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return best
+}
+
+// tinyGraph is the tiny workflow's stages.
+func tinyGraph(t testing.TB) []StageNode {
+	t.Helper()
+	g, err := GraphOf(parse(t, twoFunctionWorkflow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 // TestPoliciesRespectBounds drives every policy on the tiny space and checks
@@ -163,7 +203,7 @@ func TestPoliciesRespectBounds(t *testing.T) {
 	for _, name := range PolicyNames() {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			p, err := NewPolicy(name, s, target, PolicyOptions{Seed: 3, Budget: 12, Truth: fakeTruth{}})
+			p, err := NewPolicy(name, s, target, PolicyOptions{Seed: 3, Budget: 12, Truth: fakeTruth{}, Graph: tinyGraph(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -229,27 +269,9 @@ func TestStaticPolicies(t *testing.T) {
 // the target on its latency upper confidence bound, and is deterministic.
 func TestAquatopeFinalChoiceFeasibleOnUCB(t *testing.T) {
 	s, target := tinySpace(t)
-	ctx := context.Background()
 	run := func() (*aquatope, Config) {
 		p := newAquatope(s, target, 20, 5, AquatopeOptions{FinalOnUCB: true})
-		rng := rand.New(rand.NewPCG(2, 2))
-		for {
-			c, err := p.Suggest(ctx)
-			if errors.Is(err, ErrExplorationDone) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := p.Observe(ctx, c, observe(c, 100, rng)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		best, err := p.Best(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p, best
+		return p, drive(t, p, rand.New(rand.NewPCG(2, 2)))
 	}
 	p, best := run()
 	m, err := p.fit(3)

@@ -68,3 +68,32 @@ func BindingTarget(truth Truth, c Config, p float64, window int, missRate float6
 	q := WindowSafePercentile(p, window, missRate)
 	return Target{LatencyMs: math.Ceil(truth.LatencyPercentileMs(c, q)), Percentile: p}
 }
+
+// expectedWindowMiss is the expected share of windows of `window`
+// invocations that miss their p-th percentile for a configuration whose
+// log latency at the window-safe percentile quantile, less the log target,
+// is d ~ N(mean, sd²): each invocation exceeds the target with probability
+// e*·e^(κd) (e* the window-safe exceedance, 1 − quantile/100; κ the tail's
+// slope), and a window misses as WindowMissProbability says. The
+// expectation is over a 41-point trapezoid grid on ±5 sd.
+func expectedWindowMiss(p, quantile float64, window int, mean, sd, kappa float64) float64 {
+	eStar := 1 - quantile/100
+	miss := func(d float64) float64 {
+		return WindowMissProbability(p, window, math.Min(1, eStar*math.Exp(kappa*d)))
+	}
+	if sd <= 0 {
+		return miss(mean)
+	}
+	const n, span = 41, 5.0
+	var sum, wsum float64
+	for k := 0; k < n; k++ {
+		z := -span + 2*span*float64(k)/(n-1)
+		w := math.Exp(-z * z / 2)
+		if k == 0 || k == n-1 {
+			w /= 2
+		}
+		sum += w * miss(mean+sd*z)
+		wsum += w
+	}
+	return sum / wsum
+}

@@ -44,7 +44,8 @@ static-max meets in all but 1% of validation windows, found by the simulator,
 so that the QoS constrains every policy. --qos workflow keeps the workflow's
 own target; --qos 470ms sets one. --samples runs every sample of DIR (default
 dags) that has a profile in DIR/profiles and ends with a table of each
-sample's aquatope against the targets of issue 22.
+sample's configurators (aquatope, aquatope-stages) against the targets of
+issue 22.
 
 --rate N (invocations a minute, Poisson) adds the pre-warm plan's idle cost:
 each choice is priced (execution, idle and start-up cost per invocation) and
@@ -87,14 +88,18 @@ once a minute, where idle dominates, 100 a busy one.`,
 			}
 			var reports []*sim.Report
 			var verdicts []sim.Verdict
+			// The configurators are judged against the targets of issue 22.
+			judged := []string{scheduler.PolicyAquatope, scheduler.PolicyAquatopeStages}
 			for _, pair := range pairs {
 				rep, err := simTuneOne(cmd.Context(), pair[0], pair[1], qos, opts)
 				if err != nil {
 					return err
 				}
 				reports = append(reports, rep)
-				if v, ok := rep.Judge(scheduler.PolicyAquatope); ok {
-					verdicts = append(verdicts, v)
+				for _, name := range judged {
+					if v, ok := rep.Judge(name); ok {
+						verdicts = append(verdicts, v)
+					}
 				}
 				if out == "table" {
 					if err := rep.WriteTable(cmd.OutOrStdout()); err != nil {
@@ -108,6 +113,9 @@ once a minute, where idle dominates, 100 a busy one.`,
 					return reports[0].WriteJSON(cmd.OutOrStdout())
 				}
 				return sim.WriteJSONAll(cmd.OutOrStdout(), reports, verdicts)
+			}
+			if samples == "" {
+				return nil
 			}
 			return writeVerdicts(cmd.OutOrStdout(), verdicts)
 		},
@@ -126,12 +134,12 @@ once a minute, where idle dominates, 100 a busy one.`,
 	return cmd
 }
 
-// writeVerdicts writes the verdicts' table when there is more than one.
+// writeVerdicts writes the verdicts' table, when there are any.
 func writeVerdicts(w io.Writer, vs []sim.Verdict) error {
-	if len(vs) < 2 {
+	if len(vs) == 0 {
 		return nil
 	}
-	fmt.Fprintln(w, "aquatope against the targets (issue 22):")
+	fmt.Fprintln(w, "the configurators against the targets (issue 22):")
 	return sim.WriteVerdicts(w, vs)
 }
 

@@ -28,7 +28,8 @@ type liveCluster struct {
 	input []byte
 	w     *workflow.Workflow
 	// stages says to read every invocation's stages from its record (for
-	// pricing idle: tune.Options.ArrivalsPerMinute).
+	// pricing idle, tune.Options.ArrivalsPerMinute, or for a policy that
+	// models stages, scheduler.UsesStages).
 	stages bool
 }
 
@@ -64,7 +65,8 @@ func (l *liveCluster) Invoke(ctx context.Context) (tune.Invocation, error) {
 		return inv, nil
 	}
 	for _, st := range rec.Stages {
-		r := tune.StageRun{Stage: st.Stage, Calls: st.Calls, ExecMs: st.ExecMs, Cold: st.Cold}
+		r := tune.StageRun{Stage: st.Stage, Calls: st.Calls, ExecMs: st.ExecMs, Cold: st.Cold,
+			LatencyMs: float64(st.End.Sub(st.Start).Microseconds()) / 1000, CostUSD: st.Cost}
 		if st.ColdStart != nil {
 			// Pulling an image is once per worker, not per cold start.
 			r.ColdStartMs = float64((st.ColdStart.Total - st.ColdStart.Pull).Microseconds()) / 1000
@@ -156,7 +158,7 @@ func tuneCmd() *cobra.Command {
 				}
 			}
 			opts.ArrivalsPerMinute = perMinute
-			cl := &liveCluster{c: c, name: name, input: body, w: w, stages: perMinute > 0}
+			cl := &liveCluster{c: c, name: name, input: body, w: w, stages: perMinute > 0 || scheduler.UsesStages(opts.Policy)}
 			opts.Progress = func(done, budget int, cfg scheduler.Config, s tune.Summary) {
 				fmt.Fprintf(errw, "[%3d/%d] %s  p%g %.0f ms  $%.3g/inv%s  %d errors\n", done, budget, describe(cfg), w.Spec.QoS.Percentile, s.LatencyMs, s.MeanCostUSD, idleProgress(s.Idle), s.Errors)
 			}
@@ -206,7 +208,7 @@ func tuneCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Policy, "policy", scheduler.PolicyAquatope, "resource policy: "+strings.Join(scheduler.PolicyNames()[:5], ", "))
+	f.StringVar(&opts.Policy, "policy", scheduler.PolicyAquatope, "resource policy: "+strings.Join(scheduler.PolicyNames()[:6], ", "))
 	f.IntVar(&opts.Budget, "budget", 0, "evaluations at most (default: 30 up to four stages, 60 beyond)")
 	f.IntVar(&opts.PerEvaluation, "per-eval", 20, "warm invocations per evaluation")
 	f.Uint64Var(&opts.Seed, "seed", 1, "seed of the policy's random choices")

@@ -39,8 +39,9 @@ spec:
 // configuration it chooses comes with its execution and idle cost per
 // invocation and its plan's violation rate, from the stages and cold
 // starts the invocations' records hold, and the table prints them (not
-// without --rate); and --rate history says that there is no history to
-// measure the rate from.
+// without --rate); --rate history says that there is no history to
+// measure the rate from; and aquatope-stages tunes from the stages of the
+// invocations' records.
 func TestTuneRatePricesIdleLive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a standalone Baton")
@@ -106,5 +107,18 @@ func TestTuneRatePricesIdleLive(t *testing.T) {
 	}
 	if _, err := run("tuned", "--rate", "history", "--budget", "1"); err == nil || !strings.Contains(err.Error(), "flag --rate history: the orchestrator keeps no history") {
 		t.Errorf("--rate history without history: error %v, want it said", err)
+	}
+	// aquatope-stages tunes from the stages the records hold (without
+	// them every observation would be refused).
+	out, err = run("tuned", "-d", "{}", "--policy", "aquatope-stages", "--budget", "3", "--per-eval", "3", "-o", "json")
+	if err != nil {
+		t.Fatalf("aquatope-stages: %v", err)
+	}
+	rep = tuneReport{}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Result.Policy != "aquatope-stages" || rep.Result.Evaluations != 3 {
+		t.Errorf("aquatope-stages: result %+v, want its 3 evaluations", rep.Result)
 	}
 }

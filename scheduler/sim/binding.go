@@ -38,7 +38,7 @@ func BindingTarget(s *Simulator, space *scheduler.Space, p float64, windowSize i
 	rng := rand.New(rand.NewPCG(seed, 3))
 	missed := 0
 	for range checkWindows {
-		if stats.Percentile(s.Run(space.Max(), windowSize, rng).LatencyMs, p) > b.Target.LatencyMs {
+		if stats.Percentile(s.latencies(space.Max(), windowSize, rng), p) > b.Target.LatencyMs {
 			missed++
 		}
 	}

@@ -146,8 +146,8 @@ func (p *Prewarmed) Run(c scheduler.Config, n int, rng *rand.Rand) (scheduler.Ob
 	if err != nil {
 		return scheduler.Observation{}, err
 	}
-	o := scheduler.Observation{LatencyMs: make([]float64, n), CostUSD: make([]float64, n)}
-	finish := make([]float64, len(p.s.stages))
+	o := p.s.newObservation(n)
+	inv := p.s.newInvocation(c)
 	delay := make([]float64, len(p.s.stages))
 	for k := range n {
 		clear(delay)
@@ -158,8 +158,9 @@ func (p *Prewarmed) Run(c scheduler.Config, n int, rng *rand.Rand) (scheduler.Ob
 				}
 			}
 		}
-		lat, cost := p.s.invoke(c, rng.Float64, finish, delay)
+		lat, cost := p.s.invoke(rng.Float64, inv, delay)
 		o.LatencyMs[k], o.CostUSD[k] = lat, cost+pc.IdleUSD
+		p.s.record(o, k, inv)
 	}
 	return o, nil
 }

@@ -106,7 +106,7 @@ func TestForeachTakesSlowestItem(t *testing.T) {
 	us := []float64{0.1, 0.6, 0.3} // quantiles → 10, 30, 20
 	k := 0
 	next := func() float64 { k++; return us[k-1] }
-	lat, _ := s.invoke(scheduler.Config{"b": {CPUMilli: 1000, MemoryBytes: 256 * scheduler.MiB}}, next, make([]float64, 1), nil)
+	lat, _ := s.invoke(next, s.newInvocation(scheduler.Config{"b": {CPUMilli: 1000, MemoryBytes: 256 * scheduler.MiB}}), nil)
 	if lat != 30 {
 		t.Errorf("foreach latency %g, want the slowest item 30", lat)
 	}

@@ -42,7 +42,7 @@ func New(w *workflow.Workflow, p *profile.Profile, prices scheduler.Prices) (*Si
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
-	order, err := topological(w)
+	order, err := scheduler.GraphOf(w)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
@@ -67,77 +67,100 @@ func New(w *workflow.Workflow, p *profile.Profile, prices scheduler.Prices) (*Si
 	return s, nil
 }
 
-// topological orders w's stages so that every stage follows its needs.
-func topological(w *workflow.Workflow) ([]*workflow.Stage, error) {
-	done := map[string]bool{}
-	var out []*workflow.Stage
-	for len(out) < len(w.Spec.Stages) {
-		progress := false
-		for _, st := range w.Spec.Stages {
-			if done[st.Name] {
-				continue
-			}
-			ready := true
-			for _, n := range st.Needs {
-				if !done[n] {
-					ready = false
-					break
-				}
-			}
-			if ready {
-				done[st.Name] = true
-				out = append(out, st)
-				progress = true
-			}
-		}
-		if !progress {
-			return nil, fmt.Errorf("workflow %q: stages form a cycle or need unknown stages", w.Metadata.Name)
-		}
-	}
-	return out, nil
-}
-
 // setting returns the function's setting as the model's (millicores, MiB).
 func setting(c scheduler.Config, fn string) (scheduler.Setting, float64, float64) {
 	s := c[fn]
 	return s, float64(s.CPUMilli), float64(s.MemoryBytes) / scheduler.MiB
 }
 
+// invocation is the scratch of invocations of one configuration: every
+// stage's setting and place on its profile's grid, found once, and of the
+// last invocation every stage's end, latency and cost.
+type invocation struct {
+	sets                      []scheduler.Setting
+	cells                     []cell
+	finish, stageMs, stageUSD []float64
+}
+
+// newInvocation returns scratch for s's invocations under c.
+func (s *Simulator) newInvocation(c scheduler.Config) *invocation {
+	n := len(s.stages)
+	inv := &invocation{sets: make([]scheduler.Setting, n), cells: make([]cell, n),
+		finish: make([]float64, n), stageMs: make([]float64, n), stageUSD: make([]float64, n)}
+	for i, st := range s.stages {
+		set, cpu, mem := setting(c, st.function)
+		inv.sets[i], inv.cells[i] = set, st.model.cellOf(cpu, mem)
+	}
+	return inv
+}
+
 // invoke runs one invocation: every call's latency is an empirical quantile
 // drawn with u(), a foreach stage's calls run in parallel (the stage takes
 // its slowest call), and the end-to-end latency is the critical path.
 // Stage i starts delayMs[i] after its needs are done (a cold start; nil:
-// every sandbox warm).
-func (s *Simulator) invoke(c scheduler.Config, u func() float64, finish, delayMs []float64) (latencyMs, costUSD float64) {
+// every sandbox warm), and its latency in inv counts that delay.
+func (s *Simulator) invoke(u func() float64, inv *invocation, delayMs []float64) (latencyMs, costUSD float64) {
 	for i, st := range s.stages {
-		set, cpu, mem := setting(c, st.function)
-		var stageMs float64
+		var stageMs, stageUSD float64
 		for k := 0; k < st.items; k++ {
-			ms := st.model.sample(cpu, mem, u())
-			costUSD += s.prices.CallUSD(set, ms)
+			ms := st.model.sampleAt(inv.cells[i], u())
+			stageUSD += s.prices.CallUSD(inv.sets[i], ms)
 			stageMs = max(stageMs, ms)
+		}
+		if delayMs != nil {
+			stageMs += delayMs[i]
 		}
 		var start float64
 		for _, n := range st.needs {
-			start = max(start, finish[n])
+			start = max(start, inv.finish[n])
 		}
-		if delayMs != nil {
-			start += delayMs[i]
-		}
-		finish[i] = start + stageMs
-		latencyMs = max(latencyMs, finish[i])
+		inv.finish[i] = start + stageMs
+		inv.stageMs[i], inv.stageUSD[i] = stageMs, stageUSD
+		latencyMs = max(latencyMs, inv.finish[i])
+		costUSD += stageUSD
 	}
 	return latencyMs, costUSD
 }
 
-// Run evaluates c over n invocations.
-func (s *Simulator) Run(c scheduler.Config, n int, rng *rand.Rand) scheduler.Observation {
-	o := scheduler.Observation{LatencyMs: make([]float64, n), CostUSD: make([]float64, n)}
-	finish := make([]float64, len(s.stages))
-	for i := 0; i < n; i++ {
-		o.LatencyMs[i], o.CostUSD[i] = s.invoke(c, rng.Float64, finish, nil)
+// newObservation returns an observation of n invocations broken down by
+// stage, ready for record.
+func (s *Simulator) newObservation(n int) scheduler.Observation {
+	o := scheduler.Observation{LatencyMs: make([]float64, n), CostUSD: make([]float64, n),
+		StageLatencyMs: map[string][]float64{}, StageCostUSD: map[string][]float64{}}
+	for _, st := range s.stages {
+		o.StageLatencyMs[st.name] = make([]float64, n)
+		o.StageCostUSD[st.name] = make([]float64, n)
 	}
 	return o
+}
+
+// record keeps invocation i's stages in o.
+func (s *Simulator) record(o scheduler.Observation, i int, inv *invocation) {
+	for k, st := range s.stages {
+		o.StageLatencyMs[st.name][i] = inv.stageMs[k]
+		o.StageCostUSD[st.name][i] = inv.stageUSD[k]
+	}
+}
+
+// Run evaluates c over n invocations, each broken down by stage.
+func (s *Simulator) Run(c scheduler.Config, n int, rng *rand.Rand) scheduler.Observation {
+	o := s.newObservation(n)
+	inv := s.newInvocation(c)
+	for i := 0; i < n; i++ {
+		o.LatencyMs[i], o.CostUSD[i] = s.invoke(rng.Float64, inv, nil)
+		s.record(o, i, inv)
+	}
+	return o
+}
+
+// latencies returns the end-to-end latencies of n invocations of c.
+func (s *Simulator) latencies(c scheduler.Config, n int, rng *rand.Rand) []float64 {
+	out := make([]float64, n)
+	inv := s.newInvocation(c)
+	for i := range out {
+		out[i], _ = s.invoke(rng.Float64, inv, nil)
+	}
+	return out
 }
 
 // ExpectedCostUSD is the mean cost of one invocation under c (Truth).
@@ -154,7 +177,7 @@ func (s *Simulator) ExpectedCostUSD(c scheduler.Config) float64 {
 // over a fixed sample of invocations (Truth): the same for every caller.
 func (s *Simulator) LatencyPercentileMs(c scheduler.Config, p float64) float64 {
 	rng := rand.New(rand.NewPCG(truthSeed, 0))
-	return stats.Percentile(s.Run(c, truthSamples, rng).LatencyMs, p)
+	return stats.Percentile(s.latencies(c, truthSamples, rng), p)
 }
 
 // MeetsLatency reports whether the p-th percentile of c's latency over
@@ -164,10 +187,10 @@ func (s *Simulator) LatencyPercentileMs(c scheduler.Config, p float64) float64 {
 func (s *Simulator) MeetsLatency(c scheduler.Config, p, limitMs float64) bool {
 	rng := rand.New(rand.NewPCG(truthSeed, 0))
 	allowed := truthSamples - stats.Rank(truthSamples, p)
-	finish := make([]float64, len(s.stages))
+	inv := s.newInvocation(c)
 	over := 0
 	for range truthSamples {
-		if l, _ := s.invoke(c, rng.Float64, finish, nil); l > limitMs {
+		if l, _ := s.invoke(rng.Float64, inv, nil); l > limitMs {
 			if over++; over > allowed {
 				return false
 			}
@@ -178,3 +201,15 @@ func (s *Simulator) MeetsLatency(c scheduler.Config, p, limitMs float64) bool {
 
 // Stages returns the number of stages.
 func (s *Simulator) Stages() int { return len(s.stages) }
+
+// Graph returns the workflow's stages, in topological order.
+func (s *Simulator) Graph() []scheduler.StageNode {
+	out := make([]scheduler.StageNode, len(s.stages))
+	for i, st := range s.stages {
+		out[i] = scheduler.StageNode{Name: st.name, Function: st.function}
+		for _, n := range st.needs {
+			out[i].Needs = append(out[i].Needs, s.stages[n].name)
+		}
+	}
+	return out
+}

@@ -76,26 +76,43 @@ func sort64(grid []float64, v float64) int {
 	return i - 1
 }
 
-// interpolate blends value(ci, mi) over the cell around (cpuMilli, memMiB).
-func (m *stageModel) interpolate(cpuMilli, memMiB float64, value func(k int) float64) float64 {
+// cell is a setting's place on the grid: the four surrounding grid points
+// and their bilinear weights (in log CPU and log memory).
+type cell struct {
+	k00, k01, k10, k11 int
+	wc, wm             float64
+}
+
+// cellOf locates (cpuMilli, memMiB) on the grid.
+func (m *stageModel) cellOf(cpuMilli, memMiB float64) cell {
 	nm := len(m.logMem)
 	ci, wc := locate(m.logCPU, math.Log(cpuMilli))
 	mi, wm := locate(m.logMem, math.Log(memMiB))
 	ci1, mi1 := min(ci+1, len(m.logCPU)-1), min(mi+1, nm-1)
-	v00, v01 := value(ci*nm+mi), value(ci*nm+mi1)
-	v10, v11 := value(ci1*nm+mi), value(ci1*nm+mi1)
-	return (1-wc)*((1-wm)*v00+wm*v01) + wc*((1-wm)*v10+wm*v11)
+	return cell{k00: ci*nm + mi, k01: ci*nm + mi1, k10: ci1*nm + mi, k11: ci1*nm + mi1, wc: wc, wm: wm}
 }
 
-// sample returns the u-quantile (u in [0, 1)) of the latency at the setting.
-func (m *stageModel) sample(cpuMilli, memMiB, u float64) float64 {
-	return m.interpolate(cpuMilli, memMiB, func(k int) float64 {
+// blend interpolates value(k) over the cell.
+func (c cell) blend(value func(k int) float64) float64 {
+	v00, v01 := value(c.k00), value(c.k01)
+	v10, v11 := value(c.k10), value(c.k11)
+	return (1-c.wc)*((1-c.wm)*v00+c.wm*v01) + c.wc*((1-c.wm)*v10+c.wm*v11)
+}
+
+// sampleAt returns the u-quantile (u in [0, 1)) of the latency in cell c.
+func (m *stageModel) sampleAt(c cell, u float64) float64 {
+	return c.blend(func(k int) float64 {
 		s := m.sorted[k]
 		return s[min(int(u*float64(len(s))), len(s)-1)]
 	})
 }
 
+// sample returns the u-quantile (u in [0, 1)) of the latency at the setting.
+func (m *stageModel) sample(cpuMilli, memMiB, u float64) float64 {
+	return m.sampleAt(m.cellOf(cpuMilli, memMiB), u)
+}
+
 // mean returns the mean latency at the setting.
 func (m *stageModel) mean(cpuMilli, memMiB float64) float64 {
-	return m.interpolate(cpuMilli, memMiB, func(k int) float64 { return m.means[k] })
+	return m.cellOf(cpuMilli, memMiB).blend(func(k int) float64 { return m.means[k] })
 }

@@ -22,7 +22,8 @@ type Invocation struct {
 	// ColdStarts counts the stages that waited for a cold start.
 	ColdStarts int
 	// Stages is how its stages ran: needed only when tuning prices idle
-	// (Options.ArrivalsPerMinute); a cluster may leave it nil otherwise.
+	// (Options.ArrivalsPerMinute) or the policy models stages
+	// (scheduler.UsesStages); a cluster may leave it nil otherwise.
 	Stages []StageRun
 }
 
@@ -38,6 +39,10 @@ type StageRun struct {
 	// measured).
 	Cold        bool
 	ColdStartMs float64
+	// LatencyMs is how long the stage took, from its start to its last
+	// call's end, and CostUSD what its calls cost (0: not measured; a
+	// policy that models stages needs both).
+	LatencyMs, CostUSD float64
 }
 
 // IdleCost is a configuration's cost with the idle of the QoS-aware
@@ -182,7 +187,8 @@ func Shape(w *workflow.Workflow, c scheduler.Config, runs [][]StageRun) (shape p
 // rank up (at least the share the plan expects past the QoS) take twice
 // the worst latency or the target, whichever is more.
 func withIdle(o scheduler.Observation, idle *IdleCost, target scheduler.Target) scheduler.Observation {
-	out := scheduler.Observation{LatencyMs: append([]float64(nil), o.LatencyMs...), CostUSD: make([]float64, len(o.CostUSD))}
+	out := scheduler.Observation{LatencyMs: append([]float64(nil), o.LatencyMs...), CostUSD: make([]float64, len(o.CostUSD)),
+		StageLatencyMs: o.StageLatencyMs, StageCostUSD: o.StageCostUSD}
 	for i, c := range o.CostUSD {
 		out.CostUSD[i] = c + idle.IdleUSD
 	}

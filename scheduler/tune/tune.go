@@ -117,7 +117,11 @@ func Run(ctx context.Context, w *workflow.Workflow, cl Cluster, opts Options) (*
 	if opts.Policy == "" {
 		opts.Policy = scheduler.PolicyAquatope
 	}
-	policy, err := scheduler.NewPolicy(opts.Policy, space, target, scheduler.PolicyOptions{Seed: opts.Seed, Budget: opts.Budget, Stages: len(w.Spec.Stages)})
+	graph, err := scheduler.GraphOf(w)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := scheduler.NewPolicy(opts.Policy, space, target, scheduler.PolicyOptions{Seed: opts.Seed, Budget: opts.Budget, Stages: len(w.Spec.Stages), Graph: graph})
 	if err != nil {
 		return nil, err
 	}
@@ -229,6 +233,7 @@ func measure(ctx context.Context, cl Cluster, n int, p float64) (scheduler.Obser
 		obs.LatencyMs = append(obs.LatencyMs, inv.LatencyMs)
 		obs.CostUSD = append(obs.CostUSD, inv.CostUSD)
 		runs = append(runs, inv.Stages)
+		addStages(&obs, inv.Stages)
 	}
 	if len(obs.LatencyMs) == 0 {
 		return obs, sum, nil, fmt.Errorf("all %d invocations failed", n)
@@ -253,4 +258,19 @@ func measure(ctx context.Context, cl Cluster, n int, p float64) (scheduler.Obser
 	}
 	sum.MeanCostUSD /= float64(len(obs.CostUSD))
 	return obs, sum, runs, nil
+}
+
+// addStages adds to o the stages of one invocation that measured their
+// latency and cost.
+func addStages(o *scheduler.Observation, stages []StageRun) {
+	for _, st := range stages {
+		if !(st.LatencyMs > 0) || !(st.CostUSD > 0) {
+			continue
+		}
+		if o.StageLatencyMs == nil {
+			o.StageLatencyMs, o.StageCostUSD = map[string][]float64{}, map[string][]float64{}
+		}
+		o.StageLatencyMs[st.Stage] = append(o.StageLatencyMs[st.Stage], st.LatencyMs)
+		o.StageCostUSD[st.Stage] = append(o.StageCostUSD[st.Stage], st.CostUSD)
+	}
 }

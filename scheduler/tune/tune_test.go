@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 
 	"baton.dev/baton/scheduler"
@@ -28,6 +29,8 @@ type fakeCluster struct {
 	fresh    bool // the first invocation after Apply is cold
 	// drift, when > 0, scales every latency: the workload got heavier.
 	drift float64
+	// stages says to report every invocation's stages.
+	stages bool
 }
 
 func (f *fakeCluster) Apply(_ context.Context, c scheduler.Config, why tune.Change) error {
@@ -43,16 +46,29 @@ func (f *fakeCluster) Invoke(context.Context) (tune.Invocation, error) {
 	if f.fresh {
 		cold, f.fresh = 1, false
 	}
-	lat, cost := f.draw()
-	return tune.Invocation{LatencyMs: lat, CostUSD: cost, ColdStarts: cold}, nil
+	o := f.run()
+	inv := tune.Invocation{LatencyMs: o.LatencyMs[0], CostUSD: o.CostUSD[0], ColdStarts: cold}
+	for stage, ms := range o.StageLatencyMs {
+		if f.stages {
+			inv.Stages = append(inv.Stages, tune.StageRun{Stage: stage, Calls: 1, ExecMs: ms[0], LatencyMs: ms[0], CostUSD: o.StageCostUSD[stage][0]})
+		}
+	}
+	return inv, nil
 }
 
-// draw is one invocation under the configuration applied last.
-func (f *fakeCluster) draw() (latencyMs, costUSD float64) {
+// run is one invocation under the configuration applied last.
+func (f *fakeCluster) run() scheduler.Observation {
 	o := f.sim.Run(f.applied[len(f.applied)-1], 1, f.rng)
 	if f.drift > 0 {
 		o.LatencyMs[0] *= f.drift
 	}
+	return o
+}
+
+// draw is one invocation's latency and cost under the configuration
+// applied last.
+func (f *fakeCluster) draw() (latencyMs, costUSD float64) {
+	o := f.run()
 	return o.LatencyMs[0], o.CostUSD[0]
 }
 
@@ -94,6 +110,49 @@ func TestRunAppliesASafeCheaperConfiguration(t *testing.T) {
 	}
 	if s.ExpectedCostUSD(last) >= s.ExpectedCostUSD(space.Max()) {
 		t.Errorf("the applied configuration costs %.3g, no less than the upper bounds' %.3g", s.ExpectedCostUSD(last), s.ExpectedCostUSD(space.Max()))
+	}
+}
+
+// TestRunWithAStagePolicy tunes ml-pipeline with aquatope-stages, which
+// needs the invocations' stages: from a cluster that reports them, it
+// spends its budget and the applied configuration meets the QoS on the
+// model's truth (at the workflow's own target, which binds on this
+// profile, it may be the upper bounds); from one that does not, tuning
+// fails saying so.
+func TestRunWithAStagePolicy(t *testing.T) {
+	w, s := mlPipeline(t)
+	space, err := scheduler.NewSpace(w, scheduler.SpaceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, _ := scheduler.TargetOf(w)
+	for _, tc := range []struct {
+		name    string
+		stages  bool
+		wantErr string
+	}{
+		{"stages reported", true, ""},
+		{"no stages", false, "broken down by stage"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fc := &fakeCluster{sim: s, rng: rand.New(rand.NewPCG(1, 2)), stages: tc.stages}
+			res, err := tune.Run(context.Background(), w, fc, tune.Options{Policy: scheduler.PolicyAquatopeStages, Budget: 12, PerEvaluation: 40, Seed: 7})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one saying %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.LatencyPercentileMs(res.Best, target.Percentile); got > target.LatencyMs {
+				t.Errorf("the applied configuration's true p%g is %.0f ms, over the %.0f ms target", target.Percentile, got, target.LatencyMs)
+			}
+			if res.Evaluations != 12 || space.Contains(res.Best) != nil {
+				t.Errorf("%d evaluations of 12, best %v", res.Evaluations, res.Best)
+			}
+		})
 	}
 }
 
