@@ -152,11 +152,28 @@ func (p *pool) dropView(ids []string) {
 	for lo < len(ids) && lo < len(p.idleView) && p.idleView[lo].ID == ids[lo] {
 		lo++
 	}
-	clear(p.idleView[:lo])
-	p.idleView = p.idleView[lo:]
+	p.idleView = dropPrefix(p.idleView, lo)
 	for _, id := range ids[lo:] {
 		if k := slices.IndexFunc(p.idleView, func(sb decide.IdleSandbox) bool { return sb.ID == id }); k >= 0 {
 			p.idleView = slices.Delete(p.idleView, k, k+1)
 		}
 	}
+}
+
+// dropPrefix drops the first n of s. The rest is moved down when it is no
+// longer than what goes (a copy paid for by the entries dropped), so that
+// a pool whose idle sandboxes come and go keeps one array; else it is
+// sliced off, as copying a long rest for every deletion of the oldest
+// would cost more than the growth of a new array now and then.
+func dropPrefix[E any](s []E, n int) []E {
+	if n == 0 {
+		return s
+	}
+	if rest := len(s) - n; rest <= n {
+		copy(s, s[n:])
+		clear(s[rest:])
+		return s[:rest]
+	}
+	clear(s[:n])
+	return s[n:]
 }

@@ -106,6 +106,9 @@ type runner struct {
 
 	removeBuf []idRef // scratch of remove
 	foundBuf  []int
+	// scaleScratch is the autoscaler's memory; its deletions hold until
+	// the next decision.
+	scaleScratch decide.ScaleScratch
 }
 
 // newRunner returns a runner of the group spec, whose pools (spec's with
@@ -294,7 +297,7 @@ func (r *runner) scale(pi int, now float64) {
 	// A burst now keeps the pool panicking a stable window: the
 	// decision is the same whether Panicking says so or not.
 	ps.Panicking = now-p.panickedAt < window
-	create, del, burst := decide.ScalePoolBurst(r.at(now), ps, policy) // Scale's decision for this pool
+	create, del, burst := decide.ScalePoolInto(r.at(now), &ps, policy, &r.scaleScratch) // Scale's decision for this pool
 	if burst {
 		p.panickedAt = now
 	}
@@ -438,7 +441,7 @@ func closeUp(stack []idleSlot, gone int32) []idleSlot {
 	for lo < len(stack) && stack[lo].s == gone {
 		lo++
 	}
-	stack = stack[lo:]
+	stack = dropPrefix(stack, lo)
 	n := slices.IndexFunc(stack, func(e idleSlot) bool { return e.s == gone })
 	if n < 0 {
 		return stack
