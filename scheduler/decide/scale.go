@@ -177,11 +177,12 @@ type ScaleScratch struct {
 	del     []string
 }
 
-// ScalePoolInto is ScalePoolBurst on *ps (which it does not change), its
-// deletions written into s's memory: del holds until the next call with s.
-func ScalePoolInto(now time.Time, ps *PoolState, p AutoscalerPolicy, s *ScaleScratch) (create int, del []string, burst bool) {
-	p = p.WithDefaults()
-	return scalePoolInto(now, ps, &p, s)
+// ScalePoolInto is ScalePoolBurst on *ps under *p (neither of which it
+// changes), its deletions written into s's memory: del holds until the
+// next call with s. p must have its defaults filled in (WithDefaults), so
+// that a caller deciding under the same policy fills them in once.
+func ScalePoolInto(now time.Time, ps *PoolState, p *AutoscalerPolicy, s *ScaleScratch) (create int, del []string, burst bool) {
+	return scalePoolInto(now, ps, p, s)
 }
 
 // scalePool is ScalePool under a policy with its defaults filled in;

@@ -224,9 +224,10 @@ func TestScalePoolDeletesOldestExpired(t *testing.T) {
 // and that ScalePoolInto, with memory lent from one call to the next,
 // gives the same.
 func TestScalePoolBurst(t *testing.T) {
-	var scratch ScaleScratch
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	policy := AutoscalerPolicy{KeepAlive: 10 * time.Second}
+	var scratch ScaleScratch
+	withDefaults := policy.WithDefaults()
 	rng := rand.New(rand.NewPCG(5, 6))
 	bursts := 0
 	for range 2000 {
@@ -239,7 +240,7 @@ func TestScalePoolBurst(t *testing.T) {
 		if _, want := Desired(ps, policy); burst != want {
 			t.Fatalf("%+v: burst %v, want %v", ps, burst, want)
 		}
-		if c, d, b := ScalePoolInto(now, &ps, policy, &scratch); c != create || !slices.Equal(d, del) || b != burst {
+		if c, d, b := ScalePoolInto(now, &ps, &withDefaults, &scratch); c != create || !slices.Equal(d, del) || b != burst {
 			t.Fatalf("%+v: ScalePoolInto %d %v %v, ScalePoolBurst %d %v %v", ps, c, d, b, create, del, burst)
 		}
 		for _, panicking := range []bool{ps.Panicking, true} {
@@ -265,12 +266,12 @@ func TestScalePoolBurst(t *testing.T) {
 func TestScalePoolIntoAllocates(t *testing.T) {
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	ps := PoolState{Function: "f", Idle: []IdleSandbox{{ID: "a", LastUsed: now.Add(-time.Minute)}, {ID: "b", LastUsed: now.Add(-time.Minute)}}}
-	policy := AutoscalerPolicy{KeepAlive: time.Second}
+	policy := AutoscalerPolicy{KeepAlive: time.Second}.WithDefaults()
 	var scratch ScaleScratch
-	if _, del, _ := ScalePoolInto(now, &ps, policy, &scratch); !slices.Equal(del, []string{"a", "b"}) {
+	if _, del, _ := ScalePoolInto(now, &ps, &policy, &scratch); !slices.Equal(del, []string{"a", "b"}) {
 		t.Fatalf("delete %v, want [a b]", del)
 	}
-	if n := testing.AllocsPerRun(100, func() { ScalePoolInto(now, &ps, policy, &scratch) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { ScalePoolInto(now, &ps, &policy, &scratch) }); n != 0 {
 		t.Errorf("%v allocations a decision, want 0", n)
 	}
 }

@@ -60,6 +60,10 @@ type pool struct {
 	// (see keepAliveSeconds).
 	ka        time.Duration
 	kaSeconds float64
+	// policy is the autoscaler's policy under policyKA, its defaults
+	// filled in (see autoscalerPolicy).
+	policy   decide.AutoscalerPolicy
+	policyKA time.Duration
 
 	checkAt    float64 // the pending autoscaler check, 0 when none
 	panickedAt float64
@@ -73,6 +77,17 @@ func (p *pool) keepAliveSeconds(ka time.Duration) float64 {
 		p.ka, p.kaSeconds = ka, ka.Seconds()
 	}
 	return p.kaSeconds
+}
+
+// autoscalerPolicy is the autoscaler's policy under keep-alive ka and cap
+// maxCreates, its defaults filled in; the last one is kept, as the
+// keep-alive in force changes once an interval at most.
+func (p *pool) autoscalerPolicy(ka time.Duration, maxCreates int) *decide.AutoscalerPolicy {
+	if ka != p.policyKA {
+		p.policyKA = ka
+		p.policy = decide.AutoscalerPolicy{KeepAlive: ka, MaxCreatesPerFunction: maxCreates}.WithDefaults()
+	}
+	return &p.policy
 }
 
 func (p *pool) waiting() int { return len(p.queue) - p.qhead }

@@ -293,7 +293,7 @@ func (r *runner) scale(pi int, now float64) {
 	if p.waiting() > 0 {
 		ps.OldestWait = seconds(now - p.queue[p.qhead].arrival)
 	}
-	policy := decide.AutoscalerPolicy{KeepAlive: ka, MaxCreatesPerFunction: r.cfg.MaxCreatesPerFunction}
+	policy := p.autoscalerPolicy(ka, r.cfg.MaxCreatesPerFunction)
 	// A burst now keeps the pool panicking a stable window: the
 	// decision is the same whether Panicking says so or not.
 	ps.Panicking = now-p.panickedAt < window
@@ -399,6 +399,10 @@ func (r *runner) remove(pi int, ids []string, now float64) {
 	if len(ids) == 0 {
 		return
 	}
+	if len(ids) == 1 {
+		r.removeOne(pi, ids, now)
+		return
+	}
 	p := &r.pools[pi]
 	want := r.removeBuf[:0]
 	for k, id := range ids {
@@ -431,6 +435,28 @@ func (r *runner) remove(pi int, ids []string, now float64) {
 		p.free = append(p.free, s)
 	}
 	p.idle = closeUp(p.idle, gone)
+	p.dropView(ids)
+}
+
+// removeOne is remove of the one sandbox ids[0], the autoscaler's usual
+// plan (under no pre-warming, one for every request): the stack is
+// searched up from its bottom by ID, with no parsing or sorting of IDs.
+func (r *runner) removeOne(pi int, ids []string, now float64) {
+	p := &r.pools[pi]
+	for k, e := range p.idle {
+		if p.sbs[e.s].id != ids[0] {
+			continue
+		}
+		r.addIdle(p, math.Min(now, r.horizon)-e.since)
+		p.sbs[e.s] = sandbox{}
+		p.free = append(p.free, e.s)
+		if k == 0 {
+			p.idle = dropPrefix(p.idle, 1)
+		} else {
+			p.idle = slices.Delete(p.idle, k, k+1)
+		}
+		break
+	}
 	p.dropView(ids)
 }
 
