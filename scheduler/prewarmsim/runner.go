@@ -313,7 +313,7 @@ func (r *runner) scale(pi int, now float64) {
 		// autoscaler's tick would.
 		// A millisecond later, so that rounding cannot make it a wait
 		// short of the cold start again.
-		r.checkBy(pi, math.Max(p.queue[p.qhead].arrival+p.spec.coldStart, now)+1e-3)
+		r.checkBy(pi, max(p.queue[p.qhead].arrival+p.spec.coldStart, now)+1e-3)
 	}
 }
 
@@ -372,7 +372,7 @@ func (r *runner) create(pi int, now float64) {
 	}
 	p.creating++
 	r.stats.created++
-	r.stats.startupSeconds += math.Max(0, math.Min(sb.readyAt, r.horizon)-now)
+	r.stats.startupSeconds += max(0, min(sb.readyAt, r.horizon)-now)
 	r.h.push(sb.readyAt, eventBody{kind: evReady, pool: int32(pi), a: slot})
 }
 
@@ -429,7 +429,7 @@ func (r *runner) remove(pi int, ids []string, now float64) {
 			continue
 		}
 		s := p.idle[k].s
-		r.addIdle(p, math.Min(now, r.horizon)-p.idle[k].since)
+		r.addIdle(p, min(now, r.horizon)-p.idle[k].since)
 		p.idle[k].s = gone
 		p.sbs[s] = sandbox{}
 		p.free = append(p.free, s)
@@ -447,7 +447,7 @@ func (r *runner) removeOne(pi int, ids []string, now float64) {
 		if p.sbs[e.s].id != ids[0] {
 			continue
 		}
-		r.addIdle(p, math.Min(now, r.horizon)-e.since)
+		r.addIdle(p, min(now, r.horizon)-e.since)
 		p.sbs[e.s] = sandbox{}
 		p.free = append(p.free, e.s)
 		if k == 0 {
@@ -486,7 +486,7 @@ type idRef struct{ num, at int }
 
 // addIdle counts seconds (none when negative) of an idle sandbox of p.
 func (r *runner) addIdle(p *pool, seconds float64) {
-	seconds = math.Max(0, seconds)
+	seconds = max(0, seconds)
 	r.stats.idleSeconds += seconds
 	r.stats.idleUSD += seconds * p.spec.usdPerSecond
 }
@@ -532,7 +532,7 @@ func (r *runner) arrive(pi int, req request, now float64) {
 		s := top.s
 		p.idle = p.idle[:n-1]
 		p.dropViewTop(p.sbs[s].id)
-		r.addIdle(p, math.Min(now, r.horizon)-top.since)
+		r.addIdle(p, min(now, r.horizon)-top.since)
 		r.serve(pi, s, req, now)
 		return
 	}
