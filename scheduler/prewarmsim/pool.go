@@ -152,10 +152,16 @@ func (p *pool) addView(sb decide.IdleSandbox) {
 // the top ones, idle since the same instant), from the view.
 func (p *pool) dropViewTop(id string) {
 	for k := len(p.idleView) - 1; k >= 0; k-- {
-		if p.idleView[k].ID == id {
-			p.idleView = slices.Delete(p.idleView, k, k+1)
-			return
+		if p.idleView[k].ID != id {
+			continue
 		}
+		if k == len(p.idleView)-1 { // mostly: the top is the one
+			p.idleView[k] = decide.IdleSandbox{}
+			p.idleView = p.idleView[:k]
+		} else {
+			p.idleView = slices.Delete(p.idleView, k, k+1)
+		}
+		return
 	}
 }
 
