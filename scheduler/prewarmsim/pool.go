@@ -68,6 +68,7 @@ type pool struct {
 	checkAt    float64 // the pending autoscaler check, 0 when none
 	panickedAt float64
 	nextID     int
+	ids        sandboxIDs
 }
 
 // keepAliveSeconds is keep-alive ka in seconds; the last one is kept, as the

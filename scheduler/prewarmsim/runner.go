@@ -359,7 +359,7 @@ func (r *runner) recheck(pi int, now float64) {
 // create starts a sandbox in pool pi.
 func (r *runner) create(pi int, now float64) {
 	p := &r.pools[pi]
-	sb := sandbox{id: sandboxID(p.nextID), num: p.nextID, readyAt: now + p.spec.coldStart}
+	sb := sandbox{id: p.ids.id(p.nextID), num: p.nextID, readyAt: now + p.spec.coldStart}
 	p.nextID++
 	var slot int32
 	if n := len(p.free); n > 0 {
@@ -374,19 +374,6 @@ func (r *runner) create(pi int, now float64) {
 	r.stats.created++
 	r.stats.startupSeconds += max(0, min(sb.readyAt, r.horizon)-now)
 	r.h.push(sb.readyAt, eventBody{kind: evReady, pool: int32(pi), a: slot})
-}
-
-// sandboxID is the ID of a pool's sandbox number n: its decimal digits,
-// zero-padded to a fixed width so that IDs sort as the numbers do (the
-// autoscaler orders idle sandboxes of the same age by ID, see addView).
-func sandboxID(n int) string {
-	const width = 12
-	var b [width]byte
-	for k := width - 1; k >= 0; k-- {
-		b[k] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[:])
 }
 
 // remove deletes the idle sandboxes ids of pool pi, in that order (an
