@@ -21,11 +21,21 @@ type sandboxIDs struct {
 func (s *sandboxIDs) id(n int) string {
 	if s.batch == "" || n < s.first || n >= s.first+sandboxIDBatch {
 		var b [sandboxIDBatch * sandboxIDWidth]byte
-		for k := range sandboxIDBatch {
-			m := n + k
+		m := n
+		for d := sandboxIDWidth - 1; d >= 0; d-- {
+			b[d] = byte('0' + m%10)
+			m /= 10
+		}
+		// Each next ID is the last one plus one, carried.
+		for k := sandboxIDWidth; k < len(b); k += sandboxIDWidth {
+			id := b[k : k+sandboxIDWidth]
+			copy(id, b[k-sandboxIDWidth:k])
 			for d := sandboxIDWidth - 1; d >= 0; d-- {
-				b[k*sandboxIDWidth+d] = byte('0' + m%10)
-				m /= 10
+				if id[d] != '9' {
+					id[d]++
+					break
+				}
+				id[d] = '0'
 			}
 		}
 		s.batch, s.first = string(b[:]), n

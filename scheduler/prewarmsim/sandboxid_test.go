@@ -14,6 +14,11 @@ func TestSandboxIDs(t *testing.T) {
 			t.Errorf("id(%d) = %q, want %q", n, got, want)
 		}
 	}
+	for n := range 5000 { // every carry up to 5000, in batches
+		if got, want := ids.id(n), fmt.Sprintf("%012d", n); got != want {
+			t.Fatalf("id(%d) = %q, want %q", n, got, want)
+		}
+	}
 	ids.id(1000)
 	n := 1000
 	if allocs := testing.AllocsPerRun(60, func() { n++; ids.id(n) }); allocs != 0 {
