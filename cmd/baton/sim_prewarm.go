@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -25,7 +26,7 @@ import (
 // simPrewarmCmd is `baton sim prewarm`: the pre-warm policies side by side
 // on a trace, by discrete-event simulation with the real autoscaler.
 func simPrewarmCmd() *cobra.Command {
-	var traceArg, policies, dagsDir, out, plot, stageModel, qos string
+	var traceArg, policies, dagsDir, out, plot, stageModel, qos, cpuProfile string
 	var functions, hours, instances int
 	var frontier, coarse bool
 	var seed uint64
@@ -105,6 +106,11 @@ same cold-start rates, and draws them as an SVG plot (--plot).`,
 			defer debug.SetGCPercent(debug.SetGCPercent(400))
 			defer debug.SetMemoryLimit(debug.SetMemoryLimit(512 << 20))
 			cfg := prewarmsim.Config{Stream: tr, Workflows: wfs, InstancesPerWorkflow: instances, Seed: seed, StageTimes: stageTimes}
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			if frontier {
 				sweeps := prewarm.Sweeps()
 				if coarse {
@@ -134,8 +140,23 @@ same cold-start rates, and draws them as an SVG plot (--plot).`,
 	cmd.Flags().BoolVar(&frontier, "frontier", false, "simulate each policy along its free parameter and report the frontiers of cold starts against idle time")
 	cmd.Flags().BoolVar(&coarse, "coarse", false, "with --frontier: four or five points a policy (17 in all, not 28), for long traces")
 	cmd.Flags().StringVar(&plot, "plot", "prewarm-frontier.svg", "with --frontier: the SVG file the frontiers are drawn in (- for none)")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the simulation (the trace's reading included, its opening not) to this file")
 	outputFlag(cmd, &out)
 	return cmd
+}
+
+// startCPUProfile starts profiling the CPU into the file path (nothing for
+// an empty path) and returns the function that stops and closes it.
+func startCPUProfile(path string) (func(), error) {
+	w, closeFile, err := createCPUProfile(path)
+	if err != nil || w == nil {
+		return func() {}, err
+	}
+	if err := pprof.StartCPUProfile(w); err != nil {
+		closeFile()
+		return nil, fmt.Errorf("flag --cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); closeFile() }, nil
 }
 
 // runFrontier runs sweeps on cfg, writes the report to the

@@ -169,9 +169,31 @@ func ScalePoolBurst(now time.Time, ps PoolState, p AutoscalerPolicy) (create int
 	return scalePool(now, &ps, &p)
 }
 
+// ScaleScratch is memory that a caller deciding over and over (the
+// simulator, for every event) lends ScalePoolInto, so that a decision
+// allocates nothing, deletions included. The zero value is ready.
+type ScaleScratch struct {
+	expired []IdleSandbox
+	del     []string
+}
+
+// ScalePoolInto is ScalePoolBurst on *ps under *p (neither of which it
+// changes), its deletions written into s's memory: del holds until the
+// next call with s. p must have its defaults filled in (WithDefaults), so
+// that a caller deciding under the same policy fills them in once.
+func ScalePoolInto(now time.Time, ps *PoolState, p *AutoscalerPolicy, s *ScaleScratch) (create int, del []string, burst bool) {
+	return scalePoolInto(now, ps, p, s)
+}
+
 // scalePool is ScalePool under a policy with its defaults filled in;
 // panicking is Desired's.
 func scalePool(now time.Time, ps *PoolState, p *AutoscalerPolicy) (create int, del []string, panicking bool) {
+	return scalePoolInto(now, ps, p, nil)
+}
+
+// scalePoolInto is scalePool, its deletions in s's memory (new memory for
+// a nil s).
+func scalePoolInto(now time.Time, ps *PoolState, p *AutoscalerPolicy, s *ScaleScratch) (create int, del []string, panicking bool) {
 	total := len(ps.Idle) + ps.Busy + ps.Creating
 	desired, panicking := desiredOf(ps, p)
 	create = queueNeed(ps)
@@ -202,6 +224,9 @@ func scalePool(now time.Time, ps *PoolState, p *AutoscalerPolicy) (create int, d
 		return 0, nil, false // none has outlived the keep-alive
 	}
 	var expired []IdleSandbox
+	if s != nil {
+		expired = s.expired[:0]
+	}
 	for _, sb := range ps.Idle[k:] {
 		if now.Sub(sb.LastUsed) >= keepAlive {
 			expired = append(expired, sb)
@@ -213,9 +238,18 @@ func scalePool(now time.Time, ps *PoolState, p *AutoscalerPolicy) (create int, d
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	del = make([]string, min(len(expired), total-desired))
+	n := min(len(expired), total-desired)
+	if s != nil {
+		del = slices.Grow(s.del[:0], n)[:n]
+	} else {
+		del = make([]string, n)
+	}
 	for i := range del {
 		del[i] = expired[i].ID
+	}
+	if s != nil {
+		clear(expired) // holds no sandbox past the call
+		s.expired, s.del = expired, del
 	}
 	return 0, del, false
 }

@@ -220,10 +220,14 @@ func TestScalePoolDeletesOldestExpired(t *testing.T) {
 }
 
 // TestScalePoolBurst checks that ScalePoolBurst gives Desired's burst and
-// ScalePool's decision, which with a burst does not depend on Panicking.
+// ScalePool's decision, which with a burst does not depend on Panicking,
+// and that ScalePoolInto, with memory lent from one call to the next,
+// gives the same.
 func TestScalePoolBurst(t *testing.T) {
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	policy := AutoscalerPolicy{KeepAlive: 10 * time.Second}
+	var scratch ScaleScratch
+	withDefaults := policy.WithDefaults()
 	rng := rand.New(rand.NewPCG(5, 6))
 	bursts := 0
 	for range 2000 {
@@ -235,6 +239,9 @@ func TestScalePoolBurst(t *testing.T) {
 		create, del, burst := ScalePoolBurst(now, ps, policy)
 		if _, want := Desired(ps, policy); burst != want {
 			t.Fatalf("%+v: burst %v, want %v", ps, burst, want)
+		}
+		if c, d, b := ScalePoolInto(now, &ps, &withDefaults, &scratch); c != create || !slices.Equal(d, del) || b != burst {
+			t.Fatalf("%+v: ScalePoolInto %d %v %v, ScalePoolBurst %d %v %v", ps, c, d, b, create, del, burst)
 		}
 		for _, panicking := range []bool{ps.Panicking, true} {
 			if !burst && panicking != ps.Panicking {
@@ -251,5 +258,20 @@ func TestScalePoolBurst(t *testing.T) {
 	}
 	if bursts == 0 || bursts == 2000 {
 		t.Errorf("%d bursts in 2000 pools: want some, not all", bursts)
+	}
+}
+
+// TestScalePoolIntoAllocates checks that a deletion through ScalePoolInto
+// allocates nothing once its scratch has grown.
+func TestScalePoolIntoAllocates(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	ps := PoolState{Function: "f", Idle: []IdleSandbox{{ID: "a", LastUsed: now.Add(-time.Minute)}, {ID: "b", LastUsed: now.Add(-time.Minute)}}}
+	policy := AutoscalerPolicy{KeepAlive: time.Second}.WithDefaults()
+	var scratch ScaleScratch
+	if _, del, _ := ScalePoolInto(now, &ps, &policy, &scratch); !slices.Equal(del, []string{"a", "b"}) {
+		t.Fatalf("delete %v, want [a b]", del)
+	}
+	if n := testing.AllocsPerRun(100, func() { ScalePoolInto(now, &ps, &policy, &scratch) }); n != 0 {
+		t.Errorf("%v allocations a decision, want 0", n)
 	}
 }

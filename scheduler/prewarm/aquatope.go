@@ -58,6 +58,9 @@ type Aquatope struct {
 	allowedCold, missShare float64
 	batch                  int
 	chainHold              time.Duration
+	// shared keeps the allowed-cold choices for all the policy's planners
+	// (nil: each planner keeps its own; New's QoS-aware policy has one).
+	shared *choiceCache
 }
 
 // The settings of New's aquatope. Chosen on the synthetic trace (1,000
@@ -316,8 +319,7 @@ func (p *aquatopePlanner) planAllowedCold(i int) Decision {
 	key := floorKeepKey(inFlight, p.cfg.allowedCold)
 	c, ok := p.choices[key]
 	if !ok {
-		choice := coldFractionChoice(math.Exp2(float64(key[0])/4), max(p.cfg.batch, 1), p.f.MeanDuration, 2*interval, math.Exp2(float64(key[1])/4))
-		c = floorKeep{floor: choice.floor, keepAlive: choice.keepAlive}
+		c = p.cfg.shared.choose(key, max(p.cfg.batch, 1), p.f.MeanDuration, 2*interval)
 		p.choices[key] = c
 	}
 	d.Floor, d.KeepAlive = max(d.Floor, c.floor), max(c.keepAlive, p.cfg.chainHold)
@@ -339,6 +341,11 @@ func (p *aquatopePlanner) planAllowedCold(i int) Decision {
 func floorKeepKey(inFlight, share float64) [2]int {
 	return [2]int{int(math.Ceil(4 * math.Log2(max(inFlight, 0x1p-16)))), int(math.Floor(4 * math.Log2(max(share, 0x1p-20))))}
 }
+
+// loadInFlight and loadShare are the calls in flight and the allowed
+// share a key of floorKeepKey stands for.
+func loadInFlight(key [2]int) float64 { return math.Exp2(float64(key[0]) / 4) }
+func loadShare(key [2]int) float64    { return math.Exp2(float64(key[1]) / 4) }
 
 func (p *aquatopePlanner) Lead() time.Duration { return p.f.ColdStart }
 

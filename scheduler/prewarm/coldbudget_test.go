@@ -1,6 +1,7 @@
 package prewarm
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -126,5 +127,32 @@ func TestPlanQoSChainHold(t *testing.T) {
 	}
 	if !p.ChainWarm[1] || p.ChainWarm[0] {
 		t.Fatalf("chain-warms %v, want the later stages", p.ChainWarm)
+	}
+}
+
+// TestWarmLatencyAllocates: the latency of an invocation, which the
+// simulator measures for every workflow invocation, allocates nothing for
+// a workflow of usual size, and a long one gets the same latency with its
+// stages off the stack.
+func TestWarmLatencyAllocates(t *testing.T) {
+	w := pipeline(3, 5*time.Second, 500*time.Millisecond)
+	order, err := w.Order()
+	if err != nil {
+		t.Fatal(err)
+	}
+	draws := w.drawElements()
+	if n := testing.AllocsPerRun(100, func() { w.WarmLatency(order, draws[0]) }); n != 0 {
+		t.Errorf("%v allocations an invocation, want 0", n)
+	}
+	long := pipeline(40, 5*time.Second, 500*time.Millisecond)
+	if order, err = long.Order(); err != nil {
+		t.Fatal(err)
+	}
+	elements := make([][]float64, 40)
+	for i := range elements {
+		elements[i] = []float64{0.25}
+	}
+	if got, want := long.WarmLatency(order, elements), 40*0.25; math.Abs(got-want) > 1e-9 {
+		t.Errorf("40 stages of 250 ms: %v s, want %v", got, want)
 	}
 }

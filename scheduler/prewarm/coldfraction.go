@@ -3,6 +3,7 @@ package prewarm
 import (
 	"math"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -46,8 +47,12 @@ func newLevelModel(m float64, batch int) *levelModel {
 	batch = max(batch, 1)
 	rate := m / float64(batch) // batches per mean duration
 	var seq uint64
+	table := levelModelDraws()
 	draw := func() float64 { // exponential of mean 1
 		seq++
+		if seq <= uint64(len(table)) {
+			return table[seq-1]
+		}
 		return -math.Log(uniform(qosColdSeed, 0x1e7e1, seq))
 	}
 	lm := &levelModel{}
@@ -94,6 +99,20 @@ func newLevelModel(m float64, batch int) *levelModel {
 	lm.span = now - start
 	return lm
 }
+
+// levelModelDraws are the first exponential draws newLevelModel takes,
+// in order: the same for every model (the draws are seeded, whatever the
+// rate and batch), so drawn once, for the planners of every function that
+// build models over and over (aquatope-qos, see planAllowedCold). A model
+// of one call at a time takes all of them; one of larger batches fewer,
+// unless its batch is very large.
+var levelModelDraws = sync.OnceValue(func() []float64 {
+	table := make([]float64, 2*(levelModelWarmUp+levelModelCalls))
+	for k := range table {
+		table[k] = -math.Log(uniform(qosColdSeed, 0x1e7e1, uint64(k)+1))
+	}
+	return table
+})
 
 // coldAndIdle are the share of the counted calls that find no warm
 // sandbox under a floor and a keep-alive (in mean durations), leaving out

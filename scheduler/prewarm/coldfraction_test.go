@@ -214,3 +214,18 @@ func TestAquatopeQoSPlansByTheAllowedColdShare(t *testing.T) {
 		}
 	}
 }
+
+// TestLevelModelDraws: the draws drawn once are those a model would draw,
+// and a model of batches larger than the table draws on past it.
+func TestLevelModelDraws(t *testing.T) {
+	table := levelModelDraws()
+	for _, k := range []int{0, 1, 7499, len(table) - 1} {
+		if want := -math.Log(uniform(qosColdSeed, 0x1e7e1, uint64(k)+1)); table[k] != want {
+			t.Errorf("draw %d: %v, want %v", k, table[k], want)
+		}
+	}
+	lm := newLevelModel(4, 20000)
+	if n := len(lm.hits); n != 20000-levelModelWarmUp {
+		t.Errorf("one batch of 20000 calls: %d counted, want %d", n, 20000-levelModelWarmUp)
+	}
+}

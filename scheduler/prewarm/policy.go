@@ -83,7 +83,7 @@ func New(name string) (PrewarmPolicy, error) {
 	case "aquatope":
 		return Aquatope{Chain: true, ColdStartCost: AquatopeColdStartCost}, nil
 	case "aquatope-qos":
-		return Aquatope{Chain: true, ColdStartCost: AquatopeColdStartCost, QoSAware: true}, nil
+		return Aquatope{Chain: true, ColdStartCost: AquatopeColdStartCost, QoSAware: true, shared: newChoiceCache()}, nil
 	case "aquatope-nochain":
 		return Aquatope{ColdStartCost: AquatopeColdStartCost}, nil
 	case "hybrid-histogram":

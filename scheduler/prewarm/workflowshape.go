@@ -244,8 +244,17 @@ func (w WorkflowShape) latency(order []int, elements [][]float64, sc scenario) f
 // run is latency, and sets starts[i] (when starts is not nil) to when
 // stage i started.
 func (w WorkflowShape) run(order []int, elements [][]float64, sc scenario, starts []float64) float64 {
-	finish := make([]float64, len(w.Stages))
-	var slots []float64
+	// A usual workflow's stages and parallel slots fit on the stack: the
+	// simulator runs this for every workflow invocation, and PlanQoS for
+	// every drawn one under every plan it weighs.
+	var finishOnStack, slotsOnStack [16]float64
+	finish := finishOnStack[:0]
+	if n := len(w.Stages); n <= len(finishOnStack) {
+		finish = finishOnStack[:n]
+	} else {
+		finish = make([]float64, n)
+	}
+	slots := slotsOnStack[:0]
 	end := 0.0
 	for _, i := range order {
 		s := &w.Stages[i]

@@ -60,10 +60,15 @@ type pool struct {
 	// (see keepAliveSeconds).
 	ka        time.Duration
 	kaSeconds float64
+	// policy is the autoscaler's policy under policyKA, its defaults
+	// filled in (see autoscalerPolicy).
+	policy   decide.AutoscalerPolicy
+	policyKA time.Duration
 
 	checkAt    float64 // the pending autoscaler check, 0 when none
 	panickedAt float64
 	nextID     int
+	ids        sandboxIDs
 }
 
 // keepAliveSeconds is keep-alive ka in seconds; the last one is kept, as the
@@ -73,6 +78,17 @@ func (p *pool) keepAliveSeconds(ka time.Duration) float64 {
 		p.ka, p.kaSeconds = ka, ka.Seconds()
 	}
 	return p.kaSeconds
+}
+
+// autoscalerPolicy is the autoscaler's policy under keep-alive ka and cap
+// maxCreates, its defaults filled in; the last one is kept, as the
+// keep-alive in force changes once an interval at most.
+func (p *pool) autoscalerPolicy(ka time.Duration, maxCreates int) *decide.AutoscalerPolicy {
+	if ka != p.policyKA {
+		p.policyKA = ka
+		p.policy = decide.AutoscalerPolicy{KeepAlive: ka, MaxCreatesPerFunction: maxCreates}.WithDefaults()
+	}
+	return &p.policy
 }
 
 func (p *pool) waiting() int { return len(p.queue) - p.qhead }
@@ -137,10 +153,16 @@ func (p *pool) addView(sb decide.IdleSandbox) {
 // the top ones, idle since the same instant), from the view.
 func (p *pool) dropViewTop(id string) {
 	for k := len(p.idleView) - 1; k >= 0; k-- {
-		if p.idleView[k].ID == id {
-			p.idleView = slices.Delete(p.idleView, k, k+1)
-			return
+		if p.idleView[k].ID != id {
+			continue
 		}
+		if k == len(p.idleView)-1 { // mostly: the top is the one
+			p.idleView[k] = decide.IdleSandbox{}
+			p.idleView = p.idleView[:k]
+		} else {
+			p.idleView = slices.Delete(p.idleView, k, k+1)
+		}
+		return
 	}
 }
 
@@ -152,11 +174,28 @@ func (p *pool) dropView(ids []string) {
 	for lo < len(ids) && lo < len(p.idleView) && p.idleView[lo].ID == ids[lo] {
 		lo++
 	}
-	clear(p.idleView[:lo])
-	p.idleView = p.idleView[lo:]
+	p.idleView = dropPrefix(p.idleView, lo)
 	for _, id := range ids[lo:] {
 		if k := slices.IndexFunc(p.idleView, func(sb decide.IdleSandbox) bool { return sb.ID == id }); k >= 0 {
 			p.idleView = slices.Delete(p.idleView, k, k+1)
 		}
 	}
+}
+
+// dropPrefix drops the first n of s. The rest is moved down when it is no
+// longer than what goes (a copy paid for by the entries dropped), so that
+// a pool whose idle sandboxes come and go keeps one array; else it is
+// sliced off, as copying a long rest for every deletion of the oldest
+// would cost more than the growth of a new array now and then.
+func dropPrefix[E any](s []E, n int) []E {
+	if n == 0 {
+		return s
+	}
+	if rest := len(s) - n; rest <= n {
+		copy(s, s[n:])
+		clear(s[rest:])
+		return s[:rest]
+	}
+	clear(s[:n])
+	return s[n:]
 }

@@ -248,13 +248,13 @@ func simulate(ctx context.Context, cfg Config, groups []groupSpec, policies []pr
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool { return groups[order[a]].calls > groups[order[b]].calls })
-	busy := make([][]time.Duration, cfg.Parallelism) // per worker and policy
+	clocks := make([]*policyClock, cfg.Parallelism) // per worker
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
 	next := 0
 	for w := range cfg.Parallelism {
-		busy[w] = make([]time.Duration, len(policies))
+		clocks[w] = newPolicyClock(ctx, policies)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -271,7 +271,7 @@ func simulate(ctx context.Context, cfg Config, groups []groupSpec, policies []pr
 					return
 				}
 				var err error
-				buf, err = simulateGroup(ctx, cfg, &groups[i], policies, stats, busy[w], buf)
+				buf, err = simulateGroup(ctx, cfg, &groups[i], policies, stats, clocks[w], buf)
 				if err != nil {
 					mu.Lock()
 					firstErr = cmp.Or(firstErr, err)
@@ -285,8 +285,8 @@ func simulate(ctx context.Context, cfg Config, groups []groupSpec, policies []pr
 		return nil, nil, firstErr
 	}
 	total := make([]time.Duration, len(policies))
-	for _, b := range busy {
-		for k, d := range b {
+	for _, c := range clocks {
+		for k, d := range c.busy {
 			total[k] += d
 		}
 	}
@@ -297,19 +297,20 @@ func simulate(ctx context.Context, cfg Config, groups []groupSpec, policies []pr
 // its driving function's invocations tells the planners what the simulator
 // knows in advance (prepare), a second hands them to every policy's runner
 // a stretch at a time. It stores the figures in stats[policy][g.index] and
-// adds each policy's time to busy.
-func simulateGroup(ctx context.Context, cfg Config, g *groupSpec, policies []prewarm.PrewarmPolicy, stats [][]groupStats, busy []time.Duration, buf []trace.Invocation) ([]trace.Invocation, error) {
+// runs each policy's runner on clock.
+func simulateGroup(ctx context.Context, cfg Config, g *groupSpec, policies []prewarm.PrewarmPolicy, stats [][]groupStats, clock *policyClock, buf []trace.Invocation) ([]trace.Invocation, error) {
 	pools, buf := prepare(cfg, g, buf)
 	runners := make([]*runner, len(policies))
 	for k, pol := range policies {
-		start := time.Now()
-		r, err := newRunner(cfg, g, pools, pol)
+		var err error
+		clock.run(k, func() {
+			if runners[k], err = newRunner(cfg, g, pools, pol); err == nil {
+				runners[k].start()
+			}
+		})
 		if err != nil {
 			return buf, err
 		}
-		r.start()
-		runners[k] = r
-		busy[k] += time.Since(start)
 	}
 	var times *invocationTimes
 	if g.wf != nil {
@@ -320,9 +321,7 @@ func simulateGroup(ctx context.Context, cfg Config, g *groupSpec, policies []pre
 			times.draw(len(chunk))
 		}
 		for k, r := range runners {
-			start := time.Now()
-			r.feed(chunk, times)
-			busy[k] += time.Since(start)
+			clock.run(k, func() { r.feed(chunk, times) })
 		}
 	}
 	a := cfg.Stream.Arrivals(g.fn)
@@ -343,9 +342,7 @@ func simulateGroup(ctx context.Context, cfg Config, g *groupSpec, policies []pre
 	}
 	feed(chunk)
 	for k, r := range runners {
-		start := time.Now()
-		stats[k][g.index] = r.finish()
-		busy[k] += time.Since(start)
+		clock.run(k, func() { stats[k][g.index] = r.finish() })
 	}
 	if err := ctx.Err(); err != nil {
 		return buf, fmt.Errorf("simulate pre-warming: %w", err)

@@ -106,6 +106,9 @@ type runner struct {
 
 	removeBuf []idRef // scratch of remove
 	foundBuf  []int
+	// scaleScratch is the autoscaler's memory; its deletions hold until
+	// the next decision.
+	scaleScratch decide.ScaleScratch
 }
 
 // newRunner returns a runner of the group spec, whose pools (spec's with
@@ -290,11 +293,11 @@ func (r *runner) scale(pi int, now float64) {
 	if p.waiting() > 0 {
 		ps.OldestWait = seconds(now - p.queue[p.qhead].arrival)
 	}
-	policy := decide.AutoscalerPolicy{KeepAlive: ka, MaxCreatesPerFunction: r.cfg.MaxCreatesPerFunction}
+	policy := p.autoscalerPolicy(ka, r.cfg.MaxCreatesPerFunction)
 	// A burst now keeps the pool panicking a stable window: the
 	// decision is the same whether Panicking says so or not.
 	ps.Panicking = now-p.panickedAt < window
-	create, del, burst := decide.ScalePoolBurst(r.at(now), ps, policy) // Scale's decision for this pool
+	create, del, burst := decide.ScalePoolInto(r.at(now), &ps, policy, &r.scaleScratch) // Scale's decision for this pool
 	if burst {
 		p.panickedAt = now
 	}
@@ -310,7 +313,7 @@ func (r *runner) scale(pi int, now float64) {
 		// autoscaler's tick would.
 		// A millisecond later, so that rounding cannot make it a wait
 		// short of the cold start again.
-		r.checkBy(pi, math.Max(p.queue[p.qhead].arrival+p.spec.coldStart, now)+1e-3)
+		r.checkBy(pi, max(p.queue[p.qhead].arrival+p.spec.coldStart, now)+1e-3)
 	}
 }
 
@@ -356,7 +359,7 @@ func (r *runner) recheck(pi int, now float64) {
 // create starts a sandbox in pool pi.
 func (r *runner) create(pi int, now float64) {
 	p := &r.pools[pi]
-	sb := sandbox{id: sandboxID(p.nextID), num: p.nextID, readyAt: now + p.spec.coldStart}
+	sb := sandbox{id: p.ids.id(p.nextID), num: p.nextID, readyAt: now + p.spec.coldStart}
 	p.nextID++
 	var slot int32
 	if n := len(p.free); n > 0 {
@@ -369,21 +372,8 @@ func (r *runner) create(pi int, now float64) {
 	}
 	p.creating++
 	r.stats.created++
-	r.stats.startupSeconds += math.Max(0, math.Min(sb.readyAt, r.horizon)-now)
+	r.stats.startupSeconds += max(0, min(sb.readyAt, r.horizon)-now)
 	r.h.push(sb.readyAt, eventBody{kind: evReady, pool: int32(pi), a: slot})
-}
-
-// sandboxID is the ID of a pool's sandbox number n: its decimal digits,
-// zero-padded to a fixed width so that IDs sort as the numbers do (the
-// autoscaler orders idle sandboxes of the same age by ID, see addView).
-func sandboxID(n int) string {
-	const width = 12
-	var b [width]byte
-	for k := width - 1; k >= 0; k-- {
-		b[k] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[:])
 }
 
 // remove deletes the idle sandboxes ids of pool pi, in that order (an
@@ -394,6 +384,10 @@ func sandboxID(n int) string {
 // closed up.
 func (r *runner) remove(pi int, ids []string, now float64) {
 	if len(ids) == 0 {
+		return
+	}
+	if len(ids) == 1 {
+		r.removeOne(pi, ids, now)
 		return
 	}
 	p := &r.pools[pi]
@@ -422,12 +416,34 @@ func (r *runner) remove(pi int, ids []string, now float64) {
 			continue
 		}
 		s := p.idle[k].s
-		r.addIdle(p, math.Min(now, r.horizon)-p.idle[k].since)
+		r.addIdle(p, min(now, r.horizon)-p.idle[k].since)
 		p.idle[k].s = gone
 		p.sbs[s] = sandbox{}
 		p.free = append(p.free, s)
 	}
 	p.idle = closeUp(p.idle, gone)
+	p.dropView(ids)
+}
+
+// removeOne is remove of the one sandbox ids[0], the autoscaler's usual
+// plan (under no pre-warming, one for every request): the stack is
+// searched up from its bottom by ID, with no parsing or sorting of IDs.
+func (r *runner) removeOne(pi int, ids []string, now float64) {
+	p := &r.pools[pi]
+	for k, e := range p.idle {
+		if p.sbs[e.s].id != ids[0] {
+			continue
+		}
+		r.addIdle(p, min(now, r.horizon)-e.since)
+		p.sbs[e.s] = sandbox{}
+		p.free = append(p.free, e.s)
+		if k == 0 {
+			p.idle = dropPrefix(p.idle, 1)
+		} else {
+			p.idle = slices.Delete(p.idle, k, k+1)
+		}
+		break
+	}
 	p.dropView(ids)
 }
 
@@ -438,7 +454,7 @@ func closeUp(stack []idleSlot, gone int32) []idleSlot {
 	for lo < len(stack) && stack[lo].s == gone {
 		lo++
 	}
-	stack = stack[lo:]
+	stack = dropPrefix(stack, lo)
 	n := slices.IndexFunc(stack, func(e idleSlot) bool { return e.s == gone })
 	if n < 0 {
 		return stack
@@ -457,7 +473,7 @@ type idRef struct{ num, at int }
 
 // addIdle counts seconds (none when negative) of an idle sandbox of p.
 func (r *runner) addIdle(p *pool, seconds float64) {
-	seconds = math.Max(0, seconds)
+	seconds = max(0, seconds)
 	r.stats.idleSeconds += seconds
 	r.stats.idleUSD += seconds * p.spec.usdPerSecond
 }
@@ -503,7 +519,7 @@ func (r *runner) arrive(pi int, req request, now float64) {
 		s := top.s
 		p.idle = p.idle[:n-1]
 		p.dropViewTop(p.sbs[s].id)
-		r.addIdle(p, math.Min(now, r.horizon)-top.since)
+		r.addIdle(p, min(now, r.horizon)-top.since)
 		r.serve(pi, s, req, now)
 		return
 	}

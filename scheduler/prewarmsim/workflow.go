@@ -36,7 +36,7 @@ func (r *runner) startInvocation(now float64) {
 		p := &r.pools[wf.stages[s].pool]
 		minRootIdle = min(minRootIdle, len(p.idle))
 		if len(p.idle) == 0 {
-			delay = math.Max(delay, p.spec.coldStart)
+			delay = max(delay, p.spec.coldStart)
 		}
 	}
 	for _, s := range wf.roots {

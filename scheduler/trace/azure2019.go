@@ -2,7 +2,6 @@ package trace
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -305,7 +304,7 @@ func (q durationQuantiles) at(u float64) float64 {
 		lo, hi := durationPercentiles[k-1], durationPercentiles[k]
 		if u <= hi.q {
 			w := (u - lo.q) / (hi.q - lo.q)
-			return math.Max(q[k-1]+w*(q[k]-q[k-1]), 0.1)
+			return max(q[k-1]+w*(q[k]-q[k-1]), 0.1)
 		}
 	}
 	return q[len(q)-1]
