@@ -424,11 +424,12 @@ func (o *Orchestrator) adoptAsync(workerID string, fresh bool) {
 	}
 	o.adopting[workerID] = time.Time{}
 	o.adoptMu.Unlock()
+	started := time.Now()
 	o.adoptions.Add(1)
 	go func() {
 		defer o.adoptions.Done()
 		defer func() {
-			o.workers.Adopted(workerID)
+			o.workers.Adopted(workerID, started)
 			o.adoptMu.Lock()
 			o.adopting[workerID] = time.Now()
 			o.adoptMu.Unlock()

@@ -542,10 +542,11 @@ func BenchmarkSweep(b *testing.B) {
 }
 
 // TestAWorkerWithSandboxesWaitsForTheirAdoption: a worker that comes (back)
-// running sandboxes shows no room until they are adopted (Adopted), or
-// until adoptionWait has passed, so that no creation duplicates one of
-// them; its capacity still counts in the autoscaler's snapshot. A worker
-// that comes with none is placeable at once.
+// running sandboxes shows no room until they are adopted (Adopted, by an
+// adoption begun since), or until adoptionWait has passed, so that no
+// creation duplicates one of them; its capacity still counts in the
+// autoscaler's snapshot. A worker that comes with none is placeable at
+// once.
 func TestAWorkerWithSandboxesWaitsForTheirAdoption(t *testing.T) {
 	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	const iv = 200 * time.Millisecond
@@ -570,12 +571,19 @@ func TestAWorkerWithSandboxesWaitsForTheirAdoption(t *testing.T) {
 		}, false},
 		{"new, with sandboxes, adopted", func(w *Workers) time.Time {
 			w.Observe(hb("inc-1", 2, t0), t0)
-			w.Adopted("a")
+			w.Adopted("a", t0)
 			return t0
 		}, true},
+		{"an adoption begun before a restart ends nothing", func(w *Workers) time.Time {
+			w.Observe(hb("inc-1", 2, t0), t0)
+			t1 := t0.Add(iv)
+			w.Observe(hb("inc-2", 3, t1), t1)
+			w.Adopted("a", t0)
+			return t1
+		}, false},
 		{"back from dead, with sandboxes", func(w *Workers) time.Time {
 			w.Observe(hb("inc-1", 2, t0), t0)
-			w.Adopted("a")
+			w.Adopted("a", t0)
 			w.Sweep(t0.Add(time.Hour))
 			t1 := t0.Add(time.Hour)
 			w.Observe(hb("inc-1", 2, t1), t1)
@@ -614,7 +622,7 @@ func TestAWorkerWithSandboxesWaitsForTheirAdoption(t *testing.T) {
 				if s := snap[0]; s.ReservedCPUMilli < s.CPUMilli {
 					t.Errorf("a worker waiting for adoption shows room in the snapshot: %+v", s)
 				}
-				w.Adopted("a")
+				w.Adopted("a", at)
 				if _, err := w.Reserve(req, at); err != nil {
 					t.Errorf("after the adoption: Reserve: %v", err)
 				}
