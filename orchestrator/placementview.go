@@ -67,7 +67,7 @@ func (e *workerEntry) state() decide.WorkerState {
 // said it was done (Workers.Adopted).
 func (e *workerEntry) endAdoptionWait(now time.Time) {
 	if !e.adoptTill.IsZero() && !now.Before(e.adoptTill) {
-		e.adoptSince, e.adoptTill = time.Time{}, time.Time{}
+		e.adoptTill = time.Time{}
 	}
 }
 

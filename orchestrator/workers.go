@@ -83,10 +83,10 @@ type workerEntry struct {
 	dead        bool      // declared dead by Sweep; a heartbeat revives it
 	draining    bool      // takes no new sandboxes
 	suspectTill time.Time // left out of placement until then (did not answer)
-	// adoptTill: the worker came (back) with sandboxes at adoptSince, and
-	// shows no room to placement (state) until the orchestrator has
-	// adopted them (Adopted), at most until then.
-	adoptSince, adoptTill time.Time
+	// adoptTill: the worker came (back) with sandboxes adoptionWait
+	// before it, and shows no room to placement (state) until the
+	// orchestrator has adopted them (Adopted), at most until then.
+	adoptTill time.Time
 	// transit is the usual time from a heartbeat's Sent to its handling
 	// (network plus the clock offset), the baseline of its lateness: the
 	// shortest seen, creeping up towards later ones so that a worker
@@ -131,7 +131,7 @@ func (w *Workers) Observe(hb protocol.Heartbeat, now time.Time) (fresh, restarte
 		fresh = true
 	}
 	if fresh && hb.Sandboxes > 0 {
-		e.adoptSince, e.adoptTill = now, now.Add(adoptionWait)
+		e.adoptTill = now.Add(adoptionWait)
 	}
 	e.hb, e.seen = hb, now
 	if len(hb.Reclaimed) > 0 || len(w.stranded) > 0 {
@@ -264,8 +264,8 @@ func (w *Workers) Drain(id string, drain bool) bool {
 func (w *Workers) Adopted(id string, started time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if e, ok := w.m[id]; ok && !e.adoptTill.IsZero() && !started.Before(e.adoptSince) {
-		e.adoptSince, e.adoptTill = time.Time{}, time.Time{}
+	if e, ok := w.m[id]; ok && !e.adoptTill.IsZero() && !started.Before(e.adoptTill.Add(-adoptionWait)) {
+		e.adoptTill = time.Time{}
 		w.sync(e)
 	}
 }
