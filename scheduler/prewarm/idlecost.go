@@ -217,7 +217,7 @@ func allowedColdIdle(f *FunctionIdle, q FunctionQoS, lambda, busy, coldStart flo
 	m := perInterval * busy / interval.Seconds()
 	key := floorKeepKey(m, q.AllowedCold)
 	batch := max(q.Batch, 1)
-	c := coldFractionChoice(math.Exp2(float64(key[0])/4), batch, meanDuration, horizon, math.Exp2(float64(key[1])/4))
+	c := coldFractionChoice(loadInFlight(key), batch, meanDuration, horizon, loadShare(key))
 	bins := min(max(int(idleWindowRange/interval), 1), idleWindowMaxBins)
 	win := poissonWindow(lambda, interval, q.AllowedColdArrivals, bins)
 	keepAlive := max(c.keepAlive, q.ChainHold)
