@@ -217,7 +217,7 @@ func allowedColdIdle(f *FunctionIdle, q FunctionQoS, lambda, busy, coldStart flo
 	m := perInterval * busy / interval.Seconds()
 	key := floorKeepKey(m, q.AllowedCold)
 	batch := max(q.Batch, 1)
-	c := coldFractionChoice(loadInFlight(key), batch, meanDuration, horizon, loadShare(key))
+	c := coldFractionChoice(loadInFlight(key), batch, meanDuration, horizon, loadShare(key), nil)
 	bins := min(max(int(idleWindowRange/interval), 1), idleWindowMaxBins)
 	win := poissonWindow(lambda, interval, q.AllowedColdArrivals, bins)
 	keepAlive := max(c.keepAlive, q.ChainHold)
@@ -225,7 +225,7 @@ func allowedColdIdle(f *FunctionIdle, q FunctionQoS, lambda, busy, coldStart flo
 		keepAlive = max(keepAlive, 2*interval)
 	}
 	// The level model at the actual calls in flight (λ·busy) prices it.
-	cold, idle := newLevelModel(lambda*busy, batch).perCall(c.floor, keepAlive, meanDuration, horizon)
+	cold, idle := newLevelModel(lambda*busy, batch, nil).perCall(c.floor, keepAlive, meanDuration, horizon)
 	f.Floor, f.KeepAlive, f.Keep = c.floor, keepAlive, 0
 	windowIdle := win.idle
 	arrivals = win.coldArrivals

@@ -206,7 +206,7 @@ func TestIdleCostAllowedCold(t *testing.T) {
 				q := plan.Functions[k]
 				busy := tight.Stages[k].meanElement()
 				key := floorKeepKey(float64(poissonQuantile(60*tt.rate, 0.5))*busy/60, q.AllowedCold)
-				c := coldFractionChoice(math.Exp2(float64(key[0])/4), 1, seconds(busy), 2*time.Minute, math.Exp2(float64(key[1])/4))
+				c := coldFractionChoice(math.Exp2(float64(key[0])/4), 1, seconds(busy), 2*time.Minute, math.Exp2(float64(key[1])/4), nil)
 				if f.Floor != c.floor || f.KeepAlive != max(c.keepAlive, tt.hold) {
 					t.Errorf("%s: floor %d keep-alive %v, want the planner's %d and %v", f.Function, f.Floor, f.KeepAlive, c.floor, max(c.keepAlive, tt.hold))
 				}
