@@ -161,15 +161,6 @@ func ScalePool(now time.Time, ps PoolState, p AutoscalerPolicy) (create int, del
 	return create, del
 }
 
-// ScalePoolBurst is ScalePool's decision and Desired's verdict on a burst
-// at once, for a caller that keeps a pool panicking a while after each
-// burst: ps.Panicking may say whether an earlier burst does, as a burst
-// now decides the same (a pool in a burst deletes nothing).
-func ScalePoolBurst(now time.Time, ps PoolState, p AutoscalerPolicy) (create int, del []string, burst bool) {
-	p = p.WithDefaults()
-	return ScalePoolInto(now, &ps, &p, nil)
-}
-
 // ScaleScratch is memory that a caller deciding over and over (the
 // simulator, for every event) lends ScalePoolInto, so that a decision
 // allocates nothing, deletions included. The zero value is ready.
@@ -178,11 +169,15 @@ type ScaleScratch struct {
 	del     []string
 }
 
-// ScalePoolInto is ScalePoolBurst on *ps under *p (neither of which it
-// changes), its deletions written into s's memory: del holds until the
-// next call with s (a nil s: new memory). p must have its defaults filled
-// in (WithDefaults), so that a caller deciding under the same policy fills
-// them in once. Scale, ScalePool and ScalePoolBurst all decide through it.
+// ScalePoolInto is ScalePool's decision and Desired's verdict on a burst
+// at once, on *ps under *p (neither of which it changes), for a caller
+// that keeps a pool panicking a while after each burst: ps.Panicking may
+// say whether an earlier burst does, as a burst now decides the same (a
+// pool in a burst deletes nothing). Its deletions are written into s's
+// memory: del holds until the next call with s (a nil s: new memory). p
+// must have its defaults filled in (WithDefaults), so that a caller
+// deciding under the same policy fills them in once. Scale and ScalePool
+// decide through it.
 func ScalePoolInto(now time.Time, ps *PoolState, p *AutoscalerPolicy, s *ScaleScratch) (create int, del []string, panicking bool) {
 	total := len(ps.Idle) + ps.Busy + ps.Creating
 	desired, panicking := desiredOf(ps, p)
