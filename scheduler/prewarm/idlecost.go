@@ -136,6 +136,10 @@ func IdleCost(w WorkflowShape, p QoSPlan, arrivalsPerSecond float64, usdPerSecon
 			chained = chained && p.ChainWarm[i]
 			root = root || len(s.Needs) == 0
 		}
+		if f.Calls == 0 {
+			// No calls to price: the figures would be NaN or negative.
+			return IdleEstimate{}, fmt.Errorf("idle cost of %s: function %s of the plan runs no stage", w.Name, q.Function)
+		}
 		// coldCalls is the chance its cold starts cost the QoS: for a
 		// function with an allowed cold share, that of a call finding no
 		// warm sandbox other than on a cold arrival (counted once for the

@@ -3,6 +3,7 @@ package prewarm
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -289,5 +290,14 @@ func TestIdleCostErrors(t *testing.T) {
 		if _, err := IdleCost(w, plan, tt.rate, tt.prices); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want one naming %q", tt.name, err, tt.want)
 		}
+	}
+	// A plan's function that runs no stage of the workflow has no calls to
+	// price: an error, not NaN figures.
+	stray := plan
+	stray.Functions = append(slices.Clone(plan.Functions), FunctionQoS{Function: "fn-z", AllowedCold: 0.01})
+	pr := prices(w, 1e-5)
+	pr["fn-z"] = 1e-5
+	if _, err := IdleCost(w, stray, 1, pr); err == nil || !strings.Contains(err.Error(), "fn-z") {
+		t.Errorf("a function of no stage: error %v, want one naming fn-z", err)
 	}
 }
