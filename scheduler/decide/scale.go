@@ -140,7 +140,7 @@ func Scale(now time.Time, pools []PoolState, p AutoscalerPolicy) ScalePlan {
 	plan := ScalePlan{Create: map[string]int{}, Delete: map[string][]string{}}
 	for i := range pools {
 		ps := &pools[i]
-		create, del, _ := scalePool(now, ps, &p)
+		create, del, _ := ScalePoolInto(now, ps, &p, nil)
 		if create > 0 {
 			plan.Create[ps.Function] = create
 		}
@@ -152,21 +152,13 @@ func Scale(now time.Time, pools []PoolState, p AutoscalerPolicy) ScalePlan {
 }
 
 // ScalePool is Scale's decision for one pool: the sandboxes to create,
-// or the idle ones to delete. It allocates only for deletions (the
-// simulator calls it for every event).
+// or the idle ones to delete. It allocates only for deletions (a caller
+// deciding for every event, as the simulator, lends ScalePoolInto memory
+// instead).
 func ScalePool(now time.Time, ps PoolState, p AutoscalerPolicy) (create int, del []string) {
 	p = p.WithDefaults()
-	create, del, _ = scalePool(now, &ps, &p)
+	create, del, _ = ScalePoolInto(now, &ps, &p, nil)
 	return create, del
-}
-
-// ScalePoolBurst is ScalePool's decision and Desired's verdict on a burst
-// at once, for a caller that keeps a pool panicking a while after each
-// burst: ps.Panicking may say whether an earlier burst does, as a burst
-// now decides the same (a pool in a burst deletes nothing).
-func ScalePoolBurst(now time.Time, ps PoolState, p AutoscalerPolicy) (create int, del []string, burst bool) {
-	p = p.WithDefaults()
-	return scalePool(now, &ps, &p)
 }
 
 // ScaleScratch is memory that a caller deciding over and over (the
@@ -177,23 +169,16 @@ type ScaleScratch struct {
 	del     []string
 }
 
-// ScalePoolInto is ScalePoolBurst on *ps under *p (neither of which it
-// changes), its deletions written into s's memory: del holds until the
-// next call with s. p must have its defaults filled in (WithDefaults), so
-// that a caller deciding under the same policy fills them in once.
-func ScalePoolInto(now time.Time, ps *PoolState, p *AutoscalerPolicy, s *ScaleScratch) (create int, del []string, burst bool) {
-	return scalePoolInto(now, ps, p, s)
-}
-
-// scalePool is ScalePool under a policy with its defaults filled in;
-// panicking is Desired's.
-func scalePool(now time.Time, ps *PoolState, p *AutoscalerPolicy) (create int, del []string, panicking bool) {
-	return scalePoolInto(now, ps, p, nil)
-}
-
-// scalePoolInto is scalePool, its deletions in s's memory (new memory for
-// a nil s).
-func scalePoolInto(now time.Time, ps *PoolState, p *AutoscalerPolicy, s *ScaleScratch) (create int, del []string, panicking bool) {
+// ScalePoolInto is ScalePool's decision and Desired's verdict on a burst
+// at once, on *ps under *p (neither of which it changes), for a caller
+// that keeps a pool panicking a while after each burst: ps.Panicking may
+// say whether an earlier burst does, as a burst now decides the same (a
+// pool in a burst deletes nothing). Its deletions are written into s's
+// memory: del holds until the next call with s (a nil s: new memory). p
+// must have its defaults filled in (WithDefaults), so that a caller
+// deciding under the same policy fills them in once. Scale and ScalePool
+// decide through it.
+func ScalePoolInto(now time.Time, ps *PoolState, p *AutoscalerPolicy, s *ScaleScratch) (create int, del []string, panicking bool) {
 	total := len(ps.Idle) + ps.Busy + ps.Creating
 	desired, panicking := desiredOf(ps, p)
 	create = queueNeed(ps)

@@ -219,10 +219,10 @@ func TestScalePoolDeletesOldestExpired(t *testing.T) {
 	}
 }
 
-// TestScalePoolBurst checks that ScalePoolBurst gives Desired's burst and
-// ScalePool's decision, which with a burst does not depend on Panicking,
-// and that ScalePoolInto, with memory lent from one call to the next,
-// gives the same.
+// TestScalePoolBurst checks that ScalePoolInto (new memory) gives
+// Desired's burst and ScalePool's decision, which with a burst does not
+// depend on Panicking, and that ScalePoolInto, with memory lent from one
+// call to the next, gives the same.
 func TestScalePoolBurst(t *testing.T) {
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	policy := AutoscalerPolicy{KeepAlive: 10 * time.Second}
@@ -236,12 +236,12 @@ func TestScalePoolBurst(t *testing.T) {
 		for i := range rng.IntN(6) {
 			ps.Idle = append(ps.Idle, IdleSandbox{ID: fmt.Sprintf("s%02d", i), LastUsed: now.Add(-time.Duration(rng.IntN(20)) * time.Second)})
 		}
-		create, del, burst := ScalePoolBurst(now, ps, policy)
+		create, del, burst := ScalePoolInto(now, &ps, &withDefaults, nil)
 		if _, want := Desired(ps, policy); burst != want {
 			t.Fatalf("%+v: burst %v, want %v", ps, burst, want)
 		}
 		if c, d, b := ScalePoolInto(now, &ps, &withDefaults, &scratch); c != create || !slices.Equal(d, del) || b != burst {
-			t.Fatalf("%+v: ScalePoolInto %d %v %v, ScalePoolBurst %d %v %v", ps, c, d, b, create, del, burst)
+			t.Fatalf("%+v: ScalePoolInto lent memory %d %v %v, new memory %d %v %v", ps, c, d, b, create, del, burst)
 		}
 		for _, panicking := range []bool{ps.Panicking, true} {
 			if !burst && panicking != ps.Panicking {
@@ -249,7 +249,7 @@ func TestScalePoolBurst(t *testing.T) {
 			}
 			ps.Panicking = panicking
 			if c, d := ScalePool(now, ps, policy); c != create || !slices.Equal(d, del) {
-				t.Fatalf("%+v: ScalePoolBurst %d %v, ScalePool %d %v", ps, create, del, c, d)
+				t.Fatalf("%+v: ScalePoolInto %d %v, ScalePool %d %v", ps, create, del, c, d)
 			}
 		}
 		if burst {

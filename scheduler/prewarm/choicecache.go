@@ -14,6 +14,9 @@ import (
 type choiceCache struct {
 	mu      sync.Mutex
 	choices map[choiceKey]floorKeep
+	// draws are the level model's first draws (levelModelDraws), drawn
+	// once for all the choices; read only.
+	draws []float64
 }
 
 // choiceKey is what coldFractionChoice's choice depends on: the calls in
@@ -27,7 +30,7 @@ type choiceKey struct {
 
 // newChoiceCache returns an empty cache.
 func newChoiceCache() *choiceCache {
-	return &choiceCache{choices: map[choiceKey]floorKeep{}}
+	return &choiceCache{choices: map[choiceKey]floorKeep{}, draws: levelModelDraws()}
 }
 
 // choose is coldFractionChoice's floor and keep-alive for the calls in
@@ -36,7 +39,9 @@ func newChoiceCache() *choiceCache {
 // one kept, or a new one, then kept.
 func (c *choiceCache) choose(load [2]int, batch int, meanDuration, horizon time.Duration) floorKeep {
 	key := choiceKey{load: load, batch: batch, meanDuration: meanDuration, horizon: horizon}
+	var draws []float64
 	if c != nil {
+		draws = c.draws
 		c.mu.Lock()
 		fk, ok := c.choices[key]
 		c.mu.Unlock()
@@ -45,7 +50,7 @@ func (c *choiceCache) choose(load [2]int, batch int, meanDuration, horizon time.
 		}
 	}
 	// Chosen outside the lock: two planners may both choose, the same.
-	choice := coldFractionChoice(loadInFlight(load), batch, meanDuration, horizon, loadShare(load))
+	choice := coldFractionChoice(loadInFlight(load), batch, meanDuration, horizon, loadShare(load), draws)
 	fk := floorKeep{floor: choice.floor, keepAlive: choice.keepAlive}
 	if c != nil {
 		c.mu.Lock()

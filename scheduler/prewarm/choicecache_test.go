@@ -21,7 +21,7 @@ func TestChoiceCache(t *testing.T) {
 	}
 	wg.Wait()
 	for _, load := range loads {
-		want := coldFractionChoice(loadInFlight(load), 2, 200*time.Millisecond, 2*time.Minute, loadShare(load))
+		want := coldFractionChoice(loadInFlight(load), 2, 200*time.Millisecond, 2*time.Minute, loadShare(load), nil)
 		for _, cache := range []*choiceCache{c, nil} {
 			if got := cache.choose(load, 2, 200*time.Millisecond, 2*time.Minute); got != (floorKeep{floor: want.floor, keepAlive: want.keepAlive}) {
 				t.Errorf("load %v, cache %v: %+v, want floor %d, keep-alive %v", load, cache != nil, got, want.floor, want.keepAlive)

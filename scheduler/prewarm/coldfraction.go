@@ -3,7 +3,6 @@ package prewarm
 import (
 	"math"
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -42,16 +41,16 @@ const (
 
 // newLevelModel simulates calls arriving at m calls per mean duration
 // (the mean in flight), batch at a time. It is deterministic: the draws
-// are seeded.
-func newLevelModel(m float64, batch int) *levelModel {
+// are seeded. draws, when not nil, are its first draws, drawn ahead
+// (levelModelDraws); it draws the rest.
+func newLevelModel(m float64, batch int, draws []float64) *levelModel {
 	batch = max(batch, 1)
 	rate := m / float64(batch) // batches per mean duration
 	var seq uint64
-	table := levelModelDraws()
 	draw := func() float64 { // exponential of mean 1
 		seq++
-		if seq <= uint64(len(table)) {
-			return table[seq-1]
+		if seq <= uint64(len(draws)) {
+			return draws[seq-1]
 		}
 		return -math.Log(uniform(qosColdSeed, 0x1e7e1, seq))
 	}
@@ -100,19 +99,20 @@ func newLevelModel(m float64, batch int) *levelModel {
 	return lm
 }
 
-// levelModelDraws are the first exponential draws newLevelModel takes,
-// in order: the same for every model (the draws are seeded, whatever the
-// rate and batch), so drawn once, for the planners of every function that
-// build models over and over (aquatope-qos, see planAllowedCold). A model
-// of one call at a time takes all of them; one of larger batches fewer,
-// unless its batch is very large.
-var levelModelDraws = sync.OnceValue(func() []float64 {
+// levelModelDraws returns the first exponential draws newLevelModel
+// takes, in order: the same for every model (the draws are seeded,
+// whatever the rate and batch), so a choice cache draws them once for
+// the planners of every function that build models over and over
+// (aquatope-qos, see planAllowedCold). A model of one call at a time
+// takes all of them; one of larger batches fewer, unless its batch is
+// very large.
+func levelModelDraws() []float64 {
 	table := make([]float64, 2*(levelModelWarmUp+levelModelCalls))
 	for k := range table {
 		table[k] = -math.Log(uniform(qosColdSeed, 0x1e7e1, uint64(k)+1))
 	}
 	return table
-})
+}
 
 // coldAndIdle are the share of the counted calls that find no warm
 // sandbox under a floor and a keep-alive (in mean durations), leaving out
@@ -167,11 +167,11 @@ type coldFraction struct {
 // quantiles of the calls in flight (Poisson), and keep-alives from none
 // to ten minutes, up to horizon. When none meets allowed, the one with
 // the fewest cold starts. It returns the choice with its cold share and
-// idle per call (see perCall).
-func coldFractionChoice(m float64, batch int, meanDuration, horizon time.Duration, allowed float64) coldFraction {
+// idle per call (see perCall). draws are newLevelModel's.
+func coldFractionChoice(m float64, batch int, meanDuration, horizon time.Duration, allowed float64, draws []float64) coldFraction {
 	keepAlives := [...]time.Duration{0, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 20 * time.Second,
 		30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute}
-	lm := newLevelModel(m, batch)
+	lm := newLevelModel(m, batch, draws)
 	floors := []int{0}
 	for _, q := range [...]float64{0.5, 0.9, 0.99, 0.999} {
 		if f := poissonQuantile(m, q); !slices.Contains(floors, f) {

@@ -13,7 +13,7 @@ import (
 // flight.
 func TestLevelModel(t *testing.T) {
 	const m = 0.01 // calls in flight on average: one call at a time
-	lm := newLevelModel(m, 1)
+	lm := newLevelModel(m, 1, nil)
 	for _, tt := range []struct {
 		floor int
 		keep  float64 // mean durations
@@ -35,7 +35,7 @@ func TestLevelModel(t *testing.T) {
 	}
 	// Batches: the second of two calls at once never finds a sandbox the
 	// first left.
-	b := newLevelModel(m, 2)
+	b := newLevelModel(m, 2, nil)
 	if cold, _ := b.coldAndIdle(1, 0, math.Inf(1)); cold < 0.45 {
 		t.Errorf("batches of two, floor 1: cold %.3f, want at least half", cold)
 	}
@@ -47,10 +47,10 @@ func TestLevelModel(t *testing.T) {
 func TestColdFractionChoice(t *testing.T) {
 	const d = 200 * time.Millisecond
 	for _, m := range []float64{0.001, 0.1, 1, 10, 100} {
-		lm := newLevelModel(m, 1)
+		lm := newLevelModel(m, 1, nil)
 		prevIdle := -1.0
 		for _, allowed := range []float64{1, 0.3, 0.1, 0.03, 0.01} {
-			c := coldFractionChoice(m, 1, d, 2*time.Minute, allowed)
+			c := coldFractionChoice(m, 1, d, 2*time.Minute, allowed, nil)
 			floor, keep := c.floor, c.keepAlive
 			if allowed == 1 && (floor != 0 || keep != 0) {
 				t.Errorf("m %v: every call may be cold, got floor %d keep-alive %v", m, floor, keep)
@@ -156,7 +156,7 @@ func TestColdFractionChoicePinned(t *testing.T) {
 		{30, 3, 1000 * time.Millisecond, 0.05, 37, 2 * time.Second},
 		{30, 3, 1000 * time.Millisecond, 0.005, 48, 1 * time.Second},
 	} {
-		c := coldFractionChoice(tt.m, tt.batch, tt.duration, 2*time.Minute, tt.allowed)
+		c := coldFractionChoice(tt.m, tt.batch, tt.duration, 2*time.Minute, tt.allowed, nil)
 		if c.floor != tt.floor || c.keepAlive != tt.keep {
 			t.Errorf("m %v, batch %d, duration %v, allowed %v: floor %d keep-alive %v, want %d and %v", tt.m, tt.batch, tt.duration, tt.allowed, c.floor, c.keepAlive, tt.floor, tt.keep)
 		}
@@ -224,7 +224,7 @@ func TestLevelModelDraws(t *testing.T) {
 			t.Errorf("draw %d: %v, want %v", k, table[k], want)
 		}
 	}
-	lm := newLevelModel(4, 20000)
+	lm := newLevelModel(4, 20000, table)
 	if n := len(lm.hits); n != 20000-levelModelWarmUp {
 		t.Errorf("one batch of 20000 calls: %d counted, want %d", n, 20000-levelModelWarmUp)
 	}

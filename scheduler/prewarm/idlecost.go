@@ -136,6 +136,10 @@ func IdleCost(w WorkflowShape, p QoSPlan, arrivalsPerSecond float64, usdPerSecon
 			chained = chained && p.ChainWarm[i]
 			root = root || len(s.Needs) == 0
 		}
+		if f.Calls == 0 {
+			// No calls to price: the figures would be NaN or negative.
+			return IdleEstimate{}, fmt.Errorf("idle cost of %s: function %s of the plan runs no stage", w.Name, q.Function)
+		}
 		// coldCalls is the chance its cold starts cost the QoS: for a
 		// function with an allowed cold share, that of a call finding no
 		// warm sandbox other than on a cold arrival (counted once for the
@@ -217,7 +221,7 @@ func allowedColdIdle(f *FunctionIdle, q FunctionQoS, lambda, busy, coldStart flo
 	m := perInterval * busy / interval.Seconds()
 	key := floorKeepKey(m, q.AllowedCold)
 	batch := max(q.Batch, 1)
-	c := coldFractionChoice(math.Exp2(float64(key[0])/4), batch, meanDuration, horizon, math.Exp2(float64(key[1])/4))
+	c := coldFractionChoice(loadInFlight(key), batch, meanDuration, horizon, loadShare(key), nil)
 	bins := min(max(int(idleWindowRange/interval), 1), idleWindowMaxBins)
 	win := poissonWindow(lambda, interval, q.AllowedColdArrivals, bins)
 	keepAlive := max(c.keepAlive, q.ChainHold)
@@ -225,7 +229,7 @@ func allowedColdIdle(f *FunctionIdle, q FunctionQoS, lambda, busy, coldStart flo
 		keepAlive = max(keepAlive, 2*interval)
 	}
 	// The level model at the actual calls in flight (λ·busy) prices it.
-	cold, idle := newLevelModel(lambda*busy, batch).perCall(c.floor, keepAlive, meanDuration, horizon)
+	cold, idle := newLevelModel(lambda*busy, batch, nil).perCall(c.floor, keepAlive, meanDuration, horizon)
 	f.Floor, f.KeepAlive, f.Keep = c.floor, keepAlive, 0
 	windowIdle := win.idle
 	arrivals = win.coldArrivals

@@ -3,6 +3,7 @@ package prewarm
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -206,7 +207,7 @@ func TestIdleCostAllowedCold(t *testing.T) {
 				q := plan.Functions[k]
 				busy := tight.Stages[k].meanElement()
 				key := floorKeepKey(float64(poissonQuantile(60*tt.rate, 0.5))*busy/60, q.AllowedCold)
-				c := coldFractionChoice(math.Exp2(float64(key[0])/4), 1, seconds(busy), 2*time.Minute, math.Exp2(float64(key[1])/4))
+				c := coldFractionChoice(math.Exp2(float64(key[0])/4), 1, seconds(busy), 2*time.Minute, math.Exp2(float64(key[1])/4), nil)
 				if f.Floor != c.floor || f.KeepAlive != max(c.keepAlive, tt.hold) {
 					t.Errorf("%s: floor %d keep-alive %v, want the planner's %d and %v", f.Function, f.Floor, f.KeepAlive, c.floor, max(c.keepAlive, tt.hold))
 				}
@@ -289,5 +290,14 @@ func TestIdleCostErrors(t *testing.T) {
 		if _, err := IdleCost(w, plan, tt.rate, tt.prices); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want one naming %q", tt.name, err, tt.want)
 		}
+	}
+	// A plan's function that runs no stage of the workflow has no calls to
+	// price: an error, not NaN figures.
+	stray := plan
+	stray.Functions = append(slices.Clone(plan.Functions), FunctionQoS{Function: "fn-z", AllowedCold: 0.01})
+	pr := prices(w, 1e-5)
+	pr["fn-z"] = 1e-5
+	if _, err := IdleCost(w, stray, 1, pr); err == nil || !strings.Contains(err.Error(), "fn-z") {
+		t.Errorf("a function of no stage: error %v, want one naming fn-z", err)
 	}
 }

@@ -82,9 +82,11 @@ func (p *pool) keepAliveSeconds(ka time.Duration) float64 {
 
 // autoscalerPolicy is the autoscaler's policy under keep-alive ka and cap
 // maxCreates, its defaults filled in; the last one is kept, as the
-// keep-alive in force changes once an interval at most.
+// keep-alive in force changes once an interval at most. A zero
+// TargetConcurrency (WithDefaults makes it positive) is none kept yet, so
+// that a first keep-alive of zero still gets the defaults.
 func (p *pool) autoscalerPolicy(ka time.Duration, maxCreates int) *decide.AutoscalerPolicy {
-	if ka != p.policyKA {
+	if ka != p.policyKA || p.policy.TargetConcurrency == 0 {
 		p.policyKA = ka
 		p.policy = decide.AutoscalerPolicy{KeepAlive: ka, MaxCreatesPerFunction: maxCreates}.WithDefaults()
 	}
