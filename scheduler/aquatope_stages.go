@@ -353,7 +353,7 @@ type forecaster struct {
 	percentile, quantile float64
 	// scratch
 	levels                      [][stageLevels]float64
-	latVar                      []float64
+	latVar, costVar, stageCost  []float64
 	stageMs, finish, share, e2e []float64
 	sorted                      []float64
 	out                         [stageOutputs]float64
@@ -363,7 +363,7 @@ type forecaster struct {
 func newForecaster(g *graph, knobs [][]int, models []*stageModel, overheadUSD, percentile, quantile float64) *forecaster {
 	n := len(g.nodes)
 	f := &forecaster{graph: g, knobs: knobs, models: models, overheadUSD: overheadUSD, percentile: percentile, quantile: quantile,
-		levels: make([][stageLevels]float64, n), latVar: make([]float64, n),
+		levels: make([][stageLevels]float64, n), latVar: make([]float64, n), costVar: make([]float64, n), stageCost: make([]float64, n),
 		stageMs: make([]float64, n), finish: make([]float64, n), share: make([]float64, n), z: make([][]float64, n)}
 	for s := range f.z {
 		f.z[s] = make([]float64, len(knobs[s]))
@@ -375,8 +375,7 @@ func newForecaster(g *graph, knobs [][]int, models []*stageModel, overheadUSD, p
 func (f *forecaster) at(x []float64, draws []uint8) forecast {
 	n := len(f.graph.nodes)
 	var cost float64
-	stageCost := make([]float64, n)
-	costVar := make([]float64, n)
+	stageCost, costVar := f.stageCost, f.costVar
 	for s, m := range f.models {
 		for j, k := range f.knobs[s] {
 			f.z[s][j] = math.Log(x[k])
