@@ -426,10 +426,9 @@ func (f *forecaster) at(x []float64, draws []uint8) forecast {
 		w := sh / count
 		lv += w * w * f.latVar[s]
 	}
-	gap := math.Max(1e-3, math.Log(vq/vt))
 	return forecast{
 		logLatency: math.Log(vq), latencySD: math.Sqrt(lv),
-		kappa:   math.Log((100-f.percentile)/(100-f.quantile)) / gap,
+		kappa:   tailSlopeOver(f.percentile, f.quantile, math.Log(vq/vt)),
 		logCost: math.Log(cost), costSD: math.Sqrt(cv),
 	}
 }
