@@ -216,6 +216,11 @@ func (p *aquatopeStages) Suggest(ctx context.Context) (Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if float64(p.budget-len(p.evals)) <= p.opts.ExploitShare*float64(p.budget) {
+		if c, ok := p.modelOptimum(f); ok {
+			return c, nil
+		}
+	}
 	logT := math.Log(p.target.LatencyMs)
 	best, seeds := math.Inf(1), make([][]float64, 0, len(p.evals))
 	for _, e := range p.evals {
@@ -225,11 +230,6 @@ func (p *aquatopeStages) Suggest(ctx context.Context) (Config, error) {
 		}
 	}
 	maxCost := f.at(p.space.Point(p.space.Max()), p.draws).logCost
-	if float64(p.budget-len(p.evals)) <= p.opts.ExploitShare*float64(p.budget) {
-		if c, ok := p.modelOptimum(f); ok {
-			return c, nil
-		}
-	}
 	acq := func(x []float64) float64 {
 		fc := f.at(x, p.draws)
 		pf := bayes.ProbabilityBelow(fc.logLatency, fc.latencySD, logT)
