@@ -107,12 +107,8 @@ func (g *GP) NoiseVariance() float64 { return g.sn2 * g.std.sd * g.std.sd }
 // x, in output units. The variance excludes observation noise; add
 // NoiseVariance for the predictive distribution of a new observation.
 func (g *GP) Predict(x []float64) (mean, variance float64) {
-	n := len(g.x)
-	xs := g.scaler.scale(make([]float64, len(x)), x)
-	v := make([]float64, n)
-	for i := 0; i < n; i++ {
-		v[i] = Matern52(xs, g.x[i], g.invLS, g.sf2)
-	}
+	v := make([]float64, len(g.x))
+	g.kernelAt(make([]float64, len(x)), v, x)
 	return g.posterior(v)
 }
 
@@ -122,17 +118,28 @@ func (g *GP) posterior(kstar []float64) (mean, variance float64) {
 	for i, kv := range kstar {
 		m += kv * g.alpha[i]
 	}
+	variance = g.latentVariance(kstar)
+	sd := g.std.sd
+	return g.std.mean + sd*m, variance * sd * sd
+}
+
+// kernelAt writes k* at x into buf (one per input), scaling x into xs.
+func (g *GP) kernelAt(xs, buf, x []float64) {
+	xs = g.scaler.scale(xs, x)
+	for i := range g.x {
+		buf[i] = Matern52(xs, g.x[i], g.invLS, g.sf2)
+	}
+}
+
+// latentVariance turns k* (overwritten) into the posterior variance in
+// standardised units, σ_f² less what the data explain, at least 0.
+func (g *GP) latentVariance(kstar []float64) float64 {
 	g.f.forward(kstar)
 	var q float64
 	for _, v := range kstar {
 		q += v * v
 	}
-	variance = g.sf2 - q
-	if variance < 0 {
-		variance = 0
-	}
-	sd := g.std.sd
-	return g.std.mean + sd*m, variance * sd * sd
+	return math.Max(0, g.sf2-q)
 }
 
 // Predictor predicts many points without allocating per point. It is not
@@ -149,10 +156,6 @@ func (g *GP) NewPredictor() *Predictor {
 
 // Predict is GP.Predict without allocations.
 func (p *Predictor) Predict(x []float64) (mean, variance float64) {
-	g := p.g
-	xs := g.scaler.scale(p.xs, x)
-	for i := range g.x {
-		p.buf[i] = Matern52(xs, g.x[i], g.invLS, g.sf2)
-	}
-	return g.posterior(p.buf)
+	p.g.kernelAt(p.xs, p.buf, x)
+	return p.g.posterior(p.buf)
 }

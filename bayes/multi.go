@@ -15,14 +15,9 @@ import (
 // signal variances are relative to each output's spread. It is immutable
 // once fitted and safe for concurrent use.
 type Multi struct {
-	scaler unitScaler
-	x      [][]float64 // scaled inputs
+	lead   *GP // fitted to the lead output: the inputs, kernel and factor
 	stds   []standardiser
 	alphas [][]float64 // K⁻¹y per standardised output
-	hyper  Hyper
-	invLS  []float64
-	sf2    float64
-	f      *factor
 }
 
 // FitMulti fits outputs ys (ys[k][i] is output k at input x[i]) with
@@ -35,7 +30,7 @@ func FitMulti(x [][]float64, ys [][]float64, lead int, bounds []Interval, opts F
 	if err != nil {
 		return nil, fmt.Errorf("fit multi-output GP: %w", err)
 	}
-	m := &Multi{scaler: g.scaler, x: g.x, hyper: g.hyper, invLS: g.invLS, sf2: g.sf2, f: g.f}
+	m := &Multi{lead: g}
 	for k, y := range ys {
 		if len(y) != len(x) {
 			return nil, fmt.Errorf("fit multi-output GP: output %d has %d values for %d inputs", k, len(y), len(x))
@@ -49,14 +44,14 @@ func FitMulti(x [][]float64, ys [][]float64, lead int, bounds []Interval, opts F
 			z[i] = (v - std.mean) / std.sd
 		}
 		m.stds = append(m.stds, std)
-		m.alphas = append(m.alphas, m.f.solve(z))
+		m.alphas = append(m.alphas, g.f.solve(z))
 	}
 	return m, nil
 }
 
 // Hyper returns the shared hyper-parameters (a copy), e.g. to warm-start
 // the next fit.
-func (m *Multi) Hyper() Hyper { return m.hyper.Clone() }
+func (m *Multi) Hyper() Hyper { return m.lead.Hyper() }
 
 // Outputs returns the number of outputs.
 func (m *Multi) Outputs() int { return len(m.alphas) }
@@ -70,7 +65,7 @@ type MultiPredictor struct {
 
 // NewPredictor returns a reusable predictor for m.
 func (m *Multi) NewPredictor() *MultiPredictor {
-	return &MultiPredictor{m: m, xs: make([]float64, len(m.scaler.lo)), buf: make([]float64, len(m.x))}
+	return &MultiPredictor{m: m, xs: make([]float64, len(m.lead.scaler.lo)), buf: make([]float64, len(m.lead.x))}
 }
 
 // Predict writes every output's posterior mean at x into means (one per
@@ -79,10 +74,7 @@ func (m *Multi) NewPredictor() *MultiPredictor {
 // Scale(k)². The variance excludes observation noise.
 func (p *MultiPredictor) Predict(x []float64, means []float64) (standardVariance float64) {
 	m := p.m
-	xs := m.scaler.scale(p.xs, x)
-	for i := range m.x {
-		p.buf[i] = Matern52(xs, m.x[i], m.invLS, m.sf2)
-	}
+	m.lead.kernelAt(p.xs, p.buf, x)
 	for k, a := range m.alphas {
 		var s float64
 		for i, kv := range p.buf {
@@ -90,12 +82,7 @@ func (p *MultiPredictor) Predict(x []float64, means []float64) (standardVariance
 		}
 		means[k] = m.stds[k].mean + m.stds[k].sd*s
 	}
-	m.f.forward(p.buf)
-	var q float64
-	for _, v := range p.buf {
-		q += v * v
-	}
-	return math.Max(0, m.sf2-q)
+	return m.lead.latentVariance(p.buf)
 }
 
 // Scale returns output k's standard deviation over the data, the factor

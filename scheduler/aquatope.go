@@ -487,11 +487,11 @@ func (p *aquatope) tailSlope() float64 {
 			r = append(r, math.Log(s.latencyMs/s.targetPctMs))
 		}
 	}
-	gap := 1e-3
+	var gap float64
 	if len(r) > 0 {
-		gap = math.Max(gap, medianOf(r))
+		gap = medianOf(r)
 	}
-	return math.Log((100-p.target.Percentile)/(100-p.quantile)) / gap
+	return tailSlopeOver(p.target.Percentile, p.quantile, gap)
 }
 
 // expectedMiss is the expected share of windows missed by a configuration

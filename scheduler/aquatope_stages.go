@@ -216,6 +216,11 @@ func (p *aquatopeStages) Suggest(ctx context.Context) (Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if float64(p.budget-len(p.evals)) <= p.opts.ExploitShare*float64(p.budget) {
+		if c, ok := p.modelOptimum(f); ok {
+			return c, nil
+		}
+	}
 	logT := math.Log(p.target.LatencyMs)
 	best, seeds := math.Inf(1), make([][]float64, 0, len(p.evals))
 	for _, e := range p.evals {
@@ -225,11 +230,6 @@ func (p *aquatopeStages) Suggest(ctx context.Context) (Config, error) {
 		}
 	}
 	maxCost := f.at(p.space.Point(p.space.Max()), p.draws).logCost
-	if float64(p.budget-len(p.evals)) <= p.opts.ExploitShare*float64(p.budget) {
-		if c, ok := p.modelOptimum(f); ok {
-			return c, nil
-		}
-	}
 	acq := func(x []float64) float64 {
 		fc := f.at(x, p.draws)
 		pf := bayes.ProbabilityBelow(fc.logLatency, fc.latencySD, logT)
@@ -353,7 +353,7 @@ type forecaster struct {
 	percentile, quantile float64
 	// scratch
 	levels                      [][stageLevels]float64
-	latVar                      []float64
+	latVar, costVar, stageCost  []float64
 	stageMs, finish, share, e2e []float64
 	sorted                      []float64
 	out                         [stageOutputs]float64
@@ -363,7 +363,7 @@ type forecaster struct {
 func newForecaster(g *graph, knobs [][]int, models []*stageModel, overheadUSD, percentile, quantile float64) *forecaster {
 	n := len(g.nodes)
 	f := &forecaster{graph: g, knobs: knobs, models: models, overheadUSD: overheadUSD, percentile: percentile, quantile: quantile,
-		levels: make([][stageLevels]float64, n), latVar: make([]float64, n),
+		levels: make([][stageLevels]float64, n), latVar: make([]float64, n), costVar: make([]float64, n), stageCost: make([]float64, n),
 		stageMs: make([]float64, n), finish: make([]float64, n), share: make([]float64, n), z: make([][]float64, n)}
 	for s := range f.z {
 		f.z[s] = make([]float64, len(knobs[s]))
@@ -375,8 +375,7 @@ func newForecaster(g *graph, knobs [][]int, models []*stageModel, overheadUSD, p
 func (f *forecaster) at(x []float64, draws []uint8) forecast {
 	n := len(f.graph.nodes)
 	var cost float64
-	stageCost := make([]float64, n)
-	costVar := make([]float64, n)
+	stageCost, costVar := f.stageCost, f.costVar
 	for s, m := range f.models {
 		for j, k := range f.knobs[s] {
 			f.z[s][j] = math.Log(x[k])
@@ -427,10 +426,9 @@ func (f *forecaster) at(x []float64, draws []uint8) forecast {
 		w := sh / count
 		lv += w * w * f.latVar[s]
 	}
-	gap := math.Max(1e-3, math.Log(vq/vt))
 	return forecast{
 		logLatency: math.Log(vq), latencySD: math.Sqrt(lv),
-		kappa:   math.Log((100-f.percentile)/(100-f.quantile)) / gap,
+		kappa:   tailSlopeOver(f.percentile, f.quantile, math.Log(vq/vt)),
 		logCost: math.Log(cost), costSD: math.Sqrt(cv),
 	}
 }

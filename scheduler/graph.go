@@ -34,8 +34,8 @@ type graph struct {
 	needs [][]int
 }
 
-// newGraph orders nodes topologically; an error names a cycle, an unknown
-// need or a repeated name.
+// newGraph orders nodes topologically; an error names the stages in or
+// after a cycle, an unknown need or a repeated name.
 func newGraph(nodes []StageNode) (*graph, error) {
 	seen := map[string]bool{}
 	for _, n := range nodes {
@@ -43,6 +43,13 @@ func newGraph(nodes []StageNode) (*graph, error) {
 			return nil, fmt.Errorf("stage %q appears twice", n.Name)
 		}
 		seen[n.Name] = true
+	}
+	for _, n := range nodes {
+		for _, need := range n.Needs {
+			if !seen[need] {
+				return nil, fmt.Errorf("stage %q needs %q, not a stage", n.Name, need)
+			}
+		}
 	}
 	g := &graph{}
 	index := map[string]int{}
@@ -69,7 +76,13 @@ func newGraph(nodes []StageNode) (*graph, error) {
 			progress = true
 		}
 		if !progress {
-			return nil, fmt.Errorf("stages form a cycle or need unknown stages")
+			var left []string
+			for _, n := range nodes {
+				if _, done := index[n.Name]; !done {
+					left = append(left, n.Name)
+				}
+			}
+			return nil, fmt.Errorf("stages %q form a cycle or follow one", left)
 		}
 	}
 	return g, nil

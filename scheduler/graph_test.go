@@ -3,6 +3,7 @@ package scheduler
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -52,13 +53,16 @@ func TestGraphEndToEndAndCriticalPath(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range [][]StageNode{
-		{{Name: "a", Needs: []string{"b"}}, {Name: "b", Needs: []string{"a"}}},
-		{{Name: "a", Needs: []string{"nowhere"}}},
-		{{Name: "a"}, {Name: "a"}},
+	for _, bad := range []struct {
+		nodes []StageNode
+		want  string // in the error
+	}{
+		{[]StageNode{{Name: "x"}, {Name: "a", Needs: []string{"b"}}, {Name: "b", Needs: []string{"a"}}}, `["a" "b"] form a cycle`},
+		{[]StageNode{{Name: "a", Needs: []string{"nowhere"}}}, `"a" needs "nowhere"`},
+		{[]StageNode{{Name: "a"}, {Name: "a"}}, `"a" appears twice`},
 	} {
-		if _, err := newGraph(bad); err == nil {
-			t.Errorf("graph %+v: no error", bad)
+		if _, err := newGraph(bad.nodes); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("graph %+v: error %v, want %s", bad.nodes, err, bad.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -124,17 +125,16 @@ func stageOutputsOf(samples []stageSample, bounds []bayes.Interval) [][stageOutp
 		return d
 	}
 	order := make([]int, len(samples))
+	d := make([]float64, len(samples))
 	var pooled []float64
 	for j, s := range samples {
 		for i := range order {
-			order[i] = i
+			order[i], d[i] = i, dist(samples[i].z, s.z)
 		}
-		slices.SortStableFunc(order, func(a, b int) int {
-			return cmpFloat(dist(samples[a].z, s.z), dist(samples[b].z, s.z))
-		})
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(d[a], d[b]) })
 		pool := order[:1] // itself, or one at the same knobs
 		for _, i := range order[1:min(poolSize, len(order))] {
-			if dist(samples[i].z, s.z) <= poolRadius*poolRadius {
+			if d[i] <= poolRadius*poolRadius {
 				pool = append(pool, i)
 			}
 		}
@@ -163,17 +163,6 @@ func stageOutputsOf(samples []stageSample, bounds []bayes.Interval) [][stageOutp
 		out[j][outLocation], out[j][outCost] = loc, s.logCost
 	}
 	return out
-}
-
-// cmpFloat compares a and b.
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // stageModel predicts one stage's latency quantiles and cost from its own

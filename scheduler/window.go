@@ -97,3 +97,11 @@ func expectedWindowMiss(p, quantile float64, window int, mean, sd, kappa float64
 	}
 	return sum / wsum
 }
+
+// tailSlopeOver is κ, the slope of the log exceedance probability in log
+// latency, for a tail whose log latency rises by logGap from the p-th
+// percentile to the quantile-th (floored at 0.1%: where both fall on one
+// value, the tail is taken as a near-step).
+func tailSlopeOver(p, quantile, logGap float64) float64 {
+	return math.Log((100-p)/(100-quantile)) / math.Max(1e-3, logGap)
+}
