@@ -180,7 +180,7 @@ func (p *aquatopeStages) Observe(ctx context.Context, c Config, o Observation) e
 	for s, n := range p.graph.nodes {
 		lat, cost := o.StageLatencyMs[n.Name], o.StageCostUSD[n.Name]
 		if len(lat) == 0 {
-			return fmt.Errorf("aquatope-stages: observation without stage %q: it needs every invocation broken down by stage", n.Name)
+			return fmt.Errorf("aquatope-stages: observation without stage %q: it needs every invocation broken down by stage, each stage with its latency and cost", n.Name)
 		}
 		z := make([]float64, len(p.knobs[s]))
 		for j, k := range p.knobs[s] {

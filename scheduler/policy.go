@@ -135,6 +135,22 @@ func PolicyNames() []string {
 	return []string{PolicyAquatope, PolicyAquatopeStages, PolicyCherryPick, PolicyRandom, PolicyStaticMax, PolicyStaticDefault, PolicyOracle, PolicyWindowSafeOracle}
 }
 
+// LivePolicyNames lists the policies that tune a live cluster: every
+// one but the oracles, which need the simulator's truth.
+func LivePolicyNames() []string {
+	var out []string
+	for _, n := range PolicyNames() {
+		if !needsTruth(n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// needsTruth reports whether the named policy is an oracle, built only
+// with PolicyOptions.Truth.
+func needsTruth(name string) bool { return name == PolicyOracle || name == PolicyWindowSafeOracle }
+
 // UsesStages reports whether the named policy needs observations broken
 // down by stage (Observation.StageLatencyMs) and the workflow's Graph.
 func UsesStages(name string) bool { return name == PolicyAquatopeStages }

@@ -208,7 +208,7 @@ func tuneCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Policy, "policy", scheduler.PolicyAquatope, "resource policy: "+strings.Join(scheduler.PolicyNames()[:6], ", "))
+	f.StringVar(&opts.Policy, "policy", scheduler.PolicyAquatope, "resource policy: "+strings.Join(scheduler.LivePolicyNames(), ", "))
 	f.IntVar(&opts.Budget, "budget", 0, "evaluations at most (default: 30 up to four stages, 60 beyond)")
 	f.IntVar(&opts.PerEvaluation, "per-eval", 20, "warm invocations per evaluation")
 	f.Uint64Var(&opts.Seed, "seed", 1, "seed of the policy's random choices")
